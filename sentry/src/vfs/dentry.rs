@@ -1,0 +1,257 @@
+//! Dentries (named links to inodes, cached), mounts and locations.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::{Attr, Inode, VfsResult};
+
+struct DentryLink {
+    name: Vec<u8>,
+    parent: Option<Arc<Dentry>>,
+}
+
+/// A cached name -> inode binding. The tree of dentries mirrors the directory
+/// tree a mount has walked so far; ".." follows `parent`.
+pub struct Dentry {
+    link: Mutex<DentryLink>,
+    inode: Arc<dyn Inode>,
+    children: Mutex<HashMap<Vec<u8>, Arc<Dentry>>>,
+    /// Set once the file was unlinked: getcwd reports "(deleted)".
+    deleted: std::sync::atomic::AtomicBool,
+}
+
+impl Dentry {
+    /// A root dentry for a file system.
+    pub fn new_root(inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            link: Mutex::new(DentryLink { name: b"/".to_vec(), parent: None }),
+            inode,
+            children: Mutex::new(HashMap::new()),
+            deleted: Default::default(),
+        })
+    }
+
+    /// A detached dentry for an object with no place in a tree (pipes, memfds).
+    pub fn new_anon(name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            link: Mutex::new(DentryLink { name: name.to_vec(), parent: None }),
+            inode,
+            children: Mutex::new(HashMap::new()),
+            deleted: Default::default(),
+        })
+    }
+
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    pub fn name(&self) -> Vec<u8> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).name.clone()
+    }
+
+    pub fn parent(&self) -> Option<Arc<Dentry>> {
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).parent.clone()
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Relaxed)
+    }
+
+    pub fn attr(&self) -> VfsResult<Attr> {
+        self.inode.attr()
+    }
+
+    /// The child `name`, from the cache or by asking the inode.
+    pub fn lookup_child(self: &Arc<Self>, name: &[u8]) -> VfsResult<Arc<Dentry>> {
+        let cacheable = self.inode.cacheable();
+        if cacheable {
+            if let Some(d) = self.children.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+                return Ok(d.clone());
+            }
+        }
+        let inode = self.inode.lookup(name)?;
+        let child = Arc::new(Dentry {
+            link: Mutex::new(DentryLink { name: name.to_vec(), parent: Some(self.clone()) }),
+            inode,
+            children: Mutex::new(HashMap::new()),
+            deleted: Default::default(),
+        });
+        if cacheable {
+            let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+            // Another task may have raced us to the same name: keep the first.
+            return Ok(children.entry(name.to_vec()).or_insert(child).clone());
+        }
+        Ok(child)
+    }
+
+    /// Records a newly created child (after create/mkdir/symlink/link).
+    pub fn insert_child(self: &Arc<Self>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        let child = Arc::new(Dentry {
+            link: Mutex::new(DentryLink { name: name.to_vec(), parent: Some(self.clone()) }),
+            inode,
+            children: Mutex::new(HashMap::new()),
+            deleted: Default::default(),
+        });
+        if self.inode.cacheable() {
+            self.children.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), child.clone());
+        }
+        child
+    }
+
+    /// Forgets the cached child `name` (after unlink/rmdir, or to revalidate).
+    pub fn remove_child(&self, name: &[u8]) {
+        if let Some(d) = self.children.lock().unwrap_or_else(|e| e.into_inner()).remove(name) {
+            d.deleted.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets a cached child without marking it deleted.
+    pub fn invalidate_child(&self, name: &[u8]) {
+        self.children.lock().unwrap_or_else(|e| e.into_inner()).remove(name);
+    }
+
+    /// Moves the cached child `old_name` to `new_parent`/`new_name` after a rename.
+    pub fn move_child(self: &Arc<Self>, old_name: &[u8], new_parent: &Arc<Dentry>, new_name: &[u8]) {
+        let moved = self.children.lock().unwrap_or_else(|e| e.into_inner()).remove(old_name);
+        let replaced = new_parent.children.lock().unwrap_or_else(|e| e.into_inner()).remove(new_name);
+        if let Some(r) = replaced {
+            r.deleted.store(true, Ordering::Relaxed);
+        }
+        if let Some(d) = moved {
+            {
+                let mut link = d.link.lock().unwrap_or_else(|e| e.into_inner());
+                link.name = new_name.to_vec();
+                link.parent = Some(new_parent.clone());
+            }
+            if new_parent.inode.cacheable() {
+                new_parent.children.lock().unwrap_or_else(|e| e.into_inner()).insert(new_name.to_vec(), d);
+            }
+        }
+    }
+
+    /// True if `self` is `other` or one of its ancestors.
+    pub fn is_ancestor_of(self: &Arc<Self>, other: &Arc<Dentry>) -> bool {
+        let mut cur = Some(other.clone());
+        while let Some(d) = cur {
+            if Arc::ptr_eq(&d, self) {
+                return true;
+            }
+            cur = d.parent();
+        }
+        false
+    }
+}
+
+/// Mount flags the VFS enforces.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MountFlags {
+    pub readonly: bool,
+    pub nosuid: bool,
+    pub nodev: bool,
+    pub noexec: bool,
+}
+
+/// A mounted file system instance.
+pub struct Mount {
+    pub id: u64,
+    pub root: Arc<Dentry>,
+    /// Where it is mounted: parent mount and the dentry covered. None for the root mount.
+    pub mountpoint: Option<(Arc<Mount>, Arc<Dentry>)>,
+    pub flags: MountFlags,
+    /// File system type name as /proc/mounts shows it (e.g. "tmpfs").
+    pub fstype: String,
+    /// Source as /proc/mounts shows it.
+    pub source: String,
+}
+
+impl Mount {
+    pub fn new(
+        root: Arc<Dentry>,
+        mountpoint: Option<(Arc<Mount>, Arc<Dentry>)>,
+        flags: MountFlags,
+        fstype: &str,
+        source: &str,
+    ) -> Arc<Mount> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Arc::new(Mount {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            root,
+            mountpoint,
+            flags,
+            fstype: fstype.to_string(),
+            source: source.to_string(),
+        })
+    }
+}
+
+/// A place in the mounted tree: Linux's `struct path`.
+#[derive(Clone)]
+pub struct Location {
+    pub mount: Arc<Mount>,
+    pub dentry: Arc<Dentry>,
+}
+
+impl Location {
+    pub fn new(mount: Arc<Mount>, dentry: Arc<Dentry>) -> Location {
+        Location { mount, dentry }
+    }
+
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        self.dentry.inode()
+    }
+
+    pub fn attr(&self) -> VfsResult<Attr> {
+        self.dentry.attr()
+    }
+
+    pub fn same_as(&self, other: &Location) -> bool {
+        Arc::ptr_eq(&self.mount, &other.mount) && Arc::ptr_eq(&self.dentry, &other.dentry)
+    }
+
+    pub fn is_mount_root(&self) -> bool {
+        Arc::ptr_eq(&self.dentry, &self.mount.root)
+    }
+}
+
+/// All mounts of a sandbox.
+#[derive(Default)]
+pub struct MountTable {
+    mounts: RwLock<Vec<Arc<Mount>>>,
+}
+
+impl MountTable {
+    pub fn new() -> MountTable {
+        MountTable::default()
+    }
+
+    pub fn add(&self, mount: Arc<Mount>) {
+        self.mounts.write().unwrap_or_else(|e| e.into_inner()).push(mount);
+    }
+
+    /// Removes a mount (umount). Returns false if it was not present.
+    pub fn remove(&self, mount: &Arc<Mount>) -> bool {
+        let mut mounts = self.mounts.write().unwrap_or_else(|e| e.into_inner());
+        let before = mounts.len();
+        mounts.retain(|m| !Arc::ptr_eq(m, mount));
+        before != mounts.len()
+    }
+
+    /// The topmost mount covering `loc`, if any.
+    pub fn mounted_on(&self, loc: &Location) -> Option<Arc<Mount>> {
+        let mounts = self.mounts.read().unwrap_or_else(|e| e.into_inner());
+        mounts
+            .iter()
+            .rev()
+            .find(|m| match &m.mountpoint {
+                Some((pm, pd)) => Arc::ptr_eq(pm, &loc.mount) && Arc::ptr_eq(pd, &loc.dentry),
+                None => false,
+            })
+            .cloned()
+    }
+
+    /// Snapshot of all mounts, in mount order.
+    pub fn all(&self) -> Vec<Arc<Mount>> {
+        self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

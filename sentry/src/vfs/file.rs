@@ -1,0 +1,108 @@
+//! Open file descriptions: what an fd refers to, shared across dup and fork.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Attr, DirEntry, Errno, FileOps, Inode, Location, VfsResult};
+
+/// Status flags that F_SETFL may change.
+pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+
+/// An open file description (Linux `struct file`).
+pub struct OpenFile {
+    ops: Arc<dyn FileOps>,
+    /// Where it was opened; None for anonymous files (pipes, sockets).
+    location: Option<Location>,
+    /// Inode for anonymous files that still have one (memfd).
+    anon_inode: Option<Arc<dyn Inode>>,
+    /// open(2) flags: access mode and status flags.
+    flags: AtomicI32,
+    pub offset: Mutex<u64>,
+    /// Directory listing snapshot taken by the first getdents; offsets index it.
+    pub dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
+    /// Name shown by /proc/[pid]/fd for anonymous files, e.g. "pipe:[1234]".
+    anon_name: Option<String>,
+}
+
+impl OpenFile {
+    /// A file opened through a path.
+    pub fn new(ops: Arc<dyn FileOps>, location: Location, flags: i32) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            ops,
+            location: Some(location),
+            anon_inode: None,
+            flags: AtomicI32::new(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC)),
+            offset: Mutex::new(0),
+            dir_snapshot: Mutex::new(None),
+            anon_name: None,
+        })
+    }
+
+    /// A file with no path (pipe end, memfd, host stdio).
+    pub fn new_anon(ops: Arc<dyn FileOps>, inode: Option<Arc<dyn Inode>>, flags: i32, name: String) -> Arc<OpenFile> {
+        Arc::new(OpenFile {
+            ops,
+            location: None,
+            anon_inode: inode,
+            flags: AtomicI32::new(flags),
+            offset: Mutex::new(0),
+            dir_snapshot: Mutex::new(None),
+            anon_name: Some(name),
+        })
+    }
+
+    pub fn ops(&self) -> &Arc<dyn FileOps> {
+        &self.ops
+    }
+
+    pub fn location(&self) -> Option<&Location> {
+        self.location.as_ref()
+    }
+
+    pub fn inode(&self) -> Option<&Arc<dyn Inode>> {
+        self.location.as_ref().map(|l| l.inode()).or(self.anon_inode.as_ref())
+    }
+
+    pub fn anon_name(&self) -> Option<&str> {
+        self.anon_name.as_deref()
+    }
+
+    pub fn flags(&self) -> i32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    /// F_SETFL: replaces the changeable status flags.
+    pub fn set_status_flags(&self, flags: i32) {
+        let old = self.flags();
+        self.flags.store((old & !SETFL_MASK) | (flags & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.flags() & libc::O_NONBLOCK != 0
+    }
+
+    pub fn readable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        (acc == libc::O_RDONLY || acc == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn writable(&self) -> bool {
+        let acc = self.flags() & libc::O_ACCMODE;
+        (acc == libc::O_WRONLY || acc == libc::O_RDWR) && self.flags() & libc::O_PATH == 0
+    }
+
+    pub fn is_path_only(&self) -> bool {
+        self.flags() & libc::O_PATH != 0
+    }
+
+    /// fstat: the file's own answer first, then its inode's.
+    pub fn attr(&self) -> VfsResult<Attr> {
+        match self.ops.attr() {
+            Err(e) if e == Errno::ENOSYS => match self.inode() {
+                Some(i) => i.attr(),
+                None => Err(Errno::EBADF),
+            },
+            r => r,
+        }
+    }
+}
