@@ -2,5 +2,7 @@
 
 pub mod dev;
 pub mod gofer;
+pub mod host;
 pub mod overlay;
 pub mod tmpfs;
+pub mod tty;

@@ -1,0 +1,161 @@
+//! Files backed directly by a host fd owned by the sentry: regular files the
+//! gofer donated, memfds (tmpfs), and the sandbox's inherited stdio.
+
+use std::any::Any;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::vfs::{Attr, Errno, FileOps, UserMemory, VfsResult};
+
+/// Converts a libc return value (-1 + errno) into a VfsResult.
+pub fn check(ret: isize) -> VfsResult<usize> {
+    if ret < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// fstat of a host fd.
+pub fn host_fstat(fd: RawFd) -> VfsResult<Attr> {
+    // SAFETY: zeroed stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable struct stat.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(Attr::from_host(&st))
+}
+
+/// A seekable regular file read and written with pread/pwrite on a host fd.
+pub struct HostFile {
+    fd: OwnedFd,
+}
+
+impl HostFile {
+    pub fn new(fd: OwnedFd) -> HostFile {
+        HostFile { fd }
+    }
+
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl FileOps for HostFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
+        let off = i64::try_from(off).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+        check(unsafe { libc::pread(self.fd(), buf.as_mut_ptr().cast(), buf.len(), off) })
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
+        let off = i64::try_from(off).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: buf is a valid readable buffer of buf.len() bytes.
+        check(unsafe { libc::pwrite(self.fd(), buf.as_ptr().cast(), buf.len(), off) })
+    }
+
+    fn attr(&self) -> VfsResult<Attr> {
+        host_fstat(self.fd())
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.fd())
+    }
+
+    fn truncate(&self, len: u64) -> VfsResult<()> {
+        let len = i64::try_from(len).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: plain syscall on an owned fd.
+        check(unsafe { libc::ftruncate(self.fd(), len) } as isize).map(|_| ())
+    }
+
+    fn allocate(&self, mode: i32, off: u64, len: u64) -> VfsResult<()> {
+        // SAFETY: plain syscall on an owned fd.
+        check(unsafe { libc::fallocate(self.fd(), mode, off as i64, len as i64) } as isize).map(|_| ())
+    }
+
+    fn sync(&self, data_only: bool) -> VfsResult<()> {
+        // SAFETY: plain syscalls on an owned fd.
+        let r = unsafe {
+            if data_only {
+                libc::fdatasync(self.fd())
+            } else {
+                libc::fsync(self.fd())
+            }
+        };
+        check(r as isize).map(|_| ())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A non-seekable host stream the sandbox inherited: stdin/stdout/stderr
+/// (pipes, ttys, files). The host fd is put in O_NONBLOCK mode only for reads
+/// done by the sentry via poll, so blocking is emulated and interruptible.
+pub struct HostStream {
+    fd: RawFd,
+    seekable: bool,
+}
+
+impl HostStream {
+    /// Wraps inherited fd `fd` (not owned: stdio stays open for the sentry's life).
+    pub fn new(fd: RawFd) -> HostStream {
+        // SAFETY: lseek on any fd is harmless; ESPIPE tells us it is a stream.
+        let seekable = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0;
+        HostStream { fd, seekable }
+    }
+
+    pub fn is_tty(&self) -> bool {
+        // SAFETY: isatty only inspects the fd.
+        unsafe { libc::isatty(self.fd) == 1 }
+    }
+}
+
+impl FileOps for HostStream {
+    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
+        if self.seekable {
+            // SAFETY: buf is valid for buf.len() bytes.
+            return check(unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) });
+        }
+        // Never block the sentry thread inside read: report EAGAIN when no data
+        // is ready, and let the syscall layer wait interruptibly.
+        if crate::vfs::host_poll(self.fd, libc::POLLIN) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        // SAFETY: buf is valid for buf.len() bytes.
+        check(unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) })
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
+        if self.seekable {
+            // SAFETY: buf is valid for buf.len() bytes.
+            return check(unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off as i64) });
+        }
+        if crate::vfs::host_poll(self.fd, libc::POLLOUT) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        // SAFETY: buf is valid for buf.len() bytes.
+        check(unsafe { libc::write(self.fd, buf.as_ptr().cast(), buf.len()) })
+    }
+
+    fn seekable(&self) -> bool {
+        self.seekable
+    }
+
+    fn attr(&self) -> VfsResult<Attr> {
+        host_fstat(self.fd)
+    }
+
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.fd)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
+        crate::fs::tty::host_tty_ioctl(self.fd, cmd, arg, mem)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
