@@ -5,6 +5,7 @@
 //! with its own kernel objects: tasks (`kernel`), memory (`mm`), files
 //! (`vfs`, `fs`) and the per-family handlers in `syscalls`.
 
+pub mod boot;
 pub mod fs;
 pub mod kernel;
 pub mod loader;

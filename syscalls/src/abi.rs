@@ -13,9 +13,7 @@ pub unsafe trait Pod: Copy + 'static {
     /// The value's bytes.
     fn as_bytes(&self) -> &[u8] {
         // SAFETY: Pod guarantees a plain byte representation of size_of::<Self>().
-        unsafe {
-            std::slice::from_raw_parts(self as *const Self as *const u8, std::mem::size_of::<Self>())
-        }
+        unsafe { std::slice::from_raw_parts(self as *const Self as *const u8, std::mem::size_of::<Self>()) }
     }
 
     /// Reads a value from the start of `bytes`; `None` if too short.

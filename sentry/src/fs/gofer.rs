@@ -1,1 +1,506 @@
-//! (in progress)
+//! The gofer-backed file system: every inode is a fid on the gofer, and
+//! opening a file gets a host fd donated by the gofer that the sentry then
+//! reads and writes directly (no round trip per I/O).
+//!
+//! Attributes from Walk/Stat are cached per inode and validated by a
+//! per-mount generation counter that every change made through the mount
+//! bumps: after a change, each inode refetches once. Files open for writing
+//! change size and times without the gofer hearing of it, so while an inode
+//! has writers its attributes are always refetched, and closing a writer
+//! bumps the generation.
+
+use std::any::Any;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rvisor_gofer::protocol::{self, Fid, SetAttrReq, AT_REMOVEDIR, UTIME_NOW, UTIME_OMIT};
+use rvisor_gofer::GoferClient;
+
+use crate::fs::host::{check, host_fstat, HostFile};
+use crate::vfs::{
+    Attr, CreateArgs, DirEntry, Errno, FileOps, FsCreds, Inode, SetAttr, StatFs, TimeSet, Timespec, VfsResult, S_IFBLK,
+    S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+};
+
+const S_ISGID: u32 = 0o2000;
+
+/// State shared by the inodes of one gofer mount.
+pub struct GoferFs {
+    client: Arc<GoferClient>,
+    /// Bumped after every change made through this mount.
+    generation: AtomicU64,
+}
+
+impl GoferFs {
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Records a change that started when the generation was `before`.
+    /// Returns the new generation if no other change overlapped it, i.e. if
+    /// attributes the change returned may be cached as current.
+    fn changed(&self, before: u64) -> Option<u64> {
+        let prev = self.generation.fetch_add(1, Ordering::AcqRel);
+        (prev == before).then_some(prev + 1)
+    }
+}
+
+/// Attaches to the gofer's root and returns it as the root inode of a mount.
+pub fn new_root(client: Arc<GoferClient>) -> VfsResult<Arc<dyn Inode>> {
+    let fs = Arc::new(GoferFs { client, generation: AtomicU64::new(0) });
+    let (fid, attr) = fs.client.attach()?;
+    Ok(Arc::new(GoferInode::new(fs, fid, attr, Some(0))))
+}
+
+/// A file or directory on the gofer.
+pub struct GoferInode {
+    fs: Arc<GoferFs>,
+    fid: Fid,
+    /// File type bits; fixed for the life of the fid.
+    kind: u32,
+    /// Cached attributes and the generation they are valid for.
+    cache: Mutex<(Attr, Option<u64>)>,
+    /// Open writable files of this inode.
+    writers: Arc<AtomicUsize>,
+    /// Symlink target, read once (a symlink's text never changes).
+    target: OnceLock<Vec<u8>>,
+}
+
+impl GoferInode {
+    fn new(fs: Arc<GoferFs>, fid: Fid, attr: protocol::Attr, valid_for: Option<u64>) -> GoferInode {
+        let attr = to_vfs_attr(&attr);
+        GoferInode {
+            fs,
+            fid,
+            kind: attr.mode & S_IFMT,
+            cache: Mutex::new((attr, valid_for)),
+            writers: Arc::new(AtomicUsize::new(0)),
+            target: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> &GoferClient {
+        &self.fs.client
+    }
+
+    fn store(&self, attr: Attr, valid_for: Option<u64>) {
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = (attr, valid_for);
+    }
+
+    /// Runs a change on the gofer that yields a new child, and wraps it.
+    fn make_child(
+        &self,
+        f: impl FnOnce(&GoferClient) -> VfsResult<(Fid, protocol::Attr)>,
+    ) -> VfsResult<Arc<dyn Inode>> {
+        let before = self.fs.generation();
+        let res = f(self.client());
+        let valid = self.fs.changed(before);
+        let (fid, attr) = res?;
+        Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, valid)))
+    }
+
+    /// Runs a change on the gofer that returns nothing.
+    fn change(&self, f: impl FnOnce(&GoferClient) -> VfsResult<()>) -> VfsResult<()> {
+        let before = self.fs.generation();
+        let res = f(self.client());
+        self.fs.changed(before);
+        res
+    }
+
+    /// Owner and mode of a new child made by `creds`, with set-group-ID
+    /// directory inheritance (the gofer sets ownership explicitly, so the
+    /// host kernel's own inheritance would be overridden).
+    fn new_owner(&self, creds: &FsCreds, mode: u32) -> VfsResult<(u32, u32, u32)> {
+        let dir = self.attr()?;
+        let (mut gid, mut mode) = (creds.gid, mode);
+        if dir.mode & S_ISGID != 0 {
+            gid = dir.gid;
+            if mode & S_IFMT == S_IFDIR {
+                mode |= S_ISGID;
+            }
+        }
+        if mode & S_IFMT != S_IFDIR && mode & S_ISGID != 0 && creds.uid != 0 && !creds.in_group(gid) {
+            mode &= !S_ISGID;
+        }
+        Ok((creds.uid, gid, mode))
+    }
+
+    /// Wraps a host fd the gofer opened for this inode with `acc` access.
+    fn file_for(&self, fd: OwnedFd, acc: i32) -> Arc<dyn FileOps> {
+        if acc == libc::O_RDONLY {
+            return Arc::new(HostFile::new(fd));
+        }
+        self.writers.fetch_add(1, Ordering::AcqRel);
+        Arc::new(GoferWriteFile { file: HostFile::new(fd), writers: self.writers.clone(), fs: self.fs.clone() })
+    }
+
+    /// The other inode of a link or rename, if it is on the same gofer.
+    fn same_gofer<'a>(&self, other: &'a Arc<dyn Inode>) -> VfsResult<&'a GoferInode> {
+        match other.as_any().downcast_ref::<GoferInode>() {
+            Some(o) if Arc::ptr_eq(&o.fs.client, &self.fs.client) => Ok(o),
+            _ => Err(Errno::EXDEV),
+        }
+    }
+}
+
+impl Drop for GoferInode {
+    fn drop(&mut self) {
+        // Best effort: a dead gofer has forgotten the fid anyway.
+        let _ = self.fs.client.release(self.fid);
+    }
+}
+
+impl Inode for GoferInode {
+    fn attr(&self) -> VfsResult<Attr> {
+        let gen = self.fs.generation();
+        if self.writers.load(Ordering::Acquire) == 0 {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.1 == Some(gen) {
+                return Ok(cache.0);
+            }
+        }
+        let attr = to_vfs_attr(&self.client().stat(self.fid)?);
+        self.store(attr, Some(gen));
+        Ok(attr)
+    }
+
+    fn setattr(&self, change: &SetAttr) -> VfsResult<()> {
+        let req = SetAttrReq {
+            mode: change.mode,
+            uid: change.uid,
+            gid: change.gid,
+            size: change.size,
+            atime: to_wire_time(change.atime),
+            mtime: to_wire_time(change.mtime),
+        };
+        let before = self.fs.generation();
+        let res = self.client().setattr(self.fid, &req);
+        let valid = self.fs.changed(before);
+        self.store(to_vfs_attr(&res?), valid);
+        Ok(())
+    }
+
+    fn lookup(&self, name: &[u8]) -> VfsResult<Arc<dyn Inode>> {
+        let gen = self.fs.generation();
+        let (fid, attr) = self.client().walk(self.fid, name)?;
+        Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, Some(gen))))
+    }
+
+    fn readdir(&self) -> VfsResult<Vec<DirEntry>> {
+        if self.kind != S_IFDIR {
+            return Err(Errno::ENOTDIR);
+        }
+        let fd = self.client().open(self.fid, libc::O_RDONLY | libc::O_DIRECTORY)?;
+        read_dir_fd(fd.as_raw_fd())
+    }
+
+    fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
+        let acc = flags & libc::O_ACCMODE;
+        match self.kind {
+            S_IFDIR if acc != libc::O_RDONLY => Err(Errno::EISDIR),
+            S_IFDIR => Ok(Arc::new(GoferDir { fd: self.client().open(self.fid, libc::O_RDONLY | libc::O_DIRECTORY)? })),
+            _ if flags & libc::O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
+            // Only the access mode goes to the host: the VFS owns the offset
+            // (O_APPEND included) and applies O_TRUNC through setattr.
+            S_IFREG => Ok(self.file_for(self.client().open(self.fid, acc)?, acc)),
+            S_IFLNK => Err(Errno::ELOOP),
+            // No host devices through the gofer, as on a nodev mount.
+            S_IFCHR | S_IFBLK => Err(Errno::EACCES),
+            // Named pipes and sockets on gofer mounts are not served (yet).
+            _ => Err(Errno::ENXIO),
+        }
+    }
+
+    fn readlink(&self) -> VfsResult<Vec<u8>> {
+        if self.kind != S_IFLNK {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(t) = self.target.get() {
+            return Ok(t.clone());
+        }
+        let t = self.client().readlink(self.fid)?;
+        Ok(self.target.get_or_init(|| t).clone())
+    }
+
+    fn create(&self, name: &[u8], args: &CreateArgs<'_>) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
+        let (uid, gid, mode) = self.new_owner(args.creds, S_IFREG | (args.mode & 0o7777))?;
+        let acc = args.flags & libc::O_ACCMODE;
+        let before = self.fs.generation();
+        let res = self.client().create(self.fid, name, acc, mode & 0o7777, uid, gid);
+        let valid = self.fs.changed(before);
+        let (fid, attr, fd) = res?;
+        let inode = Arc::new(GoferInode::new(self.fs.clone(), fid, attr, valid));
+        let file = inode.file_for(fd, acc);
+        Ok((inode, file))
+    }
+
+    fn mknod(&self, name: &[u8], args: &CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
+        let kind = match args.mode & S_IFMT {
+            0 | S_IFREG => S_IFREG,
+            k @ (S_IFIFO | S_IFSOCK) => k,
+            _ => return Err(Errno::EPERM),
+        };
+        let (uid, gid, mode) = self.new_owner(args.creds, kind | (args.mode & 0o7777))?;
+        self.make_child(|c| c.mknod(self.fid, name, mode, uid, gid))
+    }
+
+    fn mkdir(&self, name: &[u8], args: &CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
+        let (uid, gid, mode) = self.new_owner(args.creds, S_IFDIR | (args.mode & 0o7777))?;
+        self.make_child(|c| c.mkdir(self.fid, name, mode & 0o7777, uid, gid))
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], creds: &FsCreds) -> VfsResult<Arc<dyn Inode>> {
+        let (uid, gid, _) = self.new_owner(creds, S_IFLNK | 0o777)?;
+        self.make_child(|c| c.symlink(self.fid, name, target, uid, gid))
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> VfsResult<()> {
+        let t = self.same_gofer(target)?;
+        self.change(|c| c.link(self.fid, name, t.fid).map(|_| ()))
+    }
+
+    fn unlink(&self, name: &[u8]) -> VfsResult<()> {
+        self.change(|c| c.unlink(self.fid, name, 0))
+    }
+
+    fn rmdir(&self, name: &[u8]) -> VfsResult<()> {
+        self.change(|c| c.unlink(self.fid, name, AT_REMOVEDIR))
+    }
+
+    fn rename(&self, old_name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: u32) -> VfsResult<()> {
+        let nd = self.same_gofer(new_dir)?;
+        self.change(|c| c.rename(self.fid, old_name, nd.fid, new_name, flags))
+    }
+
+    fn statfs(&self) -> VfsResult<StatFs> {
+        self.client().statfs(self.fid)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A regular file open for writing: counts as a writer of its inode until
+/// closed, and closing it invalidates cached attributes.
+struct GoferWriteFile {
+    file: HostFile,
+    writers: Arc<AtomicUsize>,
+    fs: Arc<GoferFs>,
+}
+
+impl Drop for GoferWriteFile {
+    fn drop(&mut self) {
+        self.writers.fetch_sub(1, Ordering::AcqRel);
+        self.fs.changed(self.fs.generation());
+    }
+}
+
+impl FileOps for GoferWriteFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
+        self.file.read(buf, off)
+    }
+    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
+        self.file.write(buf, off)
+    }
+    fn attr(&self) -> VfsResult<Attr> {
+        self.file.attr()
+    }
+    fn host_fd(&self) -> Option<RawFd> {
+        self.file.host_fd()
+    }
+    fn truncate(&self, len: u64) -> VfsResult<()> {
+        self.file.truncate(len)
+    }
+    fn allocate(&self, mode: i32, off: u64, len: u64) -> VfsResult<()> {
+        self.file.allocate(mode, off, len)
+    }
+    fn sync(&self, data_only: bool) -> VfsResult<()> {
+        self.file.sync(data_only)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open directory: listing goes through the inode's readdir, so reads fail.
+struct GoferDir {
+    fd: OwnedFd,
+}
+
+impl FileOps for GoferDir {
+    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn attr(&self) -> VfsResult<Attr> {
+        host_fstat(self.fd.as_raw_fd())
+    }
+    fn host_fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
+    }
+    fn sync(&self, _data_only: bool) -> VfsResult<()> {
+        // SAFETY: plain syscall on an owned fd.
+        check(unsafe { libc::fsync(self.fd.as_raw_fd()) } as isize).map(|_| ())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Lists a host directory fd with getdents64, without "." and "..".
+fn read_dir_fd(fd: RawFd) -> VfsResult<Vec<DirEntry>> {
+    // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+    const NAME_OFF: usize = 19;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        // SAFETY: buf is writable for buf.len() bytes.
+        let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) } as isize)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut off = 0;
+        while off + NAME_OFF <= n {
+            let rec = &buf[off..n];
+            let reclen = usize::from(u16::from_ne_bytes([rec[16], rec[17]]));
+            if reclen < NAME_OFF || reclen > rec.len() {
+                return Err(Errno::EIO);
+            }
+            let raw = &rec[NAME_OFF..reclen];
+            let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
+            if name != b"." && name != b".." {
+                let mut ino = [0u8; 8];
+                ino.copy_from_slice(&rec[..8]);
+                out.push(DirEntry { ino: u64::from_ne_bytes(ino), d_type: rec[18], name: name.to_vec() });
+            }
+            off += reclen;
+        }
+    }
+}
+
+fn to_vfs_attr(a: &protocol::Attr) -> Attr {
+    Attr {
+        ino: a.ino,
+        dev: a.dev,
+        mode: a.mode,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: a.rdev,
+        size: a.size,
+        blksize: a.blksize,
+        blocks: a.blocks,
+        atime: a.atime,
+        mtime: a.mtime,
+        ctime: a.ctime,
+    }
+}
+
+fn to_wire_time(t: Option<TimeSet>) -> Timespec {
+    match t {
+        None => Timespec { tv_sec: 0, tv_nsec: UTIME_OMIT },
+        Some(TimeSet::Now) => Timespec { tv_sec: 0, tv_nsec: UTIME_NOW },
+        Some(TimeSet::At(ts)) => ts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvisor_gofer::{open_root, serve, transport};
+    use std::path::PathBuf;
+
+    struct Tree(PathBuf);
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn mount(tag: &str) -> (Tree, Arc<dyn Inode>) {
+        let dir = std::env::temp_dir().join(format!("rvisor-sentry-gofer-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        std::fs::write(dir.join("sub/file"), b"data").unwrap();
+        let (a, b) = transport::socketpair().unwrap();
+        let root = open_root(&dir).unwrap();
+        std::thread::spawn(move || serve(b, root, false));
+        let inode = new_root(Arc::new(GoferClient::new(a))).unwrap();
+        (Tree(dir), inode)
+    }
+
+    fn args(mode: u32, flags: i32, creds: &FsCreds) -> CreateArgs<'_> {
+        CreateArgs { mode, rdev: 0, flags, creds }
+    }
+
+    fn creds() -> FsCreds {
+        // SAFETY: getuid/getgid cannot fail.
+        unsafe { FsCreds { uid: libc::getuid(), gid: libc::getgid(), groups: vec![] } }
+    }
+
+    #[test]
+    fn lookup_readdir_open() {
+        let (_t, root) = mount("basic");
+        let sub = root.lookup(b"sub").unwrap();
+        assert!(sub.attr().unwrap().is_dir());
+        let names: Vec<_> = sub.readdir().unwrap().into_iter().map(|e| e.name).collect();
+        assert_eq!(names, vec![b"file".to_vec()]);
+        let file = sub.lookup(b"file").unwrap();
+        let f = file.open(libc::O_RDONLY).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(f.read(&mut buf, 0).unwrap(), 4);
+        assert_eq!(&buf[..4], b"data");
+        let d = sub.open(libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        assert_eq!(d.read(&mut buf, 0).err(), Some(Errno::EISDIR));
+        assert!(d.attr().unwrap().is_dir());
+        assert_eq!(sub.open(libc::O_RDWR).err(), Some(Errno::EISDIR));
+        assert_eq!(root.lookup(b"missing").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn attributes_follow_changes_made_through_the_mount() {
+        let (t, root) = mount("attrs");
+        let c = creds();
+        let sub = root.lookup(b"sub").unwrap();
+        let file = sub.lookup(b"file").unwrap();
+        assert_eq!(file.attr().unwrap().size, 4);
+        // Writes through an open fd show up in stat of the inode, during and after.
+        let w = file.open(libc::O_WRONLY).unwrap();
+        w.write(b"longer data", 0).unwrap();
+        assert_eq!(file.attr().unwrap().size, 11);
+        w.write(b"!", 11).unwrap();
+        drop(w);
+        assert_eq!(file.attr().unwrap().size, 12);
+        file.setattr(&SetAttr { size: Some(2), mode: Some(0o600), ..Default::default() }).unwrap();
+        let a = file.attr().unwrap();
+        assert_eq!((a.size, a.mode & 0o7777), (2, 0o600));
+        // Directory link count and the hard-linked inode's nlink.
+        let nlink = sub.attr().unwrap().nlink;
+        sub.mkdir(b"d", &args(0o755, 0, &c)).unwrap();
+        assert_eq!(sub.attr().unwrap().nlink, nlink + 1);
+        root.link(b"hard", &file).unwrap();
+        assert_eq!(file.attr().unwrap().nlink, 2);
+        sub.unlink(b"file").unwrap();
+        assert_eq!(file.attr().unwrap().nlink, 1);
+        // Create-and-open, rename across directories, symlink.
+        let (n, f) = sub.create(b"new", &args(S_IFREG | 0o640, libc::O_RDWR, &c)).unwrap();
+        assert_eq!(n.attr().unwrap().mode, S_IFREG | 0o640);
+        f.write(b"abc", 0).unwrap();
+        assert_eq!(n.attr().unwrap().size, 3);
+        sub.rename(b"new", &root, b"moved", 0).unwrap();
+        assert_eq!(std::fs::read(t.0.join("moved")).unwrap(), b"abc");
+        let l = root.symlink(b"ln", b"/etc/passwd", &c).unwrap();
+        assert_eq!(l.readlink().unwrap(), b"/etc/passwd");
+        assert_eq!(l.open(libc::O_RDONLY).err(), Some(Errno::ELOOP));
+        let fifo = root.mknod(b"fifo", &args(S_IFIFO | 0o600, 0, &c)).unwrap();
+        assert_eq!(fifo.attr().unwrap().mode & S_IFMT, S_IFIFO);
+        assert_eq!(root.mknod(b"dev", &args(S_IFCHR | 0o600, 0, &c)).err(), Some(Errno::EPERM));
+        sub.rmdir(b"d").unwrap();
+        assert!(!t.0.join("sub/d").exists());
+        assert!(root.statfs().unwrap().f_bsize > 0);
+    }
+}

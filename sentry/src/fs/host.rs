@@ -90,20 +90,17 @@ impl FileOps for HostFile {
     }
 }
 
-/// A non-seekable host stream the sandbox inherited: stdin/stdout/stderr
-/// (pipes, ttys, files). The host fd is put in O_NONBLOCK mode only for reads
-/// done by the sentry via poll, so blocking is emulated and interruptible.
+/// A host fd the sandbox inherited (stdin/stdout/stderr: pipes, ttys, files).
+/// Its file offset is the host's, shared with whoever else holds the fd, so
+/// reads and writes use the host offset and lseek goes to the host.
 pub struct HostStream {
     fd: RawFd,
-    seekable: bool,
 }
 
 impl HostStream {
     /// Wraps inherited fd `fd` (not owned: stdio stays open for the sentry's life).
     pub fn new(fd: RawFd) -> HostStream {
-        // SAFETY: lseek on any fd is harmless; ESPIPE tells us it is a stream.
-        let seekable = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) } >= 0;
-        HostStream { fd, seekable }
+        HostStream { fd }
     }
 
     pub fn is_tty(&self) -> bool {
@@ -113,11 +110,7 @@ impl HostStream {
 }
 
 impl FileOps for HostStream {
-    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
-        if self.seekable {
-            // SAFETY: buf is valid for buf.len() bytes.
-            return check(unsafe { libc::pread(self.fd, buf.as_mut_ptr().cast(), buf.len(), off as i64) });
-        }
+    fn read(&self, buf: &mut [u8], _off: u64) -> VfsResult<usize> {
         // Never block the sentry thread inside read: report EAGAIN when no data
         // is ready, and let the syscall layer wait interruptibly.
         if crate::vfs::host_poll(self.fd, libc::POLLIN) == 0 {
@@ -127,11 +120,7 @@ impl FileOps for HostStream {
         check(unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) })
     }
 
-    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
-        if self.seekable {
-            // SAFETY: buf is valid for buf.len() bytes.
-            return check(unsafe { libc::pwrite(self.fd, buf.as_ptr().cast(), buf.len(), off as i64) });
-        }
+    fn write(&self, buf: &[u8], _off: u64) -> VfsResult<usize> {
         if crate::vfs::host_poll(self.fd, libc::POLLOUT) == 0 {
             return Err(Errno::EAGAIN);
         }
@@ -140,7 +129,13 @@ impl FileOps for HostStream {
     }
 
     fn seekable(&self) -> bool {
-        self.seekable
+        false
+    }
+
+    fn host_seek(&self, off: i64, whence: i32) -> Option<VfsResult<u64>> {
+        // SAFETY: lseek on an inherited fd; ESPIPE for pipes and ttys.
+        let r = unsafe { libc::lseek(self.fd, off, whence) };
+        Some(if r < 0 { Err(Errno::last()) } else { Ok(r as u64) })
     }
 
     fn attr(&self) -> VfsResult<Attr> {

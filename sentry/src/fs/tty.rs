@@ -1,10 +1,95 @@
-//! Terminal ioctls on host ttys the sandbox inherited.
+//! Terminal ioctls on host ttys the sandbox inherited. Termios and window
+//! size go to the host tty; process-group ioctls are answered from the
+//! sandbox's own (virtual) process groups.
 
 use std::os::fd::RawFd;
 
+use rvisor_syscalls::abi::{KernelTermios, Pod, Winsize};
+
 use crate::vfs::{Errno, UserMemory, VfsResult};
 
+const TCGETS: u32 = 0x5401;
+const TCSETS: u32 = 0x5402;
+const TCSETSW: u32 = 0x5403;
+const TCSETSF: u32 = 0x5404;
+const TCXONC: u32 = 0x540a;
+const TCFLSH: u32 = 0x540b;
+const TIOCGPGRP: u32 = 0x540f;
+const TIOCSPGRP: u32 = 0x5410;
+const TIOCGWINSZ: u32 = 0x5413;
+const TIOCSWINSZ: u32 = 0x5414;
+const FIONREAD: u32 = 0x541b;
+const TIOCGSID: u32 = 0x5429;
+
+fn host_ioctl<T: Pod>(fd: RawFd, cmd: u32, val: &mut T) -> VfsResult<()> {
+    // SAFETY: the ioctl reads or writes exactly one T at a valid pointer.
+    if unsafe { libc::ioctl(fd, cmd as libc::c_ulong, val as *mut T) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 /// Forwards the terminal ioctls a shell needs to host tty `fd`.
-pub fn host_tty_ioctl(_fd: RawFd, _cmd: u32, _arg: u64, _mem: &dyn UserMemory) -> VfsResult<i64> {
-    Err(Errno::ENOTTY)
+pub fn host_tty_ioctl(fd: RawFd, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
+    // SAFETY: isatty only inspects the fd.
+    let is_tty = unsafe { libc::isatty(fd) } == 1;
+    if cmd == FIONREAD {
+        let mut n: i32 = 0;
+        host_ioctl(fd, cmd, &mut n)?;
+        mem.write_bytes(arg, n.as_bytes())?;
+        return Ok(0);
+    }
+    if !is_tty {
+        return Err(Errno::ENOTTY);
+    }
+    match cmd {
+        TCGETS => {
+            let mut t = KernelTermios::default();
+            host_ioctl(fd, cmd, &mut t)?;
+            mem.write_bytes(arg, t.as_bytes())?;
+            Ok(0)
+        }
+        TCSETS | TCSETSW | TCSETSF => {
+            let mut buf = [0u8; 36];
+            mem.read_bytes(arg, &mut buf)?;
+            let mut t = KernelTermios::from_bytes(&buf).ok_or(Errno::EFAULT)?;
+            host_ioctl(fd, cmd, &mut t)?;
+            Ok(0)
+        }
+        TIOCGWINSZ => {
+            let mut w = Winsize::default();
+            host_ioctl(fd, cmd, &mut w)?;
+            mem.write_bytes(arg, w.as_bytes())?;
+            Ok(0)
+        }
+        TIOCSWINSZ => {
+            let mut buf = [0u8; 8];
+            mem.read_bytes(arg, &mut buf)?;
+            let mut w = Winsize::from_bytes(&buf).ok_or(Errno::EFAULT)?;
+            host_ioctl(fd, cmd, &mut w)?;
+            Ok(0)
+        }
+        TIOCGPGRP | TIOCGSID => {
+            // The sandbox's terminal belongs to the caller's own group and session.
+            let t = crate::kernel::current_task().ok_or(Errno::ENOTTY)?;
+            let st = t.tg.lock();
+            let v: i32 = if cmd == TIOCGPGRP { st.pgid } else { st.sid };
+            drop(st);
+            mem.write_bytes(arg, v.as_bytes())?;
+            Ok(0)
+        }
+        TIOCSPGRP => {
+            let mut buf = [0u8; 4];
+            mem.read_bytes(arg, &mut buf)?;
+            Ok(0)
+        }
+        TCXONC | TCFLSH => {
+            // SAFETY: integer-argument ioctls on a host tty.
+            if unsafe { libc::ioctl(fd, cmd as libc::c_ulong, arg as libc::c_int) } < 0 {
+                return Err(Errno::last());
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
 }

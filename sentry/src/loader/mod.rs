@@ -1,1 +1,242 @@
-//! (in progress)
+//! execve: resolve the program through the VFS, handle "#!" scripts, parse
+//! the ELF headers (goblin), then load segments and build the initial stack
+//! inside a process freshly exec'd from the stub image.
+
+mod elf;
+mod stack;
+
+use std::sync::Arc;
+
+use rvisor_syscalls::Errno;
+
+use crate::syscalls::SyscallCtx;
+use crate::vfs::perm::{may_access, MAY_EXEC};
+use crate::vfs::{FileOps, Location, VfsResult};
+
+pub use elf::ElfInfo;
+
+/// Most "#!" nesting Linux allows before ELOOP... it gives up after 4 levels (BINPRM_MAX_RECURSION).
+const MAX_INTERP_DEPTH: usize = 4;
+/// Bytes of "#!" line Linux reads.
+const BINPRM_BUF_SIZE: usize = 256;
+
+/// An opened executable.
+pub struct Program {
+    pub location: Location,
+    pub file: Arc<dyn FileOps>,
+    pub elf: ElfInfo,
+}
+
+/// Everything decided before the point of no return.
+pub struct ExecPlan {
+    pub exe: Program,
+    pub interp: Option<Program>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    /// The path as given (AT_EXECFN).
+    pub execfn: Vec<u8>,
+}
+
+/// Opens `loc` for execution: EACCES for non-regular or non-executable files.
+fn open_exec(ctx: &SyscallCtx<'_>, loc: &Location) -> VfsResult<Arc<dyn FileOps>> {
+    let attr = loc.attr()?;
+    if !attr.is_regular() {
+        return Err(Errno::EACCES);
+    }
+    if loc.mount.flags.noexec || !may_access(&attr, &ctx.task.creds().fs(), MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    loc.inode().open(libc::O_RDONLY)
+}
+
+fn read_head(file: &Arc<dyn FileOps>, len: usize) -> VfsResult<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let n = file.read(&mut buf[done..], done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// Parses a "#!" line into (interpreter, optional single argument).
+fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let line = head.strip_prefix(b"#!")?;
+    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
+    let line = &line[..end];
+    let trimmed: &[u8] = {
+        let s = line.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(line.len());
+        let e = line.iter().rposition(|&b| b != b' ' && b != b'\t' && b != b'\r').map(|p| p + 1).unwrap_or(s);
+        if s >= e {
+            return Some((Vec::new(), None));
+        }
+        &line[s..e]
+    };
+    let split = trimmed.iter().position(|&b| b == b' ' || b == b'\t');
+    match split {
+        None => Some((trimmed.to_vec(), None)),
+        Some(i) => {
+            let interp = trimmed[..i].to_vec();
+            let rest = &trimmed[i..];
+            let s = rest.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(rest.len());
+            let arg = &rest[s..];
+            Some((interp, if arg.is_empty() { None } else { Some(arg.to_vec()) }))
+        }
+    }
+}
+
+/// Resolves and validates a program (following "#!" chains), without side effects.
+pub fn prepare(
+    ctx: &SyscallCtx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    follow: bool,
+) -> VfsResult<ExecPlan> {
+    let execfn = path.to_vec();
+    let mut loc = if path.is_empty() { ctx.dir_location(dirfd)? } else { ctx.resolve_at(dirfd, path, follow)? };
+    let mut cur_path = path.to_vec();
+    for _ in 0..=MAX_INTERP_DEPTH {
+        let file = open_exec(ctx, &loc)?;
+        let head = read_head(&file, BINPRM_BUF_SIZE)?;
+        if let Some((interp, arg)) = parse_shebang(&head) {
+            if interp.is_empty() {
+                return Err(Errno::ENOEXEC);
+            }
+            // argv becomes: interp [arg] script-path original-argv[1..]
+            let mut new_argv = vec![interp.clone()];
+            if let Some(a) = arg {
+                new_argv.push(a);
+            }
+            new_argv.push(cur_path.clone());
+            new_argv.extend(argv.iter().skip(1).cloned());
+            argv = new_argv;
+            loc = ctx.resolve_at(crate::syscalls::AT_FDCWD, &interp, true)?;
+            cur_path = interp;
+            continue;
+        }
+        let elf = elf::parse(&file)?;
+        let interp = match &elf.interp {
+            Some(ipath) => {
+                let iloc = ctx.resolve_at(crate::syscalls::AT_FDCWD, ipath, true)?;
+                let ifile = open_exec(ctx, &iloc).map_err(|e| if e == Errno::EACCES { Errno::EACCES } else { e })?;
+                let ielf = elf::parse(&ifile)?;
+                if ielf.interp.is_some() {
+                    return Err(Errno::ELIBBAD);
+                }
+                Some(Program { location: iloc, file: ifile, elf: ielf })
+            }
+            None => None,
+        };
+        return Ok(ExecPlan { exe: Program { location: loc, file, elf }, interp, argv, envp, execfn });
+    }
+    Err(Errno::ELOOP)
+}
+
+/// Loads `plan` into the process, which must be a fresh stub image stopped at
+/// its entry trap (`ctx.regs` are its registers). On success `ctx.regs` hold
+/// the registers to start the program with.
+pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
+    let stub_rsp = ctx.regs.rsp;
+    let host_auxv = stack::read_stub_auxv(&ctx.mem, stub_rsp);
+    let exe_map = elf::map_program(ctx, &plan.exe, true)?;
+    let interp_map = match &plan.interp {
+        Some(p) => Some(elf::map_program(ctx, p, false)?),
+        None => None,
+    };
+    tracing::debug!(exe_base = format_args!("{:#x}", exe_map.base), interp_base = format_args!("{:#x}", interp_map.as_ref().map(|m| m.base).unwrap_or(0)), "loaded");
+    let entry = match &interp_map {
+        Some(m) => m.entry,
+        None => exe_map.entry,
+    };
+    let creds = ctx.task.creds();
+    let layout = stack::StackParams {
+        argv: &plan.argv,
+        envp: &plan.envp,
+        execfn: &plan.execfn,
+        phdr: exe_map.phdr,
+        phnum: plan.exe.elf.phnum as u64,
+        entry: exe_map.entry,
+        interp_base: interp_map.as_ref().map(|m| m.base).unwrap_or(0),
+        uid: creds.ruid,
+        euid: creds.euid,
+        gid: creds.rgid,
+        egid: creds.egid,
+        host_auxv: &host_auxv,
+    };
+    let stack_limit = ctx.task.tg.rlimit(libc::RLIMIT_STACK as usize).rlim_cur.clamp(128 << 10, 1 << 30);
+    let sp = stack::build(ctx, &layout, stack_limit)?;
+
+    let mut regs = ctx.regs;
+    regs.rax = 0;
+    regs.rbx = 0;
+    regs.rcx = 0;
+    regs.rdx = 0;
+    regs.rsi = 0;
+    regs.rdi = 0;
+    regs.rbp = 0;
+    regs.r8 = 0;
+    regs.r9 = 0;
+    regs.r10 = 0;
+    regs.r11 = 0;
+    regs.r12 = 0;
+    regs.r13 = 0;
+    regs.r14 = 0;
+    regs.r15 = 0;
+    regs.fs_base = 0;
+    regs.gs_base = 0;
+    regs.rip = entry;
+    regs.rsp = sp;
+    regs.orig_rax = u64::MAX;
+    regs.eflags = 0x202;
+    ctx.regs = regs;
+
+    // Record the new image.
+    let name = plan.execfn.rsplit(|&b| b == b'/').next().unwrap_or(&plan.execfn).to_vec();
+    ctx.task.set_comm(&name);
+    let mut st = ctx.task.tg.lock();
+    st.image.exe = Some(plan.exe.location.clone());
+    st.image.argv = plan.argv;
+    st.image.envp = plan.envp;
+    st.image.brk_start = exe_map.brk;
+    st.image.brk = exe_map.brk;
+    let stack = st.image.file_maps.iter().find(|m| m.2 == b"[stack]").cloned();
+    st.image.file_maps = exe_map.maps;
+    if let Some(m) = interp_map {
+        st.image.file_maps.extend(m.maps);
+    }
+    st.image.file_maps.extend(stack);
+    Ok(())
+}
+
+/// First exec of the sandbox's init: the process is already a fresh stub.
+pub fn exec_into_stub(
+    ctx: &mut SyscallCtx<'_>,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), Errno> {
+    let plan = prepare(ctx, crate::syscalls::AT_FDCWD, path, argv, envp, true)?;
+    load(ctx, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_shebang;
+
+    #[test]
+    fn shebang_lines() {
+        assert_eq!(parse_shebang(b"#!/bin/sh\n"), Some((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            parse_shebang(b"#! /usr/bin/env  python3 -u \nx"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(parse_shebang(b"#!\n"), Some((Vec::new(), None)));
+        assert_eq!(parse_shebang(b"\x7fELF"), None);
+    }
+}

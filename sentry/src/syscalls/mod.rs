@@ -1,1 +1,240 @@
-//! (in progress)
+//! System call handlers, one file per family, and the dispatch table.
+//!
+//! Each handler takes the stopped task's context and the six raw argument
+//! registers and returns a value or an errno. Handlers copy app memory in
+//! once, act on the copy, and never panic on app input.
+
+pub mod dir;
+pub mod fd;
+pub mod file;
+pub mod io;
+pub mod mm;
+pub mod process;
+pub mod signal;
+pub mod stat;
+pub mod sys;
+pub mod table;
+pub mod xattr;
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::UserRegs;
+use rvisor_syscalls::{Errno, SysResult};
+
+use crate::kernel::wait::{wait_fds, Woken};
+use crate::kernel::{Kernel, Task, INJECT_FD};
+use crate::mm::Memory;
+use crate::platform::ptrace::Tracee;
+use crate::vfs::path::{ParentAndName, ResolveFlags, Resolver};
+use crate::vfs::{Location, OpenFile, VfsResult};
+
+pub use table::{dispatch, TABLE};
+
+/// What the run loop does with the tracee after a handler returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Write the result into rax and skip the host syscall.
+    Return,
+    /// The handler replaced all registers (execve, sigreturn-like).
+    RegsSet,
+    /// Let the host execute the syscall unchanged.
+    Passthrough,
+}
+
+/// A trapped syscall being handled.
+pub struct SyscallCtx<'a> {
+    pub kernel: &'a Arc<Kernel>,
+    pub task: &'a Arc<Task>,
+    pub tracee: &'a Tracee,
+    /// Registers at the stop; the result is written into a copy of these.
+    pub regs: UserRegs,
+    pub mem: Memory,
+    /// Signals that arrived during injected syscalls, to deliver on resume.
+    pub deferred: Vec<i32>,
+    pub outcome: Outcome,
+}
+
+pub const AT_FDCWD: i32 = -100;
+
+impl<'a> SyscallCtx<'a> {
+    pub fn new(kernel: &'a Arc<Kernel>, task: &'a Arc<Task>, tracee: &'a Tracee, regs: UserRegs) -> SyscallCtx<'a> {
+        SyscallCtx {
+            kernel,
+            task,
+            tracee,
+            regs,
+            mem: Memory::new(task.host_tid()),
+            deferred: Vec::new(),
+            outcome: Outcome::Return,
+        }
+    }
+
+    /// Runs one host syscall in the app's context.
+    pub fn inject(&mut self, nr: i64, args: [u64; 6]) -> Result<i64, Errno> {
+        self.tracee.inject(&self.regs, nr, args, &mut self.deferred)
+    }
+
+    /// Installs host fd `fd` into the app process's host fd table (close-on-exec)
+    /// and returns its number there. Used only around mmap; the app never sees it.
+    pub fn inject_fd(&mut self, fd: RawFd) -> Result<i32, Errno> {
+        let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
+        send_fd(self.kernel.inject_sock.as_raw_fd(), fd)?;
+        // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
+        let scratch = (self.regs.rsp.wrapping_sub(128 + 256)) & !15;
+        let iov_addr = scratch;
+        let buf_addr = scratch + 16;
+        let cmsg_addr = scratch + 32;
+        let msg_addr = scratch + 96;
+        let mut block = [0u8; 160];
+        block[0..8].copy_from_slice(&buf_addr.to_ne_bytes());
+        block[8..16].copy_from_slice(&1u64.to_ne_bytes());
+        let msg = rvisor_syscalls::abi::MsgHdr {
+            msg_iov: iov_addr,
+            msg_iovlen: 1,
+            msg_control: cmsg_addr,
+            msg_controllen: 24,
+            ..Default::default()
+        };
+        block[96..96 + 56].copy_from_slice(rvisor_syscalls::abi::Pod::as_bytes(&msg));
+        self.mem.write(scratch, &block)?;
+        let r = self.inject(libc::SYS_recvmsg, [INJECT_FD as u64, msg_addr, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0])?;
+        Errno::result(r)?;
+        let mut cmsg = [0u8; 24];
+        self.mem.read(cmsg_addr, &mut cmsg)?;
+        let level = i32::from_ne_bytes([cmsg[8], cmsg[9], cmsg[10], cmsg[11]]);
+        let kind = i32::from_ne_bytes([cmsg[12], cmsg[13], cmsg[14], cmsg[15]]);
+        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
+            return Err(Errno::EIO);
+        }
+        Ok(i32::from_ne_bytes([cmsg[16], cmsg[17], cmsg[18], cmsg[19]]))
+    }
+
+    /// Closes a host fd previously injected into the app.
+    pub fn close_injected(&mut self, app_fd: i32) {
+        let _ = self.inject(libc::SYS_close, [app_fd as u64, 0, 0, 0, 0, 0]);
+    }
+
+    pub fn file(&self, fd: i32) -> VfsResult<Arc<OpenFile>> {
+        self.task.files().get(fd)
+    }
+
+    /// The location `dirfd` names for *at() calls.
+    pub fn dir_location(&self, dirfd: i32) -> VfsResult<Location> {
+        if dirfd == AT_FDCWD {
+            return Ok(self.task.fs().get().cwd);
+        }
+        let f = self.file(dirfd)?;
+        f.location().cloned().ok_or(Errno::ENOTDIR)
+    }
+
+    /// Resolves `path` relative to `dirfd`.
+    pub fn resolve_at(&self, dirfd: i32, path: &[u8], follow: bool) -> VfsResult<Location> {
+        self.resolve_at_flags(dirfd, path, follow, ResolveFlags::default())
+    }
+
+    pub fn resolve_at_flags(&self, dirfd: i32, path: &[u8], follow: bool, flags: ResolveFlags) -> VfsResult<Location> {
+        let fs = self.task.fs().get();
+        let creds = self.task.creds().fs();
+        let start = if path.first() == Some(&b'/') && !flags.beneath && !flags.in_root {
+            fs.root.clone()
+        } else {
+            self.dir_location(dirfd)?
+        };
+        let mut r = Resolver::new(&fs.root, &self.kernel.mounts, &creds);
+        r.flags = flags;
+        r.resolve(&start, path, follow)
+    }
+
+    pub fn resolve_parent_at(&self, dirfd: i32, path: &[u8]) -> VfsResult<ParentAndName> {
+        let fs = self.task.fs().get();
+        let creds = self.task.creds().fs();
+        let start = if path.first() == Some(&b'/') { fs.root.clone() } else { self.dir_location(dirfd)? };
+        Resolver::new(&fs.root, &self.kernel.mounts, &creds).resolve_parent(&start, path)
+    }
+
+    /// Resolves a path argument at `addr`, honouring AT_EMPTY_PATH (use dirfd itself).
+    pub fn resolve_arg(&self, dirfd: i32, addr: u64, follow: bool, empty_ok: bool) -> VfsResult<Location> {
+        let path = self.mem.read_path(addr)?;
+        if path.is_empty() {
+            if empty_ok {
+                if dirfd == AT_FDCWD {
+                    return Ok(self.task.fs().get().cwd);
+                }
+                let f = self.file(dirfd)?;
+                return f.location().cloned().ok_or(Errno::EBADF);
+            }
+            return Err(Errno::ENOENT);
+        }
+        self.resolve_at(dirfd, &path, follow)
+    }
+
+    /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.
+    pub fn wait_host_fd(&self, fd: RawFd, events: i16) -> Result<(), Errno> {
+        match wait_fds(&[(fd, events)], self.task.interrupt.raw(), -1) {
+            Woken::Interrupted => {
+                self.task.interrupt.drain();
+                Err(Errno::EINTR)
+            }
+            _ => {
+                if self.kernel.shutting_down() {
+                    return Err(Errno::EINTR);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Records an unsupported feature and returns `err`.
+    pub fn unsupported(&self, what: &str, err: Errno) -> SysResult {
+        if self.kernel.options.compat_report || tracing::enabled!(tracing::Level::WARN) {
+            self.kernel.note_unsupported(what);
+        }
+        Err(err)
+    }
+}
+
+/// Sends one fd with SCM_RIGHTS over the injection socket.
+fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
+    let mut cbuf = [0u64; 3]; // CMSG_SPACE(sizeof(int)) == 24, 8-aligned.
+                              // SAFETY: zeroed msghdr is valid; we fill in pointers to live local buffers.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = 24;
+    // SAFETY: msg_control points to 24 bytes we own; CMSG_FIRSTHDR/DATA stay inside it.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd);
+    }
+    // SAFETY: msg references valid buffers for the duration of the call.
+    let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_DONTWAIT) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// --strace: prints the call before it runs.
+pub fn strace_enter(ctx: &SyscallCtx<'_>, nr: u64, args: [u64; 6]) {
+    let name = rvisor_syscalls::syscall_name(nr).unwrap_or("?");
+    eprintln!(
+        "[{:>4}] {}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
+        ctx.task.tid, name, args[0], args[1], args[2], args[3], args[4], args[5]
+    );
+}
+
+/// --strace: prints the result.
+pub fn strace_exit(ctx: &SyscallCtx<'_>, nr: u64, _args: [u64; 6], ret: &SysResult) {
+    let name = rvisor_syscalls::syscall_name(nr).unwrap_or("?");
+    match ret {
+        Ok(v) => eprintln!("[{:>4}] {} = {}", ctx.task.tid, name, v),
+        Err(e) => eprintln!("[{:>4}] {} = -1 {}", ctx.task.tid, name, e),
+    }
+}

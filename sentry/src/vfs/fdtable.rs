@@ -82,7 +82,13 @@ impl FdTable {
     }
 
     /// dup2/dup3: puts `file` at exactly `fd`, returning what was there.
-    pub fn install_at(&self, fd: i32, file: Arc<OpenFile>, cloexec: bool, limit: u64) -> VfsResult<Option<Arc<OpenFile>>> {
+    pub fn install_at(
+        &self,
+        fd: i32,
+        file: Arc<OpenFile>,
+        cloexec: bool,
+        limit: u64,
+    ) -> VfsResult<Option<Arc<OpenFile>>> {
         let idx = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
         if idx >= (limit as usize).min(MAX_FDS) {
             return Err(Errno::EBADF);
@@ -138,11 +144,7 @@ impl FdTable {
 
     /// All open fds with their files, in fd order (for /proc/[pid]/fd).
     pub fn list(&self) -> Vec<(i32, Arc<OpenFile>)> {
-        self.lock()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e.file.clone())))
-            .collect()
+        self.lock().iter().enumerate().filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e.file.clone()))).collect()
     }
 
     /// Closes everything (process exit).

@@ -281,6 +281,12 @@ pub trait FileOps: Send + Sync + 'static {
         true
     }
 
+    /// For files whose offset lives on the host (inherited stdio): lseek there.
+    /// `None` means the VFS keeps the offset itself.
+    fn host_seek(&self, _off: i64, _whence: i32) -> Option<VfsResult<u64>> {
+        None
+    }
+
     /// Attributes of the open file (fstat). Files with an inode need not
     /// implement this: the VFS asks the inode first only if this returns ENOSYS.
     fn attr(&self) -> VfsResult<Attr> {

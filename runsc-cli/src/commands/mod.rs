@@ -1,0 +1,3 @@
+//! One file per CLI command.
+
+pub mod run_do;

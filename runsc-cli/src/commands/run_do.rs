@@ -1,0 +1,238 @@
+//! `rvisor do -- CMD ARGS...`: run one command in a throwaway sandbox.
+//!
+//! Launch sequence: validate -> gofer process (serves the root) -> sentry
+//! process in new pid/ipc/uts/mount namespaces (pid 1 there, so its death
+//! takes every app process with it) -> wait and propagate the exit status.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rvisor_sentry::boot::{self, BootConfig, BootError};
+use rvisor_sentry::kernel::{InitExit, KernelOptions};
+use rvisor_syscalls::Errno;
+
+#[derive(clap::Args, Debug)]
+pub struct DoArgs {
+    /// Root file system directory (default: the host root, read-only, with an in-memory upper layer).
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// With --rootfs: keep DIR untouched; writes go to an in-memory upper layer.
+    #[arg(long)]
+    pub overlay: bool,
+    /// Print every syscall with its arguments and result.
+    #[arg(long)]
+    pub strace: bool,
+    /// At exit, print the unsupported syscalls/flags/ioctls the workload hit.
+    #[arg(long = "compat-report")]
+    pub compat_report: bool,
+    /// Platform to trap syscalls with.
+    #[arg(long, default_value = "ptrace", value_parser = ["ptrace"])]
+    pub platform: String,
+    /// Sandbox hostname.
+    #[arg(long, default_value = "rvisor")]
+    pub hostname: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+fn die(msg: &str) -> i32 {
+    eprintln!("rvisor: {msg}");
+    1
+}
+
+pub fn run(args: DoArgs) -> i32 {
+    let (root, readonly_host, overlay) = match &args.rootfs {
+        None => (PathBuf::from("/"), true, true),
+        Some(dir) => {
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return die(&format!("--rootfs {}: not a directory", dir.display())),
+                Err(e) => return die(&format!("--rootfs {}: {e}", dir.display())),
+            }
+            (dir.clone(), args.overlay, args.overlay)
+        }
+    };
+    let (gofer_sock, sentry_sock) = match rvisor_gofer::transport::socketpair() {
+        Ok(p) => p,
+        Err(e) => return die(&format!("socketpair: {e}")),
+    };
+    let gofer_pid = match spawn_gofer(&root, readonly_host, gofer_sock) {
+        Ok(p) => p,
+        Err(e) => return die(&format!("starting the gofer: {e}")),
+    };
+    let code = spawn_sentry_and_wait(&args, sentry_sock, overlay, readonly_host && !overlay);
+    // SAFETY: the gofer is our child; kill and reap it.
+    unsafe {
+        libc::kill(gofer_pid, libc::SIGKILL);
+        libc::waitpid(gofer_pid, std::ptr::null_mut(), 0);
+    }
+    code
+}
+
+fn spawn_gofer(root: &std::path::Path, readonly: bool, sock: OwnedFd) -> std::io::Result<i32> {
+    // SAFETY: single-threaded at this point; the child runs the gofer and exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: dies with the launcher.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        let fd = sock.into_raw_fd();
+        let code = match rvisor_gofer::run_gofer_main(root, readonly, fd) {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!(error = %e, "gofer failed");
+                1
+            }
+        };
+        // SAFETY: leave without running the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    drop(sock);
+    Ok(pid)
+}
+
+fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool) -> i32 {
+    // New pid namespace for children: the sentry becomes its pid 1.
+    // SAFETY: unshare affects only this (single-threaded) process and its future children.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) } != 0 {
+        return die(&format!("unshare: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: single-threaded; the child becomes the sentry.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return die(&format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: dies with the launcher.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        let code = sentry_main(args, sock, overlay, root_readonly);
+        // SAFETY: exit without unwinding into the parent's state.
+        unsafe { libc::_exit(code) };
+    }
+    drop(sock);
+    // Forward termination signals? The sentry is pid 1 of its namespace, so only
+    // SIGKILL from outside stops it; we simply wait.
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return die("lost the sentry process");
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        1
+    }
+}
+
+/// A private mount namespace with a /proc for this pid namespace, so the
+/// sentry can read its tracees' host memory maps.
+fn private_proc() -> Result<(), String> {
+    // SAFETY: namespace and mount syscalls with constant, valid arguments.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
+        }
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(format!("making / private: {}", std::io::Error::last_os_error()));
+        }
+        if libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(format!("mounting /proc: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool) -> i32 {
+    if let Err(e) = private_proc() {
+        return die(&e);
+    }
+    let _ = sock.as_raw_fd();
+    let client = Arc::new(rvisor_gofer::client::GoferClient::new(sock));
+    let lower = match rvisor_sentry::fs::gofer::new_root(client) {
+        Ok(r) => r,
+        Err(e) => return die(&format!("attaching to the gofer: {e}")),
+    };
+    let (root, fstype): (Arc<dyn rvisor_sentry::vfs::Inode>, &str) = if overlay {
+        (lower, "overlay") /*TMP*/
+    } else {
+        (lower, "9p")
+    };
+    let cwd = std::env::current_dir().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut e = k.as_bytes().to_vec();
+            e.push(b'=');
+            e.extend_from_slice(v.as_bytes());
+            e
+        })
+        .collect();
+    let argv: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let shown = String::from_utf8_lossy(&argv[0]).into_owned();
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let cfg = BootConfig {
+        root,
+        root_readonly,
+        root_fstype: fstype.to_string(),
+        argv,
+        envp,
+        cwd,
+        uid,
+        gid,
+        options: KernelOptions {
+            strace: args.strace,
+            compat_report: args.compat_report,
+            hostname: args.hostname.clone(),
+        },
+    };
+    match boot::run(cfg) {
+        Ok(InitExit::Code(c)) => c,
+        Ok(InitExit::Signal(s)) => 128 + s,
+        Err(BootError::Exec(e)) => {
+            eprintln!("rvisor: {shown}: {}", errno_text(e));
+            if e == Errno::ENOENT {
+                127
+            } else {
+                126
+            }
+        }
+        Err(BootError::Internal(m)) => die(&m),
+    }
+}
+
+fn errno_text(e: Errno) -> String {
+    match e {
+        Errno::ENOENT => "No such file or directory".into(),
+        Errno::EACCES => "Permission denied".into(),
+        Errno::ENOEXEC => "Exec format error".into(),
+        other => other.description(),
+    }
+}

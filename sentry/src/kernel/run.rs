@@ -1,0 +1,387 @@
+//! The per-task run loop: one sentry thread traces one app thread, decides its
+//! syscalls, and records its exit.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::UserRegs;
+use rvisor_syscalls::Errno;
+
+use super::task::{ExitStatus, FsContext, Task, ThreadGroup};
+use super::wait::EventFd;
+use super::{InitExit, Kernel, INJECT_FD, STUB_FD};
+use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
+use crate::platform::ptrace::{complete_syscall, Stop, Tracee};
+use crate::syscalls::{self, Outcome, SyscallCtx};
+use crate::vfs::FdTable;
+
+/// How a task's thread begins.
+pub enum Start {
+    /// The sandbox's first process: fork it, exec the stub, load `exe`.
+    Initial { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
+    /// A clone child parked in the stub: seize it and give it `regs`.
+    Cloned { regs: Box<UserRegs>, child_tid_addr: Option<u64> },
+}
+
+/// Result of starting the initial process, sent back to the booting thread.
+pub type StartReply = Result<(), Errno>;
+
+/// Spawns the sentry thread for `task`.
+pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
+    let name = format!("task-{}", task.tid);
+    let res = std::thread::Builder::new().name(name).stack_size(256 << 10).spawn(move || {
+        let (k, t) = (kernel.clone(), task.clone());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task_main(kernel, task, start, reply)));
+        if outcome.is_err() {
+            // A sentry bug must not leave the app running unsupervised: kill it.
+            tracing::error!(tid = t.tid, "task thread panicked; killing the task");
+            let host = t.host_tid();
+            if host > 0 {
+                // SAFETY: kills one of our own tracees.
+                unsafe { libc::kill(host, libc::SIGKILL) };
+            }
+            task_exited(&k, &t, ExitStatus::Signaled(libc::SIGKILL, false));
+        }
+    });
+    if let Err(e) = res {
+        tracing::error!(error = %e, "cannot spawn task thread");
+    }
+}
+
+/// Creates the task and thread group for the sandbox's init.
+pub fn new_init_task(kernel: &Arc<Kernel>, fs: Arc<FsContext>, files: Arc<FdTable>, creds: super::Creds) -> Arc<Task> {
+    let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = pids.alloc();
+    let tg = ThreadGroup::new(pid, 0, None);
+    let task = Arc::new(Task {
+        tid: pid,
+        host_tid: 0.into(),
+        tg: tg.clone(),
+        fs: std::sync::Mutex::new(fs),
+        files: std::sync::Mutex::new(files),
+        creds: std::sync::Mutex::new(creds),
+        interrupt: EventFd::new().expect("eventfd"),
+        comm: Default::default(),
+        clear_child_tid: Default::default(),
+        vfork_done: Default::default(),
+    });
+    pids.tasks.insert(pid, Arc::downgrade(&task));
+    pids.groups.insert(pid, Arc::downgrade(&tg));
+    tg.lock().live_threads = 1;
+    task
+}
+
+fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
+    super::set_current_task(&task);
+    let tracee = match start {
+        Start::Initial { path, argv, envp } => match start_initial(&kernel, &task, &path, argv, envp) {
+            Ok(t) => {
+                if let Some(r) = reply {
+                    let _ = r.send(Ok(()));
+                }
+                t
+            }
+            Err(e) => {
+                if let Some(r) = reply {
+                    let _ = r.send(Err(e));
+                }
+                task_exited(&kernel, &task, ExitStatus::Exited(127));
+                return;
+            }
+        },
+        Start::Cloned { regs, child_tid_addr } => match start_cloned(&task, &regs, child_tid_addr) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(tid = task.tid, error = ?e, "cannot seize new task");
+                task_exited(&kernel, &task, ExitStatus::Signaled(libc::SIGKILL, false));
+                return;
+            }
+        },
+    };
+    let status = run_loop(&kernel, &task, &tracee);
+    task_exited(&kernel, &task, status);
+}
+
+/// Forks the init process, execs the stub in it and loads the program.
+fn start_initial(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<Tracee, Errno> {
+    let filter = build_app_filter(TrapAction::Trace);
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    let mut sync = [0 as RawFd; 2];
+    // SAFETY: sync is a valid 2-element array.
+    if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(Errno::last());
+    }
+    let stub = kernel.stub_raw_fd();
+    let inject_app = kernel.inject_app.as_raw_fd();
+    let argv_null: [u64; 1] = [0];
+    // SAFETY: the child only makes raw async-signal-safe syscalls before exec.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Errno::last());
+    }
+    if pid == 0 {
+        // SAFETY: child side of fork: raw syscalls only, then exec or _exit.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let mut b = 0u8;
+            libc::close(sync[1]);
+            libc::read(sync[0], &mut b as *mut u8 as *mut libc::c_void, 1);
+            libc::dup2(stub, STUB_FD);
+            libc::dup2(inject_app, INJECT_FD);
+            libc::syscall(libc::SYS_close_range, 0u32, (STUB_FD - 1) as u32, 0u32);
+            libc::syscall(libc::SYS_close_range, (INJECT_FD + 1) as u32, u32::MAX, 0u32);
+            if install_raw(&prog) != 0 {
+                libc::_exit(126);
+            }
+            libc::syscall(
+                libc::SYS_execveat,
+                STUB_FD,
+                STUB_EMPTY_STRING_LOCAL.as_ptr(),
+                argv_null.as_ptr(),
+                argv_null.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            );
+            libc::_exit(126);
+        }
+    }
+    // SAFETY: closing our copy of the read end; writing one byte to release the child.
+    unsafe { libc::close(sync[0]) };
+    task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
+    task.tg.host_pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+    let seized = Tracee::seize(pid);
+    let b = 1u8;
+    // SAFETY: one byte from a valid buffer; then close our write end.
+    unsafe {
+        libc::write(sync[1], &b as *const u8 as *const libc::c_void, 1);
+        libc::close(sync[1]);
+    }
+    let tracee = match seized {
+        Ok(t) => t,
+        Err(e) => {
+            // SAFETY: killing our own child on failure.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return Err(e);
+        }
+    };
+    // Let the stub exec run: the execveat traps (seccomp) and then the stub's entry int3 traps.
+    loop {
+        match tracee.wait() {
+            Stop::Syscall | Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => tracee.cont(0)?,
+            Stop::Signal(libc::SIGTRAP) => break,
+            Stop::Signal(_) => tracee.cont(0)?,
+            Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ENOEXEC),
+        }
+    }
+    let regs = tracee.get_regs()?;
+    let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
+    match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
+        Ok(()) => {
+            tracee.set_regs(&ctx.regs)?;
+            tracee.cont(0)?;
+            Ok(tracee)
+        }
+        Err(e) => {
+            // SAFETY: killing our own child on failure.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = tracee.wait();
+            Err(e)
+        }
+    }
+}
+
+/// An empty C string in the sentry's own memory; the forked child (same image) can pass it.
+static STUB_EMPTY_STRING_LOCAL: [u8; 1] = [0];
+
+/// Seizes a clone child parked in the stub and gives it its starting registers.
+fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) -> Result<Tracee, Errno> {
+    let tracee = Tracee::seize(task.host_tid())?;
+    tracee.interrupt()?;
+    loop {
+        match tracee.wait() {
+            Stop::EventStop(_) => break,
+            Stop::Signal(_) | Stop::Syscall | Stop::SyscallTrace | Stop::Event(_) => {
+                // Parked code makes no other syscalls; anything else is swallowed
+                // until the interrupt stop arrives.
+                tracee.cont(0)?;
+            }
+            Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+        }
+    }
+    let cur = tracee.get_regs()?;
+    let mut r = *regs;
+    // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
+    r.fs_base = cur.fs_base;
+    r.gs_base = cur.gs_base;
+    r.orig_rax = u64::MAX;
+    tracee.set_regs(&r)?;
+    if let Some(addr) = child_tid_addr {
+        let mem = crate::mm::Memory::new(task.host_tid());
+        let _ = mem.write_val(addr, &task.tid);
+    }
+    tracee.cont(0)?;
+    Ok(tracee)
+}
+
+/// Handles stops until the task ends; returns how it ended.
+fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStatus {
+    loop {
+        match tracee.wait() {
+            Stop::Syscall => {
+                if let Err(e) = handle_syscall(kernel, task, tracee) {
+                    if e == Errno::ESRCH {
+                        continue; // killed mid-syscall; the next wait reports the exit
+                    }
+                    tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
+                }
+            }
+            Stop::Signal(sig) => {
+                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
+                    if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
+                        tracing::debug!(tid = task.tid, sig, code = si.si_code, addr = format_args!("{:#x}", si.fields[0]), rip = format_args!("{:#x}", r.rip), "fault");
+                    }
+                }
+                let _ = tracee.cont(sig);
+            }
+            Stop::EventStop(sig) => {
+                let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
+                let _ = if stop_sig { tracee.listen() } else { tracee.cont(0) };
+            }
+            Stop::SyscallTrace | Stop::Event(_) => {
+                let _ = tracee.cont(0);
+            }
+            Stop::Exited(code) => return ExitStatus::Exited(code),
+            Stop::Killed(sig, core) => return ExitStatus::Signaled(sig, core),
+        }
+    }
+}
+
+fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
+    let regs = tracee.get_regs()?;
+    // A signal sent while the task was running has been delivered already.
+    task.interrupt.drain();
+    let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+    let nr = regs.orig_rax;
+    let args = regs.syscall_args();
+    if kernel.options.strace {
+        crate::syscalls::strace_enter(&ctx, nr, args);
+    }
+    let ret = syscalls::dispatch(&mut ctx, nr, args);
+    if kernel.options.strace {
+        crate::syscalls::strace_exit(&ctx, nr, args, &ret);
+    }
+    let deliver = ctx.deferred.first().copied().unwrap_or(0);
+    match ctx.outcome {
+        Outcome::Return => {
+            let raw = match ret {
+                Ok(v) => v,
+                Err(e) => e.as_return(),
+            };
+            complete_syscall(&mut ctx.regs, raw);
+            tracee.set_regs(&ctx.regs)?;
+        }
+        Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
+        Outcome::Passthrough => {}
+    }
+    tracee.cont(deliver)
+}
+
+/// Bookkeeping when a task's host thread is gone.
+fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
+    task.vfork_release();
+    let tg = &task.tg;
+    let last = {
+        let mut st = tg.lock();
+        st.live_threads = st.live_threads.saturating_sub(1);
+        st.live_threads == 0
+    };
+    kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.remove(&task.tid);
+    if !last {
+        return;
+    }
+    // The whole process is gone: close its files and tell the parent.
+    let closed = task.files().clear();
+    drop(closed);
+    let parent = tg.parent();
+    let orphans = {
+        let mut st = tg.lock();
+        st.exit = Some(status);
+        std::mem::take(&mut st.children)
+    };
+    reparent_to_init(kernel, tg, orphans);
+    if tg.tgid == 1 {
+        kernel.set_init_exit(match status {
+            ExitStatus::Exited(c) => InitExit::Code(c),
+            ExitStatus::Signaled(s, _) => InitExit::Signal(s),
+        });
+        return;
+    }
+    match parent {
+        Some(p) => {
+            p.child_event.notify();
+            crate::kernel::notify_parent_sigchld(&p);
+        }
+        None => {
+            tg.lock().reaped = true;
+            kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&tg.tgid);
+        }
+    }
+}
+
+fn reparent_to_init(kernel: &Arc<Kernel>, dying: &Arc<ThreadGroup>, orphans: Vec<Arc<ThreadGroup>>) {
+    if orphans.is_empty() {
+        return;
+    }
+    let init = kernel.group_by_vpid(1).filter(|i| !Arc::ptr_eq(i, dying));
+    for child in orphans {
+        match &init {
+            Some(init) => {
+                child.lock().parent = Some(Arc::downgrade(init));
+                init.lock().children.push(child.clone());
+                if child.lock().exit.is_some() {
+                    init.child_event.notify();
+                }
+            }
+            None => {
+                child.lock().parent = None;
+            }
+        }
+    }
+}
+
+/// Creates the task for a clone child whose host thread `host_tid` is parked.
+pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, flags: u64) -> Arc<Task> {
+    let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+    let tid = pids.alloc();
+    let thread = flags & libc::CLONE_THREAD as u64 != 0;
+    let tg = if thread {
+        parent.tg.clone()
+    } else {
+        let tg = ThreadGroup::new(tid, host_tid, Some(&parent.tg));
+        parent.tg.lock().children.push(tg.clone());
+        pids.groups.insert(tid, Arc::downgrade(&tg));
+        tg
+    };
+    tg.lock().live_threads += 1;
+    let fs = if flags & libc::CLONE_FS as u64 != 0 { parent.fs() } else { parent.fs().fork() };
+    let files = if flags & libc::CLONE_FILES as u64 != 0 { parent.files() } else { Arc::new(parent.files().fork()) };
+    let task = Arc::new(Task {
+        tid,
+        host_tid: host_tid.into(),
+        tg,
+        fs: std::sync::Mutex::new(fs),
+        files: std::sync::Mutex::new(files),
+        creds: std::sync::Mutex::new(parent.creds()),
+        interrupt: EventFd::new().expect("eventfd"),
+        comm: std::sync::Mutex::new(parent.comm()),
+        clear_child_tid: Default::default(),
+        vfork_done: Default::default(),
+    });
+    pids.tasks.insert(tid, Arc::downgrade(&task));
+    task
+}

@@ -1,0 +1,232 @@
+//! Tasks (threads) and thread groups (processes).
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use rvisor_syscalls::abi::Rlimit;
+
+use super::creds::Creds;
+use super::wait::EventFd;
+use crate::vfs::{FdTable, Location};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Root, working directory and umask: shared by CLONE_FS tasks.
+pub struct FsContext {
+    state: Mutex<FsState>,
+}
+
+#[derive(Clone)]
+pub struct FsState {
+    pub root: Location,
+    pub cwd: Location,
+    pub umask: u32,
+}
+
+impl FsContext {
+    pub fn new(root: Location, cwd: Location, umask: u32) -> Arc<FsContext> {
+        Arc::new(FsContext { state: Mutex::new(FsState { root, cwd, umask }) })
+    }
+
+    pub fn get(&self) -> FsState {
+        lock(&self.state).clone()
+    }
+
+    pub fn set_cwd(&self, cwd: Location) {
+        lock(&self.state).cwd = cwd;
+    }
+
+    pub fn set_root(&self, root: Location) {
+        lock(&self.state).root = root;
+    }
+
+    /// Sets the umask, returning the old one.
+    pub fn swap_umask(&self, mask: u32) -> u32 {
+        std::mem::replace(&mut lock(&self.state).umask, mask & 0o777)
+    }
+
+    pub fn umask(&self) -> u32 {
+        lock(&self.state).umask
+    }
+
+    /// A copy for a task created without CLONE_FS.
+    pub fn fork(&self) -> Arc<FsContext> {
+        Arc::new(FsContext { state: Mutex::new(self.get()) })
+    }
+}
+
+/// What the loader recorded about the running image.
+#[derive(Clone, Default)]
+pub struct ImageInfo {
+    /// Sandbox path of the executable (for /proc/[pid]/exe).
+    pub exe: Option<Location>,
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Host-mapped ranges -> sandbox path, for /proc/[pid]/maps.
+    pub file_maps: Vec<(u64, u64, Vec<u8>)>,
+}
+
+/// How a process ended, as wait(2) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Signaled(i32, bool),
+}
+
+impl ExitStatus {
+    /// The Linux wait status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(code) => (code & 0xff) << 8,
+            ExitStatus::Signaled(sig, core) => (sig & 0x7f) | if core { 0x80 } else { 0 },
+        }
+    }
+}
+
+/// Mutable per-process state.
+pub struct GroupState {
+    pub exit: Option<ExitStatus>,
+    /// Reaped by the parent's wait.
+    pub reaped: bool,
+    pub children: Vec<Arc<ThreadGroup>>,
+    pub parent: Option<Weak<ThreadGroup>>,
+    pub pgid: i32,
+    pub sid: i32,
+    pub live_threads: usize,
+    pub image: ImageInfo,
+    pub rlimits: [Rlimit; 16],
+}
+
+/// A process: a set of tasks sharing an address space and a pid.
+pub struct ThreadGroup {
+    pub tgid: i32,
+    /// Host pid of the leader thread.
+    pub host_pid: AtomicI32,
+    pub state: Mutex<GroupState>,
+    /// Fires when a child changes state (for wait4 waiters in this process).
+    pub child_event: EventFd,
+}
+
+impl ThreadGroup {
+    pub fn new(tgid: i32, host_pid: i32, parent: Option<&Arc<ThreadGroup>>) -> Arc<ThreadGroup> {
+        let (pgid, sid, rlimits, image) = match parent {
+            Some(p) => {
+                let s = lock(&p.state);
+                (s.pgid, s.sid, s.rlimits, s.image.clone())
+            }
+            None => (tgid, tgid, default_rlimits(), ImageInfo::default()),
+        };
+        Arc::new(ThreadGroup {
+            tgid,
+            host_pid: AtomicI32::new(host_pid),
+            state: Mutex::new(GroupState {
+                exit: None,
+                reaped: false,
+                children: Vec::new(),
+                parent: parent.map(Arc::downgrade),
+                pgid,
+                sid,
+                live_threads: 0,
+                image,
+                rlimits,
+            }),
+            child_event: EventFd::new().expect("eventfd for a new process"),
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, GroupState> {
+        lock(&self.state)
+    }
+
+    pub fn host_pid(&self) -> i32 {
+        self.host_pid.load(Ordering::Relaxed)
+    }
+
+    pub fn parent(&self) -> Option<Arc<ThreadGroup>> {
+        self.lock().parent.as_ref().and_then(|w| w.upgrade())
+    }
+
+    pub fn rlimit(&self, res: usize) -> Rlimit {
+        self.lock().rlimits.get(res).copied().unwrap_or(Rlimit { rlim_cur: u64::MAX, rlim_max: u64::MAX })
+    }
+}
+
+/// Default resource limits, like a fresh Linux login.
+pub fn default_rlimits() -> [Rlimit; 16] {
+    let inf = Rlimit { rlim_cur: u64::MAX, rlim_max: u64::MAX };
+    let mut r = [inf; 16];
+    r[libc::RLIMIT_STACK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: u64::MAX };
+    r[libc::RLIMIT_CORE as usize] = Rlimit { rlim_cur: 0, rlim_max: u64::MAX };
+    r[libc::RLIMIT_NOFILE as usize] = Rlimit { rlim_cur: 1024, rlim_max: 4096 };
+    r[libc::RLIMIT_NPROC as usize] = Rlimit { rlim_cur: 4096, rlim_max: 4096 };
+    r[libc::RLIMIT_MEMLOCK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
+    r[libc::RLIMIT_SIGPENDING as usize] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 };
+    r[libc::RLIMIT_MSGQUEUE as usize] = Rlimit { rlim_cur: 819_200, rlim_max: 819_200 };
+    r
+}
+
+/// A thread of a sandboxed process.
+pub struct Task {
+    pub tid: i32,
+    pub host_tid: AtomicI32,
+    pub tg: Arc<ThreadGroup>,
+    pub fs: Mutex<Arc<FsContext>>,
+    pub files: Mutex<Arc<FdTable>>,
+    pub creds: Mutex<Creds>,
+    /// Written to interrupt a blocking syscall of this task.
+    pub interrupt: EventFd,
+    pub comm: Mutex<Vec<u8>>,
+    /// CLONE_CHILD_CLEARTID / set_tid_address pointer.
+    pub clear_child_tid: Mutex<u64>,
+    /// Set while a vfork parent waits for this task to exec or exit.
+    pub vfork_done: Mutex<Option<Arc<EventFd>>>,
+}
+
+impl Task {
+    pub fn host_tid(&self) -> i32 {
+        self.host_tid.load(Ordering::Relaxed)
+    }
+
+    pub fn fs(&self) -> Arc<FsContext> {
+        lock(&self.fs).clone()
+    }
+
+    pub fn files(&self) -> Arc<FdTable> {
+        lock(&self.files).clone()
+    }
+
+    pub fn creds(&self) -> Creds {
+        lock(&self.creds).clone()
+    }
+
+    pub fn set_comm(&self, name: &[u8]) {
+        let mut c = lock(&self.comm);
+        *c = name.iter().copied().take(15).collect();
+    }
+
+    pub fn comm(&self) -> Vec<u8> {
+        lock(&self.comm).clone()
+    }
+
+    /// Arms the vfork hand-shake; the returned fd fires at exec or exit.
+    pub fn arm_vfork(&self) -> Arc<EventFd> {
+        let ev = Arc::new(EventFd::new().expect("eventfd"));
+        *lock(&self.vfork_done) = Some(ev.clone());
+        ev
+    }
+
+    /// Releases a waiting vfork parent (at exec or exit).
+    pub fn vfork_release(&self) {
+        if let Some(ev) = lock(&self.vfork_done).take() {
+            ev.notify();
+        }
+    }
+
+    pub fn nofile_limit(&self) -> u64 {
+        self.tg.rlimit(libc::RLIMIT_NOFILE as usize).rlim_cur
+    }
+}

@@ -1,0 +1,220 @@
+//! ELF headers (parsed with goblin) and mapping of PT_LOAD segments.
+
+use std::sync::Arc;
+
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{EM_X86_64, ET_DYN, ET_EXEC};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use rvisor_syscalls::Errno;
+
+use super::Program;
+use crate::syscalls::SyscallCtx;
+use crate::vfs::{FileOps, VfsResult};
+
+const PAGE: u64 = 4096;
+/// Where position-independent executables are placed (Linux's ELF_ET_DYN_BASE on x86_64).
+const PIE_BASE: u64 = 0x5555_5555_4000;
+
+fn page_down(v: u64) -> u64 {
+    v & !(PAGE - 1)
+}
+fn page_up(v: u64) -> u64 {
+    v.saturating_add(PAGE - 1) & !(PAGE - 1)
+}
+
+/// The parts of an ELF file the loader needs.
+#[derive(Clone, Debug)]
+pub struct ElfInfo {
+    pub is_dyn: bool,
+    pub entry: u64,
+    pub phoff: u64,
+    pub phnum: usize,
+    pub phdrs: Vec<ProgramHeader>,
+    pub interp: Option<Vec<u8>>,
+}
+
+fn read_exact_at(file: &Arc<dyn FileOps>, off: u64, len: usize) -> VfsResult<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        let n = file.read(&mut buf[done..], off + done as u64)?;
+        if n == 0 {
+            return Err(Errno::ENOEXEC);
+        }
+        done += n;
+    }
+    Ok(buf)
+}
+
+/// Parses and validates the ELF headers: ENOEXEC for anything Linux would refuse.
+pub fn parse(file: &Arc<dyn FileOps>) -> VfsResult<ElfInfo> {
+    let head = read_exact_at(file, 0, 64)?;
+    if &head[..4] != b"\x7fELF" {
+        return Err(Errno::ENOEXEC);
+    }
+    let hdr = goblin::elf::Elf::parse_header(&head).map_err(|_| Errno::ENOEXEC)?;
+    if hdr.e_ident[4] != 2 || hdr.e_machine != EM_X86_64 {
+        return Err(Errno::ENOEXEC);
+    }
+    let is_dyn = match hdr.e_type {
+        ET_EXEC => false,
+        ET_DYN => true,
+        _ => return Err(Errno::ENOEXEC),
+    };
+    let phnum = hdr.e_phnum as usize;
+    if hdr.e_phentsize as usize != 56 || phnum == 0 || phnum > 128 {
+        return Err(Errno::ENOEXEC);
+    }
+    let ph_bytes = read_exact_at(file, hdr.e_phoff, phnum * 56)?;
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    let phdrs = ProgramHeader::parse(&ph_bytes, 0, phnum, ctx).map_err(|_| Errno::ENOEXEC)?;
+    let mut interp = None;
+    for ph in &phdrs {
+        if ph.p_type == PT_INTERP {
+            if ph.p_filesz < 2 || ph.p_filesz > 4096 {
+                return Err(Errno::ENOEXEC);
+            }
+            let mut s = read_exact_at(file, ph.p_offset, ph.p_filesz as usize)?;
+            while s.last() == Some(&0) {
+                s.pop();
+            }
+            interp = Some(s);
+        }
+    }
+    if !phdrs.iter().any(|p| p.p_type == PT_LOAD) {
+        return Err(Errno::ENOEXEC);
+    }
+    Ok(ElfInfo { is_dyn, entry: hdr.e_entry, phoff: hdr.e_phoff, phnum, phdrs, interp })
+}
+
+/// Where a program ended up.
+pub struct Mapped {
+    pub base: u64,
+    pub entry: u64,
+    /// Address of the program headers in memory (AT_PHDR).
+    pub phdr: u64,
+    /// First address after the highest segment (initial brk).
+    pub brk: u64,
+    pub maps: Vec<(u64, u64, Vec<u8>)>,
+}
+
+fn prot_of(flags: u32) -> u64 {
+    let mut p = 0;
+    if flags & PF_R != 0 {
+        p |= libc::PROT_READ;
+    }
+    if flags & PF_W != 0 {
+        p |= libc::PROT_WRITE;
+    }
+    if flags & PF_X != 0 {
+        p |= libc::PROT_EXEC;
+    }
+    p as u64
+}
+
+fn check_map(ret: i64) -> Result<u64, Errno> {
+    match Errno::result(ret) {
+        Ok(v) => Ok(v as u64),
+        Err(e) => Err(if e == Errno::EEXIST { Errno::ENOMEM } else { e }),
+    }
+}
+
+/// Maps `prog`'s PT_LOAD segments into the app with injected mmaps of its host fd.
+pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, is_main: bool) -> Result<Mapped, Errno> {
+    let elf = &prog.elf;
+    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
+    let hi = loads.iter().map(|p| page_up(p.p_vaddr.saturating_add(p.p_memsz))).max().unwrap_or(0);
+    if hi <= lo || hi - lo > (1 << 40) {
+        return Err(Errno::ENOEXEC);
+    }
+    let span = hi - lo;
+    let host_fd = prog.file.host_fd().ok_or(Errno::ENOEXEC)?;
+    let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+
+    // Reserve the whole span first so segments land contiguously.
+    let base = if elf.is_dyn {
+        let hint = if is_main { PIE_BASE + (random_pages() << 12) } else { 0 };
+        let r = ctx.inject(libc::SYS_mmap, [hint, span, libc::PROT_NONE as u64, anon, u64::MAX, 0])?;
+        check_map(r)? - lo
+    } else {
+        let r = ctx.inject(
+            libc::SYS_mmap,
+            [lo, span, libc::PROT_NONE as u64, anon | libc::MAP_FIXED_NOREPLACE as u64, u64::MAX, 0],
+        )?;
+        check_map(r)?;
+        0
+    };
+
+    let app_fd = ctx.inject_fd(host_fd)?;
+    let result = map_segments(ctx, &loads, base, app_fd as u64);
+    ctx.close_injected(app_fd);
+    result?;
+
+    let phdr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
+        Some(p) => base + p.p_vaddr,
+        None => loads
+            .iter()
+            .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
+            .map(|p| base + p.p_vaddr + (elf.phoff - p.p_offset))
+            .unwrap_or(0),
+    };
+    let path = crate::vfs::path::path_of(&prog.location, &ctx.task.fs().get().root).0;
+    Ok(Mapped {
+        base,
+        entry: base + elf.entry,
+        phdr,
+        brk: page_up(base + hi),
+        maps: vec![(base + lo, base + hi, path)],
+    })
+}
+
+fn map_segments(ctx: &mut SyscallCtx<'_>, loads: &[&ProgramHeader], base: u64, fd: u64) -> Result<(), Errno> {
+    let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+    for ph in loads {
+        let prot = prot_of(ph.p_flags);
+        let vaddr = base + ph.p_vaddr;
+        let start = page_down(vaddr);
+        let delta = vaddr - start;
+        if ph.p_offset % PAGE != ph.p_vaddr % PAGE {
+            return Err(Errno::ENOEXEC);
+        }
+        let file_end = vaddr + ph.p_filesz;
+        if ph.p_filesz > 0 {
+            let len = page_up(ph.p_filesz + delta);
+            let r = ctx.inject(libc::SYS_mmap, [start, len, prot, fixed_private, fd, ph.p_offset - delta])?;
+            check_map(r)?;
+        }
+        let mem_end = vaddr + ph.p_memsz;
+        if ph.p_memsz > ph.p_filesz {
+            // Zero the tail of the last file-backed page up to the page end, as
+            // Linux does: ld.so's early allocator uses that space and expects zeroes.
+            let zero_end = page_up(file_end);
+            if ph.p_filesz > 0 && zero_end > file_end {
+                if ph.p_flags & PF_W == 0 {
+                    return Err(Errno::ENOEXEC);
+                }
+                let zeros = vec![0u8; (zero_end - file_end) as usize];
+                ctx.mem.write(file_end, &zeros)?;
+            }
+            let anon_start = if ph.p_filesz > 0 { page_up(file_end) } else { start };
+            let anon_end = page_up(mem_end);
+            if anon_end > anon_start {
+                let r = ctx.inject(
+                    libc::SYS_mmap,
+                    [anon_start, anon_end - anon_start, prot, fixed_private | libc::MAP_ANONYMOUS as u64, u64::MAX, 0],
+                )?;
+                check_map(r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A few random pages of offset for the PIE base (ASLR).
+fn random_pages() -> u64 {
+    let mut b = [0u8; 2];
+    // SAFETY: fills a 2-byte local buffer.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 2, 0) };
+    (u16::from_ne_bytes(b) & 0xfff) as u64
+}

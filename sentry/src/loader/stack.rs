@@ -1,0 +1,158 @@
+//! The initial process stack: strings, argv, envp and the auxiliary vector.
+
+use rvisor_syscalls::Errno;
+
+use crate::mm::Memory;
+use crate::syscalls::SyscallCtx;
+
+const AT_NULL: u64 = 0;
+const AT_PHDR: u64 = 3;
+const AT_PHENT: u64 = 4;
+const AT_PHNUM: u64 = 5;
+const AT_PAGESZ: u64 = 6;
+const AT_BASE: u64 = 7;
+const AT_FLAGS: u64 = 8;
+const AT_ENTRY: u64 = 9;
+const AT_UID: u64 = 11;
+const AT_EUID: u64 = 12;
+const AT_GID: u64 = 13;
+const AT_EGID: u64 = 14;
+const AT_PLATFORM: u64 = 15;
+const AT_HWCAP: u64 = 16;
+const AT_CLKTCK: u64 = 17;
+const AT_SECURE: u64 = 23;
+const AT_RANDOM: u64 = 25;
+const AT_HWCAP2: u64 = 26;
+const AT_EXECFN: u64 = 31;
+const AT_SYSINFO_EHDR: u64 = 33;
+const AT_MINSIGSTKSZ: u64 = 51;
+
+/// Auxv entries copied from the stub's own (host-built) vector: the vDSO and CPU facts.
+const FROM_HOST: &[u64] = &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK];
+
+/// Reads the auxv the host kernel gave the stub (argc, argv, envp precede it).
+pub fn read_stub_auxv(mem: &Memory, rsp: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    let Ok(argc) = mem.read_val::<u64>(rsp) else { return out };
+    let mut p = rsp + 8 + (argc + 1) * 8;
+    // Skip envp.
+    for _ in 0..4096 {
+        match mem.read_val::<u64>(p) {
+            Ok(0) => break,
+            Ok(_) => p += 8,
+            Err(_) => return out,
+        }
+    }
+    p += 8;
+    for _ in 0..64 {
+        let (Ok(k), Ok(v)) = (mem.read_val::<u64>(p), mem.read_val::<u64>(p + 8)) else { break };
+        if k == AT_NULL {
+            break;
+        }
+        if FROM_HOST.contains(&k) {
+            out.push((k, v));
+        }
+        p += 16;
+    }
+    out
+}
+
+pub struct StackParams<'a> {
+    pub argv: &'a [Vec<u8>],
+    pub envp: &'a [Vec<u8>],
+    pub execfn: &'a [u8],
+    pub phdr: u64,
+    pub phnum: u64,
+    pub entry: u64,
+    pub interp_base: u64,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub host_auxv: &'a [(u64, u64)],
+}
+
+/// Maps the stack and writes the initial frame; returns the initial rsp.
+pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<u64, Errno> {
+    let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as u64;
+    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    let r = ctx.inject(libc::SYS_mmap, [0, size, prot, flags, u64::MAX, 0])?;
+    let base = Errno::result(r)? as u64;
+    let top = base + size;
+    {
+        let mut st = ctx.task.tg.lock();
+        st.image.file_maps.retain(|m| m.2 != b"[stack]");
+        st.image.file_maps.push((base, top, b"[stack]".to_vec()));
+    }
+
+    // Strings area, built downwards from the top: execfn, platform, envp, argv.
+    let mut strings: Vec<u8> = Vec::new();
+    let mut push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
+        strings.extend_from_slice(s);
+        strings.push(0);
+        strings.len() as u64 // offset of the END of this string from the area start
+    };
+    let execfn_end = push_str(p.execfn, &mut strings);
+    let platform_end = push_str(b"x86_64", &mut strings);
+    let env_ends: Vec<(u64, usize)> = p.envp.iter().map(|e| (push_str(e, &mut strings), e.len() + 1)).collect();
+    let arg_ends: Vec<(u64, usize)> = p.argv.iter().map(|a| (push_str(a, &mut strings), a.len() + 1)).collect();
+    let strings_start = (top - 16 - strings.len() as u64) & !7;
+    let addr_of = |end: u64, len: usize| strings_start + end - len as u64;
+    let execfn_addr = addr_of(execfn_end, p.execfn.len() + 1);
+    let platform_addr = addr_of(platform_end, 7);
+
+    let mut random = [0u8; 16];
+    // SAFETY: fills a 16-byte local buffer.
+    unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
+    let random_addr = (strings_start - 16) & !15;
+
+    let mut auxv: Vec<(u64, u64)> = vec![
+        (AT_PHDR, p.phdr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, p.phnum),
+        (AT_PAGESZ, 4096),
+        (AT_BASE, p.interp_base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, p.entry),
+        (AT_UID, p.uid as u64),
+        (AT_EUID, p.euid as u64),
+        (AT_GID, p.gid as u64),
+        (AT_EGID, p.egid as u64),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random_addr),
+        (AT_EXECFN, execfn_addr),
+        (AT_PLATFORM, platform_addr),
+    ];
+    for &(k, v) in p.host_auxv {
+        auxv.push((k, v));
+    }
+    if !auxv.iter().any(|&(k, _)| k == AT_CLKTCK) {
+        auxv.push((AT_CLKTCK, 100));
+    }
+    auxv.push((AT_NULL, 0));
+
+    let words = 1 + p.argv.len() + 1 + p.envp.len() + 1 + auxv.len() * 2;
+    let sp = (random_addr - (words as u64) * 8) & !15;
+    if sp < base + 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut frame: Vec<u8> = Vec::with_capacity(words * 8);
+    let mut push = |v: u64| frame.extend_from_slice(&v.to_ne_bytes());
+    push(p.argv.len() as u64);
+    for &(end, len) in &arg_ends {
+        push(addr_of(end, len));
+    }
+    push(0);
+    for &(end, len) in &env_ends {
+        push(addr_of(end, len));
+    }
+    push(0);
+    for (k, v) in auxv {
+        push(k);
+        push(v);
+    }
+    ctx.mem.write(strings_start, &strings)?;
+    ctx.mem.write(random_addr, &random)?;
+    ctx.mem.write(sp, &frame)?;
+    Ok(sp)
+}

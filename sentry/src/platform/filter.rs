@@ -1,0 +1,253 @@
+//! The application's seccomp filter, as commented data.
+//!
+//! Every syscall not listed here traps to the sentry (`trap_action`). The
+//! passthrough entries are memory and thread primitives whose host behaviour
+//! *is* the Linux semantics and which name no path, fd, pid or credential.
+//! seccompiler cannot match on the instruction pointer, so this filter is
+//! emitted as classic BPF directly.
+
+use super::stub::STUB_PARK_SYSCALL_IP;
+
+/// How a passthrough syscall's arguments are checked.
+#[derive(Clone, Copy, Debug)]
+pub enum ArgCheck {
+    /// Any arguments.
+    Any,
+    /// Allowed only if `(arg[idx] & mask) != 0` (low 32 bits).
+    MaskSet { idx: u8, mask: u32 },
+    /// Allowed only if `arg[idx] (low 32 bits) & and_mask` is one of `values`.
+    OneOf { idx: u8, and_mask: u32, values: &'static [u32] },
+    /// Allowed only if `arg[idx]` (low 32 bits) < limit.
+    Below { idx: u8, limit: u32 },
+}
+
+/// One passthrough rule.
+pub struct Passthrough {
+    pub nr: i64,
+    pub check: ArgCheck,
+    /// Why running it on the host is safe.
+    pub why: &'static str,
+}
+
+const FUTEX_CMDS: &[u32] = &[
+    0,  // FUTEX_WAIT
+    1,  // FUTEX_WAKE
+    3,  // FUTEX_REQUEUE
+    4,  // FUTEX_CMP_REQUEUE
+    5,  // FUTEX_WAKE_OP
+    9,  // FUTEX_WAIT_BITSET
+    10, // FUTEX_WAKE_BITSET
+];
+
+/// The passthrough allowlist (see docs/security.md).
+pub const PASSTHROUGH: &[Passthrough] = &[
+    Passthrough {
+        nr: libc::SYS_mmap,
+        check: ArgCheck::MaskSet { idx: 3, mask: libc::MAP_ANONYMOUS as u32 },
+        why: "anonymous memory only: with MAP_ANONYMOUS the fd argument is ignored by the kernel",
+    },
+    Passthrough { nr: libc::SYS_munmap, check: ArgCheck::Any, why: "unmaps the caller's own memory" },
+    Passthrough { nr: libc::SYS_mprotect, check: ArgCheck::Any, why: "changes the caller's own page protections" },
+    Passthrough { nr: libc::SYS_mremap, check: ArgCheck::Any, why: "moves the caller's own mappings" },
+    Passthrough {
+        nr: libc::SYS_madvise,
+        check: ArgCheck::Below { idx: 2, limit: 100 },
+        why: "memory hints; MADV_HWPOISON (100) and above, which affect host pages, trap",
+    },
+    Passthrough { nr: libc::SYS_mlock, check: ArgCheck::Any, why: "bounded by RLIMIT_MEMLOCK of the app process" },
+    Passthrough { nr: libc::SYS_munlock, check: ArgCheck::Any, why: "undoes mlock on the caller's memory" },
+    Passthrough { nr: libc::SYS_msync, check: ArgCheck::Any, why: "flushes the caller's own mappings" },
+    Passthrough { nr: libc::SYS_mincore, check: ArgCheck::Any, why: "reads residency of the caller's own pages" },
+    Passthrough {
+        nr: libc::SYS_futex,
+        check: ArgCheck::OneOf { idx: 1, and_mask: 0x7f, values: FUTEX_CMDS },
+        why: "wait/wake on the caller's memory; PI and LOCK ops, which take tids, trap",
+    },
+    Passthrough { nr: libc::SYS_rt_sigreturn, check: ArgCheck::Any, why: "returns from the caller's own signal frame" },
+    Passthrough { nr: libc::SYS_rt_sigprocmask, check: ArgCheck::Any, why: "the calling thread's own signal mask" },
+    Passthrough {
+        nr: libc::SYS_rt_sigaction,
+        check: ArgCheck::Any,
+        why: "the app process's own dispositions; no other process is affected",
+    },
+    Passthrough { nr: libc::SYS_sigaltstack, check: ArgCheck::Any, why: "the calling thread's own alternate stack" },
+    Passthrough { nr: libc::SYS_sched_yield, check: ArgCheck::Any, why: "gives up the CPU; no state" },
+    Passthrough { nr: libc::SYS_exit, check: ArgCheck::Any, why: "ends the calling thread; the sentry observes it" },
+    Passthrough {
+        nr: libc::SYS_exit_group,
+        check: ArgCheck::Any,
+        why: "ends the calling process; the sentry observes it",
+    },
+    Passthrough {
+        nr: libc::SYS_arch_prctl,
+        check: ArgCheck::OneOf { idx: 0, and_mask: 0xffff_ffff, values: &[0x1001, 0x1002, 0x1003, 0x1004] },
+        why: "ARCH_SET/GET_FS/GS: the calling thread's own TLS bases",
+    },
+    Passthrough {
+        nr: libc::SYS_set_robust_list,
+        check: ArgCheck::Any,
+        why: "registers the caller's own robust futex list",
+    },
+    Passthrough {
+        nr: libc::SYS_rseq,
+        check: ArgCheck::Any,
+        why: "registers the caller's own restartable-sequence area",
+    },
+    Passthrough {
+        nr: libc::SYS_restart_syscall,
+        check: ArgCheck::Any,
+        why: "resumes an interrupted passthrough sleep",
+    },
+    Passthrough {
+        nr: libc::SYS_clock_gettime,
+        check: ArgCheck::Any,
+        why: "reads clocks, as the vDSO already does without a syscall",
+    },
+    Passthrough { nr: libc::SYS_clock_getres, check: ArgCheck::Any, why: "reads clock resolution" },
+    Passthrough { nr: libc::SYS_gettimeofday, check: ArgCheck::Any, why: "reads the clock, as the vDSO does" },
+    Passthrough { nr: libc::SYS_time, check: ArgCheck::Any, why: "reads the clock, as the vDSO does" },
+    Passthrough {
+        nr: libc::SYS_nanosleep,
+        check: ArgCheck::Any,
+        why: "sleeps the caller; signals interrupt it natively",
+    },
+    Passthrough {
+        nr: libc::SYS_clock_nanosleep,
+        check: ArgCheck::Any,
+        why: "sleeps the caller; signals interrupt it natively",
+    },
+    Passthrough { nr: libc::SYS_getrandom, check: ArgCheck::Any, why: "fills the caller's buffer with random bytes" },
+];
+
+// Classic BPF opcodes.
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JMP_JEQ_K: u16 = 0x15;
+const BPF_JMP_JGE_K: u16 = 0x35;
+const BPF_JMP_JSET_K: u16 = 0x45;
+const BPF_ALU_AND_K: u16 = 0x54;
+const BPF_RET_K: u16 = 0x06;
+
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+// Offsets in struct seccomp_data.
+const OFF_NR: u32 = 0;
+const OFF_ARCH: u32 = 4;
+const OFF_IP_LO: u32 = 8;
+const OFF_IP_HI: u32 = 12;
+const fn off_arg_lo(i: u8) -> u32 {
+    16 + 8 * i as u32
+}
+
+/// What non-passthrough syscalls do: stop for the tracer or raise SIGSYS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapAction {
+    Trace,
+    Trap,
+}
+
+fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt: 0, jf: 0, k }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// Builds the application filter program.
+pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
+    let trap = match action {
+        TrapAction::Trace => SECCOMP_RET_TRACE,
+        TrapAction::Trap => SECCOMP_RET_TRAP,
+    };
+    let mut p = vec![
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
+        stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        // x32 ABI numbers (bit 30) go to the sentry, which answers ENOSYS.
+        jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1),
+        stmt(BPF_RET_K, trap),
+    ];
+    // pause is allowed only from the stub's park loop.
+    p.extend([
+        jump(BPF_JMP_JEQ_K, libc::SYS_pause as u32, 0, 6),
+        stmt(BPF_LD_W_ABS, OFF_IP_HI),
+        jump(BPF_JMP_JEQ_K, (STUB_PARK_SYSCALL_IP >> 32) as u32, 0, 3),
+        stmt(BPF_LD_W_ABS, OFF_IP_LO),
+        jump(BPF_JMP_JEQ_K, STUB_PARK_SYSCALL_IP as u32, 0, 1),
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+        stmt(BPF_RET_K, trap),
+    ]);
+    for rule in PASSTHROUGH {
+        // Each rule: [jeq nr -> body] body ... ; reloads nr after the body.
+        let body: Vec<libc::sock_filter> = match rule.check {
+            ArgCheck::Any => vec![stmt(BPF_RET_K, SECCOMP_RET_ALLOW)],
+            ArgCheck::MaskSet { idx, mask } => vec![
+                stmt(BPF_LD_W_ABS, off_arg_lo(idx)),
+                jump(BPF_JMP_JSET_K, mask, 0, 1),
+                stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+                stmt(BPF_RET_K, trap),
+            ],
+            ArgCheck::Below { idx, limit } => vec![
+                stmt(BPF_LD_W_ABS, off_arg_lo(idx)),
+                jump(BPF_JMP_JGE_K, limit, 1, 0),
+                stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+                stmt(BPF_RET_K, trap),
+            ],
+            ArgCheck::OneOf { idx, and_mask, values } => {
+                let mut b = vec![stmt(BPF_LD_W_ABS, off_arg_lo(idx)), stmt(BPF_ALU_AND_K, and_mask)];
+                let n = values.len();
+                for (i, v) in values.iter().enumerate() {
+                    // On match jump to ALLOW, which sits after the remaining compares and the trap.
+                    let to_allow = (n - i - 1) + 1;
+                    b.push(jump(BPF_JMP_JEQ_K, *v, to_allow as u8, 0));
+                }
+                b.push(stmt(BPF_RET_K, trap));
+                b.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+                b
+            }
+        };
+        p.push(jump(BPF_JMP_JEQ_K, rule.nr as u32, 0, body.len() as u8));
+        p.extend(body);
+    }
+    p.push(stmt(BPF_RET_K, trap));
+    p
+}
+
+/// Installs the filter on the calling thread (after PR_SET_NO_NEW_PRIVS).
+/// Async-signal-safe: called in a freshly forked child.
+///
+/// # Safety
+/// `prog` must point to a valid filter program that outlives the call.
+pub unsafe fn install_raw(prog: &libc::sock_fprog) -> i64 {
+    // SAFETY: caller guarantees prog is valid; raw syscalls only.
+    unsafe {
+        let r = libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if r != 0 {
+            return r;
+        }
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog as *const _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jumps_stay_in_range() {
+        let p = build_app_filter(TrapAction::Trace);
+        assert!(p.len() < 4096);
+        for (i, ins) in p.iter().enumerate() {
+            if ins.code & 0x07 == 0x05 {
+                assert!(i + 1 + (ins.jt as usize) < p.len());
+                assert!(i + 1 + (ins.jf as usize) < p.len());
+            }
+        }
+        assert_eq!(p.last().map(|i| i.k), Some(SECCOMP_RET_TRACE));
+    }
+}

@@ -1,0 +1,203 @@
+//! The ptrace platform: each application thread is a host thread traced by
+//! its own sentry thread. The app's seccomp filter returns RET_TRACE for every
+//! non-passthrough syscall, so the tracer sees a PTRACE_EVENT_SECCOMP stop,
+//! decides the call and writes the result back.
+//!
+//! Only the sentry thread that attached may issue ptrace requests for a
+//! tracee, so a [`Tracee`] is deliberately `!Send`: it lives and dies on its
+//! tracer thread.
+
+use std::marker::PhantomData;
+
+use rvisor_syscalls::abi::{Pod, Siginfo, UserRegs};
+use rvisor_syscalls::Errno;
+
+use super::stub::{STUB_CLONE, STUB_SYSCALL};
+
+const PTRACE_EVENT_SECCOMP: i32 = 7;
+const PTRACE_EVENT_STOP: i32 = 128;
+
+/// Options every tracee is seized with.
+const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
+
+/// Why a tracee stopped (or ended).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A trapped syscall (PTRACE_EVENT_SECCOMP): registers hold the call.
+    Syscall,
+    /// A signal is about to be delivered; continuing with it delivers it.
+    Signal(i32),
+    /// Group-stop or PTRACE_INTERRUPT stop.
+    EventStop(i32),
+    /// syscall-enter/exit stop (only after PTRACE_SYSCALL).
+    SyscallTrace,
+    /// Some other ptrace event stop.
+    Event(i32),
+    /// The thread exited with this status.
+    Exited(i32),
+    /// The thread was killed by this signal (core dumped?).
+    Killed(i32, bool),
+}
+
+/// A traced host thread. Not `Send`: ptrace requests must come from the tracer thread.
+pub struct Tracee {
+    pub tid: i32,
+    _not_send: PhantomData<*const ()>,
+}
+
+fn ptrace(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> Result<i64, Errno> {
+    // SAFETY: raw ptrace request; the kernel validates tid and pointers
+    // (which always point to our own live buffers when non-zero).
+    let r = unsafe { libc::syscall(libc::SYS_ptrace, req as libc::c_long, tid, addr, data) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r)
+    }
+}
+
+impl Tracee {
+    /// Seizes `tid` from the calling thread, which becomes its tracer.
+    pub fn seize(tid: i32) -> Result<Tracee, Errno> {
+        ptrace(libc::PTRACE_SEIZE, tid, 0, OPTIONS as u64)?;
+        Ok(Tracee { tid, _not_send: PhantomData })
+    }
+
+    /// Wraps a tracee this thread already traces (e.g. after PTRACE_TRACEME).
+    pub fn adopt(tid: i32) -> Result<Tracee, Errno> {
+        ptrace(libc::PTRACE_SETOPTIONS, tid, 0, OPTIONS as u64)?;
+        Ok(Tracee { tid, _not_send: PhantomData })
+    }
+
+    /// Stops a running tracee (PTRACE_INTERRUPT); wait() then reports EventStop.
+    pub fn interrupt(&self) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_INTERRUPT, self.tid, 0, 0).map(|_| ())
+    }
+
+    pub fn get_regs(&self) -> Result<UserRegs, Errno> {
+        let mut regs = UserRegs::zeroed();
+        ptrace(libc::PTRACE_GETREGS, self.tid, 0, &mut regs as *mut UserRegs as u64)?;
+        Ok(regs)
+    }
+
+    pub fn set_regs(&self, regs: &UserRegs) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_SETREGS, self.tid, 0, regs as *const UserRegs as u64).map(|_| ())
+    }
+
+    pub fn get_siginfo(&self) -> Result<Siginfo, Errno> {
+        let mut si = Siginfo::default();
+        ptrace(libc::PTRACE_GETSIGINFO, self.tid, 0, &mut si as *mut Siginfo as u64)?;
+        Ok(si)
+    }
+
+    pub fn set_siginfo(&self, si: &Siginfo) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_SETSIGINFO, self.tid, 0, si as *const Siginfo as u64).map(|_| ())
+    }
+
+    /// Resumes the tracee, delivering `sig` if non-zero.
+    pub fn cont(&self, sig: i32) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_CONT, self.tid, 0, sig as u64).map(|_| ())
+    }
+
+    /// Resumes a group-stopped tracee without ending the group-stop.
+    pub fn listen(&self) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_LISTEN, self.tid, 0, 0).map(|_| ())
+    }
+
+    /// Waits for the next stop of this tracee.
+    pub fn wait(&self) -> Stop {
+        loop {
+            let mut status = 0;
+            // SAFETY: status is a valid out-pointer; __WALL covers threads.
+            let r = unsafe { libc::waitpid(self.tid, &mut status, libc::__WALL) };
+            if r < 0 {
+                if Errno::last() == Errno::EINTR {
+                    continue;
+                }
+                // ECHILD: already reaped or never ours; treat as killed.
+                return Stop::Killed(libc::SIGKILL, false);
+            }
+            return decode_status(status);
+        }
+    }
+
+    /// Runs one syscall in the tracee's context at the stub's syscall site and
+    /// returns its raw result. The tracee must be stopped; `base` supplies the
+    /// registers to start from (only rip, rax, orig_rax and args are changed).
+    /// Signals that arrive meanwhile are returned in `deferred` for later delivery.
+    pub fn inject(&self, base: &UserRegs, nr: i64, args: [u64; 6], deferred: &mut Vec<i32>) -> Result<i64, Errno> {
+        self.run_at(STUB_SYSCALL, base, nr, args, deferred).map(|r| r.rax as i64)
+    }
+
+    /// Like `inject` but at the clone site, where a child (rax == 0) parks.
+    pub fn inject_clone(
+        &self,
+        base: &UserRegs,
+        nr: i64,
+        args: [u64; 6],
+        deferred: &mut Vec<i32>,
+    ) -> Result<i64, Errno> {
+        self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64)
+    }
+
+    /// Sets up registers for an injected syscall at `site`, runs it, and
+    /// returns the registers at the trap that follows.
+    fn run_at(
+        &self,
+        site: u64,
+        base: &UserRegs,
+        nr: i64,
+        args: [u64; 6],
+        deferred: &mut Vec<i32>,
+    ) -> Result<UserRegs, Errno> {
+        let mut regs = *base;
+        regs.rip = site;
+        regs.rax = nr as u64;
+        // -1: not inside a syscall, so the kernel applies no restart logic.
+        regs.orig_rax = u64::MAX;
+        regs.set_syscall_args(args);
+        self.set_regs(&regs)?;
+        self.cont(0)?;
+        loop {
+            match self.wait() {
+                // The injected call itself trapped to us: let it run.
+                Stop::Syscall => self.cont(0)?,
+                Stop::Signal(libc::SIGTRAP) => {
+                    let r = self.get_regs()?;
+                    return Ok(r);
+                }
+                Stop::Signal(sig) => {
+                    deferred.push(sig);
+                    self.cont(0)?;
+                }
+                Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => self.cont(0)?,
+                Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+            }
+        }
+    }
+}
+
+/// Decodes a waitpid status into a [`Stop`].
+pub fn decode_status(status: i32) -> Stop {
+    if libc::WIFEXITED(status) {
+        return Stop::Exited(libc::WEXITSTATUS(status));
+    }
+    if libc::WIFSIGNALED(status) {
+        return Stop::Killed(libc::WTERMSIG(status), libc::WCOREDUMP(status));
+    }
+    let sig = libc::WSTOPSIG(status);
+    let event = (status >> 16) & 0xffff;
+    match event {
+        0 if sig == (libc::SIGTRAP | 0x80) => Stop::SyscallTrace,
+        0 => Stop::Signal(sig),
+        PTRACE_EVENT_SECCOMP => Stop::Syscall,
+        PTRACE_EVENT_STOP => Stop::EventStop(sig),
+        e => Stop::Event(e),
+    }
+}
+
+/// Sets the result of a trapped syscall so the kernel skips executing it.
+pub fn complete_syscall(regs: &mut UserRegs, ret: i64) {
+    regs.orig_rax = u64::MAX;
+    regs.rax = ret as u64;
+}

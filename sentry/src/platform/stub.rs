@@ -1,0 +1,102 @@
+//! The stub image: a tiny static ELF every application process starts from.
+//!
+//! execve in the sandbox first execs this image on the host (from a sealed
+//! memfd) to get a fresh address space, then the loader maps the real program.
+//! The stub's one code page stays mapped at [`STUB_BASE`] for the life of the
+//! process and gives the platform fixed instruction sites:
+//!
+//! * [`STUB_SYSCALL`]: `syscall; int3` — run one injected syscall, then trap
+//!   back to the tracer with the result in rax.
+//! * [`STUB_CLONE`]: `syscall; test rax,rax; jz park; int3` — clone/fork: the
+//!   parent traps back, the child parks until its own tracer seizes it.
+//! * [`STUB_PARK`]: `pause` in a loop; the app seccomp filter allows pause only
+//!   from here, so an untraced new child waits harmlessly.
+//! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
+
+/// Where the stub's page is mapped. Low in the address space, where neither the
+/// kernel's top-down mmap allocator nor the stack ever goes, and above the
+/// default vm.mmap_min_addr (64 KiB).
+pub const STUB_BASE: u64 = 0x10000;
+const CODE_OFF: u64 = 0x100;
+pub const STUB_SYSCALL: u64 = STUB_BASE + CODE_OFF;
+pub const STUB_CLONE: u64 = STUB_BASE + CODE_OFF + 0x10;
+pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
+/// Instruction pointer seccomp reports for the park loop's `syscall` (the address after it).
+pub const STUB_PARK_SYSCALL_IP: u64 = STUB_PARK + 7;
+pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
+/// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
+pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
+const IMAGE_LEN: usize = 0x200;
+
+fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
+    let off = off as usize;
+    image[off..off + bytes.len()].copy_from_slice(bytes);
+}
+
+/// Builds the stub ELF image.
+pub fn build_image() -> Vec<u8> {
+    let mut img = vec![0u8; IMAGE_LEN];
+    // ELF header.
+    put(&mut img, 0, &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
+    put(&mut img, 16, &2u16.to_le_bytes()); // ET_EXEC
+    put(&mut img, 18, &62u16.to_le_bytes()); // EM_X86_64
+    put(&mut img, 20, &1u32.to_le_bytes()); // EV_CURRENT
+    put(&mut img, 24, &STUB_ENTRY.to_le_bytes());
+    put(&mut img, 32, &64u64.to_le_bytes()); // e_phoff
+    put(&mut img, 40, &0u64.to_le_bytes()); // e_shoff
+    put(&mut img, 48, &0u32.to_le_bytes()); // e_flags
+    put(&mut img, 52, &64u16.to_le_bytes()); // e_ehsize
+    put(&mut img, 54, &56u16.to_le_bytes()); // e_phentsize
+    put(&mut img, 56, &1u16.to_le_bytes()); // e_phnum
+    put(&mut img, 58, &64u16.to_le_bytes()); // e_shentsize
+                                             // One PT_LOAD, R+X, the whole file at STUB_BASE.
+    let ph = 64;
+    put(&mut img, ph, &1u32.to_le_bytes()); // PT_LOAD
+    put(&mut img, ph + 4, &5u32.to_le_bytes()); // PF_R | PF_X
+    put(&mut img, ph + 8, &0u64.to_le_bytes()); // p_offset
+    put(&mut img, ph + 16, &STUB_BASE.to_le_bytes()); // p_vaddr
+    put(&mut img, ph + 24, &STUB_BASE.to_le_bytes()); // p_paddr
+    put(&mut img, ph + 32, &(IMAGE_LEN as u64).to_le_bytes()); // p_filesz
+    put(&mut img, ph + 40, &(IMAGE_LEN as u64).to_le_bytes()); // p_memsz
+    put(&mut img, ph + 48, &0x1000u64.to_le_bytes()); // p_align
+
+    // syscall; int3
+    put(&mut img, CODE_OFF, &[0x0f, 0x05, 0xcc]);
+    // syscall; test rax,rax; jz park; int3
+    let clone = CODE_OFF + 0x10;
+    let jz_next = clone + 7; // address after the 2-byte jz
+    let rel = (CODE_OFF + 0x20) as i64 - jz_next as i64;
+    put(&mut img, clone, &[0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, rel as i8 as u8, 0xcc]);
+    // park: mov eax, SYS_pause; syscall; jmp park
+    let park = CODE_OFF + 0x20;
+    put(&mut img, park, &[0xb8, libc::SYS_pause as u8, 0, 0, 0, 0x0f, 0x05, 0xeb, (-9i8) as u8]);
+    // entry: int3, then park forever should anyone continue past it.
+    put(&mut img, CODE_OFF + 0x30, &[0xcc, 0xeb, (-(0x30 - 0x20 + 3) as i8) as u8]);
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let img = build_image();
+        assert_eq!(&img[..4], b"\x7fELF");
+        let at = |a: u64| img[(a - STUB_BASE) as usize];
+        assert_eq!((at(STUB_SYSCALL), at(STUB_SYSCALL + 1), at(STUB_SYSCALL + 2)), (0x0f, 0x05, 0xcc));
+        assert_eq!(at(STUB_PARK_SYSCALL_IP - 2), 0x0f);
+        assert_eq!(at(STUB_ENTRY), 0xcc);
+        assert_eq!(at(STUB_EMPTY_STRING), 0);
+        // jz lands on park.
+        let jz = STUB_CLONE + 5;
+        let target = (jz + 2) as i64 + (at(jz + 1) as i8) as i64;
+        assert_eq!(target as u64, STUB_PARK);
+        // park's jmp loops back to park.
+        let jmp = STUB_PARK + 7;
+        assert_eq!((jmp + 2) as i64 + (at(jmp + 1) as i8) as i64, STUB_PARK as i64);
+        // entry's jmp goes to park.
+        let ej = STUB_ENTRY + 1;
+        assert_eq!((ej + 2) as i64 + (at(ej + 1) as i8) as i64, STUB_PARK as i64);
+    }
+}

@@ -1,0 +1,387 @@
+//! File descriptor syscalls: close, dup*, fcntl, ioctl, pipe.
+
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::fs::pipe::new_pipe;
+use crate::vfs::OpenFile;
+
+pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let file = ctx.task.files().remove(a[0] as i32)?;
+    crate::syscalls::fd::release_locks(ctx, &file);
+    drop(file);
+    Ok(0)
+}
+
+/// Drops POSIX record locks the process held on the file (close drops them all).
+pub fn release_locks(ctx: &SyscallCtx<'_>, file: &std::sync::Arc<OpenFile>) {
+    crate::syscalls::fd::locks::release_owner(file, ctx.task.tg.tgid);
+}
+
+pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2] as u32);
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    let closed = ctx.task.files().close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
+    for f in &closed {
+        release_locks(ctx, f);
+    }
+    Ok(0)
+}
+
+pub fn sys_dup(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let files = ctx.task.files();
+    let f = files.get(a[0] as i32)?;
+    files.install(f, false, 0, ctx.task.nofile_limit()).map(i64::from)
+}
+
+pub fn sys_dup2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (old, new) = (a[0] as i32, a[1] as i32);
+    let files = ctx.task.files();
+    let f = files.get(old)?;
+    if old == new {
+        return Ok(new as i64);
+    }
+    let prev = files.install_at(new, f, false, ctx.task.nofile_limit())?;
+    if let Some(p) = prev {
+        release_locks(ctx, &p);
+    }
+    Ok(new as i64)
+}
+
+pub fn sys_dup3(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (old, new, flags) = (a[0] as i32, a[1] as i32, a[2] as i32);
+    if flags & !libc::O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let files = ctx.task.files();
+    let f = files.get(old)?;
+    let prev = files.install_at(new, f, flags & libc::O_CLOEXEC != 0, ctx.task.nofile_limit())?;
+    if let Some(p) = prev {
+        release_locks(ctx, &p);
+    }
+    Ok(new as i64)
+}
+
+pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, cmd, arg) = (a[0] as i32, a[1] as i32, a[2]);
+    let files = ctx.task.files();
+    let file = files.get(fd)?;
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let min = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
+            if min < 0 {
+                return Err(Errno::EINVAL);
+            }
+            files.install(file, cmd == libc::F_DUPFD_CLOEXEC, min, ctx.task.nofile_limit()).map(i64::from)
+        }
+        libc::F_GETFD => Ok(if files.get_cloexec(fd)? { libc::FD_CLOEXEC as i64 } else { 0 }),
+        libc::F_SETFD => {
+            files.set_cloexec(fd, arg as i32 & libc::FD_CLOEXEC != 0)?;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(file.flags() as i64 & !(libc::O_CLOEXEC as i64)),
+        libc::F_SETFL => {
+            if file.is_path_only() {
+                return Err(Errno::EBADF);
+            }
+            file.set_status_flags(arg as i32);
+            Ok(0)
+        }
+        libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
+            locks::fcntl_lock(ctx, &file, cmd, arg)
+        }
+        libc::F_GETPIPE_SZ => match file.ops().host_fd() {
+            Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
+                // SAFETY: fcntl query on a sentry-owned pipe fd.
+                let r = unsafe { libc::fcntl(h, libc::F_GETPIPE_SZ) };
+                if r < 0 {
+                    Err(Errno::last())
+                } else {
+                    Ok(r as i64)
+                }
+            }
+            _ => Err(Errno::EBADF),
+        },
+        libc::F_SETPIPE_SZ => match file.ops().host_fd() {
+            Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
+                let size = (arg as i64).clamp(4096, 1 << 20) as i32;
+                // SAFETY: fcntl on a sentry-owned pipe fd.
+                let r = unsafe { libc::fcntl(h, libc::F_SETPIPE_SZ, size) };
+                if r < 0 {
+                    Err(Errno::last())
+                } else {
+                    Ok(r as i64)
+                }
+            }
+            _ => Err(Errno::EBADF),
+        },
+        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
+        libc::F_ADD_SEALS | libc::F_GET_SEALS => match file.ops().host_fd() {
+            Some(h) => {
+                // SAFETY: fcntl on a sentry-owned memfd.
+                let r = unsafe { libc::fcntl(h, cmd, arg as i32) };
+                if r < 0 {
+                    Err(Errno::last())
+                } else {
+                    Ok(r as i64)
+                }
+            }
+            None => Err(Errno::EINVAL),
+        },
+        _ => ctx.unsupported(&format!("fcntl({cmd})"), Errno::EINVAL),
+    }
+}
+
+pub fn sys_ioctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, cmd, arg) = (a[0] as i32, a[1] as u32, a[2]);
+    let file = ctx.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    match cmd as u64 {
+        c if c == libc::FIOCLEX => {
+            ctx.task.files().set_cloexec(fd, true)?;
+            return Ok(0);
+        }
+        c if c == libc::FIONCLEX => {
+            ctx.task.files().set_cloexec(fd, false)?;
+            return Ok(0);
+        }
+        c if c == libc::FIONBIO => {
+            let v: i32 = ctx.mem.read_val(arg)?;
+            let fl = file.flags();
+            file.set_status_flags(if v != 0 { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            return Ok(0);
+        }
+        _ => {}
+    }
+    let mem = ctx.mem;
+    match file.ops().ioctl(cmd, arg, &mem) {
+        Err(e) if e == Errno::ENOTTY && cmd as u64 == libc::FIONREAD => {
+            // Regular files: bytes from the offset to EOF.
+            let attr = file.attr()?;
+            if !attr.is_regular() {
+                return Err(Errno::ENOTTY);
+            }
+            let off = *file.offset.lock().unwrap_or_else(|e| e.into_inner());
+            let n = attr.size.saturating_sub(off).min(i32::MAX as u64) as i32;
+            ctx.mem.write_val(arg, &n)?;
+            Ok(0)
+        }
+        r => r,
+    }
+}
+
+pub fn sys_pipe(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_pipe(ctx, a[0], 0)
+}
+
+pub fn sys_pipe2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_pipe(ctx, a[0], a[1] as i32)
+}
+
+fn do_pipe(ctx: &mut SyscallCtx<'_>, addr: u64, flags: i32) -> SysResult {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Probe the destination before creating anything.
+    ctx.mem.read_val::<[i32; 2]>(addr)?;
+    let (r, w) = new_pipe()?;
+    let ino = r.ino();
+    let status = flags & libc::O_NONBLOCK;
+    let rf = OpenFile::new_anon(r, None, libc::O_RDONLY | status, format!("pipe:[{ino}]"));
+    let wf = OpenFile::new_anon(w, None, libc::O_WRONLY | status, format!("pipe:[{ino}]"));
+    let files = ctx.task.files();
+    let cloexec = flags & libc::O_CLOEXEC != 0;
+    let limit = ctx.task.nofile_limit();
+    let rfd = files.install(rf, cloexec, 0, limit)?;
+    let wfd = match files.install(wf, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.remove(rfd);
+            return Err(e);
+        }
+    };
+    if let Err(e) = ctx.mem.write_val(addr, &[rfd, wfd]) {
+        let _ = files.remove(rfd);
+        let _ = files.remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub mod locks {
+    //! POSIX (per-process) and OFD (per open file) byte-range record locks,
+    //! kept in the sentry so locks between sandboxed processes conflict as on Linux.
+
+    use std::collections::HashMap;
+    use std::sync::{Arc, Condvar, Mutex};
+
+    use rvisor_syscalls::abi::Flock;
+    use rvisor_syscalls::{Errno, SysResult};
+
+    use crate::syscalls::SyscallCtx;
+    use crate::vfs::OpenFile;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    enum Owner {
+        Process(i32),
+        Ofd(usize),
+    }
+
+    #[derive(Clone, Copy, Debug)]
+    struct Lock {
+        owner: Owner,
+        write: bool,
+        start: u64,
+        /// Inclusive end; u64::MAX = to EOF and beyond.
+        end: u64,
+        pid: i32,
+    }
+
+    #[derive(Default)]
+    struct Table {
+        /// Keyed by inode identity (dev, ino).
+        by_file: HashMap<(u64, u64), Vec<Lock>>,
+    }
+
+    static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+    static CHANGED: Condvar = Condvar::new();
+
+    fn key(file: &OpenFile) -> Option<(u64, u64)> {
+        file.attr().ok().map(|a| (a.dev, a.ino))
+    }
+
+    fn with<R>(f: impl FnOnce(&mut Table) -> R) -> R {
+        let mut g = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+        f(g.get_or_insert_with(Table::default))
+    }
+
+    fn conflicts(a: &Lock, b: &Lock) -> bool {
+        a.owner != b.owner && (a.write || b.write) && a.start <= b.end && b.start <= a.end
+    }
+
+    /// Removes `owner`'s locks in [start, end], splitting partial overlaps.
+    fn unlock_range(list: &mut Vec<Lock>, owner: Owner, start: u64, end: u64) {
+        let mut out = Vec::with_capacity(list.len());
+        for l in list.drain(..) {
+            if l.owner != owner || l.end < start || l.start > end {
+                out.push(l);
+                continue;
+            }
+            if l.start < start {
+                out.push(Lock { end: start - 1, ..l });
+            }
+            if l.end > end {
+                out.push(Lock { start: end + 1, ..l });
+            }
+        }
+        *list = out;
+    }
+
+    /// Drops every lock `tgid` holds on `file`'s inode (POSIX: any close does this).
+    pub fn release_owner(file: &Arc<OpenFile>, tgid: i32) {
+        let Some(k) = key(file) else { return };
+        let ofd = Owner::Ofd(Arc::as_ptr(file) as usize);
+        with(|t| {
+            if let Some(list) = t.by_file.get_mut(&k) {
+                list.retain(|l| l.owner != Owner::Process(tgid));
+                // OFD locks go when the last reference to the description goes.
+                if Arc::strong_count(file) <= 2 {
+                    list.retain(|l| l.owner != ofd);
+                }
+            }
+        });
+        CHANGED.notify_all();
+    }
+
+    pub fn fcntl_lock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {
+        let fl: Flock = ctx.mem.read_val(arg)?;
+        let ofd = matches!(cmd, libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW);
+        if ofd && fl.l_pid != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let owner = if ofd { Owner::Ofd(Arc::as_ptr(file) as usize) } else { Owner::Process(ctx.task.tg.tgid) };
+        let base: i64 = match fl.l_whence as i32 {
+            libc::SEEK_SET => 0,
+            libc::SEEK_CUR => *file.offset.lock().unwrap_or_else(|e| e.into_inner()) as i64,
+            libc::SEEK_END => file.attr()?.size as i64,
+            _ => return Err(Errno::EINVAL),
+        };
+        let mut start = base.checked_add(fl.l_start).ok_or(Errno::EOVERFLOW)?;
+        let mut end: i64 = if fl.l_len == 0 {
+            i64::MAX
+        } else if fl.l_len > 0 {
+            start.checked_add(fl.l_len - 1).ok_or(Errno::EOVERFLOW)?
+        } else {
+            let e = start - 1;
+            start += fl.l_len;
+            e
+        };
+        if start < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if end < start {
+            end = start;
+        }
+        let (start, end) = (start as u64, if end == i64::MAX { u64::MAX } else { end as u64 });
+        let ltype = fl.l_type as i32;
+        if ltype != libc::F_RDLCK && ltype != libc::F_WRLCK && ltype != libc::F_UNLCK {
+            return Err(Errno::EINVAL);
+        }
+        let k = key(file).ok_or(Errno::EBADF)?;
+        let want = Lock { owner, write: ltype == libc::F_WRLCK, start, end, pid: ctx.task.tg.tgid };
+        if cmd == libc::F_GETLK || cmd == libc::F_OFD_GETLK {
+            if ltype == libc::F_UNLCK {
+                return Err(Errno::EINVAL);
+            }
+            let found = with(|t| t.by_file.get(&k).and_then(|l| l.iter().find(|l| conflicts(l, &want)).copied()));
+            let mut out = fl;
+            match found {
+                Some(l) => {
+                    out.l_type = if l.write { libc::F_WRLCK as i16 } else { libc::F_RDLCK as i16 };
+                    out.l_whence = libc::SEEK_SET as i16;
+                    out.l_start = l.start as i64;
+                    out.l_len = if l.end == u64::MAX { 0 } else { (l.end - l.start + 1) as i64 };
+                    out.l_pid = if matches!(l.owner, Owner::Ofd(_)) { -1 } else { l.pid };
+                }
+                None => out.l_type = libc::F_UNLCK as i16,
+            }
+            ctx.mem.write_val(arg, &out)?;
+            return Ok(0);
+        }
+        if ltype == libc::F_RDLCK && !file.readable() || ltype == libc::F_WRLCK && !file.writable() {
+            return Err(Errno::EBADF);
+        }
+        let wait = cmd == libc::F_SETLKW || cmd == libc::F_OFD_SETLKW;
+        loop {
+            let mut g = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+            let t = g.get_or_insert_with(Table::default);
+            let list = t.by_file.entry(k).or_default();
+            if ltype == libc::F_UNLCK {
+                unlock_range(list, owner, start, end);
+                drop(g);
+                CHANGED.notify_all();
+                return Ok(0);
+            }
+            if !list.iter().any(|l| conflicts(l, &want)) {
+                unlock_range(list, owner, start, end);
+                list.push(want);
+                return Ok(0);
+            }
+            if !wait {
+                return Err(Errno::EAGAIN);
+            }
+            let (g2, _) =
+                CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
+            drop(g2);
+            if ctx.task.interrupt.drain() || ctx.kernel.shutting_down() {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+}

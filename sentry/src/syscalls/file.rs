@@ -1,0 +1,489 @@
+//! Opening files and changing their attributes: open*, creat, truncate,
+//! access, chmod/chown families, utimensat, umask.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::{OpenHow, Timespec, Timeval};
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::{SyscallCtx, AT_FDCWD};
+use crate::vfs::path::ResolveFlags;
+use crate::vfs::perm::{is_owner, may_access, MAY_EXEC, MAY_READ, MAY_WRITE};
+use crate::vfs::{CreateArgs, FileOps, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
+
+/// What an O_PATH open returns: a handle with no I/O.
+struct PathOnly;
+
+impl FileOps for PathOnly {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_SYNC
+    | libc::O_PATH
+    | libc::O_TMPFILE;
+
+/// Checks that `loc`'s mount allows writing.
+pub fn check_writable_mount(loc: &Location) -> VfsResult<()> {
+    if loc.mount.flags.readonly {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
+}
+
+/// Opens `path` relative to `dirfd` and installs the result as an fd.
+pub fn open_at(
+    ctx: &mut SyscallCtx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    resolve: ResolveFlags,
+) -> SysResult {
+    let file = open_file(ctx, dirfd, path, flags, mode, resolve)?;
+    ctx.task.files().install(file, flags & libc::O_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)
+}
+
+/// Opens a file without installing it (also used by execve and /dev/fd reopen).
+pub fn open_file(
+    ctx: &SyscallCtx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    mut flags: i32,
+    mode: u32,
+    resolve: ResolveFlags,
+) -> VfsResult<Arc<OpenFile>> {
+    if flags & libc::O_PATH != 0 {
+        // O_PATH ignores everything but these.
+        flags &= libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    }
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return Err(ctx.unsupported("open(O_TMPFILE)", Errno::EOPNOTSUPP).unwrap_err());
+    }
+    let acc = flags & libc::O_ACCMODE;
+    if acc == libc::O_ACCMODE && flags & libc::O_PATH == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creds = ctx.task.creds().fs();
+    let follow = flags & libc::O_NOFOLLOW == 0;
+    let mut created = false;
+    let loc = if flags & libc::O_CREAT != 0 {
+        let pn = ctx.resolve_parent_at(dirfd, path)?;
+        if pn.trailing_slash || pn.name == b"." || pn.name == b".." {
+            return Err(Errno::EISDIR);
+        }
+        match pn.parent.dentry.lookup_child(&pn.name) {
+            Ok(d) => {
+                if flags & libc::O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                let existing = Location::new(pn.parent.mount.clone(), d);
+                if existing.attr()?.is_symlink() {
+                    if !follow {
+                        return Err(Errno::ELOOP);
+                    }
+                    ctx.resolve_at_flags(dirfd, path, true, resolve)?
+                } else {
+                    cross(ctx, existing)?
+                }
+            }
+            Err(e) if e == Errno::ENOENT => {
+                let pattr = pn.parent.attr()?;
+                if !may_access(&pattr, &creds, MAY_WRITE | MAY_EXEC) {
+                    return Err(Errno::EACCES);
+                }
+                check_writable_mount(&pn.parent)?;
+                let umask = ctx.task.fs().umask();
+                let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds: &creds };
+                let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
+                let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
+                let loc = Location::new(pn.parent.mount.clone(), dentry);
+                let f = OpenFile::new(ops, loc, flags);
+                return Ok(f);
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        ctx.resolve_at_flags(dirfd, path, follow || flags & libc::O_PATH == 0 && follow, resolve)?
+    };
+    let attr = loc.attr()?;
+    if attr.is_symlink() {
+        if flags & libc::O_PATH != 0 && !follow {
+            return Ok(OpenFile::new(Arc::new(PathOnly), loc, flags));
+        }
+        return Err(Errno::ELOOP);
+    }
+    if flags & libc::O_DIRECTORY != 0 && !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if flags & libc::O_PATH != 0 {
+        return Ok(OpenFile::new(Arc::new(PathOnly), loc, flags));
+    }
+    let want_write = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+    if attr.is_dir() && (want_write || flags & libc::O_TRUNC != 0 && !created) {
+        return Err(Errno::EISDIR);
+    }
+    let mut mask = 0;
+    if acc == libc::O_RDONLY || acc == libc::O_RDWR {
+        mask |= MAY_READ;
+    }
+    if want_write {
+        mask |= MAY_WRITE;
+    }
+    if !created && !may_access(&attr, &creds, mask) {
+        return Err(Errno::EACCES);
+    }
+    let is_data = attr.is_regular() || attr.is_dir();
+    if want_write && is_data {
+        check_writable_mount(&loc)?;
+    }
+    if flags & libc::O_TRUNC != 0 && attr.is_regular() && want_write {
+        loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
+    }
+    created = false;
+    let _ = created;
+    let ops = loc.inode().open(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC))?;
+    Ok(OpenFile::new(ops, loc, flags))
+}
+
+fn cross(ctx: &SyscallCtx<'_>, loc: Location) -> VfsResult<Location> {
+    let mut loc = loc;
+    while let Some(m) = ctx.kernel.mounts.mounted_on(&loc) {
+        let r = m.root.clone();
+        loc = Location::new(m, r);
+    }
+    Ok(loc)
+}
+
+pub fn sys_open(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    open_at(ctx, AT_FDCWD, &path, a[1] as i32 & VALID_OPEN_FLAGS, a[2] as u32, ResolveFlags::default())
+}
+
+pub fn sys_openat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[1])?;
+    open_at(ctx, a[0] as i32, &path, a[2] as i32 & VALID_OPEN_FLAGS, a[3] as u32, ResolveFlags::default())
+}
+
+pub fn sys_creat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    open_at(ctx, AT_FDCWD, &path, libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC, a[1] as u32, ResolveFlags::default())
+}
+
+pub fn sys_openat2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (dirfd, pathp, howp, size) = (a[0] as i32, a[1], a[2], a[3] as usize);
+    if size < std::mem::size_of::<OpenHow>() {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let how: OpenHow = ctx.mem.read_val(howp)?;
+    if size > std::mem::size_of::<OpenHow>() {
+        // Unknown trailing fields must be zero.
+        let mut rest = vec![0u8; size - std::mem::size_of::<OpenHow>()];
+        ctx.mem.read(howp + std::mem::size_of::<OpenHow>() as u64, &mut rest)?;
+        if rest.iter().any(|&b| b != 0) {
+            return Err(Errno::E2BIG);
+        }
+    }
+    if how.flags & !(VALID_OPEN_FLAGS as u32 as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = how.flags as i32;
+    if how.mode & !0o7777 != 0 || (flags & (libc::O_CREAT | libc::O_TMPFILE) == 0 && how.mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let resolve = ResolveFlags::from_openat2(how.resolve)?;
+    let path = ctx.mem.read_path(pathp)?;
+    open_at(ctx, dirfd, &path, flags, how.mode as u32, resolve)
+}
+
+fn truncate_loc(ctx: &SyscallCtx<'_>, loc: &Location, len: i64) -> SysResult {
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let attr = loc.attr()?;
+    if attr.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !attr.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    if !may_access(&attr, &ctx.task.creds().fs(), MAY_WRITE) {
+        return Err(Errno::EACCES);
+    }
+    check_writable_mount(loc)?;
+    loc.inode().setattr(&SetAttr { size: Some(len as u64), ..Default::default() })?;
+    Ok(0)
+}
+
+pub fn sys_truncate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
+    truncate_loc(ctx, &loc, a[1] as i64)
+}
+
+fn access_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, mode: i32, flags: i32) -> SysResult {
+    if mode & !(libc::R_OK | libc::W_OK | libc::X_OK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & !(libc::AT_EACCESS | libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let loc =
+        ctx.resolve_arg(dirfd, pathp, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?;
+    if mode == 0 {
+        return Ok(0);
+    }
+    let attr = loc.attr()?;
+    let c = ctx.task.creds();
+    let creds = if flags & libc::AT_EACCESS != 0 {
+        crate::vfs::FsCreds { uid: c.euid, gid: c.egid, groups: c.groups.clone() }
+    } else {
+        crate::vfs::FsCreds { uid: c.ruid, gid: c.rgid, groups: c.groups.clone() }
+    };
+    let mut mask = 0;
+    if mode & libc::R_OK != 0 {
+        mask |= MAY_READ;
+    }
+    if mode & libc::W_OK != 0 {
+        mask |= MAY_WRITE;
+    }
+    if mode & libc::X_OK != 0 {
+        mask |= MAY_EXEC;
+    }
+    if !may_access(&attr, &creds, mask) {
+        return Err(Errno::EACCES);
+    }
+    if mode & libc::W_OK != 0 && (attr.is_regular() || attr.is_dir() || attr.is_symlink()) {
+        check_writable_mount(&loc)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_access(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    access_common(ctx, AT_FDCWD, a[0], a[1] as i32, 0)
+}
+
+pub fn sys_faccessat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    access_common(ctx, a[0] as i32, a[1], a[2] as i32, 0)
+}
+
+pub fn sys_faccessat2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    access_common(ctx, a[0] as i32, a[1], a[2] as i32, a[3] as i32)
+}
+
+fn chmod_loc(ctx: &SyscallCtx<'_>, loc: &Location, mode: u32) -> SysResult {
+    let attr = loc.attr()?;
+    if !is_owner(&attr, &ctx.task.creds().fs()) {
+        return Err(Errno::EPERM);
+    }
+    check_writable_mount(loc)?;
+    loc.inode().setattr(&SetAttr { mode: Some(mode & 0o7777), ..Default::default() })?;
+    Ok(0)
+}
+
+pub fn sys_chmod(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
+    chmod_loc(ctx, &loc, a[1] as u32)
+}
+
+pub fn sys_fchmod(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let f = ctx.file(a[0] as i32)?;
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    match f.location() {
+        Some(loc) => chmod_loc(ctx, &loc.clone(), a[1] as u32),
+        None => Ok(0),
+    }
+}
+
+pub fn sys_fchmodat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[1])?;
+    let loc = ctx.resolve_at(a[0] as i32, &path, true)?;
+    chmod_loc(ctx, &loc, a[2] as u32)
+}
+
+fn chown_loc(ctx: &SyscallCtx<'_>, loc: &Location, uid: u32, gid: u32) -> SysResult {
+    let attr = loc.attr()?;
+    let creds = ctx.task.creds().fs();
+    let uid = if uid == u32::MAX { None } else { Some(uid) };
+    let gid = if gid == u32::MAX { None } else { Some(gid) };
+    if creds.uid != 0 {
+        if uid.is_some_and(|u| u != attr.uid) {
+            return Err(Errno::EPERM);
+        }
+        if gid.is_some_and(|g| attr.uid != creds.uid || !creds.in_group(g)) {
+            return Err(Errno::EPERM);
+        }
+    }
+    check_writable_mount(loc)?;
+    let mut change = SetAttr { uid, gid, ..Default::default() };
+    // Changing ownership of a regular file clears set-user-ID (and set-group-ID if group-executable).
+    if (uid.is_some() || gid.is_some()) && attr.is_regular() && attr.mode & 0o6000 != 0 {
+        let mut m = attr.mode & 0o7777 & !0o4000;
+        if m & 0o010 != 0 {
+            m &= !0o2000;
+        }
+        change.mode = Some(m);
+    }
+    loc.inode().setattr(&change)?;
+    Ok(0)
+}
+
+pub fn sys_chown(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
+    chown_loc(ctx, &loc, a[1] as u32, a[2] as u32)
+}
+
+pub fn sys_lchown(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let loc = ctx.resolve_at(AT_FDCWD, &path, false)?;
+    chown_loc(ctx, &loc, a[1] as u32, a[2] as u32)
+}
+
+pub fn sys_fchown(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let f = ctx.file(a[0] as i32)?;
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    match f.location() {
+        Some(loc) => chown_loc(ctx, &loc.clone(), a[1] as u32, a[2] as u32),
+        None => Ok(0),
+    }
+}
+
+pub fn sys_fchownat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let flags = a[4] as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let loc =
+        ctx.resolve_arg(a[0] as i32, a[1], flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?;
+    chown_loc(ctx, &loc, a[2] as u32, a[3] as u32)
+}
+
+const UTIME_NOW: i64 = (1 << 30) - 1;
+const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+fn time_arg(ts: Timespec) -> Result<Option<TimeSet>, Errno> {
+    match ts.tv_nsec {
+        UTIME_OMIT => Ok(None),
+        UTIME_NOW => Ok(Some(TimeSet::Now)),
+        n if (0..1_000_000_000).contains(&n) => Ok(Some(TimeSet::At(ts))),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn utimes_loc(ctx: &SyscallCtx<'_>, loc: &Location, times: Option<[Timespec; 2]>) -> SysResult {
+    let attr = loc.attr()?;
+    let creds = ctx.task.creds().fs();
+    let (atime, mtime) = match times {
+        None => (Some(TimeSet::Now), Some(TimeSet::Now)),
+        Some([a, m]) => (time_arg(a)?, time_arg(m)?),
+    };
+    if atime.is_none() && mtime.is_none() {
+        return Ok(0);
+    }
+    let explicit = matches!(atime, Some(TimeSet::At(_))) || matches!(mtime, Some(TimeSet::At(_)));
+    if !is_owner(&attr, &creds) {
+        if explicit {
+            return Err(Errno::EPERM);
+        }
+        if !may_access(&attr, &creds, MAY_WRITE) {
+            return Err(Errno::EACCES);
+        }
+    }
+    check_writable_mount(loc)?;
+    loc.inode().setattr(&SetAttr { atime, mtime, ..Default::default() })?;
+    Ok(0)
+}
+
+pub fn sys_utimensat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (dirfd, pathp, timesp, flags) = (a[0] as i32, a[1], a[2], a[3] as i32);
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let times = if timesp == 0 { None } else { Some(ctx.mem.read_val::<[Timespec; 2]>(timesp)?) };
+    if let Some(t) = times {
+        time_arg(t[0])?;
+        time_arg(t[1])?;
+    }
+    let loc = if pathp == 0 {
+        // futimens: operate on dirfd itself.
+        let f = ctx.file(dirfd)?;
+        f.location().cloned().ok_or(Errno::EBADF)?
+    } else {
+        ctx.resolve_arg(dirfd, pathp, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?
+    };
+    utimes_loc(ctx, &loc, times)
+}
+
+fn timeval_pair(ctx: &SyscallCtx<'_>, p: u64) -> Result<Option<[Timespec; 2]>, Errno> {
+    if p == 0 {
+        return Ok(None);
+    }
+    let tv: [Timeval; 2] = ctx.mem.read_val(p)?;
+    let mut out = [Timespec::default(); 2];
+    for i in 0..2 {
+        if !(0..1_000_000).contains(&tv[i].tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        out[i] = Timespec { tv_sec: tv[i].tv_sec, tv_nsec: tv[i].tv_usec * 1000 };
+    }
+    Ok(Some(out))
+}
+
+pub fn sys_utimes(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let times = timeval_pair(ctx, a[1])?;
+    let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
+    utimes_loc(ctx, &loc, times)
+}
+
+pub fn sys_futimesat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[1])?;
+    let times = timeval_pair(ctx, a[2])?;
+    let loc = ctx.resolve_at(a[0] as i32, &path, true)?;
+    utimes_loc(ctx, &loc, times)
+}
+
+pub fn sys_utime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let path = ctx.mem.read_path(a[0])?;
+    let times = if a[1] == 0 {
+        None
+    } else {
+        let t: [i64; 2] = ctx.mem.read_val(a[1])?;
+        Some([Timespec { tv_sec: t[0], tv_nsec: 0 }, Timespec { tv_sec: t[1], tv_nsec: 0 }])
+    };
+    let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
+    utimes_loc(ctx, &loc, times)
+}
+
+pub fn sys_umask(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.fs().swap_umask(a[0] as u32) as i64)
+}

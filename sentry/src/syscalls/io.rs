@@ -1,0 +1,556 @@
+//! Data transfer: read/write and their positional and vectored forms, lseek,
+//! sendfile, copy_file_range, sync, truncate, fallocate and getdents.
+
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::{push_dirent64, Iovec};
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::vfs::{DirEntry, OpenFile, DT_DIR};
+
+/// Largest single transfer the sentry buffers at once (Linux caps at MAX_RW_COUNT).
+const MAX_RW: usize = 0x7fff_f000;
+const CHUNK: usize = 8 << 20;
+
+/// Reads up to `len` bytes at `off` (or the file offset), blocking unless O_NONBLOCK.
+pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Option<u64>) -> Result<Vec<u8>, Errno> {
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    let ops = file.ops();
+    let seekable = ops.seekable();
+    if off.is_some() && !seekable {
+        return Err(Errno::ESPIPE);
+    }
+    let len = len.min(MAX_RW).min(CHUNK);
+    let mut buf = vec![0u8; len];
+    let mut pos_guard =
+        if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
+    let pos = off.unwrap_or_else(|| pos_guard.as_deref().copied().unwrap_or(0));
+    if let Some(a) = file.inode().and_then(|i| i.attr().ok()) {
+        if a.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+    }
+    let n = loop {
+        match ops.read(&mut buf, pos) {
+            Err(e) if e == Errno::EAGAIN && !file.nonblocking() => {
+                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
+                ctx.wait_host_fd(fd, libc::POLLIN)?;
+            }
+            r => break r?,
+        }
+    };
+    if let Some(g) = pos_guard.as_deref_mut() {
+        *g = pos + n as u64;
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Writes all of `data` (blocking streams wait for room) at `off` or the file offset.
+pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: Option<u64>) -> SysResult {
+    if !file.writable() {
+        return Err(Errno::EBADF);
+    }
+    let ops = file.ops();
+    let seekable = ops.seekable();
+    if off.is_some() && !seekable {
+        return Err(Errno::ESPIPE);
+    }
+    let mut pos_guard =
+        if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
+    let append = file.flags() & libc::O_APPEND != 0;
+    let mut pos = match off {
+        Some(o) if !append => o,
+        _ if append && seekable => file.attr().map(|a| a.size).unwrap_or(0),
+        _ => pos_guard.as_deref().copied().unwrap_or(0),
+    };
+    if data.is_empty() {
+        return Ok(0);
+    }
+    if seekable {
+        let fsize = ctx.task.tg.rlimit(libc::RLIMIT_FSIZE as usize).rlim_cur;
+        if pos >= fsize {
+            send_signal_to_self(ctx, libc::SIGXFSZ);
+            return Err(Errno::EFBIG);
+        }
+    }
+    let mut done = 0usize;
+    while done < data.len() {
+        match ops.write(&data[done..], pos) {
+            Ok(n) => {
+                done += n;
+                pos += n as u64;
+                if seekable {
+                    break;
+                }
+            }
+            Err(e) if e == Errno::EAGAIN => {
+                if file.nonblocking() {
+                    if done > 0 {
+                        break;
+                    }
+                    return Err(e);
+                }
+                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
+                if let Err(e) = ctx.wait_host_fd(fd, libc::POLLOUT) {
+                    if done > 0 {
+                        break;
+                    }
+                    return Err(e);
+                }
+            }
+            Err(e) if e == Errno::EPIPE => {
+                send_signal_to_self(ctx, libc::SIGPIPE);
+                if done > 0 {
+                    break;
+                }
+                return Err(e);
+            }
+            Err(e) => {
+                if done > 0 {
+                    break;
+                }
+                return Err(e);
+            }
+        }
+    }
+    if let Some(g) = pos_guard.as_deref_mut() {
+        *g = pos;
+    }
+    Ok(done as i64)
+}
+
+/// Queues a host signal for the calling thread; delivered when it resumes.
+fn send_signal_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
+    // SAFETY: signals one of our own tracees.
+    unsafe { libc::syscall(libc::SYS_tgkill, ctx.task.tg.host_pid(), ctx.task.host_tid(), sig) };
+}
+
+fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {
+    let file = ctx.file(fd as i32)?;
+    if len == 0 {
+        if !file.readable() {
+            return Err(Errno::EBADF);
+        }
+        return Ok(0);
+    }
+    let data = read_file(ctx, &file, len as usize, off)?;
+    ctx.mem.write(buf, &data)?;
+    Ok(data.len() as i64)
+}
+
+fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {
+    let file = ctx.file(fd as i32)?;
+    let len = (len as usize).min(MAX_RW);
+    let mut data = vec![0u8; len.min(CHUNK)];
+    ctx.mem.read(buf, &mut data)?;
+    write_file(ctx, &file, &data, off)
+}
+
+fn pos_arg(off: u64) -> Result<Option<u64>, Errno> {
+    if (off as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(off))
+}
+
+pub fn sys_read(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_read(ctx, a[0], a[1], a[2], None)
+}
+
+pub fn sys_write(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_write(ctx, a[0], a[1], a[2], None)
+}
+
+pub fn sys_pread64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let off = pos_arg(a[3])?;
+    do_read(ctx, a[0], a[1], a[2], off)
+}
+
+pub fn sys_pwrite64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let off = pos_arg(a[3])?;
+    do_write(ctx, a[0], a[1], a[2], off)
+}
+
+fn readv_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+    let file = ctx.file(fd as i32)?;
+    let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
+    let total: u64 = iovs.iter().map(|v| v.iov_len).sum();
+    if total == 0 {
+        return if file.readable() { Ok(0) } else { Err(Errno::EBADF) };
+    }
+    let data = read_file(ctx, &file, total as usize, off)?;
+    let mut done = 0usize;
+    for v in &iovs {
+        if done >= data.len() {
+            break;
+        }
+        let n = (v.iov_len as usize).min(data.len() - done);
+        ctx.mem.write(v.iov_base, &data[done..done + n])?;
+        done += n;
+    }
+    Ok(data.len() as i64)
+}
+
+fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+    let file = ctx.file(fd as i32)?;
+    let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
+    let mut data = Vec::new();
+    for v in &iovs {
+        let n = (v.iov_len as usize).min(CHUNK.saturating_sub(data.len()));
+        let start = data.len();
+        data.resize(start + n, 0);
+        ctx.mem.read(v.iov_base, &mut data[start..])?;
+    }
+    write_file(ctx, &file, &data, off)
+}
+
+pub fn sys_readv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    readv_common(ctx, a[0], a[1], a[2], None)
+}
+
+pub fn sys_writev(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    writev_common(ctx, a[0], a[1], a[2], None)
+}
+
+pub fn sys_preadv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let off = pos_arg(a[3])?;
+    readv_common(ctx, a[0], a[1], a[2], off)
+}
+
+pub fn sys_pwritev(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let off = pos_arg(a[3])?;
+    writev_common(ctx, a[0], a[1], a[2], off)
+}
+
+const RWF_SUPPORTED: u64 = 0x1f;
+
+pub fn sys_preadv2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if a[5] & !RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = if a[3] as i64 == -1 { None } else { pos_arg(a[3])? };
+    readv_common(ctx, a[0], a[1], a[2], off)
+}
+
+pub fn sys_pwritev2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if a[5] & !RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = if a[3] as i64 == -1 { None } else { pos_arg(a[3])? };
+    writev_common(ctx, a[0], a[1], a[2], off)
+}
+
+pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, off, whence) = (a[0] as i32, a[1] as i64, a[2] as i32);
+    let file = ctx.file(fd)?;
+    if let Some(r) = file.ops().host_seek(off, whence) {
+        return r.map(|v| v as i64);
+    }
+    if !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let mut pos = file.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let is_dir = file.inode().and_then(|i| i.attr().ok()).is_some_and(|a| a.is_dir());
+    let base: i64 = match whence {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => *pos as i64,
+        libc::SEEK_END => file.attr()?.size as i64,
+        libc::SEEK_DATA | libc::SEEK_HOLE => {
+            let size = file.attr()?.size as i64;
+            if off < 0 || off >= size {
+                return Err(Errno::ENXIO);
+            }
+            let new = if whence == libc::SEEK_DATA { off } else { size };
+            *pos = new as u64;
+            return Ok(new);
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if is_dir && new == 0 {
+        *file.dir_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+    *pos = new as u64;
+    Ok(new)
+}
+
+fn transfer(
+    ctx: &mut SyscallCtx<'_>,
+    inf: &Arc<OpenFile>,
+    outf: &Arc<OpenFile>,
+    in_off: Option<u64>,
+    out_off: Option<u64>,
+    count: usize,
+) -> Result<usize, Errno> {
+    let mut done = 0usize;
+    let mut ioff = in_off;
+    let mut ooff = out_off;
+    while done < count {
+        let want = (count - done).min(1 << 20);
+        let data = match read_file(ctx, inf, want, ioff) {
+            Ok(d) => d,
+            Err(e) if done > 0 && e != Errno::EFAULT => break,
+            Err(e) => return Err(e),
+        };
+        if data.is_empty() {
+            break;
+        }
+        let w = match write_file(ctx, outf, &data, ooff) {
+            Ok(w) => w as usize,
+            Err(e) if done > 0 => {
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        done += w;
+        ioff = ioff.map(|o| o + w as u64);
+        ooff = ooff.map(|o| o + w as u64);
+        if w < data.len() {
+            // Give back what was read but not written.
+            if in_off.is_none() && inf.ops().seekable() {
+                let mut p = inf.offset.lock().unwrap_or_else(|e| e.into_inner());
+                *p -= (data.len() - w) as u64;
+            }
+            break;
+        }
+        if data.len() < want {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+pub fn sys_sendfile(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (out_fd, in_fd, offp, count) = (a[0] as i32, a[1] as i32, a[2], a[3] as usize);
+    let outf = ctx.file(out_fd)?;
+    let inf = ctx.file(in_fd)?;
+    if !inf.readable() || !outf.writable() {
+        return Err(Errno::EBADF);
+    }
+    if outf.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let in_off = if offp != 0 {
+        let o: i64 = ctx.mem.read_val(offp)?;
+        if o < 0 {
+            return Err(Errno::EINVAL);
+        }
+        if !inf.ops().seekable() {
+            return Err(Errno::ESPIPE);
+        }
+        Some(o as u64)
+    } else {
+        None
+    };
+    let n = transfer(ctx, &inf, &outf, in_off, None, count.min(MAX_RW))?;
+    if let Some(o) = in_off {
+        ctx.mem.write_val(offp, &((o + n as u64) as i64))?;
+    }
+    Ok(n as i64)
+}
+
+pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (in_fd, in_p, out_fd, out_p, len, flags) = (a[0] as i32, a[1], a[2] as i32, a[3], a[4] as usize, a[5]);
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inf = ctx.file(in_fd)?;
+    let outf = ctx.file(out_fd)?;
+    if !inf.readable() || !outf.writable() || outf.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (ia, oa) = (inf.attr()?, outf.attr()?);
+    if ia.is_dir() || oa.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !ia.is_regular() || !oa.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    let read_off = |p: u64, ctx: &SyscallCtx<'_>| -> Result<Option<u64>, Errno> {
+        if p == 0 {
+            return Ok(None);
+        }
+        let o: i64 = ctx.mem.read_val(p)?;
+        if o < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Some(o as u64))
+    };
+    let io = read_off(in_p, ctx)?;
+    let oo = read_off(out_p, ctx)?;
+    if ia.ino == oa.ino && ia.dev == oa.dev {
+        let s = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+        let d = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+        if s < d.saturating_add(len as u64) && d < s.saturating_add(len as u64) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let n = transfer(ctx, &inf, &outf, io, oo, len.min(MAX_RW))?;
+    if let Some(o) = io {
+        ctx.mem.write_val(in_p, &((o + n as u64) as i64))?;
+    }
+    if let Some(o) = oo {
+        ctx.mem.write_val(out_p, &((o + n as u64) as i64))?;
+    }
+    Ok(n as i64)
+}
+
+pub fn sys_fsync(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let f = ctx.file(a[0] as i32)?;
+    f.ops().sync(false).map(|_| 0)
+}
+
+pub fn sys_fdatasync(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let f = ctx.file(a[0] as i32)?;
+    f.ops().sync(true).map(|_| 0)
+}
+
+pub fn sys_sync(_ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(0)
+}
+
+pub fn sys_syncfs(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    ctx.file(a[0] as i32).map(|_| 0)
+}
+
+pub fn sys_ftruncate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, len) = (a[0] as i32, a[1] as i64);
+    let f = ctx.file(fd)?;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.writable() {
+        return Err(if f.is_path_only() { Errno::EBADF } else { Errno::EINVAL });
+    }
+    let attr = f.attr()?;
+    if attr.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !attr.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    if f.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EPERM);
+    }
+    if let Some(loc) = f.location() {
+        if loc.mount.flags.readonly {
+            return Err(Errno::EROFS);
+        }
+    }
+    f.ops().truncate(len as u64).map(|_| 0)
+}
+
+pub fn sys_fallocate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, mode, off, len) = (a[0] as i32, a[1] as i32, a[2] as i64, a[3] as i64);
+    let f = ctx.file(fd)?;
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    let attr = f.attr()?;
+    if attr.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !attr.is_regular() {
+        return Err(Errno::ENODEV);
+    }
+    f.ops().allocate(mode, off as u64, len as u64).map(|_| 0)
+}
+
+/// Directory listing with "." and ".." first.
+fn snapshot(file: &Arc<OpenFile>) -> Result<Vec<DirEntry>, Errno> {
+    let loc = file.location().ok_or(Errno::ENOTDIR)?;
+    let attr = loc.attr()?;
+    if !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let parent_ino = loc.dentry.parent().and_then(|p| p.attr().ok()).map(|a| a.ino).unwrap_or(attr.ino);
+    let mut v = vec![
+        DirEntry { ino: attr.ino, d_type: DT_DIR, name: b".".to_vec() },
+        DirEntry { ino: parent_ino, d_type: DT_DIR, name: b"..".to_vec() },
+    ];
+    v.extend(loc.inode().readdir()?);
+    Ok(v)
+}
+
+fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysResult {
+    let (fd, buf, count) = (a[0] as i32, a[1], a[2] as usize);
+    let file = ctx.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    let mut pos = file.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let mut snap = file.dir_snapshot.lock().unwrap_or_else(|e| e.into_inner());
+    if snap.is_none() || *pos == 0 {
+        *snap = Some(snapshot(&file)?);
+    }
+    let entries = snap.as_ref().map(|v| v.as_slice()).unwrap_or(&[]);
+    let limit = count.min(1 << 20);
+    let mut out = Vec::new();
+    let mut idx = *pos as usize;
+    while idx < entries.len() {
+        let e = &entries[idx];
+        let ok = if legacy {
+            push_dirent_legacy(&mut out, limit, e.ino, (idx + 1) as i64, e.d_type, &e.name)
+        } else {
+            push_dirent64(&mut out, limit, e.ino, (idx + 1) as i64, e.d_type, &e.name)
+        };
+        if !ok {
+            if out.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            break;
+        }
+        idx += 1;
+    }
+    ctx.mem.write(buf, &out)?;
+    *pos = idx as u64;
+    Ok(out.len() as i64)
+}
+
+/// `struct linux_dirent` (getdents): d_type lives in the record's last byte.
+fn push_dirent_legacy(out: &mut Vec<u8>, limit: usize, ino: u64, off: i64, d_type: u8, name: &[u8]) -> bool {
+    let reclen = (18 + name.len() + 2 + 7) & !7;
+    if out.len() + reclen > limit {
+        return false;
+    }
+    let start = out.len();
+    out.extend_from_slice(&ino.to_ne_bytes());
+    out.extend_from_slice(&off.to_ne_bytes());
+    out.extend_from_slice(&(reclen as u16).to_ne_bytes());
+    out.extend_from_slice(name);
+    out.resize(start + reclen, 0);
+    out[start + reclen - 1] = d_type;
+    true
+}
+
+pub fn sys_getdents64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    getdents_common(ctx, a, false)
+}
+
+pub fn sys_getdents(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    getdents_common(ctx, a, true)
+}
+
+pub fn sys_fadvise64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, len, advice) = (a[0] as i32, a[2] as i64, a[3] as i32);
+    let f = ctx.file(fd)?;
+    if !f.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    if len < 0 || !(0..=5).contains(&advice) {
+        return Err(Errno::EINVAL);
+    }
+    // Advice only: the page cache of donated host files is the host's business.
+    Ok(0)
+}

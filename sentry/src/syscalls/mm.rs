@@ -1,0 +1,92 @@
+//! Memory syscalls that need the sentry: brk (the host's brk belongs to the
+//! stub image) and mmap of files (the file's host fd is injected for the call).
+
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::vfs::path::path_of;
+
+const PAGE: u64 = 4096;
+
+fn page_up(v: u64) -> u64 {
+    v.saturating_add(PAGE - 1) & !(PAGE - 1)
+}
+
+pub fn sys_brk(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let want = a[0];
+    let (start, cur) = {
+        let st = ctx.task.tg.lock();
+        (st.image.brk_start, st.image.brk)
+    };
+    if want < start || start == 0 {
+        return Ok(cur as i64);
+    }
+    let limit = ctx.task.tg.rlimit(libc::RLIMIT_DATA as usize).rlim_cur;
+    if want - start > limit {
+        return Ok(cur as i64);
+    }
+    let (old_end, new_end) = (page_up(cur), page_up(want));
+    if new_end > old_end {
+        let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+        let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+        let r = ctx.inject(libc::SYS_mmap, [old_end, new_end - old_end, prot, flags, u64::MAX, 0])?;
+        if Errno::result(r).map(|v| v as u64) != Ok(old_end) {
+            if r >= 0 {
+                let _ = ctx.inject(libc::SYS_munmap, [r as u64, new_end - old_end, 0, 0, 0, 0]);
+            }
+            return Ok(cur as i64);
+        }
+    } else if new_end < old_end {
+        ctx.inject(libc::SYS_munmap, [new_end, old_end - new_end, 0, 0, 0, 0])?;
+    }
+    ctx.task.tg.lock().image.brk = want;
+    Ok(want as i64)
+}
+
+pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2], a[3] as i32, a[4] as i32, a[5]);
+    if flags & libc::MAP_ANONYMOUS != 0 {
+        // The filter lets anonymous maps through; reaching here means an odd flag mix.
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 || off % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let map_type = flags & libc::MAP_SHARED_VALIDATE;
+    if map_type != libc::MAP_SHARED && map_type != libc::MAP_PRIVATE && map_type != libc::MAP_SHARED_VALIDATE {
+        return Err(Errno::EINVAL);
+    }
+    let file = ctx.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    if !file.readable() {
+        return Err(Errno::EACCES);
+    }
+    let shared = map_type != libc::MAP_PRIVATE;
+    if shared && prot & libc::PROT_WRITE as u64 != 0 && !file.writable() {
+        return Err(Errno::EACCES);
+    }
+    if file.ops().mmap_anonymous() {
+        let anon = (flags & !libc::MAP_SHARED_VALIDATE)
+            | libc::MAP_ANONYMOUS
+            | if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+        return Errno::result(ctx.inject(libc::SYS_mmap, [addr, len, prot, anon as u64, u64::MAX, 0])?);
+    }
+    let attr = file.attr()?;
+    if attr.is_dir() {
+        return Err(Errno::ENODEV);
+    }
+    let host_fd = file.ops().host_fd().ok_or(Errno::ENODEV)?;
+    let app_fd = ctx.inject_fd(host_fd)?;
+    let r = ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, app_fd as u64, off]);
+    ctx.close_injected(app_fd);
+    let start = Errno::result(r?)?;
+    if let Some(loc) = file.location() {
+        let root = ctx.task.fs().get().root;
+        let path = path_of(loc, &root).0;
+        let mut st = ctx.task.tg.lock();
+        st.image.file_maps.push((start as u64, start as u64 + page_up(len), path));
+    }
+    Ok(start)
+}

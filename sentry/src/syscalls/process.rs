@@ -1,0 +1,602 @@
+//! Processes: ids, execve, clone/fork/vfork, wait, credentials, process
+//! groups and sessions, rlimits, prctl.
+
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::{Rlimit, Siginfo};
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::{Outcome, SyscallCtx};
+use crate::kernel::run::{self, new_child_task, Start};
+use crate::kernel::task::ExitStatus;
+use crate::kernel::wait::{wait_fds, Woken};
+use crate::kernel::{ThreadGroup, STUB_FD};
+use crate::platform::stub::STUB_EMPTY_STRING;
+
+pub fn sys_getpid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.tg.tgid as i64)
+}
+
+pub fn sys_getppid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.tg.parent().map(|p| p.tgid as i64).unwrap_or(0))
+}
+
+pub fn sys_gettid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.tid as i64)
+}
+
+pub fn sys_set_tid_address(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    // The host must clear and wake this address at thread exit, so set it there too.
+    ctx.inject(libc::SYS_set_tid_address, [a[0], 0, 0, 0, 0, 0])?;
+    *ctx.task.clear_child_tid.lock().unwrap_or_else(|e| e.into_inner()) = a[0];
+    Ok(ctx.task.tid as i64)
+}
+
+/// Most bytes of argv+envp accepted (Linux: a quarter of the stack limit, capped).
+const MAX_ARG_BYTES: usize = 2 << 20;
+
+fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, envp: u64, flags: i32) -> SysResult {
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = ctx.mem.read_path(pathp)?;
+    if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    let argv = ctx.mem.read_string_array(argvp, MAX_ARG_BYTES)?;
+    let envv = ctx.mem.read_string_array(envp, MAX_ARG_BYTES)?;
+    let plan = crate::loader::prepare(ctx, dirfd, &path, argv, envv, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
+    // Point of no return: replace the image with the stub, then load.
+    let r = ctx.tracee.inject(
+        &ctx.regs,
+        libc::SYS_execveat,
+        [STUB_FD as u64, STUB_EMPTY_STRING, 0, 0, libc::AT_EMPTY_PATH as u64, 0],
+        &mut ctx.deferred,
+    )?;
+    Errno::result(r)?;
+    ctx.regs = ctx.tracee.get_regs()?;
+    let closed = ctx.task.files().close_on_exec();
+    drop(closed);
+    if let Err(e) = crate::loader::load(ctx, plan) {
+        // Past the point of no return: like Linux, the process dies.
+        tracing::warn!(tid = ctx.task.tid, error = ?e, "exec failed after the point of no return");
+        // SAFETY: kills our own tracee.
+        unsafe { libc::syscall(libc::SYS_tgkill, ctx.task.tg.host_pid(), ctx.task.host_tid(), libc::SIGKILL) };
+        return Err(e);
+    }
+    ctx.task.vfork_release();
+    ctx.outcome = Outcome::RegsSet;
+    Ok(0)
+}
+
+pub fn sys_execve(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    exec_common(ctx, super::AT_FDCWD, a[0], a[1], a[2], 0)
+}
+
+pub fn sys_execveat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    exec_common(ctx, a[0] as i32, a[1], a[2], a[3], a[4] as i32)
+}
+
+const CLONE_NS_FLAGS: u64 = (libc::CLONE_NEWNS
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWCGROUP) as u64;
+
+/// Arguments of clone in clone(2) register order.
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
+    let flags = c.flags;
+    let thread = flags & libc::CLONE_THREAD as u64 != 0;
+    if thread && flags & libc::CLONE_SIGHAND as u64 == 0
+        || flags & libc::CLONE_SIGHAND as u64 != 0 && flags & libc::CLONE_VM as u64 == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NS_FLAGS != 0 {
+        return ctx.unsupported("clone(namespace flags)", Errno::EPERM);
+    }
+    let nproc = ctx.task.tg.rlimit(libc::RLIMIT_NPROC as usize).rlim_cur;
+    if !thread && ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.len() as u64 >= nproc {
+        return Err(Errno::EAGAIN);
+    }
+    // Ids are virtual: the sentry writes them itself instead of the kernel.
+    let strip = (libc::CLONE_PARENT_SETTID
+        | libc::CLONE_CHILD_SETTID
+        | libc::CLONE_VFORK
+        | libc::CLONE_PTRACE
+        | libc::CLONE_UNTRACED
+        | libc::CLONE_PIDFD
+        | libc::CLONE_PARENT) as u64;
+    let mut host_flags = flags & !strip;
+    if !thread {
+        // The sentry, not an app process, is every process's host parent.
+        host_flags |= libc::CLONE_PARENT as u64;
+    }
+    let csig = flags & 0xff;
+    if !thread && csig != libc::SIGCHLD as u64 && csig != 0 {
+        ctx.kernel.note_unsupported("clone(exit signal other than SIGCHLD)");
+    }
+    host_flags = (host_flags & !0xff) | if thread { 0 } else { libc::SIGCHLD as u64 };
+    let host_tid = ctx.tracee.inject_clone(
+        &ctx.regs,
+        libc::SYS_clone,
+        [host_flags, c.stack, 0, c.child_tid, c.tls, 0],
+        &mut ctx.deferred,
+    )?;
+    let host_tid = Errno::result(host_tid)? as i32;
+    let child = new_child_task(ctx.kernel, ctx.task, host_tid, flags);
+    if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
+        *child.clear_child_tid.lock().unwrap_or_else(|e| e.into_inner()) = c.child_tid;
+    }
+    if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
+        let _ = ctx.mem.write_val(c.parent_tid, &child.tid);
+    }
+    let mut regs = ctx.regs;
+    regs.rax = 0;
+    if c.stack != 0 {
+        regs.rsp = c.stack;
+    }
+    let child_tid_addr = if flags & libc::CLONE_CHILD_SETTID as u64 != 0 { Some(c.child_tid) } else { None };
+    let vfork = flags & libc::CLONE_VFORK as u64 != 0;
+    let done = if vfork { Some(child.arm_vfork()) } else { None };
+    let vtid = child.tid;
+    run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
+    if let Some(ev) = done {
+        // The parent sleeps until the child execs or exits (its memory is shared meanwhile).
+        loop {
+            if wait_fds(&[(ev.raw(), libc::POLLIN)], -1, 1000) == Woken::Ready && ev.drain() {
+                break;
+            }
+            if ctx.kernel.shutting_down() {
+                break;
+            }
+        }
+    }
+    Ok(vtid as i64)
+}
+
+pub fn sys_clone(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    // x86_64 order: flags, stack, parent_tid, child_tid, tls.
+    do_clone(ctx, CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], child_tid: a[3], tls: a[4] })
+}
+
+pub fn sys_fork(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    do_clone(ctx, CloneArgs { flags: libc::SIGCHLD as u64, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+}
+
+pub fn sys_vfork(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
+    do_clone(ctx, CloneArgs { flags, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+}
+
+pub fn sys_clone3(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (argp, size) = (a[0], a[1] as usize);
+    if !(64..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; size];
+    ctx.mem.read(argp, &mut raw)?;
+    let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7));
+    let _ = pidfd;
+    if size > 64 && raw[64..].iter().any(|&b| b != 0) {
+        return ctx.unsupported("clone3(set_tid/cgroup)", Errno::EINVAL);
+    }
+    if exit_signal > 64 || flags & 0xff != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sp = if stack != 0 { stack.wrapping_add(stack_size) } else { 0 };
+    do_clone(ctx, CloneArgs { flags: flags | exit_signal, stack: sp, parent_tid, child_tid, tls })
+}
+
+/// Which children a wait call selects.
+enum Selector {
+    Any,
+    Pid(i32),
+    Pgid(i32),
+}
+
+fn matches(child: &ThreadGroup, sel: &Selector) -> bool {
+    match sel {
+        Selector::Any => true,
+        Selector::Pid(p) => child.tgid == *p,
+        Selector::Pgid(g) => child.lock().pgid == *g,
+    }
+}
+
+/// Finds (and unless `peek`, reaps) an exited child; Ok(None) if some match but none exited.
+fn find_zombie(ctx: &SyscallCtx<'_>, sel: &Selector, peek: bool) -> Result<Option<(i32, ExitStatus)>, Errno> {
+    let tg = &ctx.task.tg;
+    let mut st = tg.lock();
+    let mut any = false;
+    let mut found = None;
+    for (i, c) in st.children.iter().enumerate() {
+        if !matches(c, sel) {
+            continue;
+        }
+        any = true;
+        let cs = c.lock();
+        if let Some(e) = cs.exit {
+            if !cs.reaped {
+                found = Some((i, c.tgid, e));
+                break;
+            }
+        }
+    }
+    if let Some((i, pid, e)) = found {
+        if !peek {
+            let c = st.children.remove(i);
+            drop(st);
+            c.lock().reaped = true;
+            ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&pid);
+        }
+        return Ok(Some((pid, e)));
+    }
+    if !any {
+        return Err(Errno::ECHILD);
+    }
+    Ok(None)
+}
+
+fn wait_common(
+    ctx: &mut SyscallCtx<'_>,
+    sel: Selector,
+    nohang: bool,
+    peek: bool,
+) -> Result<Option<(i32, ExitStatus)>, Errno> {
+    loop {
+        ctx.task.tg.child_event.drain();
+        if let Some(r) = find_zombie(ctx, &sel, peek)? {
+            return Ok(Some(r));
+        }
+        if nohang {
+            return Ok(None);
+        }
+        match wait_fds(&[(ctx.task.tg.child_event.raw(), libc::POLLIN)], ctx.task.interrupt.raw(), -1) {
+            Woken::Interrupted => {
+                ctx.task.interrupt.drain();
+                return Err(Errno::EINTR);
+            }
+            _ => {
+                if ctx.kernel.shutting_down() {
+                    return Err(Errno::EINTR);
+                }
+            }
+        }
+    }
+}
+
+pub fn sys_wait4(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, statusp, options, rusage) = (a[0] as i32, a[1], a[2] as i32, a[3]);
+    let known = libc::WNOHANG | libc::WUNTRACED | libc::WCONTINUED | libc::__WALL | libc::__WCLONE | libc::__WNOTHREAD;
+    if options & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = match pid {
+        -1 => Selector::Any,
+        0 => Selector::Pgid(ctx.task.tg.lock().pgid),
+        p if p < -1 => Selector::Pgid(-p),
+        p => Selector::Pid(p),
+    };
+    match wait_common(ctx, sel, options & libc::WNOHANG != 0, false)? {
+        None => Ok(0),
+        Some((pid, status)) => {
+            if statusp != 0 {
+                ctx.mem.write_val(statusp, &status.wait_status())?;
+            }
+            if rusage != 0 {
+                ctx.mem.write(rusage, &[0u8; 144])?;
+            }
+            Ok(pid as i64)
+        }
+    }
+}
+
+pub fn sys_waitid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (idtype, id, infop, options) = (a[0] as u32, a[1] as i32, a[2], a[3] as i32);
+    let known = libc::WNOHANG
+        | libc::WEXITED
+        | libc::WSTOPPED
+        | libc::WCONTINUED
+        | libc::WNOWAIT
+        | libc::__WALL
+        | libc::__WCLONE
+        | libc::__WNOTHREAD;
+    if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sel = match idtype {
+        libc::P_ALL => Selector::Any,
+        libc::P_PID => Selector::Pid(id),
+        libc::P_PGID => Selector::Pgid(if id == 0 { ctx.task.tg.lock().pgid } else { id }),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = wait_common(ctx, sel, options & libc::WNOHANG != 0, options & libc::WNOWAIT != 0)?;
+    if infop != 0 {
+        let mut si = Siginfo::default();
+        if let Some((pid, status)) = r {
+            si.si_signo = libc::SIGCHLD;
+            let (code, st) = match status {
+                ExitStatus::Exited(c) => (libc::CLD_EXITED, c),
+                ExitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
+                ExitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
+            };
+            si.si_code = code;
+            // si_pid, si_uid, si_status at the start of the union.
+            si.fields[0] = (pid as u32 as u64) | ((ctx.task.creds().ruid as u64) << 32);
+            si.fields[1] = st as u32 as u64;
+        }
+        ctx.mem.write_val(infop, &si)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getuid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.creds().ruid as i64)
+}
+
+pub fn sys_geteuid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.creds().euid as i64)
+}
+
+pub fn sys_getgid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.creds().rgid as i64)
+}
+
+pub fn sys_getegid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.creds().egid as i64)
+}
+
+pub fn sys_getresuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let c = ctx.task.creds();
+    ctx.mem.write_val(a[0], &c.ruid)?;
+    ctx.mem.write_val(a[1], &c.euid)?;
+    ctx.mem.write_val(a[2], &c.suid)?;
+    Ok(0)
+}
+
+pub fn sys_getresgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let c = ctx.task.creds();
+    ctx.mem.write_val(a[0], &c.rgid)?;
+    ctx.mem.write_val(a[1], &c.egid)?;
+    ctx.mem.write_val(a[2], &c.sgid)?;
+    Ok(0)
+}
+
+pub fn sys_getgroups(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (size, list) = (a[0] as i32, a[1]);
+    let groups = ctx.task.creds().groups;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(groups.len() as i64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
+    ctx.mem.write(list, &bytes)?;
+    Ok(groups.len() as i64)
+}
+
+pub fn sys_setgroups(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (size, list) = (a[0] as usize, a[1]);
+    if size > 65536 {
+        return Err(Errno::EINVAL);
+    }
+    if ctx.task.creds().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut bytes = vec![0u8; size * 4];
+    ctx.mem.read(list, &mut bytes)?;
+    let groups = bytes.chunks(4).map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])).collect();
+    ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner()).groups = groups;
+    Ok(0)
+}
+
+pub fn sys_setuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let uid = a[0] as u32;
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid == 0 {
+        c.ruid = uid;
+        c.suid = uid;
+    } else if uid != c.ruid && uid != c.suid {
+        return Err(Errno::EPERM);
+    }
+    c.euid = uid;
+    c.fsuid = uid;
+    Ok(0)
+}
+
+pub fn sys_setgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let gid = a[0] as u32;
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid == 0 {
+        c.rgid = gid;
+        c.sgid = gid;
+    } else if gid != c.rgid && gid != c.sgid {
+        return Err(Errno::EPERM);
+    }
+    c.egid = gid;
+    c.fsgid = gid;
+    Ok(0)
+}
+
+fn group_of(ctx: &SyscallCtx<'_>, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
+    if pid == 0 {
+        return Ok(ctx.task.tg.clone());
+    }
+    ctx.kernel.group_by_vpid(pid).filter(|g| !g.lock().reaped).ok_or(Errno::ESRCH)
+}
+
+pub fn sys_getpgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    Ok(group_of(ctx, a[0] as i32)?.lock().pgid as i64)
+}
+
+pub fn sys_getpgrp(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Ok(ctx.task.tg.lock().pgid as i64)
+}
+
+pub fn sys_getsid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    Ok(group_of(ctx, a[0] as i32)?.lock().sid as i64)
+}
+
+pub fn sys_setpgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = group_of(ctx, pid)?;
+    let me = &ctx.task.tg;
+    let is_self = Arc::ptr_eq(&target, me);
+    let is_child = target.parent().is_some_and(|p| Arc::ptr_eq(&p, me));
+    if !is_self && !is_child {
+        return Err(Errno::ESRCH);
+    }
+    let my_sid = me.lock().sid;
+    let mut t = target.lock();
+    if t.sid != my_sid {
+        return Err(Errno::EPERM);
+    }
+    if t.sid == target.tgid {
+        return Err(Errno::EPERM);
+    }
+    let new = if pgid == 0 { target.tgid } else { pgid };
+    t.pgid = new;
+    Ok(0)
+}
+
+pub fn sys_setsid(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    let tg = &ctx.task.tg;
+    let tgid = tg.tgid;
+    let leader_of_group = ctx.kernel.all_groups().iter().any(|g| g.tgid != tgid && g.lock().pgid == tgid);
+    let mut st = tg.lock();
+    if st.pgid == tgid || leader_of_group {
+        return Err(Errno::EPERM);
+    }
+    st.pgid = tgid;
+    st.sid = tgid;
+    Ok(tgid as i64)
+}
+
+fn check_resource(res: u32) -> Result<usize, Errno> {
+    if res >= 16 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(res as usize)
+}
+
+pub fn sys_prlimit64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, res, newp, oldp) = (a[0] as i32, a[1] as u32, a[2], a[3]);
+    let res = check_resource(res)?;
+    let tg = group_of(ctx, pid)?;
+    let new = if newp != 0 { Some(ctx.mem.read_val::<Rlimit>(newp)?) } else { None };
+    if let Some(n) = new {
+        if n.rlim_cur > n.rlim_max {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let mut st = tg.lock();
+    let old = st.rlimits[res];
+    if let Some(n) = new {
+        if n.rlim_max > old.rlim_max && ctx.task.creds().euid != 0 {
+            return Err(Errno::EPERM);
+        }
+        if res == libc::RLIMIT_NOFILE as usize && n.rlim_max > crate::vfs::fdtable::MAX_FDS as u64 {
+            return Err(Errno::EPERM);
+        }
+        st.rlimits[res] = n;
+    }
+    drop(st);
+    if oldp != 0 {
+        ctx.mem.write_val(oldp, &old)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getrlimit(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let res = check_resource(a[0] as u32)?;
+    let r = ctx.task.tg.rlimit(res);
+    ctx.mem.write_val(a[1], &r)?;
+    Ok(0)
+}
+
+pub fn sys_setrlimit(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    sys_prlimit64(ctx, [0, a[0], a[1], 0, 0, 0])
+}
+
+pub fn sys_prctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (op, arg2) = (a[0] as i32, a[1]);
+    match op {
+        libc::PR_SET_NAME => {
+            let name = ctx.mem.read_cstring(arg2, 4096).or_else(|e| {
+                if e == Errno::ENAMETOOLONG {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            })?;
+            ctx.task.set_comm(&name);
+            Ok(0)
+        }
+        libc::PR_GET_NAME => {
+            let mut name = ctx.task.comm();
+            name.resize(16, 0);
+            ctx.mem.write(arg2, &name)?;
+            Ok(0)
+        }
+        libc::PR_SET_PDEATHSIG => {
+            if arg2 > 64 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        libc::PR_GET_PDEATHSIG => {
+            ctx.mem.write_val(arg2, &0i32)?;
+            Ok(0)
+        }
+        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_SET_DUMPABLE => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        libc::PR_SET_NO_NEW_PRIVS => {
+            if arg2 != 1 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(0)
+        }
+        libc::PR_GET_NO_NEW_PRIVS => Ok(1),
+        libc::PR_SET_CHILD_SUBREAPER | libc::PR_GET_SECUREBITS => Ok(0),
+        libc::PR_CAPBSET_READ => {
+            if arg2 > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(if ctx.task.creds().euid == 0 { 1 } else { 0 })
+        }
+        _ => ctx.unsupported(&format!("prctl({op})"), Errno::EINVAL),
+    }
+}
+
+pub fn sys_getrusage(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let who = a[0] as i32;
+    if who != libc::RUSAGE_SELF && who != libc::RUSAGE_CHILDREN && who != libc::RUSAGE_THREAD {
+        return Err(Errno::EINVAL);
+    }
+    ctx.mem.write(a[1], &[0u8; 144])?;
+    Ok(0)
+}

@@ -1,0 +1,183 @@
+//! System information and readiness: uname, sethostname, sysinfo, times,
+//! CPU affinity, poll.
+
+use rvisor_syscalls::abi::{Sysinfo, Timespec, Utsname};
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::kernel::wait::{wait_fds, Woken};
+
+fn field(s: &[u8]) -> [u8; 65] {
+    let mut f = [0u8; 65];
+    let n = s.len().min(64);
+    f[..n].copy_from_slice(&s[..n]);
+    f
+}
+
+pub fn sys_uname(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    // SAFETY: zeroed utsname is a valid out-buffer.
+    let mut host: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: host is a valid utsname.
+    unsafe { libc::uname(&mut host) };
+    let cstr = |f: &[libc::c_char]| -> Vec<u8> { f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect() };
+    let hostname = ctx.kernel.hostname.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let u = Utsname {
+        sysname: field(b"Linux"),
+        nodename: field(&hostname),
+        release: field(&cstr(&host.release)),
+        version: field(&cstr(&host.version)),
+        machine: field(b"x86_64"),
+        domainname: field(b"(none)"),
+    };
+    ctx.mem.write_val(a[0], &u)?;
+    Ok(0)
+}
+
+pub fn sys_sethostname(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let len = a[1] as usize;
+    if len > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if ctx.task.creds().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut name = vec![0u8; len];
+    ctx.mem.read(a[0], &mut name)?;
+    *ctx.kernel.hostname.lock().unwrap_or_else(|e| e.into_inner()) = name;
+    Ok(0)
+}
+
+pub fn sys_sysinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    // SAFETY: zeroed sysinfo is a valid out-buffer.
+    let mut h: libc::sysinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: h is valid.
+    unsafe { libc::sysinfo(&mut h) };
+    let si = Sysinfo {
+        uptime: ctx.kernel.boot_time.elapsed().as_secs() as i64,
+        loads: [h.loads[0], h.loads[1], h.loads[2]],
+        totalram: h.totalram,
+        freeram: h.freeram,
+        sharedram: h.sharedram,
+        bufferram: h.bufferram,
+        totalswap: h.totalswap,
+        freeswap: h.freeswap,
+        procs: ctx.kernel.all_groups().len() as u16,
+        mem_unit: h.mem_unit,
+        ..Default::default()
+    };
+    ctx.mem.write_val(a[0], &si)?;
+    Ok(0)
+}
+
+pub fn sys_times(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if a[0] != 0 {
+        ctx.mem.write(a[0], &[0u8; 32])?;
+    }
+    Ok((ctx.kernel.boot_time.elapsed().as_millis() / 10) as i64)
+}
+
+pub fn sys_sched_getaffinity(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, len, mask) = (a[0] as i32, a[1] as usize, a[2]);
+    if pid != 0 && ctx.kernel.task_by_vtid(pid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: zeroed cpu_set_t is valid; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: set is valid for size_of::<cpu_set_t>() bytes.
+    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: cpu_set_t is plain bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(&set as *const _ as *const u8, std::mem::size_of::<libc::cpu_set_t>()) };
+    let n = len.min(bytes.len());
+    ctx.mem.write(mask, &bytes[..n])?;
+    Ok(n as i64)
+}
+
+pub fn sys_getcpu(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if a[0] != 0 {
+        ctx.mem.write_val(a[0], &0u32)?;
+    }
+    if a[1] != 0 {
+        ctx.mem.write_val(a[1], &0u32)?;
+    }
+    Ok(0)
+}
+
+fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+    if nfds > ctx.task.nofile_limit() {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; nfds as usize * 8];
+    ctx.mem.read(fdsp, &mut raw)?;
+    let mut entries: Vec<(i32, i16, i16)> = raw
+        .chunks(8)
+        .map(|c| (i32::from_ne_bytes([c[0], c[1], c[2], c[3]]), i16::from_ne_bytes([c[4], c[5]]), 0))
+        .collect();
+    let deadline = if timeout_ms >= 0 {
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64))
+    } else {
+        None
+    };
+    loop {
+        let mut ready = 0;
+        let mut host = Vec::new();
+        for e in entries.iter_mut() {
+            e.2 = 0;
+            if e.0 < 0 {
+                continue;
+            }
+            match ctx.file(e.0) {
+                Err(_) => e.2 = libc::POLLNVAL,
+                Ok(f) => {
+                    let want = e.1 | libc::POLLERR | libc::POLLHUP;
+                    e.2 = f.ops().poll(want) & want;
+                    if e.2 == 0 {
+                        if let Some(h) = f.ops().host_fd() {
+                            host.push((h, e.1));
+                        }
+                    }
+                }
+            }
+            if e.2 != 0 {
+                ready += 1;
+            }
+        }
+        let remaining = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i32);
+        if ready > 0 || remaining == Some(0) {
+            let mut out = raw.clone();
+            for (i, e) in entries.iter().enumerate() {
+                out[i * 8 + 6..i * 8 + 8].copy_from_slice(&e.2.to_ne_bytes());
+            }
+            ctx.mem.write(fdsp, &out)?;
+            return Ok(ready);
+        }
+        match wait_fds(&host, ctx.task.interrupt.raw(), remaining.unwrap_or(-1)) {
+            Woken::Interrupted => {
+                ctx.task.interrupt.drain();
+                return Err(Errno::EINTR);
+            }
+            _ if ctx.kernel.shutting_down() => return Err(Errno::EINTR),
+            _ => {}
+        }
+    }
+}
+
+pub fn sys_poll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_poll(ctx, a[0], a[1], a[2] as i32)
+}
+
+pub fn sys_ppoll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let timeout = if a[2] == 0 {
+        -1
+    } else {
+        let ts: Timespec = ctx.mem.read_val(a[2])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        (ts.tv_sec.saturating_mul(1000) + ts.tv_nsec / 1_000_000).min(i32::MAX as i64) as i32
+    };
+    do_poll(ctx, a[0], a[1], timeout)
+}

@@ -1,0 +1,202 @@
+//! The dispatch table: syscall number -> handler, as data. The same list
+//! generates the compatibility document (`rvisor compat-doc`).
+
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::{dir, fd, file, io, mm, process, signal, stat, sys, xattr, SyscallCtx};
+
+pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
+
+/// One implemented syscall.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    /// libc constant name, e.g. "SYS_read".
+    const_name: &'static str,
+    pub handler: Handler,
+}
+
+impl Entry {
+    pub fn name(&self) -> &'static str {
+        self.const_name.trim_start_matches("SYS_")
+    }
+}
+
+pub const TABLE_SIZE: usize = 512;
+
+macro_rules! table {
+    ($($nr:ident => $handler:path,)*) => {
+        /// Implemented syscalls indexed by number.
+        pub static TABLE: [Option<Entry>; TABLE_SIZE] = {
+            let mut t: [Option<Entry>; TABLE_SIZE] = [None; TABLE_SIZE];
+            $( t[libc::$nr as usize] = Some(Entry { const_name: stringify!($nr), handler: $handler }); )*
+            t
+        };
+    };
+}
+
+table! {
+    // fd.rs: descriptors
+    SYS_close => fd::sys_close,
+    SYS_close_range => fd::sys_close_range,
+    SYS_dup => fd::sys_dup,
+    SYS_dup2 => fd::sys_dup2,
+    SYS_dup3 => fd::sys_dup3,
+    SYS_fcntl => fd::sys_fcntl,
+    SYS_ioctl => fd::sys_ioctl,
+    SYS_pipe => fd::sys_pipe,
+    SYS_pipe2 => fd::sys_pipe2,
+    // io.rs: data transfer
+    SYS_read => io::sys_read,
+    SYS_write => io::sys_write,
+    SYS_pread64 => io::sys_pread64,
+    SYS_pwrite64 => io::sys_pwrite64,
+    SYS_readv => io::sys_readv,
+    SYS_writev => io::sys_writev,
+    SYS_preadv => io::sys_preadv,
+    SYS_pwritev => io::sys_pwritev,
+    SYS_preadv2 => io::sys_preadv2,
+    SYS_pwritev2 => io::sys_pwritev2,
+    SYS_lseek => io::sys_lseek,
+    SYS_sendfile => io::sys_sendfile,
+    SYS_copy_file_range => io::sys_copy_file_range,
+    SYS_fsync => io::sys_fsync,
+    SYS_fdatasync => io::sys_fdatasync,
+    SYS_sync => io::sys_sync,
+    SYS_syncfs => io::sys_syncfs,
+    SYS_ftruncate => io::sys_ftruncate,
+    SYS_fallocate => io::sys_fallocate,
+    SYS_getdents64 => io::sys_getdents64,
+    SYS_getdents => io::sys_getdents,
+    SYS_fadvise64 => io::sys_fadvise64,
+    // file.rs: opening and attributes
+    SYS_open => file::sys_open,
+    SYS_openat => file::sys_openat,
+    SYS_openat2 => file::sys_openat2,
+    SYS_creat => file::sys_creat,
+    SYS_truncate => file::sys_truncate,
+    SYS_access => file::sys_access,
+    SYS_faccessat => file::sys_faccessat,
+    SYS_faccessat2 => file::sys_faccessat2,
+    SYS_chmod => file::sys_chmod,
+    SYS_fchmod => file::sys_fchmod,
+    SYS_fchmodat => file::sys_fchmodat,
+    SYS_chown => file::sys_chown,
+    SYS_fchown => file::sys_fchown,
+    SYS_lchown => file::sys_lchown,
+    SYS_fchownat => file::sys_fchownat,
+    SYS_utimensat => file::sys_utimensat,
+    SYS_utime => file::sys_utime,
+    SYS_utimes => file::sys_utimes,
+    SYS_futimesat => file::sys_futimesat,
+    SYS_umask => file::sys_umask,
+    // stat.rs
+    SYS_stat => stat::sys_stat,
+    SYS_lstat => stat::sys_lstat,
+    SYS_fstat => stat::sys_fstat,
+    SYS_newfstatat => stat::sys_newfstatat,
+    SYS_statx => stat::sys_statx,
+    SYS_statfs => stat::sys_statfs,
+    SYS_fstatfs => stat::sys_fstatfs,
+    // dir.rs: namespace operations
+    SYS_mkdir => dir::sys_mkdir,
+    SYS_mkdirat => dir::sys_mkdirat,
+    SYS_mknod => dir::sys_mknod,
+    SYS_mknodat => dir::sys_mknodat,
+    SYS_rmdir => dir::sys_rmdir,
+    SYS_unlink => dir::sys_unlink,
+    SYS_unlinkat => dir::sys_unlinkat,
+    SYS_rename => dir::sys_rename,
+    SYS_renameat => dir::sys_renameat,
+    SYS_renameat2 => dir::sys_renameat2,
+    SYS_link => dir::sys_link,
+    SYS_linkat => dir::sys_linkat,
+    SYS_symlink => dir::sys_symlink,
+    SYS_symlinkat => dir::sys_symlinkat,
+    SYS_readlink => dir::sys_readlink,
+    SYS_readlinkat => dir::sys_readlinkat,
+    SYS_chdir => dir::sys_chdir,
+    SYS_fchdir => dir::sys_fchdir,
+    SYS_getcwd => dir::sys_getcwd,
+    SYS_chroot => dir::sys_chroot,
+    // mm.rs
+    SYS_brk => mm::sys_brk,
+    SYS_mmap => mm::sys_mmap,
+    // process.rs
+    SYS_getpid => process::sys_getpid,
+    SYS_getppid => process::sys_getppid,
+    SYS_gettid => process::sys_gettid,
+    SYS_set_tid_address => process::sys_set_tid_address,
+    SYS_execve => process::sys_execve,
+    SYS_execveat => process::sys_execveat,
+    SYS_clone => process::sys_clone,
+    SYS_clone3 => process::sys_clone3,
+    SYS_fork => process::sys_fork,
+    SYS_vfork => process::sys_vfork,
+    SYS_wait4 => process::sys_wait4,
+    SYS_waitid => process::sys_waitid,
+    SYS_getuid => process::sys_getuid,
+    SYS_geteuid => process::sys_geteuid,
+    SYS_getgid => process::sys_getgid,
+    SYS_getegid => process::sys_getegid,
+    SYS_getresuid => process::sys_getresuid,
+    SYS_getresgid => process::sys_getresgid,
+    SYS_getgroups => process::sys_getgroups,
+    SYS_setuid => process::sys_setuid,
+    SYS_setgid => process::sys_setgid,
+    SYS_setgroups => process::sys_setgroups,
+    SYS_getpgid => process::sys_getpgid,
+    SYS_getpgrp => process::sys_getpgrp,
+    SYS_setpgid => process::sys_setpgid,
+    SYS_getsid => process::sys_getsid,
+    SYS_setsid => process::sys_setsid,
+    SYS_prlimit64 => process::sys_prlimit64,
+    SYS_getrlimit => process::sys_getrlimit,
+    SYS_setrlimit => process::sys_setrlimit,
+    SYS_prctl => process::sys_prctl,
+    SYS_getrusage => process::sys_getrusage,
+    // signal.rs
+    SYS_kill => signal::sys_kill,
+    SYS_tgkill => signal::sys_tgkill,
+    SYS_tkill => signal::sys_tkill,
+    // sys.rs: system information
+    SYS_uname => sys::sys_uname,
+    SYS_sethostname => sys::sys_sethostname,
+    SYS_sysinfo => sys::sys_sysinfo,
+    SYS_times => sys::sys_times,
+    SYS_sched_getaffinity => sys::sys_sched_getaffinity,
+    SYS_getcpu => sys::sys_getcpu,
+    SYS_poll => sys::sys_poll,
+    SYS_ppoll => sys::sys_ppoll,
+    // xattr.rs
+    SYS_getxattr => xattr::sys_getxattr,
+    SYS_lgetxattr => xattr::sys_lgetxattr,
+    SYS_fgetxattr => xattr::sys_fgetxattr,
+    SYS_listxattr => xattr::sys_listxattr,
+    SYS_llistxattr => xattr::sys_llistxattr,
+    SYS_flistxattr => xattr::sys_flistxattr,
+    SYS_setxattr => xattr::sys_setxattr,
+    SYS_lsetxattr => xattr::sys_lsetxattr,
+    SYS_fsetxattr => xattr::sys_fsetxattr,
+    SYS_removexattr => xattr::sys_removexattr,
+    SYS_lremovexattr => xattr::sys_lremovexattr,
+    SYS_fremovexattr => xattr::sys_fremovexattr,
+}
+
+/// Runs the handler for syscall `nr`, or ENOSYS (logged once per name).
+pub fn dispatch(ctx: &mut SyscallCtx<'_>, nr: u64, args: [u64; 6]) -> SysResult {
+    match usize::try_from(nr).ok().and_then(|i| TABLE.get(i)).and_then(|e| *e) {
+        Some(entry) => (entry.handler)(ctx, args),
+        None => {
+            let name = rvisor_syscalls::syscall_name(nr).map(str::to_string).unwrap_or_else(|| format!("syscall_{nr}"));
+            ctx.kernel.note_unsupported(&name);
+            Err(Errno::ENOSYS)
+        }
+    }
+}
+
+/// Names of all implemented syscalls, sorted (for the compatibility doc).
+pub fn implemented() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = TABLE.iter().flatten().map(|e| e.name()).collect();
+    v.sort_unstable();
+    v
+}
