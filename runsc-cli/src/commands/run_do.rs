@@ -181,7 +181,7 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
         Err(e) => return die(&format!("attaching to the gofer: {e}")),
     };
     let (root, fstype): (Arc<dyn rvisor_sentry::vfs::Inode>, &str) = if overlay {
-        (lower, "overlay") /*TMP*/
+        (rvisor_sentry::fs::overlay::new_overlay(lower, rvisor_sentry::fs::tmpfs::new_tmpfs(0o755, 0, 0)), "overlay")
     } else {
         (lower, "9p")
     };

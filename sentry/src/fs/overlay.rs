@@ -5,9 +5,11 @@
 //! directories that exist in the lower layer (no redirect_dir).
 //!
 //! The lower layer is never modified. Whiteouts and the overlay's inode cache
-//! live in the overlay's own memory: every object ever created in the upper
-//! layer through the overlay stays in its parent's child cache, so the cache
-//! is authoritative for upper entries.
+//! live in the overlay's own memory. Objects with an upper copy carry state
+//! (copy-up origin, whiteouts below them) and stay pinned in their parent's
+//! child cache; lower-only objects are pure functions of the lower layer and
+//! are cached only while something (a dentry, an open file) uses them, so the
+//! overlay never pins lower inodes (gofer fids) on its own.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
@@ -70,9 +72,59 @@ impl Ovl {
     }
 }
 
+/// Link to the parent directory: strong for lower-only objects (nothing else
+/// need keep their parent alive), weak for objects pinned in their parent's
+/// cache (strong would be a cycle).
+enum ParentRef {
+    None,
+    Strong(Arc<OvlInode>),
+    Weak(Weak<OvlInode>),
+}
+
+impl ParentRef {
+    fn get(&self) -> Option<Arc<OvlInode>> {
+        match self {
+            ParentRef::None => None,
+            ParentRef::Strong(p) => Some(p.clone()),
+            ParentRef::Weak(p) => p.upgrade(),
+        }
+    }
+}
+
+/// A child cache entry.
+enum Cached {
+    Pinned(Arc<OvlInode>),
+    Unpinned(Weak<OvlInode>),
+}
+
+impl Cached {
+    fn of(child: &Arc<OvlInode>) -> Cached {
+        if child.upper().is_some() {
+            Cached::Pinned(child.clone())
+        } else {
+            Cached::Unpinned(Arc::downgrade(child))
+        }
+    }
+
+    fn get(&self) -> Option<Arc<OvlInode>> {
+        match self {
+            Cached::Pinned(c) => Some(c.clone()),
+            Cached::Unpinned(c) => c.upgrade(),
+        }
+    }
+
+    fn is(&self, node: &OvlInode) -> bool {
+        let p = match self {
+            Cached::Pinned(c) => Arc::as_ptr(c),
+            Cached::Unpinned(c) => c.as_ptr(),
+        };
+        std::ptr::eq(p, node)
+    }
+}
+
 /// Where an object sits, for copy-up and whiteouts. Changed by rename.
 struct Link {
-    parent: Weak<OvlInode>,
+    parent: ParentRef,
     name: Vec<u8>,
     /// The lower layer has an entry at exactly this name (removing or
     /// replacing the object here must leave a whiteout).
@@ -82,12 +134,28 @@ struct Link {
 
 #[derive(Default)]
 struct DirState {
-    children: HashMap<Vec<u8>, Arc<OvlInode>>,
+    children: HashMap<Vec<u8>, Cached>,
+    /// Cache size at which dead unpinned entries are swept.
+    sweep_at: usize,
     /// Names whose lower entries are hidden.
     whiteouts: HashSet<Vec<u8>>,
     /// Bumped by every namespace change, so a lookup computed without the
     /// lock can tell its answer may be stale.
     gen: u64,
+}
+
+impl DirState {
+    fn get(&self, name: &[u8]) -> Option<Arc<OvlInode>> {
+        self.children.get(name).and_then(Cached::get)
+    }
+
+    fn insert(&mut self, name: &[u8], child: &Arc<OvlInode>) {
+        if self.children.len() >= self.sweep_at {
+            self.children.retain(|_, c| c.get().is_some());
+            self.sweep_at = (self.children.len() * 2).max(64);
+        }
+        self.children.insert(name.to_vec(), Cached::of(child));
+    }
 }
 
 /// An object of the overlay.
@@ -132,7 +200,7 @@ pub fn new_overlay(lower: Arc<dyn Inode>, upper_root: Arc<dyn Inode>) -> Arc<dyn
     };
     let lower_dev = la.map(|a| a.dev).unwrap_or(0);
     let lower = if la.is_some() { Some(lower) } else { None };
-    let link = Link { parent: Weak::new(), name: Vec::new(), lower_here: false, unlinked: false };
+    let link = Link { parent: ParentRef::None, name: Vec::new(), lower_here: false, unlinked: false };
     Arc::new_cyclic(|me| OvlInode {
         me: me.clone(),
         fs,
@@ -164,7 +232,9 @@ impl OvlInode {
             (None, None, None) => return Err(Errno::ENOENT),
         };
         let lower_dev = p.lower.as_ref().map(|(_, a)| a.dev).unwrap_or(0);
-        let link = Link { parent: self.me.clone(), name: name.to_vec(), lower_here: p.lower_here, unlinked: false };
+        let parent =
+            if p.upper.is_some() { ParentRef::Weak(self.me.clone()) } else { ParentRef::Strong(self.strong()?) };
+        let link = Link { parent, name: name.to_vec(), lower_here: p.lower_here, unlinked: false };
         Ok(Arc::new_cyclic(|me| OvlInode {
             me: me.clone(),
             fs: self.fs.clone(),
@@ -202,7 +272,7 @@ impl OvlInode {
     }
 
     fn parent(&self) -> Option<Arc<OvlInode>> {
-        lock(&self.link).parent.upgrade()
+        lock(&self.link).parent.get()
     }
 
     fn strong(&self) -> VfsResult<Arc<OvlInode>> {
@@ -280,19 +350,19 @@ impl OvlInode {
         for _ in 0..4 {
             let (gen, whited_out) = {
                 let d = lock(&self.dir);
-                if let Some(c) = d.children.get(name) {
-                    return Ok(c.clone());
+                if let Some(c) = d.get(name) {
+                    return Ok(c);
                 }
                 (d.gen, d.whiteouts.contains(name))
             };
             // Layer lookups may be slow (gofer round trips): run them unlocked.
             let child = self.compute_child(name, whited_out)?;
             let mut d = lock(&self.dir);
-            if let Some(c) = d.children.get(name) {
-                return Ok(c.clone());
+            if let Some(c) = d.get(name) {
+                return Ok(c);
             }
             if held || d.gen == gen {
-                d.children.insert(name.to_vec(), child.clone());
+                d.insert(name, &child);
                 return Ok(child);
             }
         }
@@ -401,6 +471,19 @@ impl OvlInode {
             });
         }
         *lock(&self.upper) = Some(up.clone());
+        // Now it carries state: pin it in the parent's cache, and make the
+        // parent link weak so the two do not keep each other alive.
+        let parent = {
+            let mut l = lock(&self.link);
+            let p = l.parent.get();
+            if let Some(p) = &p {
+                l.parent = ParentRef::Weak(Arc::downgrade(p));
+            }
+            p
+        };
+        if let (Some(p), Some(me)) = (parent, self.me.upgrade()) {
+            lock(&p.dir).insert(&name, &me);
+        }
         Ok(up)
     }
 
@@ -413,10 +496,8 @@ impl OvlInode {
             std::mem::replace(&mut l.lower_here, false)
         };
         let mut d = lock(&dir.dir);
-        if let Some(c) = d.children.get(name) {
-            if std::ptr::eq(&**c, self) {
-                d.children.remove(name);
-            }
+        if d.children.get(name).is_some_and(|c| c.is(self)) {
+            d.children.remove(name);
         }
         if lower_here {
             d.whiteouts.insert(name.to_vec());
@@ -451,7 +532,7 @@ impl OvlInode {
         // Any lower entry under this name is already whited out (or absent).
         let child = self.new_child(name, Parts { lower: None, upper: Some((ui, ua)), lower_here: false, ino: None })?;
         let mut d = lock(&self.dir);
-        d.children.insert(name.to_vec(), child.clone());
+        d.insert(name, &child);
         d.gen = d.gen.wrapping_add(1);
         Ok((child, extra))
     }
@@ -541,7 +622,7 @@ impl Inode for OvlInode {
         let mut out = Vec::with_capacity(upper_entries.len() + lower_entries.len());
         let d = lock(&self.dir);
         for mut e in upper_entries {
-            e.ino = d.children.get(&e.name).map(|c| c.ino).unwrap_or(e.ino ^ upper_tag);
+            e.ino = d.get(&e.name).map(|c| c.ino).unwrap_or(e.ino ^ upper_tag);
             seen.insert(e.name.clone());
             out.push(e);
         }
@@ -549,7 +630,7 @@ impl Inode for OvlInode {
             if d.whiteouts.contains(&e.name) || seen.contains(&e.name) {
                 continue;
             }
-            e.ino = d.children.get(&e.name).map(|c| c.ino).unwrap_or(e.ino ^ lower_tag);
+            e.ino = d.get(&e.name).map(|c| c.ino).unwrap_or(e.ino ^ lower_tag);
             out.push(e);
         }
         Ok(out)
@@ -625,7 +706,7 @@ impl Inode for OvlInode {
         let child =
             self.new_child(name, Parts { lower: None, upper: Some((tu, ta)), lower_here: false, ino: Some(t.ino) })?;
         let mut d = lock(&self.dir);
-        d.children.insert(name.to_vec(), child);
+        d.insert(name, &child);
         d.gen = d.gen.wrapping_add(1);
         Ok(())
     }
@@ -754,7 +835,7 @@ impl Inode for OvlInode {
             }
             if exchange {
                 if let Some(d) = &dst {
-                    sd.children.insert(old_name.to_vec(), d.clone());
+                    sd.insert(old_name, d);
                 }
             }
             sd.gen = sd.gen.wrapping_add(1);
@@ -764,18 +845,18 @@ impl Inode for OvlInode {
             if dst_lower_here {
                 ndd.whiteouts.insert(new_name.to_vec());
             }
-            ndd.children.insert(new_name.to_vec(), src.clone());
+            ndd.insert(new_name, &src);
             ndd.gen = ndd.gen.wrapping_add(1);
         }
         {
             let mut l = lock(&src.link);
-            l.parent = nd.me.clone();
+            l.parent = ParentRef::Weak(nd.me.clone());
             l.name = new_name.to_vec();
         }
         if let Some(d) = &dst {
             let mut l = lock(&d.link);
             if exchange {
-                l.parent = self.me.clone();
+                l.parent = ParentRef::Weak(self.me.clone());
                 l.name = old_name.to_vec();
             } else {
                 l.unlinked = true;

@@ -268,12 +268,10 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     let nr = regs.orig_rax;
     let args = regs.syscall_args();
-    if kernel.options.strace {
-        crate::syscalls::strace_enter(&ctx, nr, args);
-    }
+    let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let ret = syscalls::dispatch(&mut ctx, nr, args);
     if kernel.options.strace {
-        crate::syscalls::strace_exit(&ctx, nr, args, &ret);
+        crate::syscalls::strace_exit(&ctx, nr, args, &ret, entered);
     }
     let deliver = ctx.deferred.first().copied().unwrap_or(0);
     match ctx.outcome {

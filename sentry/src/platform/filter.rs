@@ -1,12 +1,10 @@
 //! The application's seccomp filter, as commented data.
 //!
 //! Every syscall not listed here traps to the sentry (`trap_action`). The
-//! passthrough entries are memory and thread primitives whose host behaviour
-//! *is* the Linux semantics and which name no path, fd, pid or credential.
-//! seccompiler cannot match on the instruction pointer, so this filter is
-//! emitted as classic BPF directly.
-
-use super::stub::STUB_PARK_SYSCALL_IP;
+//! passthrough entries are memory, signal-wait and thread primitives whose host
+//! behaviour *is* the Linux semantics and which name no path, fd, pid or
+//! credential. The filter is emitted as classic BPF directly (the systrap
+//! platform adds instruction-pointer checks, which seccompiler cannot express).
 
 /// How a passthrough syscall's arguments are checked.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +68,18 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::Any,
         why: "the app process's own dispositions; no other process is affected",
     },
+    Passthrough {
+        nr: libc::SYS_rt_sigsuspend,
+        check: ArgCheck::Any,
+        why: "waits for a signal with the caller's own mask; signals are host-delivered",
+    },
+    Passthrough { nr: libc::SYS_rt_sigpending, check: ArgCheck::Any, why: "reads the calling thread's own pending set" },
+    Passthrough {
+        nr: libc::SYS_rt_sigtimedwait,
+        check: ArgCheck::Any,
+        why: "dequeues the caller's own pending signals (sender ids are fixed up by the tracer)",
+    },
+    Passthrough { nr: libc::SYS_pause, check: ArgCheck::Any, why: "sleeps until a signal; no state" },
     Passthrough { nr: libc::SYS_sigaltstack, check: ArgCheck::Any, why: "the calling thread's own alternate stack" },
     Passthrough { nr: libc::SYS_sched_yield, check: ArgCheck::Any, why: "gives up the CPU; no state" },
     Passthrough { nr: libc::SYS_exit, check: ArgCheck::Any, why: "ends the calling thread; the sentry observes it" },
@@ -136,8 +146,6 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 // Offsets in struct seccomp_data.
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
-const OFF_IP_LO: u32 = 8;
-const OFF_IP_HI: u32 = 12;
 const fn off_arg_lo(i: u8) -> u32 {
     16 + 8 * i as u32
 }
@@ -172,16 +180,6 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1),
         stmt(BPF_RET_K, trap),
     ];
-    // pause is allowed only from the stub's park loop.
-    p.extend([
-        jump(BPF_JMP_JEQ_K, libc::SYS_pause as u32, 0, 6),
-        stmt(BPF_LD_W_ABS, OFF_IP_HI),
-        jump(BPF_JMP_JEQ_K, (STUB_PARK_SYSCALL_IP >> 32) as u32, 0, 3),
-        stmt(BPF_LD_W_ABS, OFF_IP_LO),
-        jump(BPF_JMP_JEQ_K, STUB_PARK_SYSCALL_IP as u32, 0, 1),
-        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
-        stmt(BPF_RET_K, trap),
-    ]);
     for rule in PASSTHROUGH {
         // Each rule: [jeq nr -> body] body ... ; reloads nr after the body.
         let body: Vec<libc::sock_filter> = match rule.check {

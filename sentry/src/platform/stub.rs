@@ -9,8 +9,8 @@
 //!   back to the tracer with the result in rax.
 //! * [`STUB_CLONE`]: `syscall; test rax,rax; jz park; int3` — clone/fork: the
 //!   parent traps back, the child parks until its own tracer seizes it.
-//! * [`STUB_PARK`]: `pause` in a loop; the app seccomp filter allows pause only
-//!   from here, so an untraced new child waits harmlessly.
+//! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
+//!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
 
 /// Where the stub's page is mapped. Low in the address space, where neither the

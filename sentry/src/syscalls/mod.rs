@@ -221,20 +221,38 @@ fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
     Ok(())
 }
 
-/// --strace: prints the call before it runs.
-pub fn strace_enter(ctx: &SyscallCtx<'_>, nr: u64, args: [u64; 6]) {
-    let name = rvisor_syscalls::syscall_name(nr).unwrap_or("?");
-    eprintln!(
-        "[{:>4}] {}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
-        ctx.task.tid, name, args[0], args[1], args[2], args[3], args[4], args[5]
-    );
+/// --strace: formats the call before it runs. Only calls whose arguments
+/// vanish with the old image (execve) are rendered now; the rest at exit,
+/// when output buffers can be shown too.
+pub fn strace_enter(ctx: &SyscallCtx<'_>, nr: u64, args: [u64; 6]) -> Option<String> {
+    let exec = nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64;
+    exec.then(|| rvisor_syscalls::format::format_call(nr, args, &StraceMem(ctx.mem)))
 }
 
-/// --strace: prints the result.
-pub fn strace_exit(ctx: &SyscallCtx<'_>, nr: u64, _args: [u64; 6], ret: &SysResult) {
-    let name = rvisor_syscalls::syscall_name(nr).unwrap_or("?");
-    match ret {
-        Ok(v) => eprintln!("[{:>4}] {} = {}", ctx.task.tid, name, v),
-        Err(e) => eprintln!("[{:>4}] {} = -1 {}", ctx.task.tid, name, e),
+/// --strace: prints the finished call and its result.
+pub fn strace_exit(ctx: &SyscallCtx<'_>, nr: u64, args: [u64; 6], ret: &SysResult, entered: Option<String>) {
+    let mem = StraceMem(ctx.mem);
+    let raw = match ret {
+        Ok(v) => *v,
+        Err(e) => e.as_return(),
+    };
+    let line = match entered {
+        Some(call) => format!("{call} {}", rvisor_syscalls::format::format_return(nr, raw, args, &mem)),
+        None => rvisor_syscalls::format::format_line(nr, args, raw, &mem),
+    };
+    eprintln!("[pid {:>5}] {line}", ctx.task.tid);
+}
+
+struct StraceMem(Memory);
+
+impl rvisor_syscalls::format::MemReader for StraceMem {
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let mut v = vec![0u8; len];
+        let n = self.0.read_partial(addr, &mut v);
+        if n == 0 {
+            return None;
+        }
+        v.truncate(n);
+        Some(v)
     }
 }

@@ -345,3 +345,56 @@ fn create_special_and_symlink_in_lower_dir() {
     assert_eq!(f.upper.lookup(b"link").unwrap().readlink().unwrap(), b"etc/passwd");
     assert_eq!(link.attr().unwrap().uid, 3);
 }
+
+#[test]
+fn cache_pins_only_objects_with_upper_copies() {
+    let f = fixture();
+    let pw = walk(&f.ov, "etc/passwd").unwrap();
+    let hosts = Arc::downgrade(&walk(&f.ov, "etc/hosts").unwrap());
+    assert!(hosts.upgrade().is_none(), "lower-only objects are not pinned");
+    // A lower-only object keeps its parent alive, so it can still be copied up.
+    let ino = pw.attr().unwrap().ino;
+    pw.open(libc::O_WRONLY).unwrap().write(b"R", 0).unwrap();
+    let weak_pw = Arc::downgrade(&pw);
+    drop(pw);
+    let again = walk(&f.ov, "etc/passwd").unwrap();
+    assert!(weak_pw.upgrade().is_some(), "copied-up objects stay cached");
+    assert_eq!(again.attr().unwrap().ino, ino);
+    assert_eq!(contents(&again), b"Root:x:0:0");
+    let ovl = again.as_any().downcast_ref::<OvlInode>().unwrap();
+    assert!(ovl.upper().is_some() && ovl.lower().is_some());
+}
+
+#[test]
+fn concurrent_changes_and_lookups() {
+    let f = fixture();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let ov = f.ov.clone();
+            std::thread::spawn(move || {
+                let c = creds(0, 0);
+                for i in 0..200 {
+                    let etc = walk(&ov, "etc").unwrap();
+                    let name = format!("n{t}_{i}");
+                    let _ = etc.create(name.as_bytes(), &args(S_IFREG | 0o644, &c));
+                    let _ = etc.rename(name.as_bytes(), &ov, b"moved", 0);
+                    let _ = walk(&ov, "etc/passwd").and_then(|p| p.open(libc::O_RDWR));
+                    let _ = walk(&ov, "deep/x/y/file").and_then(|p| p.setattr(&SetAttr::default()));
+                    let _ = ov.unlink(b"moved");
+                    let _ = ov.mkdir(format!("d{t}").as_bytes(), &args(S_IFDIR | 0o755, &c));
+                    let _ = ov.rename(format!("d{t}").as_bytes(), &etc, format!("d{t}").as_bytes(), 0);
+                    let _ = etc.rmdir(format!("d{t}").as_bytes());
+                    let _ = ov.readdir();
+                    let _ = etc.readdir();
+                    let _ = walk(&ov, "dir/a").map(|a| a.attr());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(names(&walk(&f.ov, "etc").unwrap()), vec!["hosts", "passwd"]);
+    assert_eq!(contents(&walk(&f.lower, "etc/passwd").unwrap()), b"root:x:0:0");
+    assert!(!names(&f.ov).contains(&"moved".to_string()));
+}

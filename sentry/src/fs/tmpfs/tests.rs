@@ -369,3 +369,42 @@ fn deep_tree_drops_without_recursion() {
     drop(cur);
     drop(r);
 }
+
+#[test]
+fn concurrent_namespace_changes() {
+    let r = root();
+    let a = mkdir(&r, "a");
+    let b = mkdir(&r, "b");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (r, a, b) = (r.clone(), a.clone(), b.clone());
+            std::thread::spawn(move || {
+                let c = creds();
+                for i in 0..300 {
+                    let name = format!("f{t}_{i}");
+                    let (src, dst) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+                    let (f, _) = src.create(name.as_bytes(), &args(S_IFREG | 0o644, &c)).unwrap();
+                    src.rename(name.as_bytes(), dst, b"shared", 0).unwrap_or(());
+                    let _ = dst.link(format!("l{t}").as_bytes(), &f);
+                    let _ = dst.unlink(format!("l{t}").as_bytes());
+                    let _ = src.mkdir(format!("d{t}").as_bytes(), &args(S_IFDIR | 0o755, &c));
+                    let _ = src.rename(format!("d{t}").as_bytes(), dst, format!("d{t}").as_bytes(), 0);
+                    let _ = r.rename(b"a", &r, b"a", RENAME_EXCHANGE);
+                    let _ = dst.rmdir(format!("d{t}").as_bytes());
+                    let _ = src.unlink(name.as_bytes());
+                    let _ = r.readdir();
+                    let _ = a.readdir();
+                    let _ = b.lookup(b"shared").map(|i| i.attr());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for d in [&a, &b] {
+        let subdirs = d.readdir().unwrap().iter().filter(|e| e.d_type == crate::vfs::DT_DIR).count() as u64;
+        assert_eq!(nlink(d), 2 + subdirs);
+    }
+    assert_eq!(nlink(&r), 4);
+}
