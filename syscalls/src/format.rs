@@ -220,21 +220,13 @@ pub fn format_return(nr: u64, ret: i64, args: [u64; 6], _mem: &dyn MemReader) ->
         RetKind::Hex => format!("= {:#x}", ret as u64),
         RetKind::Oct => format!("= 0{:02o}", ret),
         RetKind::Fcntl => {
-            let mut s = format!("= {ret}");
             let bits = ret as u64;
             match args[1] & 0xffff_ffff {
-                names::F_GETFL => {
-                    s = format!("= {bits:#x} (flags {})", open_flags(bits));
-                }
-                names::F_GETFD => {
-                    s = format!("= {bits:#x} (flags {})", flags(bits, names::FD_CLOEXEC, "0"));
-                }
-                names::F_GET_SEALS => {
-                    s = format!("= {bits:#x} (seals {})", flags(bits, names::SEALS, "0"));
-                }
-                _ => {}
+                names::F_GETFL => format!("= {bits:#x} (flags {})", open_flags(bits)),
+                names::F_GETFD => format!("= {bits:#x} (flags {})", flags(bits, names::FD_CLOEXEC, "0")),
+                names::F_GET_SEALS => format!("= {bits:#x} (seals {})", flags(bits, names::SEALS, "0")),
+                _ => format!("= {ret}"),
             }
-            s
         }
         RetKind::Int | RetKind::NoReturn => format!("= {ret}"),
     }
@@ -495,7 +487,7 @@ fn enum_name(v: u64, table: Names) -> String {
     match table.iter().find(|(x, _)| *x == v) {
         Some((_, name)) => name.to_string(),
         None => {
-            // Small values read better in decimal; a negative int is likely a typo'd constant.
+            // Small unknown values read better in decimal, large ones (ioctl numbers) in hex.
             if v < 0x1000 {
                 v.to_string()
             } else {

@@ -73,8 +73,11 @@ int main(void)
 	usleep(100000);
 	printf("parent unlocking\n");
 	write(sync2[1], "g", 1);
-	CHECK(setlk(fd, F_SETLK, F_UNLCK, 0, 0));
+	/* Print only after the child is done, so output order is fixed. */
+	int ur = setlk(fd, F_SETLK, F_UNLCK, 0, 0);
+	int ue = errno;
 	wait_child("child", pid);
+	printf("parent unlock: %s\n", ur < 0 ? errname(ue) : "ok");
 
 	/* Closing any fd for the file drops the process's locks. */
 	CHECK(setlk(fd, F_SETLK, F_WRLCK, 0, 10));

@@ -47,8 +47,11 @@ int main(void)
 	usleep(100000);
 	printf("parent releasing\n");
 	close(d);
-	CHECK(flock(fd, LOCK_UN));
+	/* Print only after the child is done, so output order is fixed. */
+	int ur = flock(fd, LOCK_UN);
+	int ue = errno;
 	wait_child("child2", pid);
+	printf("parent unlock: %s\n", ur < 0 ? errname(ue) : "ok");
 
 	/* Closing the last fd of the description releases it. */
 	CHECK(flock(fd2, LOCK_EX | LOCK_NB));

@@ -41,10 +41,7 @@ int main(void)
 	struct stat st;
 	fstat(fd, &st);
 	printf("size unchanged: %lld\n", (long long)st.st_size);
-	/* Growing the file exposes the page's bytes. */
-	CHECK(ftruncate(fd, 101));
-	n = pread(fd, buf, 1, 100);
-	print_bytes("grown byte", buf, n);
+	/* (Whether growing the file then exposes 'X' depends on the filesystem.) */
 	munmap(p, pg);
 
 	/* Mapping a second page at an offset. */

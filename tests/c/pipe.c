@@ -80,14 +80,13 @@ int main(void)
 
 	/* Default SIGPIPE kills the writer. */
 	pipe(p);
+	close(p[0]);
 	pid_t pid = fork();
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
-		close(p[0]);
 		write(p[1], "x", 1);
 		exit(0);
 	}
-	close(p[0]);
 	close(p[1]);
 	wait_child("writer without reader", pid);
 

@@ -48,6 +48,8 @@ int main(void)
 	close(fd);
 	show_stat("f3");
 	fd = open("d1", O_TMPFILE | O_RDWR, 0666);
+	if (fd < 0)
+		printf("O_TMPFILE: %s\n", errname(errno));
 	if (fd >= 0) {
 		struct stat st;
 		fstat(fd, &st);

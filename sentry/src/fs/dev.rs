@@ -122,6 +122,15 @@ impl FileOps for DevFile {
         true
     }
 
+    fn host_seek(&self, _off: i64, _whence: i32) -> Option<VfsResult<u64>> {
+        // null/zero/full reset the position to 0; random's never moves from 0.
+        Some(Ok(0))
+    }
+
+    fn sync(&self, _data_only: bool) -> VfsResult<()> {
+        Err(Errno::EINVAL)
+    }
+
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
         if matches!(self.kind, DevKind::Random | DevKind::Urandom) && cmd == RNDGETENTCNT {
             mem.write_bytes(arg, &256i32.to_ne_bytes())?;

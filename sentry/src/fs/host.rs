@@ -132,6 +132,18 @@ impl FileOps for HostStream {
         false
     }
 
+    fn sync(&self, data_only: bool) -> VfsResult<()> {
+        // SAFETY: plain syscalls on an inherited fd (EINVAL for pipes and ttys).
+        let r = unsafe {
+            if data_only {
+                libc::fdatasync(self.fd)
+            } else {
+                libc::fsync(self.fd)
+            }
+        };
+        check(r as isize).map(|_| ())
+    }
+
     fn host_seek(&self, off: i64, whence: i32) -> Option<VfsResult<u64>> {
         // SAFETY: lseek on an inherited fd; ESPIPE for pipes and ttys.
         let r = unsafe { libc::lseek(self.fd, off, whence) };

@@ -67,6 +67,14 @@ impl FileOps for PipeEnd {
         Some(self.fd.as_raw_fd())
     }
 
+    fn sync(&self, _data_only: bool) -> VfsResult<()> {
+        Err(Errno::EINVAL)
+    }
+
+    fn allocate(&self, _mode: i32, _off: u64, _len: u64) -> VfsResult<()> {
+        Err(Errno::ESPIPE)
+    }
+
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
         if cmd == libc::FIONREAD as u32 {
             let mut n: libc::c_int = 0;

@@ -54,10 +54,7 @@ impl Inode for GenFile {
     fn attr(&self) -> VfsResult<Attr> {
         Ok(attr(S_IFREG | 0o444, self.ino))
     }
-    fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
-        if flags & libc::O_ACCMODE != libc::O_RDONLY {
-            return Err(Errno::EACCES);
-        }
+    fn open(&self, _flags: i32) -> VfsResult<Arc<dyn FileOps>> {
         Ok(Arc::new(Content((self.gen)()?)))
     }
     fn cacheable(&self) -> bool {
@@ -139,6 +136,19 @@ impl Inode for Dir {
     fn open(&self, _flags: i32) -> VfsResult<Arc<dyn FileOps>> {
         Ok(Arc::new(DirHandle))
     }
+    // /proc has no negative dentries: new names fail the lookup (ENOENT) first.
+    fn create(&self, _name: &[u8], _args: &crate::vfs::CreateArgs<'_>) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
+        Err(Errno::ENOENT)
+    }
+    fn mkdir(&self, _name: &[u8], _args: &crate::vfs::CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
+        Err(Errno::ENOENT)
+    }
+    fn mknod(&self, _name: &[u8], _args: &crate::vfs::CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
+        Err(Errno::ENOENT)
+    }
+    fn symlink(&self, _name: &[u8], _target: &[u8], _creds: &crate::vfs::FsCreds) -> VfsResult<Arc<dyn Inode>> {
+        Err(Errno::ENOENT)
+    }
     fn cacheable(&self) -> bool {
         false
     }
@@ -197,15 +207,19 @@ fn root_entries() -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> {
     }));
     v.push(file(0, "meminfo", Arc::new(meminfo)));
     v.push(file(0, "cpuinfo", Arc::new(cpuinfo)));
-    let boot = k.boot_time;
-    v.push(file(
-        0,
-        "uptime",
-        Arc::new(move || {
-            let e = boot.elapsed().as_secs_f64();
-            Ok(format!("{e:.2} {:.2}\n", e * 0.9).into_bytes())
-        }),
-    ));
+    v.push(file(0, "uptime", Arc::new(|| {
+        // SAFETY: zeroed sysinfo is a valid out-buffer.
+        let mut h: libc::sysinfo = unsafe { std::mem::zeroed() };
+        // SAFETY: h is valid.
+        unsafe { libc::sysinfo(&mut h) };
+        let e = h.uptime as f64;
+        Ok(format!("{e:.2} {:.2}\n", e * 1.8).into_bytes())
+    })));
+    v.push(file(0, "version", Arc::new(|| {
+        let (release, version) = host_release();
+        Ok(format!("Linux version {release} (rvisor) {version}\n").into_bytes())
+    })));
+    v.push((b"sys".to_vec(), Arc::new(Dir { ino: ino_for(0, "sys"), list: Arc::new(sys_entries) })));
     v.push(file(0, "loadavg", Arc::new(|| Ok(b"0.00 0.00 0.00 1/1 1\n".to_vec()))));
     v.push(file(0, "mounts", Arc::new(mounts_text)));
     v.push(file(0, "filesystems", Arc::new(|| Ok(b"nodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n".to_vec()))));
@@ -307,6 +321,8 @@ fn pid_entries(w: &Weak<ThreadGroup>) -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)
     ));
     let w1 = w.clone();
     v.push((b"fd".to_vec(), Arc::new(Dir { ino: ino_for(pid, "fd"), list: Arc::new(move || fd_entries(&w1)) })));
+    let w1 = w.clone();
+    v.push((b"fdinfo".to_vec(), Arc::new(Dir { ino: ino_for(pid, "fdinfo"), list: Arc::new(move || fdinfo_entries(&w1)) })));
     Ok(v)
 }
 
@@ -318,7 +334,13 @@ fn fd_entries(w: &Weak<ThreadGroup>) -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>
     for (fd, f) in t.files().list() {
         let name = fd.to_string();
         let text = match f.location() {
-            Some(l) => path_of(l, &root).0,
+            Some(l) => {
+                let mut p = path_of(l, &root).0;
+                if l.dentry.is_deleted() {
+                    p.extend_from_slice(b" (deleted)");
+                }
+                p
+            }
             None => f.anon_name().unwrap_or("anon_inode:[unknown]").as_bytes().to_vec(),
         };
         let loc = f.location().cloned();
@@ -452,4 +474,77 @@ fn cpuinfo() -> VfsResult<Vec<u8>> {
         ));
     }
     Ok(out.into_bytes())
+}
+
+fn host_release() -> (String, String) {
+    // SAFETY: zeroed utsname is a valid out-buffer.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: u is valid.
+    unsafe { libc::uname(&mut u) };
+    let s = |f: &[libc::c_char]| f.iter().take_while(|&&c| c != 0).map(|&c| c as u8 as char).collect::<String>();
+    (s(&u.release), s(&u.version))
+}
+
+fn value(text: impl Fn() -> VfsResult<String> + Send + Sync + 'static) -> Gen {
+    Arc::new(move || {
+        text().map(|mut t| {
+            t.push('\n');
+            t.into_bytes()
+        })
+    })
+}
+
+type Entries = Vec<(Vec<u8>, Arc<dyn Inode>)>;
+
+fn dir(name: &str, list: impl Fn() -> VfsResult<Entries> + Send + Sync + 'static) -> (Vec<u8>, Arc<dyn Inode>) {
+    (name.as_bytes().to_vec(), Arc::new(Dir { ino: ino_for(0, name), list: Arc::new(list) }))
+}
+
+fn hostname() -> VfsResult<String> {
+    let k = kernel()?;
+    let h = k.hostname.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(String::from_utf8_lossy(&h).into_owned())
+}
+
+/// /proc/sys: the few read-only knobs programs read.
+fn sys_entries() -> VfsResult<Entries> {
+    Ok(vec![
+        dir("kernel", || {
+            Ok(vec![
+                file(0, "ostype", value(|| Ok("Linux".into()))),
+                file(0, "osrelease", value(|| Ok(host_release().0))),
+                file(0, "version", value(|| Ok(host_release().1))),
+                file(0, "hostname", value(hostname)),
+                file(0, "domainname", value(|| Ok("(none)".into()))),
+                file(0, "pid_max", value(|| Ok("4194304".into()))),
+                file(0, "ngroups_max", value(|| Ok("65536".into()))),
+                file(0, "cap_last_cap", value(|| Ok("40".into()))),
+            ])
+        }),
+        dir("vm", || {
+            Ok(vec![
+                file(0, "overcommit_memory", value(|| Ok("0".into()))),
+                file(0, "max_map_count", value(|| Ok("65530".into()))),
+            ])
+        }),
+        dir("fs", || Ok(vec![file(0, "nr_open", value(|| Ok("1048576".into())))])),
+    ])
+}
+
+fn fdinfo_entries(w: &Weak<ThreadGroup>) -> VfsResult<Entries> {
+    let g = group(w)?;
+    let t = leader_task(&g)?;
+    let files = t.files();
+    let mut v: Entries = Vec::new();
+    for (fd, f) in files.list() {
+        let cloexec = files.get_cloexec(fd).unwrap_or(false);
+        let pos = *f.offset.lock().unwrap_or_else(|e| e.into_inner());
+        let mnt = f.location().map(|l| l.mount.id).unwrap_or(0);
+        let flags = f.flags() | if cloexec { libc::O_CLOEXEC } else { 0 };
+        let ino = f.attr().map(|a| a.ino).unwrap_or(0);
+        let text = format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n");
+        let (_, inode) = file(g.tgid, &format!("fdinfo{fd}"), Arc::new(move || Ok(text.clone().into_bytes())));
+        v.push((fd.to_string().into_bytes(), inode));
+    }
+    Ok(v)
 }

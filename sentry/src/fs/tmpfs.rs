@@ -1,21 +1,24 @@
-//! tmpfs: an in-memory file system. Regular files are host memfds, so the
-//! sentry maps them into applications exactly like gofer-donated files;
-//! directories, symlinks and device nodes live in sentry memory.
+//! tmpfs: an in-memory file system. Directories, symlinks and device nodes
+//! live in sentry memory; regular files too while small, then in host memfds
+//! (see `regular`), which the sentry maps into applications exactly like
+//! gofer-donated files.
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use super::host::{check, host_fstat, HostFile};
 use crate::vfs::{
     dtype_of_mode, next_synthetic_ino, now, Attr, CreateArgs, DirEntry, Errno, FileOps, FsCreds, Inode, SetAttr,
     StatFs, TimeSet, Timespec, VfsResult, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
 
+mod regular;
 #[cfg(test)]
 mod tests;
+
+use regular::RegData;
+pub use regular::{TmpfsFile, SMALL_FILE_MAX};
 
 /// `f_type` of tmpfs in statfs(2).
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -107,8 +110,8 @@ struct DirData {
 }
 
 enum Data {
-    /// The memfd holding the contents. Open files hold dups, so data outlives unlink.
-    Regular(OwnedFd),
+    /// Open files hold the inode, so data outlives unlink.
+    Regular(RegData),
     Dir(DirData),
     Symlink(Vec<u8>),
     /// Fifos, sockets and device nodes: attributes only.
@@ -138,26 +141,6 @@ pub fn new_tmpfs_root(mode: u32, uid: u32, gid: u32) -> Arc<TmpfsInode> {
     TmpfsInode::new_node(&fs, S_IFDIR | (mode & 0o7777), uid, gid, 0, data)
 }
 
-fn new_memfd() -> VfsResult<OwnedFd> {
-    // SAFETY: the name is a valid NUL-terminated string; flags are constants.
-    let fd = unsafe { libc::memfd_create(c"tmpfs".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: fd is freshly created and owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn dup_cloexec(fd: RawFd) -> VfsResult<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC only reads its integer argument.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if new < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: new is a fresh fd we now own.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
 impl TmpfsInode {
     fn new_node(fs: &Arc<FsShared>, mode: u32, uid: u32, gid: u32, rdev: u64, data: Data) -> Arc<TmpfsInode> {
         let t = now();
@@ -181,14 +164,6 @@ impl TmpfsInode {
     /// The device number of the tmpfs instance.
     pub fn dev(&self) -> u64 {
         self.fs.dev
-    }
-
-    /// The memfd of a regular file (for callers that need the raw host fd).
-    pub fn memfd(&self) -> Option<RawFd> {
-        match &self.data {
-            Data::Regular(fd) => Some(fd.as_raw_fd()),
-            _ => None,
-        }
     }
 
     fn is_dir(&self) -> bool {
@@ -302,23 +277,21 @@ impl TmpfsInode {
     }
 
     fn new_regular(fs: &Arc<FsShared>, mode: u32, uid: u32, gid: u32) -> VfsResult<Arc<TmpfsInode>> {
-        let fd = new_memfd()?;
-        Ok(TmpfsInode::new_node(fs, S_IFREG | (mode & 0o7777), uid, gid, 0, Data::Regular(fd)))
+        Ok(TmpfsInode::new_node(fs, S_IFREG | (mode & 0o7777), uid, gid, 0, Data::Regular(RegData::default())))
     }
 
     fn set_times(&self, atime: Option<TimeSet>, mtime: Option<TimeSet>) -> VfsResult<()> {
         if atime.is_none() && mtime.is_none() {
             return Ok(());
         }
-        if let Data::Regular(fd) = &self.data {
-            // The memfd keeps a regular file's times (the host updates them on
-            // writes), so utimes goes there too.
-            let ts = [host_timespec(atime), host_timespec(mtime)];
-            // SAFETY: ts is a valid array of two timespecs.
-            check(unsafe { libc::futimens(fd.as_raw_fd(), ts.as_ptr()) } as isize)?;
-            self.meta().ctime = now();
-            return Ok(());
+        if let Data::Regular(_) = &self.data {
+            return self.reg_set_times(atime, mtime);
         }
+        self.set_meta_times(atime, mtime);
+        Ok(())
+    }
+
+    fn set_meta_times(&self, atime: Option<TimeSet>, mtime: Option<TimeSet>) {
         let mut m = self.meta();
         if let Some(a) = atime {
             m.atime = resolve_time(a);
@@ -327,7 +300,6 @@ impl TmpfsInode {
             m.mtime = resolve_time(t);
         }
         m.ctime = now();
-        Ok(())
     }
 }
 
@@ -370,15 +342,7 @@ impl Inode for TmpfsInode {
             ctime: m.ctime,
         };
         match &self.data {
-            Data::Regular(fd) => {
-                let h = host_fstat(fd.as_raw_fd())?;
-                a.size = h.size;
-                a.blocks = h.blocks;
-                a.atime = h.atime;
-                a.mtime = h.mtime;
-                // Data changes move the memfd's ctime, metadata changes ours.
-                a.ctime = h.ctime.max(m.ctime);
-            }
+            Data::Regular(_) => self.reg_attr(&mut a, &m)?,
             Data::Dir(d) => a.size = (lock(&d.entries).len() as u64 + 2) * BOGO_DIRENT_SIZE,
             Data::Symlink(t) => {
                 a.size = t.len() as u64;
@@ -392,10 +356,9 @@ impl Inode for TmpfsInode {
     fn setattr(&self, change: &SetAttr) -> VfsResult<()> {
         if let Some(size) = change.size {
             match &self.data {
-                Data::Regular(fd) => {
-                    let len = i64::try_from(size).map_err(|_| Errno::EFBIG)?;
-                    // SAFETY: plain syscall on an fd we own.
-                    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) } as isize)?;
+                Data::Regular(_) => {
+                    i64::try_from(size).map_err(|_| Errno::EFBIG)?;
+                    self.reg_truncate(size)?;
                 }
                 Data::Dir(_) => return Err(Errno::EISDIR),
                 _ => return Err(Errno::EINVAL),
@@ -442,10 +405,7 @@ impl Inode for TmpfsInode {
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
         match &self.data {
-            Data::Regular(fd) => {
-                let dup = dup_cloexec(fd.as_raw_fd())?;
-                Ok(Arc::new(TmpfsFile { file: HostFile::new(dup), inode: self.strong()? }))
-            }
+            Data::Regular(_) => Ok(Arc::new(TmpfsFile { inode: self.strong()? })),
             Data::Dir(_) => Ok(Arc::new(TmpfsDirFile { inode: self.strong()? })),
             Data::Symlink(_) => Err(Errno::ELOOP),
             Data::Special => match self.ftype {
@@ -732,53 +692,6 @@ impl Inode for TmpfsInode {
             f_frsize: 4096,
             ..Default::default()
         })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// An open tmpfs regular file: positional I/O on a dup of the memfd. fstat
-/// answers from the inode, never from the host memfd.
-pub struct TmpfsFile {
-    file: HostFile,
-    inode: Arc<TmpfsInode>,
-}
-
-impl TmpfsFile {
-    pub fn inode(&self) -> &Arc<TmpfsInode> {
-        &self.inode
-    }
-}
-
-impl FileOps for TmpfsFile {
-    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
-        self.file.read(buf, off)
-    }
-
-    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
-        self.file.write(buf, off)
-    }
-
-    fn attr(&self) -> VfsResult<Attr> {
-        self.inode.attr()
-    }
-
-    fn host_fd(&self) -> Option<RawFd> {
-        self.file.host_fd()
-    }
-
-    fn truncate(&self, len: u64) -> VfsResult<()> {
-        self.file.truncate(len)
-    }
-
-    fn allocate(&self, mode: i32, off: u64, len: u64) -> VfsResult<()> {
-        self.file.allocate(mode, off, len)
-    }
-
-    fn sync(&self, data_only: bool) -> VfsResult<()> {
-        self.file.sync(data_only)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -304,6 +304,10 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     }
     // The whole process is gone: close its files and tell the parent.
     let closed = task.files().clear();
+    for f in &closed {
+        crate::syscalls::fd::locks::release_owner(f, tg.tgid);
+        crate::syscalls::fd::locks::release_flock(f);
+    }
     drop(closed);
     let parent = tg.parent();
     let orphans = {

@@ -37,7 +37,8 @@ fn mkdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, mode: u32) -> 
     let pn = parent_for_create(ctx, dirfd, pathp)?;
     let creds = ctx.task.creds().fs();
     let umask = ctx.task.fs().umask();
-    let args = CreateArgs { mode: S_IFDIR | (mode & 0o7777 & !umask), rdev: 0, flags: 0, creds: &creds };
+    // mkdir ignores set-user/group-ID bits (setgid comes from the parent, if at all).
+    let args = CreateArgs { mode: S_IFDIR | (mode & 0o1777 & !umask), rdev: 0, flags: 0, creds: &creds };
     let inode = pn.parent.inode().mkdir(&pn.name, &args)?;
     pn.parent.dentry.insert_child(&pn.name, inode);
     Ok(0)
@@ -96,6 +97,9 @@ fn is_mountpoint(ctx: &SyscallCtx<'_>, loc: &Location) -> bool {
 fn rmdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult {
     let path = ctx.mem.read_path(pathp)?;
     let pn = ctx.resolve_parent_at(dirfd, &path)?;
+    if pn.is_root {
+        return Err(Errno::EBUSY);
+    }
     if pn.name == b"." {
         return Err(Errno::EINVAL);
     }
@@ -195,12 +199,12 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     }
     let dst = existing_child(ctx, &np).ok();
     if let Some(d) = &dst {
+        if flags & RENAME_NOREPLACE != 0 {
+            return Err(Errno::EEXIST);
+        }
         if Arc::ptr_eq(d.dentry.inode(), src.dentry.inode()) || d.same_as(&src) {
             // Same file (or hard links to it): nothing to do.
             return Ok(0);
-        }
-        if flags & RENAME_NOREPLACE != 0 {
-            return Err(Errno::EEXIST);
         }
         let dattr = d.attr()?;
         if flags & RENAME_EXCHANGE == 0 {
@@ -293,6 +297,9 @@ fn symlink_common(ctx: &mut SyscallCtx<'_>, targetp: u64, newdir: i32, newp: u64
         return Err(Errno::ENOENT);
     }
     let pn = parent_for_create(ctx, newdir, newp)?;
+    if pn.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
     let creds = ctx.task.creds().fs();
     let inode = pn.parent.inode().symlink(&pn.name, &target, &creds)?;
     pn.parent.dentry.insert_child(&pn.name, inode);
@@ -311,7 +318,17 @@ fn readlink_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, buf: u64, s
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
-    let loc = ctx.resolve_arg(dirfd, pathp, false, true)?;
+    let path = ctx.mem.read_path(pathp)?;
+    let loc = if path.is_empty() {
+        // Only an O_PATH|O_NOFOLLOW fd of a symlink can be read with an empty path.
+        let f = if dirfd == AT_FDCWD { None } else { Some(ctx.file(dirfd)?) };
+        match f.and_then(|f| f.location().cloned()) {
+            Some(l) if l.attr()?.is_symlink() => l,
+            _ => return Err(Errno::ENOENT),
+        }
+    } else {
+        ctx.resolve_at(dirfd, &path, false)?
+    };
     let attr = loc.attr()?;
     if !attr.is_symlink() {
         return Err(Errno::EINVAL);
@@ -359,7 +376,7 @@ pub fn sys_getcwd(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let fs = ctx.task.fs().get();
     let (mut path, reachable) = path_of(&fs.cwd, &fs.root);
     if fs.cwd.dentry.is_deleted() {
-        path.extend_from_slice(b" (deleted)");
+        return Err(Errno::ENOENT);
     }
     if !reachable {
         let mut p = b"(unreachable)".to_vec();

@@ -15,7 +15,8 @@ pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 /// Drops POSIX record locks the process held on the file (close drops them all).
 pub fn release_locks(ctx: &SyscallCtx<'_>, file: &std::sync::Arc<OpenFile>) {
-    crate::syscalls::fd::locks::release_owner(file, ctx.task.tg.tgid);
+    locks::release_owner(file, ctx.task.tg.tgid);
+    locks::release_flock(file);
 }
 
 pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -73,7 +74,7 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
             let min = i32::try_from(arg).map_err(|_| Errno::EINVAL)?;
-            if min < 0 {
+            if min < 0 || min as u64 >= ctx.task.nofile_limit() {
                 return Err(Errno::EINVAL);
             }
             files.install(file, cmd == libc::F_DUPFD_CLOEXEC, min, ctx.task.nofile_limit()).map(i64::from)
@@ -214,6 +215,40 @@ fn do_pipe(ctx: &mut SyscallCtx<'_>, addr: u64, flags: i32) -> SysResult {
     Ok(0)
 }
 
+pub fn sys_flock(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, op) = (a[0] as i32, a[1] as i32);
+    let file = ctx.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    locks::flock(ctx, &file, op)
+}
+
+pub fn sys_memfd_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (namep, flags) = (a[0], a[1] as u32);
+    const MFD_CLOEXEC: u32 = 1;
+    const MFD_ALLOW_SEALING: u32 = 2;
+    const MFD_HUGETLB: u32 = 4;
+    const MFD_NOEXEC_SEAL: u32 = 8;
+    const MFD_EXEC: u32 = 0x10;
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC | (0x3f << 26)) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MFD_HUGETLB != 0 {
+        return ctx.unsupported("memfd_create(MFD_HUGETLB)", Errno::EINVAL);
+    }
+    let name = ctx.mem.read_cstring(namep, 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
+    let creds = ctx.task.creds().fs();
+    // Each memfd is an unlinked file of a private tmpfs, so it can be mmapped and sized like any file.
+    let dir = crate::fs::tmpfs::new_tmpfs(0o700, 0, 0);
+    let args = crate::vfs::CreateArgs { mode: crate::vfs::S_IFREG | 0o777, rdev: 0, flags: libc::O_RDWR, creds: &creds };
+    let (inode, ops) = dir.create(b"memfd", &args)?;
+    dir.unlink(b"memfd")?;
+    let shown = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
+    let file = OpenFile::new_anon(ops, Some(inode), libc::O_RDWR | crate::vfs::file::O_LARGEFILE, shown);
+    ctx.task.files().install(file, flags & MFD_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)
+}
+
 pub mod locks {
     //! POSIX (per-process) and OFD (per open file) byte-range record locks,
     //! kept in the sentry so locks between sandboxed processes conflict as on Linux.
@@ -291,12 +326,75 @@ pub mod locks {
             if let Some(list) = t.by_file.get_mut(&k) {
                 list.retain(|l| l.owner != Owner::Process(tgid));
                 // OFD locks go when the last reference to the description goes.
-                if Arc::strong_count(file) <= 2 {
+                if Arc::strong_count(file) == 1 {
                     list.retain(|l| l.owner != ofd);
                 }
             }
         });
         CHANGED.notify_all();
+    }
+
+    #[derive(Default)]
+    struct FlockTable {
+        /// (dev, ino) -> holders: (open file description, exclusive).
+        by_file: HashMap<(u64, u64), Vec<(usize, bool)>>,
+    }
+
+    static FLOCKS: Mutex<Option<FlockTable>> = Mutex::new(None);
+    static FLOCK_CHANGED: Condvar = Condvar::new();
+
+    /// flock(2): whole-file locks owned by the open file description.
+    pub fn flock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, op: i32) -> SysResult {
+        let nb = op & libc::LOCK_NB != 0;
+        let kind = op & !libc::LOCK_NB;
+        if kind != libc::LOCK_SH && kind != libc::LOCK_EX && kind != libc::LOCK_UN {
+            return Err(Errno::EINVAL);
+        }
+        let k = key(file).ok_or(Errno::EBADF)?;
+        let me = Arc::as_ptr(file) as usize;
+        let exclusive = kind == libc::LOCK_EX;
+        loop {
+            let mut g = FLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+            let t = g.get_or_insert_with(FlockTable::default);
+            let holders = t.by_file.entry(k).or_default();
+            // Converting a lock first drops the old one, as Linux does.
+            holders.retain(|&(o, _)| o != me);
+            if kind == libc::LOCK_UN {
+                drop(g);
+                FLOCK_CHANGED.notify_all();
+                return Ok(0);
+            }
+            let conflict = holders.iter().any(|&(_, ex)| ex || exclusive);
+            if !conflict {
+                holders.push((me, exclusive));
+                return Ok(0);
+            }
+            if nb {
+                drop(g);
+                FLOCK_CHANGED.notify_all();
+                return Err(Errno::EAGAIN);
+            }
+            let (g2, _) = FLOCK_CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
+            drop(g2);
+            if ctx.task.interrupt.drain() || ctx.kernel.shutting_down() {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+
+    /// Drops the flock held through `file` when its last reference goes.
+    pub fn release_flock(file: &Arc<OpenFile>) {
+        if Arc::strong_count(file) > 1 {
+            return;
+        }
+        let Some(k) = key(file) else { return };
+        let me = Arc::as_ptr(file) as usize;
+        let mut g = FLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = g.as_mut().and_then(|t| t.by_file.get_mut(&k)) {
+            h.retain(|&(o, _)| o != me);
+        }
+        drop(g);
+        FLOCK_CHANGED.notify_all();
     }
 
     pub fn fcntl_lock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {

@@ -78,53 +78,18 @@ pub fn open_file(
         return Err(ctx.unsupported("open(O_TMPFILE)", Errno::EOPNOTSUPP).unwrap_err());
     }
     let acc = flags & libc::O_ACCMODE;
-    if acc == libc::O_ACCMODE && flags & libc::O_PATH == 0 {
-        return Err(Errno::EINVAL);
-    }
     if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
         return Err(Errno::EINVAL);
     }
     let creds = ctx.task.creds().fs();
     let follow = flags & libc::O_NOFOLLOW == 0;
-    let mut created = false;
     let loc = if flags & libc::O_CREAT != 0 {
-        let pn = ctx.resolve_parent_at(dirfd, path)?;
-        if pn.trailing_slash || pn.name == b"." || pn.name == b".." {
-            return Err(Errno::EISDIR);
-        }
-        match pn.parent.dentry.lookup_child(&pn.name) {
-            Ok(d) => {
-                if flags & libc::O_EXCL != 0 {
-                    return Err(Errno::EEXIST);
-                }
-                let existing = Location::new(pn.parent.mount.clone(), d);
-                if existing.attr()?.is_symlink() {
-                    if !follow {
-                        return Err(Errno::ELOOP);
-                    }
-                    ctx.resolve_at_flags(dirfd, path, true, resolve)?
-                } else {
-                    cross(ctx, existing)?
-                }
-            }
-            Err(e) if e == Errno::ENOENT => {
-                let pattr = pn.parent.attr()?;
-                if !may_access(&pattr, &creds, MAY_WRITE | MAY_EXEC) {
-                    return Err(Errno::EACCES);
-                }
-                check_writable_mount(&pn.parent)?;
-                let umask = ctx.task.fs().umask();
-                let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds: &creds };
-                let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
-                let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
-                let loc = Location::new(pn.parent.mount.clone(), dentry);
-                let f = OpenFile::new(ops, loc, flags);
-                return Ok(f);
-            }
-            Err(e) => return Err(e),
+        match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
+            Created::New(f) => return Ok(f),
+            Created::Existing(l) => l,
         }
     } else {
-        ctx.resolve_at_flags(dirfd, path, follow || flags & libc::O_PATH == 0 && follow, resolve)?
+        ctx.resolve_at_flags(dirfd, path, follow, resolve)?
     };
     let attr = loc.attr()?;
     if attr.is_symlink() {
@@ -140,30 +105,91 @@ pub fn open_file(
         return Ok(OpenFile::new(Arc::new(PathOnly), loc, flags));
     }
     let want_write = acc == libc::O_WRONLY || acc == libc::O_RDWR;
-    if attr.is_dir() && (want_write || flags & libc::O_TRUNC != 0 && !created) {
+    if attr.is_dir() && (want_write || flags & libc::O_TRUNC != 0) {
         return Err(Errno::EISDIR);
     }
     let mut mask = 0;
-    if acc == libc::O_RDONLY || acc == libc::O_RDWR {
+    // Access mode 3 opens for ioctl only but is checked as read+write.
+    if acc == libc::O_RDONLY || acc == libc::O_RDWR || acc == libc::O_ACCMODE {
         mask |= MAY_READ;
     }
-    if want_write {
+    if acc == libc::O_ACCMODE {
         mask |= MAY_WRITE;
     }
-    if !created && !may_access(&attr, &creds, mask) {
+    // O_TRUNC needs write permission even with O_RDONLY, and truncates then too.
+    let truncate = flags & libc::O_TRUNC != 0 && attr.is_regular();
+    if want_write || truncate {
+        mask |= MAY_WRITE;
+    }
+    if !may_access(&attr, &creds, mask) {
         return Err(Errno::EACCES);
     }
     let is_data = attr.is_regular() || attr.is_dir();
-    if want_write && is_data {
+    if (want_write || truncate) && is_data {
         check_writable_mount(&loc)?;
     }
-    if flags & libc::O_TRUNC != 0 && attr.is_regular() && want_write {
+    if truncate && attr.size != 0 {
         loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
     }
-    created = false;
-    let _ = created;
     let ops = loc.inode().open(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC))?;
-    Ok(OpenFile::new(ops, loc, flags))
+    Ok(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE))
+}
+
+enum Created {
+    New(Arc<OpenFile>),
+    Existing(Location),
+}
+
+/// O_CREAT: finds the file (following a final symlink, even a dangling one,
+/// unless O_EXCL/O_NOFOLLOW) or creates it.
+fn create_or_find(ctx: &SyscallCtx<'_>, dirfd: i32, path: &[u8], flags: i32, mode: u32, creds: &crate::vfs::FsCreds) -> VfsResult<Created> {
+    let mut pn = ctx.resolve_parent_at(dirfd, path)?;
+    let mut links = 0;
+    loop {
+        if pn.trailing_slash || pn.is_root || pn.name == b"." || pn.name == b".." {
+            return Err(Errno::EISDIR);
+        }
+        match pn.parent.dentry.lookup_child(&pn.name) {
+            Ok(d) => {
+                if flags & libc::O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                let existing = cross(ctx, Location::new(pn.parent.mount.clone(), d))?;
+                if !existing.attr()?.is_symlink() {
+                    return Ok(Created::Existing(existing));
+                }
+                if flags & libc::O_NOFOLLOW != 0 {
+                    return Err(Errno::ELOOP);
+                }
+                links += 1;
+                if links > crate::vfs::path::MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if let Some(target) = existing.inode().magic_link() {
+                    return Ok(Created::Existing(target?));
+                }
+                let target = existing.inode().readlink()?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                pn = ctx.resolve_parent_from(&pn.parent, &target)?;
+            }
+            Err(e) if e == Errno::ENOENT => {
+                let pattr = pn.parent.attr()?;
+                if !may_access(&pattr, creds, MAY_WRITE | MAY_EXEC) {
+                    return Err(Errno::EACCES);
+                }
+                check_writable_mount(&pn.parent)?;
+                let umask = ctx.task.fs().umask();
+                let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds };
+                let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
+                let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
+                let loc = Location::new(pn.parent.mount.clone(), dentry);
+                return Ok(Created::New(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn cross(ctx: &SyscallCtx<'_>, loc: Location) -> VfsResult<Location> {

@@ -68,7 +68,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
         _ => pos_guard.as_deref().copied().unwrap_or(0),
     };
     if data.is_empty() {
-        return Ok(0);
+        return ops.write(data, pos).map(|n| n as i64);
     }
     if seekable {
         let fsize = ctx.task.tg.rlimit(libc::RLIMIT_FSIZE as usize).rlim_cur;
@@ -203,7 +203,14 @@ fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Opt
         let n = (v.iov_len as usize).min(CHUNK.saturating_sub(data.len()));
         let start = data.len();
         data.resize(start + n, 0);
-        ctx.mem.read(v.iov_base, &mut data[start..])?;
+        let got = ctx.mem.read_partial(v.iov_base, &mut data[start..]);
+        if got < n {
+            data.truncate(start + got);
+            if data.is_empty() {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
     }
     write_file(ctx, &file, &data, off)
 }
@@ -247,6 +254,9 @@ pub fn sys_pwritev2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (fd, off, whence) = (a[0] as i32, a[1] as i64, a[2] as i32);
     let file = ctx.file(fd)?;
+    if file.is_path_only() {
+        return Err(Errno::EBADF);
+    }
     if let Some(r) = file.ops().host_seek(off, whence) {
         return r.map(|v| v as i64);
     }
@@ -335,7 +345,7 @@ pub fn sys_sendfile(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if !inf.readable() || !outf.writable() {
         return Err(Errno::EBADF);
     }
-    if outf.flags() & libc::O_APPEND != 0 {
+    if outf.flags() & libc::O_APPEND != 0 || !inf.ops().seekable() {
         return Err(Errno::EINVAL);
     }
     let in_off = if offp != 0 {
@@ -386,6 +396,11 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     };
     let io = read_off(in_p, ctx)?;
     let oo = read_off(out_p, ctx)?;
+    let ipos = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+    let opos = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+    if (ipos as i64).checked_add(len as i64).is_none_or(|v| v < 0) || (opos as i64).checked_add(len as i64).is_none_or(|v| v < 0) {
+        return Err(Errno::EOVERFLOW);
+    }
     if ia.ino == oa.ino && ia.dev == oa.dev {
         let s = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
         let d = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
@@ -403,14 +418,40 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(n as i64)
 }
 
+fn sync_common(ctx: &SyscallCtx<'_>, fd: i32, data_only: bool) -> SysResult {
+    let f = ctx.file(fd)?;
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    f.ops().sync(data_only).map(|_| 0)
+}
+
 pub fn sys_fsync(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let f = ctx.file(a[0] as i32)?;
-    f.ops().sync(false).map(|_| 0)
+    sync_common(ctx, a[0] as i32, false)
 }
 
 pub fn sys_fdatasync(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let f = ctx.file(a[0] as i32)?;
-    f.ops().sync(true).map(|_| 0)
+    sync_common(ctx, a[0] as i32, true)
+}
+
+pub fn sys_sync_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, off, len, flags) = (a[0] as i32, a[1] as i64, a[2] as i64, a[3] as u32);
+    const VALID: u32 = 1 | 2 | 4;
+    if flags & !VALID != 0 || off < 0 || len < 0 || off.checked_add(len).is_none() {
+        return Err(Errno::EINVAL);
+    }
+    let f = ctx.file(fd)?;
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    let attr = f.attr()?;
+    if !attr.is_regular() && !attr.is_dir() && attr.file_type() != crate::vfs::S_IFBLK && attr.file_type() != crate::vfs::S_IFLNK {
+        return Err(Errno::ESPIPE);
+    }
+    if flags & 2 != 0 {
+        f.ops().sync(true)?;
+    }
+    Ok(0)
 }
 
 pub fn sys_sync(_ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
@@ -437,9 +478,6 @@ pub fn sys_ftruncate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if !attr.is_regular() {
         return Err(Errno::EINVAL);
     }
-    if f.flags() & libc::O_APPEND != 0 {
-        return Err(Errno::EPERM);
-    }
     if let Some(loc) = f.location() {
         if loc.mount.flags.readonly {
             return Err(Errno::EROFS);
@@ -458,6 +496,9 @@ pub fn sys_fallocate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EBADF);
     }
     let attr = f.attr()?;
+    if attr.file_type() == crate::vfs::S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
     if attr.is_dir() {
         return Err(Errno::EISDIR);
     }

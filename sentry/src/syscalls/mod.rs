@@ -147,9 +147,15 @@ impl<'a> SyscallCtx<'a> {
     }
 
     pub fn resolve_parent_at(&self, dirfd: i32, path: &[u8]) -> VfsResult<ParentAndName> {
+        let start = if path.first() == Some(&b'/') { self.task.fs().get().root } else { self.dir_location(dirfd)? };
+        self.resolve_parent_from(&start, path)
+    }
+
+    /// Like `resolve_parent_at` with an explicit starting directory.
+    pub fn resolve_parent_from(&self, start: &Location, path: &[u8]) -> VfsResult<ParentAndName> {
         let fs = self.task.fs().get();
         let creds = self.task.creds().fs();
-        let start = if path.first() == Some(&b'/') { fs.root.clone() } else { self.dir_location(dirfd)? };
+        let start = if path.first() == Some(&b'/') { fs.root.clone() } else { start.clone() };
         Resolver::new(&fs.root, &self.kernel.mounts, &creds).resolve_parent(&start, path)
     }
 

@@ -600,3 +600,119 @@ pub fn sys_getrusage(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     ctx.mem.write(a[1], &[0u8; 144])?;
     Ok(0)
 }
+
+/// A credential id argument: -1 means "unchanged".
+fn id_arg(v: u64) -> Option<u32> {
+    let v = v as u32;
+    (v != u32::MAX).then_some(v)
+}
+
+pub fn sys_setresuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (r, e, s) = (id_arg(a[0]), id_arg(a[1]), id_arg(a[2]));
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid != 0 {
+        let allowed = |v: Option<u32>| v.is_none_or(|v| v == c.ruid || v == c.euid || v == c.suid);
+        if !allowed(r) || !allowed(e) || !allowed(s) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if let Some(v) = r {
+        c.ruid = v;
+    }
+    if let Some(v) = e {
+        c.euid = v;
+    }
+    if let Some(v) = s {
+        c.suid = v;
+    }
+    c.fsuid = c.euid;
+    Ok(0)
+}
+
+pub fn sys_setresgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (r, e, s) = (id_arg(a[0]), id_arg(a[1]), id_arg(a[2]));
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid != 0 {
+        let allowed = |v: Option<u32>| v.is_none_or(|v| v == c.rgid || v == c.egid || v == c.sgid);
+        if !allowed(r) || !allowed(e) || !allowed(s) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if let Some(v) = r {
+        c.rgid = v;
+    }
+    if let Some(v) = e {
+        c.egid = v;
+    }
+    if let Some(v) = s {
+        c.sgid = v;
+    }
+    c.fsgid = c.egid;
+    Ok(0)
+}
+
+pub fn sys_setreuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (r, e) = (id_arg(a[0]), id_arg(a[1]));
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid != 0 {
+        if r.is_some_and(|v| v != c.ruid && v != c.euid) || e.is_some_and(|v| v != c.ruid && v != c.euid && v != c.suid) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let old_ruid = c.ruid;
+    if let Some(v) = r {
+        c.ruid = v;
+    }
+    if let Some(v) = e {
+        c.euid = v;
+    }
+    // The saved id follows the new effective id when the real id changed or
+    // the effective id differs from the old real id.
+    if r.is_some() || e.is_some_and(|v| v != old_ruid) {
+        c.suid = c.euid;
+    }
+    c.fsuid = c.euid;
+    Ok(0)
+}
+
+pub fn sys_setregid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (r, e) = (id_arg(a[0]), id_arg(a[1]));
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    if c.euid != 0 {
+        if r.is_some_and(|v| v != c.rgid && v != c.egid) || e.is_some_and(|v| v != c.rgid && v != c.egid && v != c.sgid) {
+            return Err(Errno::EPERM);
+        }
+    }
+    let old_rgid = c.rgid;
+    if let Some(v) = r {
+        c.rgid = v;
+    }
+    if let Some(v) = e {
+        c.egid = v;
+    }
+    if r.is_some() || e.is_some_and(|v| v != old_rgid) {
+        c.sgid = c.egid;
+    }
+    c.fsgid = c.egid;
+    Ok(0)
+}
+
+pub fn sys_setfsuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    let old = c.fsuid;
+    let v = a[0] as u32;
+    if c.euid == 0 || v == c.ruid || v == c.euid || v == c.suid || v == c.fsuid {
+        c.fsuid = v;
+    }
+    Ok(old as i64)
+}
+
+pub fn sys_setfsgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+    let old = c.fsgid;
+    let v = a[0] as u32;
+    if c.euid == 0 || v == c.rgid || v == c.egid || v == c.sgid || v == c.fsgid {
+        c.fsgid = v;
+    }
+    Ok(old as i64)
+}

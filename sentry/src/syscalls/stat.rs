@@ -125,7 +125,14 @@ pub fn sys_statx(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (attr, mnt) = lookup_attr(ctx, dirfd, pathp, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?;
-    ctx.mem.write_val(out, &to_statx(&attr, mnt))?;
+    let mut sx = to_statx(&attr, mnt);
+    // Fine-grained timestamps: Linux reports mtime/ctime only when asked for.
+    const STATX_MTIME: u32 = 0x40;
+    const STATX_CTIME: u32 = 0x80;
+    if mask & (STATX_MTIME | STATX_CTIME) == 0 {
+        sx.stx_mask &= !(STATX_MTIME | STATX_CTIME);
+    }
+    ctx.mem.write_val(out, &sx)?;
     Ok(0)
 }
 

@@ -5,6 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use super::{Attr, DirEntry, Errno, FileOps, Inode, Location, VfsResult};
 
+/// O_LARGEFILE as the kernel reports it on x86_64 (the libc crate defines 0).
+pub const O_LARGEFILE: i32 = 0o100000;
+
 /// Status flags that F_SETFL may change.
 pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 

@@ -169,8 +169,9 @@ pub struct CreateArgs<'a> {
     pub creds: &'a FsCreds,
 }
 
-/// A file system object (an inode). Directory methods default to ENOTDIR,
-/// mutations to EPERM, so each file system implements only what it supports.
+/// A file system object (an inode). Lookup and readdir default to ENOTDIR;
+/// mutations (only ever called on directories) to EPERM, so each file system
+/// implements only what it supports.
 ///
 /// Names passed in are single path components: never empty, never "." or "..",
 /// never containing '/'. The VFS has already checked permissions and
@@ -212,41 +213,41 @@ pub trait Inode: Send + Sync + 'static {
 
     /// Creates and opens regular file `name` (O_CREAT). Fails with EEXIST if present.
     fn create(&self, _name: &[u8], _args: &CreateArgs<'_>) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     /// Creates a regular file, fifo, socket or device node.
     fn mknod(&self, _name: &[u8], _args: &CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     fn mkdir(&self, _name: &[u8], _args: &CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     fn symlink(&self, _name: &[u8], _target: &[u8], _creds: &FsCreds) -> VfsResult<Arc<dyn Inode>> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     /// Creates hard link `name` to `target` (an inode of the same file system).
     fn link(&self, _name: &[u8], _target: &Arc<dyn Inode>) -> VfsResult<()> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     /// Removes non-directory `name`.
     fn unlink(&self, _name: &[u8]) -> VfsResult<()> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     /// Removes empty directory `name`.
     fn rmdir(&self, _name: &[u8]) -> VfsResult<()> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     /// Renames `old_name` in this directory to `new_name` in `new_dir` (same
     /// file system). `flags` are renameat2 flags (RENAME_NOREPLACE, RENAME_EXCHANGE).
     fn rename(&self, _old_name: &[u8], _new_dir: &Arc<dyn Inode>, _new_name: &[u8], _flags: u32) -> VfsResult<()> {
-        Err(Errno::ENOTDIR)
+        Err(Errno::EPERM)
     }
 
     fn statfs(&self) -> VfsResult<StatFs> {

@@ -59,6 +59,8 @@ pub struct ParentAndName {
     pub name: Vec<u8>,
     /// The path ended in '/' (only directories may be named so).
     pub trailing_slash: bool,
+    /// The path named the root itself ("/", "//"): there is no last component.
+    pub is_root: bool,
 }
 
 fn split(path: &[u8]) -> Vec<Vec<u8>> {
@@ -128,6 +130,7 @@ impl<'a> Resolver<'a> {
         }
         let trailing_slash = path.len() > 1 && path.ends_with(b"/");
         let mut comps = split(path);
+        let is_root = comps.is_empty();
         let name = match comps.pop() {
             Some(n) => n,
             // "/" itself: its parent is the root, its name "." (callers reject it).
@@ -140,7 +143,7 @@ impl<'a> Resolver<'a> {
         if !parent.attr()?.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        Ok(ParentAndName { parent, name, trailing_slash })
+        Ok(ParentAndName { parent, name, trailing_slash, is_root })
     }
 
     fn walk(&self, start: &Location, absolute: bool, comps: Vec<Vec<u8>>, follow_last: bool) -> VfsResult<Location> {

@@ -408,3 +408,107 @@ fn concurrent_namespace_changes() {
     }
     assert_eq!(nlink(&r), 4);
 }
+
+fn tmpfs_inode(i: &Arc<dyn Inode>) -> &TmpfsInode {
+    i.as_any().downcast_ref::<TmpfsInode>().unwrap()
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn small_files_stay_in_memory() {
+    let r = root();
+    let before = open_fds();
+    let files: Vec<_> = (0..3000).map(|i| mkfile(&r, &format!("f{i}"), b"tiny")).collect();
+    let opened: Vec<_> = files.iter().map(|f| f.open(libc::O_RDWR).unwrap()).collect();
+    // Other tests run in parallel and open fds of their own: allow slack.
+    assert!(open_fds() < before + 500, "small files must not hold host fds");
+    assert!(files.iter().all(|f| !tmpfs_inode(f).uses_memfd()));
+    assert_eq!(read_all(&opened[17]), b"tiny");
+}
+
+#[test]
+fn growth_and_host_fd_move_data_to_memfd() {
+    let r = root();
+    let f = mkfile(&r, "f", b"head");
+    let ops = f.open(libc::O_RDWR).unwrap();
+    let chunk = vec![b'x'; 4096];
+    let mut off = 4u64;
+    while off < SMALL_FILE_MAX {
+        assert_eq!(ops.write(&chunk, off).unwrap(), chunk.len());
+        off += chunk.len() as u64;
+    }
+    assert!(tmpfs_inode(&f).uses_memfd());
+    let data = read_all(&ops);
+    assert_eq!(data.len() as u64, off);
+    assert_eq!(&data[..5], b"headx");
+    assert_eq!(f.attr().unwrap().size, off);
+
+    // A sparse write far away promotes immediately.
+    let g = mkfile(&r, "g", b"ab");
+    let gops = g.open(libc::O_RDWR).unwrap();
+    gops.write(b"z", 1 << 20).unwrap();
+    assert!(tmpfs_inode(&g).uses_memfd());
+    let a = g.attr().unwrap();
+    assert_eq!(a.size, (1 << 20) + 1);
+    let mut buf = [9u8; 3];
+    assert_eq!(gops.read(&mut buf, 0).unwrap(), 3);
+    assert_eq!(buf, [b'a', b'b', 0]);
+
+    // Truncation within the limit stays in memory; beyond it promotes.
+    let h = mkfile(&r, "h", b"0123456789");
+    h.setattr(&SetAttr { size: Some(3), ..Default::default() }).unwrap();
+    assert_eq!(contents(&h), b"012");
+    assert!(!tmpfs_inode(&h).uses_memfd());
+    h.setattr(&SetAttr { size: Some(SMALL_FILE_MAX + 1), ..Default::default() }).unwrap();
+    assert!(tmpfs_inode(&h).uses_memfd());
+    assert_eq!(h.attr().unwrap().size, SMALL_FILE_MAX + 1);
+    assert_eq!(&contents(&h)[..4], b"012\0");
+}
+
+#[test]
+fn promotion_keeps_times() {
+    let r = root();
+    let f = mkfile(&r, "f", b"data");
+    let t = old_time();
+    f.setattr(&SetAttr { atime: Some(TimeSet::At(t)), mtime: Some(TimeSet::At(t)), ..Default::default() }).unwrap();
+    let before = f.attr().unwrap();
+    let ops = f.open(libc::O_RDONLY).unwrap();
+    assert!(ops.host_fd().is_some());
+    assert!(tmpfs_inode(&f).uses_memfd());
+    let after = f.attr().unwrap();
+    assert_eq!((after.atime, after.mtime, after.ctime, after.size), (t, t, before.ctime, 4));
+    assert_eq!(read_all(&ops), b"data");
+    // Later data changes move mtime and ctime again.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    f.open(libc::O_WRONLY).unwrap().write(b"D", 0).unwrap();
+    let a = f.attr().unwrap();
+    assert!(a.mtime > t && a.ctime > before.ctime);
+    assert_eq!(read_all(&ops), b"Data");
+}
+
+#[test]
+fn small_file_edge_cases() {
+    let r = root();
+    let f = mkfile(&r, "f", b"");
+    let ops = f.open(libc::O_RDWR).unwrap();
+    let t = old_time();
+    f.setattr(&SetAttr { mtime: Some(TimeSet::At(t)), ..Default::default() }).unwrap();
+    // Empty writes change nothing.
+    assert_eq!(ops.write(b"", 10).unwrap(), 0);
+    assert_eq!(f.attr().unwrap().mtime, t);
+    assert_eq!(ops.write(b"x", 5).unwrap(), 1);
+    assert_eq!(read_all(&ops), b"\0\0\0\0\0x");
+    assert!(f.attr().unwrap().mtime > t);
+    assert_eq!(ops.read(&mut [0u8; 4], 100).unwrap(), 0);
+    assert_eq!(ops.write(b"x", u64::MAX - 1).err(), Some(Errno::EFBIG));
+    assert_eq!(ops.read(&mut [0u8; 4], u64::MAX).err(), Some(Errno::EINVAL));
+    assert_eq!(ops.poll(libc::POLLIN), libc::POLLIN);
+    ops.sync(false).unwrap();
+    assert!(!tmpfs_inode(&f).uses_memfd());
+    ops.allocate(0, 0, 8192).unwrap();
+    assert!(tmpfs_inode(&f).uses_memfd());
+    assert_eq!(f.attr().unwrap().size, 8192);
+}

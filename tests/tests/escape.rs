@@ -1,0 +1,261 @@
+//! Path-escape tests. Each tests/c/escape_*.c program runs under
+//! `rvisor do --rootfs ROOT` (with and without --overlay), where ROOT holds
+//! the program and a symlink farm, and a secret file sits next to ROOT on the
+//! host. The program tries every vector it knows; the secret, the host path of
+//! ROOT and "LEAK" markers must never show up, and every vector must report.
+//!
+//! Also: in host-root overlay mode (`rvisor do` without --rootfs), writes stay
+//! inside the sandbox and vanish at exit.
+
+use std::fs;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rvisor_tests::{assert_list_complete, compile_c, native_only, random_hex, Run, RunOutput, Status, TempDir};
+
+/// Every escape program and how many "attempt N" lines it must print.
+const ESCAPES: &[(&str, usize)] = &[("escape_paths", 34), ("escape_proc", 27), ("escape_chroot", 13)];
+
+/// Content of the file placed inside ROOT at the secret's host path.
+const DECOY: &str = "DECOY-INSIDE";
+
+struct Setup {
+    _base: TempDir,
+    outside: PathBuf,
+    root: PathBuf,
+    secret_path: PathBuf,
+    secret: String,
+}
+
+/// Lay out OUT/secret.txt (secret) and OUT/rootfs (program + symlink farm).
+fn setup(prog: &Path, prog_name: &str) -> Setup {
+    let base = TempDir::new("escape");
+    let outside = base.path().to_path_buf();
+    // The secret has a distinctive length (61 bytes) so "size=61" would show.
+    let secret = format!("SECRET-{}-{}", random_hex(16), "x".repeat(21));
+    assert_eq!(secret.len(), 61);
+    let secret_path = outside.join("secret.txt");
+    fs::write(&secret_path, &secret).expect("write secret");
+    let root = outside.join("rootfs");
+    for d in ["tmp", "proc", "dev", "sys", "sub/deeper"] {
+        fs::create_dir_all(root.join(d)).expect("mkdir rootfs");
+    }
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let dst = root.join(prog_name);
+    fs::copy(prog, &dst).expect("copy program");
+    fs::set_permissions(&dst, fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    // A decoy at the secret's absolute path, inside the rootfs.
+    let decoy = root.join(secret_path.strip_prefix("/").expect("absolute"));
+    fs::create_dir_all(decoy.parent().expect("parent")).expect("mkdir decoy dir");
+    fs::write(&decoy, DECOY).expect("write decoy");
+
+    let out_str = outside.to_str().expect("utf-8 path");
+    let links: &[(&str, String)] = &[
+        ("abs_link", format!("{out_str}/secret.txt")),
+        ("abs_dir_link", out_str.to_string()),
+        ("rel_up", "../secret.txt".into()),
+        ("sub/deeper/up3", "../../../secret.txt".into()),
+        ("rel_chain", "../".repeat(10) + "secret.txt"),
+        ("dotdot_link", "..".into()),
+        ("sub/mid_link", "../..".into()),
+        ("host_rel_link", format!("{}{out_str}/secret.txt", "../".repeat(7).trim_end_matches('/'))),
+        ("proc_root_link", "/proc/self/root/../secret.txt".into()),
+        ("proc1_link", "/proc/1/root/../../secret.txt".into()),
+        ("loop_a", "loop_b".into()),
+        ("loop_b", "loop_a".into()),
+    ];
+    for (name, target) in links {
+        symlink(target, root.join(name)).expect("symlink");
+    }
+    fs::write(root.join("inside.txt"), "INSIDE").expect("write");
+    fs::hard_link(root.join("inside.txt"), root.join("inside_hardlink")).expect("hard link");
+    Setup { _base: base, outside, root, secret_path, secret }
+}
+
+fn report(o: &RunOutput) -> String {
+    format!(
+        "status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        o.stdout_str(),
+        rvisor_tests::tail(&o.stderr_str(), 8000)
+    )
+}
+
+fn run_escape(name: &str, expected_attempts: usize, overlay: bool) {
+    let prog = compile_c(name);
+    if native_only() {
+        eprintln!("RVISOR_NATIVE_ONLY: escape programs only run in the sandbox; skipping {name}");
+        return;
+    }
+    let s = setup(&prog, name);
+    let mut run = Run::rvisor().arg("do").arg("--rootfs").arg(&s.root);
+    if overlay {
+        run = run.arg("--overlay");
+    }
+    let o = run.arg("--").arg(format!("/{name}")).arg(&s.secret_path).arg(&s.outside).cwd(&s.root).output();
+    let out = o.stdout_str();
+    let all = format!("{out}{}", o.stderr_str());
+
+    assert!(!all.contains(&s.secret), "{name}: THE SECRET ESCAPED\n{}", report(&o));
+    assert!(!all.contains("size=61"), "{name}: the secret's size leaked\n{}", report(&o));
+    let host_root = s.root.to_str().expect("utf-8");
+    assert!(
+        !out.contains(host_root),
+        "{name}: the host path of the rootfs ({host_root}) leaked into the sandbox\n{}",
+        report(&o)
+    );
+    assert!(!out.contains("LEAK"), "{name}: LEAK marker\n{}", report(&o));
+
+    // Every vector ran and reported, in order.
+    let attempts: Vec<&str> = out.lines().filter(|l| l.starts_with("attempt ")).collect();
+    for (i, line) in attempts.iter().enumerate() {
+        let prefix = format!("attempt {} ", i + 1);
+        assert!(line.starts_with(&prefix), "{name}: attempt lines out of order at {line:?}\n{}", report(&o));
+    }
+    assert_eq!(attempts.len(), expected_attempts, "{name}: expected {expected_attempts} attempts\n{}", report(&o));
+    assert!(out.contains(&format!("attempts: {expected_attempts}\n")), "{name}: missing final count\n{}", report(&o));
+    assert_eq!(o.status, Status::Exited(0), "{name}\n{}", report(&o));
+
+    // The host side is intact: the secret is unchanged, nothing new outside.
+    assert_eq!(
+        fs::read_to_string(&s.secret_path).ok().as_deref(),
+        Some(s.secret.as_str()),
+        "{name}: the secret file on the host was modified or removed"
+    );
+    let entries = rvisor_tests::dir_entries(&s.outside);
+    assert_eq!(entries, ["rootfs", "secret.txt"], "{name}: the sandbox created files outside its rootfs");
+}
+
+#[test]
+fn escape_list_is_complete() {
+    let names: Vec<&str> = ESCAPES.iter().map(|(n, _)| *n).collect();
+    assert_list_complete(&names, |n| n.starts_with("escape_"), "ESCAPES in tests/tests/escape.rs");
+}
+
+#[test]
+fn escape_paths() {
+    run_escape("escape_paths", 34, false);
+}
+
+#[test]
+fn escape_paths_overlay() {
+    run_escape("escape_paths", 34, true);
+}
+
+#[test]
+fn escape_proc() {
+    run_escape("escape_proc", 27, false);
+}
+
+#[test]
+fn escape_proc_overlay() {
+    run_escape("escape_proc", 27, true);
+}
+
+#[test]
+fn escape_chroot() {
+    run_escape("escape_chroot", 13, false);
+}
+
+#[test]
+fn escape_chroot_overlay() {
+    run_escape("escape_chroot", 13, true);
+}
+
+/// Absolute paths resolve inside the rootfs: the decoy, never the secret.
+#[test]
+fn escape_abs_paths_resolve_inside_rootfs() {
+    let prog = compile_c("escape_paths");
+    if native_only() {
+        eprintln!("RVISOR_NATIVE_ONLY: skipping a sandbox-only test");
+        return;
+    }
+    let s = setup(&prog, "escape_paths");
+    let o = Run::rvisor()
+        .arg("do")
+        .arg("--rootfs")
+        .arg(&s.root)
+        .arg("--")
+        .arg("/escape_paths")
+        .arg(&s.secret_path)
+        .arg(&s.outside)
+        .output();
+    let out = o.stdout_str();
+    for vector in ["direct host path", "abs symlink", "abs dir symlink"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!(" {vector}: ")))
+            .unwrap_or_else(|| panic!("no line for {vector}\n{}", report(&o)));
+        assert!(
+            line.ends_with(&format!("read [{DECOY}]")),
+            "{vector} should read the decoy inside the rootfs: {line}\n{}",
+            report(&o)
+        );
+    }
+    assert!(out.contains(" hard link made in rootfs: read [INSIDE]"), "{}", report(&o));
+}
+
+/// Host-root overlay mode: writes succeed inside, never reach the host, and
+/// vanish at exit; deletions and modifications of host files stay virtual.
+#[test]
+fn host_overlay_writes_stay_in_sandbox() {
+    if native_only() {
+        eprintln!("RVISOR_NATIVE_ONLY: skipping a sandbox-only test");
+        return;
+    }
+    let host = TempDir::new("overlay");
+    let existing = host.path().join("existing");
+    let doomed = host.path().join("doomed");
+    fs::write(&existing, "original\n").expect("write");
+    fs::write(&doomed, "keep me\n").expect("write");
+    let unique = Path::new("/tmp").join(format!("rvisor-overlay-{}", random_hex(8)));
+    let u = unique.to_str().expect("utf-8");
+    let e = existing.to_str().expect("utf-8");
+    let d = doomed.to_str().expect("utf-8");
+    let script = format!(
+        "set -e
+mkdir -p {u}/sub
+echo data > {u}/sub/file
+cat {u}/sub/file
+echo modified > {e}
+cat {e}
+rm {d}
+test -e {d} && echo doomed-still-there || echo doomed-gone
+mkdir {u}/dir2 && rmdir {u}/dir2
+ls {u}"
+    );
+    let o = Run::rvisor().args(["do", "--", "/bin/sh", "-c", &script]).cwd(host.path()).output();
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    assert_eq!(o.stdout_str(), "data\nmodified\ndoomed-gone\nsub\n", "{}", report(&o));
+    assert!(!unique.exists(), "{u} was created on the host by a sandboxed write");
+    assert_eq!(
+        fs::read_to_string(&existing).expect("read"),
+        "original\n",
+        "a host file was modified through the overlay"
+    );
+    assert!(doomed.exists(), "a host file was deleted through the overlay");
+
+    // A new sandbox starts from the host state again.
+    let o = Run::rvisor()
+        .args(["do", "--", "/bin/sh", "-c", &format!("test -e {u} && echo present || echo absent; cat {e}; cat {d}")])
+        .output();
+    assert_eq!(o.stdout_str(), "absent\noriginal\nkeep me\n", "{}", report(&o));
+}
+
+/// Writes in the sandbox's cwd (a host directory) stay virtual too.
+#[test]
+fn host_overlay_cwd_writes_stay_in_sandbox() {
+    if native_only() {
+        eprintln!("RVISOR_NATIVE_ONLY: skipping a sandbox-only test");
+        return;
+    }
+    let host = TempDir::new("overlay-cwd");
+    let o = Run::rvisor()
+        .args(["do", "--", "/bin/sh", "-c", "echo x > f && mkdir d && ln -s f l && cat l && ls"])
+        .cwd(host.path())
+        .output();
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    assert_eq!(o.stdout_str(), "x\nd\nf\nl\n", "{}", report(&o));
+    assert!(rvisor_tests::dir_entries(host.path()).is_empty(), "sandbox writes reached the host cwd");
+}
