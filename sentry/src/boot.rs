@@ -64,16 +64,15 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
     let root = Location::new(root_mount.clone(), root_mount.root.clone());
 
     let shm = fs::tmpfs::new_tmpfs(0o1777, 0, 0);
-    let tty: Option<Arc<dyn Fn() -> crate::vfs::VfsResult<Arc<dyn crate::vfs::FileOps>> + Send + Sync>> =
-        Some(Arc::new(|| {
-            // The controlling terminal: the host stdin when it is a tty.
-            let s = fs::host::HostStream::new(0);
-            if s.is_tty() {
-                Ok(Arc::new(s) as Arc<dyn crate::vfs::FileOps>)
-            } else {
-                Err(Errno::ENXIO)
-            }
-        }));
+    let tty: Option<fs::dev::TtyOpener> = Some(Arc::new(|| {
+        // The controlling terminal: the host stdin when it is a tty.
+        let s = fs::host::HostStream::new(0);
+        if s.is_tty() {
+            Ok(Arc::new(s) as Arc<dyn crate::vfs::FileOps>)
+        } else {
+            Err(Errno::ENXIO)
+        }
+    }));
     mount_at(
         &mounts,
         &root,

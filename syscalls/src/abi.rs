@@ -240,19 +240,13 @@ pub struct KernelSigaction {
 
 /// `siginfo_t`: 128 bytes; fields are interpreted per signal.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Siginfo {
     pub si_signo: i32,
     pub si_errno: i32,
     pub si_code: i32,
     pub pad0: i32,
     pub fields: [u64; 14],
-}
-
-impl Default for Siginfo {
-    fn default() -> Self {
-        Siginfo { si_signo: 0, si_errno: 0, si_code: 0, pad0: 0, fields: [0; 14] }
-    }
 }
 
 /// `struct sysinfo`.

@@ -93,7 +93,7 @@ impl Inode for Link {
     }
 }
 
-type Lister = Arc<dyn Fn() -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> + Send + Sync>;
+type Lister = Arc<dyn Fn() -> VfsResult<Entries> + Send + Sync>;
 
 /// A directory whose children are computed on each lookup/readdir.
 struct Dir {
@@ -137,7 +137,11 @@ impl Inode for Dir {
         Ok(Arc::new(DirHandle))
     }
     // /proc has no negative dentries: new names fail the lookup (ENOENT) first.
-    fn create(&self, _name: &[u8], _args: &crate::vfs::CreateArgs<'_>) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
+    fn create(
+        &self,
+        _name: &[u8],
+        _args: &crate::vfs::CreateArgs<'_>,
+    ) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
         Err(Errno::ENOENT)
     }
     fn mkdir(&self, _name: &[u8], _args: &crate::vfs::CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
@@ -198,7 +202,7 @@ pub fn new_procfs() -> Arc<dyn Inode> {
     Arc::new(Dir { ino: 1, list: Arc::new(root_entries) })
 }
 
-fn root_entries() -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> {
+fn root_entries() -> VfsResult<Entries> {
     let k = kernel()?;
     let mut v: Vec<(Vec<u8>, Arc<dyn Inode>)> = Vec::new();
     v.push(text_link(0, "self", || current_task().map(|t| t.tg.tgid.to_string().into_bytes()).ok_or(Errno::ENOENT)));
@@ -207,18 +211,26 @@ fn root_entries() -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> {
     }));
     v.push(file(0, "meminfo", Arc::new(meminfo)));
     v.push(file(0, "cpuinfo", Arc::new(cpuinfo)));
-    v.push(file(0, "uptime", Arc::new(|| {
-        // SAFETY: zeroed sysinfo is a valid out-buffer.
-        let mut h: libc::sysinfo = unsafe { std::mem::zeroed() };
-        // SAFETY: h is valid.
-        unsafe { libc::sysinfo(&mut h) };
-        let e = h.uptime as f64;
-        Ok(format!("{e:.2} {:.2}\n", e * 1.8).into_bytes())
-    })));
-    v.push(file(0, "version", Arc::new(|| {
-        let (release, version) = host_release();
-        Ok(format!("Linux version {release} (rvisor) {version}\n").into_bytes())
-    })));
+    v.push(file(
+        0,
+        "uptime",
+        Arc::new(|| {
+            // SAFETY: zeroed sysinfo is a valid out-buffer.
+            let mut h: libc::sysinfo = unsafe { std::mem::zeroed() };
+            // SAFETY: h is valid.
+            unsafe { libc::sysinfo(&mut h) };
+            let e = h.uptime as f64;
+            Ok(format!("{e:.2} {:.2}\n", e * 1.8).into_bytes())
+        }),
+    ));
+    v.push(file(
+        0,
+        "version",
+        Arc::new(|| {
+            let (release, version) = host_release();
+            Ok(format!("Linux version {release} (rvisor) {version}\n").into_bytes())
+        }),
+    ));
     v.push((b"sys".to_vec(), Arc::new(Dir { ino: ino_for(0, "sys"), list: Arc::new(sys_entries) })));
     v.push(file(0, "loadavg", Arc::new(|| Ok(b"0.00 0.00 0.00 1/1 1\n".to_vec()))));
     v.push(file(0, "mounts", Arc::new(mounts_text)));
@@ -245,7 +257,7 @@ fn leader_task(g: &ThreadGroup) -> VfsResult<Arc<crate::kernel::Task>> {
     kernel()?.task_by_vtid(g.tgid).ok_or(Errno::ESRCH)
 }
 
-fn pid_entries(w: &Weak<ThreadGroup>) -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> {
+fn pid_entries(w: &Weak<ThreadGroup>) -> VfsResult<Entries> {
     let g = group(w)?;
     let pid = g.tgid;
     let mut v: Vec<(Vec<u8>, Arc<dyn Inode>)> = Vec::new();
@@ -322,11 +334,14 @@ fn pid_entries(w: &Weak<ThreadGroup>) -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)
     let w1 = w.clone();
     v.push((b"fd".to_vec(), Arc::new(Dir { ino: ino_for(pid, "fd"), list: Arc::new(move || fd_entries(&w1)) })));
     let w1 = w.clone();
-    v.push((b"fdinfo".to_vec(), Arc::new(Dir { ino: ino_for(pid, "fdinfo"), list: Arc::new(move || fdinfo_entries(&w1)) })));
+    v.push((
+        b"fdinfo".to_vec(),
+        Arc::new(Dir { ino: ino_for(pid, "fdinfo"), list: Arc::new(move || fdinfo_entries(&w1)) }),
+    ));
     Ok(v)
 }
 
-fn fd_entries(w: &Weak<ThreadGroup>) -> VfsResult<Vec<(Vec<u8>, Arc<dyn Inode>)>> {
+fn fd_entries(w: &Weak<ThreadGroup>) -> VfsResult<Entries> {
     let g = group(w)?;
     let t = leader_task(&g)?;
     let root = t.fs().get().root;

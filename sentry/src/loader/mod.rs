@@ -149,7 +149,11 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
         Some(p) => Some(elf::map_program(ctx, p, false)?),
         None => None,
     };
-    tracing::debug!(exe_base = format_args!("{:#x}", exe_map.base), interp_base = format_args!("{:#x}", interp_map.as_ref().map(|m| m.base).unwrap_or(0)), "loaded");
+    tracing::debug!(
+        exe_base = format_args!("{:#x}", exe_map.base),
+        interp_base = format_args!("{:#x}", interp_map.as_ref().map(|m| m.base).unwrap_or(0)),
+        "loaded"
+    );
     let entry = match &interp_map {
         Some(m) => m.entry,
         None => exe_map.entry,

@@ -87,7 +87,7 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
 
     // Strings area, built downwards from the top: execfn, platform, envp, argv.
     let mut strings: Vec<u8> = Vec::new();
-    let mut push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
+    let push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
         strings.extend_from_slice(s);
         strings.push(0);
         strings.len() as u64 // offset of the END of this string from the area start

@@ -73,7 +73,11 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::Any,
         why: "waits for a signal with the caller's own mask; signals are host-delivered",
     },
-    Passthrough { nr: libc::SYS_rt_sigpending, check: ArgCheck::Any, why: "reads the calling thread's own pending set" },
+    Passthrough {
+        nr: libc::SYS_rt_sigpending,
+        check: ArgCheck::Any,
+        why: "reads the calling thread's own pending set",
+    },
     Passthrough {
         nr: libc::SYS_rt_sigtimedwait,
         check: ArgCheck::Any,
@@ -247,5 +251,21 @@ mod tests {
             }
         }
         assert_eq!(p.last().map(|i| i.k), Some(SECCOMP_RET_TRACE));
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::PASSTHROUGH;
+
+    /// docs/security.md lists every passthrough syscall.
+    #[test]
+    fn security_doc_lists_every_passthrough_syscall() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
+            .expect("docs/security.md");
+        for rule in PASSTHROUGH {
+            let name = rvisor_syscalls::syscall_name(rule.nr as u64).expect("known syscall");
+            assert!(doc.contains(&format!("| `{name}` |")), "docs/security.md does not list {name}");
+        }
     }
 }

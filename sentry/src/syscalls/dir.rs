@@ -85,7 +85,7 @@ pub fn sys_mknodat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 /// Resolves the victim of unlink/rmdir/rename: (parent, name, victim).
-fn existing_child(ctx: &SyscallCtx<'_>, pn: &ParentAndName) -> Result<Location, Errno> {
+fn existing_child(pn: &ParentAndName) -> Result<Location, Errno> {
     let d = pn.parent.dentry.lookup_child(&pn.name)?;
     Ok(Location::new(pn.parent.mount.clone(), d))
 }
@@ -106,7 +106,7 @@ fn rmdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult {
     if pn.name == b".." {
         return Err(Errno::ENOTEMPTY);
     }
-    let victim = existing_child(ctx, &pn)?;
+    let victim = existing_child(&pn)?;
     let vattr = victim.attr()?;
     if !vattr.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -129,7 +129,7 @@ fn unlink_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult 
     if pn.name == b"." || pn.name == b".." {
         return Err(Errno::EISDIR);
     }
-    let victim = existing_child(ctx, &pn)?;
+    let victim = existing_child(&pn)?;
     let vattr = victim.attr()?;
     if vattr.is_dir() {
         return Err(Errno::EISDIR);
@@ -189,7 +189,7 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     if op.name == b"." || op.name == b".." || np.name == b"." || np.name == b".." {
         return Err(if flags & RENAME_NOREPLACE != 0 { Errno::EEXIST } else { Errno::EBUSY });
     }
-    let src = existing_child(ctx, &op)?;
+    let src = existing_child(&op)?;
     let sattr = src.attr()?;
     if (op.trailing_slash || np.trailing_slash) && !sattr.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -197,7 +197,7 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     if !Arc::ptr_eq(&op.parent.mount, &np.parent.mount) {
         return Err(Errno::EXDEV);
     }
-    let dst = existing_child(ctx, &np).ok();
+    let dst = existing_child(&np).ok();
     if let Some(d) = &dst {
         if flags & RENAME_NOREPLACE != 0 {
             return Err(Errno::EEXIST);

@@ -237,11 +237,13 @@ pub fn sys_memfd_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if flags & MFD_HUGETLB != 0 {
         return ctx.unsupported("memfd_create(MFD_HUGETLB)", Errno::EINVAL);
     }
-    let name = ctx.mem.read_cstring(namep, 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
+    let name =
+        ctx.mem.read_cstring(namep, 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
     let creds = ctx.task.creds().fs();
     // Each memfd is an unlinked file of a private tmpfs, so it can be mmapped and sized like any file.
     let dir = crate::fs::tmpfs::new_tmpfs(0o700, 0, 0);
-    let args = crate::vfs::CreateArgs { mode: crate::vfs::S_IFREG | 0o777, rdev: 0, flags: libc::O_RDWR, creds: &creds };
+    let args =
+        crate::vfs::CreateArgs { mode: crate::vfs::S_IFREG | 0o777, rdev: 0, flags: libc::O_RDWR, creds: &creds };
     let (inode, ops) = dir.create(b"memfd", &args)?;
     dir.unlink(b"memfd")?;
     let shown = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
@@ -374,7 +376,8 @@ pub mod locks {
                 FLOCK_CHANGED.notify_all();
                 return Err(Errno::EAGAIN);
             }
-            let (g2, _) = FLOCK_CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
+            let (g2, _) =
+                FLOCK_CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
             drop(g2);
             if ctx.task.interrupt.drain() || ctx.kernel.shutting_down() {
                 return Err(Errno::EINTR);

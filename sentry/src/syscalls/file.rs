@@ -74,10 +74,10 @@ pub fn open_file(
         // O_PATH ignores everything but these.
         flags &= libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
     }
-    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
-        return Err(ctx.unsupported("open(O_TMPFILE)", Errno::EOPNOTSUPP).unwrap_err());
-    }
     let acc = flags & libc::O_ACCMODE;
+    if flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        return open_tmpfile(ctx, dirfd, path, flags, mode);
+    }
     if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
         return Err(Errno::EINVAL);
     }
@@ -142,7 +142,14 @@ enum Created {
 
 /// O_CREAT: finds the file (following a final symlink, even a dangling one,
 /// unless O_EXCL/O_NOFOLLOW) or creates it.
-fn create_or_find(ctx: &SyscallCtx<'_>, dirfd: i32, path: &[u8], flags: i32, mode: u32, creds: &crate::vfs::FsCreds) -> VfsResult<Created> {
+fn create_or_find(
+    ctx: &SyscallCtx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    creds: &crate::vfs::FsCreds,
+) -> VfsResult<Created> {
     let mut pn = ctx.resolve_parent_at(dirfd, path)?;
     let mut links = 0;
     loop {
@@ -512,4 +519,41 @@ pub fn sys_utime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 pub fn sys_umask(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(ctx.task.fs().swap_umask(a[0] as u32) as i64)
+}
+
+/// O_TMPFILE: an unnamed regular file in directory `path`, created under a
+/// hidden name and unlinked at once (linkat can give it a name later).
+fn open_tmpfile(ctx: &SyscallCtx<'_>, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> VfsResult<Arc<OpenFile>> {
+    let acc = flags & libc::O_ACCMODE;
+    if acc != libc::O_WRONLY && acc != libc::O_RDWR {
+        return Err(Errno::EINVAL);
+    }
+    let dir = ctx.resolve_at(dirfd, path, true)?;
+    let dattr = dir.attr()?;
+    if !dattr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let creds = ctx.task.creds().fs();
+    if !may_access(&dattr, &creds, MAY_WRITE | MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    check_writable_mount(&dir)?;
+    let umask = ctx.task.fs().umask();
+    let mut rnd = [0u8; 8];
+    // SAFETY: fills an 8-byte local buffer.
+    unsafe { libc::getrandom(rnd.as_mut_ptr().cast(), 8, 0) };
+    let name = format!(".rvisor-tmpfile-{:016x}", u64::from_ne_bytes(rnd)).into_bytes();
+    let args = CreateArgs {
+        mode: S_IFREG | (mode & 0o7777 & !umask),
+        rdev: 0,
+        flags: flags & !libc::O_TMPFILE,
+        creds: &creds,
+    };
+    let (inode, ops) =
+        dir.inode().create(&name, &args).map_err(|e| if e == Errno::EPERM { Errno::EOPNOTSUPP } else { e })?;
+    let dentry = dir.dentry.insert_child(&name, inode);
+    dir.inode().unlink(&name)?;
+    dir.dentry.remove_child(&name);
+    let loc = Location::new(dir.mount.clone(), dentry);
+    Ok(OpenFile::new(ops, loc, (flags & !libc::O_TMPFILE) | crate::vfs::file::O_LARGEFILE))
 }

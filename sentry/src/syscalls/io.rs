@@ -398,7 +398,9 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let oo = read_off(out_p, ctx)?;
     let ipos = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
     let opos = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
-    if (ipos as i64).checked_add(len as i64).is_none_or(|v| v < 0) || (opos as i64).checked_add(len as i64).is_none_or(|v| v < 0) {
+    if (ipos as i64).checked_add(len as i64).is_none_or(|v| v < 0)
+        || (opos as i64).checked_add(len as i64).is_none_or(|v| v < 0)
+    {
         return Err(Errno::EOVERFLOW);
     }
     if ia.ino == oa.ino && ia.dev == oa.dev {
@@ -445,7 +447,11 @@ pub fn sys_sync_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EBADF);
     }
     let attr = f.attr()?;
-    if !attr.is_regular() && !attr.is_dir() && attr.file_type() != crate::vfs::S_IFBLK && attr.file_type() != crate::vfs::S_IFLNK {
+    if !attr.is_regular()
+        && !attr.is_dir()
+        && attr.file_type() != crate::vfs::S_IFBLK
+        && attr.file_type() != crate::vfs::S_IFLNK
+    {
         return Err(Errno::ESPIPE);
     }
     if flags & 2 != 0 {

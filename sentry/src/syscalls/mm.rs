@@ -1,6 +1,8 @@
 //! Memory syscalls that need the sentry: brk (the host's brk belongs to the
 //! stub image) and mmap of files (the file's host fd is injected for the call).
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
@@ -78,7 +80,12 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::ENODEV);
     }
     let host_fd = file.ops().host_fd().ok_or(Errno::ENODEV)?;
-    let app_fd = ctx.inject_fd(host_fd)?;
+    // A shared mapping of a read-only open must not become writable with
+    // mprotect later, so the host fd mapped must be read-only too (memfds
+    // behind tmpfs files are always read-write on the host).
+    let ro = if shared && !file.writable() { Some(reopen_read_only(host_fd)?) } else { None };
+    let map_fd = ro.as_ref().map(|f| f.as_raw_fd()).unwrap_or(host_fd);
+    let app_fd = ctx.inject_fd(map_fd)?;
     let r = ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, app_fd as u64, off]);
     ctx.close_injected(app_fd);
     let start = Errno::result(r?)?;
@@ -89,4 +96,16 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         st.image.file_maps.push((start as u64, start as u64 + page_up(len), path));
     }
     Ok(start)
+}
+
+/// A new read-only open file description of the same host file.
+fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: path is a valid C string; the result is checked.
+    let r = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: r is a fresh fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }

@@ -654,10 +654,11 @@ pub fn sys_setresgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_setreuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (r, e) = (id_arg(a[0]), id_arg(a[1]));
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0 {
-        if r.is_some_and(|v| v != c.ruid && v != c.euid) || e.is_some_and(|v| v != c.ruid && v != c.euid && v != c.suid) {
-            return Err(Errno::EPERM);
-        }
+    if c.euid != 0
+        && (r.is_some_and(|v| v != c.ruid && v != c.euid)
+            || e.is_some_and(|v| v != c.ruid && v != c.euid && v != c.suid))
+    {
+        return Err(Errno::EPERM);
     }
     let old_ruid = c.ruid;
     if let Some(v) = r {
@@ -678,10 +679,11 @@ pub fn sys_setreuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_setregid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (r, e) = (id_arg(a[0]), id_arg(a[1]));
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0 {
-        if r.is_some_and(|v| v != c.rgid && v != c.egid) || e.is_some_and(|v| v != c.rgid && v != c.egid && v != c.sgid) {
-            return Err(Errno::EPERM);
-        }
+    if c.euid != 0
+        && (r.is_some_and(|v| v != c.rgid && v != c.egid)
+            || e.is_some_and(|v| v != c.rgid && v != c.egid && v != c.sgid))
+    {
+        return Err(Errno::EPERM);
     }
     let old_rgid = c.rgid;
     if let Some(v) = r {

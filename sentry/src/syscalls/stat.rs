@@ -76,7 +76,13 @@ fn stat_path(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, follow: bool, emp
 /// Attributes of a path argument; with AT_EMPTY_PATH and an fd, the open
 /// file's own view (which also covers pipes and other pathless files).
 /// Returns the mount id alongside (0 for pathless files).
-fn lookup_attr(ctx: &SyscallCtx<'_>, dirfd: i32, pathp: u64, follow: bool, empty_ok: bool) -> Result<(Attr, u64), Errno> {
+fn lookup_attr(
+    ctx: &SyscallCtx<'_>,
+    dirfd: i32,
+    pathp: u64,
+    follow: bool,
+    empty_ok: bool,
+) -> Result<(Attr, u64), Errno> {
     let path = ctx.mem.read_path(pathp)?;
     if path.is_empty() {
         if !empty_ok {
@@ -124,7 +130,8 @@ pub fn sys_statx(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if mask & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL);
     }
-    let (attr, mnt) = lookup_attr(ctx, dirfd, pathp, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?;
+    let (attr, mnt) =
+        lookup_attr(ctx, dirfd, pathp, flags & libc::AT_SYMLINK_NOFOLLOW == 0, flags & libc::AT_EMPTY_PATH != 0)?;
     let mut sx = to_statx(&attr, mnt);
     // Fine-grained timestamps: Linux reports mtime/ctime only when asked for.
     const STATX_MTIME: u32 = 0x40;

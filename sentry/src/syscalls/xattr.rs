@@ -11,7 +11,8 @@ fn check_path(ctx: &mut SyscallCtx<'_>, pathp: u64, follow: bool) -> Result<(), 
 }
 
 fn check_name(ctx: &SyscallCtx<'_>, namep: u64) -> Result<(), Errno> {
-    let name = ctx.mem.read_cstring(namep, 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
+    let name =
+        ctx.mem.read_cstring(namep, 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
     if name.is_empty() {
         return Err(Errno::ERANGE);
     }
