@@ -13,6 +13,11 @@ static void run(const char *label, const char *path, char *const argv[])
 	wait_child(label, pid);
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
 static int exec_child(int argc, char **argv)
 {
 	if (!strcmp(argv[1], "fds")) {
@@ -95,7 +100,7 @@ int main(int argc, char **argv)
 	/* Handlers reset, ignored stays ignored, mask kept, same pid. */
 	pid_t pid = fork();
 	if (pid == 0) {
-		signal(SIGUSR1, (void (*)(int))exec_child);
+		signal(SIGUSR1, on_usr1);
 		signal(SIGUSR2, SIG_IGN);
 		sigset_t m;
 		sigemptyset(&m);

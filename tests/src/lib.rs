@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Default time limit for one native run.
 pub const NATIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time limit for one sandboxed run.
-pub const SANDBOX_TIMEOUT: Duration = Duration::from_secs(180);
+pub const SANDBOX_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The environment every program under test gets (native and sandboxed alike).
 pub const BASE_ENV: &[(&str, &str)] = &[
@@ -216,6 +216,13 @@ impl Status {
             Status::Signaled(s) => Some(128 + s),
             Status::TimedOut => None,
         }
+    }
+
+    /// Same outcome by the shell convention: death by signal N matches exit
+    /// status 128+N (rvisor reports a signalled app either way). A time-out
+    /// never matches.
+    pub fn same_as(self, other: Status) -> bool {
+        self.code().is_some() && self.code() == other.code()
     }
 }
 
@@ -571,11 +578,12 @@ pub fn compare_runs(
     actual_label: &str,
     actual: &RunOutput,
 ) -> Result<(), String> {
-    if expected.stdout == actual.stdout && expected.status == actual.status {
+    let same_status = expected.status.same_as(actual.status);
+    if expected.stdout == actual.stdout && same_status {
         return Ok(());
     }
     let mut r = format!("{what}: {expected_label} and {actual_label} runs differ\n");
-    if expected.status != actual.status {
+    if !same_status {
         let _ = writeln!(r, "status: {expected_label} {} / {actual_label} {}", expected.status, actual.status);
     }
     if expected.stdout != actual.stdout {
@@ -764,6 +772,9 @@ mod tests {
         assert_eq!(Status::Exited(3).code(), Some(3));
         assert_eq!(Status::Signaled(9).code(), Some(137));
         assert_eq!(Status::TimedOut.code(), None);
+        assert!(Status::Signaled(15).same_as(Status::Exited(143)));
+        assert!(!Status::Signaled(15).same_as(Status::Exited(15)));
+        assert!(!Status::TimedOut.same_as(Status::TimedOut));
     }
 
     #[test]

@@ -89,7 +89,7 @@ fn run_sandbox(root: &Path, script: &str, extra: &[&str]) -> RunOutput {
         .arg(root)
         .args(extra)
         .args(["--", BUSYBOX, "sh", "-c", script])
-        .cwd(root)
+        .cwd("/")
         .output()
 }
 
@@ -157,7 +157,8 @@ ln -s f1 a/sym
 ln a/f1 a/hard
 cat a/sym a/hard a/b/f2
 readlink a/sym
-stat -c '%n %s %a %F %h' a/f1 a/sym a/b a/hard a/b/f2
+stat -c '%n %s %a %F %h' a/f1 a/sym a/hard a/b/f2
+stat -c '%n %a %F %h' a/b
 find a a2 | sort
 rm a/f1.copy
 rm -r a2
@@ -175,7 +176,7 @@ test -d a/b && echo dir-ok
 mv a/b a/renamed
 ls -1 a a/renamed
 cp -a a/renamed a/copied
-ls -la a/copied | grep -v '^total' | awk '{print $1, $2, $5, $NF}'
+ls -la a/copied | grep -v '^total' | awk '/^d/ {print $1, $2, $NF} !/^d/ {print $1, $2, $5, $NF}'
 rm -rf a/renamed
 find a | sort
 "#;

@@ -93,7 +93,7 @@ fn run_escape(name: &str, expected_attempts: usize, overlay: bool) {
     if overlay {
         run = run.arg("--overlay");
     }
-    let o = run.arg("--").arg(format!("/{name}")).arg(&s.secret_path).arg(&s.outside).cwd(&s.root).output();
+    let o = run.arg("--").arg(format!("/{name}")).arg(&s.secret_path).arg(&s.outside).cwd("/").output();
     let out = o.stdout_str();
     let all = format!("{out}{}", o.stderr_str());
 
@@ -180,6 +180,7 @@ fn escape_abs_paths_resolve_inside_rootfs() {
         .arg("/escape_paths")
         .arg(&s.secret_path)
         .arg(&s.outside)
+        .cwd("/")
         .output();
     let out = o.stdout_str();
     for vector in ["direct host path", "abs symlink", "abs dir symlink"] {

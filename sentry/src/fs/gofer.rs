@@ -65,6 +65,22 @@ pub struct GoferInode {
     writers: Arc<AtomicUsize>,
     /// Symlink target, read once (a symlink's text never changes).
     target: OnceLock<Vec<u8>>,
+    /// A read-only host fd kept by the recent-fd cache, so repeated read-only
+    /// opens skip the gofer round trip.
+    ro_fd: Mutex<std::sync::Weak<OwnedFd>>,
+}
+
+/// Most recently opened read-only host fds, kept open (bounded so the
+/// sentry never hoards descriptors).
+const RO_FD_CACHE: usize = 256;
+static RO_FDS: Mutex<std::collections::VecDeque<Arc<OwnedFd>>> = Mutex::new(std::collections::VecDeque::new());
+
+fn remember_ro_fd(fd: &Arc<OwnedFd>) {
+    let mut q = RO_FDS.lock().unwrap_or_else(|e| e.into_inner());
+    if q.len() >= RO_FD_CACHE {
+        q.pop_front();
+    }
+    q.push_back(fd.clone());
 }
 
 impl GoferInode {
@@ -77,6 +93,7 @@ impl GoferInode {
             cache: Mutex::new((attr, valid_for)),
             writers: Arc::new(AtomicUsize::new(0)),
             target: OnceLock::new(),
+            ro_fd: Mutex::new(std::sync::Weak::new()),
         }
     }
 
@@ -203,6 +220,16 @@ impl Inode for GoferInode {
             _ if flags & libc::O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
             // Only the access mode goes to the host: the VFS owns the offset
             // (O_APPEND included) and applies O_TRUNC through setattr.
+            S_IFREG if acc == libc::O_RDONLY => {
+                let mut slot = self.ro_fd.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(fd) = slot.upgrade() {
+                    return Ok(Arc::new(HostFile::shared(fd)));
+                }
+                let fd = Arc::new(self.client().open(self.fid, acc)?);
+                *slot = Arc::downgrade(&fd);
+                remember_ro_fd(&fd);
+                Ok(Arc::new(HostFile::shared(fd)))
+            }
             S_IFREG => Ok(self.file_for(self.client().open(self.fid, acc)?, acc)),
             S_IFLNK => Err(Errno::ELOOP),
             // No host devices through the gofer, as on a nodev mount.

@@ -27,12 +27,18 @@ pub fn host_fstat(fd: RawFd) -> VfsResult<Attr> {
 }
 
 /// A seekable regular file read and written with pread/pwrite on a host fd.
+/// The fd may be shared by several open files: all I/O is positional.
 pub struct HostFile {
-    fd: OwnedFd,
+    fd: std::sync::Arc<OwnedFd>,
 }
 
 impl HostFile {
     pub fn new(fd: OwnedFd) -> HostFile {
+        HostFile { fd: std::sync::Arc::new(fd) }
+    }
+
+    /// A file over an fd shared with other open files of the same inode.
+    pub fn shared(fd: std::sync::Arc<OwnedFd>) -> HostFile {
         HostFile { fd }
     }
 

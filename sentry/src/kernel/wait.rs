@@ -6,9 +6,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use rvisor_syscalls::Errno;
 
-/// An eventfd used to wake one waiter.
+/// An eventfd used to wake one waiter. `pending` mirrors whether it holds a
+/// count, so the common "nothing pending" check costs no syscall.
 pub struct EventFd {
     fd: OwnedFd,
+    pending: std::sync::atomic::AtomicBool,
 }
 
 impl EventFd {
@@ -19,7 +21,7 @@ impl EventFd {
             return Err(Errno::last());
         }
         // SAFETY: fd is a fresh descriptor we own.
-        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(fd) }, pending: Default::default() })
     }
 
     pub fn raw(&self) -> RawFd {
@@ -27,13 +29,25 @@ impl EventFd {
     }
 
     pub fn notify(&self) {
+        self.pending.store(true, std::sync::atomic::Ordering::SeqCst);
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a valid u64.
         unsafe { libc::write(self.raw(), &one as *const u64 as *const libc::c_void, 8) };
     }
 
+    /// Consumes the count after poll reported the fd readable.
+    pub fn clear(&self) {
+        self.pending.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut v: u64 = 0;
+        // SAFETY: reads 8 bytes into a valid u64; the fd is non-blocking.
+        unsafe { libc::read(self.raw(), &mut v as *mut u64 as *mut libc::c_void, 8) };
+    }
+
     /// Consumes pending notifications; true if there were any.
     pub fn drain(&self) -> bool {
+        if !self.pending.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes into a valid u64; the fd is non-blocking.
         unsafe { libc::read(self.raw(), &mut v as *mut u64 as *mut libc::c_void, 8) == 8 }

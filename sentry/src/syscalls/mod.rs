@@ -179,7 +179,7 @@ impl<'a> SyscallCtx<'a> {
     pub fn wait_host_fd(&self, fd: RawFd, events: i16) -> Result<(), Errno> {
         match wait_fds(&[(fd, events)], self.task.interrupt.raw(), -1) {
             Woken::Interrupted => {
-                self.task.interrupt.drain();
+                self.task.interrupt.clear();
                 Err(Errno::EINTR)
             }
             _ => {

@@ -265,7 +265,7 @@ fn wait_common(
         }
         match wait_fds(&[(ctx.task.tg.child_event.raw(), libc::POLLIN)], ctx.task.interrupt.raw(), -1) {
             Woken::Interrupted => {
-                ctx.task.interrupt.drain();
+                ctx.task.interrupt.clear();
                 return Err(Errno::EINTR);
             }
             _ => {

@@ -156,7 +156,7 @@ fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> S
         }
         match wait_fds(&host, ctx.task.interrupt.raw(), remaining.unwrap_or(-1)) {
             Woken::Interrupted => {
-                ctx.task.interrupt.drain();
+                ctx.task.interrupt.clear();
                 return Err(Errno::EINTR);
             }
             _ if ctx.kernel.shutting_down() => return Err(Errno::EINTR),

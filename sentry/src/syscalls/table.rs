@@ -209,3 +209,56 @@ pub fn implemented() -> Vec<&'static str> {
     v.sort_unstable();
     v
 }
+
+/// The compatibility document generated from the table (docs/syscalls.md).
+pub fn compat_doc() -> String {
+    let passthrough: Vec<&str> = crate::platform::filter::PASSTHROUGH
+        .iter()
+        .filter_map(|p| rvisor_syscalls::syscall_name(p.nr as u64))
+        .collect();
+    let mut out = String::from(
+        "# Syscall support\n\nGenerated from the dispatch table (`sentry/src/syscalls/table.rs`) and the app filter\n\
+         (`sentry/src/platform/filter.rs`); `UPDATE_DOCS=1 cargo test -p rvisor-sentry compat_doc` rewrites it.\n\n\
+         | syscall | number | handled by |\n| --- | --- | --- |\n",
+    );
+    let mut handled = 0;
+    for nr in 0..TABLE_SIZE as u64 {
+        let Some(name) = rvisor_syscalls::syscall_name(nr) else { continue };
+        let how = if TABLE[nr as usize].is_some() {
+            "sentry"
+        } else if passthrough.contains(&name) {
+            "host (passthrough)"
+        } else {
+            "ENOSYS"
+        };
+        if how != "ENOSYS" {
+            handled += 1;
+        }
+        out.push_str(&format!("| `{name}` | {nr} | {how} |\n"));
+    }
+    out.push_str(&format!("\n{handled} syscalls handled.\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compat_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/syscalls.md");
+        let want = super::compat_doc();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(path, &want).expect("write docs/syscalls.md");
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(have == want, "docs/syscalls.md is stale: run UPDATE_DOCS=1 cargo test -p rvisor-sentry compat_doc");
+    }
+
+    #[test]
+    fn every_entry_is_a_real_syscall() {
+        for (nr, e) in super::TABLE.iter().enumerate() {
+            if let Some(e) = e {
+                assert_eq!(rvisor_syscalls::syscall_name(nr as u64), Some(e.name()));
+            }
+        }
+    }
+}
