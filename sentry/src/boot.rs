@@ -115,8 +115,9 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
         let file = OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{fd}]"));
         let _ = files.install_at(fd, file, false, 1024);
     }
+    let cmd = cfg.argv.first().cloned().unwrap_or_default();
+    let path = search_path(&kernel, &root, &fsctx, &creds, &cmd, &cfg.envp);
     let task = new_init_task(&kernel, fsctx, files, creds);
-    let path = cfg.argv.first().cloned().unwrap_or_default();
     let (tx, rx) = crossbeam_channel::bounded(1);
     run::spawn(kernel.clone(), task, Start::Initial { path, argv: cfg.argv, envp: cfg.envp }, Some(tx));
     match rx.recv() {
@@ -140,4 +141,34 @@ fn print_compat_report(kernel: &Kernel) {
             eprintln!("{k:<40} {v:>10}");
         }
     }
+}
+
+/// Finds a command without a '/' in the sandbox's PATH, as execvp would.
+/// Returns the command unchanged if it has a '/' or is found nowhere (the
+/// exec then reports ENOENT).
+fn search_path(kernel: &Kernel, root: &Location, fs: &FsContext, creds: &Creds, cmd: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+    if cmd.is_empty() || cmd.contains(&b'/') {
+        return cmd.to_vec();
+    }
+    let path = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    let fs_creds = creds.fs();
+    let cwd = fs.get().cwd;
+    let r = Resolver::new(root, &kernel.mounts, &fs_creds);
+    for dir in path.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut cand = dir.to_vec();
+        cand.push(b'/');
+        cand.extend_from_slice(cmd);
+        if let Ok(loc) = r.resolve(&cwd, &cand, true) {
+            if let Ok(a) = loc.attr() {
+                if a.is_regular() && crate::vfs::perm::may_access(&a, &fs_creds, crate::vfs::perm::MAY_EXEC) {
+                    return cand;
+                }
+            }
+        }
+    }
+    cmd.to_vec()
 }

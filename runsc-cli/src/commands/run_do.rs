@@ -35,7 +35,7 @@ pub struct DoArgs {
     #[arg(long, default_value = "rvisor")]
     pub hostname: String,
     /// The command and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 

@@ -92,3 +92,98 @@ impl FileOps for PipeEnd {
         self
     }
 }
+
+/// Named pipes: every FIFO inode (any file system) maps to one shared host
+/// pipe while it is open. Ends are handed out as new open file descriptions
+/// of that pipe, so EOF and EPIPE follow the real reader/writer counts.
+pub mod fifo {
+    use std::collections::HashMap;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::sync::{Arc, Condvar, Mutex, Weak};
+
+    use super::PipeEnd;
+    use crate::vfs::{next_synthetic_ino, Errno, VfsResult};
+
+    #[derive(Default)]
+    struct State {
+        readers: Weak<PipeEnd>,
+        writers: Weak<PipeEnd>,
+        /// Opens waiting for the other side, and how many of each side ever opened.
+        opened_readers: u64,
+        opened_writers: u64,
+    }
+
+    static FIFOS: Mutex<Option<HashMap<(u64, u64), State>>> = Mutex::new(None);
+    static CHANGED: Condvar = Condvar::new();
+
+    /// A new open file description of the pipe behind `end`, with `flags`.
+    fn reopen(end: &PipeEnd, flags: i32) -> VfsResult<Arc<PipeEnd>> {
+        let path = std::ffi::CString::new(format!("/proc/self/fd/{}", end.fd.as_raw_fd())).map_err(|_| Errno::EIO)?;
+        // SAFETY: path is a valid C string; opening a pipe through /proc gives the other end.
+        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        if fd < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: fd is fresh and ours.
+        Ok(Arc::new(PipeEnd { fd: unsafe { OwnedFd::from_raw_fd(fd) }, ino: end.ino }))
+    }
+
+    /// Opens FIFO `key` (dev, ino). `interrupted` is polled while an open waits
+    /// for the other side; returning true aborts the wait with EINTR.
+    pub fn open(key: (u64, u64), flags: i32, interrupted: &dyn Fn() -> bool) -> VfsResult<Vec<Arc<PipeEnd>>> {
+        let acc = flags & libc::O_ACCMODE;
+        let nonblock = flags & libc::O_NONBLOCK != 0;
+        let mut g = FIFOS.lock().unwrap_or_else(|e| e.into_inner());
+        let map = g.get_or_insert_with(HashMap::new);
+        let st = map.entry(key).or_default();
+        // The pipe exists while any end is open; otherwise make a fresh one.
+        let existing = st.readers.upgrade().or_else(|| st.writers.upgrade());
+        let (r, w) = match &existing {
+            Some(e) => (
+                if acc != libc::O_WRONLY { Some(reopen(e, libc::O_RDONLY)?) } else { None },
+                if acc != libc::O_RDONLY { Some(reopen(e, libc::O_WRONLY)?) } else { None },
+            ),
+            None => {
+                let (r, w) = super::new_pipe()?;
+                let ino = next_synthetic_ino();
+                let _ = ino;
+                (if acc != libc::O_WRONLY { Some(r) } else { None }, if acc != libc::O_RDONLY { Some(w) } else { None })
+            }
+        };
+        if acc == libc::O_WRONLY && st.readers.upgrade().is_none() && nonblock {
+            return Err(Errno::ENXIO);
+        }
+        if let Some(r) = &r {
+            if st.readers.upgrade().is_none() {
+                st.readers = Arc::downgrade(r);
+            }
+            st.opened_readers += 1;
+        }
+        if let Some(w) = &w {
+            if st.writers.upgrade().is_none() {
+                st.writers = Arc::downgrade(w);
+            }
+            st.opened_writers += 1;
+        }
+        CHANGED.notify_all();
+        // Blocking opens wait for the other side (O_RDWR never waits).
+        if !nonblock && acc != libc::O_RDWR {
+            let want_readers = acc == libc::O_WRONLY;
+            let seen = if want_readers { st.opened_readers } else { st.opened_writers };
+            loop {
+                let st = g.get_or_insert_with(HashMap::new).entry(key).or_default();
+                let other_now = if want_readers { st.opened_readers } else { st.opened_writers };
+                let alive = if want_readers { st.readers.upgrade().is_some() } else { st.writers.upgrade().is_some() };
+                if alive || other_now > seen {
+                    break;
+                }
+                let (g2, _) = CHANGED.wait_timeout(g, std::time::Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner());
+                g = g2;
+                if interrupted() {
+                    return Err(Errno::EINTR);
+                }
+            }
+        }
+        Ok(r.into_iter().chain(w).collect())
+    }
+}

@@ -130,6 +130,15 @@ fn start_initial(
         // SAFETY: child side of fork: raw syscalls only, then exec or _exit.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The app starts with default dispositions and nothing blocked,
+            // whatever the sentry itself ignores (SIGPIPE) or blocks.
+            for sig in 1..65 {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+            let empty: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             let mut b = 0u8;
             libc::close(sync[1]);
             libc::read(sync[0], &mut b as *mut u8 as *mut libc::c_void, 1);

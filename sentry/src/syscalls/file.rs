@@ -131,8 +131,55 @@ pub fn open_file(
     if truncate && attr.size != 0 {
         loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
     }
+    if attr.file_type() == crate::vfs::S_IFIFO {
+        return open_fifo(ctx, loc, &attr, flags);
+    }
     let ops = loc.inode().open(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC))?;
     Ok(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE))
+}
+
+/// Opens a named pipe: the file system only names it; the pipe is the sentry's.
+fn open_fifo(ctx: &SyscallCtx<'_>, loc: Location, attr: &crate::vfs::Attr, flags: i32) -> VfsResult<Arc<OpenFile>> {
+    let task = ctx.task.clone();
+    let kernel = ctx.kernel.clone();
+    let interrupted = move || task.interrupt.drain() || kernel.shutting_down();
+    let ends = crate::fs::pipe::fifo::open((attr.dev, attr.ino), flags, &interrupted)?;
+    let ops: Arc<dyn FileOps> = match ends.len() {
+        1 => ends[0].clone(),
+        _ => Arc::new(FifoRdwr { r: ends[0].clone(), w: ends[1].clone() }),
+    };
+    Ok(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE))
+}
+
+/// A FIFO opened O_RDWR: reads from one end, writes to the other.
+struct FifoRdwr {
+    r: Arc<crate::fs::pipe::PipeEnd>,
+    w: Arc<crate::fs::pipe::PipeEnd>,
+}
+
+impl FileOps for FifoRdwr {
+    fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
+        self.r.read(buf, off)
+    }
+    fn write(&self, buf: &[u8], off: u64) -> VfsResult<usize> {
+        self.w.write(buf, off)
+    }
+    fn seekable(&self) -> bool {
+        false
+    }
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.r.host_fd()
+    }
+    fn poll(&self, events: i16) -> i16 {
+        (self.r.poll(events & (libc::POLLIN | libc::POLLRDNORM)) | self.w.poll(events & (libc::POLLOUT | libc::POLLWRNORM)))
+            & (events | libc::POLLERR | libc::POLLHUP)
+    }
+    fn sync(&self, _data_only: bool) -> VfsResult<()> {
+        Err(Errno::EINVAL)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 enum Created {

@@ -106,21 +106,11 @@ pub fn sys_getcpu(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> SysResult {
-    if nfds > ctx.task.nofile_limit() {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; nfds as usize * 8];
-    ctx.mem.read(fdsp, &mut raw)?;
-    let mut entries: Vec<(i32, i16, i16)> = raw
-        .chunks(8)
-        .map(|c| (i32::from_ne_bytes([c[0], c[1], c[2], c[3]]), i16::from_ne_bytes([c[4], c[5]]), 0))
-        .collect();
-    let deadline = if timeout_ms >= 0 {
-        Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64))
-    } else {
-        None
-    };
+/// Waits until any entry (fd, events) is ready or the timeout passes; fills
+/// revents and returns how many are ready. Negative fds are ignored.
+fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: i32) -> SysResult {
+    let deadline =
+        if timeout_ms >= 0 { Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)) } else { None };
     loop {
         let mut ready = 0;
         let mut host = Vec::new();
@@ -147,11 +137,6 @@ fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> S
         }
         let remaining = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i32);
         if ready > 0 || remaining == Some(0) {
-            let mut out = raw.clone();
-            for (i, e) in entries.iter().enumerate() {
-                out[i * 8 + 6..i * 8 + 8].copy_from_slice(&e.2.to_ne_bytes());
-            }
-            ctx.mem.write(fdsp, &out)?;
             return Ok(ready);
         }
         match wait_fds(&host, ctx.task.interrupt.raw(), remaining.unwrap_or(-1)) {
@@ -163,6 +148,113 @@ fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> S
             _ => {}
         }
     }
+}
+
+fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> SysResult {
+    if nfds > ctx.task.nofile_limit() {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; nfds as usize * 8];
+    ctx.mem.read(fdsp, &mut raw)?;
+    let mut entries: Vec<(i32, i16, i16)> = raw
+        .chunks(8)
+        .map(|c| (i32::from_ne_bytes([c[0], c[1], c[2], c[3]]), i16::from_ne_bytes([c[4], c[5]]), 0))
+        .collect();
+    let ready = poll_core(ctx, &mut entries, timeout_ms)?;
+    for (i, e) in entries.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&e.2.to_ne_bytes());
+    }
+    ctx.mem.write(fdsp, &raw)?;
+    Ok(ready)
+}
+
+const SELECT_IN: i16 = libc::POLLIN | libc::POLLRDNORM | libc::POLLRDBAND | libc::POLLHUP | libc::POLLERR;
+const SELECT_OUT: i16 = libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND | libc::POLLERR;
+const SELECT_EX: i16 = libc::POLLPRI;
+
+fn read_fdset(ctx: &SyscallCtx<'_>, addr: u64, nfds: usize) -> Result<Option<Vec<u8>>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let mut v = vec![0u8; nfds.div_ceil(64) * 8];
+    ctx.mem.read(addr, &mut v)?;
+    Ok(Some(v))
+}
+
+fn bit(set: &Option<Vec<u8>>, fd: usize) -> bool {
+    set.as_ref().is_some_and(|s| s[fd / 8] & (1 << (fd % 8)) != 0)
+}
+
+/// select/pselect6 on top of poll: EBADF for closed fds in any set.
+fn do_select(ctx: &mut SyscallCtx<'_>, nfds: i64, rp: u64, wp: u64, ep: u64, timeout_ms: i32) -> SysResult {
+    if nfds < 0 || nfds > (ctx.task.nofile_limit() as i64).max(1024) {
+        return Err(Errno::EINVAL);
+    }
+    let n = nfds as usize;
+    let (rs, ws, es) = (read_fdset(ctx, rp, n)?, read_fdset(ctx, wp, n)?, read_fdset(ctx, ep, n)?);
+    let mut entries = Vec::new();
+    for fd in 0..n {
+        let mut ev = 0;
+        if bit(&rs, fd) {
+            ev |= libc::POLLIN;
+        }
+        if bit(&ws, fd) {
+            ev |= libc::POLLOUT;
+        }
+        if bit(&es, fd) {
+            ev |= libc::POLLPRI;
+        }
+        if ev != 0 {
+            if ctx.file(fd as i32).is_err() {
+                return Err(Errno::EBADF);
+            }
+            entries.push((fd as i32, ev, 0i16));
+        }
+    }
+    poll_core(ctx, &mut entries, timeout_ms)?;
+    let mut out = [vec![0u8; n.div_ceil(64) * 8], vec![0u8; n.div_ceil(64) * 8], vec![0u8; n.div_ceil(64) * 8]];
+    let mut count = 0;
+    for &(fd, ev, rev) in &entries {
+        let fd = fd as usize;
+        for (i, (want, mask)) in [(libc::POLLIN, SELECT_IN), (libc::POLLOUT, SELECT_OUT), (libc::POLLPRI, SELECT_EX)].iter().enumerate() {
+            if ev & want != 0 && rev & mask != 0 {
+                out[i][fd / 8] |= 1 << (fd % 8);
+                count += 1;
+            }
+        }
+    }
+    for (addr, set) in [(rp, &out[0]), (wp, &out[1]), (ep, &out[2])] {
+        if addr != 0 {
+            ctx.mem.write(addr, set)?;
+        }
+    }
+    Ok(count)
+}
+
+pub fn sys_select(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let timeout = if a[4] == 0 {
+        -1
+    } else {
+        let tv: rvisor_syscalls::abi::Timeval = ctx.mem.read_val(a[4])?;
+        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(Errno::EINVAL);
+        }
+        (tv.tv_sec.saturating_mul(1000) + (tv.tv_usec + 999) / 1000).min(i32::MAX as i64) as i32
+    };
+    do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout)
+}
+
+pub fn sys_pselect6(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let timeout = if a[4] == 0 {
+        -1
+    } else {
+        let ts: Timespec = ctx.mem.read_val(a[4])?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        (ts.tv_sec.saturating_mul(1000) + (ts.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
+    };
+    do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout)
 }
 
 pub fn sys_poll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

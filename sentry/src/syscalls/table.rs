@@ -176,6 +176,8 @@ table! {
     SYS_getcpu => sys::sys_getcpu,
     SYS_poll => sys::sys_poll,
     SYS_ppoll => sys::sys_ppoll,
+    SYS_select => sys::sys_select,
+    SYS_pselect6 => sys::sys_pselect6,
     // xattr.rs
     SYS_getxattr => xattr::sys_getxattr,
     SYS_lgetxattr => xattr::sys_lgetxattr,
