@@ -146,7 +146,14 @@ fn print_compat_report(kernel: &Kernel) {
 /// Finds a command without a '/' in the sandbox's PATH, as execvp would.
 /// Returns the command unchanged if it has a '/' or is found nowhere (the
 /// exec then reports ENOENT).
-fn search_path(kernel: &Kernel, root: &Location, fs: &FsContext, creds: &Creds, cmd: &[u8], envp: &[Vec<u8>]) -> Vec<u8> {
+fn search_path(
+    kernel: &Kernel,
+    root: &Location,
+    fs: &FsContext,
+    creds: &Creds,
+    cmd: &[u8],
+    envp: &[Vec<u8>],
+) -> Vec<u8> {
     if cmd.is_empty() || cmd.contains(&b'/') {
         return cmd.to_vec();
     }

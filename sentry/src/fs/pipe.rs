@@ -177,7 +177,8 @@ pub mod fifo {
                 if alive || other_now > seen {
                     break;
                 }
-                let (g2, _) = CHANGED.wait_timeout(g, std::time::Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner());
+                let (g2, _) =
+                    CHANGED.wait_timeout(g, std::time::Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner());
                 g = g2;
                 if interrupted() {
                     return Err(Errno::EINTR);

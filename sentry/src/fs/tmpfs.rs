@@ -486,7 +486,8 @@ impl Inode for TmpfsInode {
         }
         let t = t.strong()?;
         let _tree = lock(&self.fs.tree);
-        if self.meta().nlink == 0 || t.meta().nlink == 0 {
+        // An unlinked file may be linked again only if it was made by O_TMPFILE.
+        if self.meta().nlink == 0 || t.meta().nlink == 0 && !take_linkable(t.dev(), t.ino()) {
             return Err(Errno::ENOENT);
         }
         {
@@ -720,4 +721,16 @@ impl FileOps for TmpfsDirFile {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// O_TMPFILE files (by dev, ino) that linkat may still give a name.
+static LINKABLE: Mutex<std::collections::BTreeSet<(u64, u64)>> = Mutex::new(std::collections::BTreeSet::new());
+
+/// Marks an unnamed O_TMPFILE file as linkable (Linux's I_LINKABLE).
+pub fn mark_linkable(inode: &TmpfsInode) {
+    lock(&LINKABLE).insert((inode.dev(), inode.ino()));
+}
+
+fn take_linkable(dev: u64, ino: u64) -> bool {
+    lock(&LINKABLE).remove(&(dev, ino))
 }

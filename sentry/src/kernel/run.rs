@@ -250,6 +250,10 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                     tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
                 }
             }
+            Stop::Signal(libc::SIGCONT) => {
+                job_continued(task);
+                let _ = tracee.cont(libc::SIGCONT);
+            }
             Stop::Signal(sig) => {
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
                     if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
@@ -267,7 +271,13 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
             }
             Stop::EventStop(sig) => {
                 let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
-                let _ = if stop_sig { tracee.listen() } else { tracee.cont(0) };
+                if stop_sig {
+                    job_stopped(task, sig);
+                    let _ = tracee.listen();
+                } else {
+                    job_continued(task);
+                    let _ = tracee.cont(0);
+                }
             }
             Stop::SyscallTrace | Stop::Event(_) => {
                 let _ = tracee.cont(0);
@@ -436,5 +446,43 @@ fn pin_with_tracee(host_tid: i32) {
     unsafe {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
         libc::sched_setaffinity(host_tid, std::mem::size_of::<libc::cpu_set_t>(), &one);
+    }
+}
+
+/// The process entered a group-stop: let the parent's wait(WUNTRACED) see it.
+fn job_stopped(task: &Arc<Task>, sig: i32) {
+    let first = {
+        let mut st = task.tg.lock();
+        let first = !st.stopped;
+        if first {
+            st.stopped = true;
+            st.job = Some(super::task::JobEvent::Stopped(sig));
+        }
+        first
+    };
+    if first {
+        if let Some(p) = task.tg.parent() {
+            p.child_event.notify();
+            crate::kernel::notify_parent_sigchld(&p);
+        }
+    }
+}
+
+/// The process was continued (SIGCONT) after a stop.
+fn job_continued(task: &Arc<Task>) {
+    let was = {
+        let mut st = task.tg.lock();
+        let was = st.stopped;
+        if was {
+            st.stopped = false;
+            st.job = Some(super::task::JobEvent::Continued);
+        }
+        was
+    };
+    if was {
+        if let Some(p) = task.tg.parent() {
+            p.child_event.notify();
+            crate::kernel::notify_parent_sigchld(&p);
+        }
     }
 }

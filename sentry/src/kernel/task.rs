@@ -99,6 +99,17 @@ pub struct GroupState {
     pub live_threads: usize,
     pub image: ImageInfo,
     pub rlimits: [Rlimit; 16],
+    /// Job-control state change not yet collected by the parent's wait.
+    pub job: Option<JobEvent>,
+    /// Whether the process is currently group-stopped.
+    pub stopped: bool,
+}
+
+/// A stop or continue the parent can collect with WUNTRACED/WCONTINUED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    Stopped(i32),
+    Continued,
 }
 
 /// A process: a set of tasks sharing an address space and a pid.
@@ -133,6 +144,8 @@ impl ThreadGroup {
                 live_threads: 0,
                 image,
                 rlimits,
+                job: None,
+                stopped: false,
             }),
             child_event: EventFd::new().expect("eventfd for a new process"),
         })

@@ -171,7 +171,8 @@ impl FileOps for FifoRdwr {
         self.r.host_fd()
     }
     fn poll(&self, events: i16) -> i16 {
-        (self.r.poll(events & (libc::POLLIN | libc::POLLRDNORM)) | self.w.poll(events & (libc::POLLOUT | libc::POLLWRNORM)))
+        (self.r.poll(events & (libc::POLLIN | libc::POLLRDNORM))
+            | self.w.poll(events & (libc::POLLOUT | libc::POLLWRNORM)))
             & (events | libc::POLLERR | libc::POLLHUP)
     }
     fn sync(&self, _data_only: bool) -> VfsResult<()> {
@@ -598,9 +599,26 @@ fn open_tmpfile(ctx: &SyscallCtx<'_>, dirfd: i32, path: &[u8], flags: i32, mode:
     };
     let (inode, ops) =
         dir.inode().create(&name, &args).map_err(|e| if e == Errno::EPERM { Errno::EOPNOTSUPP } else { e })?;
+    if flags & libc::O_EXCL == 0 {
+        mark_tmpfile_linkable(&inode);
+    }
     let dentry = dir.dentry.insert_child(&name, inode);
     dir.inode().unlink(&name)?;
     dir.dentry.remove_child(&name);
     let loc = Location::new(dir.mount.clone(), dentry);
     Ok(OpenFile::new(ops, loc, (flags & !libc::O_TMPFILE) | crate::vfs::file::O_LARGEFILE))
+}
+
+/// Lets linkat name an O_TMPFILE file later (tmpfs, directly or as an overlay's upper layer).
+fn mark_tmpfile_linkable(inode: &Arc<dyn crate::vfs::Inode>) {
+    use crate::fs::{overlay::OvlInode, tmpfs::TmpfsInode};
+    if let Some(t) = inode.as_any().downcast_ref::<TmpfsInode>() {
+        crate::fs::tmpfs::mark_linkable(t);
+    } else if let Some(o) = inode.as_any().downcast_ref::<OvlInode>() {
+        if let Some(u) = o.upper() {
+            if let Some(t) = u.as_any().downcast_ref::<TmpfsInode>() {
+                crate::fs::tmpfs::mark_linkable(t);
+            }
+        }
+    }
 }

@@ -390,7 +390,7 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         }
         let o: i64 = ctx.mem.read_val(p)?;
         if o < 0 {
-            return Err(Errno::EINVAL);
+            return Err(Errno::EOVERFLOW);
         }
         Ok(Some(o as u64))
     };

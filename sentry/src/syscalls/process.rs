@@ -8,7 +8,7 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::{Outcome, SyscallCtx};
 use crate::kernel::run::{self, new_child_task, Start};
-use crate::kernel::task::ExitStatus;
+use crate::kernel::task::{ExitStatus, JobEvent};
 use crate::kernel::wait::{wait_fds, Woken};
 use crate::kernel::{ThreadGroup, STUB_FD};
 use crate::platform::stub::STUB_EMPTY_STRING;
@@ -215,8 +215,39 @@ fn matches(child: &ThreadGroup, sel: &Selector) -> bool {
     }
 }
 
-/// Finds (and unless `peek`, reaps) an exited child; Ok(None) if some match but none exited.
-fn find_zombie(ctx: &SyscallCtx<'_>, sel: &Selector, peek: bool) -> Result<Option<(i32, ExitStatus)>, Errno> {
+/// What a wait call reports about a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WaitEvent {
+    Exited(ExitStatus),
+    Job(JobEvent),
+}
+
+impl WaitEvent {
+    fn wait_status(self) -> i32 {
+        match self {
+            WaitEvent::Exited(e) => e.wait_status(),
+            WaitEvent::Job(JobEvent::Stopped(sig)) => (sig << 8) | 0x7f,
+            WaitEvent::Job(JobEvent::Continued) => 0xffff,
+        }
+    }
+}
+
+/// Which state changes a wait call collects.
+#[derive(Clone, Copy)]
+struct WaitFor {
+    exited: bool,
+    stopped: bool,
+    continued: bool,
+}
+
+/// Finds (and unless `peek`, consumes) a matching child event; Ok(None) if
+/// some children match but none has anything to report.
+fn find_event(
+    ctx: &SyscallCtx<'_>,
+    sel: &Selector,
+    want: WaitFor,
+    peek: bool,
+) -> Result<Option<(i32, WaitEvent)>, Errno> {
     let tg = &ctx.task.tg;
     let mut st = tg.lock();
     let mut any = false;
@@ -226,12 +257,24 @@ fn find_zombie(ctx: &SyscallCtx<'_>, sel: &Selector, peek: bool) -> Result<Optio
             continue;
         }
         any = true;
-        let cs = c.lock();
+        let mut cs = c.lock();
         if let Some(e) = cs.exit {
-            if !cs.reaped {
+            if !cs.reaped && want.exited {
                 found = Some((i, c.tgid, e));
                 break;
             }
+            continue;
+        }
+        let job = match cs.job {
+            Some(JobEvent::Stopped(s)) if want.stopped => Some(JobEvent::Stopped(s)),
+            Some(JobEvent::Continued) if want.continued => Some(JobEvent::Continued),
+            _ => None,
+        };
+        if let Some(j) = job {
+            if !peek {
+                cs.job = None;
+            }
+            return Ok(Some((c.tgid, WaitEvent::Job(j))));
         }
     }
     if let Some((i, pid, e)) = found {
@@ -241,7 +284,7 @@ fn find_zombie(ctx: &SyscallCtx<'_>, sel: &Selector, peek: bool) -> Result<Optio
             c.lock().reaped = true;
             ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&pid);
         }
-        return Ok(Some((pid, e)));
+        return Ok(Some((pid, WaitEvent::Exited(e))));
     }
     if !any {
         return Err(Errno::ECHILD);
@@ -252,12 +295,13 @@ fn find_zombie(ctx: &SyscallCtx<'_>, sel: &Selector, peek: bool) -> Result<Optio
 fn wait_common(
     ctx: &mut SyscallCtx<'_>,
     sel: Selector,
+    want: WaitFor,
     nohang: bool,
     peek: bool,
-) -> Result<Option<(i32, ExitStatus)>, Errno> {
+) -> Result<Option<(i32, WaitEvent)>, Errno> {
     loop {
         ctx.task.tg.child_event.drain();
-        if let Some(r) = find_zombie(ctx, &sel, peek)? {
+        if let Some(r) = find_event(ctx, &sel, want, peek)? {
             return Ok(Some(r));
         }
         if nohang {
@@ -289,7 +333,9 @@ pub fn sys_wait4(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         p if p < -1 => Selector::Pgid(-p),
         p => Selector::Pid(p),
     };
-    match wait_common(ctx, sel, options & libc::WNOHANG != 0, false)? {
+    let want =
+        WaitFor { exited: true, stopped: options & libc::WUNTRACED != 0, continued: options & libc::WCONTINUED != 0 };
+    match wait_common(ctx, sel, want, options & libc::WNOHANG != 0, false)? {
         None => Ok(0),
         Some((pid, status)) => {
             if statusp != 0 {
@@ -322,15 +368,22 @@ pub fn sys_waitid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         libc::P_PGID => Selector::Pgid(if id == 0 { ctx.task.tg.lock().pgid } else { id }),
         _ => return Err(Errno::EINVAL),
     };
-    let r = wait_common(ctx, sel, options & libc::WNOHANG != 0, options & libc::WNOWAIT != 0)?;
+    let want = WaitFor {
+        exited: options & libc::WEXITED != 0,
+        stopped: options & libc::WSTOPPED != 0,
+        continued: options & libc::WCONTINUED != 0,
+    };
+    let r = wait_common(ctx, sel, want, options & libc::WNOHANG != 0, options & libc::WNOWAIT != 0)?;
     if infop != 0 {
         let mut si = Siginfo::default();
-        if let Some((pid, status)) = r {
+        if let Some((pid, event)) = r {
             si.si_signo = libc::SIGCHLD;
-            let (code, st) = match status {
-                ExitStatus::Exited(c) => (libc::CLD_EXITED, c),
-                ExitStatus::Signaled(s, true) => (libc::CLD_DUMPED, s),
-                ExitStatus::Signaled(s, false) => (libc::CLD_KILLED, s),
+            let (code, st) = match event {
+                WaitEvent::Exited(ExitStatus::Exited(c)) => (libc::CLD_EXITED, c),
+                WaitEvent::Exited(ExitStatus::Signaled(s, true)) => (libc::CLD_DUMPED, s),
+                WaitEvent::Exited(ExitStatus::Signaled(s, false)) => (libc::CLD_KILLED, s),
+                WaitEvent::Job(JobEvent::Stopped(s)) => (libc::CLD_STOPPED, s),
+                WaitEvent::Job(JobEvent::Continued) => (libc::CLD_CONTINUED, libc::SIGCONT),
             };
             si.si_code = code;
             // si_pid, si_uid, si_status at the start of the union.

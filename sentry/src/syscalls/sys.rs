@@ -109,8 +109,11 @@ pub fn sys_getcpu(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 /// Waits until any entry (fd, events) is ready or the timeout passes; fills
 /// revents and returns how many are ready. Negative fds are ignored.
 fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: i32) -> SysResult {
-    let deadline =
-        if timeout_ms >= 0 { Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)) } else { None };
+    let deadline = if timeout_ms >= 0 {
+        Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64))
+    } else {
+        None
+    };
     loop {
         let mut ready = 0;
         let mut host = Vec::new();
@@ -216,7 +219,9 @@ fn do_select(ctx: &mut SyscallCtx<'_>, nfds: i64, rp: u64, wp: u64, ep: u64, tim
     let mut count = 0;
     for &(fd, ev, rev) in &entries {
         let fd = fd as usize;
-        for (i, (want, mask)) in [(libc::POLLIN, SELECT_IN), (libc::POLLOUT, SELECT_OUT), (libc::POLLPRI, SELECT_EX)].iter().enumerate() {
+        for (i, (want, mask)) in
+            [(libc::POLLIN, SELECT_IN), (libc::POLLOUT, SELECT_OUT), (libc::POLLPRI, SELECT_EX)].iter().enumerate()
+        {
             if ev & want != 0 && rev & mask != 0 {
                 out[i][fd / 8] |= 1 << (fd % 8);
                 count += 1;

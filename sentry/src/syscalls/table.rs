@@ -3,7 +3,7 @@
 
 use rvisor_syscalls::{Errno, SysResult};
 
-use super::{dir, fd, file, io, mm, process, signal, stat, sys, xattr, SyscallCtx};
+use super::{dir, epoll, fd, file, io, mm, process, signal, stat, sys, xattr, SyscallCtx};
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
 
@@ -178,6 +178,15 @@ table! {
     SYS_ppoll => sys::sys_ppoll,
     SYS_select => sys::sys_select,
     SYS_pselect6 => sys::sys_pselect6,
+    // epoll.rs
+    SYS_epoll_create => epoll::sys_epoll_create,
+    SYS_epoll_create1 => epoll::sys_epoll_create1,
+    SYS_epoll_ctl => epoll::sys_epoll_ctl,
+    SYS_epoll_wait => epoll::sys_epoll_wait,
+    SYS_epoll_pwait => epoll::sys_epoll_pwait,
+    SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
+    SYS_eventfd => epoll::sys_eventfd,
+    SYS_eventfd2 => epoll::sys_eventfd2,
     // xattr.rs
     SYS_getxattr => xattr::sys_getxattr,
     SYS_lgetxattr => xattr::sys_lgetxattr,
