@@ -134,11 +134,13 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
 
 fn print_compat_report(kernel: &Kernel) {
     let map = kernel.unsupported.lock().unwrap_or_else(|e| e.into_inner());
-    eprintln!("rvisor: compatibility report: {} unsupported syscall(s)/feature(s) hit", map.len());
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "rvisor: compatibility report: {} unsupported syscall(s)/feature(s) hit", map.len());
     if !map.is_empty() {
-        eprintln!("{:<40} {:>10}", "syscall/feature", "count");
+        let _ = writeln!(err, "{:<40} {:>10}", "syscall/feature", "count");
         for (k, v) in map.iter() {
-            eprintln!("{k:<40} {v:>10}");
+            let _ = writeln!(err, "{k:<40} {v:>10}");
         }
     }
 }

@@ -248,3 +248,37 @@ fn cwd_passes_through() {
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     assert_eq!(o.stdout_str().trim_end(), dir.path().to_str().expect("utf-8"));
 }
+
+/// --strace output into a pipe that closes early must not wedge the sandbox:
+/// the sentry's writes to stderr fail with EPIPE and it carries on.
+#[test]
+fn strace_to_closed_pipe_still_exits() {
+    if !sandbox_needed() {
+        return;
+    }
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(rvisor_tests::rvisor_bin())
+        .args(["do", "--strace", "--", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9; do echo $i; done"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rvisor");
+    // Read one chunk of the trace, then close the pipe.
+    let mut buf = [0u8; 64];
+    let n = child.stderr.take().map(|mut e| e.read(&mut buf).unwrap_or(0)).unwrap_or(0);
+    assert!(n > 0, "no strace output at all");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert_eq!(status.code(), Some(0), "sandbox exit status with a closed stderr");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("rvisor did not exit after its stderr closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

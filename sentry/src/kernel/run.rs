@@ -30,6 +30,7 @@ pub type StartReply = Result<(), Errno>;
 pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
     let name = format!("task-{}", task.tid);
     let res = std::thread::Builder::new().name(name).stack_size(256 << 10).spawn(move || {
+        let _guard = InitGuard { kernel: kernel.clone(), is_init: task.tid == 1 };
         let (k, t) = (kernel.clone(), task.clone());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task_main(kernel, task, start, reply)));
         if outcome.is_err() {
@@ -483,6 +484,22 @@ fn job_continued(task: &Arc<Task>) {
         if let Some(p) = task.tg.parent() {
             p.child_event.notify();
             crate::kernel::notify_parent_sigchld(&p);
+        }
+    }
+}
+
+/// Ends the sandbox if init's task thread goes away without recording an
+/// exit (a sentry bug): the boot thread must never wait forever.
+struct InitGuard {
+    kernel: Arc<Kernel>,
+    is_init: bool,
+}
+
+impl Drop for InitGuard {
+    fn drop(&mut self) {
+        if self.is_init && !self.kernel.shutting_down() {
+            tracing::error!("init task thread ended without an exit status");
+            self.kernel.set_init_exit(InitExit::Signal(libc::SIGKILL));
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod sys;
 pub mod table;
 pub mod xattr;
 
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
@@ -247,7 +248,8 @@ pub fn strace_exit(ctx: &SyscallCtx<'_>, nr: u64, args: [u64; 6], ret: &SysResul
         Some(call) => format!("{call} {}", rvisor_syscalls::format::format_return(nr, raw, args, &mem)),
         None => rvisor_syscalls::format::format_line(nr, args, raw, &mem),
     };
-    eprintln!("[pid {:>5}] {line}", ctx.task.tid);
+    // Never panic on a closed stderr (e.g. `rvisor do --strace ... 2>&1 | head`).
+    let _ = writeln!(std::io::stderr(), "[pid {:>5}] {line}", ctx.task.tid);
 }
 
 struct StraceMem(Memory);
