@@ -345,7 +345,34 @@ pod!(
 /// appends nothing) if it would not fit within `limit` bytes in total.
 pub fn push_dirent64(out: &mut Vec<u8>, limit: usize, ino: u64, off: i64, d_type: u8, name: &[u8]) -> bool {
     // d_ino(8) d_off(8) d_reclen(2) d_type(1) name NUL, padded to 8.
-    let reclen = (19 + name.len() + 1 + 7) & !7;
+    push_record(out, limit, ino, off, name, 19, 1, |rec, name_at| {
+        rec[name_at - 1] = d_type;
+    })
+}
+
+/// Appends one legacy `struct linux_dirent` record (getdents): the type lives
+/// in the record's last byte, after the name's NUL.
+pub fn push_dirent(out: &mut Vec<u8>, limit: usize, ino: u64, off: i64, d_type: u8, name: &[u8]) -> bool {
+    push_record(out, limit, ino, off, name, 18, 2, |rec, _| {
+        let last = rec.len() - 1;
+        rec[last] = d_type;
+    })
+}
+
+/// Shared layout: ino, off, reclen, then the name at `name_at`, `tail` bytes
+/// of NUL/type after it, padded to 8; `finish` fills the type byte.
+#[allow(clippy::too_many_arguments)]
+fn push_record(
+    out: &mut Vec<u8>,
+    limit: usize,
+    ino: u64,
+    off: i64,
+    name: &[u8],
+    name_at: usize,
+    tail: usize,
+    finish: impl FnOnce(&mut [u8], usize),
+) -> bool {
+    let reclen = (name_at + name.len() + tail + 7) & !7;
     if out.len() + reclen > limit {
         return false;
     }
@@ -353,9 +380,10 @@ pub fn push_dirent64(out: &mut Vec<u8>, limit: usize, ino: u64, off: i64, d_type
     out.extend_from_slice(&ino.to_ne_bytes());
     out.extend_from_slice(&off.to_ne_bytes());
     out.extend_from_slice(&(reclen as u16).to_ne_bytes());
-    out.push(d_type);
+    out.resize(start + name_at, 0);
     out.extend_from_slice(name);
     out.resize(start + reclen, 0);
+    finish(&mut out[start..], name_at);
     true
 }
 

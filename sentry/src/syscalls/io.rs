@@ -548,7 +548,7 @@ fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysRe
     while idx < entries.len() {
         let e = &entries[idx];
         let ok = if legacy {
-            push_dirent_legacy(&mut out, limit, e.ino, (idx + 1) as i64, e.d_type, &e.name)
+            rvisor_syscalls::abi::push_dirent(&mut out, limit, e.ino, (idx + 1) as i64, e.d_type, &e.name)
         } else {
             push_dirent64(&mut out, limit, e.ino, (idx + 1) as i64, e.d_type, &e.name)
         };
@@ -563,22 +563,6 @@ fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysRe
     ctx.mem.write(buf, &out)?;
     *pos = idx as u64;
     Ok(out.len() as i64)
-}
-
-/// `struct linux_dirent` (getdents): d_type lives in the record's last byte.
-fn push_dirent_legacy(out: &mut Vec<u8>, limit: usize, ino: u64, off: i64, d_type: u8, name: &[u8]) -> bool {
-    let reclen = (18 + name.len() + 2 + 7) & !7;
-    if out.len() + reclen > limit {
-        return false;
-    }
-    let start = out.len();
-    out.extend_from_slice(&ino.to_ne_bytes());
-    out.extend_from_slice(&off.to_ne_bytes());
-    out.extend_from_slice(&(reclen as u16).to_ne_bytes());
-    out.extend_from_slice(name);
-    out.resize(start + reclen, 0);
-    out[start + reclen - 1] = d_type;
-    true
 }
 
 pub fn sys_getdents64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
