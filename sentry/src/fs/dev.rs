@@ -371,7 +371,7 @@ impl Inode for DevDir {
     }
 
     fn open(&self, _flags: i32) -> VfsResult<Arc<dyn FileOps>> {
-        Ok(Arc::new(DevDirFile))
+        Ok(Arc::new(crate::vfs::DirHandle))
     }
 
     fn create(&self, name: &[u8], args: &CreateArgs<'_>) -> VfsResult<(Arc<dyn Inode>, Arc<dyn FileOps>)> {
@@ -442,23 +442,6 @@ impl Inode for DevDir {
         // devtmpfs reports itself as tmpfs.
         s.f_type = TMPFS_MAGIC;
         Ok(s)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// An open /dev directory: listing and fstat go through the inode.
-struct DevDirFile;
-
-impl FileOps for DevDirFile {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use rvisor_gofer::protocol::{self, Fid, SetAttrReq, AT_REMOVEDIR, UTIME_NOW, UTIME_OMIT};
 use rvisor_gofer::GoferClient;
 
-use crate::fs::host::{check, host_fstat, HostFile};
+use crate::fs::host::{check, HostFile};
 use crate::vfs::{
     Attr, CreateArgs, DirEntry, Errno, FileOps, FsCreds, Inode, SetAttr, StatFs, TimeSet, Timespec, VfsResult, S_IFBLK,
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
@@ -216,7 +216,7 @@ impl Inode for GoferInode {
         let acc = flags & libc::O_ACCMODE;
         match self.kind {
             S_IFDIR if acc != libc::O_RDONLY => Err(Errno::EISDIR),
-            S_IFDIR => Ok(Arc::new(GoferDir { fd: self.client().open(self.fid, libc::O_RDONLY | libc::O_DIRECTORY)? })),
+            S_IFDIR => Ok(Arc::new(crate::vfs::DirHandle)),
             _ if flags & libc::O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
             // Only the access mode goes to the host: the VFS owns the offset
             // (O_APPEND included) and applies O_TRUNC through setattr.
@@ -351,33 +351,6 @@ impl FileOps for GoferWriteFile {
     }
 }
 
-/// An open directory: listing goes through the inode's readdir, so reads fail.
-struct GoferDir {
-    fd: OwnedFd,
-}
-
-impl FileOps for GoferDir {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-    fn attr(&self) -> VfsResult<Attr> {
-        host_fstat(self.fd.as_raw_fd())
-    }
-    fn host_fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
-    }
-    fn sync(&self, _data_only: bool) -> VfsResult<()> {
-        // SAFETY: plain syscall on an owned fd.
-        check(unsafe { libc::fsync(self.fd.as_raw_fd()) } as isize).map(|_| ())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 /// Lists a host directory fd with getdents64, without "." and "..".
 fn read_dir_fd(fd: RawFd) -> VfsResult<Vec<DirEntry>> {
     // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
@@ -483,7 +456,9 @@ mod tests {
         assert_eq!(&buf[..4], b"data");
         let d = sub.open(libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
         assert_eq!(d.read(&mut buf, 0).err(), Some(Errno::EISDIR));
-        assert!(d.attr().unwrap().is_dir());
+        // fstat of the open directory (answered through its inode).
+        let open = crate::vfs::OpenFile::new_anon(d, Some(sub.clone()), libc::O_RDONLY, "sub".into());
+        assert!(open.attr().unwrap().is_dir());
         assert_eq!(sub.open(libc::O_RDWR).err(), Some(Errno::EISDIR));
         assert_eq!(root.lookup(b"missing").err(), Some(Errno::ENOENT));
     }

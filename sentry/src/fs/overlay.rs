@@ -26,7 +26,6 @@ mod file;
 #[cfg(test)]
 mod tests;
 
-use file::OvlDirFile;
 pub use file::OvlFile;
 
 /// `f_type` of overlayfs in statfs(2).
@@ -503,11 +502,11 @@ impl Inode for OvlInode {
     }
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
-        let me = self.strong()?;
         if self.is_dir() {
             // Listing goes through the inode: no need to open a layer directory.
-            return Ok(Arc::new(OvlDirFile { inode: me }));
+            return Ok(Arc::new(crate::vfs::DirHandle));
         }
+        let me = self.strong()?;
         let acc = flags & libc::O_ACCMODE;
         let inner = match self.upper() {
             Some(u) => u.open(flags)?,

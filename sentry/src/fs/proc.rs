@@ -101,17 +101,6 @@ struct Dir {
     list: Lister,
 }
 
-struct DirHandle;
-
-impl FileOps for DirHandle {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 impl Inode for Dir {
     fn attr(&self) -> VfsResult<Attr> {
         Ok(Attr { nlink: 2, ..attr(S_IFDIR | 0o555, self.ino) })
@@ -134,7 +123,7 @@ impl Inode for Dir {
             .collect())
     }
     fn open(&self, _flags: i32) -> VfsResult<Arc<dyn FileOps>> {
-        Ok(Arc::new(DirHandle))
+        Ok(Arc::new(crate::vfs::DirHandle))
     }
     // /proc has no negative dentries: new names fail the lookup (ENOENT) first.
     fn create(

@@ -406,7 +406,7 @@ impl Inode for TmpfsInode {
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
         match &self.data {
             Data::Regular(_) => Ok(Arc::new(TmpfsFile { inode: self.strong()? })),
-            Data::Dir(_) => Ok(Arc::new(TmpfsDirFile { inode: self.strong()? })),
+            Data::Dir(_) => Ok(Arc::new(crate::vfs::DirHandle)),
             Data::Symlink(_) => Err(Errno::ELOOP),
             Data::Special => match self.ftype {
                 S_IFCHR => super::dev::open_char_device(self.meta().rdev, flags),
@@ -693,29 +693,6 @@ impl Inode for TmpfsInode {
             f_frsize: 4096,
             ..Default::default()
         })
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// An open tmpfs directory; listing goes through the inode.
-struct TmpfsDirFile {
-    inode: Arc<TmpfsInode>,
-}
-
-impl FileOps for TmpfsDirFile {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-
-    fn attr(&self) -> VfsResult<Attr> {
-        self.inode.attr()
     }
 
     fn as_any(&self) -> &dyn Any {

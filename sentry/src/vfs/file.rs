@@ -11,6 +11,25 @@ pub const O_LARGEFILE: i32 = 0o100000;
 /// Status flags that F_SETFL may change.
 pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
 
+/// What opening a directory returns in every file system: listing goes
+/// through the inode's readdir (getdents), fstat through the inode, so the
+/// handle itself only refuses data I/O.
+pub struct DirHandle;
+
+impl FileOps for DirHandle {
+    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
+        Err(Errno::EISDIR)
+    }
+
+    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
+        Err(Errno::EISDIR)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// An open file description (Linux `struct file`).
 pub struct OpenFile {
     ops: Arc<dyn FileOps>,

@@ -20,7 +20,7 @@ pub use rvisor_syscalls::Errno;
 
 pub use dentry::{Dentry, Location, Mount, MountTable};
 pub use fdtable::FdTable;
-pub use file::OpenFile;
+pub use file::{DirHandle, OpenFile};
 
 /// Result type of VFS operations: errors are the errno the syscall returns.
 pub type VfsResult<T> = Result<T, Errno>;

@@ -78,26 +78,3 @@ impl FileOps for OvlFile {
         self
     }
 }
-
-/// An open overlay directory; listing and fstat go through the inode.
-pub(super) struct OvlDirFile {
-    pub(super) inode: Arc<OvlInode>,
-}
-
-impl FileOps for OvlDirFile {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-
-    fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
-        Err(Errno::EISDIR)
-    }
-
-    fn attr(&self) -> VfsResult<Attr> {
-        self.inode.attr()
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
