@@ -209,7 +209,7 @@ fn create_or_find(
                 if flags & libc::O_EXCL != 0 {
                     return Err(Errno::EEXIST);
                 }
-                let existing = cross(ctx, Location::new(pn.parent.mount.clone(), d))?;
+                let existing = ctx.kernel.mounts.topmost(Location::new(pn.parent.mount.clone(), d));
                 if !existing.attr()?.is_symlink() {
                     return Ok(Created::Existing(existing));
                 }
@@ -245,15 +245,6 @@ fn create_or_find(
             Err(e) => return Err(e),
         }
     }
-}
-
-fn cross(ctx: &SyscallCtx<'_>, loc: Location) -> VfsResult<Location> {
-    let mut loc = loc;
-    while let Some(m) = ctx.kernel.mounts.mounted_on(&loc) {
-        let r = m.root.clone();
-        loc = Location::new(m, r);
-    }
-    Ok(loc)
 }
 
 pub fn sys_open(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

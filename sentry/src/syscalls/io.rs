@@ -28,11 +28,7 @@ pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Op
     let mut pos_guard =
         if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
     let pos = off.unwrap_or_else(|| pos_guard.as_deref().copied().unwrap_or(0));
-    if let Some(a) = file.inode().and_then(|i| i.attr().ok()) {
-        if a.is_dir() {
-            return Err(Errno::EISDIR);
-        }
-    }
+    // Directories answer EISDIR from their handle (vfs::DirHandle): no stat needed here.
     let n = loop {
         match ops.read(&mut buf, pos) {
             Err(e) if e == Errno::EAGAIN && !file.nonblocking() => {
@@ -264,7 +260,6 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESPIPE);
     }
     let mut pos = file.offset.lock().unwrap_or_else(|e| e.into_inner());
-    let is_dir = file.inode().and_then(|i| i.attr().ok()).is_some_and(|a| a.is_dir());
     let base: i64 = match whence {
         libc::SEEK_SET => 0,
         libc::SEEK_CUR => *pos as i64,
@@ -283,9 +278,6 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
     if new < 0 {
         return Err(Errno::EINVAL);
-    }
-    if is_dir && new == 0 {
-        *file.dir_snapshot.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
     *pos = new as u64;
     Ok(new)

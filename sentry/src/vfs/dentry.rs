@@ -250,6 +250,15 @@ impl MountTable {
             .cloned()
     }
 
+    /// `loc`, or the root of the topmost mount stacked on it.
+    pub fn topmost(&self, mut loc: Location) -> Location {
+        while let Some(m) = self.mounted_on(&loc) {
+            let root = m.root.clone();
+            loc = Location::new(m, root);
+        }
+        loc
+    }
+
     /// Snapshot of all mounts, in mount order.
     pub fn all(&self) -> Vec<Arc<Mount>> {
         self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()

@@ -73,15 +73,11 @@ impl<'a> Resolver<'a> {
     }
 
     /// Descends through any mounts stacked on `loc`.
-    fn cross_mounts(&self, mut loc: Location) -> VfsResult<Location> {
-        while let Some(m) = self.mounts.mounted_on(&loc) {
-            if self.flags.no_xdev {
-                return Err(Errno::EXDEV);
-            }
-            let root = m.root.clone();
-            loc = Location::new(m, root);
+    fn cross_mounts(&self, loc: Location) -> VfsResult<Location> {
+        if self.flags.no_xdev && self.mounts.mounted_on(&loc).is_some() {
+            return Err(Errno::EXDEV);
         }
-        Ok(loc)
+        Ok(self.mounts.topmost(loc))
     }
 
     /// One step up, staying inside `root`.
