@@ -102,7 +102,7 @@ pub mod fifo {
     use std::sync::{Arc, Condvar, Mutex, Weak};
 
     use super::PipeEnd;
-    use crate::vfs::{next_synthetic_ino, Errno, VfsResult};
+    use crate::vfs::{Errno, VfsResult};
 
     #[derive(Default)]
     struct State {
@@ -145,8 +145,6 @@ pub mod fifo {
             ),
             None => {
                 let (r, w) = super::new_pipe()?;
-                let ino = next_synthetic_ino();
-                let _ = ino;
                 (if acc != libc::O_WRONLY { Some(r) } else { None }, if acc != libc::O_RDONLY { Some(w) } else { None })
             }
         };
@@ -177,9 +175,7 @@ pub mod fifo {
                 if alive || other_now > seen {
                     break;
                 }
-                let (g2, _) =
-                    CHANGED.wait_timeout(g, std::time::Duration::from_millis(20)).unwrap_or_else(|e| e.into_inner());
-                g = g2;
+                g = crate::kernel::wait::nap(&CHANGED, g, 20);
                 if interrupted() {
                     return Err(Errno::EINTR);
                 }

@@ -87,3 +87,14 @@ pub fn wait_fds(fds: &[(RawFd, i16)], interrupt: RawFd, timeout_ms: i32) -> Woke
         return Woken::Ready;
     }
 }
+
+/// Waits on `cv` for at most `ms` milliseconds. For sentry-internal state
+/// (lock tables, FIFO rendezvous) whose waiters must also notice signals:
+/// callers re-check their condition and the task's interrupt after each nap.
+pub fn nap<'a, T>(
+    cv: &std::sync::Condvar,
+    guard: std::sync::MutexGuard<'a, T>,
+    ms: u64,
+) -> std::sync::MutexGuard<'a, T> {
+    cv.wait_timeout(guard, std::time::Duration::from_millis(ms)).unwrap_or_else(|e| e.into_inner()).0
+}

@@ -12,7 +12,6 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
 use crate::fs::host::check;
-use crate::kernel::wait::{wait_fds, Woken};
 use crate::vfs::{Attr, FileOps, OpenFile, VfsResult};
 
 const EPOLLET: u32 = 1 << 31;
@@ -206,14 +205,7 @@ fn epoll_wait_common(ctx: &mut SyscallCtx<'_>, epfd: i32, evp: u64, max: i32, ti
         }
         // Sentry-internal files have no host fd to wait on: re-check periodically.
         let slice = remaining.map(|r| r.min(50)).unwrap_or(50);
-        match wait_fds(&wait_on, ctx.task.interrupt.raw(), slice) {
-            Woken::Interrupted => {
-                ctx.task.interrupt.clear();
-                return Err(Errno::EINTR);
-            }
-            _ if ctx.kernel.shutting_down() => return Err(Errno::EINTR),
-            _ => {}
-        }
+        ctx.block(&wait_on, slice)?;
     }
 }
 

@@ -376,10 +376,8 @@ pub mod locks {
                 FLOCK_CHANGED.notify_all();
                 return Err(Errno::EAGAIN);
             }
-            let (g2, _) =
-                FLOCK_CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
-            drop(g2);
-            if ctx.task.interrupt.drain() || ctx.kernel.shutting_down() {
+            drop(crate::kernel::wait::nap(&FLOCK_CHANGED, g, 50));
+            if ctx.interrupted() {
                 return Err(Errno::EINTR);
             }
         }
@@ -477,10 +475,8 @@ pub mod locks {
             if !wait {
                 return Err(Errno::EAGAIN);
             }
-            let (g2, _) =
-                CHANGED.wait_timeout(g, std::time::Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner());
-            drop(g2);
-            if ctx.task.interrupt.drain() || ctx.kernel.shutting_down() {
+            drop(crate::kernel::wait::nap(&CHANGED, g, 50));
+            if ctx.interrupted() {
                 return Err(Errno::EINTR);
             }
         }

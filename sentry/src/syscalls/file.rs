@@ -140,10 +140,7 @@ pub fn open_file(
 
 /// Opens a named pipe: the file system only names it; the pipe is the sentry's.
 fn open_fifo(ctx: &SyscallCtx<'_>, loc: Location, attr: &crate::vfs::Attr, flags: i32) -> VfsResult<Arc<OpenFile>> {
-    let task = ctx.task.clone();
-    let kernel = ctx.kernel.clone();
-    let interrupted = move || task.interrupt.drain() || kernel.shutting_down();
-    let ends = crate::fs::pipe::fifo::open((attr.dev, attr.ino), flags, &interrupted)?;
+    let ends = crate::fs::pipe::fifo::open((attr.dev, attr.ino), flags, &|| ctx.interrupted())?;
     let ops: Arc<dyn FileOps> = match ends.len() {
         1 => ends[0].clone(),
         _ => Arc::new(FifoRdwr { r: ends[0].clone(), w: ends[1].clone() }),

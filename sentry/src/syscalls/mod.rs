@@ -177,20 +177,28 @@ impl<'a> SyscallCtx<'a> {
         self.resolve_at(dirfd, &path, follow)
     }
 
+    /// Sleeps until a host fd in `fds` is ready or `timeout_ms` passes (-1 =
+    /// forever); EINTR if a signal for this task, or sandbox shutdown, cuts it
+    /// short. Callers re-check their condition after Ok.
+    pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
+        if wait_fds(fds, self.task.interrupt.raw(), timeout_ms) == Woken::Interrupted {
+            self.task.interrupt.clear();
+            return Err(Errno::EINTR);
+        }
+        if self.kernel.shutting_down() {
+            return Err(Errno::EINTR);
+        }
+        Ok(())
+    }
+
+    /// Whether a signal for this task (or sandbox shutdown) should cut a wait short.
+    pub fn interrupted(&self) -> bool {
+        self.task.interrupt.drain() || self.kernel.shutting_down()
+    }
+
     /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.
     pub fn wait_host_fd(&self, fd: RawFd, events: i16) -> Result<(), Errno> {
-        match wait_fds(&[(fd, events)], self.task.interrupt.raw(), -1) {
-            Woken::Interrupted => {
-                self.task.interrupt.clear();
-                Err(Errno::EINTR)
-            }
-            _ => {
-                if self.kernel.shutting_down() {
-                    return Err(Errno::EINTR);
-                }
-                Ok(())
-            }
-        }
+        self.block(&[(fd, events)], -1)
     }
 
     /// Records an unsupported feature and returns `err`.

@@ -307,17 +307,7 @@ fn wait_common(
         if nohang {
             return Ok(None);
         }
-        match wait_fds(&[(ctx.task.tg.child_event.raw(), libc::POLLIN)], ctx.task.interrupt.raw(), -1) {
-            Woken::Interrupted => {
-                ctx.task.interrupt.clear();
-                return Err(Errno::EINTR);
-            }
-            _ => {
-                if ctx.kernel.shutting_down() {
-                    return Err(Errno::EINTR);
-                }
-            }
-        }
+        ctx.block(&[(ctx.task.tg.child_event.raw(), libc::POLLIN)], -1)?;
     }
 }
 

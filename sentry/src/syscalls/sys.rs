@@ -5,7 +5,6 @@ use rvisor_syscalls::abi::{Sysinfo, Timespec, Utsname};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
-use crate::kernel::wait::{wait_fds, Woken};
 
 fn field(s: &[u8]) -> [u8; 65] {
     let mut f = [0u8; 65];
@@ -142,14 +141,7 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
         if ready > 0 || remaining == Some(0) {
             return Ok(ready);
         }
-        match wait_fds(&host, ctx.task.interrupt.raw(), remaining.unwrap_or(-1)) {
-            Woken::Interrupted => {
-                ctx.task.interrupt.clear();
-                return Err(Errno::EINTR);
-            }
-            _ if ctx.kernel.shutting_down() => return Err(Errno::EINTR),
-            _ => {}
-        }
+        ctx.block(&host, remaining.unwrap_or(-1))?;
     }
 }
 
