@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 
-use rvisor_syscalls::abi::Timespec;
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
@@ -218,15 +217,7 @@ pub fn sys_epoll_pwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_epoll_pwait2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let timeout = if a[3] == 0 {
-        -1
-    } else {
-        let ts: Timespec = ctx.mem.read_val(a[3])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        (ts.tv_sec.saturating_mul(1000) + (ts.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
-    };
+    let timeout = super::sys::timeout_ms(ctx, a[3], false)?;
     epoll_wait_common(ctx, a[0] as i32, a[1], a[2] as i32, timeout)
 }
 

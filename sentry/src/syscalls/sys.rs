@@ -228,29 +228,33 @@ fn do_select(ctx: &mut SyscallCtx<'_>, nfds: i64, rp: u64, wp: u64, ep: u64, tim
     Ok(count)
 }
 
-pub fn sys_select(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let timeout = if a[4] == 0 {
-        -1
+/// A timeout argument as poll milliseconds: -1 for NULL (wait forever);
+/// EINVAL for negative or malformed values. Rounded up, so a short timeout
+/// never turns into a non-blocking check. `micros` selects `struct timeval`.
+pub(super) fn timeout_ms(ctx: &SyscallCtx<'_>, addr: u64, micros: bool) -> Result<i32, Errno> {
+    if addr == 0 {
+        return Ok(-1);
+    }
+    let (sec, frac, per_ms, limit) = if micros {
+        let tv: rvisor_syscalls::abi::Timeval = ctx.mem.read_val(addr)?;
+        (tv.tv_sec, tv.tv_usec, 1_000, 1_000_000)
     } else {
-        let tv: rvisor_syscalls::abi::Timeval = ctx.mem.read_val(a[4])?;
-        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-            return Err(Errno::EINVAL);
-        }
-        (tv.tv_sec.saturating_mul(1000) + (tv.tv_usec + 999) / 1000).min(i32::MAX as i64) as i32
+        let ts: Timespec = ctx.mem.read_val(addr)?;
+        (ts.tv_sec, ts.tv_nsec, 1_000_000, 1_000_000_000)
     };
+    if sec < 0 || !(0..limit).contains(&frac) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec.saturating_mul(1000).saturating_add((frac + per_ms - 1) / per_ms)).min(i32::MAX as i64) as i32)
+}
+
+pub fn sys_select(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let timeout = timeout_ms(ctx, a[4], true)?;
     do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout)
 }
 
 pub fn sys_pselect6(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let timeout = if a[4] == 0 {
-        -1
-    } else {
-        let ts: Timespec = ctx.mem.read_val(a[4])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        (ts.tv_sec.saturating_mul(1000) + (ts.tv_nsec + 999_999) / 1_000_000).min(i32::MAX as i64) as i32
-    };
+    let timeout = timeout_ms(ctx, a[4], false)?;
     do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout)
 }
 
@@ -259,14 +263,6 @@ pub fn sys_poll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_ppoll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let timeout = if a[2] == 0 {
-        -1
-    } else {
-        let ts: Timespec = ctx.mem.read_val(a[2])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        (ts.tv_sec.saturating_mul(1000) + ts.tv_nsec / 1_000_000).min(i32::MAX as i64) as i32
-    };
+    let timeout = timeout_ms(ctx, a[2], false)?;
     do_poll(ctx, a[0], a[1], timeout)
 }
