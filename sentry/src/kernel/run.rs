@@ -331,12 +331,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         return;
     }
     // The whole process is gone: close its files and tell the parent.
-    let closed = task.files().clear();
-    for f in &closed {
-        crate::syscalls::fd::locks::release_owner(f, tg.tgid);
-        crate::syscalls::fd::locks::release_flock(f);
-    }
-    drop(closed);
+    crate::syscalls::fd::release_locks(tg.tgid, &task.files().clear());
     let parent = tg.parent();
     let orphans = {
         let mut st = tg.lock();

@@ -8,15 +8,18 @@ use crate::vfs::OpenFile;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
-    crate::syscalls::fd::release_locks(ctx, &file);
-    drop(file);
+    release_locks(ctx.task.tg.tgid, std::slice::from_ref(&file));
     Ok(0)
 }
 
-/// Drops POSIX record locks the process held on the file (close drops them all).
-pub fn release_locks(ctx: &SyscallCtx<'_>, file: &std::sync::Arc<OpenFile>) {
-    locks::release_owner(file, ctx.task.tg.tgid);
-    locks::release_flock(file);
+/// After process `tgid` closed `files` (close, dup2 over, close_range, exec,
+/// exit): POSIX locks of the process on those files go (any close drops
+/// them all), and so do flock/OFD locks of descriptions closed for good.
+pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
+    for file in files {
+        locks::release_owner(file, tgid);
+        locks::release_flock(file);
+    }
 }
 
 pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -27,9 +30,7 @@ pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let closed = ctx.task.files().close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
-    for f in &closed {
-        release_locks(ctx, f);
-    }
+    release_locks(ctx.task.tg.tgid, &closed);
     Ok(0)
 }
 
@@ -48,7 +49,7 @@ pub fn sys_dup2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     let prev = files.install_at(new, f, false, ctx.task.nofile_limit())?;
     if let Some(p) = prev {
-        release_locks(ctx, &p);
+        release_locks(ctx.task.tg.tgid, &[p]);
     }
     Ok(new as i64)
 }
@@ -62,7 +63,7 @@ pub fn sys_dup3(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let f = files.get(old)?;
     let prev = files.install_at(new, f, flags & libc::O_CLOEXEC != 0, ctx.task.nofile_limit())?;
     if let Some(p) = prev {
-        release_locks(ctx, &p);
+        release_locks(ctx.task.tg.tgid, &[p]);
     }
     Ok(new as i64)
 }

@@ -55,8 +55,7 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     )?;
     Errno::result(r)?;
     ctx.regs = ctx.tracee.get_regs()?;
-    let closed = ctx.task.files().close_on_exec();
-    drop(closed);
+    super::fd::release_locks(ctx.task.tg.tgid, &ctx.task.files().close_on_exec());
     if let Err(e) = crate::loader::load(ctx, plan) {
         // Past the point of no return: like Linux, the process dies.
         tracing::warn!(tid = ctx.task.tid, error = ?e, "exec failed after the point of no return");
