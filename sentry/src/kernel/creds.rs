@@ -1,5 +1,7 @@
 //! Task credentials.
 
+use rvisor_syscalls::Errno;
+
 use crate::vfs::FsCreds;
 
 /// A task's user and group identities.
@@ -35,5 +37,123 @@ impl Creds {
     /// The identity file operations use.
     pub fn fs(&self) -> FsCreds {
         FsCreds { uid: self.fsuid, gid: self.fsgid, groups: self.groups.clone() }
+    }
+}
+
+/// Which identity an id call changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    User,
+    Group,
+}
+
+/// The real, effective, saved and file-system ids of one kind. The set*id
+/// rules are the same for users and groups; `privileged` is CAP_SETUID /
+/// CAP_SETGID, which in the sandbox means effective uid 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdSet {
+    pub r: u32,
+    pub e: u32,
+    pub s: u32,
+    pub fs: u32,
+}
+
+impl IdSet {
+    fn holds(&self, v: u32) -> bool {
+        v == self.r || v == self.e || v == self.s
+    }
+
+    /// setuid/setgid.
+    pub fn set(mut self, v: u32, privileged: bool) -> Result<IdSet, Errno> {
+        if privileged {
+            self.r = v;
+            self.s = v;
+        } else if v != self.r && v != self.s {
+            return Err(Errno::EPERM);
+        }
+        self.e = v;
+        self.fs = v;
+        Ok(self)
+    }
+
+    /// setresuid/setresgid; `None` leaves an id unchanged.
+    pub fn set_res(mut self, r: Option<u32>, e: Option<u32>, s: Option<u32>, privileged: bool) -> Result<IdSet, Errno> {
+        if !privileged && [r, e, s].iter().any(|v| v.is_some_and(|v| !self.holds(v))) {
+            return Err(Errno::EPERM);
+        }
+        self.r = r.unwrap_or(self.r);
+        self.e = e.unwrap_or(self.e);
+        self.s = s.unwrap_or(self.s);
+        self.fs = self.e;
+        Ok(self)
+    }
+
+    /// setreuid/setregid; `None` leaves an id unchanged.
+    pub fn set_re(mut self, r: Option<u32>, e: Option<u32>, privileged: bool) -> Result<IdSet, Errno> {
+        if !privileged && (r.is_some_and(|v| v != self.r && v != self.e) || e.is_some_and(|v| !self.holds(v))) {
+            return Err(Errno::EPERM);
+        }
+        let old_r = self.r;
+        self.r = r.unwrap_or(self.r);
+        self.e = e.unwrap_or(self.e);
+        // The saved id follows the new effective id when the real id was set
+        // or the effective id differs from the old real id.
+        if r.is_some() || e.is_some_and(|v| v != old_r) {
+            self.s = self.e;
+        }
+        self.fs = self.e;
+        Ok(self)
+    }
+
+    /// setfsuid/setfsgid: never fails; an unpermitted id leaves things as they are.
+    pub fn set_fs(mut self, v: u32, privileged: bool) -> IdSet {
+        if privileged || self.holds(v) || v == self.fs {
+            self.fs = v;
+        }
+        self
+    }
+}
+
+impl Creds {
+    pub fn ids(&self, kind: IdKind) -> IdSet {
+        match kind {
+            IdKind::User => IdSet { r: self.ruid, e: self.euid, s: self.suid, fs: self.fsuid },
+            IdKind::Group => IdSet { r: self.rgid, e: self.egid, s: self.sgid, fs: self.fsgid },
+        }
+    }
+
+    pub fn set_ids(&mut self, kind: IdKind, ids: IdSet) {
+        let (r, e, s, fs) = match kind {
+            IdKind::User => (&mut self.ruid, &mut self.euid, &mut self.suid, &mut self.fsuid),
+            IdKind::Group => (&mut self.rgid, &mut self.egid, &mut self.sgid, &mut self.fsgid),
+        };
+        (*r, *e, *s, *fs) = (ids.r, ids.e, ids.s, ids.fs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: IdSet = IdSet { r: 1000, e: 1000, s: 1000, fs: 1000 };
+
+    #[test]
+    fn unprivileged_may_only_pick_held_ids() {
+        assert_eq!(USER.set(0, false), Err(Errno::EPERM));
+        assert_eq!(USER.set_res(Some(0), None, None, false), Err(Errno::EPERM));
+        assert_eq!(USER.set_re(None, Some(0), false), Err(Errno::EPERM));
+        assert_eq!(USER.set_fs(0, false), USER);
+        let root = IdSet { r: 0, e: 0, s: 0, fs: 0 };
+        assert_eq!(root.set(1000, true), Ok(USER));
+    }
+
+    #[test]
+    fn setre_moves_the_saved_id_like_linux() {
+        let mixed = IdSet { r: 0, e: 1000, s: 0, fs: 1000 };
+        // Effective back to the real id: saved id untouched.
+        assert_eq!(mixed.set_re(None, Some(0), false), Ok(IdSet { r: 0, e: 0, s: 0, fs: 0 }));
+        // Setting the real id makes the saved id follow the effective one.
+        let root = IdSet { r: 0, e: 0, s: 0, fs: 0 };
+        assert_eq!(root.set_re(Some(1000), Some(1000), true), Ok(USER));
     }
 }

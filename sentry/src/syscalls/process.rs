@@ -7,6 +7,7 @@ use rvisor_syscalls::abi::{Rlimit, Siginfo};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{Outcome, SyscallCtx};
+use crate::kernel::creds::{IdKind, IdSet};
 use crate::kernel::run::{self, new_child_task, Start};
 use crate::kernel::task::{ExitStatus, JobEvent};
 use crate::kernel::wait::{wait_fds, Woken};
@@ -448,34 +449,6 @@ pub fn sys_setgroups(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn sys_setuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let uid = a[0] as u32;
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid == 0 {
-        c.ruid = uid;
-        c.suid = uid;
-    } else if uid != c.ruid && uid != c.suid {
-        return Err(Errno::EPERM);
-    }
-    c.euid = uid;
-    c.fsuid = uid;
-    Ok(0)
-}
-
-pub fn sys_setgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let gid = a[0] as u32;
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid == 0 {
-        c.rgid = gid;
-        c.sgid = gid;
-    } else if gid != c.rgid && gid != c.sgid {
-        return Err(Errno::EPERM);
-    }
-    c.egid = gid;
-    c.fsgid = gid;
-    Ok(0)
-}
-
 fn group_of(ctx: &SyscallCtx<'_>, pid: i32) -> Result<Arc<ThreadGroup>, Errno> {
     if pid == 0 {
         return Ok(ctx.task.tg.clone());
@@ -649,114 +622,52 @@ fn id_arg(v: u64) -> Option<u32> {
     (v != u32::MAX).then_some(v)
 }
 
-pub fn sys_setresuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let (r, e, s) = (id_arg(a[0]), id_arg(a[1]), id_arg(a[2]));
+/// Applies a set*id rule to the task's user or group ids.
+fn change_ids(ctx: &SyscallCtx<'_>, kind: IdKind, rule: impl FnOnce(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0 {
-        let allowed = |v: Option<u32>| v.is_none_or(|v| v == c.ruid || v == c.euid || v == c.suid);
-        if !allowed(r) || !allowed(e) || !allowed(s) {
-            return Err(Errno::EPERM);
-        }
-    }
-    if let Some(v) = r {
-        c.ruid = v;
-    }
-    if let Some(v) = e {
-        c.euid = v;
-    }
-    if let Some(v) = s {
-        c.suid = v;
-    }
-    c.fsuid = c.euid;
+    let privileged = c.euid == 0;
+    let ids = rule(c.ids(kind), privileged)?;
+    c.set_ids(kind, ids);
     Ok(0)
+}
+
+pub fn sys_setuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    change_ids(ctx, IdKind::User, |ids, p| ids.set(a[0] as u32, p))
+}
+
+pub fn sys_setgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    change_ids(ctx, IdKind::Group, |ids, p| ids.set(a[0] as u32, p))
+}
+
+pub fn sys_setresuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    change_ids(ctx, IdKind::User, |ids, p| ids.set_res(id_arg(a[0]), id_arg(a[1]), id_arg(a[2]), p))
 }
 
 pub fn sys_setresgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let (r, e, s) = (id_arg(a[0]), id_arg(a[1]), id_arg(a[2]));
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0 {
-        let allowed = |v: Option<u32>| v.is_none_or(|v| v == c.rgid || v == c.egid || v == c.sgid);
-        if !allowed(r) || !allowed(e) || !allowed(s) {
-            return Err(Errno::EPERM);
-        }
-    }
-    if let Some(v) = r {
-        c.rgid = v;
-    }
-    if let Some(v) = e {
-        c.egid = v;
-    }
-    if let Some(v) = s {
-        c.sgid = v;
-    }
-    c.fsgid = c.egid;
-    Ok(0)
+    change_ids(ctx, IdKind::Group, |ids, p| ids.set_res(id_arg(a[0]), id_arg(a[1]), id_arg(a[2]), p))
 }
 
 pub fn sys_setreuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let (r, e) = (id_arg(a[0]), id_arg(a[1]));
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0
-        && (r.is_some_and(|v| v != c.ruid && v != c.euid)
-            || e.is_some_and(|v| v != c.ruid && v != c.euid && v != c.suid))
-    {
-        return Err(Errno::EPERM);
-    }
-    let old_ruid = c.ruid;
-    if let Some(v) = r {
-        c.ruid = v;
-    }
-    if let Some(v) = e {
-        c.euid = v;
-    }
-    // The saved id follows the new effective id when the real id changed or
-    // the effective id differs from the old real id.
-    if r.is_some() || e.is_some_and(|v| v != old_ruid) {
-        c.suid = c.euid;
-    }
-    c.fsuid = c.euid;
-    Ok(0)
+    change_ids(ctx, IdKind::User, |ids, p| ids.set_re(id_arg(a[0]), id_arg(a[1]), p))
 }
 
 pub fn sys_setregid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let (r, e) = (id_arg(a[0]), id_arg(a[1]));
+    change_ids(ctx, IdKind::Group, |ids, p| ids.set_re(id_arg(a[0]), id_arg(a[1]), p))
+}
+
+/// setfsuid/setfsgid return the previous fs id, whether or not it changed.
+fn change_fs_id(ctx: &SyscallCtx<'_>, kind: IdKind, v: u32) -> SysResult {
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    if c.euid != 0
-        && (r.is_some_and(|v| v != c.rgid && v != c.egid)
-            || e.is_some_and(|v| v != c.rgid && v != c.egid && v != c.sgid))
-    {
-        return Err(Errno::EPERM);
-    }
-    let old_rgid = c.rgid;
-    if let Some(v) = r {
-        c.rgid = v;
-    }
-    if let Some(v) = e {
-        c.egid = v;
-    }
-    if r.is_some() || e.is_some_and(|v| v != old_rgid) {
-        c.sgid = c.egid;
-    }
-    c.fsgid = c.egid;
-    Ok(0)
+    let privileged = c.euid == 0;
+    let old = c.ids(kind);
+    c.set_ids(kind, old.set_fs(v, privileged));
+    Ok(old.fs as i64)
 }
 
 pub fn sys_setfsuid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    let old = c.fsuid;
-    let v = a[0] as u32;
-    if c.euid == 0 || v == c.ruid || v == c.euid || v == c.suid || v == c.fsuid {
-        c.fsuid = v;
-    }
-    Ok(old as i64)
+    change_fs_id(ctx, IdKind::User, a[0] as u32)
 }
 
 pub fn sys_setfsgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    let old = c.fsgid;
-    let v = a[0] as u32;
-    if c.euid == 0 || v == c.rgid || v == c.egid || v == c.sgid || v == c.fsgid {
-        c.fsgid = v;
-    }
-    Ok(old as i64)
+    change_fs_id(ctx, IdKind::Group, a[0] as u32)
 }
