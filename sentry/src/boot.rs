@@ -117,7 +117,8 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
     }
     let cmd = cfg.argv.first().cloned().unwrap_or_default();
     let path = search_path(&kernel, &root, &fsctx, &creds, &cmd, &cfg.envp);
-    let task = new_init_task(&kernel, fsctx, files, creds);
+    let task =
+        new_init_task(&kernel, fsctx, files, creds).map_err(|e| BootError::Internal(format!("init task: {e}")))?;
     let (tx, rx) = crossbeam_channel::bounded(1);
     run::spawn(kernel.clone(), task, Start::Initial { path, argv: cfg.argv, envp: cfg.envp }, Some(tx));
     match rx.recv() {

@@ -8,7 +8,6 @@ use rvisor_syscalls::abi::UserRegs;
 use rvisor_syscalls::Errno;
 
 use super::task::{ExitStatus, FsContext, Task, ThreadGroup};
-use super::wait::EventFd;
 use super::{InitExit, Kernel, INJECT_FD, STUB_FD};
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
 use crate::platform::ptrace::{complete_syscall, Stop, Tracee};
@@ -50,26 +49,20 @@ pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
 }
 
 /// Creates the task and thread group for the sandbox's init.
-pub fn new_init_task(kernel: &Arc<Kernel>, fs: Arc<FsContext>, files: Arc<FdTable>, creds: super::Creds) -> Arc<Task> {
+pub fn new_init_task(
+    kernel: &Arc<Kernel>,
+    fs: Arc<FsContext>,
+    files: Arc<FdTable>,
+    creds: super::Creds,
+) -> Result<Arc<Task>, Errno> {
     let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
     let pid = pids.alloc();
-    let tg = ThreadGroup::new(pid, 0, None);
-    let task = Arc::new(Task {
-        tid: pid,
-        host_tid: 0.into(),
-        tg: tg.clone(),
-        fs: std::sync::Mutex::new(fs),
-        files: std::sync::Mutex::new(files),
-        creds: std::sync::Mutex::new(creds),
-        interrupt: EventFd::new().expect("eventfd"),
-        comm: Default::default(),
-        clear_child_tid: Default::default(),
-        vfork_done: Default::default(),
-    });
+    let tg = ThreadGroup::new(pid, 0, None)?;
+    let task = Task::new(pid, 0, tg.clone(), fs, files, creds, Vec::new())?;
     pids.tasks.insert(pid, Arc::downgrade(&task));
     pids.groups.insert(pid, Arc::downgrade(&tg));
     tg.lock().live_threads = 1;
-    task
+    Ok(task)
 }
 
 fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
@@ -380,35 +373,22 @@ fn reparent_to_init(kernel: &Arc<Kernel>, dying: &Arc<ThreadGroup>, orphans: Vec
 }
 
 /// Creates the task for a clone child whose host thread `host_tid` is parked.
-pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, flags: u64) -> Arc<Task> {
+pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, flags: u64) -> Result<Arc<Task>, Errno> {
     let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
     let tid = pids.alloc();
     let thread = flags & libc::CLONE_THREAD as u64 != 0;
-    let tg = if thread {
-        parent.tg.clone()
-    } else {
-        let tg = ThreadGroup::new(tid, host_tid, Some(&parent.tg));
-        parent.tg.lock().children.push(tg.clone());
-        pids.groups.insert(tid, Arc::downgrade(&tg));
-        tg
-    };
-    tg.lock().live_threads += 1;
+    let tg = if thread { parent.tg.clone() } else { ThreadGroup::new(tid, host_tid, Some(&parent.tg))? };
     let fs = if flags & libc::CLONE_FS as u64 != 0 { parent.fs() } else { parent.fs().fork() };
     let files = if flags & libc::CLONE_FILES as u64 != 0 { parent.files() } else { Arc::new(parent.files().fork()) };
-    let task = Arc::new(Task {
-        tid,
-        host_tid: host_tid.into(),
-        tg,
-        fs: std::sync::Mutex::new(fs),
-        files: std::sync::Mutex::new(files),
-        creds: std::sync::Mutex::new(parent.creds()),
-        interrupt: EventFd::new().expect("eventfd"),
-        comm: std::sync::Mutex::new(parent.comm()),
-        clear_child_tid: Default::default(),
-        vfork_done: Default::default(),
-    });
+    let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
+    // Registered only once nothing can fail any more.
+    if !thread {
+        parent.tg.lock().children.push(tg.clone());
+        pids.groups.insert(tid, Arc::downgrade(&tg));
+    }
+    tg.lock().live_threads += 1;
     pids.tasks.insert(tid, Arc::downgrade(&task));
-    task
+    Ok(task)
 }
 
 /// Puts this tracer thread and its tracee on the same CPU. A ptrace stop

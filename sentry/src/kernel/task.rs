@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use rvisor_syscalls::abi::Rlimit;
+use rvisor_syscalls::Errno;
 
 use super::creds::Creds;
 use super::wait::EventFd;
@@ -123,7 +124,7 @@ pub struct ThreadGroup {
 }
 
 impl ThreadGroup {
-    pub fn new(tgid: i32, host_pid: i32, parent: Option<&Arc<ThreadGroup>>) -> Arc<ThreadGroup> {
+    pub fn new(tgid: i32, host_pid: i32, parent: Option<&Arc<ThreadGroup>>) -> Result<Arc<ThreadGroup>, Errno> {
         let (pgid, sid, rlimits, image) = match parent {
             Some(p) => {
                 let s = lock(&p.state);
@@ -131,7 +132,7 @@ impl ThreadGroup {
             }
             None => (tgid, tgid, default_rlimits(), ImageInfo::default()),
         };
-        Arc::new(ThreadGroup {
+        Ok(Arc::new(ThreadGroup {
             tgid,
             host_pid: AtomicI32::new(host_pid),
             state: Mutex::new(GroupState {
@@ -147,8 +148,8 @@ impl ThreadGroup {
                 job: None,
                 stopped: false,
             }),
-            child_event: EventFd::new().expect("eventfd for a new process"),
-        })
+            child_event: EventFd::new()?,
+        }))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, GroupState> {
@@ -200,6 +201,30 @@ pub struct Task {
 }
 
 impl Task {
+    /// A new task; fails (EMFILE/ENFILE) only if the sentry is out of descriptors.
+    pub fn new(
+        tid: i32,
+        host_tid: i32,
+        tg: Arc<ThreadGroup>,
+        fs: Arc<FsContext>,
+        files: Arc<FdTable>,
+        creds: Creds,
+        comm: Vec<u8>,
+    ) -> Result<Arc<Task>, Errno> {
+        Ok(Arc::new(Task {
+            tid,
+            host_tid: host_tid.into(),
+            tg,
+            fs: Mutex::new(fs),
+            files: Mutex::new(files),
+            creds: Mutex::new(creds),
+            interrupt: EventFd::new()?,
+            comm: Mutex::new(comm),
+            clear_child_tid: Default::default(),
+            vfork_done: Default::default(),
+        }))
+    }
+
     pub fn host_tid(&self) -> i32 {
         self.host_tid.load(Ordering::Relaxed)
     }

@@ -134,7 +134,18 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         &mut ctx.deferred,
     )?;
     let host_tid = Errno::result(host_tid)? as i32;
-    let child = new_child_task(ctx.kernel, ctx.task, host_tid, flags);
+    let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
+        Ok(c) => c,
+        Err(e) => {
+            // The parked child never ran app code: kill and reap it.
+            // SAFETY: signals and reaps our own (CLONE_PARENT) child.
+            unsafe {
+                libc::kill(host_tid, libc::SIGKILL);
+                libc::waitpid(host_tid, std::ptr::null_mut(), libc::__WALL);
+            }
+            return Err(e);
+        }
+    };
     if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
         *child.clear_child_tid.lock().unwrap_or_else(|e| e.into_inner()) = c.child_tid;
     }
