@@ -250,11 +250,9 @@ impl Task {
         lock(&self.comm).clone()
     }
 
-    /// Arms the vfork hand-shake; the returned fd fires at exec or exit.
-    pub fn arm_vfork(&self) -> Arc<EventFd> {
-        let ev = Arc::new(EventFd::new().expect("eventfd"));
+    /// Arms the vfork hand-shake: `ev` fires when this task execs or exits.
+    pub fn arm_vfork(&self, ev: &Arc<EventFd>) {
         *lock(&self.vfork_done) = Some(ev.clone());
-        ev
     }
 
     /// Releases a waiting vfork parent (at exec or exit).

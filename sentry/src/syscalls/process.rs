@@ -127,6 +127,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         ctx.kernel.note_unsupported("clone(exit signal other than SIGCHLD)");
     }
     host_flags = (host_flags & !0xff) | if thread { 0 } else { libc::SIGCHLD as u64 };
+    let vfork = flags & libc::CLONE_VFORK as u64 != 0;
+    // Made before the clone, so nothing can fail once the child exists.
+    let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
     let host_tid = ctx.tracee.inject_clone(
         &ctx.regs,
         libc::SYS_clone,
@@ -158,8 +161,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         regs.rsp = c.stack;
     }
     let child_tid_addr = if flags & libc::CLONE_CHILD_SETTID as u64 != 0 { Some(c.child_tid) } else { None };
-    let vfork = flags & libc::CLONE_VFORK as u64 != 0;
-    let done = if vfork { Some(child.arm_vfork()) } else { None };
+    if let Some(ev) = &done {
+        child.arm_vfork(ev);
+    }
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
     if let Some(ev) = done {
