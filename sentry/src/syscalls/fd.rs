@@ -96,45 +96,31 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
             locks::fcntl_lock(ctx, &file, cmd, arg)
         }
-        libc::F_GETPIPE_SZ => match file.ops().host_fd() {
-            Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
-                // SAFETY: fcntl query on a sentry-owned pipe fd.
-                let r = unsafe { libc::fcntl(h, libc::F_GETPIPE_SZ) };
-                if r < 0 {
-                    Err(Errno::last())
-                } else {
-                    Ok(r as i64)
-                }
-            }
-            _ => Err(Errno::EBADF),
-        },
-        libc::F_SETPIPE_SZ => match file.ops().host_fd() {
+        // Pipe sizes and memfd seals are the host object's own state.
+        libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => match file.ops().host_fd() {
             Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
                 let size = (arg as i64).clamp(4096, 1 << 20) as i32;
-                // SAFETY: fcntl on a sentry-owned pipe fd.
-                let r = unsafe { libc::fcntl(h, libc::F_SETPIPE_SZ, size) };
-                if r < 0 {
-                    Err(Errno::last())
-                } else {
-                    Ok(r as i64)
-                }
+                host_fcntl(h, cmd, size)
             }
             _ => Err(Errno::EBADF),
         },
-        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
         libc::F_ADD_SEALS | libc::F_GET_SEALS => match file.ops().host_fd() {
-            Some(h) => {
-                // SAFETY: fcntl on a sentry-owned memfd.
-                let r = unsafe { libc::fcntl(h, cmd, arg as i32) };
-                if r < 0 {
-                    Err(Errno::last())
-                } else {
-                    Ok(r as i64)
-                }
-            }
+            Some(h) => host_fcntl(h, cmd, arg as i32),
             None => Err(Errno::EINVAL),
         },
+        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
         _ => ctx.unsupported(&format!("fcntl({cmd})"), Errno::EINVAL),
+    }
+}
+
+/// fcntl on a sentry-owned host fd (F_GETPIPE_SZ ignores `arg`).
+fn host_fcntl(fd: std::os::fd::RawFd, cmd: i32, arg: i32) -> SysResult {
+    // SAFETY: fcntl with an integer argument on a host fd the sentry owns.
+    let r = unsafe { libc::fcntl(fd, cmd, arg) };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(r as i64)
     }
 }
 

@@ -203,9 +203,7 @@ impl<'a> SyscallCtx<'a> {
 
     /// Records an unsupported feature and returns `err`.
     pub fn unsupported(&self, what: &str, err: Errno) -> SysResult {
-        if self.kernel.options.compat_report || tracing::enabled!(tracing::Level::WARN) {
-            self.kernel.note_unsupported(what);
-        }
+        self.kernel.note_unsupported(what);
         Err(err)
     }
 }
