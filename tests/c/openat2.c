@@ -6,7 +6,15 @@ static long o2(int dfd, const char *path, unsigned long long flags,
 	       unsigned long long resolve)
 {
 	struct open_how how = {.flags = flags, .mode = 0, .resolve = resolve};
-	return syscall(SYS_openat2, dfd, path, &how, sizeof how);
+	/* Linux may answer EAGAIN for ".." under RESOLVE_BENEATH/IN_ROOT when a
+	 * rename or mount raced the lookup anywhere on the system; the man page
+	 * says to retry. */
+	long r;
+	int tries = 0;
+	do
+		r = syscall(SYS_openat2, dfd, path, &how, sizeof how);
+	while (r < 0 && errno == EAGAIN && ++tries < 1000);
+	return r;
 }
 
 #define TRY(dfd, path, res)                                                    \

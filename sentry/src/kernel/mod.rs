@@ -191,13 +191,17 @@ fn make_stub_memfd() -> Result<OwnedFd, Errno> {
     Ok(owned)
 }
 
-/// Tells a parent process that a child changed state (host SIGCHLD to its leader).
-pub fn notify_parent_sigchld(parent: &ThreadGroup) {
+/// Tells a parent process that a child changed state: SIGCHLD to its leader,
+/// then a wake-up for its waiters. In that order, as on Linux: by the time a
+/// wait returns the change, SIGCHLD is already pending and its handler runs
+/// before the app sees wait's result.
+pub fn notify_parent(parent: &ThreadGroup) {
     let pid = parent.host_pid();
     if pid > 0 {
         // SAFETY: signals a process of our own sandbox.
         unsafe { libc::kill(pid, libc::SIGCHLD) };
     }
+    parent.child_event.notify();
 }
 
 thread_local! {

@@ -341,8 +341,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     }
     match parent {
         Some(p) => {
-            p.child_event.notify();
-            crate::kernel::notify_parent_sigchld(&p);
+            crate::kernel::notify_parent(&p);
         }
         None => {
             tg.lock().reaped = true;
@@ -438,8 +437,7 @@ fn job_stopped(task: &Arc<Task>, sig: i32) {
     };
     if first {
         if let Some(p) = task.tg.parent() {
-            p.child_event.notify();
-            crate::kernel::notify_parent_sigchld(&p);
+            crate::kernel::notify_parent(&p);
         }
     }
 }
@@ -457,8 +455,7 @@ fn job_continued(task: &Arc<Task>) {
     };
     if was {
         if let Some(p) = task.tg.parent() {
-            p.child_event.notify();
-            crate::kernel::notify_parent_sigchld(&p);
+            crate::kernel::notify_parent(&p);
         }
     }
 }
