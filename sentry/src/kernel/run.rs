@@ -118,7 +118,13 @@ fn start_initial(
     // SAFETY: the child only makes raw async-signal-safe syscalls before exec.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(Errno::last());
+        let e = Errno::last();
+        // SAFETY: closing the two pipe fds made above.
+        unsafe {
+            libc::close(sync[0]);
+            libc::close(sync[1]);
+        }
+        return Err(e);
     }
     if pid == 0 {
         // SAFETY: child side of fork: raw syscalls only, then exec or _exit.

@@ -33,15 +33,11 @@ pub struct ElfInfo {
     pub interp: Option<Vec<u8>>,
 }
 
+/// Exactly `len` bytes at `off`: a truncated file is ENOEXEC.
 fn read_exact_at(file: &Arc<dyn FileOps>, off: u64, len: usize) -> VfsResult<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut done = 0;
-    while done < len {
-        let n = file.read(&mut buf[done..], off + done as u64)?;
-        if n == 0 {
-            return Err(Errno::ENOEXEC);
-        }
-        done += n;
+    let buf = super::read_at(file, off, len)?;
+    if buf.len() < len {
+        return Err(Errno::ENOEXEC);
     }
     Ok(buf)
 }

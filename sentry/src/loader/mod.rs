@@ -15,7 +15,7 @@ use crate::vfs::{FileOps, Location, VfsResult};
 
 pub use elf::ElfInfo;
 
-/// Most "#!" nesting Linux allows before ELOOP... it gives up after 4 levels (BINPRM_MAX_RECURSION).
+/// "#!" nesting Linux follows before giving up with ELOOP (BINPRM_MAX_RECURSION).
 const MAX_INTERP_DEPTH: usize = 4;
 /// Bytes of "#!" line Linux reads.
 const BINPRM_BUF_SIZE: usize = 256;
@@ -49,11 +49,12 @@ fn open_exec(ctx: &SyscallCtx<'_>, loc: &Location) -> VfsResult<Arc<dyn FileOps>
     loc.inode().open(libc::O_RDONLY)
 }
 
-fn read_head(file: &Arc<dyn FileOps>, len: usize) -> VfsResult<Vec<u8>> {
+/// Reads up to `len` bytes at `off`; shorter only at end of file.
+fn read_at(file: &Arc<dyn FileOps>, off: u64, len: usize) -> VfsResult<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let mut done = 0;
     while done < len {
-        let n = file.read(&mut buf[done..], done as u64)?;
+        let n = file.read(&mut buf[done..], off + done as u64)?;
         if n == 0 {
             break;
         }
@@ -103,7 +104,7 @@ pub fn prepare(
     let mut cur_path = path.to_vec();
     for _ in 0..=MAX_INTERP_DEPTH {
         let file = open_exec(ctx, &loc)?;
-        let head = read_head(&file, BINPRM_BUF_SIZE)?;
+        let head = read_at(&file, 0, BINPRM_BUF_SIZE)?;
         if let Some((interp, arg)) = parse_shebang(&head) {
             if interp.is_empty() {
                 return Err(Errno::ENOEXEC);
@@ -124,7 +125,7 @@ pub fn prepare(
         let interp = match &elf.interp {
             Some(ipath) => {
                 let iloc = ctx.resolve_at(crate::syscalls::AT_FDCWD, ipath, true)?;
-                let ifile = open_exec(ctx, &iloc).map_err(|e| if e == Errno::EACCES { Errno::EACCES } else { e })?;
+                let ifile = open_exec(ctx, &iloc)?;
                 let ielf = elf::parse(&ifile)?;
                 if ielf.interp.is_some() {
                     return Err(Errno::ELIBBAD);
