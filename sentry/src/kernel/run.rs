@@ -311,7 +311,6 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
             tracee.set_regs(&ctx.regs)?;
         }
         Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
-        Outcome::Passthrough => {}
     }
     tracee.cont(deliver)
 }

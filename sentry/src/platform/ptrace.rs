@@ -63,12 +63,6 @@ impl Tracee {
         Ok(Tracee { tid, _not_send: PhantomData })
     }
 
-    /// Wraps a tracee this thread already traces (e.g. after PTRACE_TRACEME).
-    pub fn adopt(tid: i32) -> Result<Tracee, Errno> {
-        ptrace(libc::PTRACE_SETOPTIONS, tid, 0, OPTIONS as u64)?;
-        Ok(Tracee { tid, _not_send: PhantomData })
-    }
-
     /// Stops a running tracee (PTRACE_INTERRUPT); wait() then reports EventStop.
     pub fn interrupt(&self) -> Result<(), Errno> {
         ptrace(libc::PTRACE_INTERRUPT, self.tid, 0, 0).map(|_| ())
@@ -88,10 +82,6 @@ impl Tracee {
         let mut si = Siginfo::default();
         ptrace(libc::PTRACE_GETSIGINFO, self.tid, 0, &mut si as *mut Siginfo as u64)?;
         Ok(si)
-    }
-
-    pub fn set_siginfo(&self, si: &Siginfo) -> Result<(), Errno> {
-        ptrace(libc::PTRACE_SETSIGINFO, self.tid, 0, si as *const Siginfo as u64).map(|_| ())
     }
 
     /// Resumes the tracee, delivering `sig` if non-zero.

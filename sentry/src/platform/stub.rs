@@ -21,8 +21,6 @@ const CODE_OFF: u64 = 0x100;
 pub const STUB_SYSCALL: u64 = STUB_BASE + CODE_OFF;
 pub const STUB_CLONE: u64 = STUB_BASE + CODE_OFF + 0x10;
 pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
-/// Instruction pointer seccomp reports for the park loop's `syscall` (the address after it).
-pub const STUB_PARK_SYSCALL_IP: u64 = STUB_PARK + 7;
 pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
 /// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
 pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
@@ -85,7 +83,7 @@ mod tests {
         assert_eq!(&img[..4], b"\x7fELF");
         let at = |a: u64| img[(a - STUB_BASE) as usize];
         assert_eq!((at(STUB_SYSCALL), at(STUB_SYSCALL + 1), at(STUB_SYSCALL + 2)), (0x0f, 0x05, 0xcc));
-        assert_eq!(at(STUB_PARK_SYSCALL_IP - 2), 0x0f);
+        assert_eq!((at(STUB_PARK + 5), at(STUB_PARK + 6)), (0x0f, 0x05));
         assert_eq!(at(STUB_ENTRY), 0xcc);
         assert_eq!(at(STUB_EMPTY_STRING), 0);
         // jz lands on park.

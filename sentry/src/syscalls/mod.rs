@@ -40,8 +40,6 @@ pub enum Outcome {
     Return,
     /// The handler replaced all registers (execve, sigreturn-like).
     RegsSet,
-    /// Let the host execute the syscall unchanged.
-    Passthrough,
 }
 
 /// A trapped syscall being handled.
