@@ -173,6 +173,8 @@ impl Errno {
     pub const EXFULL: Errno = Errno(libc::EXFULL);
     /// Kernel-internal: restart the syscall if the signal handler has SA_RESTART.
     pub const ERESTARTSYS: Errno = Errno(512);
+    /// Kernel-internal: restart the syscall, whatever the handler.
+    pub const ERESTARTNOINTR: Errno = Errno(513);
     /// Kernel-internal: restart the syscall unless a handler ran.
     pub const ERESTARTNOHAND: Errno = Errno(514);
     /// Kernel-internal: restart through restart_syscall(2).
@@ -312,6 +314,7 @@ impl Errno {
             x if x == libc::EL2HLT => "EL2HLT",
             x if x == libc::EXFULL => "EXFULL",
             512 => "ERESTARTSYS",
+            513 => "ERESTARTNOINTR",
             514 => "ERESTARTNOHAND",
             516 => "ERESTART_RESTARTBLOCK",
             _ => "E?",

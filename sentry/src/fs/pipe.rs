@@ -177,7 +177,7 @@ pub mod fifo {
                 }
                 g = crate::kernel::wait::nap(&CHANGED, g, 20);
                 if interrupted() {
-                    return Err(Errno::EINTR);
+                    return Err(Errno::ERESTARTSYS);
                 }
             }
         }

@@ -16,7 +16,28 @@ pub struct Creds {
     pub sgid: u32,
     pub fsgid: u32,
     pub groups: Vec<u32>,
+    pub caps: Caps,
 }
+
+/// Capability sets (bit n = capability n).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+}
+
+/// Capabilities up to CAP_CHECKPOINT_RESTORE (40), Linux 6.x's last.
+pub const ALL_CAPS: u64 = (1 << 41) - 1;
+pub const CAP_CHOWN: u32 = 0;
+pub const CAP_KILL: u32 = 5;
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETPCAP: u32 = 8;
+pub const CAP_SYS_NICE: u32 = 23;
+/// Capabilities a fsuid change to or from 0 toggles (Linux's CAP_FS_MASK).
+const CAP_FS_MASK: u64 = 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 9 | 1 << 27 | 1 << 32;
 
 impl Creds {
     /// All identities set to `uid`/`gid`.
@@ -31,6 +52,52 @@ impl Creds {
             sgid: gid,
             fsgid: gid,
             groups: Vec::new(),
+            caps: if uid == 0 {
+                Caps { effective: ALL_CAPS, permitted: ALL_CAPS, inheritable: 0, bounding: ALL_CAPS }
+            } else {
+                Caps { bounding: ALL_CAPS, ..Default::default() }
+            },
+        }
+    }
+
+    pub fn has_cap(&self, cap: u32) -> bool {
+        self.caps.effective & (1 << cap) != 0
+    }
+
+    /// Linux's capability fix-ups after uids change (no SECBIT_KEEP_CAPS):
+    /// leaving uid 0 everywhere drops permitted, leaving euid 0 drops
+    /// effective, regaining euid 0 restores it; fsuid toggles the fs caps.
+    pub fn fix_caps_after_setuid(&mut self, old: IdSet) {
+        let new = self.ids(IdKind::User);
+        let c = &mut self.caps;
+        if (old.r == 0 || old.e == 0 || old.s == 0) && new.r != 0 && new.e != 0 && new.s != 0 {
+            c.permitted = 0;
+            c.effective = 0;
+        }
+        if old.e == 0 && new.e != 0 {
+            c.effective = 0;
+        }
+        if old.e != 0 && new.e == 0 {
+            c.effective = c.permitted;
+        }
+        if old.fs == 0 && new.fs != 0 {
+            c.effective &= !CAP_FS_MASK;
+        }
+        if old.fs != 0 && new.fs == 0 {
+            c.effective |= c.permitted & CAP_FS_MASK;
+        }
+    }
+
+    /// execve of a file without file capabilities: root keeps (gets) the
+    /// bounding set, everyone else loses permitted and effective.
+    pub fn caps_after_exec(&mut self) {
+        let c = &mut self.caps;
+        if self.euid == 0 || self.ruid == 0 {
+            c.permitted = c.inheritable | c.bounding;
+            c.effective = if self.euid == 0 { c.permitted } else { 0 };
+        } else {
+            c.permitted = 0;
+            c.effective = 0;
         }
     }
 
@@ -145,6 +212,24 @@ mod tests {
         assert_eq!(USER.set_fs(0, false), USER);
         let root = IdSet { r: 0, e: 0, s: 0, fs: 0 };
         assert_eq!(root.set(1000, true), Ok(USER));
+    }
+
+    #[test]
+    fn leaving_root_drops_capabilities() {
+        let mut c = Creds::new(0, 0);
+        let old = c.ids(IdKind::User);
+        c.set_ids(IdKind::User, IdSet { r: 0, e: 1000, s: 0, fs: 1000 });
+        c.fix_caps_after_setuid(old);
+        assert_eq!(c.caps.effective, 0);
+        assert_eq!(c.caps.permitted, ALL_CAPS);
+        let old = c.ids(IdKind::User);
+        c.set_ids(IdKind::User, IdSet { r: 0, e: 0, s: 0, fs: 0 });
+        c.fix_caps_after_setuid(old);
+        assert_eq!(c.caps.effective, ALL_CAPS);
+        let old = c.ids(IdKind::User);
+        c.set_ids(IdKind::User, USER);
+        c.fix_caps_after_setuid(old);
+        assert_eq!((c.caps.effective, c.caps.permitted), (0, 0));
     }
 
     #[test]

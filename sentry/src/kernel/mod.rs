@@ -3,6 +3,7 @@
 
 pub mod creds;
 pub mod run;
+pub mod signal;
 pub mod task;
 pub mod wait;
 
@@ -57,6 +58,11 @@ pub struct Kernel {
     init_exit_cv: Condvar,
     shutting_down: AtomicBool,
     pub boot_time: std::time::Instant,
+    /// The sentry's own pid as app processes see it: the sender of every
+    /// host signal the sentry raises (see [`signal`]).
+    pub sentry_pid: i32,
+    /// CPU numbers 0..=highest usable (sizes the masks sched_getaffinity returns).
+    pub cpus: Vec<usize>,
 }
 
 /// Host fd number at which every app process holds the stub memfd.
@@ -110,6 +116,13 @@ impl Kernel {
             init_exit_cv: Condvar::new(),
             shutting_down: AtomicBool::new(false),
             boot_time: std::time::Instant::now(),
+            // SAFETY: getpid has no preconditions.
+            sentry_pid: unsafe { libc::getpid() },
+            cpus: {
+                let c = sandbox_cpus();
+                // Mask sizes follow the highest CPU number, as nr_cpu_ids does.
+                (0..=c.iter().copied().max().unwrap_or(0)).collect()
+            },
         }))
     }
 
@@ -191,17 +204,31 @@ fn make_stub_memfd() -> Result<OwnedFd, Errno> {
     Ok(owned)
 }
 
-/// Tells a parent process that a child changed state: SIGCHLD to its leader,
-/// then a wake-up for its waiters. In that order, as on Linux: by the time a
+/// Tells a parent process that a child changed state: `info` (its SIGCHLD,
+/// if one is due) first, then a wake-up for its waiters. In that order, as on Linux: by the time a
 /// wait returns the change, SIGCHLD is already pending and its handler runs
 /// before the app sees wait's result.
-pub fn notify_parent(parent: &ThreadGroup) {
-    let pid = parent.host_pid();
-    if pid > 0 {
-        // SAFETY: signals a process of our own sandbox.
-        unsafe { libc::kill(pid, libc::SIGCHLD) };
+pub fn notify_parent(kernel: &Kernel, parent: &ThreadGroup, info: Option<rvisor_syscalls::abi::Siginfo>) {
+    if let Some(info) = info {
+        signal::send_to_group(kernel, parent, info, None);
     }
     parent.child_event.notify();
+}
+
+/// The CPUs the sandbox may use: the sentry's affinity when first asked
+/// (at boot, before any tracer thread pins itself).
+pub fn sandbox_cpus() -> &'static [usize] {
+    static CPUS: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CPUS.get_or_init(|| {
+        // SAFETY: zeroed cpu_set_t is valid; sched_getaffinity fills it.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: set is a valid cpu_set_t of the given size.
+        if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
+            return vec![0];
+        }
+        // SAFETY: CPU_ISSET reads within the set.
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect()
+    })
 }
 
 thread_local! {

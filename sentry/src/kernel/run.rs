@@ -8,7 +8,7 @@ use rvisor_syscalls::abi::UserRegs;
 use rvisor_syscalls::Errno;
 
 use super::task::{ExitStatus, FsContext, Task, ThreadGroup};
-use super::{InitExit, Kernel, INJECT_FD, STUB_FD};
+use super::{signal, InitExit, Kernel, INJECT_FD, STUB_FD};
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
 use crate::platform::ptrace::{complete_syscall, Stop, Tracee};
 use crate::syscalls::{self, Outcome, SyscallCtx};
@@ -94,6 +94,10 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
     };
     pin_with_tracee(task.host_tid());
     let status = run_loop(&kernel, &task, &tracee);
+    // The leader is reaped last, with the whole process's usage.
+    if let (true, Some(u)) = (task.tid == task.tg.tgid, tracee.exit_usage()) {
+        task.tg.lock().usage = super::task::Usage::from_host(&u);
+    }
     task_exited(&kernel, &task, status);
 }
 
@@ -139,6 +143,9 @@ fn start_initial(
             }
             let empty: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // No app process may write a core file on the host.
+            let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
             let mut b = 0u8;
             libc::close(sync[1]);
             libc::read(sync[0], &mut b as *mut u8 as *mut libc::c_void, 1);
@@ -251,10 +258,12 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 }
             }
             Stop::Signal(libc::SIGCONT) => {
-                job_continued(task);
+                signal::on_delivery(kernel, task, tracee, libc::SIGCONT);
+                job_continued(kernel, task);
                 let _ = tracee.cont(libc::SIGCONT);
             }
             Stop::Signal(sig) => {
+                signal::on_delivery(kernel, task, tracee, sig);
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
                     if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
                         tracing::debug!(
@@ -272,10 +281,10 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
             Stop::EventStop(sig) => {
                 let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
                 if stop_sig {
-                    job_stopped(task, sig);
+                    job_stopped(kernel, task, sig);
                     let _ = tracee.listen();
                 } else {
-                    job_continued(task);
+                    job_continued(kernel, task);
                     let _ = tracee.cont(0);
                 }
             }
@@ -283,24 +292,53 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 let _ = tracee.cont(0);
             }
             Stop::Exited(code) => return ExitStatus::Exited(code),
-            Stop::Killed(sig, core) => return ExitStatus::Signaled(sig, core),
+            Stop::Killed(sig, _) => {
+                // The host never writes a core file (its RLIMIT_CORE is 0 for app
+                // processes); the status says "dumped" when Linux would have dumped.
+                let st = task.tg.lock();
+                let core =
+                    signal::dumps_core(sig) && st.dumpable && st.rlimits[libc::RLIMIT_CORE as usize].rlim_cur >= 4096;
+                return ExitStatus::Signaled(sig, core);
+            }
         }
     }
 }
 
 fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
     let regs = tracee.get_regs()?;
-    // A signal sent while the task was running has been delivered already.
-    task.interrupt.drain();
+    // A wake-up for a signal sent while the task was running is stale (the
+    // host delivered it); one sent since the stop began must stay armed.
+    if task.interrupt.drain() && signal::deliverable(task, tracee).is_some() {
+        task.interrupt.notify();
+    }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     let nr = regs.orig_rax;
     let args = regs.syscall_args();
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
-    let ret = syscalls::dispatch(&mut ctx, nr, args);
+    let mut ret = syscalls::dispatch(&mut ctx, nr, args);
+    let mut restart = false;
+    if let Err(e) = ret {
+        if signal::is_restart(e) {
+            match signal::restart_or_eintr(task, tracee, e) {
+                Ok(()) => restart = true,
+                Err(eintr) => ret = Err(eintr),
+            }
+        }
+    }
     if kernel.options.strace {
         crate::syscalls::strace_exit(&ctx, nr, args, &ret, entered);
     }
-    let deliver = ctx.deferred.first().copied().unwrap_or(0);
+    // Signals held back while the sentry ran syscalls in the task's context.
+    let held: Vec<_> = std::mem::take(&mut ctx.deferred)
+        .into_iter()
+        .map(|si| signal::virtual_info(kernel, task, &si).unwrap_or(si))
+        .collect();
+    signal::reraise(task, held);
+    if restart {
+        signal::rewind_syscall(&mut ctx.regs, nr);
+        tracee.set_regs(&ctx.regs)?;
+        return tracee.cont(0);
+    }
     match ctx.outcome {
         Outcome::Return => {
             let raw = match ret {
@@ -312,7 +350,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
         }
         Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
     }
-    tracee.cont(deliver)
+    tracee.cont(0)
 }
 
 /// Bookkeeping when a task's host thread is gone.
@@ -334,9 +372,10 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     let orphans = {
         let mut st = tg.lock();
         st.exit = Some(status);
+        st.exit_uid = task.creds().ruid;
         std::mem::take(&mut st.children)
     };
-    reparent_to_init(kernel, tg, orphans);
+    reparent_orphans(kernel, tg, orphans);
     if tg.tgid == 1 {
         kernel.set_init_exit(match status {
             ExitStatus::Exited(c) => InitExit::Code(c),
@@ -345,9 +384,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         return;
     }
     match parent {
-        Some(p) => {
-            crate::kernel::notify_parent(&p);
-        }
+        Some(p) => child_ended(kernel, tg, &p),
         None => {
             tg.lock().reaped = true;
             kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&tg.tgid);
@@ -355,23 +392,68 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     }
 }
 
-fn reparent_to_init(kernel: &Arc<Kernel>, dying: &Arc<ThreadGroup>, orphans: Vec<Arc<ThreadGroup>>) {
+/// Tells `parent` that its child `child` ended, as Linux's do_notify_parent
+/// does: the child's exit signal (unless SIGCHLD is ignored), and no zombie
+/// at all if the parent ignores SIGCHLD or set SA_NOCLDWAIT.
+fn child_ended(kernel: &Arc<Kernel>, child: &Arc<ThreadGroup>, parent: &Arc<ThreadGroup>) {
+    let (status, exit_signal, uid) = {
+        let st = child.lock();
+        (st.exit.unwrap_or(ExitStatus::Exited(0)), st.exit_signal, st.exit_uid)
+    };
+    let pact = parent.action(libc::SIGCHLD);
+    let mut sig = exit_signal;
+    if sig == libc::SIGCHLD && (pact.handler == signal::SIG_IGN || pact.flags & signal::SA_NOCLDWAIT != 0) {
+        if pact.handler == signal::SIG_IGN {
+            sig = 0;
+        }
+        child.lock().reaped = true;
+        parent.lock().children.retain(|c| !Arc::ptr_eq(c, child));
+        kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&child.tgid);
+    }
+    let info = (sig != 0).then(|| {
+        let (code, st) = signal::exit_code_and_status(status);
+        let mut si = signal::child_info(child, uid, code, st);
+        si.si_signo = sig;
+        si
+    });
+    crate::kernel::notify_parent(kernel, parent, info);
+}
+
+/// Gives a dying process's children a new parent: the nearest living
+/// ancestor that is a child subreaper, else init. Children that asked for a
+/// parent-death signal get it; already-dead ones are reported to the new parent.
+fn reparent_orphans(kernel: &Arc<Kernel>, dying: &Arc<ThreadGroup>, orphans: Vec<Arc<ThreadGroup>>) {
     if orphans.is_empty() {
         return;
     }
-    let init = kernel.group_by_vpid(1).filter(|i| !Arc::ptr_eq(i, dying));
+    let mut reaper = None;
+    let mut up = dying.parent();
+    while let Some(a) = up {
+        if a.lock().subreaper && a.lock().exit.is_none() {
+            reaper = Some(a);
+            break;
+        }
+        up = a.parent();
+    }
+    let reaper = reaper.or_else(|| kernel.group_by_vpid(1)).filter(|r| !Arc::ptr_eq(r, dying));
     for child in orphans {
-        match &init {
-            Some(init) => {
-                child.lock().parent = Some(Arc::downgrade(init));
-                init.lock().children.push(child.clone());
-                if child.lock().exit.is_some() {
-                    init.child_event.notify();
+        let (pdeath, dead) = {
+            let st = child.lock();
+            (st.pdeath_signal, st.exit.is_some())
+        };
+        if pdeath != 0 && !dead {
+            let uid = dying.lock().exit_uid;
+            signal::send_to_group(kernel, &child, signal::sender_info(pdeath, signal::SI_USER, dying.tgid, uid), None);
+        }
+        match &reaper {
+            Some(r) => {
+                child.lock().parent = Some(Arc::downgrade(r));
+                r.lock().children.push(child.clone());
+                if dead {
+                    child_ended(kernel, &child, r);
                 }
             }
-            None => {
-                child.lock().parent = None;
-            }
+            None => child.lock().parent = None,
         }
     }
 }
@@ -385,6 +467,9 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     let fs = if flags & libc::CLONE_FS as u64 != 0 { parent.fs() } else { parent.fs().fork() };
     let files = if flags & libc::CLONE_FILES as u64 != 0 { parent.files() } else { Arc::new(parent.files().fork()) };
     let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
+    task.set_affinity(parent.cpus.lock().unwrap_or_else(|e| e.into_inner()).clone());
+    let (policy, prio) = parent.sched();
+    task.set_sched(policy, prio);
     // Registered only once nothing can fail any more.
     if !thread {
         parent.tg.lock().children.push(tg.clone());
@@ -405,15 +490,9 @@ fn pin_with_tracee(host_tid: i32) {
     if std::env::var_os("RVISOR_NO_PIN").is_some() {
         return;
     }
-    // SAFETY: zeroed cpu_set_t is valid; sched_getaffinity fills it.
-    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: allowed is a valid cpu_set_t of the given size.
-    if unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut allowed) } != 0 {
-        return;
-    }
-    // SAFETY: CPU_ISSET reads the set within bounds.
-    let cpus: Vec<usize> =
-        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &allowed) }).collect();
+    // The sandbox's CPUs, not this thread's: a tracer thread spawned by a
+    // pinned one inherits a one-CPU mask.
+    let cpus = super::sandbox_cpus();
     if cpus.len() < 2 {
         return;
     }
@@ -430,7 +509,7 @@ fn pin_with_tracee(host_tid: i32) {
 }
 
 /// The process entered a group-stop: let the parent's wait(WUNTRACED) see it.
-fn job_stopped(task: &Arc<Task>, sig: i32) {
+fn job_stopped(kernel: &Arc<Kernel>, task: &Arc<Task>, sig: i32) {
     let first = {
         let mut st = task.tg.lock();
         let first = !st.stopped;
@@ -441,14 +520,12 @@ fn job_stopped(task: &Arc<Task>, sig: i32) {
         first
     };
     if first {
-        if let Some(p) = task.tg.parent() {
-            crate::kernel::notify_parent(&p);
-        }
+        job_notify(kernel, task, signal::CLD_STOPPED, sig);
     }
 }
 
 /// The process was continued (SIGCONT) after a stop.
-fn job_continued(task: &Arc<Task>) {
+fn job_continued(kernel: &Arc<Kernel>, task: &Arc<Task>) {
     let was = {
         let mut st = task.tg.lock();
         let was = st.stopped;
@@ -459,10 +536,17 @@ fn job_continued(task: &Arc<Task>) {
         was
     };
     if was {
-        if let Some(p) = task.tg.parent() {
-            crate::kernel::notify_parent(&p);
-        }
+        job_notify(kernel, task, signal::CLD_CONTINUED, libc::SIGCONT);
     }
+}
+
+/// SIGCHLD for a stop or continue, unless the parent ignores SIGCHLD or set SA_NOCLDSTOP.
+fn job_notify(kernel: &Arc<Kernel>, task: &Arc<Task>, code: i32, status: i32) {
+    let Some(p) = task.tg.parent() else { return };
+    let pact = p.action(libc::SIGCHLD);
+    let quiet = pact.handler == signal::SIG_IGN || pact.flags & signal::SA_NOCLDSTOP != 0;
+    let info = (!quiet).then(|| signal::child_info(&task.tg, task.creds().ruid, code, status));
+    crate::kernel::notify_parent(kernel, &p, info);
 }
 
 /// Ends the sandbox if init's task thread goes away without recording an

@@ -3,10 +3,11 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use rvisor_syscalls::abi::Rlimit;
+use rvisor_syscalls::abi::{KernelSigaction, Rlimit};
 use rvisor_syscalls::Errno;
 
 use super::creds::Creds;
+use super::signal::SigInfoQueue;
 use super::wait::EventFd;
 use crate::vfs::{FdTable, Location};
 
@@ -104,6 +105,96 @@ pub struct GroupState {
     pub job: Option<JobEvent>,
     /// Whether the process is currently group-stopped.
     pub stopped: bool,
+    /// Real uid at exit (the SIGCHLD sender uid).
+    pub exit_uid: u32,
+    /// Signal sent to the parent when this process ends (clone's low byte; 0 = none).
+    pub exit_signal: i32,
+    /// Signal dispositions, mirrored from the app's rt_sigaction calls (the
+    /// host holds the real ones and delivers); index = signal - 1.
+    pub actions: [KernelSigaction; 64],
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here.
+    pub subreaper: bool,
+    /// PR_SET_PDEATHSIG: signal raised in this process when its parent exits.
+    pub pdeath_signal: i32,
+    /// PR_SET_DUMPABLE.
+    pub dumpable: bool,
+    /// PR_SET_NO_NEW_PRIVS (the app's view; the host flag is always set).
+    pub no_new_privs: bool,
+    /// personality(2) persona.
+    pub personality: u32,
+    /// Nice value (getpriority/setpriority); not applied on the host.
+    pub nice: i32,
+    /// Resources this process used, known once it has ended (from the host's wait4).
+    pub usage: Usage,
+    /// Resources used by its reaped children and their reaped descendants.
+    pub children_usage: Usage,
+}
+
+/// CPU time and counters as getrusage(2) reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub utime_us: u64,
+    pub stime_us: u64,
+    pub maxrss_kb: i64,
+    pub minflt: i64,
+    pub majflt: i64,
+    pub nvcsw: i64,
+    pub nivcsw: i64,
+}
+
+impl Usage {
+    pub fn from_host(r: &libc::rusage) -> Usage {
+        let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
+        Usage {
+            utime_us: us(r.ru_utime),
+            stime_us: us(r.ru_stime),
+            maxrss_kb: r.ru_maxrss,
+            minflt: r.ru_minflt,
+            majflt: r.ru_majflt,
+            nvcsw: r.ru_nvcsw,
+            nivcsw: r.ru_nivcsw,
+        }
+    }
+
+    /// Adds a reaped child's usage (maxrss is the largest, as Linux keeps it).
+    pub fn add(&mut self, o: &Usage) {
+        self.utime_us += o.utime_us;
+        self.stime_us += o.stime_us;
+        self.maxrss_kb = self.maxrss_kb.max(o.maxrss_kb);
+        self.minflt += o.minflt;
+        self.majflt += o.majflt;
+        self.nvcsw += o.nvcsw;
+        self.nivcsw += o.nivcsw;
+    }
+
+    /// `struct rusage` (144 bytes).
+    pub fn to_bytes(self) -> [u8; 144] {
+        let mut b = [0u8; 144];
+        let longs: [i64; 18] = [
+            (self.utime_us / 1_000_000) as i64,
+            (self.utime_us % 1_000_000) as i64,
+            (self.stime_us / 1_000_000) as i64,
+            (self.stime_us % 1_000_000) as i64,
+            self.maxrss_kb,
+            0,
+            0,
+            0,
+            self.minflt,
+            self.majflt,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            self.nvcsw,
+            self.nivcsw,
+        ];
+        for (i, v) in longs.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        b
+    }
 }
 
 /// A stop or continue the parent can collect with WUNTRACED/WCONTINUED.
@@ -121,16 +212,20 @@ pub struct ThreadGroup {
     pub state: Mutex<GroupState>,
     /// Fires when a child changes state (for wait4 waiters in this process).
     pub child_event: EventFd,
+    /// Virtual siginfos of process-directed signals raised by the sentry.
+    pub sig_info: SigInfoQueue,
 }
 
 impl ThreadGroup {
     pub fn new(tgid: i32, host_pid: i32, parent: Option<&Arc<ThreadGroup>>) -> Result<Arc<ThreadGroup>, Errno> {
-        let (pgid, sid, rlimits, image) = match parent {
+        let (pgid, sid, rlimits, image, actions, no_new_privs, personality, nice) = match parent {
             Some(p) => {
                 let s = lock(&p.state);
-                (s.pgid, s.sid, s.rlimits, s.image.clone())
+                (s.pgid, s.sid, s.rlimits, s.image.clone(), s.actions, s.no_new_privs, s.personality, s.nice)
             }
-            None => (tgid, tgid, default_rlimits(), ImageInfo::default()),
+            None => {
+                (tgid, tgid, default_rlimits(), ImageInfo::default(), [KernelSigaction::default(); 64], false, 0, 0)
+            }
         };
         Ok(Arc::new(ThreadGroup {
             tgid,
@@ -147,8 +242,20 @@ impl ThreadGroup {
                 rlimits,
                 job: None,
                 stopped: false,
+                exit_uid: 0,
+                exit_signal: libc::SIGCHLD,
+                actions,
+                subreaper: false,
+                pdeath_signal: 0,
+                dumpable: true,
+                no_new_privs,
+                personality,
+                nice,
+                usage: Usage::default(),
+                children_usage: Usage::default(),
             }),
             child_event: EventFd::new()?,
+            sig_info: SigInfoQueue::default(),
         }))
     }
 
@@ -162,6 +269,11 @@ impl ThreadGroup {
 
     pub fn parent(&self) -> Option<Arc<ThreadGroup>> {
         self.lock().parent.as_ref().and_then(|w| w.upgrade())
+    }
+
+    /// The disposition of `sig` (1..=64).
+    pub fn action(&self, sig: i32) -> KernelSigaction {
+        self.lock().actions.get((sig - 1) as usize).copied().unwrap_or_default()
     }
 
     pub fn rlimit(&self, res: usize) -> Rlimit {
@@ -198,6 +310,12 @@ pub struct Task {
     pub clear_child_tid: Mutex<u64>,
     /// Set while a vfork parent waits for this task to exec or exit.
     pub vfork_done: Mutex<Option<Arc<EventFd>>>,
+    /// Virtual siginfos of thread-directed signals raised by the sentry.
+    pub sig_info: SigInfoQueue,
+    /// sched_setaffinity's CPUs (empty: all the sandbox's CPUs); not applied on the host.
+    pub cpus: Mutex<Vec<usize>>,
+    /// Scheduling policy and static priority (sched_setscheduler); not applied on the host.
+    pub policy: Mutex<(i32, i32)>,
 }
 
 impl Task {
@@ -222,6 +340,9 @@ impl Task {
             comm: Mutex::new(comm),
             clear_child_tid: Default::default(),
             vfork_done: Default::default(),
+            sig_info: SigInfoQueue::default(),
+            cpus: Mutex::default(),
+            policy: Mutex::default(),
         }))
     }
 
@@ -260,6 +381,29 @@ impl Task {
         if let Some(ev) = lock(&self.vfork_done).take() {
             ev.notify();
         }
+    }
+
+    /// The CPUs this task may run on, as the app sees them.
+    pub fn affinity(&self) -> Vec<usize> {
+        let own = lock(&self.cpus).clone();
+        if own.is_empty() {
+            crate::kernel::sandbox_cpus().to_vec()
+        } else {
+            own
+        }
+    }
+
+    pub fn set_affinity(&self, cpus: Vec<usize>) {
+        *lock(&self.cpus) = cpus;
+    }
+
+    /// (policy, priority).
+    pub fn sched(&self) -> (i32, i32) {
+        *lock(&self.policy)
+    }
+
+    pub fn set_sched(&self, policy: i32, prio: i32) {
+        *lock(&self.policy) = (policy, prio);
     }
 
     pub fn nofile_limit(&self) -> u64 {

@@ -27,6 +27,9 @@ pub struct Passthrough {
     pub why: &'static str,
 }
 
+/// System clocks (0..16); pid-encoded CPU clocks are negative and trap for translation.
+const FIXED_CLOCKS: u32 = crate::syscalls::time::FIXED_CLOCKS;
+
 const FUTEX_CMDS: &[u32] = &[
     0,  // FUTEX_WAIT
     1,  // FUTEX_WAKE
@@ -64,11 +67,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     Passthrough { nr: libc::SYS_rt_sigreturn, check: ArgCheck::Any, why: "returns from the caller's own signal frame" },
     Passthrough { nr: libc::SYS_rt_sigprocmask, check: ArgCheck::Any, why: "the calling thread's own signal mask" },
     Passthrough {
-        nr: libc::SYS_rt_sigaction,
-        check: ArgCheck::Any,
-        why: "the app process's own dispositions; no other process is affected",
-    },
-    Passthrough {
         nr: libc::SYS_rt_sigsuspend,
         check: ArgCheck::Any,
         why: "waits for a signal with the caller's own mask; signals are host-delivered",
@@ -77,11 +75,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         nr: libc::SYS_rt_sigpending,
         check: ArgCheck::Any,
         why: "reads the calling thread's own pending set",
-    },
-    Passthrough {
-        nr: libc::SYS_rt_sigtimedwait,
-        check: ArgCheck::Any,
-        why: "dequeues the caller's own pending signals (sender ids are fixed up by the tracer)",
     },
     Passthrough { nr: libc::SYS_pause, check: ArgCheck::Any, why: "sleeps until a signal; no state" },
     Passthrough { nr: libc::SYS_sigaltstack, check: ArgCheck::Any, why: "the calling thread's own alternate stack" },
@@ -114,10 +107,14 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     },
     Passthrough {
         nr: libc::SYS_clock_gettime,
-        check: ArgCheck::Any,
-        why: "reads clocks, as the vDSO already does without a syscall",
+        check: ArgCheck::Below { idx: 0, limit: FIXED_CLOCKS },
+        why: "reads system clocks, as the vDSO already does; CPU clocks naming a pid trap for translation",
     },
-    Passthrough { nr: libc::SYS_clock_getres, check: ArgCheck::Any, why: "reads clock resolution" },
+    Passthrough {
+        nr: libc::SYS_clock_getres,
+        check: ArgCheck::Below { idx: 0, limit: FIXED_CLOCKS },
+        why: "reads a system clock's resolution; pid clocks trap",
+    },
     Passthrough { nr: libc::SYS_gettimeofday, check: ArgCheck::Any, why: "reads the clock, as the vDSO does" },
     Passthrough { nr: libc::SYS_time, check: ArgCheck::Any, why: "reads the clock, as the vDSO does" },
     Passthrough {
@@ -127,8 +124,39 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     },
     Passthrough {
         nr: libc::SYS_clock_nanosleep,
+        check: ArgCheck::Below { idx: 0, limit: FIXED_CLOCKS },
+        why: "sleeps the caller on a system clock; signals interrupt it natively; pid clocks trap",
+    },
+    Passthrough {
+        nr: libc::SYS_alarm,
         check: ArgCheck::Any,
-        why: "sleeps the caller; signals interrupt it natively",
+        why: "the calling process's own real-time timer; SIGALRM goes to itself",
+    },
+    Passthrough {
+        nr: libc::SYS_setitimer,
+        check: ArgCheck::Any,
+        why: "the calling process's own interval timers; their signals go to itself",
+    },
+    Passthrough { nr: libc::SYS_getitimer, check: ArgCheck::Any, why: "reads the calling process's own timers" },
+    Passthrough {
+        nr: libc::SYS_timer_settime,
+        check: ArgCheck::Any,
+        why: "arms a POSIX timer of the calling process (timer ids are per process; timer_create traps)",
+    },
+    Passthrough {
+        nr: libc::SYS_timer_gettime,
+        check: ArgCheck::Any,
+        why: "reads a POSIX timer of the calling process",
+    },
+    Passthrough {
+        nr: libc::SYS_timer_getoverrun,
+        check: ArgCheck::Any,
+        why: "reads a POSIX timer of the calling process",
+    },
+    Passthrough {
+        nr: libc::SYS_timer_delete,
+        check: ArgCheck::Any,
+        why: "deletes a POSIX timer of the calling process",
     },
     Passthrough { nr: libc::SYS_getrandom, check: ArgCheck::Any, why: "fills the caller's buffer with random bytes" },
 ];

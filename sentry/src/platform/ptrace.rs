@@ -42,6 +42,8 @@ pub enum Stop {
 /// A traced host thread. Not `Send`: ptrace requests must come from the tracer thread.
 pub struct Tracee {
     pub tid: i32,
+    /// Resource usage the host reported when the thread was reaped.
+    exit_usage: std::cell::Cell<Option<libc::rusage>>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -60,7 +62,7 @@ impl Tracee {
     /// Seizes `tid` from the calling thread, which becomes its tracer.
     pub fn seize(tid: i32) -> Result<Tracee, Errno> {
         ptrace(libc::PTRACE_SEIZE, tid, 0, OPTIONS as u64)?;
-        Ok(Tracee { tid, _not_send: PhantomData })
+        Ok(Tracee { tid, exit_usage: std::cell::Cell::new(None), _not_send: PhantomData })
     }
 
     /// Stops a running tracee (PTRACE_INTERRUPT); wait() then reports EventStop.
@@ -84,6 +86,34 @@ impl Tracee {
         Ok(si)
     }
 
+    /// Replaces the siginfo of the signal at a signal-delivery stop.
+    pub fn set_siginfo(&self, si: &Siginfo) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_SETSIGINFO, self.tid, 0, si as *const Siginfo as u64).map(|_| ())
+    }
+
+    /// The thread's blocked-signal mask (bit n-1 = signal n).
+    pub fn get_sigmask(&self) -> Result<u64, Errno> {
+        let mut mask = 0u64;
+        ptrace(libc::PTRACE_GETSIGMASK, self.tid, 8, &mut mask as *mut u64 as u64)?;
+        Ok(mask)
+    }
+
+    /// The thread's pending signals (`shared`: the process-wide queue).
+    pub fn peek_siginfo(&self, shared: bool) -> Result<Vec<Siginfo>, Errno> {
+        #[repr(C)]
+        struct PeekArgs {
+            off: u64,
+            flags: u32,
+            nr: i32,
+        }
+        const MAX: usize = 64;
+        let args = PeekArgs { off: 0, flags: shared as u32, nr: MAX as i32 };
+        let mut out = vec![Siginfo::default(); MAX];
+        let n = ptrace(libc::PTRACE_PEEKSIGINFO, self.tid, &args as *const PeekArgs as u64, out.as_mut_ptr() as u64)?;
+        out.truncate(n as usize);
+        Ok(out)
+    }
+
     /// Resumes the tracee, delivering `sig` if non-zero.
     pub fn cont(&self, sig: i32) -> Result<(), Errno> {
         ptrace(libc::PTRACE_CONT, self.tid, 0, sig as u64).map(|_| ())
@@ -98,8 +128,10 @@ impl Tracee {
     pub fn wait(&self) -> Stop {
         loop {
             let mut status = 0;
-            // SAFETY: status is a valid out-pointer; __WALL covers threads.
-            let r = unsafe { libc::waitpid(self.tid, &mut status, libc::__WALL) };
+            // SAFETY: zeroed rusage is a valid out-buffer.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: status and usage are valid out-pointers; __WALL covers threads.
+            let r = unsafe { libc::wait4(self.tid, &mut status, libc::__WALL, &mut usage) };
             if r < 0 {
                 if Errno::last() == Errno::EINTR {
                     continue;
@@ -107,15 +139,25 @@ impl Tracee {
                 // ECHILD: already reaped or never ours; treat as killed.
                 return Stop::Killed(libc::SIGKILL, false);
             }
-            return decode_status(status);
+            let stop = decode_status(status);
+            if matches!(stop, Stop::Exited(_) | Stop::Killed(..)) {
+                self.exit_usage.set(Some(usage));
+            }
+            return stop;
         }
+    }
+
+    /// What the thread used, once wait() has reported its end.
+    pub fn exit_usage(&self) -> Option<libc::rusage> {
+        self.exit_usage.get()
     }
 
     /// Runs one syscall in the tracee's context at the stub's syscall site and
     /// returns its raw result. The tracee must be stopped; `base` supplies the
     /// registers to start from (only rip, rax, orig_rax and args are changed).
-    /// Signals that arrive meanwhile are returned in `deferred` for later delivery.
-    pub fn inject(&self, base: &UserRegs, nr: i64, args: [u64; 6], deferred: &mut Vec<i32>) -> Result<i64, Errno> {
+    /// Signals that arrive meanwhile are held back and returned in `deferred`
+    /// (with their siginfo) for the caller to raise again.
+    pub fn inject(&self, base: &UserRegs, nr: i64, args: [u64; 6], deferred: &mut Vec<Siginfo>) -> Result<i64, Errno> {
         self.run_at(STUB_SYSCALL, base, nr, args, deferred).map(|r| r.rax as i64)
     }
 
@@ -125,7 +167,7 @@ impl Tracee {
         base: &UserRegs,
         nr: i64,
         args: [u64; 6],
-        deferred: &mut Vec<i32>,
+        deferred: &mut Vec<Siginfo>,
     ) -> Result<i64, Errno> {
         self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64)
     }
@@ -138,7 +180,7 @@ impl Tracee {
         base: &UserRegs,
         nr: i64,
         args: [u64; 6],
-        deferred: &mut Vec<i32>,
+        deferred: &mut Vec<Siginfo>,
     ) -> Result<UserRegs, Errno> {
         let mut regs = *base;
         regs.rip = site;
@@ -157,7 +199,8 @@ impl Tracee {
                     return Ok(r);
                 }
                 Stop::Signal(sig) => {
-                    deferred.push(sig);
+                    let si = self.get_siginfo().unwrap_or(Siginfo { si_signo: sig, ..Default::default() });
+                    deferred.push(si);
                     self.cont(0)?;
                 }
                 Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => self.cont(0)?,

@@ -365,7 +365,7 @@ pub mod locks {
             }
             drop(crate::kernel::wait::nap(&FLOCK_CHANGED, g, 50));
             if ctx.interrupted() {
-                return Err(Errno::EINTR);
+                return Err(Errno::ERESTARTSYS);
             }
         }
     }
@@ -464,7 +464,7 @@ pub mod locks {
             }
             drop(crate::kernel::wait::nap(&CHANGED, g, 50));
             if ctx.interrupted() {
-                return Err(Errno::EINTR);
+                return Err(Errno::ERESTARTSYS);
             }
         }
     }

@@ -45,6 +45,8 @@ pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Op
     Ok(buf)
 }
 
+static APPEND_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Writes all of `data` (blocking streams wait for room) at `off` or the file offset.
 pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: Option<u64>) -> SysResult {
     if !file.writable() {
@@ -58,6 +60,9 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
     let mut pos_guard =
         if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
     let append = file.flags() & libc::O_APPEND != 0;
+    // Every writer of a sandbox file goes through the sentry, so one lock
+    // makes "find the end, write there" atomic across open descriptions.
+    let _append_guard = (append && seekable).then(|| APPEND_LOCK.lock().unwrap_or_else(|e| e.into_inner()));
     let mut pos = match off {
         Some(o) if !append => o,
         _ if append && seekable => file.attr().map(|a| a.size).unwrap_or(0),
@@ -69,7 +74,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
     if seekable {
         let fsize = ctx.task.tg.rlimit(libc::RLIMIT_FSIZE as usize).rlim_cur;
         if pos >= fsize {
-            send_signal_to_self(ctx, libc::SIGXFSZ);
+            super::signal::send_to_self(ctx, libc::SIGXFSZ);
             return Err(Errno::EFBIG);
         }
     }
@@ -99,7 +104,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
                 }
             }
             Err(e) if e == Errno::EPIPE => {
-                send_signal_to_self(ctx, libc::SIGPIPE);
+                super::signal::send_to_self(ctx, libc::SIGPIPE);
                 if done > 0 {
                     break;
                 }
@@ -117,12 +122,6 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
         *g = pos;
     }
     Ok(done as i64)
-}
-
-/// Queues a host signal for the calling thread; delivered when it resumes.
-fn send_signal_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
-    // SAFETY: signals one of our own tracees.
-    unsafe { libc::syscall(libc::SYS_tgkill, ctx.task.tg.host_pid(), ctx.task.host_tid(), sig) };
 }
 
 fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {

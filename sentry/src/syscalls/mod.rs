@@ -4,17 +4,21 @@
 //! registers and returns a value or an errno. Handlers copy app memory in
 //! once, act on the copy, and never panic on app input.
 
+pub mod caps;
 pub mod dir;
 pub mod epoll;
 pub mod fd;
 pub mod file;
+pub mod futex;
 pub mod io;
 pub mod mm;
 pub mod process;
+pub mod sched;
 pub mod signal;
 pub mod stat;
 pub mod sys;
 pub mod table;
+pub mod time;
 pub mod xattr;
 
 use std::io::Write;
@@ -50,8 +54,8 @@ pub struct SyscallCtx<'a> {
     /// Registers at the stop; the result is written into a copy of these.
     pub regs: UserRegs,
     pub mem: Memory,
-    /// Signals that arrived during injected syscalls, to deliver on resume.
-    pub deferred: Vec<i32>,
+    /// Signals that arrived during injected syscalls, raised again on resume.
+    pub deferred: Vec<rvisor_syscalls::abi::Siginfo>,
     pub outcome: Outcome,
 }
 
@@ -176,12 +180,16 @@ impl<'a> SyscallCtx<'a> {
     }
 
     /// Sleeps until a host fd in `fds` is ready or `timeout_ms` passes (-1 =
-    /// forever); EINTR if a signal for this task, or sandbox shutdown, cuts it
-    /// short. Callers re-check their condition after Ok.
+    /// forever). A signal the task will act on (neither blocked nor ignored)
+    /// cuts it short with ERESTARTSYS, which the run loop turns into a restart
+    /// or EINTR as Linux does; sandbox shutdown gives EINTR. Callers re-check
+    /// their condition after Ok (wake-ups may be spurious).
     pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
         if wait_fds(fds, self.task.interrupt.raw(), timeout_ms) == Woken::Interrupted {
             self.task.interrupt.clear();
-            return Err(Errno::EINTR);
+            if self.signal_pending() {
+                return Err(Errno::ERESTARTSYS);
+            }
         }
         if self.kernel.shutting_down() {
             return Err(Errno::EINTR);
@@ -191,7 +199,12 @@ impl<'a> SyscallCtx<'a> {
 
     /// Whether a signal for this task (or sandbox shutdown) should cut a wait short.
     pub fn interrupted(&self) -> bool {
-        self.task.interrupt.drain() || self.kernel.shutting_down()
+        self.task.interrupt.drain() && self.signal_pending() || self.kernel.shutting_down()
+    }
+
+    /// Whether a signal the task will act on is pending.
+    pub fn signal_pending(&self) -> bool {
+        crate::kernel::signal::deliverable(self.task, self.tracee).is_some()
     }
 
     /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.

@@ -9,7 +9,7 @@ use rvisor_syscalls::{Errno, SysResult};
 use super::{Outcome, SyscallCtx};
 use crate::kernel::creds::{IdKind, IdSet};
 use crate::kernel::run::{self, new_child_task, Start};
-use crate::kernel::task::{ExitStatus, JobEvent};
+use crate::kernel::task::{ExitStatus, JobEvent, Usage};
 use crate::kernel::wait::{wait_fds, Woken};
 use crate::kernel::{ThreadGroup, STUB_FD};
 use crate::platform::stub::STUB_EMPTY_STRING;
@@ -56,6 +56,8 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     )?;
     Errno::result(r)?;
     ctx.regs = ctx.tracee.get_regs()?;
+    crate::kernel::signal::reset_on_exec(&ctx.task.tg);
+    ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner()).caps_after_exec();
     super::fd::release_locks(ctx.task.tg.tgid, &ctx.task.files().close_on_exec());
     if let Err(e) = crate::loader::load(ctx, plan) {
         // Past the point of no return: like Linux, the process dies.
@@ -123,8 +125,8 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         host_flags |= libc::CLONE_PARENT as u64;
     }
     let csig = flags & 0xff;
-    if !thread && csig != libc::SIGCHLD as u64 && csig != 0 {
-        ctx.kernel.note_unsupported("clone(exit signal other than SIGCHLD)");
+    if csig > 64 {
+        return Err(Errno::EINVAL);
     }
     host_flags = (host_flags & !0xff) | if thread { 0 } else { libc::SIGCHLD as u64 };
     let vfork = flags & libc::CLONE_VFORK as u64 != 0;
@@ -149,6 +151,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
             return Err(e);
         }
     };
+    if !thread {
+        child.tg.lock().exit_signal = csig as i32;
+    }
     if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
         *child.clear_child_tid.lock().unwrap_or_else(|e| e.into_inner()) = c.child_tid;
     }
@@ -253,6 +258,15 @@ struct WaitFor {
     exited: bool,
     stopped: bool,
     continued: bool,
+    /// __WALL / __WCLONE: which children by exit signal (clone children are
+    /// those that do not send SIGCHLD).
+    options: i32,
+}
+
+impl WaitFor {
+    fn selects(&self, exit_signal: i32) -> bool {
+        self.options & libc::__WALL != 0 || (self.options & libc::__WCLONE != 0) == (exit_signal != libc::SIGCHLD)
+    }
 }
 
 /// Finds (and unless `peek`, consumes) a matching child event; Ok(None) if
@@ -262,13 +276,13 @@ fn find_event(
     sel: &Selector,
     want: WaitFor,
     peek: bool,
-) -> Result<Option<(i32, WaitEvent)>, Errno> {
+) -> Result<Option<(i32, WaitEvent, Usage)>, Errno> {
     let tg = &ctx.task.tg;
     let mut st = tg.lock();
     let mut any = false;
     let mut found = None;
     for (i, c) in st.children.iter().enumerate() {
-        if !matches(c, sel) {
+        if !matches(c, sel) || !want.selects(c.lock().exit_signal) {
             continue;
         }
         any = true;
@@ -289,17 +303,26 @@ fn find_event(
             if !peek {
                 cs.job = None;
             }
-            return Ok(Some((c.tgid, WaitEvent::Job(j))));
+            return Ok(Some((c.tgid, WaitEvent::Job(j), Usage::default())));
         }
     }
     if let Some((i, pid, e)) = found {
         if !peek {
             let c = st.children.remove(i);
+            let mut used = {
+                let cs = c.lock();
+                let mut u = cs.usage;
+                u.add(&cs.children_usage);
+                u
+            };
+            st.children_usage.add(&used);
+            used.maxrss_kb = c.lock().usage.maxrss_kb;
             drop(st);
             c.lock().reaped = true;
             ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&pid);
+            return Ok(Some((pid, WaitEvent::Exited(e), used)));
         }
-        return Ok(Some((pid, WaitEvent::Exited(e))));
+        return Ok(Some((pid, WaitEvent::Exited(e), Usage::default())));
     }
     if !any {
         return Err(Errno::ECHILD);
@@ -313,7 +336,7 @@ fn wait_common(
     want: WaitFor,
     nohang: bool,
     peek: bool,
-) -> Result<Option<(i32, WaitEvent)>, Errno> {
+) -> Result<Option<(i32, WaitEvent, Usage)>, Errno> {
     loop {
         ctx.task.tg.child_event.drain();
         if let Some(r) = find_event(ctx, &sel, want, peek)? {
@@ -338,16 +361,20 @@ pub fn sys_wait4(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         p if p < -1 => Selector::Pgid(-p),
         p => Selector::Pid(p),
     };
-    let want =
-        WaitFor { exited: true, stopped: options & libc::WUNTRACED != 0, continued: options & libc::WCONTINUED != 0 };
+    let want = WaitFor {
+        exited: true,
+        stopped: options & libc::WUNTRACED != 0,
+        continued: options & libc::WCONTINUED != 0,
+        options,
+    };
     match wait_common(ctx, sel, want, options & libc::WNOHANG != 0, false)? {
         None => Ok(0),
-        Some((pid, status)) => {
+        Some((pid, status, used)) => {
             if statusp != 0 {
                 ctx.mem.write_val(statusp, &status.wait_status())?;
             }
             if rusage != 0 {
-                ctx.mem.write(rusage, &[0u8; 144])?;
+                ctx.mem.write(rusage, &used.to_bytes())?;
             }
             Ok(pid as i64)
         }
@@ -377,11 +404,12 @@ pub fn sys_waitid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         exited: options & libc::WEXITED != 0,
         stopped: options & libc::WSTOPPED != 0,
         continued: options & libc::WCONTINUED != 0,
+        options,
     };
     let r = wait_common(ctx, sel, want, options & libc::WNOHANG != 0, options & libc::WNOWAIT != 0)?;
     if infop != 0 {
         let mut si = Siginfo::default();
-        if let Some((pid, event)) = r {
+        if let Some((pid, event, _)) = r {
             si.si_signo = libc::SIGCHLD;
             let (code, st) = match event {
                 WaitEvent::Exited(ExitStatus::Exited(c)) => (libc::CLD_EXITED, c),
@@ -454,7 +482,7 @@ pub fn sys_setgroups(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if size > 65536 {
         return Err(Errno::EINVAL);
     }
-    if ctx.task.creds().euid != 0 {
+    if !ctx.task.creds().has_cap(crate::kernel::creds::CAP_SETGID) {
         return Err(Errno::EPERM);
     }
     let mut bytes = vec![0u8; size * 4];
@@ -591,33 +619,70 @@ pub fn sys_prctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if arg2 > 64 {
                 return Err(Errno::EINVAL);
             }
+            ctx.task.tg.lock().pdeath_signal = arg2 as i32;
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => {
-            ctx.mem.write_val(arg2, &0i32)?;
+            let sig = ctx.task.tg.lock().pdeath_signal;
+            ctx.mem.write_val(arg2, &sig)?;
             Ok(0)
         }
-        libc::PR_GET_DUMPABLE => Ok(1),
+        libc::PR_GET_DUMPABLE => Ok(ctx.task.tg.lock().dumpable as i64),
         libc::PR_SET_DUMPABLE => {
             if arg2 > 1 {
                 return Err(Errno::EINVAL);
             }
+            ctx.task.tg.lock().dumpable = arg2 == 1;
             Ok(0)
         }
         libc::PR_SET_NO_NEW_PRIVS => {
-            if arg2 != 1 {
+            if arg2 != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
                 return Err(Errno::EINVAL);
             }
+            ctx.task.tg.lock().no_new_privs = true;
             Ok(0)
         }
-        libc::PR_GET_NO_NEW_PRIVS => Ok(1),
-        libc::PR_SET_CHILD_SUBREAPER | libc::PR_GET_SECUREBITS => Ok(0),
+        libc::PR_GET_NO_NEW_PRIVS => {
+            if arg2 != 0 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(ctx.task.tg.lock().no_new_privs as i64)
+        }
+        libc::PR_SET_CHILD_SUBREAPER => {
+            ctx.task.tg.lock().subreaper = arg2 != 0;
+            Ok(0)
+        }
+        libc::PR_GET_CHILD_SUBREAPER => {
+            let on = ctx.task.tg.lock().subreaper as i32;
+            ctx.mem.write_val(arg2, &on)?;
+            Ok(0)
+        }
+        libc::PR_GET_SECUREBITS => Ok(0),
         libc::PR_CAPBSET_READ => {
             if arg2 > 40 {
                 return Err(Errno::EINVAL);
             }
-            Ok(if ctx.task.creds().euid == 0 { 1 } else { 0 })
+            Ok((ctx.task.creds().caps.bounding >> arg2 & 1) as i64)
         }
+        libc::PR_CAPBSET_DROP => {
+            if arg2 > 40 {
+                return Err(Errno::EINVAL);
+            }
+            let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
+            if !c.has_cap(crate::kernel::creds::CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            c.caps.bounding &= !(1 << arg2);
+            Ok(0)
+        }
+        libc::PR_CAP_AMBIENT => match arg2 as i32 {
+            // Ambient capabilities are not supported: the set is always empty.
+            libc::PR_CAP_AMBIENT_IS_SET => Ok(0),
+            libc::PR_CAP_AMBIENT_CLEAR_ALL => Ok(0),
+            libc::PR_CAP_AMBIENT_RAISE => Err(Errno::EPERM),
+            libc::PR_CAP_AMBIENT_LOWER => Ok(0),
+            _ => Err(Errno::EINVAL),
+        },
         _ => ctx.unsupported(&format!("prctl({op})"), Errno::EINVAL),
     }
 }
@@ -627,8 +692,40 @@ pub fn sys_getrusage(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if who != libc::RUSAGE_SELF && who != libc::RUSAGE_CHILDREN && who != libc::RUSAGE_THREAD {
         return Err(Errno::EINVAL);
     }
-    ctx.mem.write(a[1], &[0u8; 144])?;
+    let used = match who {
+        libc::RUSAGE_CHILDREN => ctx.task.tg.lock().children_usage,
+        libc::RUSAGE_THREAD => thread_cpu(ctx.task.host_tid()),
+        _ => process_cpu(ctx.task.tg.host_pid()),
+    };
+    ctx.mem.write(a[1], &used.to_bytes())?;
     Ok(0)
+}
+
+/// Microseconds on a host CPU-time clock.
+fn cpu_clock_us(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer; the clock names one of our own tasks.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+/// A live process's or thread's user and system time from the host's CPU
+/// clocks (`~id << 3 | kind`: 0 = user+system, 1 = user; 4 = per thread).
+fn cpu_usage(id: i32, thread: bool) -> Usage {
+    let base = (!id) << 3 | if thread { 4 } else { 0 };
+    let total = cpu_clock_us(base);
+    let user = cpu_clock_us(base | 1).min(total);
+    Usage { utime_us: user, stime_us: total - user, ..Default::default() }
+}
+
+pub fn process_cpu(host_pid: i32) -> Usage {
+    cpu_usage(host_pid, false)
+}
+
+fn thread_cpu(host_tid: i32) -> Usage {
+    cpu_usage(host_tid, true)
 }
 
 /// A credential id argument: -1 means "unchanged".
@@ -637,12 +734,23 @@ fn id_arg(v: u64) -> Option<u32> {
     (v != u32::MAX).then_some(v)
 }
 
+/// The capability that lifts the set*id restrictions for `kind`.
+fn id_cap(kind: IdKind) -> u32 {
+    match kind {
+        IdKind::User => crate::kernel::creds::CAP_SETUID,
+        IdKind::Group => crate::kernel::creds::CAP_SETGID,
+    }
+}
+
 /// Applies a set*id rule to the task's user or group ids.
 fn change_ids(ctx: &SyscallCtx<'_>, kind: IdKind, rule: impl FnOnce(IdSet, bool) -> Result<IdSet, Errno>) -> SysResult {
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    let privileged = c.euid == 0;
-    let ids = rule(c.ids(kind), privileged)?;
+    let old = c.ids(kind);
+    let ids = rule(old, c.has_cap(id_cap(kind)))?;
     c.set_ids(kind, ids);
+    if kind == IdKind::User {
+        c.fix_caps_after_setuid(old);
+    }
     Ok(0)
 }
 
@@ -673,9 +781,12 @@ pub fn sys_setregid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 /// setfsuid/setfsgid return the previous fs id, whether or not it changed.
 fn change_fs_id(ctx: &SyscallCtx<'_>, kind: IdKind, v: u32) -> SysResult {
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
-    let privileged = c.euid == 0;
     let old = c.ids(kind);
+    let privileged = c.has_cap(id_cap(kind));
     c.set_ids(kind, old.set_fs(v, privileged));
+    if kind == IdKind::User {
+        c.fix_caps_after_setuid(old);
+    }
     Ok(old.fs as i64)
 }
 

@@ -1,15 +1,15 @@
-//! Sending signals. Delivery itself uses the host kernel: the sentry signals
-//! the target's host thread and the tracer lets the signal through.
+//! Signals: sending (kill, tgkill, tkill, rt_[tg]sigqueueinfo), dispositions
+//! (rt_sigaction, mirrored for the sentry's own decisions) and
+//! rt_sigtimedwait. Delivery itself is the host's: see kernel::signal.
 
+use std::sync::Arc;
+
+use rvisor_syscalls::abi::{KernelSigaction, Siginfo};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
-use crate::kernel::ThreadGroup;
-
-/// Signals whose default action is to ignore: they do not interrupt blocking calls.
-fn ignored_by_default(sig: i32) -> bool {
-    matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT)
-}
+use crate::kernel::signal::{self as ksig, sender_info, SI_TKILL, SI_USER};
+use crate::kernel::{Creds, Task, ThreadGroup};
 
 fn check_sig(sig: u64) -> Result<i32, Errno> {
     if sig > 64 {
@@ -18,62 +18,79 @@ fn check_sig(sig: u64) -> Result<i32, Errno> {
     Ok(sig as i32)
 }
 
-/// Signals every live thread group for which `pick` is true; ESRCH if none.
-fn signal_groups(ctx: &SyscallCtx<'_>, sig: i32, pick: impl Fn(&ThreadGroup) -> bool) -> SysResult {
-    let mut hit = false;
+/// Linux's kill permission: privilege, or a matching real/effective uid against
+/// the target's real/saved uid; SIGCONT within one session is always allowed.
+fn may_signal(ctx: &SyscallCtx<'_>, me: &Creds, target: &Task, sig: i32) -> bool {
+    if me.has_cap(crate::kernel::creds::CAP_KILL) {
+        return true;
+    }
+    if sig == libc::SIGCONT && target.tg.lock().sid == ctx.task.tg.lock().sid {
+        return true;
+    }
+    let t = target.creds();
+    [me.euid, me.ruid].iter().any(|&u| u == t.ruid || u == t.suid)
+}
+
+/// Any live task of `g` (for its credentials).
+fn some_task(ctx: &SyscallCtx<'_>, g: &ThreadGroup) -> Option<Arc<Task>> {
+    let pids = ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+    pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == g.tgid)
+}
+
+/// Signals every live process for which `pick` is true, as kill(2): ESRCH if
+/// none matched, EPERM if none could be signalled.
+fn signal_groups(ctx: &SyscallCtx<'_>, info: Siginfo, pick: impl Fn(&ThreadGroup) -> bool) -> SysResult {
+    let me = ctx.task.creds();
+    let (mut matched, mut sent) = (false, false);
     for g in ctx.kernel.all_groups() {
         if g.lock().exit.is_some() || !pick(&g) {
             continue;
         }
-        hit = true;
-        if sig != 0 {
-            deliver_to_group(ctx, &g, sig);
+        let Some(target) = some_task(ctx, &g) else { continue };
+        matched = true;
+        if !may_signal(ctx, &me, &target, info.si_signo) {
+            continue;
         }
+        sent = true;
+        ksig::send_to_group(ctx.kernel, &g, info, Some(ctx.task));
     }
-    if hit {
-        Ok(0)
-    } else {
-        Err(Errno::ESRCH)
+    match (matched, sent) {
+        (false, _) => Err(Errno::ESRCH),
+        (true, false) => Err(Errno::EPERM),
+        (true, true) => Ok(0),
     }
 }
 
-/// Sends `sig` to a process and wakes its blocked syscalls.
-pub fn deliver_to_group(ctx: &SyscallCtx<'_>, g: &ThreadGroup, sig: i32) {
-    let pid = g.host_pid();
-    if pid > 0 {
-        // SAFETY: signals a process inside our own sandbox.
-        unsafe { libc::kill(pid, sig) };
-    }
-    if !ignored_by_default(sig) {
-        let pids = ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-        for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
-            if t.tg.tgid == g.tgid && !std::sync::Arc::ptr_eq(&t, ctx.task) {
-                t.interrupt.notify();
-            }
+/// SIGPIPE and similar: a signal the calling thread raises against itself.
+pub fn send_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
+    let info = sender_info(sig, SI_USER, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    ksig::send_to_task(ctx.task, info, Some(ctx.task));
+}
+
+fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysResult {
+    match pid {
+        p if p > 0 => signal_groups(ctx, info, |g| g.tgid == p),
+        0 => {
+            let pg = ctx.task.tg.lock().pgid;
+            signal_groups(ctx, info, |g| g.lock().pgid == pg)
+        }
+        -1 => {
+            let me = ctx.task.tg.tgid;
+            signal_groups(ctx, info, |g| g.tgid != 1 && g.tgid != me)
+        }
+        p => {
+            let pg = p.checked_neg().ok_or(Errno::ESRCH)?;
+            signal_groups(ctx, info, |g| g.lock().pgid == pg)
         }
     }
 }
 
 pub fn sys_kill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (pid, sig) = (a[0] as i32, check_sig(a[1])?);
-    match pid {
-        p if p > 0 => signal_groups(ctx, sig, |g| g.tgid == p),
-        0 => {
-            let pg = ctx.task.tg.lock().pgid;
-            signal_groups(ctx, sig, |g| g.lock().pgid == pg)
-        }
-        -1 => {
-            let me = ctx.task.tg.tgid;
-            signal_groups(ctx, sig, |g| g.tgid != 1 && g.tgid != me)
-        }
-        p => {
-            let pg = p.checked_neg().ok_or(Errno::ESRCH)?;
-            signal_groups(ctx, sig, |g| g.lock().pgid == pg)
-        }
-    }
+    kill_with(ctx, pid, sender_info(sig, SI_USER, ctx.task.tg.tgid, ctx.task.creds().ruid))
 }
 
-fn signal_thread(ctx: &SyscallCtx<'_>, tgid: Option<i32>, tid: i32, sig: i32) -> SysResult {
+fn signal_thread(ctx: &SyscallCtx<'_>, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysResult {
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -81,13 +98,10 @@ fn signal_thread(ctx: &SyscallCtx<'_>, tgid: Option<i32>, tid: i32, sig: i32) ->
     if tgid.is_some_and(|g| g != t.tg.tgid) {
         return Err(Errno::ESRCH);
     }
-    if sig != 0 {
-        // SAFETY: signals a thread inside our own sandbox.
-        unsafe { libc::syscall(libc::SYS_tgkill, t.tg.host_pid(), t.host_tid(), sig) };
-        if !ignored_by_default(sig) && !std::sync::Arc::ptr_eq(&t, ctx.task) {
-            t.interrupt.notify();
-        }
+    if !may_signal(ctx, &ctx.task.creds(), &t, info.si_signo) {
+        return Err(Errno::EPERM);
     }
+    ksig::send_to_task(&t, info, Some(ctx.task));
     Ok(0)
 }
 
@@ -96,9 +110,91 @@ pub fn sys_tgkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if tgid <= 0 {
         return Err(Errno::EINVAL);
     }
-    signal_thread(ctx, Some(tgid), a[1] as i32, check_sig(a[2])?)
+    let info = sender_info(check_sig(a[2])?, SI_TKILL, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    signal_thread(ctx, Some(tgid), a[1] as i32, info)
 }
 
 pub fn sys_tkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    signal_thread(ctx, None, a[0] as i32, check_sig(a[1])?)
+    let info = sender_info(check_sig(a[1])?, SI_TKILL, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    signal_thread(ctx, None, a[0] as i32, info)
+}
+
+/// Reads a caller-built siginfo; only the kernel may forge SI_USER-or-above
+/// codes (and SI_TKILL) for another process.
+fn user_siginfo(ctx: &SyscallCtx<'_>, addr: u64, sig: i32, target_tgid: i32) -> Result<Siginfo, Errno> {
+    let mut info: Siginfo = ctx.mem.read_val(addr)?;
+    if (info.si_code >= 0 || info.si_code == SI_TKILL) && target_tgid != ctx.task.tg.tgid {
+        return Err(Errno::EPERM);
+    }
+    info.si_signo = sig;
+    Ok(info)
+}
+
+pub fn sys_rt_sigqueueinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, sig) = (a[0] as i32, check_sig(a[1])?);
+    let info = user_siginfo(ctx, a[2], sig, pid)?;
+    if pid <= 0 {
+        // Unlike kill, a process id is required.
+        return Err(Errno::ESRCH);
+    }
+    signal_groups(ctx, info, |g| g.tgid == pid)
+}
+
+pub fn sys_rt_tgsigqueueinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, check_sig(a[2])?);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let info = user_siginfo(ctx, a[3], sig, tgid)?;
+    signal_thread(ctx, Some(tgid), tid, info)
+}
+
+/// rt_sigaction: the host keeps the real disposition (it delivers the
+/// signals); the sentry mirrors it to decide restarts, SIGCHLD reaping and
+/// which signals interrupt its own blocking calls.
+pub fn sys_rt_sigaction(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (sig, act, oact, size) = (a[0] as i32, a[1], a[2], a[3]);
+    if size != 8 || !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    if act != 0 && (sig == libc::SIGKILL || sig == libc::SIGSTOP) {
+        return Err(Errno::EINVAL);
+    }
+    let new = if act != 0 {
+        let mut n: KernelSigaction = ctx.mem.read_val(act)?;
+        n.flags &= ksig::KNOWN_SA_FLAGS;
+        Some(n)
+    } else {
+        None
+    };
+    let old = ctx.task.tg.action(sig);
+    if let Some(n) = new {
+        // The host installs exactly the copy the sentry read (the app cannot
+        // change it in between): it is written below the red zone and passed in.
+        let scratch = (ctx.regs.rsp.wrapping_sub(128 + 64)) & !15;
+        ctx.mem.write_val(scratch, &n)?;
+        Errno::result(ctx.inject(libc::SYS_rt_sigaction, [sig as u64, scratch, 0, 8, 0, 0])?)?;
+        ctx.task.tg.lock().actions[(sig - 1) as usize] = n;
+    }
+    if oact != 0 {
+        ctx.mem.write_val(oact, &old)?;
+    }
+    Ok(0)
+}
+
+/// rt_sigtimedwait runs on the host (it dequeues the thread's own pending
+/// signals); the sentry then swaps in the virtual siginfo of signals it raised.
+pub fn sys_rt_sigtimedwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
+    // With no info buffer of the app's, one below the red zone receives it.
+    let out = if info != 0 { info } else { (ctx.regs.rsp.wrapping_sub(128 + 256)) & !15 };
+    let r = Errno::result(ctx.inject(libc::SYS_rt_sigtimedwait, [set, out, timeout, size, 0, 0])?)?;
+    if let Ok(host) = ctx.mem.read_val::<Siginfo>(out) {
+        if let Some(v) = ksig::virtual_info(ctx.kernel, ctx.task, &host) {
+            if info != 0 {
+                ctx.mem.write_val(info, &v)?;
+            }
+        }
+    }
+    Ok(r)
 }

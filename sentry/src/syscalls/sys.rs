@@ -68,41 +68,31 @@ pub fn sys_sysinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// personality(2): the persona is recorded and reported; 0xffffffff only queries.
+pub fn sys_personality(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let mut st = ctx.task.tg.lock();
+    let old = st.personality;
+    let new = a[0] as u32;
+    if new != u32::MAX {
+        st.personality = new;
+    }
+    Ok(old as i64)
+}
+
 pub fn sys_times(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if a[0] != 0 {
-        ctx.mem.write(a[0], &[0u8; 32])?;
+        // struct tms in clock ticks (USER_HZ = 100).
+        let me = super::process::process_cpu(ctx.task.tg.host_pid());
+        let kids = ctx.task.tg.lock().children_usage;
+        let ticks = |us: u64| (us / 10_000) as i64;
+        let tms = [ticks(me.utime_us), ticks(me.stime_us), ticks(kids.utime_us), ticks(kids.stime_us)];
+        let mut b = [0u8; 32];
+        for (i, v) in tms.iter().enumerate() {
+            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        ctx.mem.write(a[0], &b)?;
     }
     Ok((ctx.kernel.boot_time.elapsed().as_millis() / 10) as i64)
-}
-
-pub fn sys_sched_getaffinity(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let (pid, len, mask) = (a[0] as i32, a[1] as usize, a[2]);
-    if pid != 0 && ctx.kernel.task_by_vtid(pid).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    if len < 8 || len % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    // SAFETY: zeroed cpu_set_t is valid; sched_getaffinity fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: set is valid for size_of::<cpu_set_t>() bytes.
-    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    // SAFETY: cpu_set_t is plain bytes.
-    let bytes =
-        unsafe { std::slice::from_raw_parts(&set as *const _ as *const u8, std::mem::size_of::<libc::cpu_set_t>()) };
-    let n = len.min(bytes.len());
-    ctx.mem.write(mask, &bytes[..n])?;
-    Ok(n as i64)
-}
-
-pub fn sys_getcpu(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    if a[0] != 0 {
-        ctx.mem.write_val(a[0], &0u32)?;
-    }
-    if a[1] != 0 {
-        ctx.mem.write_val(a[1], &0u32)?;
-    }
-    Ok(0)
 }
 
 /// Waits until any entry (fd, events) is ready or the timeout passes; fills

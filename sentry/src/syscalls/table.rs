@@ -3,7 +3,7 @@
 
 use rvisor_syscalls::{Errno, SysResult};
 
-use super::{dir, epoll, fd, file, io, mm, process, signal, stat, sys, xattr, SyscallCtx};
+use super::{caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, stat, sys, time, xattr, SyscallCtx};
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
 
@@ -163,17 +163,43 @@ table! {
     SYS_setrlimit => process::sys_setrlimit,
     SYS_prctl => process::sys_prctl,
     SYS_getrusage => process::sys_getrusage,
+    // caps.rs
+    SYS_capget => caps::sys_capget,
+    SYS_capset => caps::sys_capset,
     // signal.rs
     SYS_kill => signal::sys_kill,
     SYS_tgkill => signal::sys_tgkill,
     SYS_tkill => signal::sys_tkill,
+    SYS_rt_sigqueueinfo => signal::sys_rt_sigqueueinfo,
+    SYS_rt_tgsigqueueinfo => signal::sys_rt_tgsigqueueinfo,
+    SYS_rt_sigaction => signal::sys_rt_sigaction,
+    SYS_rt_sigtimedwait => signal::sys_rt_sigtimedwait,
+    // futex.rs
+    SYS_get_robust_list => futex::sys_get_robust_list,
+    // sched.rs
+    SYS_sched_getaffinity => sched::sys_sched_getaffinity,
+    SYS_sched_setaffinity => sched::sys_sched_setaffinity,
+    SYS_getcpu => sched::sys_getcpu,
+    SYS_sched_get_priority_max => sched::sys_sched_get_priority_max,
+    SYS_sched_get_priority_min => sched::sys_sched_get_priority_min,
+    SYS_sched_getscheduler => sched::sys_sched_getscheduler,
+    SYS_sched_setscheduler => sched::sys_sched_setscheduler,
+    SYS_sched_getparam => sched::sys_sched_getparam,
+    SYS_sched_setparam => sched::sys_sched_setparam,
+    SYS_sched_rr_get_interval => sched::sys_sched_rr_get_interval,
+    SYS_getpriority => sched::sys_getpriority,
+    SYS_setpriority => sched::sys_setpriority,
+    // time.rs (the rest of the clock and timer calls are passthrough)
+    SYS_clock_gettime => time::sys_clock_gettime,
+    SYS_clock_getres => time::sys_clock_getres,
+    SYS_clock_nanosleep => time::sys_clock_nanosleep,
+    SYS_timer_create => time::sys_timer_create,
     // sys.rs: system information
+    SYS_personality => sys::sys_personality,
     SYS_uname => sys::sys_uname,
     SYS_sethostname => sys::sys_sethostname,
     SYS_sysinfo => sys::sys_sysinfo,
     SYS_times => sys::sys_times,
-    SYS_sched_getaffinity => sys::sys_sched_getaffinity,
-    SYS_getcpu => sys::sys_getcpu,
     SYS_poll => sys::sys_poll,
     SYS_ppoll => sys::sys_ppoll,
     SYS_select => sys::sys_select,

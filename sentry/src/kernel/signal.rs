@@ -1,0 +1,258 @@
+//! Signals: the sentry decides who receives a signal and with what siginfo;
+//! the host kernel delivers it. Dispositions, masks and handler frames are the
+//! app process's own (rt_sigaction and friends are passthrough), so the host's
+//! delivery *is* the Linux semantics.
+//!
+//! What the host cannot know is the sender: every signal the sentry raises
+//! carries the sentry's host pid. So the sentry records the virtual siginfo
+//! here before raising the host signal, and the task's tracer swaps it in at
+//! the signal-delivery stop ([`fix_delivered`]).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use rvisor_syscalls::abi::{KernelSigaction, Siginfo, UserRegs};
+use rvisor_syscalls::Errno;
+
+use super::task::{ExitStatus, Task, ThreadGroup};
+use super::Kernel;
+use crate::platform::ptrace::Tracee;
+
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+/// The sa_flags bits Linux keeps (UAPI_SA_FLAGS); others are silently dropped.
+pub const KNOWN_SA_FLAGS: u64 =
+    0x1 | 0x2 | 0x4 | 0x400 | 0x800 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x4000_0000 | 0x8000_0000;
+
+/// Most recorded siginfos kept per queue; beyond this the oldest are dropped
+/// (Linux's own limit, RLIMIT_SIGPENDING, is far larger but only for rt signals).
+const MAX_QUEUED: usize = 1024;
+
+/// Signals whose default action is to ignore: they do not interrupt blocking calls.
+pub fn ignored_by_default(sig: i32) -> bool {
+    matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT)
+}
+
+/// Whether delivering `sig` under `act` does nothing at all.
+pub fn is_ignored(act: &KernelSigaction, sig: i32) -> bool {
+    act.handler == SIG_IGN || act.handler == SIG_DFL && ignored_by_default(sig)
+}
+
+/// Signals whose default action dumps core.
+pub fn dumps_core(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGQUIT
+            | libc::SIGILL
+            | libc::SIGTRAP
+            | libc::SIGABRT
+            | libc::SIGBUS
+            | libc::SIGFPE
+            | libc::SIGSEGV
+            | libc::SIGXCPU
+            | libc::SIGXFSZ
+            | libc::SIGSYS
+    )
+}
+
+/// Virtual siginfos of signals the sentry raised and the host has not yet delivered.
+#[derive(Default)]
+pub struct SigInfoQueue(Mutex<VecDeque<Siginfo>>);
+
+impl SigInfoQueue {
+    /// Records `info`. A standard signal is pending at most once on Linux, so
+    /// its record replaces an older one (which the host merged or dropped).
+    pub fn push(&self, info: Siginfo) {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if info.si_signo < 32 {
+            q.retain(|i| i.si_signo != info.si_signo);
+        }
+        if q.len() >= MAX_QUEUED {
+            q.pop_front();
+        }
+        q.push_back(info);
+    }
+
+    /// Takes the oldest record for `sig`.
+    pub fn take(&self, sig: i32) -> Option<Siginfo> {
+        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let at = q.iter().position(|i| i.si_signo == sig)?;
+        q.remove(at)
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A siginfo with the sender fields (`si_pid`, `si_uid`) set.
+pub fn sender_info(sig: i32, code: i32, pid: i32, uid: u32) -> Siginfo {
+    let mut si = Siginfo { si_signo: sig, si_code: code, ..Default::default() };
+    si.fields[0] = pid as u32 as u64 | (uid as u64) << 32;
+    si
+}
+
+/// The SIGCHLD siginfo describing `child`'s state change.
+pub fn child_info(child: &ThreadGroup, uid: u32, code: i32, status: i32) -> Siginfo {
+    let mut si = sender_info(libc::SIGCHLD, code, child.tgid, uid);
+    si.fields[1] = status as u32 as u64;
+    si
+}
+
+/// The SIGCHLD code and status for a process that ended with `st`.
+pub fn exit_code_and_status(st: ExitStatus) -> (i32, i32) {
+    match st {
+        ExitStatus::Exited(c) => (CLD_EXITED, c),
+        ExitStatus::Signaled(s, true) => (CLD_DUMPED, s),
+        ExitStatus::Signaled(s, false) => (CLD_KILLED, s),
+    }
+}
+
+/// Raises `info` for process `tg` and wakes its blocked syscalls, as a
+/// process-directed signal. `skip` is the calling task, whose own syscall is
+/// the one sending (it must not be interrupted by it).
+pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Option<&Arc<Task>>) {
+    let sig = info.si_signo;
+    let pid = tg.host_pid();
+    if sig == 0 || pid <= 0 {
+        return;
+    }
+    tg.sig_info.push(info);
+    // SAFETY: signals a process inside our own sandbox.
+    unsafe { libc::kill(pid, sig) };
+    if !ignored_by_default(sig) {
+        let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+        for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
+            if t.tg.tgid == tg.tgid && !skip.is_some_and(|s| Arc::ptr_eq(s, &t)) {
+                t.interrupt.notify();
+            }
+        }
+    }
+}
+
+/// Raises `info` for one thread and wakes its blocked syscall unless it is `skip`.
+pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
+    let sig = info.si_signo;
+    if sig == 0 {
+        return;
+    }
+    task.sig_info.push(info);
+    // SAFETY: signals a thread inside our own sandbox.
+    unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
+    if !ignored_by_default(sig) && !skip.is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), task)) {
+        task.interrupt.notify();
+    }
+}
+
+/// Whether a host siginfo is one the sentry raised (kill/tgkill/sigqueue from its own pid).
+fn raised_by_sentry(kernel: &Kernel, si: &Siginfo) -> bool {
+    matches!(si.si_code, SI_USER | SI_TKILL | SI_QUEUE) && si.fields[0] as u32 as i32 == kernel.sentry_pid
+}
+
+/// The virtual siginfo for a host-delivered signal the sentry raised, if recorded.
+pub fn virtual_info(kernel: &Kernel, task: &Task, si: &Siginfo) -> Option<Siginfo> {
+    if !raised_by_sentry(kernel, si) {
+        return None;
+    }
+    task.sig_info.take(si.si_signo).or_else(|| task.tg.sig_info.take(si.si_signo))
+}
+
+/// At a signal-delivery stop: replaces the host siginfo of a sentry-raised
+/// signal with the virtual one it was raised for.
+pub fn fix_delivered(kernel: &Kernel, task: &Task, tracee: &Tracee) {
+    let Ok(si) = tracee.get_siginfo() else { return };
+    if let Some(v) = virtual_info(kernel, task, &si) {
+        let _ = tracee.set_siginfo(&v);
+    }
+}
+
+/// Re-raises signals that arrived while the sentry ran a syscall in the
+/// task's context (and so were held back); their siginfo is kept.
+pub fn reraise(task: &Task, held: Vec<Siginfo>) {
+    for si in held {
+        send_to_task(task, si, None);
+    }
+}
+
+/// The signal the host will act on when the task next returns to user mode:
+/// the lowest pending signal that is neither blocked nor ignored.
+pub fn deliverable(task: &Task, tracee: &Tracee) -> Option<i32> {
+    let mask = tracee.get_sigmask().ok()?;
+    let actions = task.tg.lock().actions;
+    let mut pending = tracee.peek_siginfo(false).unwrap_or_default();
+    pending.extend(tracee.peek_siginfo(true).unwrap_or_default());
+    pending
+        .iter()
+        .map(|si| si.si_signo)
+        .filter(|&sig| (1..=64).contains(&sig))
+        .filter(|&sig| sig == libc::SIGKILL || mask & (1u64 << (sig - 1)) == 0)
+        .filter(|&sig| !is_ignored(&actions[(sig - 1) as usize], sig))
+        .min()
+}
+
+/// How an emulated syscall that was cut short by a signal ends, decided as
+/// Linux's signal code decides it for `code` (ERESTARTSYS, ERESTARTNOHAND or
+/// ERESTARTNOINTR): `Ok(())` to restart it (the app re-executes the syscall
+/// instruction after any handler returns), `Err(EINTR)` to fail it.
+pub fn restart_or_eintr(task: &Task, tracee: &Tracee, code: Errno) -> Result<(), Errno> {
+    let Some(sig) = deliverable(task, tracee) else { return Ok(()) };
+    let act = task.tg.action(sig);
+    if act.handler == SIG_DFL {
+        // Default action: the process stops (and the call restarts on SIGCONT) or dies.
+        return Ok(());
+    }
+    let restart = code == Errno::ERESTARTNOINTR || code == Errno::ERESTARTSYS && act.flags & SA_RESTART != 0;
+    if restart {
+        Ok(())
+    } else {
+        Err(Errno::EINTR)
+    }
+}
+
+/// Rewinds a trapped syscall so the app executes it again (`syscall` is 2 bytes).
+pub fn rewind_syscall(regs: &mut UserRegs, nr: u64) {
+    regs.rip = regs.rip.wrapping_sub(2);
+    regs.rax = nr;
+    regs.orig_rax = u64::MAX;
+}
+
+/// Whether `e` is one of the kernel-internal restart codes.
+pub fn is_restart(e: Errno) -> bool {
+    e == Errno::ERESTARTSYS || e == Errno::ERESTARTNOHAND || e == Errno::ERESTARTNOINTR
+}
+
+/// Bookkeeping at a signal-delivery stop: the virtual siginfo goes in, and a
+/// one-shot (SA_RESETHAND) handler is reset in the mirror as the host resets it.
+pub fn on_delivery(kernel: &Kernel, task: &Task, tracee: &Tracee, sig: i32) {
+    fix_delivered(kernel, task, tracee);
+    if (1..=64).contains(&sig) {
+        let mut st = task.tg.lock();
+        let act = &mut st.actions[(sig - 1) as usize];
+        if act.handler > SIG_IGN && act.flags & SA_RESETHAND != 0 {
+            *act = KernelSigaction::default();
+        }
+    }
+}
+
+/// execve: handlers reset to SIG_DFL (ignored signals stay ignored), flags and masks cleared.
+pub fn reset_on_exec(tg: &ThreadGroup) {
+    let mut st = tg.lock();
+    for act in st.actions.iter_mut() {
+        let ignored = act.handler == SIG_IGN;
+        *act = KernelSigaction { handler: if ignored { SIG_IGN } else { SIG_DFL }, ..Default::default() };
+    }
+}

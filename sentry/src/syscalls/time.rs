@@ -1,0 +1,88 @@
+//! Clocks and timers. Most of these run on the host as passthrough (see the
+//! app filter): the calling process's own timers and the system clocks need
+//! no translation. What traps here names another task: POSIX timers that
+//! signal a given thread (SIGEV_THREAD_ID) and CPU-time clocks of a pid.
+
+use rvisor_syscalls::abi::Timespec;
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+
+const SIGEV_THREAD_ID: i32 = 4;
+/// Clock ids below this are the fixed system clocks; negative ones encode a pid.
+pub const FIXED_CLOCKS: u32 = 16;
+
+/// Translates a clock id that encodes a (virtual) pid or tid into the host's
+/// encoding: `~pid << 3 | kind`, bit 2 = per-thread. Fixed clocks pass through.
+fn host_clock(ctx: &SyscallCtx<'_>, clock: i32) -> Result<i32, Errno> {
+    if clock >= 0 {
+        return if (clock as u32) < FIXED_CLOCKS { Ok(clock) } else { Err(Errno::EINVAL) };
+    }
+    let kind = clock & 7;
+    if kind & 3 == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let vid = !(clock >> 3);
+    if vid == 0 {
+        return Ok(clock);
+    }
+    let host = if kind & 4 != 0 {
+        ctx.kernel.task_by_vtid(vid).ok_or(Errno::EINVAL)?.host_tid()
+    } else {
+        ctx.kernel.group_by_vpid(vid).ok_or(Errno::EINVAL)?.host_pid()
+    };
+    Ok((!host) << 3 | kind)
+}
+
+pub fn sys_clock_gettime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let clock = host_clock(ctx, a[0] as i32)?;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer; the clock is one of our own tasks' or a system clock.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(Errno::last());
+    }
+    ctx.mem.write_val(a[1], &Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec })?;
+    Ok(0)
+}
+
+pub fn sys_clock_getres(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let clock = host_clock(ctx, a[0] as i32)?;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as above.
+    if unsafe { libc::clock_getres(clock, &mut ts) } != 0 {
+        return Err(Errno::last());
+    }
+    if a[1] != 0 {
+        ctx.mem.write_val(a[1], &Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec })?;
+    }
+    Ok(0)
+}
+
+/// clock_nanosleep on a pid's CPU clock: run on the host with the translated id.
+pub fn sys_clock_nanosleep(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let clock = host_clock(ctx, a[0] as i32)?;
+    let r = ctx.inject(libc::SYS_clock_nanosleep, [clock as u32 as u64, a[1], a[2], a[3], 0, 0])?;
+    Errno::result(r)
+}
+
+/// timer_create runs on the host (the timer belongs to the calling process);
+/// a thread-directed timer's tid is translated first.
+pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (clock, sevp, idp) = (host_clock(ctx, a[0] as i32)?, a[1], a[2]);
+    let mut ev_addr = sevp;
+    if sevp != 0 {
+        let mut ev = [0u8; 64];
+        ctx.mem.read(sevp, &mut ev)?;
+        let notify = i32::from_ne_bytes([ev[12], ev[13], ev[14], ev[15]]);
+        if notify & SIGEV_THREAD_ID != 0 {
+            let vtid = i32::from_ne_bytes([ev[16], ev[17], ev[18], ev[19]]);
+            let t = ctx.kernel.task_by_vtid(vtid).filter(|t| t.tg.tgid == ctx.task.tg.tgid).ok_or(Errno::EINVAL)?;
+            ev[16..20].copy_from_slice(&t.host_tid().to_ne_bytes());
+            // The translated copy goes below the red zone, where the host reads it.
+            ev_addr = (ctx.regs.rsp.wrapping_sub(128 + 128)) & !15;
+            ctx.mem.write(ev_addr, &ev)?;
+        }
+    }
+    let r = ctx.inject(libc::SYS_timer_create, [clock as u32 as u64, ev_addr, idp, 0, 0, 0])?;
+    Errno::result(r)
+}
