@@ -12,6 +12,7 @@ pub mod io;
 pub mod mm;
 pub mod process;
 pub mod signal;
+pub mod socket;
 pub mod stat;
 pub mod sys;
 pub mod table;
