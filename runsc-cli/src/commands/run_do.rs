@@ -233,6 +233,7 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
         (lower, "9p")
     };
     rvisor_sentry::syscalls::socket::allow_raw_sockets(args.net_raw);
+    raise_fd_limit();
     let cwd = std::env::current_dir().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let envp = std::env::vars_os()
         .map(|(k, v)| {
@@ -273,6 +274,19 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
             }
         }
         Err(BootError::Internal(m)) => die(&m),
+    }
+}
+
+/// The sentry holds the host fds behind every sandbox file, pipe and socket
+/// of every process: let it use all the descriptors it may.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
     }
 }
 

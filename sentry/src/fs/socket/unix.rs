@@ -348,9 +348,14 @@ impl UnixSocket {
         loop {
             let ready = {
                 let mut st = self.inner.lock();
+                let shut = st.shut_rd;
                 let Conn::Listening { queue, ready, .. } = &mut st.conn else {
                     return Err(Errno::EINVAL);
                 };
+                // A shut-down listener accepts nothing more (and wakes its waiters).
+                if shut {
+                    return Err(Errno::EINVAL);
+                }
                 if let Some(s) = queue.pop_front() {
                     if queue.is_empty() {
                         ready.clear();
@@ -373,6 +378,10 @@ impl UnixSocket {
         }
         match &st.conn {
             Conn::Stream { fd, .. } => host::shutdown(fd.as_raw_fd(), how),
+            Conn::Listening { ready, .. } => {
+                ready.notify();
+                Ok(())
+            }
             // Only the receiving side of a datagram socket is the host's to shut.
             Conn::Dgram { .. } if how != libc::SHUT_WR => match self.inner.rx() {
                 Some(rx) => host::shutdown(rx.as_raw_fd(), libc::SHUT_RD),
@@ -455,11 +464,8 @@ impl UnixSocket {
         let m = match &st.conn {
             Conn::Stream { fd, .. } => host_poll(fd.as_raw_fd(), events),
             Conn::Listening { queue, .. } => {
-                if queue.is_empty() {
-                    0
-                } else {
-                    libc::POLLIN | libc::POLLRDNORM
-                }
+                let pending = if queue.is_empty() { 0 } else { libc::POLLIN | libc::POLLRDNORM };
+                pending | hup_bits(&st)
             }
             Conn::Idle => libc::POLLHUP | out | hup_bits(&st),
             Conn::Dgram { peer } => {
