@@ -190,6 +190,16 @@ static void abstract_and_nonblocking(void)
 	print_bytes("read 2", buf, n);
 	n = recv(x, buf, sizeof buf, 0);
 	print_bytes("rest", buf, n);
+	/* recvfrom names the sending socket if it is bound. */
+	struct sockaddr_un from;
+	socklen_t flen = sizeof from;
+	CHECKV(send(x, "back", 4, 0));
+	n = recvfrom(c, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
+	printf("client recvfrom n=%zd fromlen=%u abstract=%d\n", n, (unsigned)flen, flen > 2 && from.sun_path[0] == 0);
+	CHECKV(send(c, "fwd", 3, 0));
+	flen = sizeof from;
+	n = recvfrom(x, buf, sizeof buf, 0, (struct sockaddr *)&from, &flen);
+	printf("server recvfrom n=%zd fromlen=%u\n", n, (unsigned)flen);
 	int avail = -1;
 	CHECKV(send(c, "xyz", 3, 0));
 	CHECK(ioctl(x, FIONREAD, &avail));

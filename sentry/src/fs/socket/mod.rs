@@ -313,3 +313,6 @@ impl FileOps for SocketFile {
 }
 
 const SIOCATMARK: u64 = 0x8905;
+
+#[cfg(test)]
+mod tests;

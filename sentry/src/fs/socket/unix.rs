@@ -280,10 +280,13 @@ impl UnixSocket {
             None => None,
         };
         if self.inner.stype == libc::SOCK_DGRAM {
+            // The peer's name is read before taking our own lock: two sockets
+            // connecting to each other must not wait on each other.
+            let peer_name = target.as_ref().map(|t| t.lock().name.clone());
             let mut st = self.inner.lock();
             match target {
                 Some(t) => {
-                    let peer_name = if Arc::ptr_eq(&t, &self.inner) { st.name.clone() } else { t.lock().name.clone() };
+                    let peer_name = peer_name.unwrap_or_default();
                     st.conn = Conn::Dgram { peer: Some(Arc::downgrade(&t)) };
                     st.peer_name = peer_name;
                 }
@@ -669,6 +672,9 @@ impl UnixSocket {
         if passcred {
             out.creds = Some(*link.theirs.lock().unwrap_or_else(|e| e.into_inner()));
         }
+        // recvmsg reports the sending socket's name when it has one.
+        let peer_name = self.inner.lock().peer_name.clone();
+        out.addr = Some(if peer_name.len() > 2 { peer_name } else { Vec::new() });
         Ok(out)
     }
 
