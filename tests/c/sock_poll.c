@@ -159,6 +159,26 @@ static void select_unix(void)
 	close(l);
 }
 
+/* A child that signals the parent every 50 ms until it is killed: the
+ * parent's blocking call is interrupted however late it starts. */
+static pid_t start_signaller(pid_t parent)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;) {
+			usleep(50000);
+			kill(parent, SIGUSR1);
+		}
+	}
+	return pid;
+}
+
+static void stop_signaller(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	wait_child("signaller", pid);
+}
+
 static void interrupted(void)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };
@@ -166,29 +186,20 @@ static void interrupted(void)
 	int sv[2];
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0) {
-		usleep(100000);
-		kill(parent, SIGUSR1);
-		_exit(0);
-	}
+	pid_t pid = start_signaller(parent);
 	char buf[8];
 	CHECK(recv(sv[0], buf, sizeof buf, 0) /* interrupted */);
-	printf("usr1=%d\n", usr1);
-	wait_child("signaller", pid);
+	stop_signaller(pid);
+	printf("handler ran: %d\n", usr1 > 0);
 
 	struct sockaddr_in a;
 	int l = tcp_listener(&a);
 	fcntl(l, F_SETFL, 0);
-	pid = fork();
-	if (pid == 0) {
-		usleep(100000);
-		kill(parent, SIGUSR1);
-		_exit(0);
-	}
+	usr1 = 0;
+	pid = start_signaller(parent);
 	CHECK(accept(l, NULL, NULL) /* interrupted */);
-	printf("usr1=%d\n", usr1);
-	wait_child("signaller", pid);
+	stop_signaller(pid);
+	printf("handler ran: %d\n", usr1 > 0);
 	close(l);
 	close(sv[0]);
 	close(sv[1]);
