@@ -18,6 +18,9 @@ use crate::vfs::OpenFile;
 
 /// Most data one call moves (as read/write do).
 const CHUNK: usize = 8 << 20;
+/// Most one receive asks the host for: more than any socket buffer holds,
+/// so a short read costs no more than the data it returns (MSG_WAITALL aside).
+const RECV_MAX: usize = 1 << 20;
 /// Most ancillary data accepted (Linux's optmem_max is of this order).
 const CONTROL_MAX: usize = 64 << 10;
 /// struct mmsghdr: a msghdr and the byte count, padded to 64.
@@ -144,7 +147,8 @@ fn recv_common(
 ) -> Result<Received, Errno> {
     let nonblock = file.nonblocking() || flags & libc::MSG_DONTWAIT != 0;
     let mut block = blocker(ctx, nonblock, s.timeout(false));
-    s.recv(len.min(CHUNK), flags, control_len, &mut block)
+    let cap = if flags & libc::MSG_WAITALL != 0 { CHUNK } else { RECV_MAX };
+    s.recv(len.min(cap), flags, control_len, &mut block)
 }
 
 pub fn sys_sendto(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
