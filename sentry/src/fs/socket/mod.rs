@@ -293,6 +293,13 @@ impl FileOps for SocketFile {
     }
 
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
+        if cmd as u64 == libc::FIOASYNC {
+            // Accepted so servers that ask for it (nginx's channels) start;
+            // SIGIO itself is not delivered.
+            let mut v = [0u8; 4];
+            mem.read_bytes(arg, &mut v)?;
+            return Ok(0);
+        }
         let v = match (&self.kind, cmd as u64) {
             (Kind::Unix(s), c) if c == libc::FIONREAD => s.pending(false)?,
             (Kind::Unix(s), c) if c == libc::TIOCOUTQ => s.pending(true)?,
