@@ -12,6 +12,7 @@
 //! `call = result` line.
 
 mod names;
+mod sock;
 mod table;
 
 use std::fmt::Write as _;
@@ -146,6 +147,14 @@ pub enum ArgKind {
     PollFds(u8),
     /// Input `struct open_how *`.
     OpenHowIn,
+    /// Input socket address whose length is argument `n`.
+    SockaddrIn(u8),
+    /// Output socket address whose length pointer is argument `n`.
+    SockaddrOut(u8),
+    /// SOCK_NONBLOCK / SOCK_CLOEXEC (accept4).
+    SockFlags,
+    /// A socket option name, decoded by the level in argument `n`.
+    SockoptName(u8),
 }
 
 /// How the return value is shown.
@@ -405,6 +414,13 @@ fn render_arg(kind: ArgKind, i: usize, ctx: &Ctx<'_>) -> Option<String> {
         K::InotifyMask => flags(v, names::INOTIFY_MASK, "0"),
         K::PollFds(n) => pollfds(ctx.mem, v, arg(n)),
         K::OpenHowIn => open_how(ctx.mem, v),
+        K::SockaddrIn(n) => sock::sockaddr(ctx.mem, v, arg(n)),
+        K::SockaddrOut(n) => match ctx.ok() {
+            Some(_) => sock::sockaddr_out(ctx.mem, v, arg(n)),
+            None => ptr(v),
+        },
+        K::SockFlags => flags(v, names::SOCKET_FLAGS, "0"),
+        K::SockoptName(n) => sock::sockopt_name(arg(n), v),
     };
     Some(s)
 }

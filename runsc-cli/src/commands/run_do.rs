@@ -1,8 +1,9 @@
 //! `rvisor do -- CMD ARGS...`: run one command in a throwaway sandbox.
 //!
 //! Launch sequence: validate -> gofer process (serves the root) -> sentry
-//! process in new pid/ipc/uts/mount namespaces (pid 1 there, so its death
-//! takes every app process with it) -> wait and propagate the exit status.
+//! process in new pid/ipc/uts/mount (and, by default, network) namespaces
+//! (pid 1 there, so its death takes every app process with it) -> wait and
+//! propagate the exit status.
 
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
@@ -34,6 +35,15 @@ pub struct DoArgs {
     /// Sandbox hostname.
     #[arg(long, default_value = "rvisor")]
     pub hostname: String,
+    /// Network: "none" gives the sandbox its own network namespace with only
+    /// loopback; "host" shares the host's network (less isolated: sandboxed
+    /// programs can reach and serve on every host interface).
+    #[arg(long, default_value = "none", value_parser = ["none", "host"])]
+    pub network: String,
+    /// Allow raw and packet sockets (they see and forge all traffic of the
+    /// sandbox's network namespace).
+    #[arg(long = "net-raw")]
+    pub net_raw: bool,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -99,9 +109,18 @@ fn spawn_gofer(root: &std::path::Path, readonly: bool, sock: OwnedFd) -> std::io
 
 fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool) -> i32 {
     // New pid namespace for children: the sentry becomes its pid 1.
+    let mut flags = libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    if args.network == "none" {
+        flags |= libc::CLONE_NEWNET;
+    }
     // SAFETY: unshare affects only this (single-threaded) process and its future children.
-    if unsafe { libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS) } != 0 {
+    if unsafe { libc::unshare(flags) } != 0 {
         return die(&format!("unshare: {}", std::io::Error::last_os_error()));
+    }
+    if args.network == "none" {
+        if let Err(e) = loopback_up() {
+            return die(&format!("bringing up loopback: {e}"));
+        }
     }
     // SAFETY: single-threaded; the child becomes the sentry.
     let pid = unsafe { libc::fork() };
@@ -136,6 +155,34 @@ fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_reado
     } else {
         1
     }
+}
+
+/// Sets IFF_UP on "lo" in the (new) network namespace: the sandbox's
+/// loopback, which is all `--network none` offers.
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: plain socket call; the fd is owned below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and owned from here on.
+    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: a zeroed ifreq is valid; the name is copied in within bounds.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write one ifreq we own.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// A private mount namespace with a /proc for this pid namespace, so the
@@ -185,6 +232,8 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
     } else {
         (lower, "9p")
     };
+    rvisor_sentry::syscalls::socket::allow_raw_sockets(args.net_raw);
+    raise_fd_limit();
     let cwd = std::env::current_dir().map(|p| p.as_os_str().as_bytes().to_vec()).unwrap_or_else(|_| b"/".to_vec());
     let envp = std::env::vars_os()
         .map(|(k, v)| {
@@ -225,6 +274,19 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
             }
         }
         Err(BootError::Internal(m)) => die(&m),
+    }
+}
+
+/// The sentry holds the host fds behind every sandbox file, pipe and socket
+/// of every process: let it use all the descriptors it may.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
     }
 }
 

@@ -6,5 +6,6 @@ pub mod host;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod socket;
 pub mod tmpfs;
 pub mod tty;

@@ -23,6 +23,10 @@ pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Op
     if off.is_some() && !seekable {
         return Err(Errno::ESPIPE);
     }
+    // Sockets block on their own terms (SO_RCVTIMEO, per-direction host fds).
+    if ops.as_any().is::<crate::fs::socket::SocketFile>() {
+        return super::socket::read(ctx, file, len.min(MAX_RW));
+    }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = vec![0u8; len];
     let mut pos_guard =
@@ -56,6 +60,9 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
     let seekable = ops.seekable();
     if off.is_some() && !seekable {
         return Err(Errno::ESPIPE);
+    }
+    if ops.as_any().is::<crate::fs::socket::SocketFile>() {
+        return super::socket::write(ctx, file, data);
     }
     let mut pos_guard =
         if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };

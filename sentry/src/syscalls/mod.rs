@@ -15,6 +15,7 @@ pub mod mm;
 pub mod process;
 pub mod sched;
 pub mod signal;
+pub mod socket;
 pub mod stat;
 pub mod sys;
 pub mod table;

@@ -3,7 +3,9 @@
 
 use rvisor_syscalls::{Errno, SysResult};
 
-use super::{caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, stat, sys, time, xattr, SyscallCtx};
+use super::{
+    caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, socket, stat, sys, time, xattr, SyscallCtx,
+};
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
 
@@ -213,6 +215,25 @@ table! {
     SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
     SYS_eventfd => epoll::sys_eventfd,
     SYS_eventfd2 => epoll::sys_eventfd2,
+    // socket/: sockets (mod.rs set-up, msg.rs data, opt.rs options)
+    SYS_socket => socket::sys_socket,
+    SYS_socketpair => socket::sys_socketpair,
+    SYS_bind => socket::sys_bind,
+    SYS_listen => socket::sys_listen,
+    SYS_accept => socket::sys_accept,
+    SYS_accept4 => socket::sys_accept4,
+    SYS_connect => socket::sys_connect,
+    SYS_getsockname => socket::sys_getsockname,
+    SYS_getpeername => socket::sys_getpeername,
+    SYS_shutdown => socket::sys_shutdown,
+    SYS_sendto => socket::msg::sys_sendto,
+    SYS_recvfrom => socket::msg::sys_recvfrom,
+    SYS_sendmsg => socket::msg::sys_sendmsg,
+    SYS_recvmsg => socket::msg::sys_recvmsg,
+    SYS_sendmmsg => socket::msg::sys_sendmmsg,
+    SYS_recvmmsg => socket::msg::sys_recvmmsg,
+    SYS_setsockopt => socket::opt::sys_setsockopt,
+    SYS_getsockopt => socket::opt::sys_getsockopt,
     // xattr.rs
     SYS_getxattr => xattr::sys_getxattr,
     SYS_lgetxattr => xattr::sys_lgetxattr,
