@@ -70,6 +70,7 @@ corpus!(
     shm,
     sig_info,
     sig_restart,
+    sig_waitmask,
     sock_ifaddrs,
     sock_poll,
     sock_scm,

@@ -308,7 +308,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
     let regs = tracee.get_regs()?;
     // A wake-up for a signal sent while the task was running is stale (the
     // host delivered it); one sent since the stop began must stay armed.
-    if task.interrupt.drain() && signal::deliverable(task, tracee).is_some() {
+    if task.interrupt.drain() && signal::deliverable(task, tracee, None).is_some() {
         task.interrupt.notify();
     }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
@@ -317,6 +317,18 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let mut ret = syscalls::dispatch(&mut ctx, nr, args);
     let mut restart = false;
+    if let (Err(e), Some(mask)) = (ret, ctx.wait_mask) {
+        if (signal::is_restart(e) || e == Errno::EINTR) && signal::deliverable(task, tracee, Some(mask)).is_some() {
+            // The host finishes the call, so the temporary mask applies to the delivery.
+            if kernel.options.strace {
+                crate::syscalls::strace_exit(&ctx, nr, args, &Err(Errno::ERESTARTNOHAND), entered);
+            }
+            signal::reraise(task, held_signals(kernel, task, &mut ctx));
+            signal::finish_with_host_mask(&ctx.mem, &mut ctx.regs, mask)?;
+            tracee.set_regs(&ctx.regs)?;
+            return tracee.cont(0);
+        }
+    }
     if let Err(e) = ret {
         if signal::is_restart(e) {
             match signal::restart_or_eintr(task, tracee, e) {
@@ -329,11 +341,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
         crate::syscalls::strace_exit(&ctx, nr, args, &ret, entered);
     }
     // Signals held back while the sentry ran syscalls in the task's context.
-    let held: Vec<_> = std::mem::take(&mut ctx.deferred)
-        .into_iter()
-        .map(|si| signal::virtual_info(kernel, task, &si).unwrap_or(si))
-        .collect();
-    signal::reraise(task, held);
+    signal::reraise(task, held_signals(kernel, task, &mut ctx));
     if restart {
         signal::rewind_syscall(&mut ctx.regs, nr);
         tracee.set_regs(&ctx.regs)?;
@@ -351,6 +359,14 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
         Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
     }
     tracee.cont(0)
+}
+
+/// Signals held back during injected syscalls, with their virtual siginfo.
+fn held_signals(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) -> Vec<rvisor_syscalls::abi::Siginfo> {
+    std::mem::take(&mut ctx.deferred)
+        .into_iter()
+        .map(|si| signal::virtual_info(kernel, task, &si).unwrap_or(si))
+        .collect()
 }
 
 /// Bookkeeping when a task's host thread is gone.

@@ -189,9 +189,13 @@ pub fn reraise(task: &Task, held: Vec<Siginfo>) {
 }
 
 /// The signal the host will act on when the task next returns to user mode:
-/// the lowest pending signal that is neither blocked nor ignored.
-pub fn deliverable(task: &Task, tracee: &Tracee) -> Option<i32> {
-    let mask = tracee.get_sigmask().ok()?;
+/// the lowest pending signal that is neither blocked (by the thread's mask, or
+/// `mask` if given) nor ignored.
+pub fn deliverable(task: &Task, tracee: &Tracee, mask: Option<u64>) -> Option<i32> {
+    let mask = match mask {
+        Some(m) => m,
+        None => tracee.get_sigmask().ok()?,
+    };
     let actions = task.tg.lock().actions;
     let mut pending = tracee.peek_siginfo(false).unwrap_or_default();
     pending.extend(tracee.peek_siginfo(true).unwrap_or_default());
@@ -209,7 +213,7 @@ pub fn deliverable(task: &Task, tracee: &Tracee) -> Option<i32> {
 /// ERESTARTNOINTR): `Ok(())` to restart it (the app re-executes the syscall
 /// instruction after any handler returns), `Err(EINTR)` to fail it.
 pub fn restart_or_eintr(task: &Task, tracee: &Tracee, code: Errno) -> Result<(), Errno> {
-    let Some(sig) = deliverable(task, tracee) else { return Ok(()) };
+    let Some(sig) = deliverable(task, tracee, None) else { return Ok(()) };
     let act = task.tg.action(sig);
     if act.handler == SIG_DFL {
         // Default action: the process stops (and the call restarts on SIGCONT) or dies.
@@ -255,4 +259,21 @@ pub fn reset_on_exec(tg: &ThreadGroup) {
         let ignored = act.handler == SIG_IGN;
         *act = KernelSigaction { handler: if ignored { SIG_IGN } else { SIG_DFL }, ..Default::default() };
     }
+}
+
+/// Ends a ppoll/pselect6/epoll_pwait that a signal interrupted under its
+/// temporary mask `mask`: the trapped call becomes a host ppoll with no fds, a
+/// 1 ns timeout and that mask, so the host delivers the signal under the
+/// temporary mask and restores the original one after the handler, as Linux
+/// does. Scratch space below the red zone holds the mask and the timeout.
+pub fn finish_with_host_mask(mem: &crate::mm::Memory, regs: &mut UserRegs, mask: u64) -> Result<(), Errno> {
+    let scratch = (regs.rsp.wrapping_sub(128 + 64)) & !15;
+    let mut block = [0u8; 24];
+    block[0..8].copy_from_slice(&0i64.to_ne_bytes());
+    block[8..16].copy_from_slice(&1i64.to_ne_bytes());
+    block[16..24].copy_from_slice(&mask.to_ne_bytes());
+    mem.write(scratch, &block)?;
+    regs.orig_rax = libc::SYS_ppoll as u64;
+    regs.set_syscall_args([0, 0, scratch, scratch + 16, 8, 0]);
+    Ok(())
 }

@@ -204,7 +204,8 @@ fn epoll_wait_common(ctx: &mut SyscallCtx<'_>, epfd: i32, evp: u64, max: i32, ti
         }
         // Sentry-internal files have no host fd to wait on: re-check periodically.
         let slice = remaining.map(|r| r.min(50)).unwrap_or(50);
-        ctx.block(&wait_on, slice)?;
+        // epoll_wait is never restarted, whatever SA_RESTART says.
+        ctx.block(&wait_on, slice).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
     }
 }
 
@@ -213,11 +214,13 @@ pub fn sys_epoll_wait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_epoll_pwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    ctx.wait_mask = super::signal::read_wait_mask(ctx, a[4], a[5])?;
     epoll_wait_common(ctx, a[0] as i32, a[1], a[2] as i32, a[3] as i32)
 }
 
 pub fn sys_epoll_pwait2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let timeout = super::sys::timeout_ms(ctx, a[3], false)?;
+    ctx.wait_mask = super::signal::read_wait_mask(ctx, a[4], a[5])?;
     epoll_wait_common(ctx, a[0] as i32, a[1], a[2] as i32, timeout)
 }
 

@@ -58,6 +58,9 @@ pub struct SyscallCtx<'a> {
     /// Signals that arrived during injected syscalls, raised again on resume.
     pub deferred: Vec<rvisor_syscalls::abi::Siginfo>,
     pub outcome: Outcome,
+    /// The temporary signal mask of a ppoll/pselect6/epoll_pwait in progress:
+    /// it decides which signals interrupt the wait.
+    pub wait_mask: Option<u64>,
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -72,6 +75,7 @@ impl<'a> SyscallCtx<'a> {
             mem: Memory::new(task.host_tid()),
             deferred: Vec::new(),
             outcome: Outcome::Return,
+            wait_mask: None,
         }
     }
 
@@ -205,7 +209,7 @@ impl<'a> SyscallCtx<'a> {
 
     /// Whether a signal the task will act on is pending.
     pub fn signal_pending(&self) -> bool {
-        crate::kernel::signal::deliverable(self.task, self.tracee).is_some()
+        crate::kernel::signal::deliverable(self.task, self.tracee, self.wait_mask).is_some()
     }
 
     /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.

@@ -198,3 +198,16 @@ pub fn sys_rt_sigtimedwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     Ok(r)
 }
+
+/// The temporary signal mask of ppoll/pselect6/epoll_pwait: None without one;
+/// EINVAL unless the size is a kernel sigset's. SIGKILL and SIGSTOP stay unblocked.
+pub fn read_wait_mask(ctx: &SyscallCtx<'_>, addr: u64, size: u64) -> Result<Option<u64>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = ctx.mem.read_val(addr)?;
+    Ok(Some(mask & !(1 << (libc::SIGKILL - 1) | 1 << (libc::SIGSTOP - 1))))
+}

@@ -245,14 +245,29 @@ pub fn sys_select(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 pub fn sys_pselect6(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let timeout = timeout_ms(ctx, a[4], false)?;
-    do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout)
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len }.
+    if a[5] != 0 {
+        let pair: [u64; 2] = [ctx.mem.read_val(a[5])?, ctx.mem.read_val(a[5] + 8)?];
+        ctx.wait_mask = super::signal::read_wait_mask(ctx, pair[0], pair[1])?;
+    }
+    do_select(ctx, a[0] as i64, a[1], a[2], a[3], timeout).map_err(nohand)
 }
 
 pub fn sys_poll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    do_poll(ctx, a[0], a[1], a[2] as i32)
+    do_poll(ctx, a[0], a[1], a[2] as i32).map_err(nohand)
 }
 
 pub fn sys_ppoll(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let timeout = timeout_ms(ctx, a[2], false)?;
-    do_poll(ctx, a[0], a[1], timeout)
+    ctx.wait_mask = super::signal::read_wait_mask(ctx, a[3], a[4])?;
+    do_poll(ctx, a[0], a[1], timeout).map_err(nohand)
+}
+
+/// poll and select are restarted after a signal only if no handler ran.
+fn nohand(e: Errno) -> Errno {
+    if e == Errno::ERESTARTSYS {
+        Errno::ERESTARTNOHAND
+    } else {
+        e
+    }
 }
