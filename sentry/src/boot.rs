@@ -52,6 +52,7 @@ fn mount_at(mounts: &MountTable, root: &Location, path: &[u8], inode: Arc<dyn In
 pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
     // SAFETY: ignoring SIGPIPE so writes to closed pipes return EPIPE to the handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    crate::kernel::forward::block_forwarded();
     let mounts = MountTable::new();
     let root_mount = Mount::new(
         Dentry::new_root(cfg.root.clone()),
@@ -93,6 +94,7 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
     let kernel =
         Kernel::new(cfg.options, mounts, root.clone()).map_err(|e| BootError::Internal(format!("kernel: {e}")))?;
     fs::proc::set_kernel(&kernel);
+    crate::kernel::forward::spawn(kernel.clone());
 
     let creds = Creds::new(cfg.uid, cfg.gid);
     let cwd = {

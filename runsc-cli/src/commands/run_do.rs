@@ -92,6 +92,12 @@ fn spawn_gofer(root: &std::path::Path, readonly: bool, sock: OwnedFd) -> std::io
     if pid == 0 {
         // SAFETY: dies with the launcher.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        // The launcher ends the gofer itself; terminal and kill signals meant for
+        // the sandbox must not take its file server down first.
+        for &sig in FORWARDED {
+            // SAFETY: setting a disposition in this single-threaded child.
+            unsafe { libc::signal(sig, libc::SIG_IGN) };
+        }
         let fd = sock.into_raw_fd();
         let code = match rvisor_gofer::run_gofer_main(root, readonly, fd) {
             Ok(()) => 0,
@@ -135,8 +141,7 @@ fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_reado
         unsafe { libc::_exit(code) };
     }
     drop(sock);
-    // Forward termination signals? The sentry is pid 1 of its namespace, so only
-    // SIGKILL from outside stops it; we simply wait.
+    forward_signals_to(pid);
     let mut status = 0;
     loop {
         // SAFETY: waiting for our own child.
@@ -154,6 +159,39 @@ fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_reado
         128 + libc::WTERMSIG(status)
     } else {
         1
+    }
+}
+
+/// Signals a `kill` of the launcher passes to the sandbox (the sentry forwards
+/// them to the sandbox's init; terminal-generated ones reach the sentry directly).
+const FORWARDED: &[i32] = &[libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+
+static SENTRY_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let code = unsafe { (*info).si_code };
+    // A terminal signals the whole foreground group, the sentry included.
+    if code != libc::SI_KERNEL {
+        let pid = SENTRY_PID.load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: kill is async-signal-safe; pid is our own child.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// While the launcher waits, it passes signals sent to it on to the sentry
+/// instead of dying and taking the sandbox with it.
+fn forward_signals_to(sentry: i32) {
+    SENTRY_PID.store(sentry, std::sync::atomic::Ordering::Relaxed);
+    for &sig in FORWARDED {
+        // SAFETY: installs an async-signal-safe handler; sa is fully initialised.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = forward_signal as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
 }
 

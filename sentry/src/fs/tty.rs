@@ -70,17 +70,44 @@ pub fn host_tty_ioctl(fd: RawFd, cmd: u32, arg: u64, mem: &dyn UserMemory) -> Vf
             Ok(0)
         }
         TIOCGPGRP | TIOCGSID => {
-            // The sandbox's terminal belongs to the caller's own group and session.
+            // The sandbox's terminal belongs to the caller's session; its foreground
+            // group is the one last set with TIOCSPGRP, else the caller's own.
             let t = crate::kernel::current_task().ok_or(Errno::ENOTTY)?;
-            let st = t.tg.lock();
-            let v: i32 = if cmd == TIOCGPGRP { st.pgid } else { st.sid };
-            drop(st);
+            let (pgid, sid) = {
+                let st = t.tg.lock();
+                (st.pgid, st.sid)
+            };
+            let fg = crate::kernel::current_kernel()
+                .and_then(|k| *k.tty_foreground.lock().unwrap_or_else(|e| e.into_inner()));
+            let v: i32 = if cmd == TIOCGPGRP { fg.unwrap_or(pgid) } else { sid };
             mem.write_bytes(arg, v.as_bytes())?;
             Ok(0)
         }
         TIOCSPGRP => {
             let mut buf = [0u8; 4];
             mem.read_bytes(arg, &mut buf)?;
+            let pg = i32::from_ne_bytes(buf);
+            if pg < 0 {
+                return Err(Errno::EINVAL);
+            }
+            let t = crate::kernel::current_task().ok_or(Errno::ENOTTY)?;
+            let k = crate::kernel::current_kernel().ok_or(Errno::ENOTTY)?;
+            let sid = t.tg.lock().sid;
+            // The group must exist in the caller's session.
+            let exists = k.all_groups().iter().any(|g| {
+                let st = g.lock();
+                st.pgid == pg && st.exit.is_none()
+            });
+            if !exists {
+                return Err(Errno::ESRCH);
+            }
+            if !k.all_groups().iter().any(|g| {
+                let st = g.lock();
+                st.pgid == pg && st.sid == sid
+            }) {
+                return Err(Errno::EPERM);
+            }
+            *k.tty_foreground.lock().unwrap_or_else(|e| e.into_inner()) = Some(pg);
             Ok(0)
         }
         TCXONC | TCFLSH => {

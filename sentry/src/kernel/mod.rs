@@ -2,6 +2,7 @@
 //! tasks (threads), credentials and the per-task run loop.
 
 pub mod creds;
+pub mod forward;
 pub mod run;
 pub mod signal;
 pub mod task;
@@ -63,6 +64,8 @@ pub struct Kernel {
     pub sentry_pid: i32,
     /// CPU numbers 0..=highest usable (sizes the masks sched_getaffinity returns).
     pub cpus: Vec<usize>,
+    /// The foreground process group of the sandbox's terminal (TIOCSPGRP).
+    pub tty_foreground: Mutex<Option<i32>>,
 }
 
 /// Host fd number at which every app process holds the stub memfd.
@@ -101,7 +104,7 @@ impl Kernel {
         }
         // SAFETY: both fds are fresh and owned by us from here on.
         let (inject_sock, inject_app) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
-        Ok(Arc::new(Kernel {
+        let kernel = Arc::new(Kernel {
             options,
             mounts,
             root,
@@ -123,7 +126,10 @@ impl Kernel {
                 // Mask sizes follow the highest CPU number, as nr_cpu_ids does.
                 (0..=c.iter().copied().max().unwrap_or(0)).collect()
             },
-        }))
+            tty_foreground: Mutex::new(None),
+        });
+        *LATEST.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&kernel);
+        Ok(kernel)
     }
 
     pub fn stub_raw_fd(&self) -> RawFd {
@@ -238,6 +244,14 @@ thread_local! {
 /// Marks `task` as the one this sentry thread serves (for /proc/self).
 pub fn set_current_task(task: &Arc<Task>) {
     CURRENT.with(|c| *c.borrow_mut() = Some(task.clone()));
+}
+
+/// The most recently booted kernel (one per sentry process).
+static LATEST: Mutex<Weak<Kernel>> = Mutex::new(Weak::new());
+
+/// The sandbox's kernel, for code reached without one in hand (file ops).
+pub fn current_kernel() -> Option<Arc<Kernel>> {
+    LATEST.lock().unwrap_or_else(|e| e.into_inner()).upgrade()
 }
 
 /// The task whose syscall this thread is handling.

@@ -143,6 +143,9 @@ fn start_initial(
             }
             let empty: libc::sigset_t = std::mem::zeroed();
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            // A host session of its own: the host terminal's signals go to the
+            // sentry, which forwards them (kernel::forward), not to app processes.
+            libc::setsid();
             // No app process may write a core file on the host.
             let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             libc::setrlimit(libc::RLIMIT_CORE, &no_core);
