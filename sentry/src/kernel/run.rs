@@ -10,8 +10,8 @@ use rvisor_syscalls::Errno;
 use super::task::{ExitStatus, FsContext, Task, ThreadGroup};
 use super::{InitExit, Kernel, INJECT_FD, STUB_FD};
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
-use crate::platform::ptrace::{complete_syscall, Stop, Tracee};
-use crate::syscalls::{self, Outcome, SyscallCtx};
+use crate::platform::ptrace::{Stop, Tracee};
+use crate::syscalls::{self, SyscallCtx};
 use crate::vfs::FdTable;
 
 /// How a task's thread begins.
@@ -192,7 +192,7 @@ fn start_initial(
     let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
     match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
         Ok(()) => {
-            tracee.set_regs(&ctx.regs)?;
+            tracee.set_regs(ctx.regs()?)?;
             tracee.cont(0)?;
             Ok(tracee)
         }
@@ -289,29 +289,18 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
 }
 
 fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
-    let regs = tracee.get_regs()?;
+    let info = tracee.syscall_info()?;
     // A signal sent while the task was running has been delivered already.
     task.interrupt.drain();
-    let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-    let nr = regs.orig_rax;
-    let args = regs.syscall_args();
+    let mut ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
+    let (nr, args) = (info.nr, info.args);
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let ret = syscalls::dispatch(&mut ctx, nr, args);
     if kernel.options.strace {
         crate::syscalls::strace_exit(&ctx, nr, args, &ret, entered);
     }
     let deliver = ctx.deferred.first().copied().unwrap_or(0);
-    match ctx.outcome {
-        Outcome::Return => {
-            let raw = match ret {
-                Ok(v) => v,
-                Err(e) => e.as_return(),
-            };
-            complete_syscall(&mut ctx.regs, raw);
-            tracee.set_regs(&ctx.regs)?;
-        }
-        Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
-    }
+    ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
     tracee.cont(deliver)
 }
 

@@ -39,6 +39,37 @@ pub enum Stop {
     Killed(i32, bool),
 }
 
+/// A trapped syscall as PTRACE_GET_SYSCALL_INFO reports it at a seccomp stop:
+/// all most handlers need, for about half the cost of PTRACE_GETREGS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallInfo {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub rip: u64,
+    pub rsp: u64,
+}
+
+/// `struct ptrace_syscall_info` with its `seccomp` union member.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RawSyscallInfo {
+    op: u8,
+    reserved: u8,
+    flags: u16,
+    arch: u32,
+    instruction_pointer: u64,
+    stack_pointer: u64,
+    nr: u64,
+    args: [u64; 6],
+    ret_data: u32,
+    reserved2: u32,
+}
+
+const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+/// Offsets of rax and orig_rax in `struct user_regs_struct` (PTRACE_POKEUSER).
+const RAX_OFFSET: u64 = std::mem::offset_of!(UserRegs, rax) as u64;
+const ORIG_RAX_OFFSET: u64 = std::mem::offset_of!(UserRegs, orig_rax) as u64;
 /// A traced host thread. Not `Send`: ptrace requests must come from the tracer thread.
 pub struct Tracee {
     pub tid: i32,
@@ -76,6 +107,25 @@ impl Tracee {
 
     pub fn set_regs(&self, regs: &UserRegs) -> Result<(), Errno> {
         ptrace(libc::PTRACE_SETREGS, self.tid, 0, regs as *const UserRegs as u64).map(|_| ())
+    }
+
+    /// The trapped call at a seccomp stop. EINVAL at any other kind of stop.
+    pub fn syscall_info(&self) -> Result<SyscallInfo, Errno> {
+        let mut raw = RawSyscallInfo::default();
+        let size = std::mem::size_of::<RawSyscallInfo>() as u64;
+        ptrace(libc::PTRACE_GET_SYSCALL_INFO, self.tid, size, &mut raw as *mut RawSyscallInfo as u64)?;
+        if raw.op != PTRACE_SYSCALL_INFO_SECCOMP || raw.arch != AUDIT_ARCH_X86_64 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(SyscallInfo { nr: raw.nr, args: raw.args, rip: raw.instruction_pointer, rsp: raw.stack_pointer })
+    }
+
+    /// Completes the trapped syscall with `ret` without running it, writing
+    /// only rax and orig_rax: two PTRACE_POKEUSER cost less than one
+    /// PTRACE_SETREGS (which also needs every register read first).
+    pub fn set_return(&self, ret: i64) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_POKEUSER, self.tid, RAX_OFFSET, ret as u64)?;
+        ptrace(libc::PTRACE_POKEUSER, self.tid, ORIG_RAX_OFFSET, u64::MAX).map(|_| ())
     }
 
     pub fn get_siginfo(&self) -> Result<Siginfo, Errno> {
