@@ -19,6 +19,7 @@ macro_rules! corpus {
 corpus!(
     access,
     append_fork,
+    big_read,
     chdir,
     chmod,
     chown,

@@ -8,6 +8,7 @@ pub mod dir;
 pub mod epoll;
 pub mod fd;
 pub mod file;
+pub mod hostread;
 pub mod io;
 pub mod mm;
 pub mod process;
@@ -40,6 +41,9 @@ pub enum Outcome {
     Return,
     /// The handler replaced all registers (execve, sigreturn-like).
     RegsSet,
+    /// The host already ran the call in the app's context and rax holds its
+    /// result (see `Tracee::run_in_place`): write nothing back.
+    Ran,
 }
 
 /// A trapped syscall being handled.
@@ -114,7 +118,32 @@ impl<'a> SyscallCtx<'a> {
                 self.tracee.set_regs(&self.regs)
             }
             Outcome::RegsSet => self.tracee.set_regs(self.regs()?),
+            Outcome::Ran => Ok(()),
         }
+    }
+
+    /// Lets the host run the trapped call itself in the app's context,
+    /// changed to syscall `nr` with argument `i` set to `v` for each `(i, v)`
+    /// in `args` (see `Tracee::run_in_place`); returns the raw result, which
+    /// the app then finds in rax. After an injection the tracee no longer sits
+    /// at the syscall stop, so the call is injected instead (same result).
+    pub fn run_in_place(&mut self, nr: u64, args: &[(usize, u64)]) -> Result<i64, Errno> {
+        if self.full_regs {
+            let mut all = self.regs.syscall_args();
+            for &(i, v) in args {
+                all[i] = v;
+            }
+            return self.inject(nr as i64, all);
+        }
+        let info = SyscallInfo {
+            nr: self.regs.orig_rax,
+            args: self.regs.syscall_args(),
+            rip: self.regs.rip,
+            rsp: self.regs.rsp,
+        };
+        let ret = self.tracee.run_in_place(&info, nr, args, &mut self.deferred)?;
+        self.outcome = Outcome::Ran;
+        Ok(ret)
     }
 
     /// Runs one host syscall in the app's context.
