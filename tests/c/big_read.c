@@ -1,11 +1,13 @@
 /* Large reads (which the sentry lets the host run in the app's own context):
  * whole files in big chunks, across EOF, into partly unmapped, unmapped and
  * read-only buffers, readv/preadv/preadv2 of large sizes, a file truncated and
- * regrown between reads, reads after fork and after exec, and the program's
+ * regrown between reads, reads after fork and after exec, two threads reading
+ * more files than the sentry keeps installed per process, and the program's
  * own executable (a gofer-served host file in the sandbox).
  * tests/tests/big_read_host.rs also runs it as `big_read make PATH` and
  * `big_read host-truncate PATH`, to truncate a host file under the sandbox. */
 #include "common.h"
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 
@@ -170,6 +172,42 @@ static void own_exe(void)
 	close(fd);
 }
 
+#define NFILES 10
+
+/* Reads each of the NFILES files a few times; returns wrong bytes + errors. */
+static void *reader(void *arg)
+{
+	long id = (long)arg, wrong = 0;
+	unsigned char *buf = malloc(256 * KIB);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < NFILES; i++) {
+			int k = (i + id * 5) % NFILES;
+			char name[16];
+			snprintf(name, sizeof name, "many%d", k);
+			int fd = open(name, O_RDONLY);
+			ssize_t n = fd < 0 ? -1 : pread(fd, buf, 256 * KIB, 1000);
+			wrong += n != 256 * KIB ? 1 : bad(100 + k, buf, 1000, n);
+			close(fd);
+		}
+	free(buf);
+	return (void *)wrong;
+}
+
+static void threads(void)
+{
+	for (int k = 0; k < NFILES; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "many%d", k);
+		make(name, 100 + k, MIB + 2000);
+	}
+	pthread_t t;
+	pthread_create(&t, NULL, reader, (void *)1);
+	long mine = (long)reader((void *)0);
+	void *theirs;
+	pthread_join(t, &theirs);
+	printf("two threads, %d files: wrong=%ld\n", NFILES, mine + (long)theirs);
+}
+
 /* After exec the process's installed host fds are gone; another file read
  * first may reuse their numbers. Both files must still read correctly. */
 static int after_exec(char **argv)
@@ -255,6 +293,7 @@ int main(int argc, char **argv)
 	whole(fd, 1, 512 * KIB, "parent read 512K");
 
 	own_exe();
+	threads();
 
 	char fds[16];
 	snprintf(fds, sizeof fds, "%d", fd);

@@ -35,6 +35,10 @@ use crate::vfs::{OpenFile, S_IFMT, S_IFREG};
 /// copying path (~7 µs), which the saved copy repays from about 128 KiB on
 /// (measured: equal at 128 KiB, 12% faster at 256 KiB, 28% at 1 MiB).
 pub const DIRECT_MIN: u64 = 192 << 10;
+/// Installing a file's fd costs about six stops (plus three to evict
+/// another), so it is done only for files with at least this much left to
+/// read: one or two large reads of a small file stay on the copying path.
+const INSTALL_MIN: u64 = 1 << 20;
 /// Most host fds installed in one app process; the least recently used one
 /// is closed (in the app) to make room.
 const PER_PROCESS: usize = 8;
@@ -59,6 +63,10 @@ struct Installed {
     keep: OwnedFd,
     app_fd: i32,
     last_use: u64,
+    /// Held by every read using `app_fd`: an entry taken out of the cache
+    /// while another thread of the process still reads through it is
+    /// left open rather than closed under that read.
+    lease: Arc<()>,
 }
 
 struct Process {
@@ -101,8 +109,9 @@ pub fn read(
     let host_fd = file.ops().host_fd()?;
     let pos_arg = i64::try_from(pos).ok()? as u64;
     let ret = match installed_fd(ctx, host_fd) {
-        Some(app_fd) => run_in_place(ctx, app_fd, dest, pos_arg, off.is_none()),
-        None => install_and_read(ctx, host_fd, dest, len, pos_arg)?,
+        Some((app_fd, _lease)) => run_in_place(ctx, app_fd, dest, pos_arg, off.is_none()),
+        None if attr.size - pos >= INSTALL_MIN => install_and_read(ctx, host_fd, dest, len, pos_arg)?,
+        None => return None,
     };
     let ret = match ret {
         Ok(r) => r,
@@ -159,7 +168,9 @@ fn install_and_read(
         Err(e) if e != Errno::ESRCH => return None,
         Err(e) => return Some(Err(e)),
     };
-    let evicted = remember(ctx.task.tg.clone(), Installed { sentry_fd: host_fd, keep, app_fd, last_use: tick() });
+    let lease = Arc::new(());
+    let entry = Installed { sentry_fd: host_fd, keep, app_fd, last_use: tick(), lease: lease.clone() };
+    let evicted = remember(ctx.task.tg.clone(), entry);
     for old in evicted {
         retire(ctx, old);
     }
@@ -177,18 +188,19 @@ fn tick() -> u64 {
 }
 
 /// The app-side fd installed for `host_fd` in the calling process, if it is
-/// still that same open file there.
-fn installed_fd(ctx: &mut SyscallCtx<'_>, host_fd: RawFd) -> Option<i32> {
-    let app_fd = {
+/// still that same open file there, with its lease.
+fn installed_fd(ctx: &mut SyscallCtx<'_>, host_fd: RawFd) -> Option<(i32, Arc<()>)> {
+    let (app_fd, lease) = {
         let mut all = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
         let proc = all.iter_mut().find(|p| p.tg.as_ptr() == Arc::as_ptr(&ctx.task.tg))?;
         let f = proc.files.iter_mut().find(|f| f.sentry_fd == host_fd)?;
         f.last_use = tick();
-        f.app_fd
+        (f.app_fd, f.lease.clone())
     };
     if same_file(ctx.task.host_tid(), app_fd, host_fd) {
-        return Some(app_fd);
+        return Some((app_fd, lease));
     }
+    drop(lease);
     // Stale (exec closed it, or the sentry's fd number now names another
     // file): forget it; a fresh one is installed by the caller.
     let stale = {
@@ -223,9 +235,10 @@ fn remember(tg: Arc<ThreadGroup>, entry: Installed) -> Vec<Installed> {
     evicted
 }
 
-/// Closes an installed fd in the app, if it is still ours there.
+/// Closes an installed fd (already out of the cache) in the app, if it is
+/// still ours there and no other thread is reading through it.
 fn retire(ctx: &mut SyscallCtx<'_>, old: Installed) {
-    if same_file(ctx.task.host_tid(), old.app_fd, old.keep.as_raw_fd()) {
+    if Arc::strong_count(&old.lease) == 1 && same_file(ctx.task.host_tid(), old.app_fd, old.keep.as_raw_fd()) {
         ctx.close_injected(old.app_fd);
     }
 }
