@@ -52,6 +52,7 @@ fn host_file_truncated_between_large_reads() {
     assert!(expected.contains("after shrink: wrong=0"), "native run:\n{expected}");
 
     if native_only() {
+        eprintln!("RVISOR_NATIVE_ONLY: checked the native run only (not a sandbox test)");
         return;
     }
     let sandbox_file = make("sandbox");

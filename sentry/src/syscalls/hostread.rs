@@ -180,7 +180,11 @@ fn install_and_read(
         Dest::Iov2(iov, cnt, flags) => [app_fd as u64, iov, cnt, pos, 0, flags],
     };
     let nr = in_place_call(app_fd, dest, pos, false).0;
-    Some(ctx.inject(nr, args))
+    match ctx.inject(nr, args) {
+        // An injected call cannot be restarted as the app's own: read by copying.
+        Ok(r) if (-516..=-512).contains(&r) => None,
+        r => Some(r),
+    }
 }
 
 fn tick() -> u64 {
