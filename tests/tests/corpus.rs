@@ -20,6 +20,7 @@ corpus!(
     access,
     append_fork,
     caps_sched,
+    big_read,
     chdir,
     chmod,
     chown,

@@ -10,7 +10,7 @@ use rvisor_syscalls::Errno;
 use super::task::{ExitStatus, FsContext, Task, ThreadGroup};
 use super::{signal, InitExit, Kernel, INJECT_FD, STUB_FD};
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
-use crate::platform::ptrace::{complete_syscall, Stop, Tracee};
+use crate::platform::ptrace::{Stop, Tracee};
 use crate::syscalls::{self, Outcome, SyscallCtx};
 use crate::vfs::FdTable;
 
@@ -202,7 +202,7 @@ fn start_initial(
     let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
     match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
         Ok(()) => {
-            tracee.set_regs(&ctx.regs)?;
+            tracee.set_regs(ctx.regs()?)?;
             tracee.cont(0)?;
             Ok(tracee)
         }
@@ -308,15 +308,14 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
 }
 
 fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
-    let regs = tracee.get_regs()?;
+    let info = tracee.syscall_info()?;
     // A wake-up for a signal sent while the task was running is stale (the
     // host delivered it); one sent since the stop began must stay armed.
     if task.interrupt.drain() && signal::deliverable(task, tracee, None).is_some() {
         task.interrupt.notify();
     }
-    let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-    let nr = regs.orig_rax;
-    let args = regs.syscall_args();
+    let mut ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
+    let (nr, args) = (info.nr, info.args);
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let mut ret = syscalls::dispatch(&mut ctx, nr, args);
     let mut restart = false;
@@ -327,8 +326,11 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
                 crate::syscalls::strace_exit(&ctx, nr, args, &Err(Errno::ERESTARTNOHAND), entered);
             }
             signal::reraise(task, held_signals(kernel, task, &mut ctx));
-            signal::finish_with_host_mask(&ctx.mem, &mut ctx.regs, mask)?;
-            tracee.set_regs(&ctx.regs)?;
+            let mut regs = *ctx.regs()?;
+            signal::finish_with_host_mask(&ctx.mem, &mut regs, mask)?;
+            ctx.set_regs(regs);
+            ctx.outcome = Outcome::RegsSet;
+            ctx.finish(0)?;
             return tracee.cont(0);
         }
     }
@@ -346,21 +348,12 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
     // Signals held back while the sentry ran syscalls in the task's context.
     signal::reraise(task, held_signals(kernel, task, &mut ctx));
     if restart {
-        signal::rewind_syscall(&mut ctx.regs, nr);
-        tracee.set_regs(&ctx.regs)?;
-        return tracee.cont(0);
+        let mut regs = *ctx.regs()?;
+        signal::rewind_syscall(&mut regs, nr);
+        ctx.set_regs(regs);
+        ctx.outcome = Outcome::RegsSet;
     }
-    match ctx.outcome {
-        Outcome::Return => {
-            let raw = match ret {
-                Ok(v) => v,
-                Err(e) => e.as_return(),
-            };
-            complete_syscall(&mut ctx.regs, raw);
-            tracee.set_regs(&ctx.regs)?;
-        }
-        Outcome::RegsSet => tracee.set_regs(&ctx.regs)?,
-    }
+    ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
     tracee.cont(0)
 }
 

@@ -140,10 +140,10 @@ pub fn prepare(
 }
 
 /// Loads `plan` into the process, which must be a fresh stub image stopped at
-/// its entry trap (`ctx.regs` are its registers). On success `ctx.regs` hold
+/// its entry trap (`ctx.regs()` are its registers). On success `ctx.regs()` hold
 /// the registers to start the program with.
 pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
-    let stub_rsp = ctx.regs.rsp;
+    let stub_rsp = ctx.regs()?.rsp;
     let host_auxv = stack::read_stub_auxv(&ctx.mem, stub_rsp);
     let exe_map = elf::map_program(ctx, &plan.exe, true)?;
     let interp_map = match &plan.interp {
@@ -177,7 +177,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     let stack_limit = ctx.task.tg.rlimit(libc::RLIMIT_STACK as usize).rlim_cur.clamp(128 << 10, 1 << 30);
     let sp = stack::build(ctx, &layout, stack_limit)?;
 
-    let mut regs = ctx.regs;
+    let mut regs = *ctx.regs()?;
     regs.rax = 0;
     regs.rbx = 0;
     regs.rcx = 0;
@@ -199,7 +199,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     regs.rsp = sp;
     regs.orig_rax = u64::MAX;
     regs.eflags = 0x202;
-    ctx.regs = regs;
+    ctx.set_regs(regs);
 
     // Record the new image.
     let name = plan.execfn.rsplit(|&b| b == b'/').next().unwrap_or(&plan.execfn).to_vec();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rvisor_syscalls::abi::{push_dirent64, Iovec};
 use rvisor_syscalls::{Errno, SysResult};
 
+use super::hostread::{self, Dest};
 use super::SyscallCtx;
 use crate::vfs::{DirEntry, OpenFile, DT_DIR};
 
@@ -15,6 +16,20 @@ const CHUNK: usize = 8 << 20;
 
 /// Reads up to `len` bytes at `off` (or the file offset), blocking unless O_NONBLOCK.
 pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Option<u64>) -> Result<Vec<u8>, Errno> {
+    read_file_with(ctx, file, len, off, |data| Ok(data.len())).map(|(data, _)| data)
+}
+
+/// Like [`read_file`], but hands the data to `deliver` before the file
+/// offset moves, and moves it only by the count `deliver` accepted: a read
+/// into a partly bad buffer returns what fit and leaves the rest unread,
+/// and one into a bad buffer (EFAULT) reads nothing, as in Linux.
+fn read_file_with(
+    ctx: &SyscallCtx<'_>,
+    file: &Arc<OpenFile>,
+    len: usize,
+    off: Option<u64>,
+    deliver: impl FnOnce(&[u8]) -> Result<usize, Errno>,
+) -> Result<(Vec<u8>, usize), Errno> {
     if !file.readable() {
         return Err(Errno::EBADF);
     }
@@ -25,7 +40,9 @@ pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Op
     }
     // Sockets block on their own terms (SO_RCVTIMEO, per-direction host fds).
     if ops.as_any().is::<crate::fs::socket::SocketFile>() {
-        return super::socket::read(ctx, file, len.min(MAX_RW));
+        let data = super::socket::read(ctx, file, len.min(MAX_RW))?;
+        let taken = deliver(&data)?.min(data.len());
+        return Ok((data, taken));
     }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = vec![0u8; len];
@@ -42,11 +59,28 @@ pub fn read_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, len: usize, off: Op
             r => break r?,
         }
     };
-    if let Some(g) = pos_guard.as_deref_mut() {
-        *g = pos + n as u64;
-    }
     buf.truncate(n);
-    Ok(buf)
+    let taken = deliver(&buf)?.min(n);
+    if let Some(g) = pos_guard.as_deref_mut() {
+        *g = pos + taken as u64;
+    }
+    Ok((buf, taken))
+}
+
+/// Copies `data` to app memory at `addr` up to the first fault; EFAULT if
+/// nothing could be copied.
+fn copy_out(ctx: &SyscallCtx<'_>, addr: u64, data: &[u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < data.len() {
+        match ctx.mem.write_partial(addr.wrapping_add(done as u64), &data[done..]) {
+            0 => break,
+            n => done += n,
+        }
+    }
+    if done == 0 && !data.is_empty() {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done)
 }
 
 static APPEND_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -139,9 +173,11 @@ fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u6
         }
         return Ok(0);
     }
-    let data = read_file(ctx, &file, len as usize, off)?;
-    ctx.mem.write(buf, &data)?;
-    Ok(data.len() as i64)
+    if let Some(r) = hostread::read(ctx, &file, Dest::Buf(buf), len, off) {
+        return r;
+    }
+    let (_, n) = read_file_with(ctx, &file, len as usize, off, |data| copy_out(ctx, buf, data))?;
+    Ok(n as i64)
 }
 
 fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {
@@ -177,24 +213,49 @@ pub fn sys_pwrite64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     do_write(ctx, a[0], a[1], a[2], off)
 }
 
-fn readv_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
+fn readv_common(
+    ctx: &mut SyscallCtx<'_>,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    off: Option<u64>,
+    flags: Option<u64>,
+) -> SysResult {
     let file = ctx.file(fd as i32)?;
     let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
     let total: u64 = iovs.iter().map(|v| v.iov_len).sum();
     if total == 0 {
         return if file.readable() { Ok(0) } else { Err(Errno::EBADF) };
     }
-    let data = read_file(ctx, &file, total as usize, off)?;
-    let mut done = 0usize;
-    for v in &iovs {
-        if done >= data.len() {
-            break;
-        }
-        let n = (v.iov_len as usize).min(data.len() - done);
-        ctx.mem.write(v.iov_base, &data[done..done + n])?;
-        done += n;
+    let dest = match flags {
+        Some(f) => Dest::Iov2(iov, cnt, f),
+        None => Dest::Iov(iov, cnt),
+    };
+    if let Some(r) = hostread::read(ctx, &file, dest, total, off) {
+        return r;
     }
-    Ok(data.len() as i64)
+    let scatter = |data: &[u8]| {
+        let mut done = 0usize;
+        for v in &iovs {
+            if done >= data.len() {
+                break;
+            }
+            let n = (v.iov_len as usize).min(data.len() - done);
+            match copy_out(ctx, v.iov_base, &data[done..done + n]) {
+                Ok(w) => {
+                    done += w;
+                    if w < n {
+                        break;
+                    }
+                }
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    };
+    let (_, n) = read_file_with(ctx, &file, total as usize, off, scatter)?;
+    Ok(n as i64)
 }
 
 fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
@@ -218,7 +279,7 @@ fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Opt
 }
 
 pub fn sys_readv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    readv_common(ctx, a[0], a[1], a[2], None)
+    readv_common(ctx, a[0], a[1], a[2], None, None)
 }
 
 pub fn sys_writev(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -227,7 +288,7 @@ pub fn sys_writev(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 pub fn sys_preadv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let off = pos_arg(a[3])?;
-    readv_common(ctx, a[0], a[1], a[2], off)
+    readv_common(ctx, a[0], a[1], a[2], off, None)
 }
 
 pub fn sys_pwritev(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -242,7 +303,7 @@ pub fn sys_preadv2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     let off = if a[3] as i64 == -1 { None } else { pos_arg(a[3])? };
-    readv_common(ctx, a[0], a[1], a[2], off)
+    readv_common(ctx, a[0], a[1], a[2], off, Some(a[5]))
 }
 
 pub fn sys_pwritev2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

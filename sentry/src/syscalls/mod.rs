@@ -10,6 +10,7 @@ pub mod epoll;
 pub mod fd;
 pub mod file;
 pub mod futex;
+pub mod hostread;
 pub mod io;
 pub mod mm;
 pub mod process;
@@ -26,13 +27,13 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
-use rvisor_syscalls::abi::UserRegs;
+use rvisor_syscalls::abi::{Pod, UserRegs};
 use rvisor_syscalls::{Errno, SysResult};
 
 use crate::kernel::wait::{wait_fds, Woken};
 use crate::kernel::{Kernel, Task, INJECT_FD};
 use crate::mm::Memory;
-use crate::platform::ptrace::Tracee;
+use crate::platform::ptrace::{complete_syscall, SyscallInfo, Tracee};
 use crate::vfs::path::{ParentAndName, ResolveFlags, Resolver};
 use crate::vfs::{Location, OpenFile, VfsResult};
 
@@ -45,6 +46,9 @@ pub enum Outcome {
     Return,
     /// The handler replaced all registers (execve, sigreturn-like).
     RegsSet,
+    /// The host already ran the call in the app's context and rax holds its
+    /// result (see `Tracee::run_in_place`): write nothing back.
+    Ran,
 }
 
 /// A trapped syscall being handled.
@@ -52,8 +56,11 @@ pub struct SyscallCtx<'a> {
     pub kernel: &'a Arc<Kernel>,
     pub task: &'a Arc<Task>,
     pub tracee: &'a Tracee,
-    /// Registers at the stop; the result is written into a copy of these.
-    pub regs: UserRegs,
+    /// Registers at the stop, read on first use (see [`SyscallCtx::regs`]);
+    /// the result is written into a copy of these. Until `full_regs`, only
+    /// the syscall-info fields (orig_rax, rip, rsp, arguments) are valid.
+    regs: UserRegs,
+    full_regs: bool,
     pub mem: Memory,
     /// Signals that arrived during injected syscalls, raised again on resume.
     pub deferred: Vec<rvisor_syscalls::abi::Siginfo>,
@@ -66,12 +73,14 @@ pub struct SyscallCtx<'a> {
 pub const AT_FDCWD: i32 = -100;
 
 impl<'a> SyscallCtx<'a> {
+    /// A context over a stopped tracee whose registers are all known.
     pub fn new(kernel: &'a Arc<Kernel>, task: &'a Arc<Task>, tracee: &'a Tracee, regs: UserRegs) -> SyscallCtx<'a> {
         SyscallCtx {
             kernel,
             task,
             tracee,
             regs,
+            full_regs: true,
             mem: Memory::new(task.host_tid()),
             deferred: Vec::new(),
             outcome: Outcome::Return,
@@ -79,9 +88,83 @@ impl<'a> SyscallCtx<'a> {
         }
     }
 
+    /// A context for a syscall stop described by `info`: the other
+    /// registers are fetched only if a handler asks for them, which keeps
+    /// the common stop at one cheap read and two one-word writes.
+    pub fn at_syscall(kernel: &'a Arc<Kernel>, task: &'a Arc<Task>, tracee: &'a Tracee, info: &SyscallInfo) -> Self {
+        let mut regs = UserRegs::zeroed();
+        regs.orig_rax = info.nr;
+        regs.rip = info.rip;
+        regs.rsp = info.rsp;
+        regs.set_syscall_args(info.args);
+        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+        ctx.full_regs = false;
+        ctx
+    }
+
+    /// All of the tracee's registers at the stop (as changed by the handler so far).
+    pub fn regs(&mut self) -> Result<&UserRegs, Errno> {
+        if !self.full_regs {
+            self.regs = self.tracee.get_regs()?;
+            self.full_regs = true;
+        }
+        Ok(&self.regs)
+    }
+
+    /// Replaces all registers (execve); written back when the handler returns.
+    pub fn set_regs(&mut self, regs: UserRegs) {
+        self.regs = regs;
+        self.full_regs = true;
+    }
+
+    /// Writes the handler's result back and lets the tracee go on: the
+    /// result alone when no register was needed, else every register.
+    pub fn finish(&mut self, ret: i64) -> Result<(), Errno> {
+        match self.outcome {
+            Outcome::Return if !self.full_regs => self.tracee.set_return(ret),
+            Outcome::Return => {
+                complete_syscall(&mut self.regs, ret);
+                self.tracee.set_regs(&self.regs)
+            }
+            Outcome::RegsSet => self.tracee.set_regs(self.regs()?),
+            Outcome::Ran => Ok(()),
+        }
+    }
+
+    /// Lets the host run the trapped call itself in the app's context,
+    /// changed to syscall `nr` with argument `i` set to `v` for each `(i, v)`
+    /// in `args` (see `Tracee::run_in_place`); returns the raw result, which
+    /// the app then finds in rax. After an injection the tracee no longer sits
+    /// at the syscall stop, so the call is injected instead (same result).
+    pub fn run_in_place(&mut self, nr: u64, args: &[(usize, u64)]) -> Result<i64, Errno> {
+        if self.full_regs {
+            let mut all = self.regs.syscall_args();
+            for &(i, v) in args {
+                all[i] = v;
+            }
+            return self.inject(nr as i64, all);
+        }
+        let info = SyscallInfo {
+            nr: self.regs.orig_rax,
+            args: self.regs.syscall_args(),
+            rip: self.regs.rip,
+            rsp: self.regs.rsp,
+        };
+        let ret = self.tracee.run_in_place(&info, nr, args, &mut self.deferred)?;
+        self.outcome = Outcome::Ran;
+        Ok(ret)
+    }
+
     /// Runs one host syscall in the app's context.
     pub fn inject(&mut self, nr: i64, args: [u64; 6]) -> Result<i64, Errno> {
+        self.regs()?;
         self.tracee.inject(&self.regs, nr, args, &mut self.deferred)
+    }
+
+    /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`).
+    pub fn inject_clone(&mut self, nr: i64, args: [u64; 6]) -> Result<i64, Errno> {
+        self.regs()?;
+        self.tracee.inject_clone(&self.regs, nr, args, &mut self.deferred)
     }
 
     /// Installs host fd `fd` into the app process's host fd table (close-on-exec)
@@ -90,7 +173,7 @@ impl<'a> SyscallCtx<'a> {
         let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
         send_fd(self.kernel.inject_sock.as_raw_fd(), fd)?;
         // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
-        let scratch = (self.regs.rsp.wrapping_sub(128 + 256)) & !15;
+        let scratch = (self.regs()?.rsp.wrapping_sub(128 + 256)) & !15;
         let iov_addr = scratch;
         let buf_addr = scratch + 16;
         let cmsg_addr = scratch + 32;
@@ -105,7 +188,7 @@ impl<'a> SyscallCtx<'a> {
             msg_controllen: 24,
             ..Default::default()
         };
-        block[96..96 + 56].copy_from_slice(rvisor_syscalls::abi::Pod::as_bytes(&msg));
+        block[96..96 + 56].copy_from_slice(Pod::as_bytes(&msg));
         self.mem.write(scratch, &block)?;
         let r = self.inject(libc::SYS_recvmsg, [INJECT_FD as u64, msg_addr, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0])?;
         Errno::result(r)?;

@@ -48,14 +48,10 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     let envv = ctx.mem.read_string_array(envp, MAX_ARG_BYTES)?;
     let plan = crate::loader::prepare(ctx, dirfd, &path, argv, envv, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
     // Point of no return: replace the image with the stub, then load.
-    let r = ctx.tracee.inject(
-        &ctx.regs,
-        libc::SYS_execveat,
-        [STUB_FD as u64, STUB_EMPTY_STRING, 0, 0, libc::AT_EMPTY_PATH as u64, 0],
-        &mut ctx.deferred,
-    )?;
+    let r = ctx.inject(libc::SYS_execveat, [STUB_FD as u64, STUB_EMPTY_STRING, 0, 0, libc::AT_EMPTY_PATH as u64, 0])?;
     Errno::result(r)?;
-    ctx.regs = ctx.tracee.get_regs()?;
+    let stub_regs = ctx.tracee.get_regs()?;
+    ctx.set_regs(stub_regs);
     crate::kernel::signal::reset_on_exec(&ctx.task.tg);
     ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner()).caps_after_exec();
     super::fd::release_locks(ctx.task.tg.tgid, &ctx.task.files().close_on_exec());
@@ -132,12 +128,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     let vfork = flags & libc::CLONE_VFORK as u64 != 0;
     // Made before the clone, so nothing can fail once the child exists.
     let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
-    let host_tid = ctx.tracee.inject_clone(
-        &ctx.regs,
-        libc::SYS_clone,
-        [host_flags, c.stack, 0, c.child_tid, c.tls, 0],
-        &mut ctx.deferred,
-    )?;
+    let host_tid = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0])?;
     let host_tid = Errno::result(host_tid)? as i32;
     let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
         Ok(c) => c,
@@ -160,7 +151,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
         let _ = ctx.mem.write_val(c.parent_tid, &child.tid);
     }
-    let mut regs = ctx.regs;
+    let mut regs = *ctx.regs()?;
     regs.rax = 0;
     if c.stack != 0 {
         regs.rsp = c.stack;

@@ -14,15 +14,19 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
+
+mod floors;
+
 const CASES: &[&str] = &["floors", "startup", "getppid", "open_read_close", "bigread"];
 const MIB: u64 = 1 << 20;
 const BIG_FILE_SIZE: u64 = 256 * MIB;
 
 /// The workload programs, compiled at run time so the binary is self-contained.
 const PROGRAMS: &[(&str, &str)] = &[
-    ("getppid_loop", include_str!("../../bench/getppid_loop.c")),
-    ("open_read_close", include_str!("../../bench/open_read_close.c")),
-    ("bigread", include_str!("../../bench/bigread.c")),
+    ("getppid_loop", include_str!("../../../bench/getppid_loop.c")),
+    ("open_read_close", include_str!("../../../bench/open_read_close.c")),
+    ("bigread", include_str!("../../../bench/bigread.c")),
 ];
 
 struct Opts {
@@ -130,335 +134,6 @@ fn os_err(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
-// ---- in-process floors -----------------------------------------------------
-
-/// Native raw getppid, ns per call.
-fn native_getppid(n: u64) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: getppid takes no arguments and cannot fail.
-        unsafe { libc::syscall(libc::SYS_getppid) };
-    }
-    t.elapsed().as_nanos() as f64 / n as f64
-}
-
-/// A seccomp filter: `action` for getppid, allow everything else.
-fn getppid_filter(action: u32) -> [libc::sock_filter; 6] {
-    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    [
-        ins(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        ins(JEQ_K, 0, 3, AUDIT_ARCH_X86_64),
-        ins(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
-        ins(JEQ_K, 0, 1, libc::SYS_getppid as u32),
-        ins(RET_K, 0, 0, action),
-        ins(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW),
-    ]
-}
-
-fn install_filter(action: u32) -> Result<(), String> {
-    let mut filter = getppid_filter(action);
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(os_err("PR_SET_NO_NEW_PRIVS"));
-    }
-    // SAFETY: `prog` points at `filter`; both outlive the call and the kernel copies them.
-    let r =
-        unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, &prog as *const libc::sock_fprog) };
-    if r != 0 {
-        return Err(os_err("seccomp"));
-    }
-    Ok(())
-}
-
-/// What the SIGSYS handler and the emulating tracer make getppid return.
-const FAKE_PPID: i64 = 4242;
-
-extern "C" fn on_sigsys(_sig: libc::c_int, _info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    let uc = ctx.cast::<libc::ucontext_t>();
-    // SAFETY: the kernel passes a valid ucontext_t to an SA_SIGINFO handler; the
-    // rax we store there becomes the syscall's return value at sigreturn.
-    unsafe { (*uc).uc_mcontext.gregs[libc::REG_RAX as usize] = FAKE_PPID };
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tracer {
-    None,
-    /// PTRACE_CONT at each seccomp stop: the syscall then runs on the host.
-    Bare,
-    /// GETREGS, skip the syscall with a result, SETREGS, CONT.
-    Emulate,
-}
-
-/// Forks a child that runs `f` and reports its result over a pipe. With a
-/// tracer, the parent seizes the child first and serves its seccomp stops.
-fn in_child(f: impl FnOnce() -> Result<f64, String>, tracer: Tracer) -> Result<f64, String> {
-    let mut result = [0; 2];
-    let mut start = [0; 2];
-    for fds in [&mut result, &mut start] {
-        // SAFETY: pipe2 writes two fds into the array.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(os_err("pipe2"));
-        }
-    }
-    // SAFETY: the bench is single-threaded at this point, so the child may keep
-    // running ordinary Rust code (allocation included).
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(os_err("fork"));
-    }
-    if pid == 0 {
-        let mut b = [0u8; 1];
-        // SAFETY: reading one byte into a local from our own pipe: waits until
-        // the parent has attached.
-        unsafe { libc::read(start[0], b.as_mut_ptr().cast(), 1) };
-        let out =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| Err("panicked".to_string()));
-        let msg = match out {
-            Ok(v) => format!("ok {v}"),
-            Err(e) => format!("err {e}"),
-        };
-        // SAFETY: writing a local buffer to our pipe, then leaving without running
-        // the parent's destructors or atexit handlers.
-        unsafe {
-            libc::write(result[1], msg.as_ptr().cast(), msg.len());
-            libc::_exit(0)
-        }
-    }
-    // SAFETY: closing the parent's copies of the child's pipe ends.
-    unsafe {
-        libc::close(result[1]);
-        libc::close(start[0]);
-    }
-    let mut traced = Ok(());
-    if tracer != Tracer::None {
-        let opts = libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL;
-        // SAFETY: seizing our own child, which is blocked on the start pipe.
-        if unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, 0, opts) } != 0 {
-            traced = Err(os_err("PTRACE_SEIZE"));
-            // SAFETY: killing our own child; it is reaped below.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-    // SAFETY: one byte from a static to our pipe, then closing it.
-    unsafe {
-        libc::write(start[1], b"g".as_ptr().cast(), 1);
-        libc::close(start[1]);
-    }
-    if traced.is_ok() && tracer != Tracer::None {
-        traced = serve_stops(pid, tracer == Tracer::Emulate);
-        if traced.is_err() {
-            // SAFETY: our tracee is still alive (serve_stops returns early only
-            // on errors); kill and reap it.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-                while libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL) == pid {}
-            }
-        }
-    } else {
-        let mut status = 0;
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
-    }
-    let msg = read_all(result[0]);
-    // SAFETY: closing our pipe end.
-    unsafe { libc::close(result[0]) };
-    traced?;
-    match msg.split_once(' ') {
-        Some(("ok", v)) => v.parse().map_err(|_| format!("bad result {msg:?}")),
-        Some(("err", e)) => Err(e.to_string()),
-        _ => Err("child died without a result".to_string()),
-    }
-}
-
-fn read_all(fd: libc::c_int) -> String {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 512];
-    loop {
-        // SAFETY: reading into a local buffer of the stated size.
-        let r = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-        if r <= 0 {
-            break;
-        }
-        buf.extend_from_slice(&chunk[..r as usize]);
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// The tracer: resumes every stop of `pid` until it exits (and reaps it).
-fn serve_stops(pid: libc::pid_t, emulate: bool) -> Result<(), String> {
-    loop {
-        let mut st = 0;
-        // SAFETY: waiting for our own tracee.
-        if unsafe { libc::waitpid(pid, &mut st, libc::__WALL) } < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(os_err("waitpid"));
-        }
-        if libc::WIFEXITED(st) || libc::WIFSIGNALED(st) {
-            return Ok(());
-        }
-        if !libc::WIFSTOPPED(st) {
-            continue;
-        }
-        let event = st >> 16;
-        let mut sig = 0;
-        if event == libc::PTRACE_EVENT_SECCOMP {
-            if emulate {
-                // SAFETY: user_regs_struct is plain data; PTRACE_GETREGS fills it
-                // and PTRACE_SETREGS reads it, for our stopped tracee.
-                unsafe {
-                    let mut regs: libc::user_regs_struct = std::mem::zeroed();
-                    if libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _) != 0 {
-                        return Err(os_err("PTRACE_GETREGS"));
-                    }
-                    regs.orig_rax = u64::MAX; // skip the syscall...
-                    regs.rax = FAKE_PPID as u64; // ...and return this
-                    if libc::ptrace(libc::PTRACE_SETREGS, pid, 0, &regs as *const _) != 0 {
-                        return Err(os_err("PTRACE_SETREGS"));
-                    }
-                }
-            }
-        } else if event == 0 {
-            // An ordinary signal: deliver it.
-            sig = libc::WSTOPSIG(st);
-        }
-        // SAFETY: resuming our stopped tracee.
-        if unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, sig) } != 0 {
-            return Err(os_err("PTRACE_CONT"));
-        }
-    }
-}
-
-/// seccomp RET_TRAP + SIGSYS handler in the same process: ns per trap.
-fn sigsys_floor(n: u64) -> Result<f64, String> {
-    in_child(
-        || {
-            // SAFETY: a zeroed sigaction is valid; the handler only writes the
-            // ucontext it is given.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_sigsys as *const () as usize;
-                sa.sa_flags = libc::SA_SIGINFO;
-                if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
-                    return Err(os_err("sigaction"));
-                }
-            }
-            install_filter(libc::SECCOMP_RET_TRAP)?;
-            let t = Instant::now();
-            for _ in 0..n {
-                // SAFETY: getppid takes no arguments; the filter traps it.
-                let r = unsafe { libc::syscall(libc::SYS_getppid) };
-                if r != FAKE_PPID {
-                    return Err(format!("getppid returned {r}, not the handler's value"));
-                }
-            }
-            Ok(t.elapsed().as_nanos() as f64 / n as f64)
-        },
-        Tracer::None,
-    )
-}
-
-fn get_affinity() -> Option<libc::cpu_set_t> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        (libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0).then_some(set)
-    }
-}
-
-fn set_affinity(set: &libc::cpu_set_t) -> Result<(), String> {
-    // SAFETY: passing a valid cpu_set_t of the stated size for this thread.
-    if unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) } != 0 {
-        return Err(os_err("sched_setaffinity"));
-    }
-    Ok(())
-}
-
-fn pin_to(cpu: usize) -> Result<(), String> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET only writes inside it.
-    let set = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        set
-    };
-    set_affinity(&set)
-}
-
-/// The first two CPUs this process may run on.
-fn two_cpus() -> Option<(usize, usize)> {
-    let set = get_affinity()?;
-    // SAFETY: CPU_ISSET only reads the set.
-    let mut cpus = (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) });
-    Some((cpus.next()?, cpus.next()?))
-}
-
-/// seccomp RET_TRACE stops served by a minimal tracer on CPU `pin.0` with the
-/// tracee on CPU `pin.1`: ns per stop. Unpinned, the scheduler usually keeps
-/// both on one CPU; apart, every stop is a cross-CPU wake-up.
-fn ptrace_floor_pinned(n: u64, tracer: Tracer, pin: (usize, usize)) -> Result<f64, String> {
-    let saved = get_affinity().ok_or_else(|| os_err("sched_getaffinity"))?;
-    pin_to(pin.0)?;
-    let r = in_child(
-        move || {
-            pin_to(pin.1)?;
-            ptrace_tracee(n, tracer)
-        },
-        tracer,
-    );
-    set_affinity(&saved)?;
-    r
-}
-
-/// seccomp RET_TRACE stops served by a minimal tracer: ns per stop.
-fn ptrace_floor(n: u64, tracer: Tracer) -> Result<f64, String> {
-    in_child(move || ptrace_tracee(n, tracer), tracer)
-}
-
-/// The traced child's loop: `n` getppid calls that each stop for the tracer.
-fn ptrace_tracee(n: u64, tracer: Tracer) -> Result<f64, String> {
-    install_filter(libc::SECCOMP_RET_TRACE)?;
-    let t = Instant::now();
-    for _ in 0..n {
-        // SAFETY: getppid takes no arguments; the filter stops it for the tracer.
-        let r = unsafe { libc::syscall(libc::SYS_getppid) };
-        if r < 0 {
-            return Err(os_err("getppid under the tracer"));
-        }
-        if tracer == Tracer::Emulate && r != FAKE_PPID {
-            return Err(format!("getppid returned {r}, not the tracer's value"));
-        }
-    }
-    Ok(t.elapsed().as_nanos() as f64 / n as f64)
-}
-
-struct Floors {
-    native: f64,
-    sigsys: Result<f64, String>,
-    ptrace: Result<f64, String>,
-    ptrace_emulate: Result<f64, String>,
-    /// Tracer and tracee pinned to one CPU, then to two; `None` with one CPU.
-    ptrace_same: Option<Result<f64, String>>,
-    ptrace_cross: Option<Result<f64, String>>,
-}
-
-fn measure_floors(opts: &Opts) -> Floors {
-    let reps = opts.reps();
-    let native = median((0..reps).map(|_| native_getppid(opts.n(2_000_000, 200_000))).collect());
-    let sigsys = median_of(reps, || sigsys_floor(opts.n(200_000, 20_000)));
-    let ptrace = median_of(reps, || ptrace_floor(opts.n(20_000, 2_000), Tracer::Bare));
-    let ptrace_emulate = median_of(reps, || ptrace_floor(opts.n(20_000, 2_000), Tracer::Emulate));
-    let pinned = |(a, b)| median_of(reps, || ptrace_floor_pinned(opts.n(5_000, 500), Tracer::Bare, (a, b)));
-    let ptrace_same = two_cpus().map(|(a, _)| pinned((a, a)));
-    let ptrace_cross = two_cpus().map(pinned);
-    Floors { native, sigsys, ptrace, ptrace_emulate, ptrace_same, ptrace_cross }
-}
-
 // ---- workloads -------------------------------------------------------------
 
 /// One workload run: the program's own report plus the wall time.
@@ -522,8 +197,10 @@ fn run_program(argv: &[OsString], timeout: Duration) -> Result<Run, String> {
 struct Workload {
     native: Result<Vec<Run>, String>,
     rvisor: Result<Vec<Run>, String>,
-    /// The bare ptrace stop (ns) measured before each pair of runs.
+    /// The same-CPU bare ptrace stop (ns) measured before each pair of runs.
     stops: Vec<Option<f64>>,
+    /// The same-CPU least emulated syscall (GET_SYSCALL_INFO + 2 POKEUSER), likewise.
+    emulated: Vec<Option<f64>>,
 }
 
 impl Workload {
@@ -541,10 +218,17 @@ impl Workload {
         (!v.is_empty()).then(|| median(v))
     }
 
-    /// Median over repetitions of `f(rvisor run) / ptrace stop measured just before it`.
-    fn per_stop(&self, f: impl Fn(&Run) -> f64) -> Option<f64> {
+    /// Median least emulated syscall beside these runs.
+    fn emulated(&self) -> Option<f64> {
+        let v: Vec<f64> = self.emulated.iter().flatten().copied().collect();
+        (!v.is_empty()).then(|| median(v))
+    }
+
+    /// Median over repetitions of `f(rvisor run) / floors[i]`, each run paired
+    /// with the floor measured just before it.
+    fn per_floor(&self, floors: &[Option<f64>], f: impl Fn(&Run) -> f64) -> Option<f64> {
         let runs = self.rvisor.as_ref().ok()?;
-        let v: Vec<f64> = runs.iter().zip(&self.stops).filter_map(|(r, s)| Some(f(r) / (*s)?)).collect();
+        let v: Vec<f64> = runs.iter().zip(floors).filter_map(|(r, s)| Some(f(r) / (*s)?)).collect();
         (!v.is_empty()).then(|| median(v))
     }
 }
@@ -552,9 +236,11 @@ impl Workload {
 /// Runs a workload natively and under rvisor, alternating so slow drifts of
 /// the machine hit both alike. `check` validates each run's report.
 ///
-/// With `floor`, the bare ptrace stop is measured before each pair too: it
-/// flips between its same-CPU and cross-CPU cost with the machine's load, so
-/// only a floor measured beside the runs compares fairly.
+/// With `floor`, the same-CPU ptrace floors are measured before each pair
+/// too: the machine's speed drifts with other load, so only a floor measured
+/// beside the runs compares fairly. They are pinned to one CPU because the
+/// sentry pins each tracer thread beside its tracee: an unpinned floor may
+/// land in the slow cross-CPU mode and flatter rvisor.
 fn run_workload(opts: &Opts, argv: &[OsString], check: &dyn Fn(&Run) -> Result<(), String>, floor: bool) -> Workload {
     let mut sandboxed: Vec<OsString> = vec![opts.rvisor.clone().into(), "do".into(), "--".into()];
     sandboxed.extend_from_slice(argv);
@@ -564,11 +250,12 @@ fn run_workload(opts: &Opts, argv: &[OsString], check: &dyn Fn(&Run) -> Result<(
     } else {
         Err(format!("{} not found (cargo build --release)", opts.rvisor.display()))
     };
-    let mut stops = Vec::new();
+    let (mut stops, mut emulated) = (Vec::new(), Vec::new());
     for _ in 0..opts.reps() {
         if floor {
             // Fork-safe: run_program's watchdog thread has been joined.
-            stops.push(ptrace_floor(opts.n(10_000, 1_000), Tracer::Bare).ok());
+            stops.push(same_cpu_floor(opts.n(10_000, 1_000), Tracer::Bare).ok());
+            emulated.push(same_cpu_floor(opts.n(10_000, 1_000), Tracer::EmulateLean).ok());
         }
         if let Ok(runs) = &mut native {
             match run_program(argv, Duration::from_secs(120)).and_then(|r| check(&r).map(|_| r)) {
@@ -583,7 +270,7 @@ fn run_workload(opts: &Opts, argv: &[OsString], check: &dyn Fn(&Run) -> Result<(
             }
         }
     }
-    Workload { native, rvisor, stops }
+    Workload { native, rvisor, stops, emulated }
 }
 
 /// Builds the C workloads into `dir` with `cc -O2 -static`.
@@ -728,23 +415,31 @@ fn main() {
         println!("in-process floors (ns per call):");
         line("native getppid", num(f.native), "");
         line("seccomp RET_TRAP + SIGSYS handler", show(&f.sigsys), "(systrap floor)");
-        line("seccomp RET_TRACE + PTRACE_CONT", show(&f.ptrace), "(bare ptrace stop)");
-        line("... + GETREGS/SETREGS, syscall skipped", show(&f.ptrace_emulate), "(least an emulated syscall)");
-        if let (Some(same), Some(cross)) = (&f.ptrace_same, &f.ptrace_cross) {
-            line("bare ptrace stop, both pinned to one CPU", show(same), "");
-            line("bare ptrace stop, pinned to two CPUs", show(cross), "(cross-CPU wake-ups)");
+        line("seccomp RET_TRACE + PTRACE_CONT, unpinned", show(&f.unpinned), "(scheduler's choice)");
+        line("bare ptrace stop, tracer+tracee on one CPU", show(&f.same), "(the target's floor)");
+        line("... + GETREGS/SETREGS, syscall skipped", show(&f.same_regs), "(one CPU)");
+        line("... + GET_SYSCALL_INFO + 2x POKEUSER", show(&f.same_lean), "(one CPU; least an emulated syscall)");
+        if let Some(cross) = &f.cross {
+            line("bare ptrace stop, tracer+tracee on two CPUs", show(cross), "(cross-CPU wake-ups)");
+        }
+        if let Ok(bare) = &f.same {
+            println!("\none request at a stop, tracer+tracee on one CPU (ns each, over the bare stop):");
+            for (name, cost) in request_costs(&opts, *bare) {
+                line(name, show(&cost), "");
+            }
         }
         println!();
         Some(f)
     } else {
         None
     };
-    let bare_stop = floors.as_ref().and_then(|f| f.ptrace.as_ref().ok().copied());
+    let bare_stop = floors.as_ref().and_then(|f| f.same.as_ref().ok().copied());
 
     let workdir = opts.dir.join("rvisor-bench");
     let workloads = ["startup", "getppid", "open_read_close", "bigread"];
     let mut rows = Vec::new();
     let mut emulated: Result<(f64, String), String> = Err("not run".to_string());
+    let mut vs_least: Option<(f64, f64)> = None;
     let mut bigread: Result<(f64, String), String> = Err("not run".to_string());
     if workloads.iter().any(|c| opts.wants(c)) {
         let prepared = std::fs::create_dir_all(&workdir)
@@ -790,12 +485,13 @@ fn main() {
                     // steadier than either number.
                     emulated = match (&rv, stop) {
                         (Ok(v), Some(stop)) => Ok((
-                            w.per_stop(ns).unwrap_or(v / stop),
-                            format!("median of per-run ratios ({} / {} ns overall)", num(*v), num(stop)),
+                            w.per_floor(&w.stops, ns).unwrap_or(v / stop),
+                            format!("median of per-run ratios to the same-CPU stop ({} / {} ns)", num(*v), num(stop)),
                         )),
                         (Err(e), _) => Err(format!("rvisor: {e}")),
                         (_, None) => Err("no ptrace floor".to_string()),
                     };
+                    vs_least = w.emulated().and_then(|e| Some((w.per_floor(&w.emulated, ns)?, e)));
                     rows.push(Row { metric: per_op.into(), native: w.native_med(ns), floor: stop, rvisor: rv });
                     let ms = |r: &Run| r.wall_ns / 1e6;
                     rows.push(Row { metric: wall, native: w.native_med(ms), floor: None, rvisor: w.rvisor_med(ms) });
@@ -891,6 +587,13 @@ fn main() {
     }
     if opts.wants("getppid") {
         target("emulated syscall <= 1.1x bare ptrace stop", emulated, |r| r <= 1.1);
+        if let Some((r, least)) = vs_least {
+            println!(
+                "    (for reference: {} of the least an emulating ptrace tracer can do on one CPU, {} ns)",
+                ratio(r),
+                num(least)
+            );
+        }
     }
     if opts.wants("bigread") {
         target("large file read >= 0.9x native throughput", bigread, |r| r >= 0.9);
