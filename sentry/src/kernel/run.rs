@@ -318,6 +318,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
 /// Bookkeeping when a task's host thread is gone.
 fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     task.vfork_release();
+    task.record_exit();
     let tg = &task.tg;
     let last = {
         let mut st = tg.lock();

@@ -72,8 +72,17 @@ pub struct StackParams<'a> {
     pub host_auxv: &'a [(u64, u64)],
 }
 
-/// Maps the stack and writes the initial frame; returns the initial rsp.
-pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<u64, Errno> {
+/// Where `build` put the frame: the initial rsp and the string areas.
+pub struct StackLayout {
+    pub sp: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+/// Maps the stack and writes the initial frame.
+pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<StackLayout, Errno> {
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
     let r = ctx.inject(libc::SYS_mmap, [0, size, prot, flags, u64::MAX, 0])?;
@@ -85,26 +94,37 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         st.image.file_maps.push((base, top, b"[stack]".to_vec()));
     }
 
-    // Strings area, built downwards from the top: execfn, platform, envp, argv.
+    // Strings at the top, in Linux's order (ascending): argv, envp, execfn,
+    // then one NULL word. The environment directly follows the arguments, as
+    // /proc/[pid]/cmdline expects of a program that extends its argv
+    // (setproctitle) into it.
     let mut strings: Vec<u8> = Vec::new();
-    let push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
-        strings.extend_from_slice(s);
-        strings.push(0);
-        strings.len() as u64 // offset of the END of this string from the area start
+    let offsets = |list: &[Vec<u8>], strings: &mut Vec<u8>| -> Vec<u64> {
+        list.iter()
+            .map(|s| {
+                let at = strings.len() as u64;
+                strings.extend_from_slice(s);
+                strings.push(0);
+                at
+            })
+            .collect()
     };
-    let execfn_end = push_str(p.execfn, &mut strings);
-    let platform_end = push_str(b"x86_64", &mut strings);
-    let env_ends: Vec<(u64, usize)> = p.envp.iter().map(|e| (push_str(e, &mut strings), e.len() + 1)).collect();
-    let arg_ends: Vec<(u64, usize)> = p.argv.iter().map(|a| (push_str(a, &mut strings), a.len() + 1)).collect();
-    let strings_start = (top - 16 - strings.len() as u64) & !7;
-    let addr_of = |end: u64, len: usize| strings_start + end - len as u64;
-    let execfn_addr = addr_of(execfn_end, p.execfn.len() + 1);
-    let platform_addr = addr_of(platform_end, 7);
+    let arg_offs = offsets(p.argv, &mut strings);
+    let args_len = strings.len() as u64;
+    let env_offs = offsets(p.envp, &mut strings);
+    let envs_len = strings.len() as u64;
+    let execfn_off = strings.len() as u64;
+    strings.extend_from_slice(p.execfn);
+    strings.push(0);
+    let strings_start = top.checked_sub(8 + strings.len() as u64).filter(|&s| s >= base + 4096).ok_or(Errno::E2BIG)?;
+    let execfn_addr = strings_start + execfn_off;
+    // Below the strings: the platform name, then AT_RANDOM's 16 bytes.
+    let platform_addr = (strings_start - 7) & !7;
 
     let mut random = [0u8; 16];
     // SAFETY: fills a 16-byte local buffer.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
-    let random_addr = (strings_start - 16) & !15;
+    let random_addr = (platform_addr - 16) & !15;
 
     let mut auxv: Vec<(u64, u64)> = vec![
         (AT_PHDR, p.phdr),
@@ -139,12 +159,12 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
     let mut frame: Vec<u8> = Vec::with_capacity(words * 8);
     let mut push = |v: u64| frame.extend_from_slice(&v.to_ne_bytes());
     push(p.argv.len() as u64);
-    for &(end, len) in &arg_ends {
-        push(addr_of(end, len));
+    for off in &arg_offs {
+        push(strings_start + off);
     }
     push(0);
-    for &(end, len) in &env_ends {
-        push(addr_of(end, len));
+    for off in &env_offs {
+        push(strings_start + off);
     }
     push(0);
     for (k, v) in auxv {
@@ -152,7 +172,14 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         push(v);
     }
     ctx.mem.write(strings_start, &strings)?;
+    ctx.mem.write(platform_addr, b"x86_64\0")?;
     ctx.mem.write(random_addr, &random)?;
     ctx.mem.write(sp, &frame)?;
-    Ok(sp)
+    Ok(StackLayout {
+        sp,
+        arg_start: strings_start,
+        arg_end: strings_start + args_len,
+        env_start: strings_start + args_len,
+        env_end: strings_start + envs_len,
+    })
 }
