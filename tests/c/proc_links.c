@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	/* Modes and owners of entries. */
 	const char *entries[] = {
 		"/proc/self", "/proc/thread-self", "/proc/mounts", "/proc/meminfo", "/proc/uptime",
-		"/proc/sys", "/proc/sys/kernel/hostname", "/proc/sys/kernel/ostype", "/proc/self/", "/proc/self/cmdline",
+		"/proc/sys", "/proc/sys/kernel/hostname", "/proc/sys/kernel/ostype", "/proc/self/", "/proc/self/auxv", "/proc/self/cmdline",
 		"/proc/self/comm", "/proc/self/cwd", "/proc/self/environ", "/proc/self/exe", "/proc/self/fd",
 		"/proc/self/fdinfo", "/proc/self/fdinfo/0", "/proc/self/limits", "/proc/self/maps",
 		"/proc/self/mountinfo", "/proc/self/mounts", "/proc/self/root", "/proc/self/stat",

@@ -2,6 +2,7 @@
  * order, and the values a process can check against its own syscalls. */
 #include "common.h"
 #include <sys/prctl.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 
 extern char **environ;
@@ -218,6 +219,21 @@ int main(int argc, char **argv)
 	umask(077);
 	slurp("/proc/self/status");
 	printf("status Umask after umask: %s\n", status_value("Umask"));
+
+	/* auxv: (type, value) pairs ending with AT_NULL, as getauxval sees them. */
+	ssize_t an = slurp("/proc/self/auxv");
+	int pairs = an > 0 ? an / 16 : 0, mismatches = 0;
+	unsigned long kv[2] = {1, 0};
+	printf("auxv types:");
+	for (int i = 0; i < pairs; i++) {
+		memcpy(kv, buf + 16 * i, 16);
+		printf(" %lu", kv[0]);
+		/* glibc's AT_HWCAP is its own x86 feature word, not the kernel's. */
+		if (kv[0] != AT_NULL && kv[0] != AT_HWCAP && getauxval(kv[0]) != kv[1])
+			mismatches++;
+	}
+	printf("\nauxv: whole pairs: %d ends with AT_NULL: %d mismatches: %d\n", an % 16 == 0,
+	       kv[0] == AT_NULL && kv[1] == 0, mismatches);
 
 	/* statm: seven numbers, the last two and the lib column zero. */
 	slurp("/proc/self/statm");

@@ -86,9 +86,10 @@ fn dump_proc() -> (String, BTreeSet<u32>, String, String) {
         let mut first = String::new();
         let _ = stdout.read_line(&mut first);
         let _ = tx.send(first);
-        let mut rest = String::new();
-        let _ = stdout.read_to_string(&mut rest);
-        rest
+        // Binary files (auxv) are in there too.
+        let mut rest = Vec::new();
+        let _ = stdout.read_to_end(&mut rest);
+        String::from_utf8_lossy(&rest).into_owned()
     });
     let first = rx.recv_timeout(SANDBOX_TIMEOUT).unwrap_or_default();
     if first != "ready\n" {

@@ -82,6 +82,8 @@ pub struct ImageInfo {
     /// Sandbox path of the executable (for /proc/[pid]/exe).
     pub exe: Option<Location>,
     pub layout: MmLayout,
+    /// The auxiliary vector given at exec, AT_NULL included (/proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
     pub brk_start: u64,
     pub brk: u64,
     /// Host-mapped ranges -> sandbox path, for /proc/[pid]/maps.

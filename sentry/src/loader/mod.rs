@@ -216,6 +216,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
         env_end: frame.env_end,
         ..segment_bounds(&plan.exe.elf, exe_map.base)
     };
+    st.image.auxv = frame.auxv;
     st.image.brk_start = exe_map.brk;
     st.image.brk = exe_map.brk;
     let stack = st.image.file_maps.iter().find(|m| m.2 == b"[stack]").cloned();

@@ -24,11 +24,14 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_RSEQ_FEATURE_SIZE: u64 = 27;
+const AT_RSEQ_ALIGN: u64 = 28;
 const AT_SYSINFO_EHDR: u64 = 33;
 const AT_MINSIGSTKSZ: u64 = 51;
 
 /// Auxv entries copied from the stub's own (host-built) vector: the vDSO and CPU facts.
-const FROM_HOST: &[u64] = &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK];
+const FROM_HOST: &[u64] =
+    &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN];
 
 /// Reads the auxv the host kernel gave the stub (argc, argv, envp precede it).
 pub fn read_stub_auxv(mem: &Memory, rsp: u64) -> Vec<(u64, u64)> {
@@ -75,6 +78,8 @@ pub struct StackParams<'a> {
 /// Where `build` put the frame: the initial rsp and the string areas.
 pub struct StackLayout {
     pub sp: u64,
+    /// The auxiliary vector, AT_NULL included (for /proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
     pub arg_start: u64,
     pub arg_end: u64,
     pub env_start: u64,
@@ -126,11 +131,16 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
     let random_addr = (platform_addr - 16) & !15;
 
-    let mut auxv: Vec<(u64, u64)> = vec![
+    // In the order Linux's ELF loader writes them.
+    let host = |k: u64| p.host_auxv.iter().find(|&&(hk, _)| hk == k).map(|&(_, v)| (k, v));
+    let mut auxv: Vec<(u64, u64)> = Vec::new();
+    auxv.extend([AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_HWCAP].into_iter().filter_map(host));
+    auxv.push((AT_PAGESZ, 4096));
+    auxv.push(host(AT_CLKTCK).unwrap_or((AT_CLKTCK, 100)));
+    auxv.extend([
         (AT_PHDR, p.phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, p.phnum),
-        (AT_PAGESZ, 4096),
         (AT_BASE, p.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, p.entry),
@@ -140,15 +150,11 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         (AT_EGID, p.egid as u64),
         (AT_SECURE, 0),
         (AT_RANDOM, random_addr),
-        (AT_EXECFN, execfn_addr),
-        (AT_PLATFORM, platform_addr),
-    ];
-    for &(k, v) in p.host_auxv {
-        auxv.push((k, v));
-    }
-    if !auxv.iter().any(|&(k, _)| k == AT_CLKTCK) {
-        auxv.push((AT_CLKTCK, 100));
-    }
+    ]);
+    auxv.extend(host(AT_HWCAP2));
+    auxv.push((AT_EXECFN, execfn_addr));
+    auxv.push((AT_PLATFORM, platform_addr));
+    auxv.extend([AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN].into_iter().filter_map(host));
     auxv.push((AT_NULL, 0));
 
     let words = 1 + p.argv.len() + 1 + p.envp.len() + 1 + auxv.len() * 2;
@@ -167,7 +173,7 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         push(strings_start + off);
     }
     push(0);
-    for (k, v) in auxv {
+    for &(k, v) in &auxv {
         push(k);
         push(v);
     }
@@ -177,6 +183,7 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
     ctx.mem.write(sp, &frame)?;
     Ok(StackLayout {
         sp,
+        auxv,
         arg_start: strings_start,
         arg_end: strings_start + args_len,
         env_start: strings_start + args_len,

@@ -151,6 +151,7 @@ fn entries(t: &Target) -> Entries {
     };
     let t_comm = t.clone();
     let mut v: Entries = vec![
+        file("auxv", 0o400, snap(auxv)).gated(has_memory(t)).entry("auxv"),
         file("cgroup", 0o444, Source::Snapshot(Arc::new(|| Ok(b"0::/\n".to_vec())))).entry("cgroup"),
         file("cmdline", 0o444, live(cmdline)).entry("cmdline"),
         file("comm", 0o644, snap(comm)).writer(move |buf| comm_write(&t_comm, buf)).entry("comm"),
@@ -305,6 +306,13 @@ fn fdinfo(t: &Target, fd: i32) -> VfsResult<Vec<u8>> {
     let flags = f.flags() | if cloexec { libc::O_CLOEXEC } else { 0 };
     let ino = f.attr().map(|a| a.ino).unwrap_or(0);
     Ok(format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n").into_bytes())
+}
+
+/// The auxiliary vector the process started with, as (type, value) words.
+fn auxv(t: &Target) -> VfsResult<Vec<u8>> {
+    let g = t.group()?;
+    let st = g.lock();
+    Ok(st.image.auxv.iter().flat_map(|&(k, v)| k.to_ne_bytes().into_iter().chain(v.to_ne_bytes())).collect())
 }
 
 fn comm(t: &Target) -> VfsResult<Vec<u8>> {
