@@ -368,6 +368,7 @@ fn held_signals(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) -> Vec<r
 /// Bookkeeping when a task's host thread is gone.
 fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     task.vfork_release();
+    task.record_exit();
     let tg = &task.tg;
     let last = {
         let mut st = tg.lock();

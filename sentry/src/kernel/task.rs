@@ -59,13 +59,32 @@ impl FsContext {
     }
 }
 
+/// Where the loader put the image's parts, as Linux's mm_struct records them
+/// (for /proc/[pid]/stat, cmdline and environ).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmLayout {
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_stack: u64,
+    /// The argv strings: /proc/[pid]/cmdline reads this live memory, so a
+    /// program that rewrites its argv (setproctitle) is shown as it wants.
+    pub arg_start: u64,
+    pub arg_end: u64,
+    /// The environment strings, for /proc/[pid]/environ.
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
 /// What the loader recorded about the running image.
 #[derive(Clone, Default)]
 pub struct ImageInfo {
     /// Sandbox path of the executable (for /proc/[pid]/exe).
     pub exe: Option<Location>,
-    pub argv: Vec<Vec<u8>>,
-    pub envp: Vec<Vec<u8>>,
+    pub layout: MmLayout,
+    /// The auxiliary vector given at exec, AT_NULL included (/proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
     pub brk_start: u64,
     pub brk: u64,
     /// Host-mapped ranges -> sandbox path, for /proc/[pid]/maps.
@@ -128,6 +147,8 @@ pub struct GroupState {
     pub usage: Usage,
     /// Resources used by its reaped children and their reaped descendants.
     pub children_usage: Usage,
+    /// Set when the leader thread has exited: what /proc still shows of it.
+    pub leader_exit: Option<LeaderExit>,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -197,6 +218,14 @@ impl Usage {
     }
 }
 
+/// A process whose leader thread is gone (a zombie, or a leader that called
+/// pthread_exit) still has a name and owner in /proc.
+#[derive(Clone, Debug)]
+pub struct LeaderExit {
+    pub comm: Vec<u8>,
+    pub creds: Creds,
+}
+
 /// A stop or continue the parent can collect with WUNTRACED/WCONTINUED.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobEvent {
@@ -253,6 +282,7 @@ impl ThreadGroup {
                 nice,
                 usage: Usage::default(),
                 children_usage: Usage::default(),
+                leader_exit: None,
             }),
             child_event: EventFd::new()?,
             sig_info: SigInfoQueue::default(),
@@ -404,6 +434,15 @@ impl Task {
 
     pub fn set_sched(&self, policy: i32, prio: i32) {
         *lock(&self.policy) = (policy, prio);
+    }
+
+    /// Called as the task's thread ends: a leader leaves its name and owner
+    /// for /proc, which can no longer look the task up.
+    pub fn record_exit(&self) {
+        if self.tid == self.tg.tgid {
+            let snap = LeaderExit { comm: self.comm(), creds: self.creds() };
+            self.tg.lock().leader_exit = Some(snap);
+        }
     }
 
     pub fn nofile_limit(&self) -> u64 {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use rvisor_syscalls::Errno;
 
+use crate::kernel::task::MmLayout;
 use crate::syscalls::SyscallCtx;
 use crate::vfs::perm::{may_access, MAY_EXEC};
 use crate::vfs::{FileOps, Location, VfsResult};
@@ -175,7 +176,8 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
         host_auxv: &host_auxv,
     };
     let stack_limit = ctx.task.tg.rlimit(libc::RLIMIT_STACK as usize).rlim_cur.clamp(128 << 10, 1 << 30);
-    let sp = stack::build(ctx, &layout, stack_limit)?;
+    let frame = stack::build(ctx, &layout, stack_limit)?;
+    let sp = frame.sp;
 
     let mut regs = *ctx.regs()?;
     regs.rax = 0;
@@ -206,8 +208,15 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     ctx.task.set_comm(&name);
     let mut st = ctx.task.tg.lock();
     st.image.exe = Some(plan.exe.location.clone());
-    st.image.argv = plan.argv;
-    st.image.envp = plan.envp;
+    st.image.layout = MmLayout {
+        start_stack: sp,
+        arg_start: frame.arg_start,
+        arg_end: frame.arg_end,
+        env_start: frame.env_start,
+        env_end: frame.env_end,
+        ..segment_bounds(&plan.exe.elf, exe_map.base)
+    };
+    st.image.auxv = frame.auxv;
     st.image.brk_start = exe_map.brk;
     st.image.brk = exe_map.brk;
     let stack = st.image.file_maps.iter().find(|m| m.2 == b"[stack]").cloned();
@@ -217,6 +226,33 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     }
     st.image.file_maps.extend(stack);
     Ok(())
+}
+
+/// Code and data bounds of the loaded segments, computed as Linux's ELF
+/// loader does: code spans the executable segments, data ends with the last.
+fn segment_bounds(elf: &ElfInfo, base: u64) -> MmLayout {
+    use goblin::elf::program_header::{PF_X, PT_LOAD};
+    let (mut start_code, mut end_code, mut start_data, mut end_data) = (u64::MAX, 0, 0, 0);
+    for ph in elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
+        let (lo, hi) = (ph.p_vaddr, ph.p_vaddr.saturating_add(ph.p_filesz));
+        if ph.p_flags & PF_X != 0 {
+            start_code = start_code.min(lo);
+            end_code = end_code.max(hi);
+        }
+        start_data = start_data.max(lo);
+        end_data = end_data.max(hi);
+    }
+    if start_code == u64::MAX {
+        start_code = 0;
+    }
+    let at = |v: u64| base.wrapping_add(v);
+    MmLayout {
+        start_code: at(start_code),
+        end_code: at(end_code),
+        start_data: at(start_data),
+        end_data: at(end_data),
+        ..MmLayout::default()
+    }
 }
 
 /// First exec of the sandbox's init: the process is already a fresh stub.

@@ -24,11 +24,14 @@ const AT_SECURE: u64 = 23;
 const AT_RANDOM: u64 = 25;
 const AT_HWCAP2: u64 = 26;
 const AT_EXECFN: u64 = 31;
+const AT_RSEQ_FEATURE_SIZE: u64 = 27;
+const AT_RSEQ_ALIGN: u64 = 28;
 const AT_SYSINFO_EHDR: u64 = 33;
 const AT_MINSIGSTKSZ: u64 = 51;
 
 /// Auxv entries copied from the stub's own (host-built) vector: the vDSO and CPU facts.
-const FROM_HOST: &[u64] = &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK];
+const FROM_HOST: &[u64] =
+    &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN];
 
 /// Reads the auxv the host kernel gave the stub (argc, argv, envp precede it).
 pub fn read_stub_auxv(mem: &Memory, rsp: u64) -> Vec<(u64, u64)> {
@@ -72,8 +75,19 @@ pub struct StackParams<'a> {
     pub host_auxv: &'a [(u64, u64)],
 }
 
-/// Maps the stack and writes the initial frame; returns the initial rsp.
-pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<u64, Errno> {
+/// Where `build` put the frame: the initial rsp and the string areas.
+pub struct StackLayout {
+    pub sp: u64,
+    /// The auxiliary vector, AT_NULL included (for /proc/[pid]/auxv).
+    pub auxv: Vec<(u64, u64)>,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+/// Maps the stack and writes the initial frame.
+pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<StackLayout, Errno> {
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
     let r = ctx.inject(libc::SYS_mmap, [0, size, prot, flags, u64::MAX, 0])?;
@@ -85,32 +99,48 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         st.image.file_maps.push((base, top, b"[stack]".to_vec()));
     }
 
-    // Strings area, built downwards from the top: execfn, platform, envp, argv.
+    // Strings at the top, in Linux's order (ascending): argv, envp, execfn,
+    // then one NULL word. The environment directly follows the arguments, as
+    // /proc/[pid]/cmdline expects of a program that extends its argv
+    // (setproctitle) into it.
     let mut strings: Vec<u8> = Vec::new();
-    let push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
-        strings.extend_from_slice(s);
-        strings.push(0);
-        strings.len() as u64 // offset of the END of this string from the area start
+    let offsets = |list: &[Vec<u8>], strings: &mut Vec<u8>| -> Vec<u64> {
+        list.iter()
+            .map(|s| {
+                let at = strings.len() as u64;
+                strings.extend_from_slice(s);
+                strings.push(0);
+                at
+            })
+            .collect()
     };
-    let execfn_end = push_str(p.execfn, &mut strings);
-    let platform_end = push_str(b"x86_64", &mut strings);
-    let env_ends: Vec<(u64, usize)> = p.envp.iter().map(|e| (push_str(e, &mut strings), e.len() + 1)).collect();
-    let arg_ends: Vec<(u64, usize)> = p.argv.iter().map(|a| (push_str(a, &mut strings), a.len() + 1)).collect();
-    let strings_start = (top - 16 - strings.len() as u64) & !7;
-    let addr_of = |end: u64, len: usize| strings_start + end - len as u64;
-    let execfn_addr = addr_of(execfn_end, p.execfn.len() + 1);
-    let platform_addr = addr_of(platform_end, 7);
+    let arg_offs = offsets(p.argv, &mut strings);
+    let args_len = strings.len() as u64;
+    let env_offs = offsets(p.envp, &mut strings);
+    let envs_len = strings.len() as u64;
+    let execfn_off = strings.len() as u64;
+    strings.extend_from_slice(p.execfn);
+    strings.push(0);
+    let strings_start = top.checked_sub(8 + strings.len() as u64).filter(|&s| s >= base + 4096).ok_or(Errno::E2BIG)?;
+    let execfn_addr = strings_start + execfn_off;
+    // Below the strings: the platform name, then AT_RANDOM's 16 bytes.
+    let platform_addr = (strings_start - 7) & !7;
 
     let mut random = [0u8; 16];
     // SAFETY: fills a 16-byte local buffer.
     unsafe { libc::getrandom(random.as_mut_ptr().cast(), 16, 0) };
-    let random_addr = (strings_start - 16) & !15;
+    let random_addr = (platform_addr - 16) & !15;
 
-    let mut auxv: Vec<(u64, u64)> = vec![
+    // In the order Linux's ELF loader writes them.
+    let host = |k: u64| p.host_auxv.iter().find(|&&(hk, _)| hk == k).map(|&(_, v)| (k, v));
+    let mut auxv: Vec<(u64, u64)> = Vec::new();
+    auxv.extend([AT_SYSINFO_EHDR, AT_MINSIGSTKSZ, AT_HWCAP].into_iter().filter_map(host));
+    auxv.push((AT_PAGESZ, 4096));
+    auxv.push(host(AT_CLKTCK).unwrap_or((AT_CLKTCK, 100)));
+    auxv.extend([
         (AT_PHDR, p.phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, p.phnum),
-        (AT_PAGESZ, 4096),
         (AT_BASE, p.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, p.entry),
@@ -120,15 +150,11 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
         (AT_EGID, p.egid as u64),
         (AT_SECURE, 0),
         (AT_RANDOM, random_addr),
-        (AT_EXECFN, execfn_addr),
-        (AT_PLATFORM, platform_addr),
-    ];
-    for &(k, v) in p.host_auxv {
-        auxv.push((k, v));
-    }
-    if !auxv.iter().any(|&(k, _)| k == AT_CLKTCK) {
-        auxv.push((AT_CLKTCK, 100));
-    }
+    ]);
+    auxv.extend(host(AT_HWCAP2));
+    auxv.push((AT_EXECFN, execfn_addr));
+    auxv.push((AT_PLATFORM, platform_addr));
+    auxv.extend([AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN].into_iter().filter_map(host));
     auxv.push((AT_NULL, 0));
 
     let words = 1 + p.argv.len() + 1 + p.envp.len() + 1 + auxv.len() * 2;
@@ -139,20 +165,28 @@ pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result
     let mut frame: Vec<u8> = Vec::with_capacity(words * 8);
     let mut push = |v: u64| frame.extend_from_slice(&v.to_ne_bytes());
     push(p.argv.len() as u64);
-    for &(end, len) in &arg_ends {
-        push(addr_of(end, len));
+    for off in &arg_offs {
+        push(strings_start + off);
     }
     push(0);
-    for &(end, len) in &env_ends {
-        push(addr_of(end, len));
+    for off in &env_offs {
+        push(strings_start + off);
     }
     push(0);
-    for (k, v) in auxv {
+    for &(k, v) in &auxv {
         push(k);
         push(v);
     }
     ctx.mem.write(strings_start, &strings)?;
+    ctx.mem.write(platform_addr, b"x86_64\0")?;
     ctx.mem.write(random_addr, &random)?;
     ctx.mem.write(sp, &frame)?;
-    Ok(sp)
+    Ok(StackLayout {
+        sp,
+        auxv,
+        arg_start: strings_start,
+        arg_end: strings_start + args_len,
+        env_start: strings_start + args_len,
+        env_end: strings_start + envs_len,
+    })
 }
