@@ -3,14 +3,23 @@
 //! writes must not reach the host (see `rvisor_tests::workloads`).
 
 use rvisor_tests::workloads::{require, Workload, PYTHON};
+use rvisor_tests::{Run, Status};
 
 fn check_python(name: &str, code: &str) {
     require(&[(PYTHON, "python3")]);
     Workload::python(name, code).check();
 }
 
-fn check_bash(name: &str, script: &str) {
-    require(&[(PYTHON, "python3"), ("/usr/lib/python3.11/venv/__init__.py", "python3-venv")]);
+/// `python3 -m venv` needs ensurepip, which Debian ships in python3-venv.
+fn check_venv(name: &str, script: &str) {
+    require(&[(PYTHON, "python3")]);
+    let o = Run::new(PYTHON).args(["-c", "import ensurepip"]).env("PYTHONDONTWRITEBYTECODE", "1").output();
+    assert_eq!(
+        o.status,
+        Status::Exited(0),
+        "python3 cannot import ensurepip (install the Debian package python3-venv):\n{}",
+        o.stderr_str()
+    );
     Workload::bash(name, script).check();
 }
 
@@ -425,5 +434,5 @@ fn python_walk_stdlib() {
 
 #[test]
 fn python_venv_compileall() {
-    check_bash("python-venv-compileall", VENV_COMPILEALL);
+    check_venv("python-venv-compileall", VENV_COMPILEALL);
 }

@@ -87,7 +87,7 @@ echo after self-signals
 trap 'echo got HUP from a child' HUP
 bash -c "kill -HUP $$"
 trap 'echo USR2 while waiting' USR2
-(sleep 0.3; kill -USR2 $$) &
+(sleep 0.5; kill -USR2 $$) &
 (exec sleep 10) & sp=$!
 wait $sp; echo "wait interrupted, status $?"
 kill $sp; wait $sp; echo "sleeper status $?"
