@@ -311,7 +311,8 @@ signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 p = subprocess.Popen(["/bin/sleep", "10"])
 p.send_signal(signal.SIGTERM)
 print("child TERM", p.wait())
-p = subprocess.Popen(["/bin/sh", "-c", "trap 'echo trapped; exit 4' INT; echo ready; sleep 10 & wait"],
+# bash runs the trap once its foreground sleep ends, wherever the signal lands.
+p = subprocess.Popen(["/bin/bash", "-c", "trap 'echo trapped; exit 4' INT; echo ready; while :; do sleep 0.05; done"],
                      stdout=subprocess.PIPE, text=True)
 print(p.stdout.readline().strip())
 p.send_signal(signal.SIGINT)
@@ -341,16 +342,20 @@ const ALARM: &str = r#"
 import signal, time
 fired = []
 signal.signal(signal.SIGALRM, lambda s, f: fired.append(time.monotonic()))
+def wait_for_alarm(limit):
+    while not fired and time.monotonic() - t0 < limit:
+        time.sleep(0.02)
 t0 = time.monotonic()
 signal.alarm(1)
-time.sleep(3)
-print("alarm fired", len(fired), 0.9 <= fired[0] - t0 < 2.5 if fired else None)
+wait_for_alarm(5)
+print("alarm fired", len(fired), 0.9 <= fired[0] - t0 < 4 if fired else None)
 fired.clear()
 t0 = time.monotonic()
 signal.setitimer(signal.ITIMER_REAL, 0.2)
-time.sleep(2)
-print("itimer fired", len(fired), 0.15 <= fired[0] - t0 < 1.5 if fired else None)
+wait_for_alarm(5)
+print("itimer fired", len(fired), 0.15 <= fired[0] - t0 < 4 if fired else None)
 print("remaining", signal.getitimer(signal.ITIMER_REAL))
+print("alarm cancelled", signal.alarm(0))
 "#;
 
 /// os.walk over the standard library (read-only host files).
