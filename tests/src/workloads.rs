@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{compare_runs, dir_entries, native_only, Input, Run, RunOutput, Status, TempDir};
+use crate::{compare_runs, dir_entries, native_only, Run, RunOutput, Status, TempDir};
 
 /// Where bash lives on Debian (the workloads are Debian programs, not busybox).
 pub const BASH: &str = "/bin/bash";
@@ -29,9 +29,9 @@ pub const PYTHON: &str = "/usr/bin/python3";
 /// The hostname of both runs (the host's own may be changed by other tests).
 pub const HOSTNAME: &str = "rvisor-workload";
 
-/// In fresh mount and UTS namespaces: set the hostname, mount a tmpfs on the
-/// working directory ("$0") and run the program there.
-const NATIVE_WRAPPER: &str = "echo rvisor-workload > /proc/sys/kernel/hostname && \
+/// In fresh mount and UTS namespaces: set the hostname ("$1"), mount a tmpfs
+/// on the working directory ("$0") and run the program there.
+const NATIVE_WRAPPER: &str = "echo \"$1\" > /proc/sys/kernel/hostname && shift && \
      mount -t tmpfs -o mode=0755 rvisor-workload \"$0\" && cd \"$0\" && exec \"$@\"";
 
 /// Fail (never skip) unless every `(path, Debian package)` exists.
@@ -54,9 +54,6 @@ pub fn require(tools: &[(&str, &str)]) {
 pub struct Workload {
     name: String,
     argv: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
-    stdin: Option<Vec<u8>>,
-    timeout: Option<Duration>,
 }
 
 impl Workload {
@@ -67,10 +64,10 @@ impl Workload {
     {
         let argv: Vec<OsString> = argv.into_iter().map(|a| a.as_ref().to_os_string()).collect();
         assert!(!argv.is_empty(), "workload {name}: empty command line");
-        Workload { name: name.to_string(), argv, env: Vec::new(), stdin: None, timeout: None }
+        Workload { name: name.to_string(), argv }
     }
 
-    /// `bash -c SCRIPT` (with `set -o pipefail` off: scripts decide).
+    /// `bash -c SCRIPT`.
     pub fn bash(name: &str, script: &str) -> Workload {
         Workload::new(name, [BASH, "-c", script])
     }
@@ -80,34 +77,8 @@ impl Workload {
         Workload::new(name, [PYTHON, "-c", code])
     }
 
-    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Workload {
-        self.env.push((k.as_ref().to_os_string(), v.as_ref().to_os_string()));
-        self
-    }
-
-    pub fn stdin(mut self, data: &[u8]) -> Workload {
-        self.stdin = Some(data.to_vec());
-        self
-    }
-
-    /// Time limit for each of the two runs (default: the harness defaults).
-    pub fn timeout(mut self, t: Duration) -> Workload {
-        self.timeout = Some(t);
-        self
-    }
-
-    fn prepare(&self, mut r: Run, work: &Path) -> Run {
-        r = r.cwd(work).env("HOME", work).env("TMPDIR", work).env("PYTHONDONTWRITEBYTECODE", "1");
-        for (k, v) in &self.env {
-            r = r.env(k, v);
-        }
-        if let Some(data) = &self.stdin {
-            r = r.input(Input::Bytes(data.clone()));
-        }
-        if let Some(t) = self.timeout {
-            r = r.timeout(t);
-        }
-        r
+    fn prepare(&self, r: Run, work: &Path) -> Run {
+        r.cwd(work).env("HOME", work).env("TMPDIR", work).env("PYTHONDONTWRITEBYTECODE", "1")
     }
 
     /// The native run, in private mount and UTS namespaces with a tmpfs on `work`.
@@ -115,6 +86,7 @@ impl Workload {
         let r = Run::new("/usr/bin/unshare")
             .args(["--mount", "--uts", "--propagation", "private", "--", "/bin/sh", "-c", NATIVE_WRAPPER])
             .arg(work)
+            .arg(HOSTNAME)
             .args(&self.argv);
         self.prepare(r, work).output()
     }
