@@ -300,7 +300,8 @@ fn main() {
     let opts = parse_args();
     let dir = opts.dir.join("rvisor-bench-workloads");
     println!("rvisor workload bench; rvisor: {}", opts.rvisor.display());
-    println!("each value is the median of {} run(s), native and sandboxed runs alternating\n", opts.reps());
+    println!("each value is the median of {} run(s), native and sandboxed runs alternating", opts.reps());
+    println!("load average at the start: {}\n", load_average());
     let prepared = prepare(&dir);
     let (loop_n, forks) = if opts.quick { (200, 50) } else { (1000, 200) };
     let w = 44;
@@ -337,4 +338,13 @@ fn main() {
         &wall,
     );
     println!("\nratio = rvisor / native (lower is better); wall times include sandbox start-up (first row)");
+    println!("load average at the end: {}", load_average());
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine moves the
+/// native numbers most.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".to_string())
 }
