@@ -102,6 +102,9 @@ impl Workload {
     /// directory empty. Returns the sandbox run for extra checks.
     pub fn check(self) -> RunOutput {
         require(&[("/usr/bin/unshare", "util-linux"), (BASH, "bash")]);
+        // SAFETY: geteuid has no arguments and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        assert_eq!(euid, 0, "the workload tests need root: the native run mounts a tmpfs in its own namespaces");
         let base = TempDir::new(&format!("wl-{}", self.name));
         let work = base.path().join("work");
         fs::create_dir(&work).expect("create the working directory");
