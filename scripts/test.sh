@@ -3,8 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# busybox-static and strace for the busybox and CLI tests; the rest are the Debian
+# programs the workload tests (tests/tests/workloads_*.rs) run natively and sandboxed.
 need=()
-for pkg in busybox-static strace; do
+for pkg in busybox-static strace \
+    bash coreutils findutils grep sed mawk tar gzip xz-utils diffutils util-linux libc-bin \
+    python3 python3-venv perl sqlite3 gcc libc6-dev git; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -23,6 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod workloads;
+
 /// Default time limit for one native run.
 pub const NATIVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time limit for one sandboxed run.
