@@ -76,6 +76,7 @@ corpus!(
     sig_info,
     sig_restart,
     sig_waitmask,
+    splice_tee,
     sock_ifaddrs,
     sock_poll,
     sock_scm,

@@ -117,7 +117,7 @@ pub mod fifo {
     static CHANGED: Condvar = Condvar::new();
 
     /// A new open file description of the pipe behind `end`, with `flags`.
-    fn reopen(end: &PipeEnd, flags: i32) -> VfsResult<Arc<PipeEnd>> {
+    pub(crate) fn reopen(end: &PipeEnd, flags: i32) -> VfsResult<Arc<PipeEnd>> {
         let path = std::ffi::CString::new(format!("/proc/self/fd/{}", end.fd.as_raw_fd())).map_err(|_| Errno::EIO)?;
         // SAFETY: path is a valid C string; opening a pipe through /proc gives the other end.
         let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NONBLOCK) };

@@ -375,8 +375,18 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         st.live_threads = st.live_threads.saturating_sub(1);
         st.live_threads == 0
     };
-    kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.remove(&task.tid);
+    let siblings: Vec<_> = {
+        let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+        pids.tasks.remove(&task.tid);
+        pids.tasks.values().filter_map(|w| w.upgrade()).filter(|t| t.tg.tgid == tg.tgid).collect()
+    };
     if !last {
+        // If the whole process is going (exit_group, a fatal signal), the
+        // other threads' tracers may be blocked in emulated calls for threads
+        // that no longer run: wake them to find out.
+        for t in siblings {
+            t.interrupt.notify();
+        }
         return;
     }
     // The whole process is gone: close its files and tell the parent.

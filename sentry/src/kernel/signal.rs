@@ -191,14 +191,18 @@ pub fn reraise(task: &Task, held: Vec<Siginfo>) {
 /// The signal the host will act on when the task next returns to user mode:
 /// the lowest pending signal that is neither blocked (by the thread's mask, or
 /// `mask` if given) nor ignored.
+///
+/// A thread that can no longer be queried has been killed (its process
+/// exited or got SIGKILL while the sentry held it): that counts as SIGKILL,
+/// so whatever the sentry was blocked in for it unwinds.
 pub fn deliverable(task: &Task, tracee: &Tracee, mask: Option<u64>) -> Option<i32> {
-    let mask = match mask {
-        Some(m) => m,
-        None => tracee.get_sigmask().ok()?,
-    };
+    let Ok(own_mask) = tracee.get_sigmask() else { return Some(libc::SIGKILL) };
+    let mask = mask.unwrap_or(own_mask);
     let actions = task.tg.lock().actions;
-    let mut pending = tracee.peek_siginfo(false).unwrap_or_default();
-    pending.extend(tracee.peek_siginfo(true).unwrap_or_default());
+    let (Ok(mut pending), Ok(shared)) = (tracee.peek_siginfo(false), tracee.peek_siginfo(true)) else {
+        return Some(libc::SIGKILL);
+    };
+    pending.extend(shared);
     pending
         .iter()
         .map(|si| si.si_signo)

@@ -44,12 +44,17 @@ fn read_exact_at(file: &Arc<dyn FileOps>, off: u64, len: usize) -> VfsResult<Vec
 
 /// Parses and validates the ELF headers: ENOEXEC for anything Linux would refuse.
 pub fn parse(file: &Arc<dyn FileOps>) -> VfsResult<ElfInfo> {
-    let head = read_exact_at(file, 0, 64)?;
+    let mut head = read_exact_at(file, 0, 64)?;
     if &head[..4] != b"\x7fELF" {
         return Err(Errno::ENOEXEC);
     }
+    // Linux's x86-64 loader decides by e_machine alone and never reads
+    // EI_CLASS: read the header as 64-bit whatever that byte says.
+    if u16::from_le_bytes([head[18], head[19]]) == EM_X86_64 {
+        head[4] = 2;
+    }
     let hdr = goblin::elf::Elf::parse_header(&head).map_err(|_| Errno::ENOEXEC)?;
-    if hdr.e_ident[4] != 2 || hdr.e_machine != EM_X86_64 {
+    if hdr.e_machine != EM_X86_64 {
         return Err(Errno::ENOEXEC);
     }
     let is_dyn = match hdr.e_type {

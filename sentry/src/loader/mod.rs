@@ -16,8 +16,9 @@ use crate::vfs::{FileOps, Location, VfsResult};
 
 pub use elf::ElfInfo;
 
-/// "#!" nesting Linux follows before giving up with ELOOP (BINPRM_MAX_RECURSION).
-const MAX_INTERP_DEPTH: usize = 4;
+/// Binary-format rewrites ("#!" scripts) Linux follows before giving up with
+/// ELOOP: exec_binprm allows depths 0..=5, so five nested scripts and the ELF.
+const MAX_INTERP_DEPTH: usize = 5;
 /// Bytes of "#!" line Linux reads.
 const BINPRM_BUF_SIZE: usize = 256;
 
@@ -68,25 +69,36 @@ fn read_at(file: &Arc<dyn FileOps>, off: u64, len: usize) -> VfsResult<Vec<u8>> 
 /// Parses a "#!" line into (interpreter, optional single argument).
 fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     let line = head.strip_prefix(b"#!")?;
-    let end = line.iter().position(|&b| b == b'\n').unwrap_or(line.len());
-    let line = &line[..end];
-    let trimmed: &[u8] = {
-        let s = line.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(line.len());
-        let e = line.iter().rposition(|&b| b != b' ' && b != b'\t' && b != b'\r').map(|p| p + 1).unwrap_or(s);
-        if s >= e {
-            return Some((Vec::new(), None));
+    let line = match line.iter().position(|&b| b == b'\n') {
+        Some(end) => &line[..end],
+        // No newline in the first BINPRM_BUF_SIZE bytes: Linux keeps the line
+        // only if the interpreter path visibly ends (space, tab or NUL) before
+        // the buffer does, and then cuts the rest at the buffer's end.
+        None if head.len() >= BINPRM_BUF_SIZE => {
+            let line = &line[..BINPRM_BUF_SIZE - 3];
+            let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+            line[start..].iter().position(|&b| b == b' ' || b == b'\t' || b == 0)?;
+            line
         }
-        &line[s..e]
+        // A short file is NUL-padded in Linux's buffer.
+        None => line,
     };
-    let split = trimmed.iter().position(|&b| b == b' ' || b == b'\t');
-    match split {
+    // The kernel works on C strings: a NUL ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let s = line.iter().position(|b| !is_blank(b)).unwrap_or(line.len());
+    let e = line.iter().rposition(|b| !is_blank(b)).map(|p| p + 1).unwrap_or(s);
+    if s >= e {
+        return Some((Vec::new(), None));
+    }
+    let trimmed = &line[s..e];
+    match trimmed.iter().position(is_blank) {
         None => Some((trimmed.to_vec(), None)),
         Some(i) => {
-            let interp = trimmed[..i].to_vec();
             let rest = &trimmed[i..];
-            let s = rest.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(rest.len());
-            let arg = &rest[s..];
-            Some((interp, if arg.is_empty() { None } else { Some(arg.to_vec()) }))
+            let a = rest.iter().position(|b| !is_blank(b)).unwrap_or(rest.len());
+            let arg = &rest[a..];
+            Some((trimmed[..i].to_vec(), if arg.is_empty() { None } else { Some(arg.to_vec()) }))
         }
     }
 }

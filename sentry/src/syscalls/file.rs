@@ -131,6 +131,9 @@ pub fn open_file(
     if truncate && attr.size != 0 {
         loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
     }
+    if let Some(reopened) = crate::fs::reopen::open(&loc, flags) {
+        return reopened;
+    }
     if attr.file_type() == crate::vfs::S_IFIFO {
         return open_fifo(ctx, loc, &attr, flags);
     }

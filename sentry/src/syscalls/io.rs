@@ -350,7 +350,7 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(new)
 }
 
-fn transfer(
+pub(super) fn transfer(
     ctx: &mut SyscallCtx<'_>,
     inf: &Arc<OpenFile>,
     outf: &Arc<OpenFile>,

@@ -58,8 +58,9 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     if let Err(e) = crate::loader::load(ctx, plan) {
         // Past the point of no return: like Linux, the process dies.
         tracing::warn!(tid = ctx.task.tid, error = ?e, "exec failed after the point of no return");
-        // SAFETY: kills our own tracee.
-        unsafe { libc::syscall(libc::SYS_tgkill, ctx.task.tg.host_pid(), ctx.task.host_tid(), libc::SIGKILL) };
+        // Linux forces SIGSEGV here (bprm_execve); the stub has no handlers, so it is fatal.
+        // SAFETY: signals our own tracee.
+        unsafe { libc::syscall(libc::SYS_tgkill, ctx.task.tg.host_pid(), ctx.task.host_tid(), libc::SIGSEGV) };
         return Err(e);
     }
     ctx.task.vfork_release();

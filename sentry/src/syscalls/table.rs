@@ -4,7 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, socket, stat, sys, time, xattr, SyscallCtx,
+    caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, socket, splice, stat, sys, time, xattr,
+    SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -176,6 +177,9 @@ table! {
     SYS_rt_tgsigqueueinfo => signal::sys_rt_tgsigqueueinfo,
     SYS_rt_sigaction => signal::sys_rt_sigaction,
     SYS_rt_sigtimedwait => signal::sys_rt_sigtimedwait,
+    // splice.rs
+    SYS_splice => splice::sys_splice,
+    SYS_tee => splice::sys_tee,
     // futex.rs
     SYS_get_robust_list => futex::sys_get_robust_list,
     // sched.rs

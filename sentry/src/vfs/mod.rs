@@ -18,7 +18,7 @@ use std::sync::Arc;
 pub use rvisor_syscalls::abi::{StatFs, Timespec};
 pub use rvisor_syscalls::Errno;
 
-pub use dentry::{Dentry, Location, Mount, MountTable};
+pub use dentry::{Dentry, Location, Mount, MountFlags, MountTable};
 pub use fdtable::FdTable;
 pub use file::{DirHandle, OpenFile};
 

@@ -258,13 +258,19 @@ fn fd_entries(t: &Target) -> VfsResult<Entries> {
             (if f.readable() { 0o500 } else { 0 }) | (if f.writable() { 0o300 } else { 0 })
         };
         let loc = f.location().cloned();
+        // Without a path (a pipe, a memfd) the link reopens the object itself;
+        // weakly held, so a listing never keeps a pipe end open.
+        let anon = Arc::downgrade(&f);
         let name = fd.to_string();
         v.push(magic_link(
             &t.key(&format!("fd/{name}")),
             &name,
             mode,
             &owner,
-            move || loc.clone().ok_or(Errno::ENOENT),
+            move || match &loc {
+                Some(l) => Ok(l.clone()),
+                None => crate::fs::reopen::location_for(&anon.upgrade().ok_or(Errno::ENOENT)?),
+            },
             move || Ok(text.clone()),
         ));
     }

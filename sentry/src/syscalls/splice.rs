@@ -1,0 +1,101 @@
+//! splice and tee. The sentry holds every pipe's host fds, so tee is the
+//! host's own tee between them; splice moves the data through the sentry
+//! (as sendfile does), with Linux's checks on which side must be a pipe.
+
+use std::sync::Arc;
+
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::fs::pipe::PipeEnd;
+use crate::vfs::OpenFile;
+
+const SPLICE_F_NONBLOCK: u64 = 2;
+const SPLICE_FLAGS: u64 = 1 | 2 | 4 | 8;
+
+fn is_pipe(f: &Arc<OpenFile>) -> bool {
+    f.ops().as_any().is::<PipeEnd>()
+}
+
+/// An offset pointer argument: None for NULL; ESPIPE on a pipe, EINVAL if negative.
+fn offset_arg(ctx: &SyscallCtx<'_>, f: &Arc<OpenFile>, ptr: u64) -> Result<Option<u64>, Errno> {
+    if ptr == 0 {
+        return Ok(None);
+    }
+    if is_pipe(f) || !f.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let o: i64 = ctx.mem.read_val(ptr)?;
+    if o < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Some(o as u64))
+}
+
+pub fn sys_splice(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (in_fd, in_p, out_fd, out_p, len, flags) = (a[0] as i32, a[1], a[2] as i32, a[3], a[4] as usize, a[5]);
+    let inf = ctx.file(in_fd)?;
+    let outf = ctx.file(out_fd)?;
+    if !inf.readable() || !outf.writable() {
+        return Err(Errno::EBADF);
+    }
+    if flags & !SPLICE_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !is_pipe(&inf) && !is_pipe(&outf) {
+        return Err(Errno::EINVAL);
+    }
+    if outf.flags() & libc::O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let in_off = offset_arg(ctx, &inf, in_p)?;
+    let out_off = offset_arg(ctx, &outf, out_p)?;
+    if len == 0 {
+        return Ok(0);
+    }
+    if flags & SPLICE_F_NONBLOCK != 0 && is_pipe(&inf) {
+        // Nothing to move and the caller will not wait: EAGAIN, as Linux.
+        if inf.ops().poll(libc::POLLIN | libc::POLLHUP) == 0 {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    let n = super::io::transfer(ctx, &inf, &outf, in_off, out_off, len.min(1 << 20))?;
+    if let Some(o) = in_off {
+        ctx.mem.write_val(in_p, &((o + n as u64) as i64))?;
+    }
+    if let Some(o) = out_off {
+        ctx.mem.write_val(out_p, &((o + n as u64) as i64))?;
+    }
+    Ok(n as i64)
+}
+
+pub fn sys_tee(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (in_fd, out_fd, len, flags) = (a[0] as i32, a[1] as i32, a[2] as usize, a[3]);
+    let inf = ctx.file(in_fd)?;
+    let outf = ctx.file(out_fd)?;
+    if !inf.readable() || !outf.writable() {
+        return Err(Errno::EBADF);
+    }
+    if flags & !SPLICE_FLAGS != 0 || !is_pipe(&inf) || !is_pipe(&outf) {
+        return Err(Errno::EINVAL);
+    }
+    let (Some(hin), Some(hout)) = (inf.ops().host_fd(), outf.ops().host_fd()) else { return Err(Errno::EINVAL) };
+    if std::ptr::eq(Arc::as_ptr(&inf), Arc::as_ptr(&outf)) || inf.ops().attr()?.ino == outf.ops().attr()?.ino {
+        return Err(Errno::EINVAL);
+    }
+    loop {
+        // SAFETY: both are host pipe fds the sentry owns; the host pipes are non-blocking.
+        let r = unsafe { libc::tee(hin, hout, len, libc::SPLICE_F_NONBLOCK) };
+        if r >= 0 {
+            return Ok(r as i64);
+        }
+        let e = Errno::last();
+        if e != Errno::EAGAIN || flags & SPLICE_F_NONBLOCK != 0 || inf.nonblocking() || outf.nonblocking() {
+            return Err(e);
+        }
+        // Wait for data in, or room out, whichever is missing.
+        let events =
+            if inf.ops().poll(libc::POLLIN | libc::POLLHUP) == 0 { (hin, libc::POLLIN) } else { (hout, libc::POLLOUT) };
+        ctx.block(&[events], -1)?;
+    }
+}
