@@ -34,7 +34,7 @@ pub fn run(g: &GlobalArgs, a: PsArgs) -> anyhow::Result<()> {
             .collect()
     } else {
         match super::connect(&dir)?.call(&Request::Ps, &[])? {
-            Response::Ps { processes } => processes,
+            Response::Ps { processes } => to_host_pids(processes, st.sentry.pid),
             other => anyhow::bail!("unexpected answer {other:?}"),
         }
     };
@@ -49,4 +49,31 @@ pub fn run(g: &GlobalArgs, a: PsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The sentry knows its processes' pids in its own pid namespace; engines
+/// want the host's. /proc/N/status's NSpid line has both.
+fn to_host_pids(mut procs: Vec<ProcInfo>, sentry: i32) -> Vec<ProcInfo> {
+    let Ok(ns) = std::fs::read_link(format!("/proc/{sentry}/ns/pid")) else { return procs };
+    let mut map = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if std::fs::read_link(e.path().join("ns/pid")).ok().as_ref() != Some(&ns) {
+            continue;
+        }
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        if let Some(inner) =
+            status.lines().find_map(|l| l.strip_prefix("NSpid:")).and_then(|l| l.split_whitespace().last())
+        {
+            if let Ok(inner) = inner.parse::<i32>() {
+                map.insert(inner, pid);
+            }
+        }
+    }
+    for p in &mut procs {
+        if let Some(h) = map.get(&p.host_pid) {
+            p.host_pid = *h;
+        }
+    }
+    procs
 }

@@ -84,8 +84,13 @@ impl Bundle {
         self.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false)
     }
 
+    /// The sandbox's hostname: the spec's, else the host's (a new UTS
+    /// namespace starts as a copy of its parent's).
     pub fn hostname(&self) -> String {
-        self.spec.hostname().clone().unwrap_or_default()
+        match self.spec.hostname() {
+            Some(h) => h.clone(),
+            None => nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+        }
     }
 
     pub fn readonly_root(&self) -> bool {
