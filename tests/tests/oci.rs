@@ -90,7 +90,8 @@ fn init_ignores_unhandled_signals_like_a_namespace_init() {
     let root = Root::new();
     let b = Bundle::new(&["sleep", "100"]);
     assert_eq!(root.create(&b, "sig", &[]).status, Status::Exited(0), "{}", b.stderr());
-    assert_eq!(root.run(&["start", "sig"]).status, Status::Exited(0));
+    let o = root.run(&["start", "sig"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     // SIGTERM without a handler does nothing to a pid namespace's init.
     assert_eq!(root.run(&["kill", "sig", "SIGTERM"]).status, Status::Exited(0));
     std::thread::sleep(Duration::from_millis(300));
@@ -106,7 +107,8 @@ fn kill_all_reaches_every_process() {
     let root = Root::new();
     let b = Bundle::new(&["sh", "-c", "trap '' TERM; sleep 100 & sleep 100 & wait"]);
     assert_eq!(root.create(&b, "all", &[]).status, Status::Exited(0), "{}", b.stderr());
-    assert_eq!(root.run(&["start", "all"]).status, Status::Exited(0));
+    let o = root.run(&["start", "all"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     std::thread::sleep(Duration::from_millis(300));
     let o = root.run(&["ps", "all"]);
     assert_eq!(o.stdout_str().lines().filter(|l| l.ends_with(" sleep 100")).count(), 2, "{}", report(&o));
@@ -120,7 +122,8 @@ fn exec_with_process_file_user_env_and_cwd() {
     let root = Root::new();
     let b = Bundle::new(&["sleep", "100"]);
     assert_eq!(root.create(&b, "ex", &[]).status, Status::Exited(0), "{}", b.stderr());
-    assert_eq!(root.run(&["start", "ex"]).status, Status::Exited(0));
+    let o = root.run(&["start", "ex"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     let proc_json = json!({
         "terminal": false,
         "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
@@ -205,7 +208,8 @@ fn hooks_run_in_order_with_state_on_stdin() {
     });
     b.save();
     assert_eq!(root.create(&b, "hk", &[]).status, Status::Exited(0), "{}", b.stderr());
-    assert_eq!(root.run(&["start", "hk"]).status, Status::Exited(0));
+    let o = root.run(&["start", "hk"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     root.wait_status("hk", "stopped");
     assert_eq!(root.run(&["delete", "hk"]).status, Status::Exited(0));
     let order = fs::read_to_string(log.path().join("order")).unwrap();
@@ -260,7 +264,8 @@ fn cgroup_limits_update_stats_pause_and_resume() {
     let sandbox_pid = root.state("cg")["pid"].to_string();
     let procs = fs::read_to_string(cgroup_file(&dirs, "cgroup.procs")).unwrap();
     assert!(procs.lines().any(|l| l == sandbox_pid), "the sandbox is in its cgroup: {procs}");
-    assert_eq!(root.run(&["start", "cg"]).status, Status::Exited(0));
+    let o = root.run(&["start", "cg"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
 
     let o = root
         .rvisor(&["update", "--resources", "-", "cg"])
@@ -333,7 +338,8 @@ fn terminal_goes_to_the_console_socket() {
     let o = root.create(&b, "tty", &["--console-socket", sock.to_str().unwrap()]);
     assert_eq!(o.status, Status::Exited(0), "{}", b.stderr());
     let master = receiver.join().unwrap();
-    assert_eq!(root.run(&["start", "tty"]).status, Status::Exited(0));
+    let o = root.run(&["start", "tty"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     let mut f = fs::File::from(master);
     f.write_all(b"echo $((6*7))x; exit 3\n").unwrap();
     let mut seen = Vec::new();

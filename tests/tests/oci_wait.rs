@@ -42,7 +42,8 @@ fn waited_pids_carry_the_exit_status() {
         "{}",
         b.stderr()
     );
-    assert_eq!(root.run(&["start", "code"]).status, Status::Exited(0));
+    let o = root.run(&["start", "code"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     assert_eq!(wait_pid(pid_file(&pf)), Status::Exited(42));
     assert_eq!(root.run(&["delete", "code"]).status, Status::Exited(0));
 
@@ -55,7 +56,8 @@ fn waited_pids_carry_the_exit_status() {
         "{}",
         b.stderr()
     );
-    assert_eq!(root.run(&["start", "sig"]).status, Status::Exited(0));
+    let o = root.run(&["start", "sig"]);
+    assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
 
     // exec --detach: the stand-in's status is the process's.
     for (script, want) in [("exit 5", Status::Exited(5)), ("kill -USR1 $$", Status::Signaled(libc::SIGUSR1))] {

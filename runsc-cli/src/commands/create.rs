@@ -243,16 +243,21 @@ fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
 /// Reads the sandbox's start-up report: the pids of the gofer and the
 /// sentry, then "ok" or "error <why>" (end of file: it died).
 fn wait_ready(r: OwnedFd) -> anyhow::Result<(i32, i32)> {
-    let mut pids = (0, 0);
+    // The two lines come from two processes, in either order.
+    let mut pids = None;
+    let mut ok = false;
     for line in BufReader::new(std::fs::File::from(r)).lines() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("pids ") {
             let mut it = rest.split_whitespace().map(|v| v.parse().unwrap_or(0));
-            pids = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+            pids = Some((it.next().unwrap_or(0), it.next().unwrap_or(0)));
         } else if line == "ok" {
-            return Ok(pids);
+            ok = true;
         } else if let Some(msg) = line.strip_prefix("error ") {
             return Err(anyhow!("{msg}"));
+        }
+        if let (true, Some(p)) = (ok, pids) {
+            return Ok(p);
         }
     }
     Err(anyhow!("the sandbox exited while starting"))

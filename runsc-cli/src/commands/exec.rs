@@ -124,8 +124,9 @@ pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
         Some(p) => vec![p.slave.as_fd(); 3],
         None => (0..3)
             .map(|fd| {
-                // SAFETY: fds 0-2 are checked open with F_GETFD and outlive this call.
+                // SAFETY: F_GETFD only checks that the fd is open.
                 if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+                    // SAFETY: an open stdio fd stays open for this process's life.
                     unsafe { BorrowedFd::borrow_raw(fd) }
                 } else {
                     null.as_fd()
@@ -141,9 +142,7 @@ pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
             super::write_pid_file(path, unsafe { libc::getpid() })?;
         }
         send_console(&a, pty)?;
-        let (pid, outcome) = (0, wait(&client, &dir_control(g, &a.id)));
-        let _ = pid;
-        launcher::exit_like(outcome);
+        launcher::exit_like(wait(&client, &dir_control(g, &a.id)));
     }
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     // SAFETY: single-threaded; the child becomes the stand-in.

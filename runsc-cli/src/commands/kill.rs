@@ -1,6 +1,7 @@
 //! `rvisor kill`: signal a container's init, or all its processes.
 
 use anyhow::Context;
+use rvisor_sentry::control::client::ControlError;
 use rvisor_sentry::control::Request;
 
 use crate::cgroups::Cgroup;
@@ -34,8 +35,9 @@ pub fn run(g: &GlobalArgs, a: KillArgs) -> anyhow::Result<()> {
         st.sandbox.kill(libc::SIGKILL);
         return Ok(());
     }
-    super::connect(&dir)?
-        .call(&Request::Kill { signal: sig, all: a.all }, &[])
-        .with_context(|| format!("signalling container {}", a.id))?;
-    Ok(())
+    match super::connect(&dir)?.call(&Request::Kill { signal: sig, all: a.all }, &[]) {
+        // The signal ended the sandbox before it could answer.
+        Ok(_) | Err(ControlError::Closed) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("signalling container {}", a.id)),
+    }
 }

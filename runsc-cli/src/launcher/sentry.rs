@@ -140,6 +140,7 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         write_line(&r, "ok");
     }
     let exit = sandbox.wait();
+    rvisor_sentry::control::server::drain(std::time::Duration::from_secs(2));
     if plan.compat_report {
         boot::print_compat_report(sandbox.kernel());
     }

@@ -2,6 +2,7 @@
 //! a thread per connection answers its requests.
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,33 @@ use crate::kernel::signal;
 use crate::kernel::task::ExitStatus;
 use crate::kernel::ThreadGroup;
 use crate::vfs::OpenFile;
+
+/// Requests being answered: the sentry waits for them before it exits, so
+/// a request that ended the sandbox (a SIGKILL to init) still gets its answer.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Waits (at most `limit`) until no request is being answered.
+pub fn drain(limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while IN_FLIGHT.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
 
 /// Serves `listener` (a listening SOCK_SEQPACKET socket) for `sandbox` on a
 /// background thread, for the sentry's lifetime.
@@ -52,6 +80,7 @@ fn accept_loop(listener: OwnedFd, sandbox: Arc<Sandbox>) {
 
 fn serve_conn(conn: &OwnedFd, sb: &Sandbox) -> std::io::Result<()> {
     while let Some((req, fds)) = wire::recv::<Request>(conn.as_fd())? {
+        let _busy = InFlight::enter();
         let resp = match req {
             Request::Start => match sb.start() {
                 Ok(()) => Response::Ok,
