@@ -302,3 +302,26 @@ impl Cgroup {
 }
 
 use Version::{V1, V2};
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::resolve_path;
+
+    #[test]
+    fn cgroup_paths() {
+        assert_eq!(resolve_path(None, "c1", false).unwrap(), PathBuf::from("/rvisor/c1"));
+        assert_eq!(resolve_path(Some("/docker/abc"), "c1", false).unwrap(), PathBuf::from("/docker/abc"));
+        assert_eq!(
+            resolve_path(Some("system.slice:docker:abc"), "c1", true).unwrap(),
+            PathBuf::from("/system.slice/docker-abc.scope")
+        );
+        assert_eq!(
+            resolve_path(Some("machine-libpod.slice:libpod:xyz"), "c1", true).unwrap(),
+            PathBuf::from("/machine.slice/machine-libpod.slice/libpod-xyz.scope")
+        );
+        assert_eq!(resolve_path(Some(":crio:x"), "c1", true).unwrap(), PathBuf::from("/system.slice/crio-x.scope"));
+        assert!(resolve_path(Some("/a/../../etc"), "c1", false).is_err());
+    }
+}
