@@ -3,17 +3,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# busybox-static and strace for the busybox and CLI tests; the rest are the Debian
-# programs the workload tests (tests/tests/workloads_*.rs) run natively and sandboxed.
+# busybox-static and strace for the busybox and CLI tests; then the Debian programs the
+# workload tests (tests/tests/workloads_*.rs) run natively and sandboxed; then the container
+# engines the OCI tests (tests/tests/engines.rs) drive.
 need=()
 for pkg in busybox-static strace \
     bash coreutils findutils grep sed mawk tar gzip xz-utils diffutils util-linux libc-bin \
-    python3 python3-venv perl sqlite3 gcc libc6-dev git; do
+    python3 python3-venv perl sqlite3 gcc libc6-dev git \
+    runc podman containerd docker.io; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 cargo build --release --workspace --all-targets

@@ -1,16 +1,23 @@
 //! Sentry start-up: build the mount tree, the kernel and the init task, run
 //! until init exits, and report how it ended.
+//!
+//! Two ways in: [`run`] does everything at once (`rvisor do`); [`prepare`]
+//! stops after the sandbox is built and init's executable is found, so an OCI
+//! `create` can report "created" and let a later `start` ([`Sandbox::start`])
+//! begin the program.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rvisor_syscalls::abi::Rlimit;
 use rvisor_syscalls::Errno;
 
 use crate::fs;
+use crate::kernel::creds::Caps;
 use crate::kernel::run::{self, new_init_task, Start};
-use crate::kernel::{Creds, FsContext, InitExit, Kernel, KernelOptions};
+use crate::kernel::{Creds, FsContext, InitExit, Kernel, KernelOptions, Task};
 use crate::vfs::dentry::MountFlags;
 use crate::vfs::path::Resolver;
-use crate::vfs::{Dentry, FdTable, Inode, Location, Mount, MountTable, OpenFile};
+use crate::vfs::{Dentry, FdTable, FsCreds, Inode, Location, Mount, MountTable, OpenFile};
 
 /// What the sandbox runs and sees.
 pub struct BootConfig {
@@ -18,13 +25,78 @@ pub struct BootConfig {
     pub root: Arc<dyn Inode>,
     pub root_readonly: bool,
     pub root_fstype: String,
+    /// File systems mounted over the root, in order. `None`: the default
+    /// /dev and /proc.
+    pub mounts: Option<Vec<MountEntry>>,
+    pub process: ProcessConfig,
+    pub options: KernelOptions,
+}
+
+/// The identity and environment of a sandboxed process (init or exec'd).
+#[derive(Clone, Debug)]
+pub struct ProcessConfig {
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     /// Initial working directory inside the sandbox ("/" if it does not exist there).
     pub cwd: Vec<u8>,
     pub uid: u32,
     pub gid: u32,
-    pub options: KernelOptions,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    /// Capability sets; `None`: all of them for uid 0, none otherwise.
+    pub caps: Option<Caps>,
+    pub no_new_privs: bool,
+    /// (resource, limit) pairs replacing the defaults.
+    pub rlimits: Vec<(u32, Rlimit)>,
+}
+
+impl ProcessConfig {
+    /// A process running `argv` as `uid`/`gid` with defaults for the rest.
+    pub fn new(argv: Vec<Vec<u8>>, uid: u32, gid: u32) -> ProcessConfig {
+        ProcessConfig {
+            argv,
+            envp: Vec::new(),
+            cwd: b"/".to_vec(),
+            uid,
+            gid,
+            groups: Vec::new(),
+            umask: 0o022,
+            caps: None,
+            no_new_privs: false,
+            rlimits: Vec::new(),
+        }
+    }
+
+    pub fn creds(&self) -> Creds {
+        let mut c = Creds::new(self.uid, self.gid);
+        c.groups = self.groups.clone();
+        if let Some(caps) = self.caps {
+            c.caps = caps;
+        }
+        c
+    }
+}
+
+/// One file system to mount in the sandbox.
+pub struct MountEntry {
+    /// Absolute path inside the sandbox.
+    pub dest: Vec<u8>,
+    pub source: MountSource,
+    pub flags: MountFlags,
+}
+
+/// What a [`MountEntry`] mounts.
+pub enum MountSource {
+    /// An existing inode (a gofer-served bind mount), with its type and
+    /// source names for /proc/mounts.
+    Inode { inode: Arc<dyn Inode>, fstype: String, source: String },
+    /// The sentry's /dev (standard devices and /dev/shm).
+    Dev,
+    /// A procfs for this sandbox.
+    Proc,
+    /// An empty in-memory file system with this root mode, uid and gid.
+    Tmpfs { mode: u32, uid: u32, gid: u32 },
 }
 
 /// Why boot failed before the program started.
@@ -35,21 +107,96 @@ pub enum BootError {
     Internal(String),
 }
 
-fn mount_at(mounts: &MountTable, root: &Location, path: &[u8], inode: Arc<dyn Inode>, fstype: &str, flags: MountFlags) {
-    let creds = crate::vfs::FsCreds::root();
-    let r = Resolver::new(root, mounts, &creds);
-    match r.resolve(root, path, true) {
-        Ok(at) if at.attr().map(|a| a.is_dir()).unwrap_or(false) => {
-            let m =
-                Mount::new(Dentry::new_root(inode), Some((at.mount.clone(), at.dentry.clone())), flags, fstype, fstype);
-            mounts.add(m);
+impl std::fmt::Display for BootError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BootError::Exec(e) => write!(f, "cannot execute the program: {}", e.description()),
+            BootError::Internal(m) => f.write_str(m),
         }
-        _ => tracing::debug!(path = %String::from_utf8_lossy(path), "mount point missing; not mounted"),
     }
+}
+
+/// Mounts `inode` at `path`. The mount point must exist and be a directory,
+/// except that a non-directory may be mounted over a non-directory (a file
+/// bind mount). A missing directory mount point is created when its parent
+/// allows it (e.g. /dev/mqueue in the sentry's /dev).
+fn mount_at(
+    mounts: &MountTable,
+    root: &Location,
+    path: &[u8],
+    inode: Arc<dyn Inode>,
+    fstype: &str,
+    source: &str,
+    flags: MountFlags,
+) -> bool {
+    let creds = FsCreds::root();
+    let r = Resolver::new(root, mounts, &creds);
+    let want_dir = inode.attr().map(|a| a.is_dir()).unwrap_or(true);
+    let at = match r.resolve(root, path, true) {
+        Ok(at) => Some(at),
+        Err(Errno::ENOENT) if want_dir => r.resolve_parent(root, path).ok().and_then(|pn| {
+            let args = crate::vfs::CreateArgs { mode: libc::S_IFDIR | 0o755, rdev: 0, flags: 0, creds: &creds };
+            pn.parent.inode().mkdir(&pn.name, &args).ok()?;
+            r.resolve(root, path, true).ok()
+        }),
+        Err(_) => None,
+    };
+    match at {
+        Some(at) if at.attr().map(|a| a.is_dir() == want_dir).unwrap_or(false) => {
+            let m =
+                Mount::new(Dentry::new_root(inode), Some((at.mount.clone(), at.dentry.clone())), flags, fstype, source);
+            mounts.add(m);
+            true
+        }
+        _ => {
+            tracing::warn!(path = %String::from_utf8_lossy(path), "mount point missing or of the wrong type; not mounted");
+            false
+        }
+    }
+}
+
+fn default_mounts() -> Vec<MountEntry> {
+    vec![
+        MountEntry {
+            dest: b"/dev".to_vec(),
+            source: MountSource::Dev,
+            flags: MountFlags { nosuid: true, ..Default::default() },
+        },
+        MountEntry {
+            dest: b"/proc".to_vec(),
+            source: MountSource::Proc,
+            flags: MountFlags { nosuid: true, nodev: true, noexec: true, ..Default::default() },
+        },
+    ]
+}
+
+/// A built sandbox whose init has not started yet, or is running.
+pub struct Sandbox {
+    kernel: Arc<Kernel>,
+    pending: Mutex<Option<PendingInit>>,
+}
+
+struct PendingInit {
+    task: Arc<Task>,
+    path: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
 }
 
 /// Runs the sandbox to completion; returns init's exit.
 pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
+    let sb = prepare(cfg)?;
+    sb.start()?;
+    let exit = sb.wait();
+    if sb.kernel.options.compat_report {
+        print_compat_report(&sb.kernel);
+    }
+    Ok(exit)
+}
+
+/// Builds the kernel, the mount tree and init's task, and checks that init's
+/// program exists and is executable; the program does not run yet.
+pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
     // SAFETY: ignoring SIGPIPE so writes to closed pipes return EPIPE to the handler.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     crate::kernel::forward::block_forwarded();
@@ -64,9 +211,31 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
     mounts.add(root_mount.clone());
     let root = Location::new(root_mount.clone(), root_mount.root.clone());
 
+    for m in cfg.mounts.unwrap_or_else(default_mounts) {
+        let (inode, fstype, source): (Arc<dyn Inode>, String, String) = match m.source {
+            MountSource::Inode { inode, fstype, source } => (inode, fstype, source),
+            MountSource::Dev => (new_dev(), "tmpfs".into(), "tmpfs".into()),
+            MountSource::Proc => (fs::proc::new_procfs(), "proc".into(), "proc".into()),
+            MountSource::Tmpfs { mode, uid, gid } => {
+                (fs::tmpfs::new_tmpfs(mode, uid, gid), "tmpfs".into(), "tmpfs".into())
+            }
+        };
+        mount_at(&mounts, &root, &m.dest, inode, &fstype, &source, m.flags);
+    }
+
+    let kernel =
+        Kernel::new(cfg.options, mounts, root.clone()).map_err(|e| BootError::Internal(format!("kernel: {e}")))?;
+    fs::proc::set_kernel(&kernel);
+    crate::kernel::forward::spawn(kernel.clone());
+    let pending = new_process(&kernel, &cfg.process, host_stdio())?;
+    Ok(Sandbox { kernel, pending: Mutex::new(Some(pending)) })
+}
+
+/// The sentry's /dev: the standard devices, /dev/tty as the host stdin when
+/// that is a terminal, and an in-memory /dev/shm.
+fn new_dev() -> Arc<dyn Inode> {
     let shm = fs::tmpfs::new_tmpfs(0o1777, 0, 0);
     let tty: Option<fs::dev::TtyOpener> = Some(Arc::new(|| {
-        // The controlling terminal: the host stdin when it is a tty.
         let s = fs::host::HostStream::new(0);
         if s.is_tty() {
             Ok(Arc::new(s) as Arc<dyn crate::vfs::FileOps>)
@@ -74,68 +243,150 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
             Err(Errno::ENXIO)
         }
     }));
-    mount_at(
-        &mounts,
-        &root,
-        b"/dev",
-        fs::dev::new_devfs(tty, shm),
-        "devtmpfs",
-        MountFlags { nosuid: true, ..Default::default() },
-    );
-    mount_at(
-        &mounts,
-        &root,
-        b"/proc",
-        fs::proc::new_procfs(),
-        "proc",
-        MountFlags { nosuid: true, nodev: true, noexec: true, ..Default::default() },
-    );
+    fs::dev::new_devfs(tty, shm)
+}
 
-    let kernel =
-        Kernel::new(cfg.options, mounts, root.clone()).map_err(|e| BootError::Internal(format!("kernel: {e}")))?;
-    fs::proc::set_kernel(&kernel);
-    crate::kernel::forward::spawn(kernel.clone());
-
-    let creds = Creds::new(cfg.uid, cfg.gid);
-    let cwd = {
-        let fs_creds = creds.fs();
-        let r = Resolver::new(&root, &kernel.mounts, &fs_creds);
-        r.resolve(&root, &cfg.cwd, true)
-            .ok()
-            .filter(|l| l.attr().map(|a| a.is_dir()).unwrap_or(false))
-            .unwrap_or_else(|| root.clone())
-    };
-    let fsctx = FsContext::new(root.clone(), cwd, 0o022);
-    let files = Arc::new(FdTable::new());
+/// The sentry's own stdin, stdout and stderr as sandbox files.
+fn host_stdio() -> Vec<(i32, Arc<OpenFile>)> {
+    let mut v = Vec::new();
     for fd in 0..3 {
-        let stream = Arc::new(fs::host::HostStream::new(fd));
         // SAFETY: F_GETFL only reads the inherited descriptor's flags.
         let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
         if fl < 0 {
             continue;
         }
-        let file = OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{fd}]"));
-        let _ = files.install_at(fd, file, false, 1024);
+        let stream = Arc::new(fs::host::HostStream::new(fd));
+        v.push((fd, OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{fd}]"))));
     }
-    let cmd = cfg.argv.first().cloned().unwrap_or_default();
-    let path = search_path(&kernel, &root, &fsctx, &creds, &cmd, &cfg.envp);
-    let task =
-        new_init_task(&kernel, fsctx, files, creds).map_err(|e| BootError::Internal(format!("init task: {e}")))?;
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    run::spawn(kernel.clone(), task, Start::Initial { path, argv: cfg.argv, envp: cfg.envp }, Some(tx));
-    match rx.recv() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(BootError::Exec(e)),
-        Err(_) => return Err(BootError::Internal("init task thread died".into())),
-    }
-    let exit = kernel.wait_init_exit();
-    if kernel.options.compat_report {
-        print_compat_report(&kernel);
-    }
-    Ok(exit)
+    v
 }
 
-fn print_compat_report(kernel: &Kernel) {
+/// Creates the task for a new session-leader process (no parent inside the
+/// sandbox) with `files` as its descriptors, and finds its program.
+fn new_process(
+    kernel: &Arc<Kernel>,
+    p: &ProcessConfig,
+    files: Vec<(i32, Arc<OpenFile>)>,
+) -> Result<PendingInit, BootError> {
+    let root = kernel.root.clone();
+    let creds = p.creds();
+    let cwd = {
+        let fs_creds = creds.fs();
+        let r = Resolver::new(&root, &kernel.mounts, &fs_creds);
+        r.resolve(&root, &p.cwd, true)
+            .ok()
+            .filter(|l| l.attr().map(|a| a.is_dir()).unwrap_or(false))
+            .unwrap_or_else(|| root.clone())
+    };
+    let fsctx = FsContext::new(root.clone(), cwd, p.umask & 0o777);
+    let table = Arc::new(FdTable::new());
+    for (fd, file) in files {
+        let _ = table.install_at(fd, file, false, 1024);
+    }
+    let cmd = p.argv.first().cloned().unwrap_or_default();
+    let path = search_path(kernel, &root, &fsctx, &creds, &cmd, &p.envp);
+    check_executable(kernel, &root, &fsctx, &creds, &path)?;
+    let task = new_init_task(kernel, fsctx, table, creds).map_err(|e| BootError::Internal(format!("task: {e}")))?;
+    {
+        let mut st = task.tg.lock();
+        for (res, lim) in &p.rlimits {
+            if let Some(slot) = st.rlimits.get_mut(*res as usize) {
+                *slot = *lim;
+            }
+        }
+        st.no_new_privs = p.no_new_privs;
+    }
+    Ok(PendingInit { task, path, argv: p.argv.clone(), envp: p.envp.clone() })
+}
+
+/// Fails early, as execve would, when `path` is missing, not a regular file
+/// or not executable for `creds`.
+fn check_executable(
+    kernel: &Kernel,
+    root: &Location,
+    fs: &FsContext,
+    creds: &Creds,
+    path: &[u8],
+) -> Result<(), BootError> {
+    if path.is_empty() {
+        return Err(BootError::Exec(Errno::ENOENT));
+    }
+    let fs_creds = creds.fs();
+    let r = Resolver::new(root, &kernel.mounts, &fs_creds);
+    let loc = r.resolve(&fs.get().cwd, path, true).map_err(BootError::Exec)?;
+    let a = loc.attr().map_err(BootError::Exec)?;
+    if !a.is_regular() || !crate::vfs::perm::may_access(&a, &fs_creds, crate::vfs::perm::MAY_EXEC) {
+        return Err(BootError::Exec(Errno::EACCES));
+    }
+    Ok(())
+}
+
+/// Starts a prepared process's task thread and waits until its program is
+/// loaded (or failed to load).
+fn launch(kernel: &Arc<Kernel>, p: PendingInit) -> Result<Arc<Task>, BootError> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let task = p.task.clone();
+    run::spawn(kernel.clone(), p.task, Start::Initial { path: p.path, argv: p.argv, envp: p.envp }, Some(tx));
+    match rx.recv() {
+        Ok(Ok(())) => Ok(task),
+        Ok(Err(e)) => Err(BootError::Exec(e)),
+        Err(_) => Err(BootError::Internal("task thread died".into())),
+    }
+}
+
+impl Sandbox {
+    pub fn kernel(&self) -> &Arc<Kernel> {
+        &self.kernel
+    }
+
+    /// Whether init has been started (or the sandbox ended before it was).
+    pub fn started(&self) -> bool {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+
+    /// Starts init. Fails if it was already started or cannot be executed
+    /// (the sandbox then ends with status 127 or 126, as a shell reports it).
+    pub fn start(&self) -> Result<(), BootError> {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(p) = p else { return Err(BootError::Internal("the sandbox was already started".into())) };
+        match launch(&self.kernel, p) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = if matches!(e, BootError::Exec(Errno::ENOENT)) { 127 } else { 126 };
+                self.kernel.set_init_exit(InitExit::Code(code));
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends a sandbox whose init never started, as if init had been killed by `sig`.
+    /// Returns false if init is already running (signal it instead).
+    pub fn abort(&self, sig: i32) -> bool {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if p.is_none() {
+            return false;
+        }
+        self.kernel.set_init_exit(InitExit::Signal(sig));
+        true
+    }
+
+    /// Starts another process in the running sandbox, with `files` (fd
+    /// number, file) as its descriptors; returns its task once its program is loaded.
+    pub fn spawn(&self, p: &ProcessConfig, files: Vec<(i32, Arc<OpenFile>)>) -> Result<Arc<Task>, BootError> {
+        if self.kernel.shutting_down() {
+            return Err(BootError::Internal("the sandbox is shutting down".into()));
+        }
+        let pending = new_process(&self.kernel, p, files)?;
+        launch(&self.kernel, pending)
+    }
+
+    /// Blocks until init exits.
+    pub fn wait(&self) -> InitExit {
+        self.kernel.wait_init_exit()
+    }
+}
+
+pub fn print_compat_report(kernel: &Kernel) {
     let map = kernel.unsupported.lock().unwrap_or_else(|e| e.into_inner());
     use std::io::Write;
     let mut err = std::io::stderr().lock();

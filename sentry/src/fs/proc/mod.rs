@@ -425,6 +425,13 @@ fn global(name: &str, gen: impl Fn() -> VfsResult<Vec<u8>> + Send + Sync + 'stat
 }
 
 /// The /proc root.
+/// A live process's command line as /proc/[pid]/cmdline shows it (NUL-separated).
+pub fn cmdline_of(tg: &crate::kernel::ThreadGroup) -> Vec<u8> {
+    let layout = tg.lock().image.layout;
+    let mem = crate::mm::Memory::new(tg.host_pid());
+    pid::cmdline_at(&layout, |a, b| mem.read_partial(a, b), 0, 4096)
+}
+
 pub fn new_procfs() -> Arc<dyn Inode> {
     let mut root = Dir::new("", 0o555, root_entries);
     root.nlink = None;

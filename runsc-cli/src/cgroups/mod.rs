@@ -1,0 +1,327 @@
+//! Cgroups through cgroupfs: v1 (one directory per mounted hierarchy), v2
+//! (one unified directory), and the hybrid layout (v1 controllers with a
+//! cgroup2 mount beside them, which is then left alone).
+//!
+//! The whole sandbox (its supervising process, gofer, sentry and every app
+//! process) lives in the container's cgroup, so limits and statistics cover
+//! what the container really uses.
+
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::LinuxResources;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    #[error("cgroup {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("no cgroup hierarchy is mounted")]
+    NoHierarchy,
+    #[error("invalid cgroupsPath {0:?}")]
+    BadPath(String),
+    #[error("the container has no cgroup (created with --ignore-cgroups or without cgroup access)")]
+    None,
+    #[error("cgroup {path}: freezing did not complete")]
+    FreezeTimeout { path: String },
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> CgroupError {
+    CgroupError::Io { path: path.display().to_string(), source }
+}
+
+/// Reads a cgroup file, trimmed.
+fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|e| io_err(path, e))
+}
+
+fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    tracing::debug!(file = %path.display(), value, "cgroup write");
+    std::fs::write(path, value).map_err(|e| io_err(path, e))
+}
+
+/// Which cgroup version a directory belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// A mounted hierarchy: where, which version, and (v1) its controllers.
+#[derive(Clone, Debug)]
+pub struct Hierarchy {
+    pub mount: PathBuf,
+    pub version: Version,
+    pub controllers: Vec<String>,
+}
+
+/// The host's cgroup layout, from /proc/self/mountinfo. Hybrid hosts (v1
+/// controllers plus a cgroup2 mount) are driven through v1 only.
+pub fn hierarchies() -> Vec<Hierarchy> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut v1 = Vec::new();
+    let mut v2 = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let mount = pre.split(' ').nth(4).unwrap_or("");
+        let mut post = post.split(' ');
+        let fstype = post.next().unwrap_or("");
+        let opts = post.nth(1).unwrap_or("");
+        match fstype {
+            "cgroup" => {
+                let controllers = opts
+                    .split(',')
+                    .filter(|o| !matches!(*o, "rw" | "ro") && !o.starts_with("release_agent") && *o != "clone_children")
+                    .map(str::to_string)
+                    .collect();
+                v1.push(Hierarchy { mount: PathBuf::from(mount), version: Version::V1, controllers });
+            }
+            "cgroup2" => {
+                v2.push(Hierarchy { mount: PathBuf::from(mount), version: Version::V2, controllers: Vec::new() })
+            }
+            _ => {}
+        }
+    }
+    if v1.is_empty() {
+        v2
+    } else {
+        v1
+    }
+}
+
+/// The cgroup path (relative to each hierarchy's root) for a spec's
+/// cgroupsPath: absolute paths as they are, "slice:prefix:name" (systemd
+/// style) as systemd would lay it out, relative ones under the runtime's own
+/// cgroup, and none at all as /rvisor/<id>.
+pub fn resolve_path(spec_path: Option<&str>, id: &str, systemd: bool) -> Result<PathBuf, CgroupError> {
+    let p = match spec_path {
+        None | Some("") => return Ok(PathBuf::from(format!("/rvisor/{id}"))),
+        Some(p) => p,
+    };
+    let parts: Vec<&str> = p.split(':').collect();
+    if parts.len() == 3 && (systemd || !p.starts_with('/')) {
+        let slice = if parts[0].is_empty() { "system.slice" } else { parts[0] };
+        let mut path = PathBuf::from("/");
+        // "a-b.slice" lives in "a.slice/a-b.slice".
+        let stem = slice.strip_suffix(".slice").unwrap_or(slice);
+        let mut acc = String::new();
+        for (i, piece) in stem.split('-').enumerate() {
+            if i > 0 {
+                acc.push('-');
+            }
+            acc.push_str(piece);
+            if acc != "-" {
+                path.push(format!("{acc}.slice"));
+            }
+        }
+        let unit = if parts[1].is_empty() {
+            format!("{}.scope", parts[2])
+        } else {
+            format!("{}-{}.scope", parts[1], parts[2])
+        };
+        path.push(unit);
+        return Ok(path);
+    }
+    let path = PathBuf::from(p);
+    if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(CgroupError::BadPath(p.into()));
+    }
+    if path.is_absolute() {
+        return Ok(path);
+    }
+    // Relative: under this process's own cgroup (first hierarchy that says).
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.splitn(3, ':').nth(2).map(str::to_string)))
+        .unwrap_or_else(|| "/".into());
+    Ok(PathBuf::from(own).join(path))
+}
+
+/// A container's cgroup: its directory in every hierarchy.
+#[derive(Clone, Debug, Default)]
+pub struct Cgroup {
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// The cgroup recorded in a container's state.
+    pub fn from_dirs(dirs: Vec<PathBuf>) -> Cgroup {
+        Cgroup { dirs }
+    }
+
+    /// Creates `rel` in every hierarchy.
+    pub fn create(rel: &Path) -> Result<Cgroup, CgroupError> {
+        let hs = hierarchies();
+        if hs.is_empty() {
+            return Err(CgroupError::NoHierarchy);
+        }
+        let rel = rel.strip_prefix("/").unwrap_or(rel);
+        let mut cg = Cgroup::default();
+        for h in &hs {
+            let dir = h.mount.join(rel);
+            let res = match h.version {
+                V1 if h.controllers.iter().any(|c| c == "cpuset") => v1::create_cpuset(&h.mount, &dir),
+                V1 => std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e)),
+                V2 => v2::create(&h.mount, &dir),
+            };
+            if let Err(e) = res {
+                // What was made so far goes away again.
+                cg.destroy();
+                return Err(e);
+            }
+            cg.dirs.push(dir);
+        }
+        Ok(cg)
+    }
+
+    fn version(dir: &Path) -> Version {
+        if dir.join("cgroup.controllers").exists() {
+            V2
+        } else {
+            V1
+        }
+    }
+
+    /// Moves process `pid` (and so its future children) into the cgroup.
+    pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
+        for d in &self.dirs {
+            write(&d.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies memory, cpu, cpuset and pids limits.
+    pub fn apply(&self, r: &LinuxResources) -> Result<(), CgroupError> {
+        for d in &self.dirs {
+            match Self::version(d) {
+                V1 => v1::apply(d, r)?,
+                V2 => v2::apply(d, r)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Host pids in the cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut v: Vec<i32> = self
+            .dirs
+            .first()
+            .and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn freezer(&self) -> Option<&PathBuf> {
+        self.dirs.iter().find(|d| d.join("freezer.state").exists() || d.join("cgroup.freeze").exists())
+    }
+
+    /// Freezes (or thaws) every process in the cgroup and waits until done.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), CgroupError> {
+        let d = self.freezer().ok_or(CgroupError::None)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let done = match Self::version(d) {
+                V1 => {
+                    write(&d.join("freezer.state"), if frozen { "FROZEN" } else { "THAWED" })?;
+                    read(&d.join("freezer.state"))? == if frozen { "FROZEN" } else { "THAWED" }
+                }
+                V2 => {
+                    write(&d.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+                    read(&d.join("cgroup.events"))?.lines().any(|l| l == if frozen { "frozen 1" } else { "frozen 0" })
+                }
+            };
+            if done {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(CgroupError::FreezeTimeout { path: d.display().to_string() });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Statistics as runc's `events --stats` reports them.
+    pub fn stats(&self) -> serde_json::Value {
+        let mut out = serde_json::json!({});
+        for d in &self.dirs {
+            match Self::version(d) {
+                V1 => v1::stats(d, &mut out),
+                V2 => v2::stats(d, &mut out),
+            }
+        }
+        out
+    }
+
+    /// SIGKILLs everything in the cgroup (thawing it first) until it is empty.
+    pub fn kill_all(&self) {
+        if self.dirs.is_empty() {
+            return;
+        }
+        let _ = self.set_frozen(false);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() || Instant::now() > deadline {
+                return;
+            }
+            for p in pids {
+                // SAFETY: kill by pid; these processes are in the container's cgroup.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Removes the directories (waiting briefly for dying processes to leave).
+    pub fn destroy(&self) -> Vec<CgroupError> {
+        let mut errs = Vec::new();
+        for d in &self.dirs {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                match std::fs::remove_dir(d) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) => {
+                        errs.push(io_err(d, e));
+                        break;
+                    }
+                }
+            }
+        }
+        errs
+    }
+}
+
+use Version::{V1, V2};
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::resolve_path;
+
+    #[test]
+    fn cgroup_paths() {
+        assert_eq!(resolve_path(None, "c1", false).unwrap(), PathBuf::from("/rvisor/c1"));
+        assert_eq!(resolve_path(Some("/docker/abc"), "c1", false).unwrap(), PathBuf::from("/docker/abc"));
+        assert_eq!(
+            resolve_path(Some("system.slice:docker:abc"), "c1", true).unwrap(),
+            PathBuf::from("/system.slice/docker-abc.scope")
+        );
+        assert_eq!(
+            resolve_path(Some("machine-libpod.slice:libpod:xyz"), "c1", true).unwrap(),
+            PathBuf::from("/machine.slice/machine-libpod.slice/libpod-xyz.scope")
+        );
+        assert_eq!(resolve_path(Some(":crio:x"), "c1", true).unwrap(), PathBuf::from("/system.slice/crio-x.scope"));
+        assert!(resolve_path(Some("/a/../../etc"), "c1", false).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! The sandbox's processes, shared by `rvisor do` and the OCI commands.
+//!
+//! Launch is one linear sequence run by the *supervising process* (the
+//! container's pid for OCI, the `rvisor do` process itself otherwise):
+//! gofer process (serves the rootfs and bind mounts) -> host namespaces
+//! (network, uts, ipc: new or joined) -> new pid namespace -> sentry process
+//! (pid 1 there; a private mount namespace; builds the sandbox, reports
+//! readiness, runs init) -> wait -> the sentry's report of how init ended.
+//!
+//! The supervisor exists because a pid namespace's init cannot kill itself
+//! with a signal: it re-raises the signal init died of, so whoever waits on
+//! the container's pid sees the same status. Confinement steps (seccomp,
+//! capability drops, pivot_root) plug in at [`confine_gofer`] and
+//! [`confine_sentry`].
+
+mod gofer;
+mod ns;
+mod sentry;
+mod signals;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use rvisor_sentry::control::ProcessSpec;
+use rvisor_sentry::kernel::InitExit;
+
+use crate::oci::mounts::{Kind, Planned};
+use crate::oci::Namespaces;
+
+/// Everything the sandbox processes need, decided before any of them starts.
+pub struct Plan {
+    pub rootfs: PathBuf,
+    /// The gofer refuses writes to the rootfs.
+    pub gofer_readonly: bool,
+    /// Writes go to an in-memory upper layer over the rootfs.
+    pub overlay: bool,
+    /// The sandbox sees its root mounted read-only.
+    pub root_readonly: bool,
+    /// Mounts over the root (`None`: the default /dev and /proc).
+    pub mounts: Option<Vec<Planned>>,
+    pub process: ProcessSpec,
+    pub hostname: String,
+    pub strace: bool,
+    pub compat_report: bool,
+    pub net_raw: bool,
+    pub ns: Namespaces,
+    /// Listening control socket (OCI): the sentry serves start/exec/kill/ps on it.
+    pub control: Option<OwnedFd>,
+    /// A terminal (pty slave) to use as the sandbox's stdin, stdout and stderr.
+    pub tty: Option<OwnedFd>,
+    /// Start init as soon as the sandbox is built (`rvisor do`, `run`
+    /// without a separate start); otherwise wait for a control `start`.
+    pub autostart: bool,
+    /// Where the sentry reports readiness ("ok" or "error ...") and the
+    /// supervisor the pids of its children ("pids GOFER SENTRY").
+    pub ready: Option<OwnedFd>,
+    /// Detach stdio from the caller's once the sentry has its copies (OCI).
+    pub detach_stdio: bool,
+}
+
+/// How the sandbox ended, from the supervisor's point of view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Init ran and ended so.
+    Init(InitExit),
+    /// The sandbox failed before init ran; the sentry exited with this code
+    /// after reporting why.
+    Failed(i32),
+}
+
+impl Outcome {
+    /// A shell-style exit code (128+n for signal n).
+    pub fn code(self) -> i32 {
+        match self {
+            Outcome::Init(InitExit::Code(c)) | Outcome::Failed(c) => c,
+            Outcome::Init(InitExit::Signal(s)) => 128 + s,
+        }
+    }
+}
+
+/// Hook for the gofer's confinement, called after it opened its roots and
+/// before it serves a request.
+pub fn confine_gofer(_plan: &Plan) -> Result<(), String> {
+    Ok(())
+}
+
+/// Hook for the sentry's confinement, called after its namespaces and mounts
+/// exist and before it builds the sandbox.
+pub fn confine_sentry(_plan: &Plan) -> Result<(), String> {
+    Ok(())
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut p = [0 as RawFd; 2];
+    // SAFETY: p is a valid 2-int array.
+    if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds are fresh and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) })
+}
+
+/// Writes one short line (atomic on a pipe).
+pub fn write_line(fd: &OwnedFd, line: &str) {
+    let mut s = line.replace('\n', " ");
+    s.push('\n');
+    // SAFETY: writes from a valid buffer to our own pipe.
+    unsafe { libc::write(fd.as_raw_fd(), s.as_ptr().cast(), s.len()) };
+}
+
+/// Points fds 0, 1 and 2 at /dev/null.
+pub fn stdio_to_null() {
+    // SAFETY: open/dup2/close on constant paths and fd numbers.
+    unsafe {
+        let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if fd >= 0 {
+            for t in 0..3 {
+                libc::dup2(fd, t);
+            }
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// The gofer roots: the rootfs first, then one per bind mount (a file bind
+/// mount serves the file's directory).
+fn gofer_roots(plan: &Plan) -> Vec<(PathBuf, bool)> {
+    let mut roots = vec![(plan.rootfs.clone(), plan.gofer_readonly)];
+    for m in plan.mounts.iter().flatten() {
+        if let Kind::Bind { source, file } = &m.kind {
+            let dir =
+                if *file { source.parent().map(PathBuf::from).unwrap_or_else(|| "/".into()) } else { source.clone() };
+            roots.push((dir, m.readonly));
+        }
+    }
+    roots
+}
+
+/// Runs the sandbox from the supervising process; returns how it ended.
+/// Errors are about the supervisor's own steps (fork, namespaces).
+pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
+    let roots = gofer_roots(plan);
+    let mut sentry_socks = Vec::new();
+    let mut gofer_socks = Vec::new();
+    for _ in &roots {
+        let (g, s) = rvisor_gofer::transport::socketpair().map_err(|e| format!("socketpair: {e}"))?;
+        gofer_socks.push(g);
+        sentry_socks.push(s);
+    }
+    let gofer_pid = gofer::spawn(plan, roots, gofer_socks).map_err(|e| format!("starting the gofer: {e}"))?;
+    let kill_gofer = || {
+        // SAFETY: the gofer is our child; kill and reap it.
+        unsafe {
+            libc::kill(gofer_pid, libc::SIGKILL);
+            libc::waitpid(gofer_pid, std::ptr::null_mut(), 0);
+        }
+    };
+    if let Err(e) = ns::enter(&plan.ns) {
+        kill_gofer();
+        return Err(e);
+    }
+    // SAFETY: unshare affects only this (single-threaded) process's future children.
+    if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+        kill_gofer();
+        return Err(format!("unshare(CLONE_NEWPID): {}", std::io::Error::last_os_error()));
+    }
+    let (status_r, status_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    // SAFETY: single-threaded; the child becomes the sentry.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        kill_gofer();
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        drop(status_r);
+        // SAFETY: dies with the supervisor.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        let code = sentry::main(plan, sentry_socks, status_w);
+        // SAFETY: exit without unwinding into the parent's state.
+        unsafe { libc::_exit(code) };
+    }
+    drop(status_w);
+    drop(sentry_socks);
+    signals::forward_to(pid);
+    if let Some(r) = &plan.ready {
+        write_line(r, &format!("pids {gofer_pid} {pid}"));
+    }
+    plan.ready = None;
+    plan.control = None;
+    plan.tty = None;
+    if plan.detach_stdio {
+        stdio_to_null();
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            kill_gofer();
+            return Err("lost the sentry process".into());
+        }
+    }
+    kill_gofer();
+    let mut report = String::new();
+    let _ = std::fs::File::from(status_r).read_to_string(&mut report);
+    Ok(parse_report(&report).unwrap_or(if libc::WIFSIGNALED(status) {
+        Outcome::Init(InitExit::Signal(libc::WTERMSIG(status)))
+    } else if libc::WIFEXITED(status) {
+        Outcome::Failed(libc::WEXITSTATUS(status))
+    } else {
+        Outcome::Failed(1)
+    }))
+}
+
+fn parse_report(s: &str) -> Option<Outcome> {
+    let mut it = s.split_whitespace();
+    let kind = it.next()?;
+    let n: i32 = it.next()?.parse().ok()?;
+    match kind {
+        "code" => Some(Outcome::Init(InitExit::Code(n))),
+        "signal" => Some(Outcome::Init(InitExit::Signal(n))),
+        _ => None,
+    }
+}
+
+/// Ends the calling process with `outcome`'s status: the same exit code, or
+/// death by the same signal (no core file).
+pub fn exit_like(outcome: Outcome) -> ! {
+    if let Outcome::Init(InitExit::Signal(sig)) = outcome {
+        // SAFETY: reset the disposition, unblock and raise the signal in this
+        // process; RLIMIT_CORE 0 keeps a core-dumping signal from writing one.
+        unsafe {
+            let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+        }
+    }
+    std::process::exit(outcome.code())
+}
+
+/// Lets a forked supervisor proceed.
+pub struct Go(OwnedFd);
+
+impl Go {
+    pub fn go(self) {
+        // SAFETY: one byte from a valid buffer to our own pipe.
+        unsafe { libc::write(self.0.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    }
+}
+
+/// Forks the OCI sandbox process: it waits for a byte on the returned pipe
+/// (sent once its cgroup is set up), supervises the sandbox, records the
+/// exit code in `exit_file` and exits like the container's init. Returns
+/// its pid and the pipe.
+pub fn fork_supervisor(mut plan: Plan, exit_file: PathBuf) -> std::io::Result<(i32, Go)> {
+    let (go_r, go_w) = pipe()?;
+    // SAFETY: the CLI is single-threaded here; the child runs the supervisor.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid > 0 {
+        return Ok((pid, Go(go_w)));
+    }
+    // Only the CLI may hold the write end, so its death reads as EOF here.
+    drop(go_w);
+    let mut b = [0u8; 1];
+    let mut go = std::fs::File::from(go_r);
+    if !matches!(go.read(&mut b), Ok(1)) {
+        // SAFETY: the CLI gave up on this sandbox; leave at once.
+        unsafe { libc::_exit(1) };
+    }
+    drop(go);
+    let outcome = match supervise(&mut plan) {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some(r) = &plan.ready {
+                write_line(r, &format!("error {e}"));
+            }
+            tracing::error!("{e}");
+            Outcome::Failed(1)
+        }
+    };
+    drop(plan);
+    let _ = std::fs::write(&exit_file, format!("{}\n", outcome.code()));
+    exit_like(outcome)
+}

@@ -1,0 +1,202 @@
+//! The sentry process: attaches to the gofer, builds the sandbox's mounts,
+//! boots the kernel, serves the control socket, runs init and reports how
+//! it ended to the supervisor.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use rvisor_sentry::boot::{self, BootConfig, BootError, MountEntry, MountSource};
+use rvisor_sentry::kernel::{InitExit, KernelOptions};
+use rvisor_sentry::vfs::dentry::MountFlags;
+use rvisor_sentry::vfs::Inode;
+use rvisor_syscalls::Errno;
+
+use super::{ns, write_line, Plan};
+use crate::oci::mounts::Kind;
+
+/// Says why the sandbox could not be built: on the ready pipe (OCI, where
+/// the CLI prints it) or on stderr (`rvisor do`).
+fn report_error(plan: &Plan, msg: &str) {
+    match &plan.ready {
+        Some(r) => write_line(r, &format!("error {msg}")),
+        None => eprintln!("rvisor: {msg}"),
+    }
+}
+
+fn gofer_root(sock: OwnedFd) -> Result<Arc<dyn Inode>, String> {
+    let client = Arc::new(rvisor_gofer::client::GoferClient::new(sock));
+    rvisor_sentry::fs::gofer::new_root(client).map_err(|e| format!("attaching to the gofer: {e}"))
+}
+
+fn flags(m: &crate::oci::mounts::Planned) -> MountFlags {
+    MountFlags { readonly: m.readonly, nosuid: m.nosuid, nodev: m.nodev, noexec: m.noexec }
+}
+
+/// The sandbox's mounts from the plan; `socks` are the gofer sockets of the
+/// bind mounts, in order.
+fn mounts(plan: &Plan, socks: &mut impl Iterator<Item = OwnedFd>) -> Result<Option<Vec<MountEntry>>, String> {
+    let Some(list) = &plan.mounts else { return Ok(None) };
+    let mut out = Vec::new();
+    for m in list {
+        let source = match &m.kind {
+            Kind::Bind { source, file } => {
+                let sock = socks.next().ok_or("gofer socket missing")?;
+                let mut inode = gofer_root(sock)?;
+                if *file {
+                    let name = source.file_name().ok_or("bind mount source has no name")?;
+                    use std::os::unix::ffi::OsStrExt;
+                    inode = inode
+                        .lookup(name.as_bytes())
+                        .map_err(|e| format!("bind mount source {}: {}", source.display(), e.description()))?;
+                }
+                MountSource::Inode { inode, fstype: "bind".into(), source: source.display().to_string() }
+            }
+            Kind::Proc => MountSource::Proc,
+            Kind::Dev => MountSource::Dev,
+            Kind::Tmpfs { mode, uid, gid } => MountSource::Tmpfs { mode: *mode, uid: *uid, gid: *gid },
+            Kind::Sys => MountSource::Tmpfs { mode: 0o555, uid: 0, gid: 0 },
+        };
+        out.push(MountEntry { dest: m.dest.clone().into_bytes(), source, flags: flags(m) });
+    }
+    Ok(Some(out))
+}
+
+/// The sentry's own start-up and run; returns its exit code.
+pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
+    if let Some(tty) = plan.tty.take() {
+        // SAFETY: the terminal becomes this process's stdio; setsid and
+        // TIOCSCTTY make it the controlling terminal of the sandbox's session.
+        unsafe {
+            for fd in 0..3 {
+                libc::dup2(tty.as_raw_fd(), fd);
+            }
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+        }
+    }
+    if let Err(e) = ns::private_proc() {
+        report_error(plan, &e);
+        return 1;
+    }
+    if let Err(e) = super::confine_sentry(plan) {
+        report_error(plan, &format!("confining the sentry: {e}"));
+        return 1;
+    }
+    let mut socks = socks.into_iter();
+    let Some(root_sock) = socks.next() else {
+        report_error(plan, "no gofer socket for the root");
+        return 1;
+    };
+    let lower = match gofer_root(root_sock) {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(plan, &e);
+            return 1;
+        }
+    };
+    let (root, fstype): (Arc<dyn Inode>, &str) = if plan.overlay {
+        (rvisor_sentry::fs::overlay::new_overlay(lower, rvisor_sentry::fs::tmpfs::new_tmpfs(0o755, 0, 0)), "overlay")
+    } else {
+        (lower, "9p")
+    };
+    let mounts = match mounts(plan, &mut socks) {
+        Ok(m) => m,
+        Err(e) => {
+            report_error(plan, &e);
+            return 1;
+        }
+    };
+    rvisor_sentry::syscalls::socket::allow_raw_sockets(plan.net_raw);
+    raise_fd_limit();
+    let shown = plan.process.args.first().cloned().unwrap_or_default();
+    let cfg = BootConfig {
+        root,
+        root_readonly: plan.root_readonly,
+        root_fstype: fstype.to_string(),
+        mounts,
+        process: plan.process.to_config(),
+        options: KernelOptions {
+            strace: plan.strace,
+            compat_report: plan.compat_report,
+            hostname: plan.hostname.clone(),
+        },
+    };
+    let sandbox = match boot::prepare(cfg) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return boot_failed(plan, &shown, e),
+    };
+    if let Some(listener) = plan.control.take() {
+        if let Err(e) = rvisor_sentry::control::server::spawn(listener, sandbox.clone()) {
+            report_error(plan, &format!("control socket: {e}"));
+            return 1;
+        }
+    }
+    if plan.autostart {
+        if let Err(e) = sandbox.start() {
+            return boot_failed(plan, &shown, e);
+        }
+    }
+    if let Some(r) = plan.ready.take() {
+        write_line(&r, "ok");
+    }
+    let exit = sandbox.wait();
+    rvisor_sentry::control::server::drain(std::time::Duration::from_secs(2));
+    if plan.compat_report {
+        boot::print_compat_report(sandbox.kernel());
+    }
+    let (line, code) = match exit {
+        InitExit::Code(c) => (format!("code {c}"), c),
+        InitExit::Signal(s) => (format!("signal {s}"), 128 + s),
+    };
+    write_line(&status, &line);
+    code
+}
+
+/// Reports a failed boot; the exit code is a shell's (127: not found, 126: not executable).
+fn boot_failed(plan: &Plan, shown: &str, e: BootError) -> i32 {
+    match e {
+        BootError::Exec(errno) => {
+            // Engines map these words to exit codes 127 and 126 (as runc words them).
+            let msg = match (&plan.ready, errno) {
+                (None, _) => format!("{shown}: {}", errno_text(errno)),
+                (Some(_), Errno::ENOENT) => {
+                    format!("exec: {shown:?}: executable file not found in $PATH: no such file or directory")
+                }
+                (Some(_), Errno::EACCES) => format!("exec: {shown:?}: permission denied"),
+                (Some(_), e) => format!("exec: {shown:?}: {}", errno_text(e)),
+            };
+            report_error(plan, &msg);
+            if errno == Errno::ENOENT {
+                127
+            } else {
+                126
+            }
+        }
+        BootError::Internal(m) => {
+            report_error(plan, &m);
+            1
+        }
+    }
+}
+
+/// The sentry holds the host fds behind every sandbox file, pipe and socket
+/// of every process: let it use all the descriptors it may.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
+pub fn errno_text(e: Errno) -> String {
+    match e {
+        Errno::ENOENT => "No such file or directory".into(),
+        Errno::EACCES => "Permission denied".into(),
+        Errno::ENOEXEC => "Exec format error".into(),
+        other => other.description(),
+    }
+}
