@@ -36,7 +36,7 @@ impl GoferClient {
         let tag = conn.next_tag;
         conn.next_tag = conn.next_tag.wrapping_add(1);
         let bytes = req.encode(tag).map_err(|e| e.errno())?;
-        transport::send(conn.sock.as_fd(), &bytes, None).map_err(|e| transport_error("send", &e))?;
+        transport::send(conn.sock.as_fd(), &bytes, &[]).map_err(|e| transport_error("send", &e))?;
         let msg = transport::recv(conn.sock.as_fd(), &mut conn.buf).map_err(|e| transport_error("recv", &e))?;
         if msg.len == 0 {
             error!("gofer closed the connection");

@@ -102,7 +102,8 @@ pub fn serve(sock: OwnedFd, root: OwnedFd, readonly: bool) -> Result<(), GoferEr
             Ok(b) => b,
             Err(e) => Response::Error(e.errno()).encode(tag).unwrap_or_default(),
         };
-        match transport::send(sock.as_fd(), &bytes, fd.as_ref().map(|f| f.as_fd())) {
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
+        match transport::send(sock.as_fd(), &bytes, &fds) {
             Ok(()) => {}
             Err(e) if peer_gone(&e) => return Ok(()),
             Err(e) => return Err(GoferError::Socket(e)),

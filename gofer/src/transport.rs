@@ -3,8 +3,9 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-/// Most fds accepted with one message; the kernel closes any beyond this.
-const MAX_FDS: usize = 4;
+/// Most fds one message carries either way (the control buffer's size);
+/// the kernel closes any received beyond it.
+pub const MAX_FDS: usize = 4;
 const FD_SIZE: usize = std::mem::size_of::<RawFd>();
 
 /// Control buffer, u64-aligned as cmsghdr requires.
@@ -33,17 +34,21 @@ pub fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Sends `data` as one message, with `fd` attached if given.
-pub fn send(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+/// Sends `data` as one message, with `fds` attached (SCM_RIGHTS).
+pub fn send(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    if fds.len() > MAX_FDS {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
     let mut cbuf = CmsgBuf([0; 64]);
     // SAFETY: zeroed msghdr is a valid "no name, no control" header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    if let Some(fd) = fd {
+    if !fds.is_empty() {
+        let bytes = (FD_SIZE * fds.len()) as u32;
         // SAFETY: CMSG_SPACE is pure arithmetic.
-        let space = unsafe { libc::CMSG_SPACE(FD_SIZE as u32) } as usize;
+        let space = unsafe { libc::CMSG_SPACE(bytes) } as usize;
         msg.msg_control = cbuf.0.as_mut_ptr().cast();
         msg.msg_controllen = space;
         // SAFETY: msg_control points at `space` (<= 64) writable, aligned bytes,
@@ -52,8 +57,11 @@ pub fn send(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(FD_SIZE as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd.as_raw_fd());
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            let out = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+            for (i, fd) in fds.iter().enumerate() {
+                std::ptr::write_unaligned(out.add(i), fd.as_raw_fd());
+            }
         }
     }
     loop {

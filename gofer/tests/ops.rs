@@ -236,7 +236,7 @@ fn hostile_messages_get_errors_and_server_survives() {
     let root = rvisor_gofer::open_root(t.path()).unwrap();
     let server = std::thread::spawn(move || rvisor_gofer::serve(theirs, root, false));
     let ask = |bytes: &[u8], fd: Option<std::os::fd::BorrowedFd<'_>>| {
-        transport::send(ours.as_fd(), bytes, fd).unwrap();
+        transport::send(ours.as_fd(), bytes, fd.as_slice()).unwrap();
         let mut buf = vec![0; MAX_MESSAGE + 1];
         let msg = transport::recv(ours.as_fd(), &mut buf).unwrap();
         assert!(msg.fds.is_empty());

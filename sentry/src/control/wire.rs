@@ -1,7 +1,7 @@
 //! One JSON message per SOCK_SEQPACKET packet, with optional SCM_RIGHTS fds.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -9,10 +9,6 @@ use serde::Serialize;
 /// Largest message accepted (an exec request with a big environment fits).
 pub const MAX_MESSAGE: usize = 1 << 20;
 const MAX_FDS: usize = 3;
-
-/// Control buffer, u64-aligned as cmsghdr requires.
-#[repr(C, align(8))]
-struct CmsgBuf([u8; 64]);
 
 /// Sends `value` as one message with `fds` attached.
 pub fn send<T: Serialize>(sock: BorrowedFd<'_>, value: &T, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
@@ -26,41 +22,7 @@ pub fn send_raw(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io
     if fds.len() > MAX_FDS || data.len() > MAX_MESSAGE {
         return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
     }
-    let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-    let mut cbuf = CmsgBuf([0; 64]);
-    // SAFETY: a zeroed msghdr is a valid "no name, no control" header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if !fds.is_empty() {
-        let bytes = std::mem::size_of_val(fds) as u32;
-        // SAFETY: CMSG_SPACE is pure arithmetic.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
-        msg.msg_control = cbuf.0.as_mut_ptr().cast();
-        // SAFETY: msg_control points at msg_controllen (<= 64) writable,
-        // aligned bytes, so the header and its fds lie inside cbuf.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
-            let out = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-            for (i, fd) in fds.iter().enumerate() {
-                std::ptr::write_unaligned(out.add(i), fd.as_raw_fd());
-            }
-        }
-    }
-    loop {
-        // SAFETY: msg points at live iovec and control buffers for the call.
-        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+    rvisor_gofer::transport::send(sock, data, fds)
 }
 
 /// Receives one message. `Ok(None)` means the peer closed the connection.
