@@ -264,7 +264,9 @@ const PROCESS_SUBSTITUTION: &str = r#"
 diff <(printf '1\n2\n') <(printf '1\n3\n'); echo "diff status $?"
 paste -d, <(seq 1 3) <(seq 4 6)
 cat < <(echo via redirection)
-echo tee-split | tee >(tr a-z A-Z > upper) > /dev/null; wait $!; cat upper
+echo tee-split | tee >(tr a-z A-Z > upper) > /dev/null
+# The substitution runs asynchronously (natively too): wait for its output.
+while [ ! -s upper ]; do sleep 0.01; done; cat upper
 ls -l /dev/fd/ >/dev/null && echo dev-fd listed
 readlink /dev/stdin >/dev/null && echo dev-stdin ok
 "#;

@@ -291,6 +291,14 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                     let _ = tracee.cont(0);
                 }
             }
+            Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
+                // Other threads live on: this one leaves the process now. The
+                // last one leaves at its exit, when the status is known.
+                if task.tg.lock().live_threads > 1 {
+                    detach_thread(kernel, task);
+                }
+                let _ = tracee.cont(0);
+            }
             Stop::SyscallTrace | Stop::Event(_) => {
                 let _ = tracee.cont(0);
             }
@@ -368,27 +376,11 @@ fn held_signals(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) -> Vec<r
 /// Bookkeeping when a task's host thread is gone.
 fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     task.vfork_release();
-    task.record_exit();
-    let tg = &task.tg;
-    let last = {
-        let mut st = tg.lock();
-        st.live_threads = st.live_threads.saturating_sub(1);
-        st.live_threads == 0
-    };
-    let siblings: Vec<_> = {
-        let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-        pids.tasks.remove(&task.tid);
-        pids.tasks.values().filter_map(|w| w.upgrade()).filter(|t| t.tg.tgid == tg.tgid).collect()
-    };
+    let last = detach_thread(kernel, task);
     if !last {
-        // If the whole process is going (exit_group, a fatal signal), the
-        // other threads' tracers may be blocked in emulated calls for threads
-        // that no longer run: wake them to find out.
-        for t in siblings {
-            t.interrupt.notify();
-        }
         return;
     }
+    let tg = &task.tg;
     // The whole process is gone: close its files and tell the parent.
     crate::syscalls::fd::release_locks(tg.tgid, &task.files().clear());
     let parent = tg.parent();
@@ -413,6 +405,34 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
             kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&tg.tgid);
         }
     }
+}
+
+/// Takes an exiting thread out of its process (once: at its exit stop, or
+/// at its exit if it never stopped there); returns whether it was the last.
+fn detach_thread(kernel: &Arc<Kernel>, task: &Arc<Task>) -> bool {
+    *task.detached.get_or_init(|| {
+        task.record_exit();
+        let tg = &task.tg;
+        let last = {
+            let mut st = tg.lock();
+            st.live_threads = st.live_threads.saturating_sub(1);
+            st.live_threads == 0
+        };
+        let siblings: Vec<_> = {
+            let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+            pids.tasks.remove(&task.tid);
+            pids.tasks.values().filter_map(|w| w.upgrade()).filter(|t| t.tg.tgid == tg.tgid).collect()
+        };
+        if !last {
+            // If the whole process is going (exit_group, a fatal signal), the
+            // other threads' tracers may be blocked in emulated calls for
+            // threads that no longer run: wake them to find out.
+            for t in siblings {
+                t.interrupt.notify();
+            }
+        }
+        last
+    })
 }
 
 /// Tells `parent` that its child `child` ended, as Linux's do_notify_parent

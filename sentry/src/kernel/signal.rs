@@ -196,6 +196,12 @@ pub fn reraise(task: &Task, held: Vec<Siginfo>) {
 /// exited or got SIGKILL while the sentry held it): that counts as SIGKILL,
 /// so whatever the sentry was blocked in for it unwinds.
 pub fn deliverable(task: &Task, tracee: &Tracee, mask: Option<u64>) -> Option<i32> {
+    // A thread killed while the sentry held it runs on to its exit stop.
+    match tracee.get_siginfo() {
+        Ok(si) if si.si_code >> 8 == crate::platform::ptrace::PTRACE_EVENT_EXIT => return Some(libc::SIGKILL),
+        Err(_) => return Some(libc::SIGKILL),
+        Ok(_) => {}
+    }
     let Ok(own_mask) = tracee.get_sigmask() else { return Some(libc::SIGKILL) };
     let mask = mask.unwrap_or(own_mask);
     let actions = task.tg.lock().actions;

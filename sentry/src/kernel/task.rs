@@ -346,6 +346,9 @@ pub struct Task {
     pub cpus: Mutex<Vec<usize>>,
     /// Scheduling policy and static priority (sched_setscheduler); not applied on the host.
     pub policy: Mutex<(i32, i32)>,
+    /// Set once the thread is taken out of its process's thread list (at its
+    /// exit stop): whether it was the last one.
+    pub detached: std::sync::OnceLock<bool>,
 }
 
 impl Task {
@@ -373,6 +376,7 @@ impl Task {
             sig_info: SigInfoQueue::default(),
             cpus: Mutex::default(),
             policy: Mutex::default(),
+            detached: std::sync::OnceLock::new(),
         }))
     }
 

@@ -18,7 +18,14 @@ const PTRACE_EVENT_SECCOMP: i32 = 7;
 const PTRACE_EVENT_STOP: i32 = 128;
 
 /// Options every tracee is seized with.
-const OPTIONS: libc::c_int = libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD;
+/// PTRACE_O_TRACEEXIT: a thread stops as it starts to exit, before the
+/// kernel clears its CLONE_CHILD_CLEARTID word and wakes pthread_join, so
+/// the sentry can drop it first, as Linux has by the time join returns.
+const OPTIONS: libc::c_int =
+    libc::PTRACE_O_TRACESECCOMP | libc::PTRACE_O_EXITKILL | libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_TRACEEXIT;
+
+/// The exit stop that PTRACE_O_TRACEEXIT asks for.
+pub const PTRACE_EVENT_EXIT: i32 = 6;
 
 /// Why a tracee stopped (or ended).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
