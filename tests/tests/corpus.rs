@@ -40,6 +40,7 @@ corpus!(
     fork_fd,
     fork_wait,
     fsync,
+    futex_robust,
     getdents,
     ioctl,
     large_file,

@@ -3,6 +3,7 @@
 
 pub mod creds;
 pub mod forward;
+pub mod robust;
 pub mod run;
 pub mod signal;
 pub mod task;

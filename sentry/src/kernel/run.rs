@@ -292,6 +292,7 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 }
             }
             Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
+                super::robust::hand_over_robust_list(task.host_tid(), task.tid);
                 // Other threads live on: this one leaves the process now. The
                 // last one leaves at its exit, when the status is known.
                 if task.tg.lock().live_threads > 1 {
