@@ -63,6 +63,7 @@ corpus!(
     prctl_reaper,
     pread_pwrite,
     proc_cmdline,
+    proc_fd_reopen,
     proc_info,
     proc_links,
     proc_self,

@@ -9,7 +9,6 @@
 pub mod client;
 pub mod proto;
 pub mod server;
-mod stdio;
 pub mod wire;
 
 pub use proto::{ExitInfo, ProcInfo, ProcessSpec, Request, Response};

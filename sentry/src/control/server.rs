@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::proto::{ExitInfo, ProcInfo, ProcessSpec, Request, Response};
-use super::stdio::OwnedStream;
 use super::wire;
 use crate::boot::{BootError, Sandbox};
 use crate::kernel::signal;
@@ -176,7 +175,7 @@ fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>) -> std
     for (n, fd) in fds.into_iter().enumerate() {
         // SAFETY: F_GETFL only reads the received descriptor's flags.
         let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-        let stream = Arc::new(OwnedStream::new(fd));
+        let stream = Arc::new(crate::fs::host::HostStream::owned(fd));
         files.push((
             n as i32,
             OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{n}]")),

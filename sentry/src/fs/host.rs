@@ -101,12 +101,20 @@ impl FileOps for HostFile {
 /// reads and writes use the host offset and lseek goes to the host.
 pub struct HostStream {
     fd: RawFd,
+    /// Set when the stream owns its fd (an exec'd process's stdio, a reopened
+    /// /proc/self/fd/N): it closes with the last sandbox file using it.
+    _owned: Option<OwnedFd>,
 }
 
 impl HostStream {
     /// Wraps inherited fd `fd` (not owned: stdio stays open for the sentry's life).
     pub fn new(fd: RawFd) -> HostStream {
-        HostStream { fd }
+        HostStream { fd, _owned: None }
+    }
+
+    /// Wraps `fd`, closing it when the stream goes.
+    pub fn owned(fd: OwnedFd) -> HostStream {
+        HostStream { fd: fd.as_raw_fd(), _owned: Some(fd) }
     }
 
     pub fn is_tty(&self) -> bool {

@@ -6,8 +6,9 @@
 use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
+use super::host::HostStream;
 use super::pipe::{fifo, PipeEnd};
-use crate::vfs::{Attr, Dentry, Errno, FileOps, Inode, Location, Mount, MountFlags, OpenFile, VfsResult};
+use crate::vfs::{Attr, Dentry, Errno, FileOps, Inode, Location, Mount, MountFlags, OpenFile, SetAttr, VfsResult};
 
 /// The pseudo mount anonymous files are reopened on (Linux's pipefs/anon_inodefs).
 fn anon_mount() -> Arc<Mount> {
@@ -37,7 +38,11 @@ pub fn open(loc: &Location, flags: i32) -> Option<VfsResult<Arc<OpenFile>>> {
     }
     let r = loc.inode().as_any().downcast_ref::<Reopen>()?;
     Some(r.open(flags).map(|ops| {
-        let name = format!("pipe:[{}]", r.ops.attr().map(|a| a.ino).unwrap_or(0));
+        let name = if r.ops.as_any().is::<PipeEnd>() {
+            format!("pipe:[{}]", r.ops.attr().map(|a| a.ino).unwrap_or(0))
+        } else {
+            "host:[reopened]".to_string()
+        };
         OpenFile::new_anon(ops, None, flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), name)
     }))
 }
@@ -52,14 +57,32 @@ impl Inode for Reopen {
         self.ops.attr()
     }
 
-    fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
-        match self.ops.as_any().downcast_ref::<PipeEnd>() {
-            Some(end) => {
-                let acc = flags & libc::O_ACCMODE;
-                Ok(fifo::reopen(end, acc)? as Arc<dyn FileOps>)
+    /// O_TRUNC of a reopened host file truncates it, as natively (`> /dev/stdout`).
+    fn setattr(&self, change: &SetAttr) -> VfsResult<()> {
+        match (change.size, self.ops.host_fd()) {
+            (Some(size), Some(fd)) if self.ops.as_any().is::<HostStream>() => {
+                // SAFETY: ftruncate on a host fd the sentry holds.
+                if unsafe { libc::ftruncate(fd, size as i64) } < 0 {
+                    return Err(Errno::last());
+                }
+                Ok(())
             }
-            None => Err(Errno::ENXIO),
+            _ => Err(Errno::EPERM),
         }
+    }
+
+    fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
+        let acc = flags & libc::O_ACCMODE;
+        if let Some(end) = self.ops.as_any().downcast_ref::<PipeEnd>() {
+            return Ok(fifo::reopen(end, acc)? as Arc<dyn FileOps>);
+        }
+        // Inherited stdio (a host pipe, file or terminal): a new host description
+        // of the same object, as /proc/self/fd/N gives natively.
+        if self.ops.as_any().is::<HostStream>() {
+            let fd = self.ops.host_fd().ok_or(Errno::ENXIO)?;
+            return Ok(Arc::new(HostStream::owned(reopen_host_fd(fd, acc)?)));
+        }
+        Err(Errno::ENXIO)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -82,4 +105,17 @@ impl Inode for Unopenable {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// A new host open file description of whatever host fd `fd` refers to.
+fn reopen_host_fd(fd: std::os::fd::RawFd, acc: i32) -> VfsResult<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EIO)?;
+    // SAFETY: a valid C path; the result is a fresh fd we own.
+    let new = unsafe { libc::open(path.as_ptr(), acc | libc::O_CLOEXEC | libc::O_NOCTTY) };
+    if new < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: `new` was just opened and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
 }
