@@ -5,6 +5,7 @@
 //! once, act on the copy, and never panic on app input.
 
 pub mod caps;
+pub mod creds;
 pub mod dir;
 pub mod epoll;
 pub mod fd;
