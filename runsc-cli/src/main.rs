@@ -1,6 +1,8 @@
 //! The `rvisor` binary: thin CLI commands over the sentry and gofer libraries.
 
+mod cgroups;
 mod commands;
+mod confine;
 mod logging;
 
 use clap::{Parser, Subcommand};

@@ -126,6 +126,8 @@ pub fn run(cfg: BootConfig) -> Result<InitExit, BootError> {
         Ok(Err(e)) => return Err(BootError::Exec(e)),
         Err(_) => return Err(BootError::Internal("init task thread died".into())),
     }
+    // Init exists (forked unconfined by the sentry's filter): confine the sentry now.
+    crate::confine::run_after_start().map_err(BootError::Internal)?;
     let exit = kernel.wait_init_exit();
     if kernel.options.compat_report {
         print_compat_report(&kernel);

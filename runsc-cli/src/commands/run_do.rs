@@ -1,12 +1,15 @@
 //! `rvisor do -- CMD ARGS...`: run one command in a throwaway sandbox.
 //!
-//! Launch sequence: validate -> gofer process (serves the root) -> sentry
-//! process in new pid/ipc/uts/mount (and, by default, network) namespaces
-//! (pid 1 there, so its death takes every app process with it) -> wait and
-//! propagate the exit status.
+//! Launch sequence: re-exec from a sealed memfd -> validate -> cgroup with
+//! limits (and a janitor that removes it if we die) -> gofer process
+//! (confined to the root it serves) -> sentry process in new pid/ipc/uts/
+//! mount (and, by default, network) namespaces, pid 1 there so its death
+//! takes every app process with it, pivoted into an empty root with few
+//! capabilities and its seccomp filter -> wait, stop the other half if one
+//! dies, remove the cgroup, and propagate the exit status.
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,14 +18,21 @@ use rvisor_sentry::boot::{self, BootConfig, BootError};
 use rvisor_sentry::kernel::{InitExit, KernelOptions};
 use rvisor_syscalls::Errno;
 
+use crate::cgroups::{self, janitor::Janitor, Cgroup, Limits, Placement};
+use crate::confine;
+
 #[derive(clap::Args, Debug)]
 pub struct DoArgs {
     /// Root file system directory (default: the host root, read-only, with an in-memory upper layer).
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
     /// With --rootfs: keep DIR untouched; writes go to an in-memory upper layer.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_only")]
     pub overlay: bool,
+    /// Make the root file system read-only, with no upper layer (enforced by
+    /// the sentry, the gofer and a read-only mount).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
     /// Print every syscall with its arguments and result.
     #[arg(long)]
     pub strace: bool,
@@ -44,9 +54,22 @@ pub struct DoArgs {
     /// sandbox's network namespace).
     #[arg(long = "net-raw")]
     pub net_raw: bool,
+    /// Memory limit for the whole sandbox (app, sentry and gofer), e.g. 512M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Limit on processes and threads (the sentry's own threads count too).
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+    /// CPU time limit, in CPUs (e.g. 0.5).
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<f64>,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    cgroups::parse_bytes(s).map_err(|e| e.to_string())
 }
 
 fn die(msg: &str) -> i32 {
@@ -54,28 +77,118 @@ fn die(msg: &str) -> i32 {
     1
 }
 
-pub fn run(args: DoArgs) -> i32 {
-    let (root, readonly_host, overlay) = match &args.rootfs {
-        None => (PathBuf::from("/"), true, true),
+/// How the root file system is served.
+struct RootSetup {
+    dir: PathBuf,
+    /// The gofer refuses writes (and serves a read-only mount).
+    gofer_readonly: bool,
+    /// Writes go to an in-memory upper layer.
+    overlay: bool,
+    /// The sandbox's root mount is read-only.
+    readonly: bool,
+}
+
+fn root_setup(args: &DoArgs) -> Result<RootSetup, String> {
+    let dir = match &args.rootfs {
+        None => PathBuf::from("/"),
         Some(dir) => {
             match std::fs::metadata(dir) {
                 Ok(m) if m.is_dir() => {}
-                Ok(_) => return die(&format!("--rootfs {}: not a directory", dir.display())),
-                Err(e) => return die(&format!("--rootfs {}: {e}", dir.display())),
+                Ok(_) => return Err(format!("--rootfs {}: not a directory", dir.display())),
+                Err(e) => return Err(format!("--rootfs {}: {e}", dir.display())),
             }
-            (dir.clone(), args.overlay, args.overlay)
+            dir.clone()
         }
     };
+    let overlay = !args.read_only && (args.rootfs.is_none() || args.overlay);
+    Ok(RootSetup { dir, gofer_readonly: overlay || args.read_only, overlay, readonly: args.read_only })
+}
+
+pub fn run(args: DoArgs) -> i32 {
+    if let Err(e) = confine::memfd_reexec::ensure() {
+        return die(&format!("re-executing from a sealed memfd: {e}"));
+    }
+    confine::set_process_name(c"rvisor");
+    let root = match root_setup(&args) {
+        Ok(r) => r,
+        Err(e) => return die(&e),
+    };
+    let limits = Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
+    if let Err(e) = limits.validate() {
+        return die(&e.to_string());
+    }
+    let cgroup = match sandbox_cgroup(&limits) {
+        Ok(c) => c,
+        Err(e) => return die(&e),
+    };
+    let janitor = match cgroup.as_ref().map(Janitor::spawn).transpose() {
+        Ok(j) => j,
+        Err(e) => {
+            if let Some(cg) = &cgroup {
+                let _ = cg.destroy();
+            }
+            return die(&format!("starting the cgroup janitor: {e}"));
+        }
+    };
+    let code = launch(&args, &root, cgroup.as_ref());
+    if let Some(cg) = &cgroup {
+        report_limits(cg, &limits);
+        if let Err(e) = cg.destroy() {
+            eprintln!("rvisor: removing the sandbox cgroup: {e}");
+        }
+    }
+    if let Some(j) = janitor {
+        j.dismiss();
+    }
+    code
+}
+
+/// Says when the sandbox ran into a limit (the program itself may only
+/// have seen a SIGKILL or EAGAIN).
+fn report_limits(cg: &Cgroup, limits: &Limits) {
+    let Ok(stats) = cg.stats() else { return };
+    tracing::debug!(?stats, "sandbox cgroup at exit");
+    if let (Some(_), Some(n)) = (limits.memory, stats.oom_kills.filter(|&n| n > 0)) {
+        eprintln!("rvisor: the sandbox reached its memory limit: {n} process(es) killed");
+    }
+    if let (Some(_), Some(n)) = (limits.pids, stats.pids_refused.filter(|&n| n > 0)) {
+        eprintln!("rvisor: the sandbox reached its pids limit: {n} fork(s) refused");
+    }
+}
+
+/// The sandbox's cgroup: always as root (membership makes teardown
+/// complete); otherwise only when limits were asked for (and then it must work).
+fn sandbox_cgroup(limits: &Limits) -> Result<Option<Cgroup>, String> {
+    // SAFETY: getpid has no preconditions.
+    let place = Placement::Nested(format!("rvisor-{}", unsafe { libc::getpid() }));
+    match Cgroup::create(&place, limits) {
+        Ok(cg) => Ok(Some(cg)),
+        Err(e) if !limits.is_empty() => Err(format!("resource limits: {e}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "no cgroup for the sandbox");
+            Ok(None)
+        }
+    }
+}
+
+fn launch(args: &DoArgs, root: &RootSetup, cgroup: Option<&Cgroup>) -> i32 {
     let (gofer_sock, sentry_sock) = match rvisor_gofer::transport::socketpair() {
         Ok(p) => p,
         Err(e) => return die(&format!("socketpair: {e}")),
     };
-    let gofer_pid = match spawn_gofer(&root, readonly_host, gofer_sock) {
+    let me = match confine::own_pidfd() {
+        Ok(fd) => fd,
+        Err(e) => return die(&format!("pidfd_open: {e}")),
+    };
+    let gofer_pid = match spawn_gofer(root, gofer_sock, &sentry_sock, cgroup, me.as_fd()) {
         Ok(p) => p,
         Err(e) => return die(&format!("starting the gofer: {e}")),
     };
-    let code = spawn_sentry_and_wait(&args, sentry_sock, overlay, readonly_host && !overlay);
-    // SAFETY: the gofer is our child; kill and reap it.
+    let code = match spawn_sentry(args, sentry_sock, root, cgroup, me.as_fd()) {
+        Ok(sentry_pid) => wait_sandbox(sentry_pid, gofer_pid),
+        Err(msg) => die(&msg),
+    };
+    // SAFETY: the gofer is our child; kill and reap it (harmless if already reaped).
     unsafe {
         libc::kill(gofer_pid, libc::SIGKILL);
         libc::waitpid(gofer_pid, std::ptr::null_mut(), 0);
@@ -83,22 +196,47 @@ pub fn run(args: DoArgs) -> i32 {
     code
 }
 
-fn spawn_gofer(root: &std::path::Path, readonly: bool, sock: OwnedFd) -> std::io::Result<i32> {
+/// Joins the sandbox's cgroup from a freshly forked child, or exits it.
+fn join_cgroup(cgroup: Option<&Cgroup>, who: &str) {
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.add_self() {
+            eprintln!("rvisor: {who}: joining the sandbox cgroup: {e}");
+            // SAFETY: leave the forked child without unwinding.
+            unsafe { libc::_exit(1) };
+        }
+    }
+}
+
+fn spawn_gofer(
+    root: &RootSetup,
+    sock: OwnedFd,
+    other: &OwnedFd,
+    cgroup: Option<&Cgroup>,
+    parent: BorrowedFd<'_>,
+) -> std::io::Result<i32> {
     // SAFETY: single-threaded at this point; the child runs the gofer and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
     }
     if pid == 0 {
-        // SAFETY: dies with the launcher.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        let fd = sock.into_raw_fd();
-        let code = match rvisor_gofer::run_gofer_main(root, readonly, fd) {
-            Ok(()) => 0,
+        confine::set_process_name(c"rvisor-gofer");
+        confine::die_with_parent(parent);
+        // SAFETY: the sentry's end is not the gofer's to hold (its EOF ends the gofer).
+        unsafe { libc::close(other.as_raw_fd()) };
+        join_cgroup(cgroup, "gofer");
+        let code = match confine::gofer::enter(&root.dir, root.gofer_readonly) {
             Err(e) => {
-                tracing::error!(error = %e, "gofer failed");
+                eprintln!("rvisor: confining the gofer: {e}");
                 1
             }
+            Ok(root_fd) => match rvisor_gofer::serve(sock, root_fd, root.gofer_readonly) {
+                Ok(()) => 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "gofer failed");
+                    1
+                }
+            },
         };
         // SAFETY: leave without running the parent's atexit handlers.
         unsafe { libc::_exit(code) };
@@ -107,7 +245,13 @@ fn spawn_gofer(root: &std::path::Path, readonly: bool, sock: OwnedFd) -> std::io
     Ok(pid)
 }
 
-fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool) -> i32 {
+fn spawn_sentry(
+    args: &DoArgs,
+    sock: OwnedFd,
+    root: &RootSetup,
+    cgroup: Option<&Cgroup>,
+    parent: BorrowedFd<'_>,
+) -> Result<i32, String> {
     // New pid namespace for children: the sentry becomes its pid 1.
     let mut flags = libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
     if args.network == "none" {
@@ -115,45 +259,72 @@ fn spawn_sentry_and_wait(args: &DoArgs, sock: OwnedFd, overlay: bool, root_reado
     }
     // SAFETY: unshare affects only this (single-threaded) process and its future children.
     if unsafe { libc::unshare(flags) } != 0 {
-        return die(&format!("unshare: {}", std::io::Error::last_os_error()));
+        return Err(format!("unshare: {}", std::io::Error::last_os_error()));
     }
     if args.network == "none" {
-        if let Err(e) = loopback_up() {
-            return die(&format!("bringing up loopback: {e}"));
-        }
+        loopback_up().map_err(|e| format!("bringing up loopback: {e}"))?;
     }
     // SAFETY: single-threaded; the child becomes the sentry.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return die(&format!("fork: {}", std::io::Error::last_os_error()));
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
     }
     if pid == 0 {
-        // SAFETY: dies with the launcher.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        let code = sentry_main(args, sock, overlay, root_readonly);
+        confine::set_process_name(c"rvisor-sentry");
+        confine::die_with_parent(parent);
+        join_cgroup(cgroup, "sentry");
+        let code = sentry_main(args, sock, root);
         // SAFETY: exit without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
     }
     drop(sock);
-    // Forward termination signals? The sentry is pid 1 of its namespace, so only
-    // SIGKILL from outside stops it; we simply wait.
+    Ok(pid)
+}
+
+/// Waits for the sentry; if the gofer dies first, the sandbox cannot go on
+/// (its files are gone): the sentry is killed too. Returns the exit code.
+fn wait_sandbox(sentry: i32, gofer: i32) -> i32 {
     let mut status = 0;
     loop {
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
+        // SAFETY: waiting for our own children.
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if r == sentry {
             break;
         }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        if r == gofer {
+            // A gofer that exits 0 saw the sentry hang up: the sentry is ending anyway.
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+                continue;
+            }
+            eprintln!("rvisor: the gofer died ({}); stopping the sandbox", describe(status));
+            // SAFETY: kills our own child.
+            unsafe { libc::kill(sentry, libc::SIGKILL) };
+            continue;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
             return die("lost the sentry process");
         }
     }
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {
+        if libc::WTERMSIG(status) == libc::SIGSYS {
+            eprintln!(
+                "rvisor: the sentry was killed by its seccomp filter (the kernel log names the syscall; \
+                 RVISOR_SECCOMP=log only logs)"
+            );
+        }
         128 + libc::WTERMSIG(status)
     } else {
         1
+    }
+}
+
+fn describe(status: i32) -> String {
+    if libc::WIFSIGNALED(status) {
+        format!("signal {}", libc::WTERMSIG(status))
+    } else {
+        format!("exit status {}", libc::WEXITSTATUS(status))
     }
 }
 
@@ -185,49 +356,13 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A private mount namespace with a /proc for this pid namespace, so the
-/// sentry can read its tracees' host memory maps.
-fn private_proc() -> Result<(), String> {
-    // SAFETY: namespace and mount syscalls with constant, valid arguments.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
-        }
-        if libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(format!("making / private: {}", std::io::Error::last_os_error()));
-        }
-        if libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(format!("mounting /proc: {}", std::io::Error::last_os_error()));
-        }
-    }
-    Ok(())
-}
-
-fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool) -> i32 {
-    if let Err(e) = private_proc() {
-        return die(&e);
-    }
-    let _ = sock.as_raw_fd();
+fn sentry_main(args: &DoArgs, sock: OwnedFd, setup: &RootSetup) -> i32 {
     let client = Arc::new(rvisor_gofer::client::GoferClient::new(sock));
     let lower = match rvisor_sentry::fs::gofer::new_root(client) {
         Ok(r) => r,
         Err(e) => return die(&format!("attaching to the gofer: {e}")),
     };
-    let (root, fstype): (Arc<dyn rvisor_sentry::vfs::Inode>, &str) = if overlay {
+    let (root, fstype): (Arc<dyn rvisor_sentry::vfs::Inode>, &str) = if setup.overlay {
         (rvisor_sentry::fs::overlay::new_overlay(lower, rvisor_sentry::fs::tmpfs::new_tmpfs(0o755, 0, 0)), "overlay")
     } else {
         (lower, "9p")
@@ -247,9 +382,19 @@ fn sentry_main(args: &DoArgs, sock: OwnedFd, overlay: bool, root_readonly: bool)
     let shown = String::from_utf8_lossy(&argv[0]).into_owned();
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    // Everything read from the host is read: confine the sentry before boot.
+    match confine::sentry::enter(confine::sentry::SentryOptions { net_raw: args.net_raw }) {
+        Ok(proc_dir) => {
+            confine::sentry::register_after_start(proc_dir.as_raw_fd());
+            if rvisor_sentry::confine::set_host_proc(proc_dir).is_err() {
+                return die("the sentry's procfs was set twice");
+            }
+        }
+        Err(e) => return die(&format!("confining the sentry: {e}")),
+    }
     let cfg = BootConfig {
         root,
-        root_readonly,
+        root_readonly: setup.readonly,
         root_fstype: fstype.to_string(),
         argv,
         envp,

@@ -400,7 +400,7 @@ fn status_text(g: &ThreadGroup) -> VfsResult<Vec<u8>> {
 
 /// Host maps with every path replaced by the sandbox path the loader recorded.
 fn maps_text(g: &ThreadGroup) -> VfsResult<Vec<u8>> {
-    let host = std::fs::read(format!("/proc/{}/maps", g.host_pid())).map_err(|_| Errno::ESRCH)?;
+    let host = crate::confine::read_host_proc(&format!("{}/maps", g.host_pid())).map_err(|_| Errno::ESRCH)?;
     let st = g.lock();
     let mut out = Vec::new();
     for line in host.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
@@ -469,8 +469,8 @@ fn meminfo() -> VfsResult<Vec<u8>> {
 }
 
 fn cpuinfo() -> VfsResult<Vec<u8>> {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1);
+    // The sandbox's CPUs (sysconf would open /sys: the sentry opens no host path).
+    let n = crate::kernel::sandbox_cpus().len().max(1);
     let mut out = String::new();
     for i in 0..n {
         out.push_str(&format!(
