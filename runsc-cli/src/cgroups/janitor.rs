@@ -6,10 +6,13 @@
 //! a pipe whose only write end the launcher keeps: end-of-file means the
 //! launcher is gone, however it went, and the janitor then destroys the
 //! cgroup. A launcher that cleans up itself dismisses it.
+//!
+//! The janitor is started *before* the cgroup is created and finds it by
+//! its placement, so there is no moment when a cgroup exists unwatched.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::Cgroup;
+use super::{Cgroup, Placement};
 
 /// The launcher's handle on its janitor.
 #[derive(Debug)]
@@ -23,9 +26,9 @@ pub struct Janitor {
 const DISMISS: u8 = b'd';
 
 impl Janitor {
-    /// Forks the janitor for `cg`. Call it while single-threaded, before
-    /// starting anything that joins the cgroup.
-    pub fn spawn(cg: &Cgroup) -> std::io::Result<Janitor> {
+    /// Forks the janitor for the cgroup at `place` (made or not yet made).
+    /// Call it while single-threaded, before creating the cgroup.
+    pub fn spawn(place: &Placement) -> std::io::Result<Janitor> {
         let mut p = [0; 2];
         // SAFETY: p is a valid 2-element array.
         if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -33,7 +36,6 @@ impl Janitor {
         }
         // SAFETY: both fds are fresh and ours.
         let (rx, tx) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-        let paths = cg.paths();
         // SAFETY: single-threaded caller; the child runs `watch` and exits.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
@@ -42,7 +44,7 @@ impl Janitor {
         if pid == 0 {
             drop(tx);
             // SAFETY: leaves the forked child without unwinding into the launcher.
-            unsafe { libc::_exit(watch(rx, &paths)) };
+            unsafe { libc::_exit(watch(rx, place)) };
         }
         Ok(Janitor { pid, tx })
     }
@@ -58,7 +60,7 @@ impl Janitor {
 }
 
 /// The janitor's life: detach from the terminal, keep only the pipe, wait.
-fn watch(rx: OwnedFd, paths: &[std::path::PathBuf]) -> i32 {
+fn watch(rx: OwnedFd, place: &Placement) -> i32 {
     super::super::confine::set_process_name(c"rvisor-janitor");
     // SAFETY: process-level calls on ourselves: a new session (no terminal
     // signals), ignore SIGINT/SIGTERM/SIGHUP/SIGPIPE, and close every fd but the pipe.
@@ -84,7 +86,7 @@ fn watch(rx: OwnedFd, paths: &[std::path::PathBuf]) -> i32 {
     if n == 1 && b == DISMISS {
         return 0;
     }
-    match Cgroup::from_paths(paths).and_then(|cg| cg.destroy()) {
+    match Cgroup::existing(place).and_then(|cg| cg.destroy()) {
         Ok(()) => 0,
         Err(_) => 1,
     }

@@ -176,7 +176,29 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The directories that exist for `place` (wherever [`Cgroup::create`]
+    /// may have put them), for cleaning up after a launcher that died.
+    pub fn existing(place: &Placement) -> Result<Cgroup> {
+        let hs = hierarchy::mounted()?;
+        let mut dirs = Vec::new();
+        for h in &hs {
+            let mut candidates = Vec::new();
+            match place {
+                Placement::Nested(name) => {
+                    candidates.push(h.mount.join(&h.own).join(name));
+                    candidates.push(h.mount.join("rvisor").join(name));
+                }
+                Placement::Absolute(p) => candidates.push(h.mount.join(p.strip_prefix("/").unwrap_or(p))),
+            }
+            if let Some(path) = candidates.into_iter().find(|p| p.is_dir()) {
+                dirs.push(Dir { path, version: h.version.clone(), created: true });
+            }
+        }
+        Ok(Cgroup { dirs })
+    }
+
     /// Re-opens a cgroup from [`Cgroup::paths`] (e.g. from OCI state).
+    #[allow(dead_code)] // for the OCI runtime's state file
     pub fn from_paths(paths: &[PathBuf]) -> Result<Cgroup> {
         let hs = hierarchy::mounted()?;
         let dirs = paths
@@ -190,6 +212,7 @@ impl Cgroup {
     }
 
     /// The directories, one per hierarchy.
+    #[allow(dead_code)] // for the OCI runtime's state file
     pub fn paths(&self) -> Vec<PathBuf> {
         self.dirs.iter().map(|d| d.path.clone()).collect()
     }

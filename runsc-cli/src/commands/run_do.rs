@@ -117,17 +117,18 @@ pub fn run(args: DoArgs) -> i32 {
     if let Err(e) = limits.validate() {
         return die(&e.to_string());
     }
-    let cgroup = match sandbox_cgroup(&limits) {
-        Ok(c) => c,
-        Err(e) => return die(&e),
-    };
-    let janitor = match cgroup.as_ref().map(Janitor::spawn).transpose() {
+    // SAFETY: getpid has no preconditions.
+    let place = Placement::Nested(format!("rvisor-{}", unsafe { libc::getpid() }));
+    // The janitor comes first: no cgroup ever exists without one watching.
+    let janitor = match Janitor::spawn(&place) {
         Ok(j) => j,
+        Err(e) => return die(&format!("starting the cgroup janitor: {e}")),
+    };
+    let cgroup = match sandbox_cgroup(&place, &limits) {
+        Ok(c) => c,
         Err(e) => {
-            if let Some(cg) = &cgroup {
-                let _ = cg.destroy();
-            }
-            return die(&format!("starting the cgroup janitor: {e}"));
+            janitor.dismiss();
+            return die(&e);
         }
     };
     let code = launch(&args, &root, cgroup.as_ref());
@@ -137,9 +138,7 @@ pub fn run(args: DoArgs) -> i32 {
             eprintln!("rvisor: removing the sandbox cgroup: {e}");
         }
     }
-    if let Some(j) = janitor {
-        j.dismiss();
-    }
+    janitor.dismiss();
     code
 }
 
@@ -158,10 +157,8 @@ fn report_limits(cg: &Cgroup, limits: &Limits) {
 
 /// The sandbox's cgroup: always as root (membership makes teardown
 /// complete); otherwise only when limits were asked for (and then it must work).
-fn sandbox_cgroup(limits: &Limits) -> Result<Option<Cgroup>, String> {
-    // SAFETY: getpid has no preconditions.
-    let place = Placement::Nested(format!("rvisor-{}", unsafe { libc::getpid() }));
-    match Cgroup::create(&place, limits) {
+fn sandbox_cgroup(place: &Placement, limits: &Limits) -> Result<Option<Cgroup>, String> {
+    match Cgroup::create(place, limits) {
         Ok(cg) => Ok(Some(cg)),
         Err(e) if !limits.is_empty() => Err(format!("resource limits: {e}")),
         Err(e) => {

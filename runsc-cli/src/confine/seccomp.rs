@@ -247,14 +247,25 @@ mod tests {
 
     #[test]
     fn sentry_filter_kills_on_foreign_socket_fork_create_and_tiocsti() {
-        // SAFETY (all three): raw syscalls with literal arguments; each is killed before it acts.
-        let st = confined_child(|_| unsafe { libc::socket(libc::AF_BLUETOOTH, libc::SOCK_STREAM, 0) });
+        let st = confined_child(|_| {
+            // SAFETY: a socket call with constant arguments, killed before it acts.
+            unsafe { libc::socket(libc::AF_BLUETOOTH, libc::SOCK_STREAM, 0) }
+        });
         assert!(killed_by_seccomp(st), "AF_BLUETOOTH socket: status {st:#x}");
-        let st = confined_child(|_| unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) as i32 });
+        let st = confined_child(|_| {
+            // SAFETY: a fork-like clone, killed before it acts.
+            unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD, 0, 0, 0, 0) as i32 }
+        });
         assert!(killed_by_seccomp(st), "fork: status {st:#x}");
-        let st = confined_child(|d| unsafe { libc::openat(d, c"x".as_ptr(), libc::O_RDWR | libc::O_CREAT, 0o600) });
+        let st = confined_child(|d| {
+            // SAFETY: literal path, killed before it acts.
+            unsafe { libc::openat(d, c"x".as_ptr(), libc::O_RDWR | libc::O_CREAT, 0o600) }
+        });
         assert!(killed_by_seccomp(st), "O_CREAT: status {st:#x}");
-        let st = confined_child(|_| unsafe { libc::ioctl(0, libc::TIOCSTI, c"x".as_ptr()) });
+        let st = confined_child(|_| {
+            // SAFETY: one byte from a literal, killed before it acts.
+            unsafe { libc::ioctl(0, libc::TIOCSTI, c"x".as_ptr()) }
+        });
         assert!(killed_by_seccomp(st), "TIOCSTI: status {st:#x}");
     }
 

@@ -191,6 +191,7 @@ pub static SENTRY: &[Rule] = &[
     any(l::SYS_rseq, "new threads register restartable sequences"),
     any(l::SYS_sched_yield, "spinning hand-offs"),
     any(l::SYS_sched_getaffinity, "the sandbox's CPU set"),
+    any(l::SYS_getcpu, "the CPU a tracer thread runs on (to pin its tracee beside it)"),
     any(l::SYS_sched_setaffinity, "pins tracer threads next to their tracee (pid namespace: app processes only)"),
     any(l::SYS_exit, "thread exit"),
     any(l::SYS_exit_group, "sentry exit"),
@@ -219,6 +220,7 @@ pub static SENTRY: &[Rule] = &[
     any(l::SYS_tgkill, "signals app threads and its own threads"),
     any(l::SYS_process_vm_readv, "copies app memory in"),
     any(l::SYS_process_vm_writev, "copies app memory out"),
+    any(l::SYS_get_robust_list, "reads a tracee's robust-futex list head (get_robust_list of another task)"),
     // System information.
     any(l::SYS_getrandom, "random bytes for AT_RANDOM, /dev/urandom and hash seeds"),
     any(l::SYS_sysinfo, "memory and uptime figures for sysinfo and /proc"),
