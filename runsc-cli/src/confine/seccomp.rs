@@ -204,6 +204,22 @@ mod tests {
         }
     }
 
+    /// docs/security.md names every syscall of both policies.
+    #[test]
+    fn security_doc_lists_every_policy_syscall() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/security.md"))
+            .expect("docs/security.md");
+        let (sentry, gofer) = doc.split_once("**Gofer**").expect("a **Gofer** paragraph");
+        let sentry = sentry.split_once("**Sentry**").expect("a **Sentry** paragraph").1;
+        for (text, rules) in [(sentry, policy::SENTRY), (gofer, policy::GOFER)] {
+            let words: Vec<&str> = text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+            for r in rules {
+                let name = rvisor_syscalls::syscall_name(r.nr as u64).expect("known syscall");
+                assert!(words.contains(&name), "docs/security.md does not list {name}");
+            }
+        }
+    }
+
     /// Builds the sentry filter around a fresh procfs fd, then runs `f` in a
     /// child that installs it first.
     fn confined_child(f: fn(RawFd) -> i32) -> i32 {
