@@ -26,9 +26,9 @@ pub struct Janitor {
 const DISMISS: u8 = b'd';
 
 impl Janitor {
-    /// Forks the janitor for `cg` (made or not yet made).
+    /// Forks the janitor for whichever of `cgs` gets made (made or not yet).
     /// Call it while single-threaded, before creating the cgroup.
-    pub fn spawn(cg: &Cgroup) -> std::io::Result<Janitor> {
+    pub fn spawn(cgs: &[Cgroup]) -> std::io::Result<Janitor> {
         let mut p = [0; 2];
         // SAFETY: p is a valid 2-element array.
         if unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -44,7 +44,7 @@ impl Janitor {
         if pid == 0 {
             drop(tx);
             // SAFETY: leaves the forked child without unwinding into the launcher.
-            unsafe { libc::_exit(watch(rx, cg)) };
+            unsafe { libc::_exit(watch(rx, cgs)) };
         }
         Ok(Janitor { pid, tx })
     }
@@ -60,7 +60,7 @@ impl Janitor {
 }
 
 /// The janitor's life: detach from the terminal, keep only the pipe, wait.
-fn watch(rx: OwnedFd, cg: &Cgroup) -> i32 {
+fn watch(rx: OwnedFd, cgs: &[Cgroup]) -> i32 {
     super::super::confine::set_process_name(c"rvisor-janitor");
     // SAFETY: process-level calls on ourselves: a new session (no terminal
     // signals), ignore SIGINT/SIGTERM/SIGHUP/SIGPIPE, and close every fd but the pipe.
@@ -86,10 +86,10 @@ fn watch(rx: OwnedFd, cg: &Cgroup) -> i32 {
     if n == 1 && b == DISMISS {
         return 0;
     }
-    cg.kill_all();
-    if cg.destroy().is_empty() {
-        0
-    } else {
-        1
+    let mut failed = false;
+    for cg in cgs.iter().filter(|cg| cg.dirs.iter().any(|d| d.is_dir())) {
+        cg.kill_all();
+        failed |= !cg.destroy().is_empty();
     }
+    i32::from(failed)
 }

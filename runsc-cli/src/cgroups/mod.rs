@@ -213,17 +213,35 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Creates a nested cgroup for `rvisor do` with `limits`; fails if a
-    /// limit is asked for whose controller no hierarchy offers.
-    pub fn create_limited(name: &str, limits: &Limits) -> Result<Cgroup, CgroupError> {
-        let cg = Cgroup::nested(name)?;
-        cg.make(&hierarchies())?;
-        let res = cg.check_controllers(limits).and_then(|()| cg.apply(&limits.to_resources()?));
-        if let Err(e) = res {
-            cg.destroy();
-            return Err(e);
+    /// Where `rvisor do`'s cgroup `name` may go, in order of preference:
+    /// nested under rvisor's own cgroup, else `/rvisor/NAME` (on v2 a
+    /// cgroup that holds processes cannot hand controllers to children, so
+    /// limits may be impossible below the caller's own).
+    pub fn candidates(name: &str) -> Result<Vec<Cgroup>, CgroupError> {
+        let nested = Cgroup::nested(name)?;
+        let top = Cgroup { dirs: hierarchies().iter().map(|h| h.mount.join("rvisor").join(name)).collect() };
+        Ok(if top.dirs == nested.dirs { vec![nested] } else { vec![nested, top] })
+    }
+
+    /// Creates `rvisor do`'s cgroup at the first of `candidates` where
+    /// every limit asked for has its controller, and applies `limits`.
+    pub fn create_limited(candidates: &[Cgroup], limits: &Limits) -> Result<Cgroup, CgroupError> {
+        let hs = hierarchies();
+        let mut last = CgroupError::NoHierarchy;
+        for cg in candidates {
+            if let Err(e) = cg.make(&hs) {
+                last = e;
+                continue;
+            }
+            match cg.check_controllers(limits).and_then(|()| cg.apply(&limits.to_resources()?)) {
+                Ok(()) => return Ok(cg.clone()),
+                Err(e) => {
+                    cg.destroy();
+                    last = e;
+                }
+            }
         }
-        Ok(cg)
+        Err(last)
     }
 
     fn check_controllers(&self, limits: &Limits) -> Result<(), CgroupError> {

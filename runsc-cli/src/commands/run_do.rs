@@ -127,20 +127,20 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     }
     // SAFETY: getpid has no preconditions.
     let name = format!("rvisor-{}", unsafe { libc::getpid() });
-    let planned = match Cgroup::nested(&name) {
-        Ok(cg) => Some(cg),
+    let candidates = match Cgroup::candidates(&name) {
+        Ok(c) => c,
         Err(e) if limits.is_empty() => {
             tracing::warn!(error = %e, "no cgroup for the sandbox");
-            None
+            Vec::new()
         }
         Err(e) => return die(&format!("resource limits: {e}")),
     };
     // The janitor comes first: no cgroup ever exists without one watching.
-    let janitor = match planned.as_ref().map(Janitor::spawn).transpose() {
+    let janitor = match (!candidates.is_empty()).then(|| Janitor::spawn(&candidates)).transpose() {
         Ok(j) => j,
         Err(e) => return die(&format!("starting the cgroup janitor: {e}")),
     };
-    plan.cgroup = match sandbox_cgroup(&name, &limits) {
+    plan.cgroup = match sandbox_cgroup(&candidates, &limits) {
         Ok(c) => c,
         Err(e) => {
             if let Some(j) = janitor {
@@ -168,8 +168,11 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
 
 /// The sandbox's cgroup: always when possible (membership makes teardown
 /// complete); without limits a failure only loses that.
-fn sandbox_cgroup(name: &str, limits: &Limits) -> Result<Option<Cgroup>, String> {
-    match Cgroup::create_limited(name, limits) {
+fn sandbox_cgroup(candidates: &[Cgroup], limits: &Limits) -> Result<Option<Cgroup>, String> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    match Cgroup::create_limited(candidates, limits) {
         Ok(cg) => Ok(Some(cg)),
         Err(e) if !limits.is_empty() => Err(format!("resource limits: {e}")),
         Err(e) => {
