@@ -5,6 +5,7 @@
 
 mod cgroups;
 mod commands;
+mod confine;
 mod console;
 mod container;
 mod hooks;
@@ -110,6 +111,14 @@ pub enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // The commands that start a sandbox run from a sealed memfd copy of the
+    // binary (CVE-2019-5736): re-executed before anything is opened.
+    if matches!(cli.command, Command::Do(_) | Command::Create(_) | Command::Run(_)) {
+        if let Err(e) = confine::memfd_reexec::ensure() {
+            eprintln!("rvisor: re-executing from a sealed memfd: {e}");
+            std::process::exit(1);
+        }
+    }
     if let Err(e) = logging::init(cli.global.debug, cli.global.log.as_deref(), cli.global.log_format) {
         eprintln!("rvisor: cannot set up logging: {e:#}");
         std::process::exit(1);

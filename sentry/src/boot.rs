@@ -350,7 +350,8 @@ impl Sandbox {
         let p = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(p) = p else { return Err(BootError::Internal("the sandbox was already started".into())) };
         match launch(&self.kernel, p) {
-            Ok(_) => Ok(()),
+            // Init exists (forked before the sentry's filter): confine the sentry now.
+            Ok(_) => crate::confine::run_after_start().map_err(BootError::Internal),
             Err(e) => {
                 let code = if matches!(e, BootError::Exec(Errno::ENOENT)) { 127 } else { 126 };
                 self.kernel.set_init_exit(InitExit::Code(code));

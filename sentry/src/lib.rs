@@ -6,6 +6,7 @@
 //! (`vfs`, `fs`) and the per-family handlers in `syscalls`.
 
 pub mod boot;
+pub mod confine;
 pub mod control;
 pub mod fs;
 pub mod kernel;

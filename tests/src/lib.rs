@@ -39,7 +39,7 @@ pub const BASE_ENV: &[(&str, &str)] = &[
 ];
 
 /// Host variables passed to rvisor itself (logging) when set.
-const RVISOR_PASSTHROUGH_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE"];
+const RVISOR_PASSTHROUGH_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "RVISOR_SECCOMP"];
 
 /// The `tests/` crate directory.
 pub fn tests_dir() -> PathBuf {

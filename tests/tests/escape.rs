@@ -13,8 +13,20 @@ use std::path::{Path, PathBuf};
 
 use rvisor_tests::{assert_list_complete, compile_c, native_only, random_hex, Run, RunOutput, Status, TempDir};
 
-/// Every escape program and how many "attempt N" lines it must print.
-const ESCAPES: &[(&str, usize)] = &[("escape_paths", 34), ("escape_proc", 27), ("escape_chroot", 13)];
+/// Every escape program and how many "attempt N" lines it must print
+/// (escape_hostpids runs from escape_host.rs).
+const ESCAPES: &[(&str, usize)] = &[
+    ("escape_paths", 34),
+    ("escape_proc", 27),
+    ("escape_chroot", 13),
+    ("escape_syscalls", 44),
+    ("escape_readonly", 30),
+    ("escape_hostpids", 6),
+];
+
+fn expected_attempts(name: &str) -> usize {
+    ESCAPES.iter().find(|(n, _)| *n == name).map(|e| e.1).unwrap_or_else(|| panic!("{name} is not in ESCAPES"))
+}
 
 /// Content of the file placed inside ROOT at the secret's host path.
 const DECOY: &str = "DECOY-INSIDE";
@@ -82,40 +94,66 @@ fn report(o: &RunOutput) -> String {
     )
 }
 
-fn run_escape(name: &str, expected_attempts: usize, overlay: bool) {
-    let prog = compile_c(name);
+/// RVISOR_NATIVE_ONLY (a developer self-check of the corpus) never runs escape programs.
+fn skip_native(name: &str) -> bool {
     if native_only() {
         eprintln!("RVISOR_NATIVE_ONLY: escape programs only run in the sandbox; skipping {name}");
-        return;
     }
+    native_only()
+}
+
+fn run_escape(name: &str, overlay: bool) -> RunOutput {
+    run_escape_with(name, if overlay { &["--overlay"] } else { &[] }).1
+}
+
+/// Runs escape program `name` with extra `rvisor do` flags and checks what
+/// every escape run must show; returns the setup and the output for more checks.
+fn run_escape_with(name: &str, flags: &[&str]) -> (Setup, RunOutput) {
+    let prog = compile_c(name);
     let s = setup(&prog, name);
-    let mut run = Run::rvisor().arg("do").arg("--rootfs").arg(&s.root);
-    if overlay {
-        run = run.arg("--overlay");
-    }
-    let o = run.arg("--").arg(format!("/{name}")).arg(&s.secret_path).arg(&s.outside).cwd("/").output();
+    let o = run_in(name, &s, flags);
+    check_escape_output(name, &s, &o);
+    (s, o)
+}
+
+fn run_in(name: &str, s: &Setup, flags: &[&str]) -> RunOutput {
+    Run::rvisor()
+        .arg("do")
+        .arg("--rootfs")
+        .arg(&s.root)
+        .args(flags)
+        .arg("--")
+        .arg(format!("/{name}"))
+        .arg(&s.secret_path)
+        .arg(&s.outside)
+        .cwd("/")
+        .output()
+}
+
+fn check_escape_output(name: &str, s: &Setup, o: &RunOutput) {
+    let expected_attempts = expected_attempts(name);
     let out = o.stdout_str();
     let all = format!("{out}{}", o.stderr_str());
 
-    assert!(!all.contains(&s.secret), "{name}: THE SECRET ESCAPED\n{}", report(&o));
-    assert!(!all.contains("size=61"), "{name}: the secret's size leaked\n{}", report(&o));
+    assert!(!all.contains(&s.secret), "{name}: THE SECRET ESCAPED\n{}", report(o));
+    assert!(!all.contains("size=61"), "{name}: the secret's size leaked\n{}", report(o));
     let host_root = s.root.to_str().expect("utf-8");
     assert!(
         !out.contains(host_root),
         "{name}: the host path of the rootfs ({host_root}) leaked into the sandbox\n{}",
-        report(&o)
+        report(o)
     );
-    assert!(!out.contains("LEAK"), "{name}: LEAK marker\n{}", report(&o));
+    assert!(!out.contains("LEAK"), "{name}: LEAK marker\n{}", report(o));
 
     // Every vector ran and reported, in order.
     let attempts: Vec<&str> = out.lines().filter(|l| l.starts_with("attempt ")).collect();
     for (i, line) in attempts.iter().enumerate() {
         let prefix = format!("attempt {} ", i + 1);
-        assert!(line.starts_with(&prefix), "{name}: attempt lines out of order at {line:?}\n{}", report(&o));
+        assert!(line.starts_with(&prefix), "{name}: attempt lines out of order at {line:?}\n{}", report(o));
     }
-    assert_eq!(attempts.len(), expected_attempts, "{name}: expected {expected_attempts} attempts\n{}", report(&o));
-    assert!(out.contains(&format!("attempts: {expected_attempts}\n")), "{name}: missing final count\n{}", report(&o));
-    assert_eq!(o.status, Status::Exited(0), "{name}\n{}", report(&o));
+    assert_eq!(attempts.len(), expected_attempts, "{name}: expected {expected_attempts} attempts\n{}", report(o));
+    assert!(out.contains(&format!("attempts: {expected_attempts}\n")), "{name}: missing final count\n{}", report(o));
+    assert_eq!(o.status, Status::Exited(0), "{name}\n{}", report(o));
 
     // The host side is intact: the secret is unchanged, nothing new outside.
     assert_eq!(
@@ -127,6 +165,13 @@ fn run_escape(name: &str, expected_attempts: usize, overlay: bool) {
     assert_eq!(entries, ["rootfs", "secret.txt"], "{name}: the sandbox created files outside its rootfs");
 }
 
+/// The result text of vector `vector` ("attempt N vector: result").
+fn result_of<'a>(out: &'a str, vector: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.split_once(&format!(" {vector}: ")).filter(|(a, _)| a.starts_with("attempt ")).map(|(_, r)| r))
+        .unwrap_or_else(|| panic!("no result for {vector:?} in:\n{out}"))
+}
+
 #[test]
 fn escape_list_is_complete() {
     let names: Vec<&str> = ESCAPES.iter().map(|(n, _)| *n).collect();
@@ -135,32 +180,103 @@ fn escape_list_is_complete() {
 
 #[test]
 fn escape_paths() {
-    run_escape("escape_paths", 34, false);
+    if skip_native("escape_paths") {
+        return;
+    }
+    run_escape("escape_paths", false);
 }
 
 #[test]
 fn escape_paths_overlay() {
-    run_escape("escape_paths", 34, true);
+    if skip_native("escape_paths_overlay") {
+        return;
+    }
+    run_escape("escape_paths", true);
 }
 
 #[test]
 fn escape_proc() {
-    run_escape("escape_proc", 27, false);
+    if skip_native("escape_proc") {
+        return;
+    }
+    run_escape("escape_proc", false);
 }
 
 #[test]
 fn escape_proc_overlay() {
-    run_escape("escape_proc", 27, true);
+    if skip_native("escape_proc_overlay") {
+        return;
+    }
+    run_escape("escape_proc", true);
 }
 
 #[test]
 fn escape_chroot() {
-    run_escape("escape_chroot", 13, false);
+    if skip_native("escape_chroot") {
+        return;
+    }
+    run_escape("escape_chroot", false);
 }
 
 #[test]
 fn escape_chroot_overlay() {
-    run_escape("escape_chroot", 13, true);
+    if skip_native("escape_chroot_overlay") {
+        return;
+    }
+    run_escape("escape_chroot", true);
+}
+
+/// Kernel interfaces, raw numbers, other processes, fds across exec.
+fn check_syscalls(o: &RunOutput) {
+    let out = o.stdout_str();
+    // The i386 entry point is not in the filter's architecture: the kernel kills.
+    assert_eq!(result_of(&out, "int 0x80 (i386 ABI)"), "killed by signal 31", "{}", report(o));
+    assert_eq!(result_of(&out, "parent canary after the attacks"), "unchanged", "{}", report(o));
+    // Only the fd opened without O_CLOEXEC (7) survives exec, besides stdio.
+    assert_eq!(result_of(&out, "fds open after exec"), "[0 1 2 7 ] (child exited 0)", "{}", report(o));
+    for nr in ["337", "463", "1000", "-1", "1073741824"] {
+        assert!(
+            result_of(&out, "syscall numbers outside the table").contains(&format!("{nr}:ENOSYS")),
+            "{}",
+            report(o)
+        );
+    }
+}
+
+#[test]
+fn escape_syscalls() {
+    if skip_native("escape_syscalls") {
+        return;
+    }
+    check_syscalls(&run_escape("escape_syscalls", false));
+}
+
+#[test]
+fn escape_syscalls_overlay() {
+    if skip_native("escape_syscalls_overlay") {
+        return;
+    }
+    check_syscalls(&run_escape("escape_syscalls", true));
+}
+
+/// --read-only: every write fails and the host tree is unchanged.
+#[test]
+fn escape_readonly() {
+    if skip_native("escape_readonly") {
+        return;
+    }
+    let prog = compile_c("escape_readonly");
+    let s = setup(&prog, "escape_readonly");
+    let before = rvisor_tests::tree_listing(&s.root);
+    let o = run_in("escape_readonly", &s, &["--read-only"]);
+    check_escape_output("escape_readonly", &s, &o);
+    let out = o.stdout_str();
+    for v in ["open O_WRONLY", "open O_RDWR", "open O_CREAT new file", "creat in /tmp", "unlink", "rename", "mkdir"] {
+        assert_eq!(result_of(&out, v), "EROFS", "{v}\n{}", report(&o));
+    }
+    assert_eq!(fs::read_to_string(s.root.join("inside.txt")).expect("read"), "INSIDE");
+    let after = rvisor_tests::tree_listing(&s.root);
+    assert_eq!(before, after, "the read-only root changed on the host");
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

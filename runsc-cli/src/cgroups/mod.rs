@@ -5,7 +5,14 @@
 //! The whole sandbox (its supervising process, gofer, sentry and every app
 //! process) lives in the container's cgroup, so limits and statistics cover
 //! what the container really uses.
+//!
+//! One API serves the OCI commands (create from the spec's resources,
+//! update, stats, freeze, kill_all, destroy, directories kept in the state
+//! file) and `rvisor do` ([`Limits`] from its flags, a cgroup nested under
+//! rvisor's own, and a [`janitor`] that removes it if the launcher dies).
 
+pub mod janitor;
+mod limits;
 mod v1;
 mod v2;
 
@@ -13,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::LinuxResources;
+
+pub use limits::{parse_bytes, LimitHits, Limits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CgroupError {
@@ -26,6 +35,10 @@ pub enum CgroupError {
     None,
     #[error("cgroup {path}: freezing did not complete")]
     FreezeTimeout { path: String },
+    #[error("cgroup controller {0} is not available on this host")]
+    MissingController(&'static str),
+    #[error("invalid limit: {0}")]
+    Invalid(String),
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> CgroupError {
@@ -158,22 +171,95 @@ impl Cgroup {
             return Err(CgroupError::NoHierarchy);
         }
         let rel = rel.strip_prefix("/").unwrap_or(rel);
-        let mut cg = Cgroup::default();
-        for h in &hs {
-            let dir = h.mount.join(rel);
+        let cg = Cgroup { dirs: hs.iter().map(|h| h.mount.join(rel)).collect() };
+        cg.make(&hs)?;
+        Ok(cg)
+    }
+
+    /// Where `name` goes below the calling process's own cgroup in each
+    /// hierarchy (so the sandbox stays accounted to whoever runs rvisor);
+    /// nothing is created yet (see [`Cgroup::make`]).
+    pub fn nested(name: &str) -> Result<Cgroup, CgroupError> {
+        let hs = hierarchies();
+        if hs.is_empty() {
+            return Err(CgroupError::NoHierarchy);
+        }
+        let own =
+            std::fs::read_to_string("/proc/self/cgroup").map_err(|e| io_err(Path::new("/proc/self/cgroup"), e))?;
+        let dirs = hs
+            .iter()
+            .map(|h| {
+                let rel = own_path(&own, h).unwrap_or_default();
+                h.mount.join(rel.trim_start_matches('/')).join(name)
+            })
+            .collect();
+        Ok(Cgroup { dirs })
+    }
+
+    /// Creates the directories (one per hierarchy, as [`hierarchies`] lists
+    /// them); on failure, what was made so far goes away again.
+    pub fn make(&self, hs: &[Hierarchy]) -> Result<(), CgroupError> {
+        for (i, (h, dir)) in hs.iter().zip(&self.dirs).enumerate() {
             let res = match h.version {
-                V1 if h.controllers.iter().any(|c| c == "cpuset") => v1::create_cpuset(&h.mount, &dir),
-                V1 => std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e)),
-                V2 => v2::create(&h.mount, &dir),
+                V1 if h.controllers.iter().any(|c| c == "cpuset") => v1::create_cpuset(&h.mount, dir),
+                V1 => std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e)),
+                V2 => v2::create(&h.mount, dir),
             };
             if let Err(e) = res {
-                // What was made so far goes away again.
-                cg.destroy();
+                Cgroup { dirs: self.dirs[..i].to_vec() }.destroy();
                 return Err(e);
             }
-            cg.dirs.push(dir);
         }
-        Ok(cg)
+        Ok(())
+    }
+
+    /// Where `rvisor do`'s cgroup `name` may go, in order of preference:
+    /// nested under rvisor's own cgroup, else `/rvisor/NAME` (on v2 a
+    /// cgroup that holds processes cannot hand controllers to children, so
+    /// limits may be impossible below the caller's own).
+    pub fn candidates(name: &str) -> Result<Vec<Cgroup>, CgroupError> {
+        let nested = Cgroup::nested(name)?;
+        let top = Cgroup { dirs: hierarchies().iter().map(|h| h.mount.join("rvisor").join(name)).collect() };
+        Ok(if top.dirs == nested.dirs { vec![nested] } else { vec![nested, top] })
+    }
+
+    /// Creates `rvisor do`'s cgroup at the first of `candidates` where
+    /// every limit asked for has its controller, and applies `limits`.
+    pub fn create_limited(candidates: &[Cgroup], limits: &Limits) -> Result<Cgroup, CgroupError> {
+        let hs = hierarchies();
+        let mut last = CgroupError::NoHierarchy;
+        for cg in candidates {
+            if let Err(e) = cg.make(&hs) {
+                last = e;
+                continue;
+            }
+            match cg.check_controllers(limits).and_then(|()| cg.apply(&limits.to_resources()?)) {
+                Ok(()) => return Ok(cg.clone()),
+                Err(e) => {
+                    cg.destroy();
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn check_controllers(&self, limits: &Limits) -> Result<(), CgroupError> {
+        for (ctrl, [f1, f2]) in limits.needed_files() {
+            if !self.dirs.iter().any(|d| d.join(f1).exists() || d.join(f2).exists()) {
+                return Err(CgroupError::MissingController(ctrl));
+            }
+        }
+        Ok(())
+    }
+
+    /// How often the processes ran into the memory and pids limits.
+    pub fn limit_hits(&self) -> LimitHits {
+        let mut h = LimitHits::default();
+        for d in &self.dirs {
+            limits::read_hits(d, &mut h);
+        }
+        h
     }
 
     fn version(dir: &Path) -> Version {
@@ -303,11 +389,31 @@ impl Cgroup {
 
 use Version::{V1, V2};
 
+/// The caller's cgroup in hierarchy `h`, from /proc/self/cgroup's text
+/// ("0::/path" for v2, "N:ctrl,ctrl:/path" for v1).
+fn own_path(self_cgroup: &str, h: &Hierarchy) -> Option<String> {
+    self_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let matches = match h.version {
+            V2 => ctrls.is_empty(),
+            V1 => {
+                let mut a: Vec<&str> = ctrls.split(',').collect();
+                let mut b: Vec<&str> = h.controllers.iter().map(String::as_str).collect();
+                a.sort_unstable();
+                b.sort_unstable();
+                a == b
+            }
+        };
+        matches.then(|| path.to_string())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
 
-    use super::resolve_path;
+    use super::{own_path, resolve_path, Hierarchy, Version};
 
     #[test]
     fn cgroup_paths() {
@@ -323,5 +429,20 @@ mod tests {
         );
         assert_eq!(resolve_path(Some(":crio:x"), "c1", true).unwrap(), PathBuf::from("/system.slice/crio-x.scope"));
         assert!(resolve_path(Some("/a/../../etc"), "c1", false).is_err());
+    }
+
+    #[test]
+    fn own_cgroup_per_hierarchy() {
+        let text = "9:name=systemd:/\n4:memory:/process_api/abc\n1:cpu,cpuacct:/x\n0::/u\n";
+        let h = |v, c: &[&str]| Hierarchy {
+            mount: PathBuf::from("/sys/fs/cgroup/x"),
+            version: v,
+            controllers: c.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(own_path(text, &h(Version::V1, &["memory"])).as_deref(), Some("/process_api/abc"));
+        assert_eq!(own_path(text, &h(Version::V1, &["cpuacct", "cpu"])).as_deref(), Some("/x"));
+        assert_eq!(own_path(text, &h(Version::V1, &["name=systemd"])).as_deref(), Some("/"));
+        assert_eq!(own_path(text, &h(Version::V2, &[])).as_deref(), Some("/u"));
+        assert_eq!(own_path(text, &h(Version::V1, &["pids"])), None);
     }
 }

@@ -196,6 +196,7 @@ fn build(
         autostart: false,
         ready: Some(ready_w),
         detach_stdio: true,
+        cgroup: None,
     };
     if let Some(p) = &g.platform {
         if p != "ptrace" {

@@ -4,7 +4,9 @@
 //! in this process: gofer (serves the root) -> new network (by default),
 //! uts and ipc namespaces -> sentry as pid 1 of a new pid namespace (its
 //! death takes every app process with it) -> wait and propagate the exit
-//! status.
+//! status. Before that: re-exec from a sealed memfd, and a cgroup with the
+//! requested limits (joined by the gofer and the sentry, and watched by a
+//! janitor that removes it if this process dies).
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -12,6 +14,8 @@ use std::path::PathBuf;
 
 use rvisor_sentry::control::ProcessSpec;
 
+use crate::cgroups::{self, janitor::Janitor, Cgroup, Limits};
+use crate::confine;
 use crate::launcher::{self, Plan};
 use crate::oci::{Namespaces, Ns};
 use crate::GlobalArgs;
@@ -22,8 +26,21 @@ pub struct DoArgs {
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
     /// With --rootfs: keep DIR untouched; writes go to an in-memory upper layer.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "read_only")]
     pub overlay: bool,
+    /// Make the root file system read-only, with no upper layer (enforced by
+    /// the sentry, the gofer and a read-only mount).
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+    /// Memory limit for the whole sandbox (app, sentry and gofer), e.g. 512M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Limit on processes and threads (the sentry's own threads count too).
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+    /// CPU time limit, in CPUs (e.g. 0.5).
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<f64>,
     /// At exit, print the unsupported syscalls/flags/ioctls the workload hit.
     #[arg(long = "compat-report")]
     pub compat_report: bool,
@@ -39,6 +56,10 @@ pub struct DoArgs {
     pub command: Vec<OsString>,
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    cgroups::parse_bytes(s).map_err(|e| e.to_string())
+}
+
 fn die(msg: &str) -> i32 {
     eprintln!("rvisor: {msg}");
     1
@@ -49,7 +70,9 @@ fn lossy(s: &std::ffi::OsStr) -> String {
 }
 
 pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
+    confine::set_process_name(c"rvisor");
     let (root, gofer_readonly, overlay) = match &args.rootfs {
+        None if args.read_only => (PathBuf::from("/"), true, false),
         None => (PathBuf::from("/"), true, true),
         Some(dir) => {
             match std::fs::metadata(dir) {
@@ -57,7 +80,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
                 Ok(_) => return die(&format!("--rootfs {}: not a directory", dir.display())),
                 Err(e) => return die(&format!("--rootfs {}: {e}", dir.display())),
             }
-            (dir.clone(), args.overlay, args.overlay)
+            (dir.clone(), args.overlay || args.read_only, args.overlay)
         }
     };
     let net = match g.network.as_deref() {
@@ -96,9 +119,78 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         autostart: true,
         ready: None,
         detach_stdio: false,
+        cgroup: None,
     };
-    match launcher::supervise(&mut plan) {
+    let limits = Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
+    if let Err(e) = limits.validate() {
+        return die(&e.to_string());
+    }
+    // SAFETY: getpid has no preconditions.
+    let name = format!("rvisor-{}", unsafe { libc::getpid() });
+    let candidates = match Cgroup::candidates(&name) {
+        Ok(c) => c,
+        Err(e) if limits.is_empty() => {
+            tracing::warn!(error = %e, "no cgroup for the sandbox");
+            Vec::new()
+        }
+        Err(e) => return die(&format!("resource limits: {e}")),
+    };
+    // The janitor comes first: no cgroup ever exists without one watching.
+    let janitor = match (!candidates.is_empty()).then(|| Janitor::spawn(&candidates)).transpose() {
+        Ok(j) => j,
+        Err(e) => return die(&format!("starting the cgroup janitor: {e}")),
+    };
+    plan.cgroup = match sandbox_cgroup(&candidates, &limits) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(j) = janitor {
+                j.dismiss();
+            }
+            return die(&e);
+        }
+    };
+    let code = match launcher::supervise(&mut plan) {
         Ok(outcome) => outcome.code(),
         Err(e) => die(&e),
+    };
+    if let Some(cg) = plan.cgroup.take() {
+        report_limits(&cg, &limits);
+        cg.kill_all();
+        for e in cg.destroy() {
+            eprintln!("rvisor: removing the sandbox cgroup: {e}");
+        }
+    }
+    if let Some(j) = janitor {
+        j.dismiss();
+    }
+    code
+}
+
+/// The sandbox's cgroup: always when possible (membership makes teardown
+/// complete); without limits a failure only loses that.
+fn sandbox_cgroup(candidates: &[Cgroup], limits: &Limits) -> Result<Option<Cgroup>, String> {
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    match Cgroup::create_limited(candidates, limits) {
+        Ok(cg) => Ok(Some(cg)),
+        Err(e) if !limits.is_empty() => Err(format!("resource limits: {e}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "no cgroup for the sandbox");
+            Ok(None)
+        }
+    }
+}
+
+/// Says when the sandbox ran into a limit (the program itself may only
+/// have seen a SIGKILL or EAGAIN).
+fn report_limits(cg: &Cgroup, limits: &Limits) {
+    let hits = cg.limit_hits();
+    tracing::debug!(?hits, "sandbox cgroup at exit");
+    if let (Some(_), Some(n)) = (limits.memory, hits.oom_kills.filter(|&n| n > 0)) {
+        eprintln!("rvisor: the sandbox reached its memory limit: {n} process(es) killed");
+    }
+    if let (Some(_), Some(n)) = (limits.pids, hits.pids_refused.filter(|&n| n > 0)) {
+        eprintln!("rvisor: the sandbox reached its pids limit: {n} fork(s) refused");
     }
 }

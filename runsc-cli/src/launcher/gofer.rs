@@ -1,13 +1,18 @@
 //! The gofer process: opens every root it serves, then answers the sentry
 //! on one socket per root (a thread each) until the sentry goes away.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use super::Plan;
 
 /// Forks the gofer; returns its pid.
-pub fn spawn(plan: &Plan, roots: Vec<(PathBuf, bool)>, socks: Vec<OwnedFd>) -> std::io::Result<i32> {
+pub fn spawn(
+    plan: &Plan,
+    roots: Vec<(PathBuf, bool)>,
+    socks: Vec<OwnedFd>,
+    parent: BorrowedFd<'_>,
+) -> std::io::Result<i32> {
     // SAFETY: the supervisor is single-threaded; the child runs the gofer and exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -16,8 +21,8 @@ pub fn spawn(plan: &Plan, roots: Vec<(PathBuf, bool)>, socks: Vec<OwnedFd>) -> s
     if pid > 0 {
         return Ok(pid);
     }
-    // SAFETY: dies with the supervisor.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    crate::confine::die_with_parent(parent);
+    super::join_cgroup(plan, "gofer");
     super::signals::ignore_in_gofer();
     if plan.detach_stdio {
         super::stdio_to_null();
@@ -28,20 +33,16 @@ pub fn spawn(plan: &Plan, roots: Vec<(PathBuf, bool)>, socks: Vec<OwnedFd>) -> s
 }
 
 fn main(plan: &Plan, roots: Vec<(PathBuf, bool)>, socks: Vec<OwnedFd>) -> i32 {
-    let mut opened = Vec::new();
-    for ((path, ro), sock) in roots.into_iter().zip(socks) {
-        match rvisor_gofer::open_root(&path) {
-            Ok(fd) => opened.push((fd, ro, sock)),
-            Err(e) => {
-                tracing::error!(error = %e, "gofer cannot open a root");
-                return 1;
-            }
+    let ro: Vec<bool> = roots.iter().map(|r| r.1).collect();
+    let fds = match super::confine_gofer(plan, &roots) {
+        Ok(fds) => fds,
+        Err(e) => {
+            tracing::error!(error = %e, "gofer confinement failed");
+            eprintln!("rvisor: confining the gofer: {e}");
+            return 1;
         }
-    }
-    if let Err(e) = super::confine_gofer(plan) {
-        tracing::error!(error = %e, "gofer confinement failed");
-        return 1;
-    }
+    };
+    let opened: Vec<_> = fds.into_iter().zip(ro).zip(socks).map(|((fd, ro), sock)| (fd, ro, sock)).collect();
     let mut threads = Vec::new();
     for (root, ro, sock) in opened {
         let t = std::thread::Builder::new().name("gofer".into()).spawn(move || {

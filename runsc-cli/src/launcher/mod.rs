@@ -9,9 +9,11 @@
 //!
 //! The supervisor exists because a pid namespace's init cannot kill itself
 //! with a signal: it re-raises the signal init died of, so whoever waits on
-//! the container's pid sees the same status. Confinement steps (seccomp,
-//! capability drops, pivot_root) plug in at [`confine_gofer`] and
-//! [`confine_sentry`].
+//! the container's pid sees the same status. Both children join the
+//! sandbox's cgroup first (`rvisor do`) and confine themselves
+//! ([`confine_gofer`], [`confine_sentry`]: namespaces, pivot_root,
+//! capabilities, no_new_privs, seccomp). If the gofer dies, the sentry is
+//! stopped: the sandbox cannot go on without its files.
 
 mod gofer;
 mod ns;
@@ -19,12 +21,14 @@ mod sentry;
 mod signals;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use rvisor_sentry::control::ProcessSpec;
 use rvisor_sentry::kernel::InitExit;
 
+use crate::cgroups::Cgroup;
+use crate::confine;
 use crate::oci::mounts::{Kind, Planned};
 use crate::oci::Namespaces;
 
@@ -57,6 +61,9 @@ pub struct Plan {
     pub ready: Option<OwnedFd>,
     /// Detach stdio from the caller's once the sentry has its copies (OCI).
     pub detach_stdio: bool,
+    /// A cgroup the gofer and the sentry join right after they are forked
+    /// (`rvisor do`; an OCI supervisor is in the container's cgroup already).
+    pub cgroup: Option<Cgroup>,
 }
 
 /// How the sandbox ended, from the supervisor's point of view.
@@ -79,16 +86,46 @@ impl Outcome {
     }
 }
 
-/// Hook for the gofer's confinement, called after it opened its roots and
-/// before it serves a request.
-pub fn confine_gofer(_plan: &Plan) -> Result<(), String> {
-    Ok(())
+/// The gofer's confinement, in the freshly forked (single-threaded) gofer:
+/// private namespaces that see only `roots`, pivot_root, file capabilities
+/// only, no_new_privs and its seccomp filter. Returns the roots' fds.
+pub fn confine_gofer(_plan: &Plan, roots: &[(PathBuf, bool)]) -> Result<Vec<OwnedFd>, String> {
+    confine::set_process_name(c"rvisor-gofer");
+    confine::gofer::enter(roots).map_err(|e| e.to_string())
 }
 
-/// Hook for the sentry's confinement, called after its namespaces and mounts
-/// exist and before it builds the sandbox.
-pub fn confine_sentry(_plan: &Plan) -> Result<(), String> {
-    Ok(())
+/// The sentry's confinement, called in the sentry (pid 1 of its pid
+/// namespace) before it builds the sandbox: a private mount namespace with
+/// a procfs for its pid namespace (handed to the sentry as its only way to
+/// host files), pivot_root into an empty read-only tmpfs, capabilities cut
+/// down, no_new_privs. `rvisor do` then becomes non-dumpable and installs
+/// the seccomp filter once init exists (boot runs that step).
+///
+/// OCI sandboxes do not get that last step yet: their exec requests make
+/// the sentry fork new app processes (`Sandbox::spawn`), which the filter
+/// forbids (and a non-dumpable, capability-less sentry could not trace the
+/// child it forked before exec). Cloning exec'd processes from inside an app
+/// process instead would lift this; see docs/security.md.
+pub fn confine_sentry(plan: &Plan) -> Result<(), String> {
+    confine::set_process_name(c"rvisor-sentry");
+    rvisor_sentry::confine::preload_host_files();
+    let proc_dir =
+        confine::sentry::enter(confine::sentry::SentryOptions { net_raw: plan.net_raw }).map_err(|e| e.to_string())?;
+    if plan.control.is_none() {
+        confine::sentry::register_after_start(proc_dir.as_raw_fd());
+    }
+    rvisor_sentry::confine::set_host_proc(proc_dir).map_err(|_| "the sentry's procfs was set twice".to_string())
+}
+
+/// Joins the sandbox's cgroup from a freshly forked child, or exits it.
+fn join_cgroup(plan: &Plan, who: &str) {
+    if let Some(cg) = &plan.cgroup {
+        if let Err(e) = cg.add(0) {
+            eprintln!("rvisor: {who}: joining the sandbox cgroup: {e}");
+            // SAFETY: leave the forked child without unwinding.
+            unsafe { libc::_exit(1) };
+        }
+    }
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -150,7 +187,11 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
         gofer_socks.push(g);
         sentry_socks.push(s);
     }
-    let gofer_pid = gofer::spawn(plan, roots, gofer_socks).map_err(|e| format!("starting the gofer: {e}"))?;
+    // Children die with the supervisor; its pidfd closes the race where it
+    // died before they asked (and works across pid namespaces).
+    let me = confine::own_pidfd().map_err(|e| format!("pidfd_open: {e}"))?;
+    let gofer_pid =
+        gofer::spawn(plan, roots, gofer_socks, me.as_fd()).map_err(|e| format!("starting the gofer: {e}"))?;
     let kill_gofer = || {
         // SAFETY: the gofer is our child; kill and reap it.
         unsafe {
@@ -176,8 +217,8 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
     }
     if pid == 0 {
         drop(status_r);
-        // SAFETY: dies with the supervisor.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        confine::die_with_parent(me.as_fd());
+        join_cgroup(plan, "sentry");
         let code = sentry::main(plan, sentry_socks, status_w);
         // SAFETY: exit without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
@@ -195,18 +236,40 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
         stdio_to_null();
     }
     let mut status = 0;
+    let mut gofer_alive = true;
     loop {
-        // SAFETY: waiting for our own child.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        // SAFETY: waiting for our own children (the gofer and the sentry).
+        let r = unsafe { libc::waitpid(-1, &mut status, 0) };
         if r == pid {
             break;
         }
-        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            kill_gofer();
+        if r == gofer_pid {
+            gofer_alive = false;
+            // A gofer that exits 0 saw the sentry hang up: the sentry is ending anyway.
+            if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+                // The sandbox cannot go on without its files.
+                tracing::error!(status, "the gofer died; stopping the sandbox");
+                // SAFETY: kills our own child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            continue;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            if gofer_alive {
+                kill_gofer();
+            }
             return Err("lost the sentry process".into());
         }
     }
-    kill_gofer();
+    if gofer_alive {
+        kill_gofer();
+    }
+    if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS {
+        eprintln!(
+            "rvisor: the sentry was killed by its seccomp filter (the kernel log names the syscall; \
+             RVISOR_SECCOMP=log only logs)"
+        );
+    }
     let mut report = String::new();
     let _ = std::fs::File::from(status_r).read_to_string(&mut report);
     Ok(parse_report(&report).unwrap_or(if libc::WIFSIGNALED(status) {

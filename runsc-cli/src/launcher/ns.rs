@@ -66,35 +66,3 @@ fn loopback_up() -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// A private mount namespace with a /proc for this pid namespace, so the
-/// sentry can read its tracees' host memory maps.
-pub fn private_proc() -> Result<(), String> {
-    // SAFETY: namespace and mount syscalls with constant, valid arguments.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            return Err(format!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error()));
-        }
-        if libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(format!("making / private: {}", std::io::Error::last_os_error()));
-        }
-        if libc::mount(
-            c"proc".as_ptr(),
-            c"/proc".as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(format!("mounting /proc: {}", std::io::Error::last_os_error()));
-        }
-    }
-    Ok(())
-}

@@ -11,7 +11,7 @@ use rvisor_sentry::vfs::dentry::MountFlags;
 use rvisor_sentry::vfs::Inode;
 use rvisor_syscalls::Errno;
 
-use super::{ns, write_line, Plan};
+use super::{write_line, Plan};
 use crate::oci::mounts::Kind;
 
 /// Says why the sandbox could not be built: on the ready pipe (OCI, where
@@ -73,10 +73,6 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
             libc::setsid();
             libc::ioctl(0, libc::TIOCSCTTY, 0);
         }
-    }
-    if let Err(e) = ns::private_proc() {
-        report_error(plan, &e);
-        return 1;
     }
     if let Err(e) = super::confine_sentry(plan) {
         report_error(plan, &format!("confining the sentry: {e}"));

@@ -98,7 +98,7 @@ impl FileOps for PipeEnd {
 /// of that pipe, so EOF and EPIPE follow the real reader/writer counts.
 pub mod fifo {
     use std::collections::HashMap;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::AsRawFd;
     use std::sync::{Arc, Condvar, Mutex, Weak};
 
     use super::PipeEnd;
@@ -118,14 +118,9 @@ pub mod fifo {
 
     /// A new open file description of the pipe behind `end`, with `flags`.
     pub(crate) fn reopen(end: &PipeEnd, flags: i32) -> VfsResult<Arc<PipeEnd>> {
-        let path = std::ffi::CString::new(format!("/proc/self/fd/{}", end.fd.as_raw_fd())).map_err(|_| Errno::EIO)?;
-        // SAFETY: path is a valid C string; opening a pipe through /proc gives the other end.
-        let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC | libc::O_NONBLOCK) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: fd is fresh and ours.
-        Ok(Arc::new(PipeEnd { fd: unsafe { OwnedFd::from_raw_fd(fd) }, ino: end.ino }))
+        // Opening a pipe's magic link gives a new end of the same pipe.
+        let fd = crate::confine::open_host_proc(&format!("self/fd/{}", end.fd.as_raw_fd()), flags | libc::O_NONBLOCK)?;
+        Ok(Arc::new(PipeEnd { fd, ino: end.ino }))
     }
 
     /// Opens FIFO `key` (dev, ino). `interrupted` is polled while an open waits

@@ -108,14 +108,7 @@ impl Inode for Unopenable {
 }
 
 /// A new host open file description of whatever host fd `fd` refers to.
+/// (Through the pre-opened procfs: the confined sentry opens no host path.)
 fn reopen_host_fd(fd: std::os::fd::RawFd, acc: i32) -> VfsResult<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EIO)?;
-    // SAFETY: a valid C path; the result is a fresh fd we own.
-    let new = unsafe { libc::open(path.as_ptr(), acc | libc::O_CLOEXEC | libc::O_NOCTTY) };
-    if new < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: `new` was just opened and is owned by nobody else.
-    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(new) })
+    crate::confine::open_host_proc(&format!("self/fd/{fd}"), acc)
 }

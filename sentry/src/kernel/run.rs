@@ -28,6 +28,7 @@ pub type StartReply = Result<(), Errno>;
 /// Spawns the sentry thread for `task`.
 pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
     let name = format!("task-{}", task.tid);
+    let (k2, t2) = (kernel.clone(), task.clone());
     let res = std::thread::Builder::new().name(name).stack_size(256 << 10).spawn(move || {
         let _guard = InitGuard { kernel: kernel.clone(), is_init: task.tid == 1 };
         let (k, t) = (kernel.clone(), task.clone());
@@ -44,7 +45,19 @@ pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
         }
     });
     if let Err(e) = res {
-        tracing::error!(error = %e, "cannot spawn task thread");
+        // Out of threads (e.g. the sandbox's pids limit): the new task cannot
+        // be traced, so it must not run. A parked clone child dies at once (a
+        // thread takes its process with it), as under a limit on Linux.
+        tracing::warn!(tid = t2.tid, error = %e, "cannot spawn task thread; killing the new task");
+        let host = t2.host_tid();
+        if host > 0 {
+            // SAFETY: kills and reaps one of our own untraced children (or kills a parked thread).
+            unsafe {
+                libc::kill(host, libc::SIGKILL);
+                libc::waitpid(host, std::ptr::null_mut(), libc::__WALL);
+            }
+        }
+        task_exited(&k2, &t2, ExitStatus::Signaled(libc::SIGKILL, false));
     }
 }
 

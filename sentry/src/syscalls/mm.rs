@@ -1,7 +1,7 @@
 //! Memory syscalls that need the sentry: brk (the host's brk belongs to the
 //! stub image) and mmap of files (the file's host fd is injected for the call).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -98,14 +98,8 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(start)
 }
 
-/// A new read-only open file description of the same host file.
+/// A new read-only open file description of the same host file (through the
+/// pre-opened procfs: the sentry opens no host path).
 fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
-    let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: path is a valid C string; the result is checked.
-    let r = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if r < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: r is a fresh fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+    crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }

@@ -41,8 +41,8 @@ fn host_sysinfo() -> libc::sysinfo {
 }
 
 fn ncpus() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    (unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).max(1) as u64
+    // The sandbox's CPUs (sysconf would open /sys: the sentry opens no host path).
+    crate::kernel::sandbox_cpus().len().max(1) as u64
 }
 
 pub(super) fn meminfo() -> VfsResult<Vec<u8>> {
@@ -64,7 +64,19 @@ pub(super) fn meminfo() -> VfsResult<Vec<u8>> {
 }
 
 pub(super) fn cpuinfo() -> VfsResult<Vec<u8>> {
-    host_read("cpuinfo")
+    if let Ok(host) = crate::confine::host_cpuinfo() {
+        return Ok(host);
+    }
+    // No host copy: the sandbox's CPUs with a generic model.
+    let n = ncpus();
+    let mut out = String::new();
+    for i in 0..n {
+        out.push_str(&format!(
+            "processor\t: {i}\nvendor_id\t: GenuineIntel\nmodel name\t: rvisor virtual CPU\ncpu MHz\t\t: 2000.000\n\
+             core id\t\t: {i}\ncpu cores\t: {n}\nflags\t\t: fpu sse sse2 ssse3 sse4_1 sse4_2 avx avx2\n\n"
+        ));
+    }
+    Ok(out.into_bytes())
 }
 
 /// CPU ticks the sandbox's processes have used, never decreasing: live

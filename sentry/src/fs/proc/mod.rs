@@ -19,7 +19,6 @@ mod sys;
 mod tests;
 
 use std::any::Any;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use crate::kernel::{current_task, Kernel};
@@ -28,9 +27,6 @@ use crate::vfs::{
 };
 
 static KERNEL: Mutex<Option<Weak<Kernel>>> = Mutex::new(None);
-/// The host's /proc, opened once at boot: host numbers are read relative to
-/// it, never through a host path walked later.
-static HOST_PROC: OnceLock<Option<OwnedFd>> = OnceLock::new();
 /// The sandbox's boot in host CLOCK_BOOTTIME clock ticks: the sentry's own
 /// start. Uptime and process start times count from it, so /proc never
 /// shows how long the host has been up.
@@ -43,12 +39,10 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// Gives /proc access to the kernel it describes.
 pub fn set_kernel(k: &Arc<Kernel>) {
     *KERNEL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(k));
-    HOST_PROC.get_or_init(|| {
-        // SAFETY: the path is a valid C string; the result is checked.
-        let fd = unsafe { libc::open(c"/proc".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-        // SAFETY: a fresh descriptor we own from here on.
-        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-    });
+    // Host numbers are read beneath the procfs directory the launcher handed
+    // the sentry (or the host's /proc, opened now when unconfined), never
+    // through a host path walked later.
+    let _ = crate::confine::host_proc_fd();
     boot_ticks();
 }
 
@@ -75,18 +69,7 @@ fn kernel() -> VfsResult<Arc<Kernel>> {
 
 /// Reads a host /proc file (`rel` is relative to /proc, e.g. "123/stat").
 fn host_read(rel: &str) -> VfsResult<Vec<u8>> {
-    let dir = HOST_PROC.get().and_then(|d| d.as_ref()).ok_or(Errno::ENOENT)?;
-    let path = std::ffi::CString::new(rel).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: valid dirfd and C string; the result is checked.
-    let fd = unsafe { libc::openat(dir.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: a fresh descriptor we own.
-    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut &file, &mut out).map_err(|e| Errno::from_io(&e))?;
-    Ok(out)
+    crate::confine::read_host_proc(rel)
 }
 
 /// Stable inode numbers per /proc path, so repeated stats agree.

@@ -1,0 +1,200 @@
+//! Running from a sealed memfd: the runc CVE-2019-5736 mitigation.
+//!
+//! A process inside a container that can open its runtime's
+//! /proc/PID/exe could overwrite the runtime binary on the host. rvisor
+//! copies itself into a memfd, seals it against every change, and
+//! re-executes from it before it starts any sandbox: /proc/PID/exe of every
+//! rvisor process then names an immutable, anonymous copy.
+
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+
+use super::{sys_err, ConfineError};
+
+const SEALS: libc::c_int = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+
+fn owned(fd: libc::c_int, step: &'static str) -> Result<OwnedFd, ConfineError> {
+    if fd < 0 {
+        return Err(sys_err(step));
+    }
+    // SAFETY: fd is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn open_self_exe() -> Result<OwnedFd, ConfineError> {
+    // SAFETY: literal path.
+    owned(unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open /proc/self/exe")
+}
+
+/// True when the running binary is a memfd carrying all of [`SEALS`].
+pub fn is_sealed() -> Result<bool, ConfineError> {
+    let exe = open_self_exe()?;
+    // SAFETY: fcntl on our own fd; EINVAL for files that cannot be sealed.
+    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
+    Ok(seals >= 0 && seals & SEALS == SEALS)
+}
+
+/// A sealed memfd holding a copy of the running binary. DWARF sections
+/// (`.debug_*`, most of a release build with debuginfo and never loaded)
+/// are left as holes of zeros: copying only the rest keeps start-up fast,
+/// and the symbol table still names frames in backtraces.
+pub fn sealed_copy() -> Result<OwnedFd, ConfineError> {
+    let exe = open_self_exe()?;
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: literal name; flags are constants.
+    let mem = owned(unsafe { libc::memfd_create(c"rvisor".as_ptr(), flags) }, "memfd_create")?;
+    let size = std::fs::File::from(exe.try_clone().map_err(|_| sys_err("dup"))?)
+        .metadata()
+        .map_err(|_| sys_err("stat of the binary"))?
+        .len();
+    let mut at = 0;
+    for (start, end) in debug_sections(&exe).unwrap_or_default() {
+        copy_range(&exe, &mem, at, start)?;
+        at = at.max(end);
+    }
+    copy_range(&exe, &mem, at, size)?;
+    // SAFETY: ftruncate of our own memfd (sets the size when the file ends in a hole).
+    if unsafe { libc::ftruncate(mem.as_raw_fd(), size as libc::off_t) } != 0 {
+        return Err(sys_err("sizing the memfd"));
+    }
+    // SAFETY: fcntl on our own memfd.
+    if unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, SEALS) } != 0 {
+        return Err(sys_err("sealing the memfd"));
+    }
+    Ok(mem)
+}
+
+/// Copies bytes `start..end` of `from` to the same offsets of `to`.
+fn copy_range(from: &OwnedFd, to: &OwnedFd, start: u64, end: u64) -> Result<(), ConfineError> {
+    if start >= end {
+        return Ok(());
+    }
+    // SAFETY: lseek on our own memfd: sendfile writes at its file offset.
+    if unsafe { libc::lseek(to.as_raw_fd(), start as libc::off_t, libc::SEEK_SET) } < 0 {
+        return Err(sys_err("seeking in the memfd"));
+    }
+    let mut off = start as libc::off_t;
+    while (off as u64) < end {
+        let want = ((end - off as u64) as usize).min(1 << 30);
+        // SAFETY: both fds are ours; off is a valid in/out offset.
+        let n = unsafe { libc::sendfile(to.as_raw_fd(), from.as_raw_fd(), &mut off, want) };
+        match n {
+            0 => return Err(ConfineError::Other("the binary shrank while being copied".into())),
+            n if n > 0 => {}
+            _ if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            _ => return Err(sys_err("copying the binary into a memfd")),
+        }
+    }
+    Ok(())
+}
+
+fn pread_exact(fd: &OwnedFd, buf: &mut [u8], off: u64) -> Option<()> {
+    // SAFETY: buf is writable for its length; fd is ours.
+    let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off as libc::off_t) };
+    (n == buf.len() as isize).then_some(())
+}
+
+/// File ranges of the ELF64 binary's `.debug_*` sections (not loaded:
+/// no SHF_ALLOC), sorted; `None` if the headers do not parse.
+fn debug_sections(exe: &OwnedFd) -> Option<Vec<(u64, u64)>> {
+    let u16_at = |b: &[u8], o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |b: &[u8], o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |b: &[u8], o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let mut eh = [0u8; 64];
+    pread_exact(exe, &mut eh, 0)?;
+    // ELF, 64-bit, little-endian.
+    if eh[..4] != *b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return None;
+    }
+    let (shoff, shentsize) = (u64_at(&eh, 0x28)?, u16_at(&eh, 0x3a)? as usize);
+    let (shnum, shstrndx) = (u16_at(&eh, 0x3c)? as usize, u16_at(&eh, 0x3e)? as usize);
+    if shentsize < 64 || shnum == 0 || shnum > 4096 || shstrndx >= shnum {
+        return None;
+    }
+    let mut sh = vec![0u8; shentsize * shnum];
+    pread_exact(exe, &mut sh, shoff)?;
+    let sec = |i: usize| &sh[i * shentsize..(i + 1) * shentsize];
+    let strs = sec(shstrndx);
+    let (str_off, str_size) = (u64_at(strs, 0x18)?, u64_at(strs, 0x20)?);
+    if str_size > 1 << 20 {
+        return None;
+    }
+    let mut names = vec![0u8; str_size as usize];
+    pread_exact(exe, &mut names, str_off)?;
+    let mut out = Vec::new();
+    for i in 0..shnum {
+        let h = sec(i);
+        let name_at = u32_at(h, 0)? as usize;
+        let name = names.get(name_at..)?.split(|&b| b == 0).next()?;
+        let (ty, flags, off, size) = (u32_at(h, 4)?, u64_at(h, 8)?, u64_at(h, 0x18)?, u64_at(h, 0x20)?);
+        const SHT_NOBITS: u32 = 8;
+        const SHF_ALLOC: u64 = 2;
+        if name.starts_with(b".debug_") && ty != SHT_NOBITS && flags & SHF_ALLOC == 0 && size > 0 {
+            out.push((off, off.checked_add(size)?));
+        }
+    }
+    out.sort_unstable();
+    Some(out)
+}
+
+/// Returns at once when already running from a sealed memfd; otherwise
+/// re-executes the same command line from a sealed copy (and returns only
+/// on failure). Call it first thing, while single-threaded.
+pub fn ensure() -> Result<(), ConfineError> {
+    if is_sealed()? {
+        return Ok(());
+    }
+    let mem = sealed_copy()?;
+    let to_c = |s: OsString| CString::new(s.into_vec()).map_err(|_| ConfineError::Other("NUL in an argument".into()));
+    let args = std::env::args_os().map(to_c).collect::<Result<Vec<_>, _>>()?;
+    let env = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            to_c(kv)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of C strings that
+    // outlive the call; the empty path with AT_EMPTY_PATH names the memfd.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            mem.as_raw_fd(),
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Err(sys_err("re-executing from the sealed memfd"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_is_sealed_and_identical_but_for_debug_sections() {
+        let mem = sealed_copy().unwrap();
+        let mut orig = std::fs::read("/proc/self/exe").unwrap();
+        let copy = std::fs::read(format!("/proc/self/fd/{}", mem.as_raw_fd())).unwrap();
+        let holes = debug_sections(&open_self_exe().unwrap()).expect("the test binary is ELF64");
+        for (s, e) in holes {
+            orig[s as usize..e as usize].fill(0);
+        }
+        assert!(orig == copy, "the memfd differs from the binary");
+        // SAFETY: fcntl and write on our own memfd.
+        unsafe {
+            assert_eq!(libc::fcntl(mem.as_raw_fd(), libc::F_GET_SEALS) & SEALS, SEALS);
+            assert_eq!(libc::write(mem.as_raw_fd(), b"x".as_ptr().cast(), 1), -1);
+            assert_eq!(libc::ftruncate(mem.as_raw_fd(), 0), -1);
+        }
+        assert!(!is_sealed().unwrap(), "the test binary itself is a plain file");
+    }
+}
