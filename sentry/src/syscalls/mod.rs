@@ -12,6 +12,7 @@ pub mod file;
 pub mod futex;
 pub mod hostread;
 pub mod io;
+pub mod ipc;
 pub mod mm;
 pub mod process;
 pub mod sched;
@@ -22,6 +23,7 @@ pub mod stat;
 pub mod sys;
 pub mod table;
 pub mod time;
+pub mod timerfd;
 pub mod xattr;
 
 use std::io::Write;

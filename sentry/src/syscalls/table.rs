@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, dir, epoll, fd, file, futex, io, mm, process, sched, signal, socket, splice, stat, sys, time, xattr,
-    SyscallCtx,
+    caps, dir, epoll, fd, file, futex, io, ipc, mm, process, sched, signal, socket, splice, stat, sys, time, timerfd,
+    xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -219,6 +219,23 @@ table! {
     SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
     SYS_eventfd => epoll::sys_eventfd,
     SYS_eventfd2 => epoll::sys_eventfd2,
+    // timerfd.rs
+    SYS_timerfd_create => timerfd::sys_timerfd_create,
+    SYS_timerfd_settime => timerfd::sys_timerfd_settime,
+    SYS_timerfd_gettime => timerfd::sys_timerfd_gettime,
+    // ipc/: System V IPC
+    SYS_msgget => ipc::msg::sys_msgget,
+    SYS_msgsnd => ipc::msg::sys_msgsnd,
+    SYS_msgrcv => ipc::msg::sys_msgrcv,
+    SYS_msgctl => ipc::msg::sys_msgctl,
+    SYS_semget => ipc::sem::sys_semget,
+    SYS_semop => ipc::sem::sys_semop,
+    SYS_semtimedop => ipc::sem::sys_semtimedop,
+    SYS_semctl => ipc::sem::sys_semctl,
+    SYS_shmget => ipc::shm::sys_shmget,
+    SYS_shmat => ipc::shm::sys_shmat,
+    SYS_shmdt => ipc::shm::sys_shmdt,
+    SYS_shmctl => ipc::shm::sys_shmctl,
     // socket/: sockets (mod.rs set-up, msg.rs data, opt.rs options)
     SYS_socket => socket::sys_socket,
     SYS_socketpair => socket::sys_socketpair,
