@@ -44,6 +44,8 @@ corpus!(
     getdents,
     ioctl,
     ipc_msg,
+    ipc_sem,
+    ipc_shm,
     large_file,
     link,
     lseek,
