@@ -29,6 +29,7 @@ corpus!(
     copy_file_range,
     deep_tree,
     dev_files,
+    ev_epoll_et,
     ev_timerfd,
     dir_read,
     dup,
