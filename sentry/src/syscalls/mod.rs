@@ -17,6 +17,7 @@ pub mod mm;
 pub mod process;
 pub mod sched;
 pub mod signal;
+pub mod signalfd;
 pub mod socket;
 pub mod splice;
 pub mod stat;

@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, dir, epoll, fd, file, futex, io, ipc, mm, process, sched, signal, socket, splice, stat, sys, time, timerfd,
-    xattr, SyscallCtx,
+    caps, dir, epoll, fd, file, futex, io, ipc, mm, process, sched, signal, signalfd, socket, splice, stat, sys, time,
+    timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -219,6 +219,9 @@ table! {
     SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
     SYS_eventfd => epoll::sys_eventfd,
     SYS_eventfd2 => epoll::sys_eventfd2,
+    // signalfd.rs
+    SYS_signalfd => signalfd::sys_signalfd,
+    SYS_signalfd4 => signalfd::sys_signalfd4,
     // timerfd.rs
     SYS_timerfd_create => timerfd::sys_timerfd_create,
     SYS_timerfd_settime => timerfd::sys_timerfd_settime,
