@@ -45,6 +45,7 @@ corpus!(
     fsync,
     getdents,
     ioctl,
+    ipc_mqueue,
     ipc_msg,
     ipc_sem,
     ipc_shm,

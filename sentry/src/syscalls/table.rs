@@ -226,7 +226,7 @@ table! {
     SYS_timerfd_create => timerfd::sys_timerfd_create,
     SYS_timerfd_settime => timerfd::sys_timerfd_settime,
     SYS_timerfd_gettime => timerfd::sys_timerfd_gettime,
-    // ipc/: System V IPC
+    // ipc/: System V IPC and POSIX message queues
     SYS_msgget => ipc::msg::sys_msgget,
     SYS_msgsnd => ipc::msg::sys_msgsnd,
     SYS_msgrcv => ipc::msg::sys_msgrcv,
@@ -239,6 +239,12 @@ table! {
     SYS_shmat => ipc::shm::sys_shmat,
     SYS_shmdt => ipc::shm::sys_shmdt,
     SYS_shmctl => ipc::shm::sys_shmctl,
+    SYS_mq_open => ipc::mqueue::sys_mq_open,
+    SYS_mq_unlink => ipc::mqueue::sys_mq_unlink,
+    SYS_mq_timedsend => ipc::mqueue::sys_mq_timedsend,
+    SYS_mq_timedreceive => ipc::mqueue::sys_mq_timedreceive,
+    SYS_mq_notify => ipc::mqueue::sys_mq_notify,
+    SYS_mq_getsetattr => ipc::mqueue::sys_mq_getsetattr,
     // socket/: sockets (mod.rs set-up, msg.rs data, opt.rs options)
     SYS_socket => socket::sys_socket,
     SYS_socketpair => socket::sys_socketpair,

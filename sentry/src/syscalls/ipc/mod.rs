@@ -2,6 +2,7 @@
 //! sentry objects. The sentry serves exactly one sandbox, so the IPC
 //! namespace is process-wide state here: nothing is shared with the host's.
 
+pub mod mqueue;
 pub mod msg;
 pub mod sem;
 pub mod shm;
