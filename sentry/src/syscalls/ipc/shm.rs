@@ -98,9 +98,14 @@ fn new_memfd(size: u64) -> Result<(OwnedFd, u64), Errno> {
     // SAFETY: fresh fd, owned from here on.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let len = i64::try_from(size.div_ceil(PAGE) * PAGE).map_err(|_| Errno::EINVAL)?;
-    // SAFETY: plain syscalls on an fd we own; st is a valid out-pointer.
+    // SAFETY: an all-zero stat is a valid value.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 || unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+    // SAFETY: plain syscall on an fd we own.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } != 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: st is a valid out-pointer; the fd is ours.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
         return Err(Errno::last());
     }
     Ok((fd, st.st_ino))
