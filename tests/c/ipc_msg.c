@@ -96,7 +96,8 @@ int main(void)
 		printf("child msgrcv after rmid: %ld %s\n", r, errname(errno));
 		_exit(0);
 	}
-	usleep(100 * 1000);
+	/* Nothing reports a blocked receiver: give the child ample time. */
+	usleep(500 * 1000);
 	CHECK(msgctl(q, IPC_RMID, NULL));
 	wait_child("receiver", pid);
 	CHECK(msgctl(q, IPC_STAT, &ds));

@@ -75,7 +75,9 @@ int main(void)
 	/* Blocked decrement woken by a child's increment; GETNCNT meanwhile. */
 	pid_t pid = fork();
 	if (pid == 0) {
-		usleep(100 * 1000);
+		/* Wait (bounded) until the parent is blocked, whatever the load. */
+		for (int i = 0; i < 500 && semctl(s, 0, GETNCNT) != 1; i++)
+			usleep(10 * 1000);
 		printf("child sees ncnt: %d\n", semctl(s, 0, GETNCNT));
 		struct sembuf inc = {0, 1, 0};
 		semop(s, &inc, 1);
@@ -116,7 +118,8 @@ int main(void)
 		printf("child semop after rmid: %d %s\n", r, errname(errno));
 		_exit(0);
 	}
-	usleep(100 * 1000);
+	for (int i = 0; i < 500 && semctl(s, 0, GETNCNT) != 1; i++)
+		usleep(10 * 1000);
 	CHECK(semctl(s, 0, IPC_RMID));
 	wait_child("waiter", pid);
 	CHECK(semop(s, &dec, 1));
