@@ -179,10 +179,14 @@ fn semop_common(ctx: &mut SyscallCtx<'_>, id: i32, sops: u64, nsops: i64, timeou
     let deadline = Deadline::new(timeout_ms);
     let pid = ctx.task.tg.tgid;
     let alter = ops.iter().any(|o| o.op != 0);
+    // The op this call waits on: counted in ncnt/zcnt from the first sleep
+    // to the end of the call, so the counts never dip between re-checks.
+    let mut waiting: Option<Op> = None;
     loop {
         let ev = set.waiters.register()?;
-        let (blocked_on, undo_pending) = {
+        let undo_pending = {
             let mut st = lock(&set.state);
+            unwait(&mut st, waiting.take());
             if st.removed {
                 return Err(Errno::EIDRM);
             }
@@ -208,23 +212,29 @@ fn semop_common(ctx: &mut SyscallCtx<'_>, id: i32, sops: u64, nsops: i64, timeou
                     } else {
                         s.ncnt += 1;
                     }
-                    (ops[i], !st.undo.is_empty())
+                    waiting = Some(ops[i]);
+                    !st.undo.is_empty()
                 }
             }
         };
         // A process holding SEM_UNDO adjustments may exit without telling
         // us: re-check now and then while any are outstanding.
-        let r = deadline.sleep_at_most(ctx, &ev, if undo_pending { 20 } else { -1 });
-        let mut st = lock(&set.state);
-        if let Some(s) = st.sems.get_mut(blocked_on.num) {
-            if blocked_on.op == 0 {
-                s.zcnt = s.zcnt.saturating_sub(1);
-            } else {
-                s.ncnt = s.ncnt.saturating_sub(1);
-            }
+        if let Err(e) = deadline.sleep_at_most(ctx, &ev, if undo_pending { 20 } else { -1 }) {
+            unwait(&mut lock(&set.state), waiting.take());
+            return Err(e);
         }
-        drop(st);
-        r?;
+    }
+}
+
+/// Stops counting a waiter on `op`'s semaphore.
+fn unwait(st: &mut State, op: Option<Op>) {
+    let Some(op) = op else { return };
+    if let Some(s) = st.sems.get_mut(op.num) {
+        if op.op == 0 {
+            s.zcnt = s.zcnt.saturating_sub(1);
+        } else {
+            s.ncnt = s.ncnt.saturating_sub(1);
+        }
     }
 }
 
@@ -393,6 +403,9 @@ pub fn sys_semctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     drop(st);
-    set.waiters.wake_all();
+    // Only changes of values or permissions can unblock a waiter.
+    if matches!(cmd, SETVAL | SETALL | IPC_SET) {
+        set.waiters.wake_all();
+    }
     Ok(ret)
 }
