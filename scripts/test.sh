@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pkg in busybox-static strace \
     bash coreutils findutils grep sed mawk tar gzip xz-utils diffutils util-linux libc-bin \
-    python3 python3-venv perl sqlite3 gcc libc6-dev git \
+    python3 python3-venv perl sqlite3 gcc libc6-dev git curl nginx \
     runc podman containerd docker.io; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -1,9 +1,11 @@
 //! epoll and eventfd. An epoll instance is a sentry object: its interest list
 //! holds open file descriptions, and waits poll them (blocking on their host
-//! fds where they have one).
+//! fds where they have one). Edge-triggered entries with a host fd are also
+//! registered, edge-triggered, in a host epoll the instance owns: its events
+//! are the real edges (new data, new room), which polling alone cannot see.
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -26,12 +28,24 @@ struct Interest {
     last: u32,
     /// EPOLLONESHOT entry already fired; disabled until EPOLL_CTL_MOD.
     disabled: bool,
+    /// The token of this entry's edge-triggered host registration, if any.
+    host_token: Option<u64>,
+    /// An edge (or an ADD/MOD) not yet reported for a host-registered entry.
+    edge: bool,
 }
 
 /// An epoll instance.
 pub struct Epoll {
     /// Keyed by (fd, open file description address), as Linux keys by (fd, file).
     interests: Mutex<BTreeMap<(i32, usize), Interest>>,
+    /// Host epoll holding the edge-triggered registrations.
+    host_ep: OwnedFd,
+    next_token: std::sync::atomic::AtomicU64,
+}
+
+/// Host epoll events for an app event mask (the low 16 bits are shared).
+fn host_events(events: u32) -> u32 {
+    (events & 0xffff) | EPOLLET
 }
 
 impl Epoll {
@@ -39,11 +53,62 @@ impl Epoll {
         self.interests.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Registers `i` edge-triggered in the host epoll if it is an ET entry on
+    /// a host fd; entries that cannot be registered keep the polled approximation.
+    fn register(&self, i: &mut Interest, host_fd: Option<RawFd>) {
+        i.edge = true;
+        if i.events & EPOLLET == 0 {
+            return;
+        }
+        let Some(h) = host_fd else { return };
+        let (op, token) = match i.host_token {
+            Some(t) => (libc::EPOLL_CTL_MOD, t),
+            None => (libc::EPOLL_CTL_ADD, self.next_token.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+        };
+        let mut ev = libc::epoll_event { events: host_events(i.events), u64: token };
+        // SAFETY: ev is a valid epoll_event; both fds are live.
+        if unsafe { libc::epoll_ctl(self.host_ep.as_raw_fd(), op, h, &mut ev) } == 0 {
+            i.host_token = Some(token);
+        }
+    }
+
+    fn unregister(&self, i: &Interest, host_fd: Option<RawFd>) {
+        if let (Some(_), Some(h)) = (i.host_token, host_fd) {
+            // SAFETY: plain syscall on live fds; a null event is allowed for DEL.
+            unsafe { libc::epoll_ctl(self.host_ep.as_raw_fd(), libc::EPOLL_CTL_DEL, h, std::ptr::null_mut()) };
+        }
+    }
+
+    /// Tokens of host registrations that saw an edge since the last call.
+    fn host_edges(&self) -> HashSet<u64> {
+        let mut fired = HashSet::new();
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        loop {
+            // SAFETY: evs is a valid array of 64 epoll_event; zero timeout.
+            let n = unsafe { libc::epoll_wait(self.host_ep.as_raw_fd(), evs.as_mut_ptr(), 64, 0) };
+            if n <= 0 {
+                break;
+            }
+            fired.extend(evs[..n as usize].iter().map(|e| e.u64));
+            if n < 64 {
+                break;
+            }
+        }
+        fired
+    }
+
     /// Collects up to `max` ready events; fills `wait_on` with host fds to block on.
     fn collect(&self, max: usize, wait_on: &mut Vec<(RawFd, i16)>) -> Vec<(u32, u64)> {
         let mut out = Vec::new();
+        let fired = self.host_edges();
         let mut map = self.lock();
         map.retain(|_, i| i.file.strong_count() > 0);
+        let mut wait_host_ep = false;
+        for i in map.values_mut() {
+            if i.host_token.is_some_and(|t| fired.contains(&t)) {
+                i.edge = true;
+            }
+        }
         for i in map.values_mut() {
             if out.len() >= max {
                 break;
@@ -53,6 +118,22 @@ impl Epoll {
             }
             let Some(f) = i.file.upgrade() else { continue };
             let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
+            if i.host_token.is_some() && i.events & EPOLLET != 0 {
+                // Real edge-triggered entry: report once per edge, if ready then.
+                wait_host_ep = true;
+                if !i.edge {
+                    continue;
+                }
+                i.edge = false;
+                let ready = (f.ops().poll(want) & want) as u16 as u32;
+                if ready != 0 {
+                    if i.events & EPOLLONESHOT != 0 {
+                        i.disabled = true;
+                    }
+                    out.push((ready, i.data));
+                }
+                continue;
+            }
             let ready = (f.ops().poll(want) & want) as u16 as u32;
             if ready == 0 {
                 i.last = 0;
@@ -72,6 +153,9 @@ impl Epoll {
                 i.disabled = true;
             }
             out.push((ready, i.data));
+        }
+        if wait_host_ep {
+            wait_on.push((self.host_ep.as_raw_fd(), libc::POLLIN));
         }
         out
     }
@@ -113,7 +197,14 @@ fn epoll_create(ctx: &mut SyscallCtx<'_>, flags: i32) -> SysResult {
     if flags & !libc::EPOLL_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let ep = Arc::new(Epoll { interests: Mutex::new(BTreeMap::new()) });
+    // SAFETY: plain syscall; result checked.
+    let host_ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if host_ep < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: fresh fd, owned from here on.
+    let host_ep = unsafe { OwnedFd::from_raw_fd(host_ep) };
+    let ep = Arc::new(Epoll { interests: Mutex::new(BTreeMap::new()), host_ep, next_token: Default::default() });
     let file = OpenFile::new_anon(ep, None, libc::O_RDWR, "anon_inode:[eventpoll]".into());
     ctx.task.files().install(file, flags & libc::EPOLL_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)
 }
@@ -161,7 +252,17 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
                 return Err(Errno::EEXIST);
             }
             let (events, data) = ev.unwrap_or_default();
-            map.insert(key, Interest { file: Arc::downgrade(&target), events, data, last: 0, disabled: false });
+            let mut i = Interest {
+                file: Arc::downgrade(&target),
+                events: events & !EPOLLWAKEUP,
+                data,
+                last: 0,
+                disabled: false,
+                host_token: None,
+                edge: true,
+            };
+            ep.register(&mut i, target.ops().host_fd());
+            map.insert(key, i);
             Ok(0)
         }
         libc::EPOLL_CTL_MOD => {
@@ -170,10 +271,15 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if events & EPOLLEXCLUSIVE != 0 || i.events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
-            *i = Interest { file: i.file.clone(), events: events & !EPOLLWAKEUP, data, last: 0, disabled: false };
+            (i.events, i.data, i.last, i.disabled) = (events & !EPOLLWAKEUP, data, 0, false);
+            ep.register(i, target.ops().host_fd());
             Ok(0)
         }
-        libc::EPOLL_CTL_DEL => map.remove(&key).map(|_| 0).ok_or(Errno::ENOENT),
+        libc::EPOLL_CTL_DEL => {
+            let i = map.remove(&key).ok_or(Errno::ENOENT)?;
+            ep.unregister(&i, target.ops().host_fd());
+            Ok(0)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

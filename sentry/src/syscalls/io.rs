@@ -196,6 +196,9 @@ fn pos_arg(off: u64) -> Result<Option<u64>, Errno> {
 }
 
 pub fn sys_read(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if let Some(r) = super::signalfd::read_hook(ctx, a[0] as i32, a[1], a[2]) {
+        return r;
+    }
     do_read(ctx, a[0], a[1], a[2], None)
 }
 

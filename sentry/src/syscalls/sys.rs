@@ -106,6 +106,8 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
     loop {
         let mut ready = 0;
         let mut host = Vec::new();
+        // Files without a host fd (signalfd) have nothing to wait on: re-check them.
+        let mut internal = false;
         for e in entries.iter_mut() {
             e.2 = 0;
             if e.0 < 0 {
@@ -117,8 +119,9 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
                     let want = e.1 | libc::POLLERR | libc::POLLHUP;
                     e.2 = f.ops().poll(want) & want;
                     if e.2 == 0 {
-                        if let Some(h) = f.ops().host_fd() {
-                            host.push((h, e.1));
+                        match f.ops().host_fd() {
+                            Some(h) => host.push((h, e.1)),
+                            None => internal = true,
                         }
                     }
                 }
@@ -131,7 +134,8 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
         if ready > 0 || remaining == Some(0) {
             return Ok(ready);
         }
-        ctx.block(&host, remaining.unwrap_or(-1))?;
+        let ms = remaining.unwrap_or(-1);
+        ctx.block(&host, if internal && !(0..=20).contains(&ms) { 20 } else { ms })?;
     }
 }
 

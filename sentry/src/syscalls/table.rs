@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, io, mm, process, sched, signal, socket, splice, stat, sys, time, xattr,
-    SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, io, ipc, mm, process, sched, signal, signalfd, socket, splice, stat, sys,
+    time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -219,6 +219,32 @@ table! {
     SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
     SYS_eventfd => epoll::sys_eventfd,
     SYS_eventfd2 => epoll::sys_eventfd2,
+    // signalfd.rs
+    SYS_signalfd => signalfd::sys_signalfd,
+    SYS_signalfd4 => signalfd::sys_signalfd4,
+    // timerfd.rs
+    SYS_timerfd_create => timerfd::sys_timerfd_create,
+    SYS_timerfd_settime => timerfd::sys_timerfd_settime,
+    SYS_timerfd_gettime => timerfd::sys_timerfd_gettime,
+    // ipc/: System V IPC and POSIX message queues
+    SYS_msgget => ipc::msg::sys_msgget,
+    SYS_msgsnd => ipc::msg::sys_msgsnd,
+    SYS_msgrcv => ipc::msg::sys_msgrcv,
+    SYS_msgctl => ipc::msg::sys_msgctl,
+    SYS_semget => ipc::sem::sys_semget,
+    SYS_semop => ipc::sem::sys_semop,
+    SYS_semtimedop => ipc::sem::sys_semtimedop,
+    SYS_semctl => ipc::sem::sys_semctl,
+    SYS_shmget => ipc::shm::sys_shmget,
+    SYS_shmat => ipc::shm::sys_shmat,
+    SYS_shmdt => ipc::shm::sys_shmdt,
+    SYS_shmctl => ipc::shm::sys_shmctl,
+    SYS_mq_open => ipc::mqueue::sys_mq_open,
+    SYS_mq_unlink => ipc::mqueue::sys_mq_unlink,
+    SYS_mq_timedsend => ipc::mqueue::sys_mq_timedsend,
+    SYS_mq_timedreceive => ipc::mqueue::sys_mq_timedreceive,
+    SYS_mq_notify => ipc::mqueue::sys_mq_notify,
+    SYS_mq_getsetattr => ipc::mqueue::sys_mq_getsetattr,
     // socket/: sockets (mod.rs set-up, msg.rs data, opt.rs options)
     SYS_socket => socket::sys_socket,
     SYS_socketpair => socket::sys_socketpair,

@@ -1,0 +1,255 @@
+//! `bench-net`: loopback TCP inside the sandbox against the same natively,
+//! as ratios measured in one run (see "Network benchmarks" in
+//! docs/performance.md). A static C helper is both server and client (a
+//! forked child); it times itself and prints `BENCH ops=N ns=T`.
+//!
+//! Usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `stream BYTES`: one connection, the child writes BYTES in 64 KiB writes.
+/// `rr N`: N 64-byte request/response round trips on one connection.
+/// `conn N`: N connections, each one request and one response.
+const HELPER_C: &str = r#"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct sockaddr_in addr;
+
+static void die(const char *w) { perror(w); exit(1); }
+
+static int dial(void) {
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) < 0) die("connect");
+    int one = 1;
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return c;
+}
+
+static int full(int fd, char *b, long n, int wr) {
+    long d = 0;
+    while (d < n) {
+        long r = wr ? write(fd, b + d, n - d) : read(fd, b + d, n - d);
+        if (r <= 0) return -1;
+        d += r;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    long n = atol(argv[2]);
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof addr;
+    if (bind(l, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(l, 128) < 0) die("listen");
+    getsockname(l, (struct sockaddr *)&addr, &al);
+    static char buf[65536];
+    struct timespec a, b;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!strcmp(argv[1], "stream")) {
+            int c = dial();
+            for (long left = n; left > 0; left -= sizeof buf)
+                if (full(c, buf, left < (long)sizeof buf ? left : (long)sizeof buf, 1)) die("write");
+        } else if (!strcmp(argv[1], "rr")) {
+            int c = dial();
+            for (long i = 0; i < n; i++)
+                if (full(c, buf, 64, 1) || full(c, buf, 64, 0)) die("rr");
+        } else {
+            for (long i = 0; i < n; i++) {
+                int c = dial();
+                if (full(c, buf, 64, 1) || full(c, buf, 64, 0)) die("conn");
+                close(c);
+            }
+        }
+        _exit(0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (!strcmp(argv[1], "stream")) {
+        int s = accept(l, NULL, NULL);
+        long got = 0, r;
+        while ((r = read(s, buf, sizeof buf)) > 0) got += r;
+        if (got != n) { fprintf(stderr, "short stream %ld\n", got); return 1; }
+    } else if (!strcmp(argv[1], "rr")) {
+        int s = accept(l, NULL, NULL);
+        int one = 1;
+        setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        for (long i = 0; i < n; i++)
+            if (full(s, buf, 64, 0) || full(s, buf, 64, 1)) die("rr server");
+    } else {
+        for (long i = 0; i < n; i++) {
+            int s = accept(l, NULL, NULL);
+            if (s < 0 || full(s, buf, 64, 0) || full(s, buf, 64, 1)) die("conn server");
+            close(s);
+        }
+    }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "client failed\n"); return 1; }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf("BENCH ops=%ld ns=%lld\n", n, (b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec));
+    return 0;
+}
+"#;
+
+struct Opts {
+    rvisor: PathBuf,
+    quick: bool,
+    dir: PathBuf,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]\n\
+         \n\
+         --rvisor PATH  the rvisor binary (default: target/release/rvisor of this workspace)\n\
+         --quick        one repetition and smaller transfers\n\
+         --dir DIR      where to build the helper (default /tmp; uses DIR/rvisor-bench-net/)"
+    );
+    std::process::exit(2);
+}
+
+fn parse_args() -> Opts {
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/rvisor");
+    let mut opts = Opts { rvisor: ws.canonicalize().unwrap_or(ws), quick: false, dir: PathBuf::from("/tmp") };
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.to_str() {
+            Some("--rvisor") => opts.rvisor = PathBuf::from(value()),
+            Some("--dir") => opts.dir = PathBuf::from(value()),
+            Some("--quick") => opts.quick = true,
+            _ => usage(),
+        }
+    }
+    opts
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Runs `argv`; returns the helper's (ops, ns). The time limit is a safety net.
+fn run(argv: &[String], timeout: Duration) -> Result<(u64, u64), String> {
+    let start = Instant::now();
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", argv[0]))?;
+    loop {
+        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
+            break;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().next().unwrap_or("failed").to_string());
+    }
+    let line = stdout.lines().find(|l| l.starts_with("BENCH ")).ok_or("no BENCH line")?;
+    let field = |name: &str| -> Option<u64> {
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).and_then(|v| v.parse().ok())
+    };
+    Ok((field("ops").ok_or("no ops")?, field("ns").ok_or("no ns")?))
+}
+
+fn build_helper(dir: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let src = dir.join("net_helper.c");
+    std::fs::write(&src, HELPER_C).map_err(|e| e.to_string())?;
+    let bin = dir.join("net_helper");
+    let out =
+        Command::new("cc").args(["-O2", "-static", "-o"]).arg(&bin).arg(&src).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("cc: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("failed")));
+    }
+    Ok(bin)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn main() {
+    let opts = parse_args();
+    let reps = if opts.quick { 1 } else { 5 };
+    println!("rvisor network bench (loopback TCP); rvisor: {}", opts.rvisor.display());
+    println!("each value is the median of {reps} run(s), native and sandboxed runs alternating");
+    println!("load average at the start: {}\n", load_average());
+    let helper = match build_helper(&opts.dir.join("rvisor-bench-net")) {
+        Ok(h) => h.to_string_lossy().into_owned(),
+        Err(e) => {
+            eprintln!("bench-net: {e}");
+            std::process::exit(1);
+        }
+    };
+    let (mb, rr, conns) = if opts.quick { (32, 500, 100) } else { (128, 3000, 500) };
+    let bytes = (mb as u64) << 20;
+    // (label, helper args, value from (ops, ns), higher is better)
+    type Metric = fn(u64, u64) -> f64;
+    let cases: [(&str, String, String, Metric); 3] = [
+        ("stream throughput (MB/s)", "stream".into(), bytes.to_string(), |ops, ns| {
+            ops as f64 / 1048576.0 / (ns as f64 / 1e9)
+        }),
+        ("64-byte request/response (req/s)", "rr".into(), rr.to_string(), |ops, ns| ops as f64 / (ns as f64 / 1e9)),
+        ("connect+request+close (conn/s)", "conn".into(), conns.to_string(), |ops, ns| ops as f64 / (ns as f64 / 1e9)),
+    ];
+    let w = 36;
+    println!("{:<w$}  {:>10}  {:>10}  {:>14}", "metric", "native", "rvisor", "rvisor/native");
+    println!("{}", "-".repeat(w + 40));
+    for (label, mode, arg, metric) in cases {
+        let native_argv = vec![helper.clone(), mode.clone(), arg.clone()];
+        let mut sandboxed = vec![opts.rvisor.to_string_lossy().into_owned(), "do".into(), "--".into()];
+        sandboxed.extend(native_argv.iter().cloned());
+        let (mut n, mut s) = (Vec::new(), Vec::new());
+        let mut err = None;
+        for _ in 0..reps {
+            match (run(&native_argv, Duration::from_secs(120)), run(&sandboxed, Duration::from_secs(600))) {
+                (Ok((o1, t1)), Ok((o2, t2))) => {
+                    n.push(metric(o1, t1));
+                    s.push(metric(o2, t2));
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        match err {
+            Some(e) => println!("{label:<w$}  error: {e}"),
+            None => {
+                let (n, s) = (median(n), median(s));
+                println!("{label:<w$}  {n:>10.0}  {s:>10.0}  {:>13.3}x", s / n);
+            }
+        }
+    }
+    println!("\nload average at the end: {}", load_average());
+}
