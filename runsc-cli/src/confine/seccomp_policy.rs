@@ -127,6 +127,9 @@ pub static SENTRY: &[Rule] = &[
     any(l::SYS_memfd_create, "tmpfs files and the stub image are memfds; no path"),
     any(l::SYS_pipe2, "sandbox pipes are host pipes"),
     any(l::SYS_eventfd2, "wake-ups between its own threads"),
+    any(l::SYS_timerfd_create, "the sandbox's timerfds are host timerfds the sentry owns"),
+    any(l::SYS_timerfd_settime, "arms a sandbox timerfd"),
+    any(l::SYS_timerfd_gettime, "reads a sandbox timerfd"),
     // The only open: relative to the pre-opened procfs (self/fd/N reopens,
     // PID/maps of tracees), never creating or truncating. Opens relative to
     // anything else pass this list only to be refused with ENOENT (glibc's

@@ -63,7 +63,8 @@ impl Segment {
         let mut n = 0;
         for tg in ctx.kernel.all_groups() {
             let pid = tg.host_pid.load(std::sync::atomic::Ordering::Relaxed);
-            let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else { continue };
+            let Ok(maps) = crate::confine::read_host_proc(&format!("{pid}/maps")) else { continue };
+            let maps = String::from_utf8_lossy(&maps);
             n += maps
                 .lines()
                 .filter(|l| {
@@ -171,14 +172,7 @@ pub fn sys_shmat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     // A read-only attach maps a read-only description, so mprotect cannot
     // make it writable later (as Linux's shm file opened O_RDONLY).
     let ro = if flags & SHM_RDONLY != 0 {
-        let path = format!("/proc/self/fd/{}\0", seg.memfd.as_raw_fd());
-        // SAFETY: NUL-terminated path; result checked.
-        let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(Errno::last());
-        }
-        // SAFETY: fresh fd, owned from here on.
-        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+        Some(crate::confine::open_host_proc(&format!("self/fd/{}", seg.memfd.as_raw_fd()), libc::O_RDONLY)?)
     } else {
         None
     };
@@ -203,7 +197,8 @@ pub fn sys_shmdt(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     // Which segment is mapped at addr: the host's maps of this process.
     let pid = ctx.task.tg.host_pid.load(std::sync::atomic::Ordering::Relaxed);
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|_| Errno::EINVAL)?;
+    let maps = crate::confine::read_host_proc(&format!("{pid}/maps")).map_err(|_| Errno::EINVAL)?;
+    let maps = String::from_utf8_lossy(&maps);
     let mut found: Option<(u64, u64, u64)> = None;
     for l in maps.lines().filter(|l| l.contains("/memfd:rvisor-sysv-shm")) {
         let mut f = l.split_whitespace();
