@@ -31,6 +31,8 @@ handler:
     mov [r12+64], rax
     mov rax, [r13+120]
     mov [r12+72], rax
+    rdtscp
+    mov [r12+88], ecx
     mov eax, 1
     xchg eax, [r12]
     cmp eax, 3

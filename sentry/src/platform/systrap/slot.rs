@@ -22,6 +22,8 @@ pub const OFF_ARGS: usize = 16;
 pub const OFF_RIP: usize = 64;
 pub const OFF_RSP: usize = 72;
 pub const OFF_RET: usize = 80;
+/// The CPU the handler ran on (Linux's TSC_AUX via rdtscp: node << 12 | cpu).
+pub const OFF_CPU: usize = 88;
 pub const SLOT_LEN: usize = 128;
 
 pub const IDLE: u32 = 0;
@@ -56,9 +58,13 @@ pub enum Waited {
 /// before it sleeps. A request that arrives while spinning makes the next
 /// spin longer (the app is busy making calls); one that needed a sleep makes
 /// it shorter, down to `MIN`, so an idle sandbox soon stops spending CPU.
+/// Neither side spins while both run on one CPU: there a spin only burns the
+/// time slice the other side needs, and a futex hand-off is a direct switch.
 #[derive(Clone, Copy, Debug)]
 pub struct Spinner {
     pub limit: u32,
+    /// The app thread last ran on the sentry thread's CPU.
+    pub same_cpu: bool,
 }
 
 impl Spinner {
@@ -67,7 +73,7 @@ impl Spinner {
     pub const MAX: u32 = 20_000;
 
     pub fn new() -> Spinner {
-        Spinner { limit: Self::MAX / 4 }
+        Spinner { limit: Self::MAX / 4, same_cpu: false }
     }
 
     pub fn hit(&mut self) {
@@ -131,6 +137,16 @@ impl<'a> Slot<'a> {
         self.set_app_spin(APP_SPIN);
     }
 
+    /// Notes where the app runs and sets both sides' spinning for the next call.
+    fn place(&self, spin: &mut Spinner) {
+        // SAFETY: offset 88 is inside the slot and 4-aligned.
+        let app = unsafe { std::ptr::read_volatile(self.base.add(OFF_CPU) as *const u32) } & 0xfff;
+        // SAFETY: sched_getcpu has no preconditions (vDSO).
+        let me = unsafe { libc::sched_getcpu() };
+        spin.same_cpu = me >= 0 && app == me as u32;
+        self.set_app_spin(if spin.same_cpu { 1 } else { APP_SPIN });
+    }
+
     fn take(&self) -> Request {
         let mut args = [0u64; 6];
         for (i, a) in args.iter_mut().enumerate() {
@@ -145,14 +161,18 @@ impl<'a> Slot<'a> {
         let state = self.state();
         // APP_WAIT is a request whose sender gave up spinning and sleeps.
         let pending = |s: u32| s == REQUEST || s == APP_WAIT;
-        for _ in 0..spin.limit {
+        let limit = if spin.same_cpu { 0 } else { spin.limit };
+        for _ in 0..limit {
             if pending(state.load(Ordering::Acquire)) {
                 spin.hit();
+                self.place(spin);
                 return Waited::Request(self.take());
             }
             std::hint::spin_loop();
         }
-        spin.miss();
+        if !spin.same_cpu {
+            spin.miss();
+        }
         match state.compare_exchange(IDLE, SENTRY_WAIT, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 futex_wait(state, SENTRY_WAIT, timeout);
@@ -165,6 +185,7 @@ impl<'a> Slot<'a> {
             Err(_) => {}
         }
         if pending(state.load(Ordering::Acquire)) {
+            self.place(spin);
             return Waited::Request(self.take());
         }
         Waited::Timeout

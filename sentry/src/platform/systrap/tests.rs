@@ -170,7 +170,7 @@ fn scribbled_state_is_not_a_request() {
     let p = region.chunk_ptr(0, 0).expect("state") as *mut u32;
     // SAFETY: writing the state word of our own mapping, as an app could.
     unsafe { std::ptr::write_volatile(p, 0xdead_beef) };
-    let mut spin = Spinner { limit: Spinner::MIN };
+    let mut spin = Spinner { limit: Spinner::MIN, same_cpu: false };
     assert_eq!(slot.wait_request(&mut spin, Duration::from_millis(1)), Waited::Timeout);
     assert!(region.slot(1).is_none());
 }
