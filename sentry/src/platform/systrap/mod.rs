@@ -86,6 +86,14 @@ impl Region {
     }
 }
 
+/// Whether this CPU can run the stub's handler, which uses `rdtscp` (CPUID
+/// leaf 0x8000_0001, EDX bit 27) to report the CPU it runs on.
+pub fn cpu_supported() -> bool {
+    use std::arch::x86_64::__cpuid;
+    // Leaf 0x8000_0000 reports the highest extended leaf.
+    __cpuid(0x8000_0000).eax >= 0x8000_0001 && __cpuid(0x8000_0001).edx & (1 << 27) != 0
+}
+
 /// Where the stub's handler and sigreturn trampoline sit in every app process.
 pub fn handler_addr() -> u64 {
     super::stub::STUB_BASE + handler::HANDLER_OFF

@@ -187,3 +187,10 @@ fn spinning_adapts_and_stays_bounded() {
     }
     assert_eq!(s.limit, Spinner::MIN);
 }
+
+#[test]
+fn rdtscp_check_agrees_with_the_kernel() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).expect("flags line");
+    assert_eq!(cpu_supported(), flags.split_whitespace().any(|f| f == "rdtscp"));
+}
