@@ -12,6 +12,8 @@
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
+//! * the systrap SIGSYS handler and its rt_sigreturn trampoline, at
+//!   `STUB_BASE + systrap::handler::HANDLER_OFF` (unused on ptrace).
 
 /// Where the stub's page is mapped. Low in the address space, where neither the
 /// kernel's top-down mmap allocator nor the stack ever goes, and above the
@@ -24,7 +26,7 @@ pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
 pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
 /// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
 pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
-const IMAGE_LEN: usize = 0x200;
+const IMAGE_LEN: usize = 0x300;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
     let off = off as usize;
@@ -70,6 +72,7 @@ pub fn build_image() -> Vec<u8> {
     put(&mut img, park, &[0xb8, libc::SYS_pause as u8, 0, 0, 0, 0x0f, 0x05, 0xeb, (-9i8) as u8]);
     // entry: int3, then park forever should anyone continue past it.
     put(&mut img, CODE_OFF + 0x30, &[0xcc, 0xeb, (-(0x30 - 0x20 + 3) as i8) as u8]);
+    put(&mut img, super::systrap::handler::HANDLER_OFF, &super::systrap::handler::CODE);
     img
 }
 

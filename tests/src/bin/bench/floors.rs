@@ -350,6 +350,165 @@ fn sigsys_floor(n: u64) -> Result<f64, String> {
     )
 }
 
+/// The same as [`sigsys_floor`] in a ptraced child (tracer and tracee on one
+/// CPU): every SIGSYS is a ptrace signal-delivery stop before the handler
+/// runs, so a traced systrap thread pays a ptrace stop per call.
+fn sigsys_traced_floor(n: u64) -> Result<f64, String> {
+    let cpu = *allowed_cpus().first().ok_or_else(|| os_err("sched_getaffinity"))?;
+    let saved = get_affinity().ok_or_else(|| os_err("sched_getaffinity"))?;
+    pin_to(cpu)?;
+    let r = in_child(
+        move || {
+            pin_to(cpu)?;
+            sigsys_loop(n)
+        },
+        Tracer::Bare,
+    );
+    set_affinity(&saved)?;
+    r
+}
+
+/// Installs [`on_sigsys`] and the RET_TRAP filter, then times `n` trapped getppid calls.
+fn sigsys_loop(n: u64) -> Result<f64, String> {
+    install_sigsys(on_sigsys)?;
+    install_filter(libc::SECCOMP_RET_TRAP)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getppid takes no arguments; the filter traps it.
+        let r = unsafe { libc::syscall(libc::SYS_getppid) };
+        if r != FAKE_PPID {
+            return Err(format!("getppid returned {r}, not the handler's value"));
+        }
+    }
+    Ok(t.elapsed().as_nanos() as f64 / n as f64)
+}
+
+type SigsysHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+fn install_sigsys(handler: SigsysHandler) -> Result<(), String> {
+    // SAFETY: a zeroed sigaction is valid; the handlers only touch the
+    // ucontext they are given and the shared hand-off word.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
+            return Err(os_err("sigaction"));
+        }
+    }
+    Ok(())
+}
+
+/// The shared page of the hand-off floor: word 0 is the state (0 idle,
+/// 1 request, 2 reply, 3 child done), word 1 the number, word 2 the result.
+static HANDOFF: std::sync::atomic::AtomicPtr<std::sync::atomic::AtomicU64> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn on_sigsys_handoff(_sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::{Acquire, Release};
+    let words = HANDOFF.load(Acquire);
+    // SAFETY: HANDOFF points at three words of a live shared mapping; the
+    // kernel passes valid siginfo and ucontext pointers to an SA_SIGINFO handler.
+    unsafe {
+        let nr = (*info.cast::<[i32; 8]>())[6]; // si_syscall
+        (*words.add(1)).store(nr as u64, Release);
+        (*words).store(1, Release);
+        while (*words).load(Acquire) != 2 {
+            std::hint::spin_loop();
+        }
+        let ret = (*words.add(2)).load(Acquire);
+        (*words).store(0, Release);
+        (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_RAX as usize] = ret as i64;
+    }
+}
+
+/// RET_TRAP + SIGSYS whose handler hands the call to another process (the
+/// bench) through shared memory and spins for the answer, with the two on
+/// different CPUs: the floor of the systrap hot path. None with one CPU.
+fn handoff_floor(n: u64) -> Option<Result<f64, String>> {
+    use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+    let cpus = allowed_cpus();
+    if cpus.len() < 2 {
+        return None;
+    }
+    // SAFETY: a fresh shared anonymous page, unmapped below.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED {
+        return Some(Err(os_err("mmap")));
+    }
+    let words = page.cast::<AtomicU64>();
+    HANDOFF.store(words, Release);
+    let saved = get_affinity()?;
+    let r = (|| {
+        pin_to(cpus[0])?;
+        // SAFETY: the bench is single-threaded here; the child runs the loop
+        // and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(os_err("fork"));
+        }
+        if pid == 0 {
+            let out = pin_to(cpus[1]).and_then(|_| {
+                install_sigsys(on_sigsys_handoff)?;
+                sigsys_loop_handoff(n)
+            });
+            // SAFETY: the page is shared with the parent; the child then leaves.
+            unsafe {
+                (*words.add(2)).store(out.map_or(0, |v| v.to_bits()), Release);
+                (*words).store(3, Release);
+                libc::_exit(0)
+            }
+        }
+        // SAFETY: the page stays mapped until after the child is reaped.
+        let ns = unsafe {
+            loop {
+                match (*words).load(Acquire) {
+                    1 => {
+                        let nr = (*words.add(1)).load(Acquire);
+                        let ret = if nr == libc::SYS_getppid as u64 { FAKE_PPID as u64 } else { u64::MAX };
+                        (*words.add(2)).store(ret, Release);
+                        (*words).store(2, Release);
+                    }
+                    3 => break f64::from_bits((*words.add(2)).load(Acquire)),
+                    _ => std::hint::spin_loop(),
+                }
+            }
+        };
+        // SAFETY: reaping our own child.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+        if ns <= 0.0 {
+            return Err("the hand-off child failed".to_string());
+        }
+        Ok(ns)
+    })();
+    let _ = set_affinity(&saved);
+    // SAFETY: unmapping our page; the child is gone.
+    unsafe { libc::munmap(page, 4096) };
+    Some(r)
+}
+
+fn sigsys_loop_handoff(n: u64) -> Result<f64, String> {
+    install_filter(libc::SECCOMP_RET_TRAP)?;
+    let t = Instant::now();
+    for _ in 0..n {
+        // SAFETY: getppid takes no arguments; the filter traps it.
+        let r = unsafe { libc::syscall(libc::SYS_getppid) };
+        if r != FAKE_PPID {
+            return Err(format!("getppid returned {r}, not the server's value"));
+        }
+    }
+    Ok(t.elapsed().as_nanos() as f64 / n as f64)
+}
+
 fn get_affinity() -> Option<libc::cpu_set_t> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it.
     unsafe {
@@ -433,6 +592,10 @@ fn ptrace_tracee(n: u64, tracer: Tracer) -> Result<f64, String> {
 pub struct Floors {
     pub native: f64,
     pub sigsys: Result<f64, String>,
+    /// SIGSYS in a ptraced process: a signal-delivery stop per call.
+    pub sigsys_traced: Result<f64, String>,
+    /// SIGSYS + spin hand-off to another process on another CPU; `None` with one CPU.
+    pub handoff: Option<Result<f64, String>>,
     /// Bare stop, tracer and tracee left to the scheduler.
     pub unpinned: Result<f64, String>,
     /// Tracer and tracee on one CPU: bare, and with each way of emulating.
@@ -447,6 +610,10 @@ pub fn measure_floors(opts: &Opts) -> Floors {
     let reps = opts.reps();
     let native = median((0..reps).map(|_| native_getppid(opts.n(2_000_000, 200_000))).collect());
     let sigsys = median_of(reps, || sigsys_floor(opts.n(200_000, 20_000)));
+    let sigsys_traced = median_of(reps, || sigsys_traced_floor(opts.n(20_000, 2_000)));
+    let handoff = (allowed_cpus().len() >= 2).then(|| {
+        median_of(reps, || handoff_floor(opts.n(200_000, 20_000)).unwrap_or_else(|| Err("one CPU".to_string())))
+    });
     let unpinned = median_of(reps, || ptrace_floor(opts.n(20_000, 2_000), Tracer::Bare));
     let same = |t| median_of(reps, || same_cpu_floor(opts.n(20_000, 2_000), t));
     let cpus = allowed_cpus();
@@ -455,6 +622,8 @@ pub fn measure_floors(opts: &Opts) -> Floors {
     Floors {
         native,
         sigsys,
+        sigsys_traced,
+        handoff,
         unpinned,
         same: same(Tracer::Bare),
         same_regs: same(Tracer::EmulateRegs),

@@ -415,6 +415,10 @@ fn main() {
         println!("in-process floors (ns per call):");
         line("native getppid", num(f.native), "");
         line("seccomp RET_TRAP + SIGSYS handler", show(&f.sigsys), "(systrap floor)");
+        if let Some(h) = &f.handoff {
+            line("... + spin hand-off to another process", show(h), "(two CPUs; systrap getppid floor)");
+        }
+        line("... in a ptraced process", show(&f.sigsys_traced), "(one CPU; signal-delivery stop)");
         line("seccomp RET_TRACE + PTRACE_CONT, unpinned", show(&f.unpinned), "(scheduler's choice)");
         line("bare ptrace stop, tracer+tracee on one CPU", show(&f.same), "(the target's floor)");
         line("... + GETREGS/SETREGS, syscall skipped", show(&f.same_regs), "(one CPU)");

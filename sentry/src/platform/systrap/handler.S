@@ -1,0 +1,75 @@
+# The systrap SIGSYS handler and its sigreturn trampoline (x86-64, Intel
+# syntax), as embedded in the stub image by handler.rs. Not assembled at build
+# time: handler.rs holds the bytes; `as handler.S -o h.o && objdump -d h.o`
+# regenerates them after an edit.
+#
+# Entry (SA_SIGINFO|SA_ONSTACK, every signal blocked): rdi = signo,
+# rsi = siginfo, rdx = ucontext. r12 = this thread's slot, found as the base
+# of its 64 KiB-aligned alternate signal stack; r13 = ucontext gregs.
+# Every register is free: rt_sigreturn restores them all from the ucontext.
+.intel_syntax noprefix
+.globl handler
+handler:
+    mov r12, rsp
+    and r12, -65536
+    lea r13, [rdx+40]
+    movsxd rax, dword ptr [rsi+24]
+    mov [r12+8], rax
+    mov rax, [r13+64]
+    mov [r12+16], rax
+    mov rax, [r13+72]
+    mov [r12+24], rax
+    mov rax, [r13+96]
+    mov [r12+32], rax
+    mov rax, [r13+16]
+    mov [r12+40], rax
+    mov rax, [r13+0]
+    mov [r12+48], rax
+    mov rax, [r13+8]
+    mov [r12+56], rax
+    mov rax, [r13+128]
+    mov [r12+64], rax
+    mov rax, [r13+120]
+    mov [r12+72], rax
+    rdtscp
+    mov [r12+88], ecx
+    mov eax, 1
+    xchg eax, [r12]
+    cmp eax, 3
+    jne respin
+    mov rdi, r12
+    mov esi, 1
+    mov edx, 1
+    mov eax, 202
+    syscall
+respin:
+    mov r14d, [r12+4]
+    or r14d, 1
+check:
+    mov eax, [r12]
+    cmp eax, 2
+    je done
+    pause
+    dec r14d
+    jnz check
+    mov eax, 1
+    mov ecx, 4
+    lock cmpxchg [r12], ecx
+    jne respin
+    mov rdi, r12
+    xor esi, esi
+    mov edx, 4
+    xor r10d, r10d
+    mov eax, 202
+    syscall
+    jmp respin
+done:
+    mov rax, [r12+80]
+    mov [r13+104], rax
+    mov dword ptr [r12], 0
+    ret
+.align 16
+restorer:
+    mov eax, 15
+    syscall
+    hlt

@@ -1,0 +1,217 @@
+//! The sentry's half of the per-thread slot protocol.
+//!
+//! A slot is the first [`SLOT_LEN`] bytes of a thread's chunk of the shared
+//! region. The app can write it at any time, so the sentry reads each field
+//! once, with volatile loads, and treats the values as it treats registers:
+//! untrusted numbers, never pointers into its own memory.
+//!
+//! The state word moves IDLE -> REQUEST (app) -> REPLY (sentry) -> IDLE (app).
+//! Either side that gives up spinning parks itself with a compare-and-swap
+//! (IDLE -> SENTRY_WAIT, REQUEST -> APP_WAIT) and FUTEX_WAIT; the other side
+//! swaps its new state in and wakes it if it finds the parked value. So a
+//! pending request is REQUEST or APP_WAIT.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub const OFF_STATE: usize = 0;
+/// How many `pause` iterations the app's handler spins before it sleeps.
+pub const OFF_SPIN: usize = 4;
+pub const OFF_NR: usize = 8;
+pub const OFF_ARGS: usize = 16;
+pub const OFF_RIP: usize = 64;
+pub const OFF_RSP: usize = 72;
+pub const OFF_RET: usize = 80;
+/// The CPU the handler ran on (Linux's TSC_AUX via rdtscp: node << 12 | cpu).
+pub const OFF_CPU: usize = 88;
+pub const SLOT_LEN: usize = 128;
+
+pub const IDLE: u32 = 0;
+pub const REQUEST: u32 = 1;
+pub const REPLY: u32 = 2;
+pub const SENTRY_WAIT: u32 = 3;
+pub const APP_WAIT: u32 = 4;
+
+/// The app's spin budget: about 10-40 µs of `pause`, enough for any
+/// emulated call that does not block, short enough that a blocking one
+/// soon lets the CPU go.
+pub const APP_SPIN: u32 = 1_000;
+
+/// A trapped syscall as the handler wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub rip: u64,
+    pub rsp: u64,
+}
+
+/// What a wait for the next request found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    Request(Request),
+    /// Nothing before the timeout: the caller polls its other event sources.
+    Timeout,
+}
+
+/// Adaptive, bounded spinning: the sentry spins up to `limit` iterations
+/// before it sleeps. A request that arrives while spinning makes the next
+/// spin longer (the app is busy making calls); one that needed a sleep makes
+/// it shorter, down to `MIN`, so an idle sandbox soon stops spending CPU.
+/// Neither side spins while both run on one CPU: there a spin only burns the
+/// time slice the other side needs, and a futex hand-off is a direct switch.
+#[derive(Clone, Copy, Debug)]
+pub struct Spinner {
+    pub limit: u32,
+    /// The app thread last ran on the sentry thread's CPU.
+    pub same_cpu: bool,
+}
+
+impl Spinner {
+    pub const MIN: u32 = 64;
+    /// About 50-100 µs of polling: past the ~50 µs a futex wake-up costs here.
+    pub const MAX: u32 = 20_000;
+
+    pub fn new() -> Spinner {
+        Spinner { limit: Self::MAX / 4, same_cpu: false }
+    }
+
+    pub fn hit(&mut self) {
+        self.limit = (self.limit.saturating_mul(2)).min(Self::MAX);
+    }
+
+    pub fn miss(&mut self) {
+        self.limit = (self.limit / 2).max(Self::MIN);
+    }
+}
+
+impl Default for Spinner {
+    fn default() -> Self {
+        Spinner::new()
+    }
+}
+
+/// One thread's slot in the sentry's mapping of the shared region.
+pub struct Slot<'a> {
+    base: *mut u8,
+    _region: std::marker::PhantomData<&'a ()>,
+}
+
+impl<'a> Slot<'a> {
+    /// # Safety
+    /// `base` must point at `SLOT_LEN` bytes, 8-aligned, of a shared mapping
+    /// that stays mapped for `'a`.
+    pub unsafe fn new(base: *mut u8) -> Slot<'a> {
+        Slot { base, _region: std::marker::PhantomData }
+    }
+
+    fn state(&self) -> &AtomicU32 {
+        // SAFETY: offset 0 is inside the slot and 4-aligned (`new`'s
+        // contract); other processes write the word only atomically or not
+        // at all in a way that matters (a torn app write is app-corrupted
+        // input, handled like any other state value).
+        unsafe { &*(self.base.add(OFF_STATE) as *const AtomicU32) }
+    }
+
+    fn read_u64(&self, off: usize) -> u64 {
+        // SAFETY: `off` + 8 is within the slot; a volatile read of shared
+        // memory the app may change concurrently yields some value, which is
+        // all the sentry relies on.
+        unsafe { std::ptr::read_volatile(self.base.add(off) as *const u64) }
+    }
+
+    fn write_u64(&self, off: usize, v: u64) {
+        // SAFETY: as in read_u64.
+        unsafe { std::ptr::write_volatile(self.base.add(off) as *mut u64, v) }
+    }
+
+    /// Sets how long the app spins for a reply before it sleeps.
+    pub fn set_app_spin(&self, n: u32) {
+        // SAFETY: offset 4 is inside the slot and 4-aligned.
+        unsafe { (*(self.base.add(OFF_SPIN) as *const AtomicU32)).store(n, Ordering::Relaxed) }
+    }
+
+    /// Resets the slot for a new thread.
+    pub fn reset(&self) {
+        self.state().store(IDLE, Ordering::Release);
+        self.set_app_spin(APP_SPIN);
+    }
+
+    /// Notes where the app runs and sets both sides' spinning for the next call.
+    fn place(&self, spin: &mut Spinner) {
+        // SAFETY: offset 88 is inside the slot and 4-aligned.
+        let app = unsafe { std::ptr::read_volatile(self.base.add(OFF_CPU) as *const u32) } & 0xfff;
+        // SAFETY: sched_getcpu has no preconditions (vDSO).
+        let me = unsafe { libc::sched_getcpu() };
+        spin.same_cpu = me >= 0 && app == me as u32;
+        self.set_app_spin(if spin.same_cpu { 1 } else { APP_SPIN });
+    }
+
+    fn take(&self) -> Request {
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = self.read_u64(OFF_ARGS + 8 * i);
+        }
+        Request { nr: self.read_u64(OFF_NR), args, rip: self.read_u64(OFF_RIP), rsp: self.read_u64(OFF_RSP) }
+    }
+
+    /// Waits for the app's next request: spins, then sleeps on the state
+    /// word for at most `timeout`.
+    pub fn wait_request(&self, spin: &mut Spinner, timeout: Duration) -> Waited {
+        let state = self.state();
+        // APP_WAIT is a request whose sender gave up spinning and sleeps.
+        let pending = |s: u32| s == REQUEST || s == APP_WAIT;
+        let limit = if spin.same_cpu { 0 } else { spin.limit };
+        for _ in 0..limit {
+            if pending(state.load(Ordering::Acquire)) {
+                spin.hit();
+                self.place(spin);
+                return Waited::Request(self.take());
+            }
+            std::hint::spin_loop();
+        }
+        if !spin.same_cpu {
+            spin.miss();
+        }
+        match state.compare_exchange(IDLE, SENTRY_WAIT, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                futex_wait(state, SENTRY_WAIT, timeout);
+                // Withdraw from waiting unless the app has swapped REQUEST in.
+                let _ = state.compare_exchange(SENTRY_WAIT, IDLE, Ordering::AcqRel, Ordering::Acquire);
+            }
+            // The app has not yet taken the last reply (or it scribbled on
+            // the word): let it run, then look again.
+            Err(s) if !pending(s) => std::thread::yield_now(),
+            Err(_) => {}
+        }
+        if pending(state.load(Ordering::Acquire)) {
+            self.place(spin);
+            return Waited::Request(self.take());
+        }
+        Waited::Timeout
+    }
+
+    /// Answers the pending request with `ret` (the app finds it in rax).
+    pub fn reply(&self, ret: i64) {
+        self.write_u64(OFF_RET, ret as u64);
+        if self.state().swap(REPLY, Ordering::AcqRel) == APP_WAIT {
+            futex_wake(self.state());
+        }
+    }
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
+    // SAFETY: FUTEX_WAIT (shared: the word is in a MAP_SHARED mapping other
+    // processes wait on) reads the word and sleeps; ts outlives the call.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAIT, expected, &ts as *const libc::timespec);
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}

@@ -1,0 +1,196 @@
+//! The hot path end to end: a forked child with the stub image, the shared
+//! region and the real app filter (RET_TRAP) makes syscalls that a sentry-side
+//! thread in the parent answers through the slot.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::slot::{Spinner, Waited};
+use super::*;
+use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
+use crate::platform::stub::{build_image, STUB_BASE};
+
+/// Where the child leaves its verdict and timing, after the slot.
+const OUT_OFF: usize = 256;
+const ANSWER: i64 = 4242;
+
+/// What the child does once systrap is set up: `calls` getppid calls with
+/// arg0 = i, each expected to return ANSWER + i; every `nap`-th call is
+/// preceded by a 2 ms sleep so the sentry side goes to sleep in FUTEX_WAIT.
+struct Plan {
+    calls: u64,
+    nap: u64,
+}
+
+/// In the forked child: raw syscalls only (the parent is multi-threaded).
+/// Returns 0 on success, else a small code saying what failed.
+fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -> i32 {
+    // SAFETY: raw syscalls on fixed addresses this test owns in the child;
+    // the stub page and region do not overlap anything in a fresh test
+    // process (MAP_FIXED_NOREPLACE fails rather than clobbers).
+    unsafe {
+        let stub = libc::mmap(
+            STUB_BASE as *mut libc::c_void,
+            0x1000,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        if stub as u64 != STUB_BASE {
+            return 10;
+        }
+        std::ptr::copy_nonoverlapping(image.as_ptr(), stub.cast::<u8>(), image.len());
+        if libc::mprotect(stub, 0x1000, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+            return 11;
+        }
+        let region = libc::mmap(
+            REGION_BASE as *mut libc::c_void,
+            CHUNK,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+            region_fd,
+            0,
+        );
+        if region as u64 != REGION_BASE {
+            return 12;
+        }
+        let ss = libc::stack_t { ss_sp: region, ss_flags: 0, ss_size: CHUNK };
+        if libc::syscall(libc::SYS_sigaltstack, &ss as *const libc::stack_t, 0usize) != 0 {
+            return 13;
+        }
+        let act = sigsys_action();
+        if libc::syscall(libc::SYS_rt_sigaction, libc::SIGSYS, &act as *const KernelSigaction, 0usize, 8usize) != 0 {
+            return 14;
+        }
+        if install_raw(filter) != 0 {
+            return 15;
+        }
+        let out = (REGION_BASE as usize + OUT_OFF) as *mut u64;
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec);
+        let t0 = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let mut napped = 0u64;
+        for i in 0..plan.calls {
+            if plan.nap != 0 && i % plan.nap == plan.nap - 1 {
+                let d = libc::timespec { tv_sec: 0, tv_nsec: 2_000_000 };
+                libc::syscall(libc::SYS_nanosleep, &d as *const libc::timespec, 0usize);
+                napped += 1;
+            }
+            // Trapped (getppid is not passthrough): answered by the parent.
+            let r = libc::syscall(libc::SYS_getppid, i, 0, 0, 0, 0, 7);
+            if r != ANSWER + i as i64 {
+                *out.add(1) = r as u64;
+                return 20;
+            }
+        }
+        libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec);
+        let t1 = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        *out = (t1 - t0 - napped * 2_000_000) / plan.calls.max(1);
+        0
+    }
+}
+
+/// Runs the child under a serving thread; returns the child's ns per call.
+fn run(plan: Plan) -> f64 {
+    let region = Arc::new(Region::new(1).expect("region"));
+    let image = build_image();
+    let mut filter = build_app_filter(TrapAction::Trap);
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
+    let done = Arc::new(AtomicBool::new(false));
+    let nap = plan.nap;
+    let server = {
+        let (region, done) = (region.clone(), done.clone());
+        std::thread::spawn(move || {
+            let slot = region.slot(0).expect("slot 0");
+            let mut spin = Spinner::new();
+            let mut served = 0u64;
+            while !done.load(Ordering::Acquire) {
+                if let Waited::Request(req) = slot.wait_request(&mut spin, Duration::from_millis(5)) {
+                    if nap != 0 && req.args[0] % nap == 1 {
+                        // A slow answer: the app's spin runs out and it sleeps.
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    let ok = req.nr == libc::SYS_getppid as u64 && req.args[5] == 7 && req.rip >= 0x1000;
+                    slot.reply(if ok { ANSWER + req.args[0] as i64 } else { -(libc::ENOSYS as i64) });
+                    served += 1;
+                }
+            }
+            served
+        })
+    };
+    // SAFETY: the child runs only `child` (raw syscalls, no allocation, no
+    // locks) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let code = child(region.fd().as_raw_fd(), &image, &prog, &plan);
+        // SAFETY: leaving the forked child without running the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    done.store(true, Ordering::Release);
+    let served = server.join().expect("server thread");
+    let out = region.chunk_ptr(0, OUT_OFF).expect("out") as *const u64;
+    // SAFETY: reading two words the (now dead) child wrote into our mapping.
+    let (ns, bad) = unsafe { (std::ptr::read_volatile(out), std::ptr::read_volatile(out.add(1))) };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed: status {status:#x} (exit code {}), last bad result {}",
+        libc::WEXITSTATUS(status),
+        bad as i64
+    );
+    assert_eq!(served, plan.calls, "every call went through the slot");
+    ns as f64
+}
+
+#[test]
+fn getppid_round_trips_through_the_slot() {
+    let ns = run(Plan { calls: 20_000, nap: 0 });
+    eprintln!("systrap hand-off: {ns:.0} ns per emulated getppid");
+    assert!(ns > 0.0);
+}
+
+#[test]
+fn both_sides_sleep_and_wake() {
+    // Naps put the sentry side to sleep (its spin runs out); a slow answer
+    // would put the app side to sleep: both must wake correctly.
+    let t = Instant::now();
+    run(Plan { calls: 50, nap: 5 });
+    assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn scribbled_state_is_not_a_request() {
+    let region = Region::new(1).expect("region");
+    let slot = region.slot(0).expect("slot");
+    let p = region.chunk_ptr(0, 0).expect("state") as *mut u32;
+    // SAFETY: writing the state word of our own mapping, as an app could.
+    unsafe { std::ptr::write_volatile(p, 0xdead_beef) };
+    let mut spin = Spinner { limit: Spinner::MIN, same_cpu: false };
+    assert_eq!(slot.wait_request(&mut spin, Duration::from_millis(1)), Waited::Timeout);
+    assert!(region.slot(1).is_none());
+}
+
+#[test]
+fn spinning_adapts_and_stays_bounded() {
+    let mut s = Spinner::new();
+    for _ in 0..64 {
+        s.hit();
+    }
+    assert_eq!(s.limit, Spinner::MAX);
+    for _ in 0..64 {
+        s.miss();
+    }
+    assert_eq!(s.limit, Spinner::MIN);
+}
+
+#[test]
+fn rdtscp_check_agrees_with_the_kernel() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).expect("flags line");
+    assert_eq!(cpu_supported(), flags.split_whitespace().any(|f| f == "rdtscp"));
+}
