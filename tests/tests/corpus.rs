@@ -30,6 +30,7 @@ corpus!(
     deep_tree,
     dev_files,
     ev_epoll_et,
+    ev_inotify,
     ev_signalfd,
     ev_timerfd,
     dir_read,

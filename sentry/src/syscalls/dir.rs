@@ -41,6 +41,7 @@ fn mkdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, mode: u32) -> 
     let args = CreateArgs { mode: S_IFDIR | (mode & 0o1777 & !umask), rdev: 0, flags: 0, creds: &creds };
     let inode = pn.parent.inode().mkdir(&pn.name, &args)?;
     pn.parent.dentry.insert_child(&pn.name, inode);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE | super::inotify::IN_ISDIR, 0);
     Ok(0)
 }
 
@@ -73,6 +74,7 @@ fn mknod_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, mode: u32, dev
     let args = CreateArgs { mode: kind | (mode & 0o7777 & !umask), rdev: dev, flags: 0, creds: &creds };
     let inode = pn.parent.inode().mknod(&pn.name, &args)?;
     pn.parent.dentry.insert_child(&pn.name, inode);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE, 0);
     Ok(0)
 }
 
@@ -120,6 +122,7 @@ fn rmdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult {
     }
     pn.parent.inode().rmdir(&pn.name)?;
     pn.parent.dentry.remove_child(&pn.name);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_DELETE | super::inotify::IN_ISDIR, 0);
     Ok(0)
 }
 
@@ -146,6 +149,7 @@ fn unlink_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult 
     }
     pn.parent.inode().unlink(&pn.name)?;
     pn.parent.dentry.remove_child(&pn.name);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_DELETE, 0);
     Ok(0)
 }
 
@@ -242,6 +246,9 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     } else {
         op.parent.dentry.move_child(&op.name, &np.parent.dentry, &np.name);
     }
+    let (isdir, cookie) = (if sattr.is_dir() { super::inotify::IN_ISDIR } else { 0 }, super::inotify::move_cookie());
+    super::inotify::child_event(&op.parent, &op.name, super::inotify::IN_MOVED_FROM | isdir, cookie);
+    super::inotify::child_event(&np.parent, &np.name, super::inotify::IN_MOVED_TO | isdir, cookie);
     Ok(0)
 }
 
@@ -280,6 +287,7 @@ fn link_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, ne
     may_modify_dir(ctx, &np.parent)?;
     np.parent.inode().link(&np.name, src.inode())?;
     np.parent.dentry.insert_child(&np.name, src.inode().clone());
+    super::inotify::child_event(&np.parent, &np.name, super::inotify::IN_CREATE, 0);
     Ok(0)
 }
 
@@ -303,6 +311,7 @@ fn symlink_common(ctx: &mut SyscallCtx<'_>, targetp: u64, newdir: i32, newp: u64
     let creds = ctx.task.creds().fs();
     let inode = pn.parent.inode().symlink(&pn.name, &target, &creds)?;
     pn.parent.dentry.insert_child(&pn.name, inode);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE, 0);
     Ok(0)
 }
 

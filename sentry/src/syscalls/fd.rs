@@ -9,6 +9,10 @@ use crate::vfs::OpenFile;
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
     release_locks(ctx.task.tg.tgid, std::slice::from_ref(&file));
+    // The last reference to a writable description: IN_CLOSE_WRITE.
+    if file.writable() && std::sync::Arc::strong_count(&file) == 1 {
+        super::inotify::file_event(&file, super::inotify::IN_CLOSE_WRITE);
+    }
     Ok(0)
 }
 

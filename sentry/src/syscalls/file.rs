@@ -239,6 +239,7 @@ fn create_or_find(
                 let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds };
                 let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
                 let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
+                super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE, 0);
                 let loc = Location::new(pn.parent.mount.clone(), dentry);
                 return Ok(Created::New(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE)));
             }

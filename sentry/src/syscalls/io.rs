@@ -185,7 +185,11 @@ fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u
     let len = (len as usize).min(MAX_RW);
     let mut data = vec![0u8; len.min(CHUNK)];
     ctx.mem.read(buf, &mut data)?;
-    write_file(ctx, &file, &data, off)
+    let n = write_file(ctx, &file, &data, off)?;
+    if n > 0 {
+        super::inotify::file_event(&file, super::inotify::IN_MODIFY);
+    }
+    Ok(n)
 }
 
 fn pos_arg(off: u64) -> Result<Option<u64>, Errno> {

@@ -12,6 +12,7 @@ pub mod fd;
 pub mod file;
 pub mod futex;
 pub mod hostread;
+pub mod inotify;
 pub mod io;
 pub mod ipc;
 pub mod mm;

@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, io, ipc, mm, process, sched, signal, signalfd, socket, splice, stat, sys,
-    time, timerfd, xattr, SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, inotify, io, ipc, mm, process, sched, signal, signalfd, socket, splice,
+    stat, sys, time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -219,6 +219,11 @@ table! {
     SYS_epoll_pwait2 => epoll::sys_epoll_pwait2,
     SYS_eventfd => epoll::sys_eventfd,
     SYS_eventfd2 => epoll::sys_eventfd2,
+    // inotify.rs
+    SYS_inotify_init => inotify::sys_inotify_init,
+    SYS_inotify_init1 => inotify::sys_inotify_init1,
+    SYS_inotify_add_watch => inotify::sys_inotify_add_watch,
+    SYS_inotify_rm_watch => inotify::sys_inotify_rm_watch,
     // signalfd.rs
     SYS_signalfd => signalfd::sys_signalfd,
     SYS_signalfd4 => signalfd::sys_signalfd4,
