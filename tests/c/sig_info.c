@@ -15,6 +15,17 @@ static void on_sig(int sig, siginfo_t *si, void *uc)
 	got++;
 }
 
+/* Reports a SIGSEGV's address and code, then ends the process. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	char msg[96];
+	int l = snprintf(msg, sizeof msg, "fault: signo=%d code=%d addr=%lu\n", sig, si->si_code,
+			 (unsigned long)si->si_addr);
+	write(1, msg, l);
+	_exit(0);
+}
+
 static void handle(int sig)
 {
 	struct sigaction sa = {0};
@@ -77,6 +88,20 @@ int main(void)
 	si = wait_for(SIGCHLD);
 	waitpid(c, &st, 0);
 	printf("segv: WTERMSIG=%d core=%d code=%d\n", WTERMSIG(st), WCOREDUMP(st) ? 1 : 0, si.si_code);
+
+	/* A fault's siginfo: si_addr and si_code of the access (the host's own). */
+	c = fork();
+	if (c == 0) {
+		struct sigaction fa = {0};
+		fa.sa_sigaction = on_fault;
+		fa.sa_flags = SA_SIGINFO;
+		sigaction(SIGSEGV, &fa, NULL);
+		*(volatile int *)16 = 1;
+		_exit(9);
+	}
+	waitpid(c, &st, 0);
+	wait_for(SIGCHLD);
+	printf("fault handler: exit %d\n", WEXITSTATUS(st));
 
 	/* Stop and continue. */
 	c = fork();
