@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rvisor_tests::bench::{load_average, median};
+
 /// `stream BYTES`: one connection, the child writes BYTES in 64 KiB writes.
 /// `rr N`: N 64-byte request/response round trips on one connection.
 /// `conn N`: N connections, each one request and one response.
@@ -136,15 +138,6 @@ fn parse_args() -> Opts {
     opts
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Runs `argv`; returns the helper's (ops, ns). The time limit is a safety net.
 fn run(argv: &[String], timeout: Duration) -> Result<(u64, u64), String> {
     let start = Instant::now();
@@ -192,18 +185,12 @@ fn build_helper(dir: &Path) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn main() {
     let opts = parse_args();
     let reps = if opts.quick { 1 } else { 5 };
     println!("rvisor network bench (loopback TCP); rvisor: {}", opts.rvisor.display());
     println!("each value is the median of {reps} run(s), native and sandboxed runs alternating");
-    println!("load average at the start: {}\n", load_average());
+    println!("load average at the start: {}\n", load_average().unwrap_or_default());
     let helper = match build_helper(&opts.dir.join("rvisor-bench-net")) {
         Ok(h) => h.to_string_lossy().into_owned(),
         Err(e) => {
@@ -251,5 +238,5 @@ fn main() {
             }
         }
     }
-    println!("\nload average at the end: {}", load_average());
+    println!("\nload average at the end: {}", load_average().unwrap_or_default());
 }

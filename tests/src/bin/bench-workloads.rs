@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rvisor_tests::bench::{default_rvisor, load_average, median, num};
+
 const CASES: &[&str] = &["startup", "fork_exec", "bash_loop", "python", "gcc"];
 
 /// fork + execve("/bin/true") + waitpid in a loop, timed by its own clock.
@@ -109,27 +111,6 @@ fn parse_args() -> Opts {
         }
     }
     opts
-}
-
-/// target/release/rvisor of this workspace, else the one beside this binary.
-fn default_rvisor() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/rvisor");
-    if ws.exists() {
-        return ws.canonicalize().unwrap_or(ws);
-    }
-    match std::env::current_exe() {
-        Ok(exe) if exe.with_file_name("rvisor").exists() => exe.with_file_name("rvisor"),
-        _ => ws,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// One finished run: wall time, and the program's own BENCH report if any.
@@ -271,21 +252,6 @@ fn prepare(dir: &Path) -> Result<(), String> {
     std::fs::write(&gen, generated_c()).map_err(|e| format!("{}: {e}", gen.display()))
 }
 
-/// A number with about three significant digits.
-fn num(v: f64) -> String {
-    if !v.is_finite() {
-        "-".to_string()
-    } else if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else if v >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
 fn print_row(w: usize, metric: &str, native: &Result<f64, String>, rvisor: &Result<f64, String>) {
     match (native, rvisor) {
         (Ok(n), Ok(r)) => {
@@ -301,7 +267,7 @@ fn main() {
     let dir = opts.dir.join("rvisor-bench-workloads");
     println!("rvisor workload bench; rvisor: {}", opts.rvisor.display());
     println!("each value is the median of {} run(s), native and sandboxed runs alternating", opts.reps());
-    println!("load average at the start: {}\n", load_average());
+    println!("load average at the start: {}\n", load_average().unwrap_or_else(|| "?".to_string()));
     let prepared = prepare(&dir);
     let (loop_n, forks) = if opts.quick { (200, 50) } else { (1000, 200) };
     let w = 44;
@@ -338,13 +304,5 @@ fn main() {
         &wall,
     );
     println!("\nratio = rvisor / native (lower is better); wall times include sandbox start-up (first row)");
-    println!("load average at the end: {}", load_average());
-}
-
-/// The 1, 5 and 15 minute load averages: other work on the machine moves the
-/// native numbers most.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".to_string())
+    println!("load average at the end: {}", load_average().unwrap_or_else(|| "?".to_string()));
 }

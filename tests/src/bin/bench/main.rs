@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use rvisor_tests::bench::{default_rvisor, median, num};
+
 use floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
 
 mod floors;
@@ -98,27 +100,6 @@ fn parse_args() -> Opts {
         }
     }
     opts
-}
-
-/// target/release/rvisor of this workspace, else the one beside this binary.
-fn default_rvisor() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/rvisor");
-    if ws.exists() {
-        return ws.canonicalize().unwrap_or(ws);
-    }
-    match std::env::current_exe() {
-        Ok(exe) if exe.with_file_name("rvisor").exists() => exe.with_file_name("rvisor"),
-        _ => ws,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// Runs `f` `reps` times and returns the median, or the first error.
@@ -308,21 +289,6 @@ fn make_big_file(path: &Path) -> Result<(), String> {
 }
 
 // ---- report ----------------------------------------------------------------
-
-/// A number with about three significant digits.
-fn num(v: f64) -> String {
-    if !v.is_finite() {
-        "-".to_string()
-    } else if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else if v >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
 
 fn ratio(r: f64) -> String {
     format!("{}x", num(r))
