@@ -30,7 +30,7 @@ pub mod timerfd;
 pub mod xattr;
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
 
 use rvisor_syscalls::abi::{Pod, UserRegs};
@@ -177,7 +177,9 @@ impl<'a> SyscallCtx<'a> {
     /// and returns its number there. Used only around mmap; the app never sees it.
     pub fn inject_fd(&mut self, fd: RawFd) -> Result<i32, Errno> {
         let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
-        send_fd(self.kernel.inject_sock.as_raw_fd(), fd)?;
+        // SAFETY: `fd` is a host fd the caller holds open for the whole call.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
         // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
         let scratch = (self.regs()?.rsp.wrapping_sub(128 + 256)) & !15;
         let iov_addr = scratch;
@@ -311,33 +313,6 @@ impl<'a> SyscallCtx<'a> {
         self.kernel.note_unsupported(what);
         Err(err)
     }
-}
-
-/// Sends one fd with SCM_RIGHTS over the injection socket.
-fn send_fd(sock: RawFd, fd: RawFd) -> Result<(), Errno> {
-    let mut byte = [0u8; 1];
-    let mut iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: 1 };
-    let mut cbuf = [0u64; 3]; // CMSG_SPACE(sizeof(int)) == 24, 8-aligned.
-                              // SAFETY: zeroed msghdr is valid; we fill in pointers to live local buffers.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = 24;
-    // SAFETY: msg_control points to 24 bytes we own; CMSG_FIRSTHDR/DATA stay inside it.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c) as *mut i32, fd);
-    }
-    // SAFETY: msg references valid buffers for the duration of the call.
-    let r = unsafe { libc::sendmsg(sock, &msg, libc::MSG_DONTWAIT) };
-    if r < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
 }
 
 /// --strace: formats the call before it runs. Only calls whose arguments
