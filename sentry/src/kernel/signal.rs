@@ -277,7 +277,7 @@ pub fn reset_on_exec(tg: &ThreadGroup) {
 /// temporary mask and restores the original one after the handler, as Linux
 /// does. Scratch space below the red zone holds the mask and the timeout.
 pub fn finish_with_host_mask(mem: &crate::mm::Memory, regs: &mut UserRegs, mask: u64) -> Result<(), Errno> {
-    let scratch = (regs.rsp.wrapping_sub(128 + 64)) & !15;
+    let scratch = crate::syscalls::stack_scratch(regs.rsp, 64);
     let mut block = [0u8; 24];
     block[0..8].copy_from_slice(&0i64.to_ne_bytes());
     block[8..16].copy_from_slice(&1i64.to_ne_bytes());

@@ -78,6 +78,13 @@ pub struct SyscallCtx<'a> {
 
 pub const AT_FDCWD: i32 = -100;
 
+/// Scratch space in the app's stack for data the sentry hands to a host
+/// syscall it runs there: `size` bytes below the 128-byte red zone (which the
+/// interrupted code may be using), 16-byte aligned.
+pub fn stack_scratch(rsp: u64, size: u64) -> u64 {
+    rsp.wrapping_sub(128 + size) & !15
+}
+
 impl<'a> SyscallCtx<'a> {
     /// A context over a stopped tracee whose registers are all known.
     pub fn new(kernel: &'a Arc<Kernel>, task: &'a Arc<Task>, tracee: &'a Tracee, regs: UserRegs) -> SyscallCtx<'a> {
@@ -181,7 +188,7 @@ impl<'a> SyscallCtx<'a> {
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
         // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
-        let scratch = (self.regs()?.rsp.wrapping_sub(128 + 256)) & !15;
+        let scratch = stack_scratch(self.regs()?.rsp, 256);
         let iov_addr = scratch;
         let buf_addr = scratch + 16;
         let cmsg_addr = scratch + 32;

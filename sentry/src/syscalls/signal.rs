@@ -61,9 +61,14 @@ fn signal_groups(ctx: &SyscallCtx<'_>, info: Siginfo, pick: impl Fn(&ThreadGroup
     }
 }
 
+/// A siginfo naming the calling process as the sender.
+fn from_caller(ctx: &SyscallCtx<'_>, sig: i32, code: i32) -> Siginfo {
+    sender_info(sig, code, ctx.task.tg.tgid, ctx.task.creds().ruid)
+}
+
 /// SIGPIPE and similar: a signal the calling thread raises against itself.
 pub fn send_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
-    let info = sender_info(sig, SI_USER, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    let info = from_caller(ctx, sig, SI_USER);
     ksig::send_to_task(ctx.task, info, Some(ctx.task));
 }
 
@@ -87,7 +92,7 @@ fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysResult {
 
 pub fn sys_kill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (pid, sig) = (a[0] as i32, check_sig(a[1])?);
-    kill_with(ctx, pid, sender_info(sig, SI_USER, ctx.task.tg.tgid, ctx.task.creds().ruid))
+    kill_with(ctx, pid, from_caller(ctx, sig, SI_USER))
 }
 
 fn signal_thread(ctx: &SyscallCtx<'_>, tgid: Option<i32>, tid: i32, info: Siginfo) -> SysResult {
@@ -110,12 +115,12 @@ pub fn sys_tgkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if tgid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let info = sender_info(check_sig(a[2])?, SI_TKILL, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    let info = from_caller(ctx, check_sig(a[2])?, SI_TKILL);
     signal_thread(ctx, Some(tgid), a[1] as i32, info)
 }
 
 pub fn sys_tkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    let info = sender_info(check_sig(a[1])?, SI_TKILL, ctx.task.tg.tgid, ctx.task.creds().ruid);
+    let info = from_caller(ctx, check_sig(a[1])?, SI_TKILL);
     signal_thread(ctx, None, a[0] as i32, info)
 }
 
@@ -171,7 +176,7 @@ pub fn sys_rt_sigaction(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if let Some(n) = new {
         // The host installs exactly the copy the sentry read (the app cannot
         // change it in between): it is written below the red zone and passed in.
-        let scratch = (ctx.regs.rsp.wrapping_sub(128 + 64)) & !15;
+        let scratch = super::stack_scratch(ctx.regs.rsp, 64);
         ctx.mem.write_val(scratch, &n)?;
         Errno::result(ctx.inject(libc::SYS_rt_sigaction, [sig as u64, scratch, 0, 8, 0, 0])?)?;
         ctx.task.tg.lock().actions[(sig - 1) as usize] = n;
@@ -187,7 +192,7 @@ pub fn sys_rt_sigaction(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_rt_sigtimedwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
     // With no info buffer of the app's, one below the red zone receives it.
-    let out = if info != 0 { info } else { (ctx.regs.rsp.wrapping_sub(128 + 256)) & !15 };
+    let out = if info != 0 { info } else { super::stack_scratch(ctx.regs.rsp, 256) };
     let r = Errno::result(ctx.inject(libc::SYS_rt_sigtimedwait, [set, out, timeout, size, 0, 0])?)?;
     if let Ok(host) = ctx.mem.read_val::<Siginfo>(out) {
         if let Some(v) = ksig::virtual_info(ctx.kernel, ctx.task, &host) {

@@ -175,7 +175,7 @@ fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len
         return Err(Errno::EINVAL);
     }
     // Scratch below the red zone (clear of inject_fd's): mask, zero timespec, siginfo.
-    let scratch = (ctx.regs()?.rsp.wrapping_sub(128 + 1024)) & !15;
+    let scratch = super::stack_scratch(ctx.regs()?.rsp, 1024);
     let (mask_addr, ts_addr, info_addr) = (scratch, scratch + 16, scratch + 32);
     let mut block = [0u8; 32];
     block[..8].copy_from_slice(&mask.to_ne_bytes());

@@ -79,7 +79,7 @@ pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             let t = ctx.kernel.task_by_vtid(vtid).filter(|t| t.tg.tgid == ctx.task.tg.tgid).ok_or(Errno::EINVAL)?;
             ev[16..20].copy_from_slice(&t.host_tid().to_ne_bytes());
             // The translated copy goes below the red zone, where the host reads it.
-            ev_addr = (ctx.regs.rsp.wrapping_sub(128 + 128)) & !15;
+            ev_addr = super::stack_scratch(ctx.regs.rsp, 128);
             ctx.mem.write(ev_addr, &ev)?;
         }
     }
