@@ -318,6 +318,14 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 let _ = tracee.cont(libc::SIGCONT);
             }
             Stop::Signal(sig) => {
+                // The stub's int3 (every injection) makes the host un-ignore
+                // SIGTRAP: a sent signal the app ignores is dropped here.
+                let sent = tracee.get_siginfo().is_ok_and(|si| si.si_code <= 0);
+                if sent && signal::is_ignored(&task.tg.action(sig), sig) {
+                    signal::on_delivery(kernel, task, tracee, sig);
+                    let _ = tracee.cont(0);
+                    continue;
+                }
                 signal::on_delivery(kernel, task, tracee, sig);
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
                     if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
@@ -560,6 +568,12 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     let tid = pids.alloc();
     let thread = flags & libc::CLONE_THREAD as u64 != 0;
     let tg = if thread { parent.tg.clone() } else { ThreadGroup::new(tid, host_tid, Some(&parent.tg))? };
+    // CLONE_PARENT: a sibling of the caller (which inherits it all the same).
+    let sibling = !thread && flags & libc::CLONE_PARENT as u64 != 0;
+    let parent_tg = if sibling { parent.tg.parent() } else { Some(parent.tg.clone()) };
+    if sibling {
+        tg.lock().parent = parent_tg.as_ref().map(Arc::downgrade);
+    }
     let fs = if flags & libc::CLONE_FS as u64 != 0 { parent.fs() } else { parent.fs().fork() };
     let files = if flags & libc::CLONE_FILES as u64 != 0 { parent.files() } else { Arc::new(parent.files().fork()) };
     let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
@@ -568,7 +582,9 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     task.set_sched(policy, prio);
     // Registered only once nothing can fail any more.
     if !thread {
-        parent.tg.lock().children.push(tg.clone());
+        if let Some(p) = &parent_tg {
+            p.lock().children.push(tg.clone());
+        }
         pids.groups.insert(tid, Arc::downgrade(&tg));
     }
     tg.lock().live_threads += 1;
