@@ -81,6 +81,7 @@ corpus!(
     rename,
     rmdir,
     rw_basic,
+    seccomp_filter,
     sendfile,
     shm,
     sig_ignored,

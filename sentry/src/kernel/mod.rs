@@ -81,6 +81,9 @@ pub struct PidTable {
     next: i32,
     pub tasks: HashMap<i32, Weak<Task>>,
     pub groups: HashMap<i32, Weak<ThreadGroup>>,
+    /// Forks past the RLIMIT_NPROC check whose task is not registered yet:
+    /// counted so concurrent forks cannot all pass the check together.
+    pub forking: usize,
 }
 
 impl PidTable {

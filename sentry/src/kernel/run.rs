@@ -364,6 +364,13 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 let _ = tracee.cont(0);
             }
             Stop::Exited(code) => return ExitStatus::Exited(code),
+            // Strict mode (emulated by a filter) kills with SIGKILL, not SIGSYS.
+            Stop::Killed(libc::SIGSYS, _)
+                if task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed)
+                    == crate::syscalls::seccomp::MODE_STRICT =>
+            {
+                return ExitStatus::Signaled(libc::SIGKILL, false);
+            }
             Stop::Killed(sig, _) => {
                 // The host never writes a core file (its RLIMIT_CORE is 0 for app
                 // processes); the status says "dumped" when Linux would have dumped.
@@ -580,6 +587,9 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     task.set_affinity(parent.cpus.lock().unwrap_or_else(|e| e.into_inner()).clone());
     let (policy, prio) = parent.sched();
     task.set_sched(policy, prio);
+    // Seccomp filters are inherited by threads and children alike.
+    task.seccomp_mode
+        .store(parent.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);
     // Registered only once nothing can fail any more.
     if !thread {
         if let Some(p) = &parent_tg {

@@ -349,6 +349,9 @@ pub struct Task {
     /// Set once the thread is taken out of its process's thread list (at its
     /// exit stop): whether it was the last one.
     pub detached: std::sync::OnceLock<bool>,
+    /// The app's own seccomp mode (0, SECCOMP_MODE_STRICT or _FILTER), as
+    /// PR_GET_SECCOMP reports it: the host's is always "filter" (the sandbox's).
+    pub seccomp_mode: std::sync::atomic::AtomicU8,
 }
 
 impl Task {
@@ -377,6 +380,7 @@ impl Task {
             cpus: Mutex::default(),
             policy: Mutex::default(),
             detached: std::sync::OnceLock::new(),
+            seccomp_mode: Default::default(),
         }))
     }
 

@@ -112,9 +112,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let nproc = ctx.task.tg.rlimit(libc::RLIMIT_NPROC as usize).rlim_cur;
-    if !thread && ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.len() as u64 >= nproc {
-        return Err(Errno::EAGAIN);
-    }
+    let _slot = if thread { None } else { Some(ForkSlot::take(ctx.kernel, nproc)?) };
     // Ids are virtual: the sentry writes them itself instead of the kernel.
     let strip = (libc::CLONE_PARENT_SETTID
         | libc::CLONE_CHILD_SETTID
@@ -184,6 +182,27 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         }
     }
     Ok(vtid as i64)
+}
+
+/// A process slot under RLIMIT_NPROC, held from the check until the new
+/// task is registered (or the fork failed).
+struct ForkSlot<'a>(&'a crate::kernel::Kernel);
+
+impl<'a> ForkSlot<'a> {
+    fn take(kernel: &'a crate::kernel::Kernel, nproc: u64) -> Result<ForkSlot<'a>, Errno> {
+        let mut pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+        if (pids.tasks.len() + pids.forking) as u64 >= nproc {
+            return Err(Errno::EAGAIN);
+        }
+        pids.forking += 1;
+        Ok(ForkSlot(kernel))
+    }
+}
+
+impl Drop for ForkSlot<'_> {
+    fn drop(&mut self) {
+        self.0.pids.lock().unwrap_or_else(|e| e.into_inner()).forking -= 1;
+    }
 }
 
 pub fn sys_clone(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -596,6 +615,8 @@ pub fn sys_prctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             ctx.mem.write_val(arg2, &on)?;
             Ok(0)
         }
+        libc::PR_SET_SECCOMP => super::seccomp::prctl_set(ctx, arg2, a[2]),
+        libc::PR_GET_SECCOMP => super::seccomp::prctl_get(ctx),
         libc::PR_GET_SECUREBITS => Ok(0),
         libc::PR_SET_SECUREBITS => {
             if !ctx.task.creds().has_cap(crate::kernel::creds::CAP_SETPCAP) {

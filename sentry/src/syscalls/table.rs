@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, inotify, io, ipc, mm, process, sched, signal, signalfd, socket, splice,
-    stat, sys, time, timerfd, xattr, SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, inotify, io, ipc, mm, process, sched, seccomp, signal, signalfd, socket,
+    splice, stat, sys, time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -165,6 +165,8 @@ table! {
     SYS_getrlimit => process::sys_getrlimit,
     SYS_setrlimit => process::sys_setrlimit,
     SYS_prctl => process::sys_prctl,
+    // seccomp.rs
+    SYS_seccomp => seccomp::sys_seccomp,
     SYS_getrusage => process::sys_getrusage,
     // caps.rs
     SYS_capget => caps::sys_capget,

@@ -1,0 +1,261 @@
+//! seccomp(2) and PR_SET_SECCOMP: an app's own filters run on the host,
+//! stacked on the sandbox's filter. Linux runs every filter and takes the
+//! strictest action, so an app filter can only take syscalls away from its
+//! own process (an ERRNO, TRAP or KILL wins over the sandbox's TRACE; an
+//! ALLOW lets nothing past the sandbox's filter).
+//!
+//! Each app filter is installed with a short prefix that allows calls made
+//! from the stub's code page: the sentry's own calls in the app's context
+//! (fd injection, mmap of files, clone, the park loop of a new child) must
+//! not be refused by a filter that only meant the app's calls. The price:
+//! an app that jumps into the stub's page skips its *own* filter (never the
+//! sandbox's). Strict mode is such a filter too (the host refuses strict
+//! mode under the sandbox's filter). Not supported: user notification
+//! listeners (a host fd the sandbox cannot wrap); an app filter's
+//! SECCOMP_RET_TRACE reaches the sentry like any trapped call.
+
+use rvisor_syscalls::{Errno, SysResult};
+
+use super::SyscallCtx;
+use crate::kernel::creds::CAP_SYS_ADMIN;
+use crate::platform::stub::STUB_BASE;
+
+const SET_MODE_STRICT: u64 = 0;
+const SET_MODE_FILTER: u64 = 1;
+const GET_ACTION_AVAIL: u64 = 2;
+const GET_NOTIF_SIZES: u64 = 3;
+
+const FLAG_TSYNC: u64 = 1;
+const FLAG_LOG: u64 = 2;
+const FLAG_SPEC_ALLOW: u64 = 4;
+const FLAG_NEW_LISTENER: u64 = 8;
+const FLAG_TSYNC_ESRCH: u64 = 16;
+const FLAG_WAIT_KILLABLE_RECV: u64 = 32;
+const KNOWN_FLAGS: u64 =
+    FLAG_TSYNC | FLAG_LOG | FLAG_SPEC_ALLOW | FLAG_NEW_LISTENER | FLAG_TSYNC_ESRCH | FLAG_WAIT_KILLABLE_RECV;
+
+/// The app's mode as PR_GET_SECCOMP reports it.
+pub const MODE_STRICT: u8 = 1;
+const MODE_FILTER: u8 = 2;
+
+/// BPF_MAXINSNS: the longest program Linux accepts.
+const MAX_INSNS: usize = 4096;
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Insn {
+    code: u16,
+    jt: u8,
+    jf: u8,
+    k: u32,
+}
+
+const LD_W_ABS: u16 = 0x20;
+const LD_IMM: u16 = 0x00;
+const JEQ_K: u16 = 0x15;
+const JGE_K: u16 = 0x35;
+const RET_K: u16 = 0x06;
+const RET_KILL_THREAD: u32 = 0;
+const RET_ALLOW: u32 = 0x7fff_0000;
+
+impl Insn {
+    const fn new(code: u16, jt: u8, jf: u8, k: u32) -> Insn {
+        Insn { code, jt, jf, k }
+    }
+
+    fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[0..2].copy_from_slice(&self.code.to_ne_bytes());
+        b[2] = self.jt;
+        b[3] = self.jf;
+        b[4..8].copy_from_slice(&self.k.to_ne_bytes());
+        b
+    }
+
+    fn from_bytes(b: &[u8]) -> Insn {
+        Insn {
+            code: u16::from_ne_bytes([b[0], b[1]]),
+            jt: b[2],
+            jf: b[3],
+            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+        }
+    }
+}
+
+/// Allows calls whose instruction pointer is in the stub's code page, then
+/// hands over to the app's program with A cleared, as a fresh program
+/// starts (seccomp_data: instruction_pointer at 8, little-endian u64).
+fn stub_prefix() -> [Insn; 7] {
+    let (lo, hi) = (STUB_BASE as u32, (STUB_BASE >> 32) as u32);
+    let end = lo + 0x1000;
+    [
+        Insn::new(LD_W_ABS, 0, 0, 12),     // 0: ip >> 32
+        Insn::new(JEQ_K, 0, 4, hi),        // 1: else -> 6
+        Insn::new(LD_W_ABS, 0, 0, 8),      // 2: ip & 0xffff_ffff
+        Insn::new(JGE_K, 0, 2, lo),        // 3: below the page -> 6
+        Insn::new(JGE_K, 1, 0, end),       // 4: above the page -> 6
+        Insn::new(RET_K, 0, 0, RET_ALLOW), // 5: the stub's own call
+        Insn::new(LD_IMM, 0, 0, 0),        // 6: A = 0, then the app's program
+    ]
+}
+
+/// SECCOMP_MODE_STRICT as a program: read, write, exit and rt_sigreturn of
+/// the native ABI; anything else kills the thread.
+fn strict_program() -> Vec<Insn> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let allowed = [libc::SYS_read, libc::SYS_write, libc::SYS_exit, libc::SYS_rt_sigreturn];
+    let n = allowed.len() as u8;
+    let mut p = vec![
+        Insn::new(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+        Insn::new(JEQ_K, 0, n + 1, AUDIT_ARCH_X86_64),
+        Insn::new(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+    ];
+    for (i, nr) in allowed.iter().enumerate() {
+        // A match jumps over the remaining tests and the kill, to the allow.
+        p.push(Insn::new(JEQ_K, n - i as u8, 0, *nr as u32));
+    }
+    p.push(Insn::new(RET_K, 0, 0, RET_KILL_THREAD));
+    p.push(Insn::new(RET_K, 0, 0, RET_ALLOW));
+    p
+}
+
+/// Reads the app's `struct sock_fprog` and its instructions.
+fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<Insn>, Errno> {
+    let mut head = [0u8; 16];
+    ctx.mem.read(fprog, &mut head)?;
+    let len = u16::from_ne_bytes([head[0], head[1]]) as usize;
+    let ptr = u64::from_ne_bytes(head[8..16].try_into().map_err(|_| Errno::EFAULT)?);
+    if len == 0 || len > MAX_INSNS {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; len * 8];
+    ctx.mem.read(ptr, &mut raw)?;
+    Ok(raw.chunks_exact(8).map(Insn::from_bytes).collect())
+}
+
+/// Installs `program` behind the stub prefix on the calling thread (with
+/// seccomp(2)'s `flags`), from a temporary mapping in the app.
+fn install(ctx: &mut SyscallCtx<'_>, program: &[Insn], flags: u64) -> SysResult {
+    let mut all = stub_prefix().to_vec();
+    all.extend_from_slice(program);
+    if all.len() > MAX_INSNS {
+        return Err(Errno::ENOMEM);
+    }
+    let mut bytes: Vec<u8> = all.iter().flat_map(|i| i.to_bytes()).collect();
+    let fprog_off = bytes.len() as u64;
+    let size = (bytes.len() + 16).next_multiple_of(4096) as u64;
+    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    let mflags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+    let area = Errno::result(ctx.inject(libc::SYS_mmap, [0, size, prot, mflags, u64::MAX, 0])?)? as u64;
+    bytes.extend_from_slice(&(all.len() as u64).to_ne_bytes());
+    bytes.extend_from_slice(&area.to_ne_bytes());
+    let r = match ctx.mem.write(area, &bytes) {
+        Ok(()) => ctx.inject(libc::SYS_seccomp, [SET_MODE_FILTER, flags, area + fprog_off, 0, 0, 0]),
+        Err(e) => Err(e),
+    };
+    let _ = ctx.inject(libc::SYS_munmap, [area, size, 0, 0, 0, 0]);
+    Errno::result(r?)
+}
+
+fn set_mode(ctx: &SyscallCtx<'_>, mode: u8) {
+    ctx.task.seccomp_mode.fetch_max(mode, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn sys_seccomp(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (op, flags, args) = (a[0], a[1], a[2]);
+    match op {
+        SET_MODE_STRICT => {
+            if flags != 0 || args != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let r = install(ctx, &strict_program(), 0)?;
+            set_mode(ctx, MODE_STRICT);
+            Ok(r)
+        }
+        SET_MODE_FILTER => {
+            if flags & !KNOWN_FLAGS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            if flags & FLAG_NEW_LISTENER != 0 {
+                return ctx.unsupported("seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)", Errno::EINVAL);
+            }
+            // Linux's rule, on the sandbox's credentials (the host always
+            // allows: app processes run with no_new_privs there).
+            if !ctx.task.tg.lock().no_new_privs && !ctx.task.creds().has_cap(CAP_SYS_ADMIN) {
+                return Err(Errno::EACCES);
+            }
+            let program = read_program(ctx, args)?;
+            let r = install(ctx, &program, flags)?;
+            set_mode(ctx, MODE_FILTER);
+            Ok(r)
+        }
+        GET_ACTION_AVAIL | GET_NOTIF_SIZES => Errno::result(ctx.inject(libc::SYS_seccomp, a)?),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// PR_SET_SECCOMP (mode, filter) as seccomp(2) with no flags.
+pub fn prctl_set(ctx: &mut SyscallCtx<'_>, mode: u64, filter: u64) -> SysResult {
+    match mode {
+        1 => sys_seccomp(ctx, [SET_MODE_STRICT, 0, 0, 0, 0, 0]),
+        2 => sys_seccomp(ctx, [SET_MODE_FILTER, 0, filter, 0, 0, 0]),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// PR_GET_SECCOMP: the app's own mode.
+pub fn prctl_get(ctx: &SyscallCtx<'_>) -> SysResult {
+    Ok(ctx.task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a classic BPF program over a seccomp_data (nr, arch, ip) the
+    /// way the kernel would, for the instructions used here.
+    fn run(p: &[Insn], nr: u32, ip: u64) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&nr.to_ne_bytes());
+        data[4..8].copy_from_slice(&0xc000_003eu32.to_ne_bytes());
+        data[8..16].copy_from_slice(&ip.to_ne_bytes());
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = p[pc];
+            pc += 1;
+            match i.code {
+                LD_W_ABS => a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                LD_IMM => a = i.k,
+                JEQ_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
+                JGE_K => pc += if a >= i.k { i.jt } else { i.jf } as usize,
+                RET_K => return i.k,
+                c => panic!("opcode {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_prefix_exempts_only_the_stub_page_and_hands_over_a_clean_accumulator() {
+        let mut p = stub_prefix().to_vec();
+        p.push(Insn::new(RET_K, 0, 0, 0x1234)); // the app's program
+        assert_eq!(run(&p, 1, STUB_BASE), RET_ALLOW);
+        assert_eq!(run(&p, 1, STUB_BASE + 0xfff), RET_ALLOW);
+        assert_eq!(run(&p, 1, STUB_BASE - 1), 0x1234);
+        assert_eq!(run(&p, 1, STUB_BASE + 0x1000), 0x1234);
+        assert_eq!(run(&p, 1, STUB_BASE | 1 << 32), 0x1234);
+        // Falling through leaves A == 0 ("ld #0" right before the app's program).
+        assert_eq!(p[p.len() - 2], Insn::new(LD_IMM, 0, 0, 0));
+        assert_eq!(run(&p, 0, 0x40_0000), 0x1234);
+    }
+
+    #[test]
+    fn strict_mode_allows_exactly_its_four_calls() {
+        let mut p = stub_prefix().to_vec();
+        p.extend(strict_program());
+        for nr in 0..460u32 {
+            let want = [libc::SYS_read, libc::SYS_write, libc::SYS_exit, libc::SYS_rt_sigreturn].contains(&(nr as i64));
+            assert_eq!(run(&p, nr, 0x40_0000) == RET_ALLOW, want, "syscall {nr}");
+            assert_eq!(run(&p, nr, STUB_BASE + 0x100), RET_ALLOW, "stub call {nr}");
+        }
+    }
+}
