@@ -33,6 +33,7 @@ corpus!(
     ev_inotify,
     ev_signalfd,
     ev_timerfd,
+    ev_wakeup,
     dir_read,
     dup,
     execve,

@@ -247,11 +247,12 @@ pub mod locks {
     //! kept in the sentry so locks between sandboxed processes conflict as on Linux.
 
     use std::collections::HashMap;
-    use std::sync::{Arc, Condvar, Mutex};
+    use std::sync::{Arc, Mutex};
 
     use rvisor_syscalls::abi::Flock;
     use rvisor_syscalls::{Errno, SysResult};
 
+    use crate::kernel::wait::WaitQueue;
     use crate::syscalls::SyscallCtx;
     use crate::vfs::OpenFile;
 
@@ -278,7 +279,7 @@ pub mod locks {
     }
 
     static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-    static CHANGED: Condvar = Condvar::new();
+    static CHANGED: WaitQueue = WaitQueue::new();
 
     fn key(file: &OpenFile) -> Option<(u64, u64)> {
         file.attr().ok().map(|a| (a.dev, a.ino))
@@ -324,7 +325,7 @@ pub mod locks {
                 }
             }
         });
-        CHANGED.notify_all();
+        CHANGED.notify();
     }
 
     #[derive(Default)]
@@ -334,7 +335,7 @@ pub mod locks {
     }
 
     static FLOCKS: Mutex<Option<FlockTable>> = Mutex::new(None);
-    static FLOCK_CHANGED: Condvar = Condvar::new();
+    static FLOCK_CHANGED: WaitQueue = WaitQueue::new();
 
     /// flock(2): whole-file locks owned by the open file description.
     pub fn flock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, op: i32) -> SysResult {
@@ -347,6 +348,8 @@ pub mod locks {
         let me = Arc::as_ptr(file) as usize;
         let exclusive = kind == libc::LOCK_EX;
         loop {
+            // Registered before the check: a release after it wakes us.
+            let ev = FLOCK_CHANGED.register()?;
             let mut g = FLOCKS.lock().unwrap_or_else(|e| e.into_inner());
             let t = g.get_or_insert_with(FlockTable::default);
             let holders = t.by_file.entry(k).or_default();
@@ -354,7 +357,7 @@ pub mod locks {
             holders.retain(|&(o, _)| o != me);
             if kind == libc::LOCK_UN {
                 drop(g);
-                FLOCK_CHANGED.notify_all();
+                FLOCK_CHANGED.notify();
                 return Ok(0);
             }
             let conflict = holders.iter().any(|&(_, ex)| ex || exclusive);
@@ -364,13 +367,11 @@ pub mod locks {
             }
             if nb {
                 drop(g);
-                FLOCK_CHANGED.notify_all();
+                FLOCK_CHANGED.notify();
                 return Err(Errno::EAGAIN);
             }
-            drop(crate::kernel::wait::nap(&FLOCK_CHANGED, g, 50));
-            if ctx.interrupted() {
-                return Err(Errno::ERESTARTSYS);
-            }
+            drop(g);
+            ctx.block(&[(ev.raw(), libc::POLLIN)], -1)?;
         }
     }
 
@@ -386,7 +387,7 @@ pub mod locks {
             h.retain(|&(o, _)| o != me);
         }
         drop(g);
-        FLOCK_CHANGED.notify_all();
+        FLOCK_CHANGED.notify();
     }
 
     pub fn fcntl_lock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {
@@ -449,13 +450,14 @@ pub mod locks {
         }
         let wait = cmd == libc::F_SETLKW || cmd == libc::F_OFD_SETLKW;
         loop {
+            let ev = CHANGED.register()?;
             let mut g = TABLE.lock().unwrap_or_else(|e| e.into_inner());
             let t = g.get_or_insert_with(Table::default);
             let list = t.by_file.entry(k).or_default();
             if ltype == libc::F_UNLCK {
                 unlock_range(list, owner, start, end);
                 drop(g);
-                CHANGED.notify_all();
+                CHANGED.notify();
                 return Ok(0);
             }
             if !list.iter().any(|l| conflicts(l, &want)) {
@@ -466,10 +468,8 @@ pub mod locks {
             if !wait {
                 return Err(Errno::EAGAIN);
             }
-            drop(crate::kernel::wait::nap(&CHANGED, g, 50));
-            if ctx.interrupted() {
-                return Err(Errno::ERESTARTSYS);
-            }
+            drop(g);
+            ctx.block(&[(ev.raw(), libc::POLLIN)], -1)?;
         }
     }
 }

@@ -53,8 +53,7 @@ fn read_file_with(
     let n = loop {
         match ops.read(&mut buf, pos) {
             Err(e) if e == Errno::EAGAIN && !file.nonblocking() => {
-                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
-                ctx.wait_host_fd(fd, libc::POLLIN)?;
+                super::sys::wait_file(ctx, ops.as_ref(), libc::POLLIN)?
             }
             r => break r?,
         }
@@ -136,8 +135,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
                     }
                     return Err(e);
                 }
-                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
-                if let Err(e) = ctx.wait_host_fd(fd, libc::POLLOUT) {
+                if let Err(e) = super::sys::wait_file(ctx, ops.as_ref(), libc::POLLOUT) {
                     if done > 0 {
                         break;
                     }

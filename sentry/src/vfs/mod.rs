@@ -329,6 +329,18 @@ pub trait FileOps: Send + Sync + 'static {
         }
     }
 
+    /// Registers, in `set`, what a waiter must watch to learn that
+    /// `poll(events)` may have changed. Called *before* `poll`, so a change
+    /// between the two still wakes the waiter. The default watches the host
+    /// fd; files whose readiness is sentry state register their wait queue
+    /// (and notify it on every change). Files with neither are re-checked.
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        match self.host_fd() {
+            Some(fd) => set.fd(fd, events),
+            None => set.recheck(50),
+        }
+    }
+
     /// For mmap of special files (/dev/zero): map anonymous memory instead of a host fd.
     fn mmap_anonymous(&self) -> bool {
         false

@@ -276,6 +276,25 @@ impl FileOps for SocketFile {
         self.host_fd_for(libc::POLLIN)
     }
 
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        // A datagram socket's room to send is its peer's receive queue: each
+        // direction may have its own host fd.
+        let out = events & (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND);
+        let input = events & !out;
+        let dirs = if input != 0 && out != 0 { [input, out] } else { [events, 0] };
+        let mut any = false;
+        for ev in dirs.into_iter().filter(|&ev| ev != 0 || events == 0) {
+            if let Some(fd) = self.host_fd_for(ev) {
+                set.fd(fd, ev);
+                any = true;
+            }
+        }
+        if !any {
+            // No host object yet (an unconnected AF_UNIX socket): it polls ready anyway.
+            set.recheck(50);
+        }
+    }
+
     fn poll(&self, events: i16) -> i16 {
         match &self.kind {
             Kind::Unix(s) => s.poll(events),
