@@ -32,6 +32,7 @@ corpus!(
     ev_epoll_et,
     ev_inotify,
     ev_signalfd,
+    ev_sigio,
     ev_timerfd,
     ev_wakeup,
     dir_read,

@@ -67,6 +67,11 @@ impl FileOps for PipeEnd {
         Some(self.fd.as_raw_fd())
     }
 
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        // The description's access mode picks the direction (readers hear POLL_IN).
+        Some(vec![(self.fd.as_raw_fd(), libc::POLLIN | libc::POLLOUT)])
+    }
+
     fn sync(&self, _data_only: bool) -> VfsResult<()> {
         Err(Errno::EINVAL)
     }

@@ -4,7 +4,13 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
 use crate::fs::pipe::new_pipe;
+use crate::vfs::file::{F_OWNER_PGRP, F_OWNER_PID};
 use crate::vfs::OpenFile;
+
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
@@ -94,7 +100,18 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if file.is_path_only() {
                 return Err(Errno::EBADF);
             }
-            file.set_status_flags(arg as i32);
+            let flags = arg as i32;
+            // O_ASYNC toggled: files with fasync start or stop raising SIGIO.
+            if (flags ^ file.flags()) & libc::O_ASYNC != 0 {
+                let on = flags & libc::O_ASYNC != 0;
+                match super::sigio::set_async(&file, fd, on) {
+                    Ok(()) => file.set_async_flag(on),
+                    // Without fasync the flag is silently not kept, as in Linux.
+                    Err(e) if e == Errno::ENOTTY => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            file.set_status_flags(flags);
             Ok(0)
         }
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
@@ -112,7 +129,33 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             Some(h) => host_fcntl(h, cmd, arg as i32),
             None => Err(Errno::EINVAL),
         },
-        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
+        libc::F_SETOWN => {
+            let who = arg as i32;
+            match who {
+                i32::MIN => Err(Errno::EINVAL),
+                w if w < 0 => super::sigio::set_owner(ctx, &file, F_OWNER_PGRP, -w).map(|()| 0),
+                w => super::sigio::set_owner(ctx, &file, F_OWNER_PID, w).map(|()| 0),
+            }
+        }
+        libc::F_GETOWN => Ok(super::sigio::get_owner(&file)),
+        F_SETOWN_EX => {
+            let raw: [i32; 2] = ctx.mem.read_val(arg)?;
+            super::sigio::set_owner(ctx, &file, raw[0], raw[1]).map(|()| 0)
+        }
+        F_GETOWN_EX => {
+            let o = file.async_owner();
+            ctx.mem.write_val(arg, &[o.kind, o.id])?;
+            Ok(0)
+        }
+        F_SETSIG => {
+            let sig = arg as i32;
+            if !(0..=64).contains(&sig) {
+                return Err(Errno::EINVAL);
+            }
+            file.set_async_owner(|o| o.sig = sig);
+            Ok(0)
+        }
+        F_GETSIG => Ok(file.async_owner().sig.into()),
         _ => ctx.unsupported(&format!("fcntl({cmd})"), Errno::EINVAL),
     }
 }
@@ -147,6 +190,16 @@ pub fn sys_ioctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             let v: i32 = ctx.mem.read_val(arg)?;
             let fl = file.flags();
             file.set_status_flags(if v != 0 { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            return Ok(0);
+        }
+        c if c == libc::FIOASYNC => {
+            // Unlike F_SETFL, FIOASYNC fails (ENOTTY) on files without fasync.
+            let on = ctx.mem.read_val::<i32>(arg)? != 0;
+            let fl = file.flags();
+            if on != (fl & libc::O_ASYNC != 0) {
+                super::sigio::set_async(&file, fd, on)?;
+                file.set_async_flag(on);
+            }
             return Ok(0);
         }
         _ => {}

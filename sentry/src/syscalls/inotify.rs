@@ -164,6 +164,10 @@ impl FileOps for Inotify {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         Some(self.ready.raw())
     }
+    fn async_sources(&self) -> Option<Vec<(std::os::fd::RawFd, i16)>> {
+        // Each queued event writes the eventfd: one edge, one SIGIO.
+        Some(vec![(self.ready.raw(), libc::POLLIN)])
+    }
     fn poll(&self, events: i16) -> i16 {
         if lock(&self.state).queue.is_empty() {
             0

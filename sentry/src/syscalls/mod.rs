@@ -18,6 +18,7 @@ pub mod ipc;
 pub mod mm;
 pub mod process;
 pub mod sched;
+pub mod sigio;
 pub mod signal;
 pub mod signalfd;
 pub mod socket;

@@ -341,6 +341,14 @@ pub trait FileOps: Send + Sync + 'static {
         }
     }
 
+    /// For files that support O_ASYNC (pipes, sockets, ttys, inotify): the
+    /// host fds whose readiness changes raise SIGIO, each with the poll
+    /// events to watch. `None`: the file has no fasync (FIOASYNC is ENOTTY,
+    /// and O_ASYNC set with F_SETFL does nothing).
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        None
+    }
+
     /// For mmap of special files (/dev/zero): map anonymous memory instead of a host fd.
     fn mmap_anonymous(&self) -> bool {
         false
