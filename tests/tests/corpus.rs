@@ -52,6 +52,7 @@ corpus!(
     ipc_mqueue,
     ipc_msg,
     ipc_sem,
+    ipc_sem_undo,
     ipc_shm,
     large_file,
     link,

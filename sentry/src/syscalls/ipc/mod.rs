@@ -197,6 +197,11 @@ impl<T: IpcObject> Registry<T> {
         self.objects.iter().find(|(id, _)| **id % IPCMNI == index).map(|(id, o)| (*id, o.clone()))
     }
 
+    /// Every object.
+    pub fn all(&self) -> Vec<Arc<T>> {
+        self.objects.values().cloned().collect()
+    }
+
     pub fn max_index(&self) -> i32 {
         self.objects.keys().map(|id| id % IPCMNI).max().unwrap_or(0)
     }
