@@ -34,6 +34,7 @@ corpus!(
     ev_signalfd,
     ev_sigio,
     ev_timerfd,
+    ev_vectored,
     ev_wakeup,
     dir_read,
     dup,

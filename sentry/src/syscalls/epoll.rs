@@ -416,6 +416,10 @@ impl FileOps for EventFdFile {
     fn host_fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
     }
+    fn per_segment_io(&self, write: bool) -> bool {
+        // eventfd has read_iter but a plain write.
+        write
+    }
     fn sync(&self, _data_only: bool) -> VfsResult<()> {
         Err(Errno::EINVAL)
     }

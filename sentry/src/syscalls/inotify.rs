@@ -164,6 +164,9 @@ impl FileOps for Inotify {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         Some(self.ready.raw())
     }
+    fn per_segment_io(&self, _write: bool) -> bool {
+        true
+    }
     fn async_sources(&self) -> Option<Vec<(std::os::fd::RawFd, i16)>> {
         // Each queued event writes the eventfd: one edge, one SIGIO.
         Some(vec![(self.ready.raw(), libc::POLLIN)])

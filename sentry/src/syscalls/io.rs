@@ -232,6 +232,12 @@ fn readv_common(
     if total == 0 {
         return if file.readable() { Ok(0) } else { Err(Errno::EBADF) };
     }
+    if let Some(r) = super::signalfd::readv_hook(ctx, &file, &iovs, off) {
+        return r;
+    }
+    if file.ops().per_segment_io(false) {
+        return per_segment(&iovs, off, |v, o| do_read(ctx, fd, v.iov_base, v.iov_len, o));
+    }
     let dest = match flags {
         Some(f) => Dest::Iov2(iov, cnt, f),
         None => Dest::Iov(iov, cnt),
@@ -263,9 +269,31 @@ fn readv_common(
     Ok(n as i64)
 }
 
+/// readv/writev as Linux's do_loop_readv_writev: one transfer per
+/// non-empty iovec, stopping at the first short one or error.
+fn per_segment(iovs: &[Iovec], off: Option<u64>, mut one: impl FnMut(&Iovec, Option<u64>) -> SysResult) -> SysResult {
+    let mut done = 0i64;
+    for v in iovs.iter().filter(|v| v.iov_len > 0) {
+        match one(v, off.map(|o| o + done as u64)) {
+            Ok(n) => {
+                done += n;
+                if n as u64 != v.iov_len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
 fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
     let file = ctx.file(fd as i32)?;
     let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
+    if file.ops().per_segment_io(true) {
+        return per_segment(&iovs, off, |v, o| do_write(ctx, fd, v.iov_base, v.iov_len, o));
+    }
     let mut data = Vec::new();
     for v in &iovs {
         let n = (v.iov_len as usize).min(CHUNK.saturating_sub(data.len()));

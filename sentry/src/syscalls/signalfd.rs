@@ -11,7 +11,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rvisor_syscalls::abi::{Pod, Siginfo};
+use rvisor_syscalls::abi::{Iovec, Pod, Siginfo};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
@@ -196,14 +196,59 @@ fn to_ssi(si: &Siginfo) -> [u8; SSI_SIZE] {
     o
 }
 
+/// Where a read's records go: one buffer, or an iovec array (readv).
+enum Dest<'a> {
+    Buf(u64),
+    Iov(&'a [Iovec]),
+}
+
+impl Dest<'_> {
+    fn put(&self, ctx: &SyscallCtx<'_>, data: &[u8]) -> Result<(), Errno> {
+        match self {
+            Dest::Buf(addr) => ctx.mem.write(*addr, data),
+            Dest::Iov(iovs) => {
+                let mut done = 0;
+                for v in iovs.iter() {
+                    if done >= data.len() {
+                        break;
+                    }
+                    let n = (v.iov_len as usize).min(data.len() - done);
+                    ctx.mem.write(v.iov_base, &data[done..done + n])?;
+                    done += n;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// read(2) on a signalfd, or None if `fd` is not one (the generic path runs).
 pub fn read_hook(ctx: &mut SyscallCtx<'_>, fd: i32, buf: u64, len: u64) -> Option<SysResult> {
     let file = ctx.file(fd).ok()?;
     let mask = file.ops().as_any().downcast_ref::<SignalFd>()?.mask.load(Ordering::Relaxed);
-    Some(read(ctx, &file, mask, buf, len))
+    Some(read(ctx, &file, mask, Dest::Buf(buf), len))
 }
 
-fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len: u64) -> SysResult {
+/// readv/preadv2 (offset -1) on a signalfd: records fill the vector as one
+/// buffer (Linux's signalfd has read_iter); an offset is ESPIPE.
+pub fn readv_hook(
+    ctx: &mut SyscallCtx<'_>,
+    file: &Arc<OpenFile>,
+    iovs: &[Iovec],
+    off: Option<u64>,
+) -> Option<SysResult> {
+    let mask = file.ops().as_any().downcast_ref::<SignalFd>()?.mask.load(Ordering::Relaxed);
+    if off.is_some() {
+        return Some(Err(Errno::ESPIPE));
+    }
+    if !file.readable() {
+        return Some(Err(Errno::EBADF));
+    }
+    let len = iovs.iter().fold(0u64, |a, v| a.saturating_add(v.iov_len));
+    Some(read(ctx, file, mask, Dest::Iov(iovs), len))
+}
+
+fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, dest: Dest<'_>, len: u64) -> SysResult {
     let max = usize::try_from(len).unwrap_or(usize::MAX) / SSI_SIZE;
     if max == 0 {
         return Err(Errno::EINVAL);
@@ -232,7 +277,7 @@ fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len
             out.extend_from_slice(&to_ssi(&si));
         }
         if !out.is_empty() {
-            ctx.mem.write(buf, &out)?;
+            dest.put(ctx, &out)?;
             return Ok(out.len() as i64);
         }
         if file.nonblocking() {

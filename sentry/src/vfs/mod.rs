@@ -341,6 +341,14 @@ pub trait FileOps: Send + Sync + 'static {
         }
     }
 
+    /// Whether readv (`write` false) or writev (true) call `read`/`write`
+    /// once per iovec, stopping at the first short transfer, rather than
+    /// once for the whole vector: Linux files with plain read/write
+    /// methods and no read_iter/write_iter (inotify reads, eventfd writes).
+    fn per_segment_io(&self, _write: bool) -> bool {
+        false
+    }
+
     /// For files that support O_ASYNC (pipes, sockets, ttys, inotify): the
     /// host fds whose readiness changes raise SIGIO, each with the poll
     /// events to watch. `None`: the file has no fasync (FIOASYNC is ENOTTY,
