@@ -31,6 +31,7 @@ corpus!(
     dev_files,
     ev_epoll_et,
     ev_inotify,
+    ev_inotify_self,
     ev_signalfd,
     ev_sigio,
     ev_timerfd,

@@ -15,20 +15,20 @@ const F_GETOWN_EX: i32 = 16;
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
     release_locks(ctx.task.tg.tgid, std::slice::from_ref(&file));
-    // The last reference to a writable description: IN_CLOSE_WRITE.
-    if file.writable() && std::sync::Arc::strong_count(&file) == 1 {
-        super::inotify::file_event(&file, super::inotify::IN_CLOSE_WRITE);
-    }
     Ok(0)
 }
 
 /// After process `tgid` closed `files` (close, dup2 over, close_range, exec,
 /// exit): POSIX locks of the process on those files go (any close drops
-/// them all), and so do flock/OFD locks of descriptions closed for good.
+/// them all), and so do flock/OFD locks of descriptions closed for good,
+/// which also report their close to inotify.
 pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
     for file in files {
         locks::release_owner(file, tgid);
         locks::release_flock(file);
+        if std::sync::Arc::strong_count(file) == 1 {
+            super::inotify::closed(file);
+        }
     }
 }
 

@@ -172,10 +172,18 @@ fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u6
         return Ok(0);
     }
     if let Some(r) = hostread::read(ctx, &file, Dest::Buf(buf), len, off) {
-        return r;
+        return accessed(&file, r);
     }
     let (_, n) = read_file_with(ctx, &file, len as usize, off, |data| copy_out(ctx, buf, data))?;
-    Ok(n as i64)
+    accessed(&file, Ok(n as i64))
+}
+
+/// A read that returned data: IN_ACCESS.
+fn accessed(file: &OpenFile, r: SysResult) -> SysResult {
+    if r.is_ok_and(|n| n > 0) {
+        super::inotify::file_event(file, super::inotify::IN_ACCESS);
+    }
+    r
 }
 
 fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {
@@ -243,7 +251,7 @@ fn readv_common(
         None => Dest::Iov(iov, cnt),
     };
     if let Some(r) = hostread::read(ctx, &file, dest, total, off) {
-        return r;
+        return accessed(&file, r);
     }
     let scatter = |data: &[u8]| {
         let mut done = 0usize;
@@ -266,7 +274,7 @@ fn readv_common(
         Ok(done)
     };
     let (_, n) = read_file_with(ctx, &file, total as usize, off, scatter)?;
-    Ok(n as i64)
+    accessed(&file, Ok(n as i64))
 }
 
 /// readv/writev as Linux's do_loop_readv_writev: one transfer per
@@ -654,6 +662,7 @@ fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysRe
     }
     ctx.mem.write(buf, &out)?;
     *pos = idx as u64;
+    super::inotify::file_event(&file, super::inotify::IN_ACCESS);
     Ok(out.len() as i64)
 }
 
