@@ -30,6 +30,7 @@ corpus!(
     deep_tree,
     dev_files,
     ev_epoll_et,
+    ev_epoll_state,
     ev_inotify,
     ev_inotify_self,
     ev_signalfd,

@@ -104,6 +104,9 @@ pub struct WaitQueue {
     waiters: std::sync::Mutex<Vec<std::sync::Weak<EventFd>>>,
     /// Registrations, possibly stale: lets `notify` skip the lock when zero.
     count: std::sync::atomic::AtomicUsize,
+    /// Notifications so far: an edge-triggered epoll entry reports again
+    /// when this moved (Linux's wake-up callback marks it ready).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Default for WaitQueue {
@@ -114,7 +117,11 @@ impl Default for WaitQueue {
 
 impl WaitQueue {
     pub const fn new() -> WaitQueue {
-        WaitQueue { waiters: std::sync::Mutex::new(Vec::new()), count: std::sync::atomic::AtomicUsize::new(0) }
+        WaitQueue {
+            waiters: std::sync::Mutex::new(Vec::new()),
+            count: std::sync::atomic::AtomicUsize::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<std::sync::Weak<EventFd>>> {
@@ -140,6 +147,7 @@ impl WaitQueue {
 
     /// Wakes every registered waiter.
     pub fn notify(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.count.load(std::sync::atomic::Ordering::SeqCst) == 0 {
             return;
         }
@@ -180,6 +188,10 @@ pub struct WaitSet {
     recheck_ms: Option<i32>,
     /// Nesting depth while an epoll registers its interests.
     pub depth: u32,
+    /// A probe registers nothing: it sums the queues' generations.
+    probe: Option<u64>,
+    /// A wait queue was registered (or probed).
+    queued: bool,
 }
 
 impl WaitSet {
@@ -194,6 +206,7 @@ impl WaitSet {
         self.fds.clear();
         self.recheck_ms = None;
         self.depth = 0;
+        self.queued = false;
         if let Some(w) = &self.waker {
             w.clear();
         }
@@ -207,8 +220,24 @@ impl WaitSet {
         }
     }
 
+    /// A set that only observes: `generation` then tells whether any queue
+    /// a file waits on was notified since an earlier probe.
+    pub fn probe() -> WaitSet {
+        WaitSet { probe: Some(0), ..WaitSet::default() }
+    }
+
+    /// The sum of the probed queues' generations (None for a real set).
+    pub fn generation(&self) -> Option<u64> {
+        self.probe
+    }
+
     /// Registers with `q`; if no eventfd can be made, falls back to re-checks.
     pub fn queue(&mut self, q: &WaitQueue) {
+        self.queued = true;
+        if let Some(g) = &mut self.probe {
+            *g = g.wrapping_add(q.generation.load(std::sync::atomic::Ordering::SeqCst));
+            return;
+        }
         if self.waker.is_none() {
             match EventFd::new() {
                 Ok(ev) => self.waker = Some(std::sync::Arc::new(ev)),
@@ -231,7 +260,7 @@ impl WaitSet {
 
     /// Whether a wait queue was registered.
     pub fn has_queue(&self) -> bool {
-        self.waker.is_some()
+        self.queued
     }
 
     /// The host fds to block on (the queues' eventfd included) and the
@@ -282,6 +311,23 @@ mod tests {
         }
         assert_eq!(q.waiters(), 0);
         q.notify();
+    }
+
+    #[test]
+    fn a_probe_sees_notifications_without_registering() {
+        let q = WaitQueue::new();
+        let gen = |q: &WaitQueue| {
+            let mut p = WaitSet::probe();
+            p.queue(q);
+            assert!(p.has_queue());
+            p.generation()
+        };
+        let before = gen(&q);
+        assert_eq!(q.waiters(), 0, "a probe registers nothing");
+        assert_eq!(gen(&q), before);
+        q.notify();
+        assert_ne!(gen(&q), before);
+        assert_eq!(WaitSet::new().generation(), None);
     }
 
     #[test]

@@ -29,6 +29,9 @@ struct Interest {
     data: u64,
     /// Readiness last reported (edge-triggered entries report changes only).
     last: u32,
+    /// For edge-triggered entries on sentry state: the wait queues'
+    /// generation when last reported (a notification is an edge).
+    generation: Option<u64>,
     /// EPOLLONESHOT entry already fired; disabled until EPOLL_CTL_MOD.
     disabled: bool,
     /// The token of this entry's edge-triggered host registration, if any.
@@ -152,8 +155,16 @@ impl Epoll {
                 i.last = 0;
                 continue;
             }
-            if i.events & EPOLLET != 0 && ready == i.last {
-                continue;
+            if i.events & EPOLLET != 0 {
+                // Sentry state: every notification of its queues is an edge.
+                let mut probe = WaitSet::probe();
+                f.ops().wait_on((i.events & 0xffff) as i16, &mut probe);
+                let generation = probe.generation().filter(|_| probe.has_queue());
+                let notified = generation.is_some() && generation != i.generation;
+                i.generation = generation;
+                if ready == i.last && !notified {
+                    continue;
+                }
             }
             i.last = ready;
             if i.events & EPOLLONESHOT != 0 {
@@ -309,6 +320,7 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
                 events: events & !EPOLLWAKEUP,
                 data,
                 last: 0,
+                generation: None,
                 disabled: false,
                 host_token: None,
                 edge: true,
@@ -325,7 +337,7 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if events & EPOLLEXCLUSIVE != 0 || i.events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
-            (i.events, i.data, i.last, i.disabled) = (events & !EPOLLWAKEUP, data, 0, false);
+            (i.events, i.data, i.last, i.disabled, i.generation) = (events & !EPOLLWAKEUP, data, 0, false, None);
             ep.register(i, target.ops().host_fd());
             drop(map);
             ep.changed.notify();
