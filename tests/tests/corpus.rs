@@ -36,6 +36,7 @@ corpus!(
     ev_signalfd,
     ev_sigio,
     ev_timerfd,
+    ev_unix_backlog,
     ev_vectored,
     ev_wakeup,
     dir_read,
