@@ -205,6 +205,18 @@ int main(void)
 	release(w);
 	CHECK(read(dv[0], &c, 1));
 
+	/* The owner writing itself: the handler has run when write returns. */
+	sigaction(SIGRTMIN + 3, &sa, NULL);
+	h_count = 0;
+	CHECK(fcntl(p[0], F_SETOWN, getpid()));
+	CHECK(fcntl(p[0], F_SETSIG, SIGRTMIN + 3));
+	CHECK(fcntl(p[0], F_SETFL, O_ASYNC));
+	CHECK(write(p[1], "y", 1));
+	printf("after own write: count=%d code=%d fd_ok=%d\n", h_count, h_code, h_fd == p[0]);
+	async_off(p[0]);
+	CHECK(read(p[0], &c, 1));
+	CHECK(fcntl(p[0], F_SETSIG, SIGRTMIN));
+
 	/* No owner: nothing is raised. */
 	CHECK(fcntl(p[0], F_SETOWN, 0));
 	CHECK(fcntl(p[0], F_SETFL, O_ASYNC));

@@ -178,10 +178,11 @@ fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u6
     accessed(&file, Ok(n as i64))
 }
 
-/// A read that returned data: IN_ACCESS.
+/// A read that returned data: IN_ACCESS, and SIGIO for writers waiting for room.
 fn accessed(file: &OpenFile, r: SysResult) -> SysResult {
     if r.is_ok_and(|n| n > 0) {
         super::inotify::file_event(file, super::inotify::IN_ACCESS);
+        super::sigio::poke();
     }
     r
 }
@@ -194,6 +195,7 @@ fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u
     let n = write_file(ctx, &file, &data, off)?;
     if n > 0 {
         super::inotify::file_event(&file, super::inotify::IN_MODIFY);
+        super::sigio::poke();
     }
     Ok(n)
 }
@@ -316,7 +318,11 @@ fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Opt
             break;
         }
     }
-    write_file(ctx, &file, &data, off)
+    let n = write_file(ctx, &file, &data, off)?;
+    if n > 0 {
+        super::sigio::poke();
+    }
+    Ok(n)
 }
 
 pub fn sys_readv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

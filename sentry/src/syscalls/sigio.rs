@@ -65,10 +65,18 @@ struct Watch {
 }
 
 struct Watcher {
+    /// The sources' edge-triggered registrations. Drained only under
+    /// `watches`' lock, so a drain that finds nothing knows that every edge
+    /// queued before it has been dispatched.
     ep: OwnedFd,
+    /// Level-triggered on `ep`: what the watcher thread sleeps on.
+    outer: OwnedFd,
     watches: Mutex<HashMap<u64, Watch>>,
     next: AtomicU64,
 }
+
+/// Sources registered: while zero, [`poke`] costs one load.
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -85,7 +93,19 @@ fn watcher() -> Result<&'static Watcher, Errno> {
         }
         // SAFETY: a fresh fd, owned from here on.
         let ep = unsafe { OwnedFd::from_raw_fd(ep) };
-        Some(Watcher { ep, watches: Mutex::new(HashMap::new()), next: AtomicU64::new(1) })
+        // SAFETY: plain syscall; result checked.
+        let outer = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if outer < 0 {
+            return None;
+        }
+        // SAFETY: a fresh fd, owned from here on.
+        let outer = unsafe { OwnedFd::from_raw_fd(outer) };
+        let mut ev = libc::epoll_event { events: EPOLLIN, u64: 0 };
+        // SAFETY: ev is a valid epoll_event; both fds are live.
+        if unsafe { libc::epoll_ctl(outer.as_raw_fd(), libc::EPOLL_CTL_ADD, ep.as_raw_fd(), &mut ev) } < 0 {
+            return None;
+        }
+        Some(Watcher { ep, outer, watches: Mutex::new(HashMap::new()), next: AtomicU64::new(1) })
     });
     let w = w.as_ref().ok_or(Errno::ENOMEM)?;
     static STARTED: std::sync::Once = std::sync::Once::new();
@@ -99,30 +119,56 @@ fn watcher() -> Result<&'static Watcher, Errno> {
 }
 
 fn run(w: &'static Watcher) {
-    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
     loop {
-        // SAFETY: evs is a valid array of 64 epoll_event.
-        let n = unsafe { libc::epoll_wait(w.ep.as_raw_fd(), evs.as_mut_ptr(), 64, -1) };
-        if n < 0 {
-            if Errno::last() == Errno::EINTR {
-                continue;
-            }
+        // SAFETY: ev is a valid epoll_event; waits until `ep` has events.
+        let n = unsafe { libc::epoll_wait(w.outer.as_raw_fd(), &mut ev, 1, -1) };
+        if n < 0 && Errno::last() != Errno::EINTR {
             tracing::error!("sigio watcher: epoll_wait: {:?}", Errno::last());
             return;
         }
+        drain(w);
+    }
+}
+
+/// Dispatches every queued edge, under the lock (see [`Watcher::ep`]).
+fn drain(w: &Watcher) {
+    let mut map = lock(&w.watches);
+    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+    loop {
+        // SAFETY: evs is a valid array of 64 epoll_event; zero timeout.
+        let n = unsafe { libc::epoll_wait(w.ep.as_raw_fd(), evs.as_mut_ptr(), 64, 0) };
+        if n <= 0 {
+            return;
+        }
         for ev in &evs[..n as usize] {
-            dispatch(w, ev.u64, ev.events);
+            dispatch(w, &mut map, ev.u64, ev.events);
+        }
+        if n < 64 {
+            return;
         }
     }
 }
 
+/// After an operation of the sandbox's own that may have made an O_ASYNC
+/// source ready (a write, a read): raises its signals before the operation
+/// returns, as Linux does from inside the write.
+pub fn poke() {
+    if ACTIVE.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if let Ok(w) = watcher() {
+        drain(w);
+    }
+}
+
 /// Raises the signals one host edge stands for.
-fn dispatch(w: &Watcher, token: u64, events: u32) {
+fn dispatch(w: &Watcher, map: &mut HashMap<u64, Watch>, token: u64, events: u32) {
     let (file, fd, codes) = {
-        let mut map = lock(&w.watches);
         let Some(watch) = map.get_mut(&token) else { return };
         let Some(file) = watch.file.upgrade() else {
             if let Some(gone) = map.remove(&token) {
+                ACTIVE.fetch_sub(1, Ordering::Relaxed);
                 // SAFETY: removes a registration; a closed fd is already gone (EBADF is fine).
                 unsafe { libc::epoll_ctl(w.ep.as_raw_fd(), libc::EPOLL_CTL_DEL, gone.host, std::ptr::null_mut()) };
             }
@@ -198,6 +244,7 @@ pub fn set_async(file: &Arc<OpenFile>, fd: i32, on: bool) -> Result<(), Errno> {
     let old: Vec<u64> = map.iter().filter(|(_, x)| x.file.as_ptr() == me).map(|(t, _)| *t).collect();
     for t in old {
         if let Some(x) = map.remove(&t) {
+            ACTIVE.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: removes a registration of a live (or closed) host fd.
             unsafe { libc::epoll_ctl(w.ep.as_raw_fd(), libc::EPOLL_CTL_DEL, x.host, std::ptr::null_mut()) };
         }
@@ -222,6 +269,7 @@ pub fn set_async(file: &Arc<OpenFile>, fd: i32, on: bool) -> Result<(), Errno> {
             let writable = now & libc::POLLOUT != 0;
             let watch = Watch { file: Arc::downgrade(file), fd, host, writable, skip_initial: now != 0 };
             map.insert(token, watch);
+            ACTIVE.fetch_add(1, Ordering::Relaxed);
         }
     }
     Ok(())
