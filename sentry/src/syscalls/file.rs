@@ -171,6 +171,14 @@ impl FileOps for FifoRdwr {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         self.r.host_fd()
     }
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        // Room to write is the other end's: each direction waits on its own.
+        let out = events & (libc::POLLOUT | libc::POLLWRNORM);
+        self.r.wait_on(events & !out, set);
+        if out != 0 {
+            self.w.wait_on(out, set);
+        }
+    }
     fn poll(&self, events: i16) -> i16 {
         (self.r.poll(events & (libc::POLLIN | libc::POLLRDNORM))
             | self.w.poll(events & (libc::POLLOUT | libc::POLLWRNORM)))
