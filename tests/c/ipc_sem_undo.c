@@ -13,9 +13,10 @@ union semun {
 	unsigned short *array;
 };
 
-static int sync_pipe[2];
+static int sync_pipe[2], go_pipe[2];
 
-/* A child that runs `ops` with SEM_UNDO, reports, waits `ms`, and exits. */
+/* A child that runs `ops` with SEM_UNDO, reports, and exits `ms` after
+ * the parent's go (see `go`). */
 static pid_t holder(int s, struct sembuf *ops, int n, int ms)
 {
 	pid_t pid = fork();
@@ -26,6 +27,9 @@ static pid_t holder(int s, struct sembuf *ops, int n, int ms)
 			_exit(3);
 		if (write(sync_pipe[1], "k", 1) != 1)
 			_exit(4);
+		char c;
+		if (read(go_pipe[0], &c, 1) != 1)
+			_exit(5);
 		usleep(ms * 1000);
 		_exit(0);
 	}
@@ -33,6 +37,13 @@ static pid_t holder(int s, struct sembuf *ops, int n, int ms)
 	if (read(sync_pipe[0], &c, 1) != 1)
 		die("sync");
 	return pid;
+}
+
+/* Lets the holder exit. */
+static void go(void)
+{
+	if (write(go_pipe[1], "g", 1) != 1)
+		die("go");
 }
 
 static void reap(const char *label, pid_t pid)
@@ -50,7 +61,7 @@ static void vals(const char *label, int s)
 
 int main(void)
 {
-	if (pipe(sync_pipe) < 0)
+	if (pipe(sync_pipe) < 0 || pipe(go_pipe) < 0)
 		die("pipe");
 	int s = CHECK(semget(IPC_PRIVATE, 2, IPC_CREAT | 0600));
 	union semun u;
@@ -61,6 +72,7 @@ int main(void)
 	struct sembuf take = {0, -1, SEM_UNDO};
 	pid_t pid = holder(s, &take, 1, 100);
 	vals("held", s);
+	go();
 	struct sembuf plain = {0, -1, 0};
 	CHECK(semop(s, &plain, 1));
 	vals("taken after exit", s);
@@ -72,6 +84,7 @@ int main(void)
 	struct sembuf up = {0, 1, SEM_UNDO};
 	pid = holder(s, &up, 1, 100);
 	vals("raised", s);
+	go();
 	struct sembuf zero = {0, 0, 0};
 	CHECK(semop(s, &zero, 1));
 	vals("zero after exit", s);
@@ -84,6 +97,7 @@ int main(void)
 	struct sembuf many[3] = {{0, 2, SEM_UNDO}, {1, -1, SEM_UNDO}, {1, -1, SEM_UNDO}};
 	pid = holder(s, many, 3, 0);
 	vals("adjusted", s);
+	go();
 	reap("holder 3", pid);
 	vals("after exit", s);
 	printf("sempid is holder: %d %d\n", semctl(s, 0, GETPID) == pid, semctl(s, 1, GETPID) == pid);
@@ -95,6 +109,7 @@ int main(void)
 	pid = holder(s, &five, 1, 50);
 	struct sembuf four = {0, -4, 0};
 	CHECK(semop(s, &four, 1));
+	go();
 	reap("holder 4", pid);
 	vals("clamped", s);
 
@@ -105,6 +120,7 @@ int main(void)
 	pid = holder(s, &two, 1, 50);
 	u.val = 7;
 	CHECK(semctl(s, 1, SETVAL, u));
+	go();
 	reap("holder 5", pid);
 	vals("setval kept", s);
 
