@@ -1,13 +1,16 @@
 /* Signal-driven I/O: F_SETOWN/F_GETOWN/F_SETOWN_EX/F_GETOWN_EX/F_SETSIG/
  * F_GETSIG validation, O_ASYNC through F_SETFL and FIOASYNC, and the signal
  * (SIGIO without details, or the F_SETSIG signal with si_code, si_band and
- * si_fd) raised when another process writes to a pipe or a socket, for a
+ * si_fd) raised when another process writes to a pipe, an AF_UNIX socket or
+ * a TCP socket (or connects to a TCP listener), or the owner writes, for a
  * process owner and a process-group owner, taken with sigtimedwait or by a
  * handler. Each writer waits for the parent before it exits, and O_ASYNC is
  * turned off first, so hang-ups raise nothing. */
 #include "common.h"
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #ifndef F_SETOWN_EX
@@ -67,6 +70,17 @@ static void take(const char *label, int sig, int fd)
 	if (si.si_code > 0 && si.si_code < 0x80)
 		printf(" band=%#lx fd_ok=%d", (long)si.si_band, si.si_fd == fd);
 	printf("\n");
+}
+
+/* Discards queued copies of `sig` (a real-time signal may queue twice). */
+static void discard(int sig)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&s, NULL, &zero) > 0)
+		;
 }
 
 static void async_off(int fd)
@@ -216,6 +230,57 @@ int main(void)
 	async_off(p[0]);
 	CHECK(read(p[0], &c, 1));
 	CHECK(fcntl(p[0], F_SETSIG, SIGRTMIN));
+
+	/* TCP over loopback: a connection raises it on the listener, data on
+	 * the accepted socket. */
+	int rt4 = SIGRTMIN + 4;
+	sigset_t b4;
+	sigemptyset(&b4);
+	sigaddset(&b4, rt4);
+	sigprocmask(SIG_BLOCK, &b4, NULL);
+	int l = CHECK(socket(AF_INET, SOCK_STREAM, 0));
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof sin;
+	CHECK(bind(l, (struct sockaddr *)&sin, sizeof sin));
+	CHECK(listen(l, 4));
+	CHECK(getsockname(l, (struct sockaddr *)&sin, &sl));
+	CHECK(fcntl(l, F_SETOWN, getpid()));
+	CHECK(fcntl(l, F_SETSIG, rt4));
+	CHECK(fcntl(l, F_SETFL, O_ASYNC));
+	w = fork();
+	if (w == 0) {
+		usleep(50 * 1000);
+		int cs = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(cs, (struct sockaddr *)&sin, sizeof sin) < 0)
+			_exit(3);
+		char g;
+		if (read(go[0], &g, 1) != 1 || write(cs, "t", 1) != 1 || read(go[0], &g, 1) != 1)
+			_exit(4);
+		_exit(0);
+	}
+	sigset_t s4;
+	sigemptyset(&s4);
+	sigaddset(&s4, rt4);
+	struct timespec ten = {10, 0};
+	siginfo_t si4;
+	int r4 = sigtimedwait(&s4, &si4, &ten);
+	printf("tcp listener: got=%d code=%d fd_ok=%d\n", r4 == rt4, si4.si_code, si4.si_fd == l);
+	async_off(l);
+	discard(rt4);
+	int as = CHECK(accept(l, NULL, NULL));
+	CHECK(fcntl(as, F_SETOWN, getpid()));
+	CHECK(fcntl(as, F_SETSIG, rt4));
+	CHECK(fcntl(as, F_SETFL, O_ASYNC));
+	if (write(go[1], "g", 1) != 1)
+		die("go");
+	r4 = sigtimedwait(&s4, &si4, &ten);
+	printf("tcp data: got=%d code=%d band=%#lx fd_ok=%d\n", r4 == rt4, si4.si_code, (long)si4.si_band, si4.si_fd == as);
+	async_off(as);
+	discard(rt4);
+	CHECK(read(as, &c, 1));
+	release(w);
+	close(as);
+	close(l);
 
 	/* No owner: nothing is raised. */
 	CHECK(fcntl(p[0], F_SETOWN, 0));
