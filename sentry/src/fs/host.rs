@@ -176,6 +176,10 @@ impl FileOps for HostStream {
         crate::fs::tty::host_tty_ioctl(self.fd, cmd, arg, mem)
     }
 
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        crate::fs::tty::async_sources(self.fd)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -67,6 +67,11 @@ impl FileOps for PipeEnd {
         Some(self.fd.as_raw_fd())
     }
 
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        // The description's access mode picks the direction (readers hear POLL_IN).
+        Some(vec![(self.fd.as_raw_fd(), libc::POLLIN | libc::POLLOUT)])
+    }
+
     fn sync(&self, _data_only: bool) -> VfsResult<()> {
         Err(Errno::EINVAL)
     }
@@ -99,7 +104,7 @@ impl FileOps for PipeEnd {
 pub mod fifo {
     use std::collections::HashMap;
     use std::os::fd::AsRawFd;
-    use std::sync::{Arc, Condvar, Mutex, Weak};
+    use std::sync::{Arc, Mutex, Weak};
 
     use super::PipeEnd;
     use crate::vfs::{Errno, VfsResult};
@@ -114,7 +119,7 @@ pub mod fifo {
     }
 
     static FIFOS: Mutex<Option<HashMap<(u64, u64), State>>> = Mutex::new(None);
-    static CHANGED: Condvar = Condvar::new();
+    static CHANGED: crate::kernel::wait::WaitQueue = crate::kernel::wait::WaitQueue::new();
 
     /// A new open file description of the pipe behind `end`, with `flags`.
     pub(crate) fn reopen(end: &PipeEnd, flags: i32) -> VfsResult<Arc<PipeEnd>> {
@@ -158,22 +163,31 @@ pub mod fifo {
             }
             st.opened_writers += 1;
         }
-        CHANGED.notify_all();
+        CHANGED.notify();
         // Blocking opens wait for the other side (O_RDWR never waits).
         if !nonblock && acc != libc::O_RDWR {
             let want_readers = acc == libc::O_WRONLY;
             let seen = if want_readers { st.opened_readers } else { st.opened_writers };
             loop {
+                // Registered before the check, under the table lock.
+                let ev = CHANGED.register()?;
                 let st = g.get_or_insert_with(HashMap::new).entry(key).or_default();
                 let other_now = if want_readers { st.opened_readers } else { st.opened_writers };
                 let alive = if want_readers { st.readers.upgrade().is_some() } else { st.writers.upgrade().is_some() };
                 if alive || other_now > seen {
                     break;
                 }
-                g = crate::kernel::wait::nap(&CHANGED, g, 20);
+                drop(g);
+                // The task's interrupt fd cuts the wait short for a signal.
+                let (intr, ms) = match crate::kernel::current_task() {
+                    Some(t) => (t.interrupt.raw(), -1),
+                    None => (ev.raw(), 20),
+                };
+                crate::kernel::wait::wait_fds(&[(ev.raw(), libc::POLLIN)], intr, ms);
                 if interrupted() {
                     return Err(Errno::ERESTARTSYS);
                 }
+                g = FIFOS.lock().unwrap_or_else(|e| e.into_inner());
             }
         }
         Ok(r.into_iter().chain(w).collect())

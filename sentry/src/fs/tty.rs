@@ -120,3 +120,17 @@ pub fn host_tty_ioctl(fd: RawFd, cmd: u32, arg: u64, mem: &dyn UserMemory) -> Vf
         _ => Err(Errno::ENOTTY),
     }
 }
+
+/// O_ASYNC on an inherited stream: ttys and pipes have fasync (input raises
+/// SIGIO); regular files do not.
+pub fn async_sources(fd: RawFd) -> Option<Vec<(RawFd, i16)>> {
+    // SAFETY: zeroed stat is a valid out-buffer; fstat only inspects the fd.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid stat buffer.
+    if unsafe { libc::fstat(fd, &mut st) } < 0 {
+        return None;
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    (kind == libc::S_IFCHR || kind == libc::S_IFIFO || kind == libc::S_IFSOCK)
+        .then(|| vec![(fd, libc::POLLIN | libc::POLLOUT)])
+}

@@ -451,6 +451,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     let tg = &task.tg;
     // The whole process is gone: close its files and tell the parent.
     crate::syscalls::fd::release_locks(tg.tgid, &task.files().clear());
+    crate::syscalls::ipc::sem::exit_undo(tg);
     let parent = tg.parent();
     let orphans = {
         let mut st = tg.lock();

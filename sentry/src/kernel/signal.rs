@@ -134,6 +134,7 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
     tg.sig_info.push(info);
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
+    super::wait::SIGNALS.notify();
     if !ignored_by_default(sig) {
         let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
         for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
@@ -153,6 +154,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
     task.sig_info.push(info);
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
+    super::wait::SIGNALS.notify();
     if !ignored_by_default(sig) && !skip.is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), task)) {
         task.interrupt.notify();
     }

@@ -122,6 +122,7 @@ fn rmdir_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult {
     }
     pn.parent.inode().rmdir(&pn.name)?;
     pn.parent.dentry.remove_child(&pn.name);
+    super::inotify::deleted(&vattr);
     super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_DELETE | super::inotify::IN_ISDIR, 0);
     Ok(0)
 }
@@ -149,6 +150,7 @@ fn unlink_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64) -> SysResult 
     }
     pn.parent.inode().unlink(&pn.name)?;
     pn.parent.dentry.remove_child(&pn.name);
+    super::inotify::unlinked(&vattr);
     super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_DELETE, 0);
     Ok(0)
 }
@@ -249,6 +251,7 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     let (isdir, cookie) = (if sattr.is_dir() { super::inotify::IN_ISDIR } else { 0 }, super::inotify::move_cookie());
     super::inotify::child_event(&op.parent, &op.name, super::inotify::IN_MOVED_FROM | isdir, cookie);
     super::inotify::child_event(&np.parent, &np.name, super::inotify::IN_MOVED_TO | isdir, cookie);
+    super::inotify::self_event(&sattr, super::inotify::IN_MOVE_SELF);
     Ok(0)
 }
 
@@ -287,6 +290,7 @@ fn link_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, ne
     may_modify_dir(ctx, &np.parent)?;
     np.parent.inode().link(&np.name, src.inode())?;
     np.parent.dentry.insert_child(&np.name, src.inode().clone());
+    super::inotify::self_event(&sattr, super::inotify::IN_ATTRIB);
     super::inotify::child_event(&np.parent, &np.name, super::inotify::IN_CREATE, 0);
     Ok(0)
 }

@@ -3,6 +3,8 @@
 //! fds where they have one). Edge-triggered entries with a host fd are also
 //! registered, edge-triggered, in a host epoll the instance owns: its events
 //! are the real edges (new data, new room), which polling alone cannot see.
+//! Interests whose readiness is sentry state (signalfd, mqueue, a nested
+//! epoll) are waited on through their wait queues ([`FileOps::wait_on`]).
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
@@ -13,6 +15,7 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
 use crate::fs::host::check;
+use crate::kernel::wait::{WaitQueue, WaitSet};
 use crate::vfs::{Attr, FileOps, OpenFile, VfsResult};
 
 const EPOLLET: u32 = 1 << 31;
@@ -26,6 +29,9 @@ struct Interest {
     data: u64,
     /// Readiness last reported (edge-triggered entries report changes only).
     last: u32,
+    /// For edge-triggered entries on sentry state: the wait queues'
+    /// generation when last reported (a notification is an edge).
+    generation: Option<u64>,
     /// EPOLLONESHOT entry already fired; disabled until EPOLL_CTL_MOD.
     disabled: bool,
     /// The token of this entry's edge-triggered host registration, if any.
@@ -41,7 +47,12 @@ pub struct Epoll {
     /// Host epoll holding the edge-triggered registrations.
     host_ep: OwnedFd,
     next_token: std::sync::atomic::AtomicU64,
+    /// Notified when the interest list changes (a ready fd added or re-armed).
+    changed: WaitQueue,
 }
+
+/// Linux's EP_MAX_NESTS: how deep epolls may watch epolls.
+const MAX_NESTS: u32 = 4;
 
 /// Host epoll events for an app event mask (the low 16 bits are shared).
 fn host_events(events: u32) -> u32 {
@@ -97,8 +108,9 @@ impl Epoll {
         fired
     }
 
-    /// Collects up to `max` ready events; fills `wait_on` with host fds to block on.
-    fn collect(&self, max: usize, wait_on: &mut Vec<(RawFd, i16)>) -> Vec<(u32, u64)> {
+    /// Collects up to `max` ready events; registers in `set` what to block on.
+    fn collect(&self, max: usize, set: &mut WaitSet) -> Vec<(u32, u64)> {
+        set.queue(&self.changed);
         let mut out = Vec::new();
         let fired = self.host_edges();
         let mut map = self.lock();
@@ -118,6 +130,10 @@ impl Epoll {
             }
             let Some(f) = i.file.upgrade() else { continue };
             let want = (i.events & 0xffff) as i16 | libc::POLLERR | libc::POLLHUP;
+            if i.host_token.is_none() || i.events & EPOLLET == 0 {
+                // Registered before the check, so a change in between still wakes us.
+                f.ops().wait_on((i.events & 0xffff) as i16, set);
+            }
             if i.host_token.is_some() && i.events & EPOLLET != 0 {
                 // Real edge-triggered entry: report once per edge, if ready then.
                 wait_host_ep = true;
@@ -137,16 +153,18 @@ impl Epoll {
             let ready = (f.ops().poll(want) & want) as u16 as u32;
             if ready == 0 {
                 i.last = 0;
-                if let Some(h) = f.ops().host_fd() {
-                    wait_on.push((h, (i.events & 0xffff) as i16));
-                }
                 continue;
             }
-            if i.events & EPOLLET != 0 && ready == i.last {
-                if let Some(h) = f.ops().host_fd() {
-                    wait_on.push((h, (i.events & 0xffff) as i16));
+            if i.events & EPOLLET != 0 {
+                // Sentry state: every notification of its queues is an edge.
+                let mut probe = WaitSet::probe();
+                f.ops().wait_on((i.events & 0xffff) as i16, &mut probe);
+                let generation = probe.generation().filter(|_| probe.has_queue());
+                let notified = generation.is_some() && generation != i.generation;
+                i.generation = generation;
+                if ready == i.last && !notified {
+                    continue;
                 }
-                continue;
             }
             i.last = ready;
             if i.events & EPOLLONESHOT != 0 {
@@ -155,9 +173,23 @@ impl Epoll {
             out.push((ready, i.data));
         }
         if wait_host_ep {
-            wait_on.push((self.host_ep.as_raw_fd(), libc::POLLIN));
+            set.fd(self.host_ep.as_raw_fd(), libc::POLLIN);
         }
         out
+    }
+
+    /// Whether `target` is this epoll or watches it, directly or through
+    /// nested epolls (adding it would make a loop), or nests too deep.
+    fn reaches(&self, target: &Epoll, depth: u32) -> bool {
+        if std::ptr::eq(self, target) || depth > MAX_NESTS {
+            return true;
+        }
+        target.lock().values().filter_map(|i| i.file.upgrade()).any(|f| {
+            match f.ops().as_any().downcast_ref::<Epoll>() {
+                Some(inner) => self.reaches(inner, depth + 1),
+                None => false,
+            }
+        })
     }
 }
 
@@ -170,6 +202,24 @@ impl FileOps for Epoll {
     }
     fn attr(&self) -> VfsResult<Attr> {
         Ok(Attr { mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() })
+    }
+    fn wait_on(&self, _events: i16, set: &mut WaitSet) {
+        // Readable when any interest is ready: watch them all.
+        if set.depth >= MAX_NESTS {
+            return set.recheck(50);
+        }
+        set.queue(&self.changed);
+        set.depth += 1;
+        let files: Vec<(Arc<OpenFile>, u32)> = self
+            .lock()
+            .values()
+            .filter(|i| !i.disabled)
+            .filter_map(|i| i.file.upgrade().map(|f| (f, i.events)))
+            .collect();
+        for (f, events) in &files {
+            f.ops().wait_on((events & 0xffff) as i16, set);
+        }
+        set.depth -= 1;
     }
     fn poll(&self, events: i16) -> i16 {
         let ready = self.lock().values().any(|i| {
@@ -204,7 +254,12 @@ fn epoll_create(ctx: &mut SyscallCtx<'_>, flags: i32) -> SysResult {
     }
     // SAFETY: fresh fd, owned from here on.
     let host_ep = unsafe { OwnedFd::from_raw_fd(host_ep) };
-    let ep = Arc::new(Epoll { interests: Mutex::new(BTreeMap::new()), host_ep, next_token: Default::default() });
+    let ep = Arc::new(Epoll {
+        interests: Mutex::new(BTreeMap::new()),
+        host_ep,
+        next_token: Default::default(),
+        changed: WaitQueue::new(),
+    });
     let file = OpenFile::new_anon(ep, None, libc::O_RDWR, "anon_inode:[eventpoll]".into());
     ctx.task.files().install(file, flags & libc::EPOLL_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)
 }
@@ -233,8 +288,16 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let attr = target.attr()?;
-    if attr.is_regular() || attr.is_dir() {
+    // Files without a poll method; a message queue's inode is a regular file that polls.
+    if (attr.is_regular() || attr.is_dir()) && !super::ipc::mqueue::is_queue(&target) {
         return Err(Errno::EPERM);
+    }
+    if op == libc::EPOLL_CTL_ADD {
+        if let Some(inner) = target.ops().as_any().downcast_ref::<Epoll>() {
+            if ep.reaches(inner, 1) {
+                return Err(Errno::ELOOP);
+            }
+        }
     }
     let key = (fd, Arc::as_ptr(&target) as usize);
     let ev = if op == libc::EPOLL_CTL_DEL {
@@ -257,12 +320,15 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
                 events: events & !EPOLLWAKEUP,
                 data,
                 last: 0,
+                generation: None,
                 disabled: false,
                 host_token: None,
                 edge: true,
             };
             ep.register(&mut i, target.ops().host_fd());
             map.insert(key, i);
+            drop(map);
+            ep.changed.notify();
             Ok(0)
         }
         libc::EPOLL_CTL_MOD => {
@@ -271,8 +337,10 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if events & EPOLLEXCLUSIVE != 0 || i.events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
-            (i.events, i.data, i.last, i.disabled) = (events & !EPOLLWAKEUP, data, 0, false);
+            (i.events, i.data, i.last, i.disabled, i.generation) = (events & !EPOLLWAKEUP, data, 0, false, None);
             ep.register(i, target.ops().host_fd());
+            drop(map);
+            ep.changed.notify();
             Ok(0)
         }
         libc::EPOLL_CTL_DEL => {
@@ -292,9 +360,10 @@ fn epoll_wait_common(ctx: &mut SyscallCtx<'_>, epfd: i32, evp: u64, max: i32, ti
     let ep = epoll_of(&epf)?;
     let deadline =
         (timeout_ms >= 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
+    let mut set = WaitSet::new();
     loop {
-        let mut wait_on = Vec::new();
-        let ready = ep.collect(max as usize, &mut wait_on);
+        set.reset();
+        let ready = ep.collect(max as usize, &mut set);
         if !ready.is_empty() {
             let mut buf = Vec::with_capacity(ready.len() * 12);
             for (ev, data) in &ready {
@@ -308,10 +377,9 @@ fn epoll_wait_common(ctx: &mut SyscallCtx<'_>, epfd: i32, evp: u64, max: i32, ti
         if remaining == Some(0) {
             return Ok(0);
         }
-        // Sentry-internal files have no host fd to wait on: re-check periodically.
-        let slice = remaining.map(|r| r.min(50)).unwrap_or(50);
+        let (fds, ms) = set.block_args(remaining.unwrap_or(-1));
         // epoll_wait is never restarted, whatever SA_RESTART says.
-        ctx.block(&wait_on, slice).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
+        ctx.block(&fds, ms).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
     }
 }
 
@@ -359,6 +427,10 @@ impl FileOps for EventFdFile {
     }
     fn host_fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
+    }
+    fn per_segment_io(&self, write: bool) -> bool {
+        // eventfd has read_iter but a plain write.
+        write
     }
     fn sync(&self, _data_only: bool) -> VfsResult<()> {
         Err(Errno::EINVAL)

@@ -4,25 +4,31 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
 use crate::fs::pipe::new_pipe;
+use crate::vfs::file::{F_OWNER_PGRP, F_OWNER_PID};
 use crate::vfs::OpenFile;
+
+const F_SETSIG: i32 = 10;
+const F_GETSIG: i32 = 11;
+const F_SETOWN_EX: i32 = 15;
+const F_GETOWN_EX: i32 = 16;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
     release_locks(ctx.task.tg.tgid, std::slice::from_ref(&file));
-    // The last reference to a writable description: IN_CLOSE_WRITE.
-    if file.writable() && std::sync::Arc::strong_count(&file) == 1 {
-        super::inotify::file_event(&file, super::inotify::IN_CLOSE_WRITE);
-    }
     Ok(0)
 }
 
 /// After process `tgid` closed `files` (close, dup2 over, close_range, exec,
 /// exit): POSIX locks of the process on those files go (any close drops
-/// them all), and so do flock/OFD locks of descriptions closed for good.
+/// them all), and so do flock/OFD locks of descriptions closed for good,
+/// which also report their close to inotify.
 pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
     for file in files {
         locks::release_owner(file, tgid);
         locks::release_flock(file);
+        if std::sync::Arc::strong_count(file) == 1 {
+            super::inotify::closed(file);
+        }
     }
 }
 
@@ -94,7 +100,18 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if file.is_path_only() {
                 return Err(Errno::EBADF);
             }
-            file.set_status_flags(arg as i32);
+            let flags = arg as i32;
+            // O_ASYNC toggled: files with fasync start or stop raising SIGIO.
+            if (flags ^ file.flags()) & libc::O_ASYNC != 0 {
+                let on = flags & libc::O_ASYNC != 0;
+                match super::sigio::set_async(&file, fd, on) {
+                    Ok(()) => file.set_async_flag(on),
+                    // Without fasync the flag is silently not kept, as in Linux.
+                    Err(e) if e == Errno::ENOTTY => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            file.set_status_flags(flags);
             Ok(0)
         }
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
@@ -112,7 +129,33 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             Some(h) => host_fcntl(h, cmd, arg as i32),
             None => Err(Errno::EINVAL),
         },
-        libc::F_GETOWN | libc::F_SETOWN | 10 | 11 => Ok(0), // F_SETSIG, F_GETSIG
+        libc::F_SETOWN => {
+            let who = arg as i32;
+            match who {
+                i32::MIN => Err(Errno::EINVAL),
+                w if w < 0 => super::sigio::set_owner(ctx, &file, F_OWNER_PGRP, -w).map(|()| 0),
+                w => super::sigio::set_owner(ctx, &file, F_OWNER_PID, w).map(|()| 0),
+            }
+        }
+        libc::F_GETOWN => Ok(super::sigio::get_owner(&file)),
+        F_SETOWN_EX => {
+            let raw: [i32; 2] = ctx.mem.read_val(arg)?;
+            super::sigio::set_owner(ctx, &file, raw[0], raw[1]).map(|()| 0)
+        }
+        F_GETOWN_EX => {
+            let o = file.async_owner();
+            ctx.mem.write_val(arg, &[o.kind, o.id])?;
+            Ok(0)
+        }
+        F_SETSIG => {
+            let sig = arg as i32;
+            if !(0..=64).contains(&sig) {
+                return Err(Errno::EINVAL);
+            }
+            file.set_async_owner(|o| o.sig = sig);
+            Ok(0)
+        }
+        F_GETSIG => Ok(file.async_owner().sig.into()),
         _ => ctx.unsupported(&format!("fcntl({cmd})"), Errno::EINVAL),
     }
 }
@@ -147,6 +190,16 @@ pub fn sys_ioctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             let v: i32 = ctx.mem.read_val(arg)?;
             let fl = file.flags();
             file.set_status_flags(if v != 0 { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK });
+            return Ok(0);
+        }
+        c if c == libc::FIOASYNC => {
+            // Unlike F_SETFL, FIOASYNC fails (ENOTTY) on files without fasync.
+            let on = ctx.mem.read_val::<i32>(arg)? != 0;
+            let fl = file.flags();
+            if on != (fl & libc::O_ASYNC != 0) {
+                super::sigio::set_async(&file, fd, on)?;
+                file.set_async_flag(on);
+            }
             return Ok(0);
         }
         _ => {}
@@ -247,11 +300,12 @@ pub mod locks {
     //! kept in the sentry so locks between sandboxed processes conflict as on Linux.
 
     use std::collections::HashMap;
-    use std::sync::{Arc, Condvar, Mutex};
+    use std::sync::{Arc, Mutex};
 
     use rvisor_syscalls::abi::Flock;
     use rvisor_syscalls::{Errno, SysResult};
 
+    use crate::kernel::wait::WaitQueue;
     use crate::syscalls::SyscallCtx;
     use crate::vfs::OpenFile;
 
@@ -278,7 +332,7 @@ pub mod locks {
     }
 
     static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-    static CHANGED: Condvar = Condvar::new();
+    static CHANGED: WaitQueue = WaitQueue::new();
 
     fn key(file: &OpenFile) -> Option<(u64, u64)> {
         file.attr().ok().map(|a| (a.dev, a.ino))
@@ -324,7 +378,7 @@ pub mod locks {
                 }
             }
         });
-        CHANGED.notify_all();
+        CHANGED.notify();
     }
 
     #[derive(Default)]
@@ -334,7 +388,7 @@ pub mod locks {
     }
 
     static FLOCKS: Mutex<Option<FlockTable>> = Mutex::new(None);
-    static FLOCK_CHANGED: Condvar = Condvar::new();
+    static FLOCK_CHANGED: WaitQueue = WaitQueue::new();
 
     /// flock(2): whole-file locks owned by the open file description.
     pub fn flock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, op: i32) -> SysResult {
@@ -347,6 +401,8 @@ pub mod locks {
         let me = Arc::as_ptr(file) as usize;
         let exclusive = kind == libc::LOCK_EX;
         loop {
+            // Registered before the check: a release after it wakes us.
+            let ev = FLOCK_CHANGED.register()?;
             let mut g = FLOCKS.lock().unwrap_or_else(|e| e.into_inner());
             let t = g.get_or_insert_with(FlockTable::default);
             let holders = t.by_file.entry(k).or_default();
@@ -354,7 +410,7 @@ pub mod locks {
             holders.retain(|&(o, _)| o != me);
             if kind == libc::LOCK_UN {
                 drop(g);
-                FLOCK_CHANGED.notify_all();
+                FLOCK_CHANGED.notify();
                 return Ok(0);
             }
             let conflict = holders.iter().any(|&(_, ex)| ex || exclusive);
@@ -364,13 +420,11 @@ pub mod locks {
             }
             if nb {
                 drop(g);
-                FLOCK_CHANGED.notify_all();
+                FLOCK_CHANGED.notify();
                 return Err(Errno::EAGAIN);
             }
-            drop(crate::kernel::wait::nap(&FLOCK_CHANGED, g, 50));
-            if ctx.interrupted() {
-                return Err(Errno::ERESTARTSYS);
-            }
+            drop(g);
+            ctx.block(&[(ev.raw(), libc::POLLIN)], -1)?;
         }
     }
 
@@ -386,7 +440,7 @@ pub mod locks {
             h.retain(|&(o, _)| o != me);
         }
         drop(g);
-        FLOCK_CHANGED.notify_all();
+        FLOCK_CHANGED.notify();
     }
 
     pub fn fcntl_lock(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, cmd: i32, arg: u64) -> SysResult {
@@ -449,13 +503,14 @@ pub mod locks {
         }
         let wait = cmd == libc::F_SETLKW || cmd == libc::F_OFD_SETLKW;
         loop {
+            let ev = CHANGED.register()?;
             let mut g = TABLE.lock().unwrap_or_else(|e| e.into_inner());
             let t = g.get_or_insert_with(Table::default);
             let list = t.by_file.entry(k).or_default();
             if ltype == libc::F_UNLCK {
                 unlock_range(list, owner, start, end);
                 drop(g);
-                CHANGED.notify_all();
+                CHANGED.notify();
                 return Ok(0);
             }
             if !list.iter().any(|l| conflicts(l, &want)) {
@@ -466,10 +521,8 @@ pub mod locks {
             if !wait {
                 return Err(Errno::EAGAIN);
             }
-            drop(crate::kernel::wait::nap(&CHANGED, g, 50));
-            if ctx.interrupted() {
-                return Err(Errno::ERESTARTSYS);
-            }
+            drop(g);
+            ctx.block(&[(ev.raw(), libc::POLLIN)], -1)?;
         }
     }
 }

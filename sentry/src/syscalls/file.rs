@@ -58,6 +58,7 @@ pub fn open_at(
     resolve: ResolveFlags,
 ) -> SysResult {
     let file = open_file(ctx, dirfd, path, flags, mode, resolve)?;
+    super::inotify::opened(&file);
     ctx.task.files().install(file, flags & libc::O_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)
 }
 
@@ -169,6 +170,14 @@ impl FileOps for FifoRdwr {
     }
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         self.r.host_fd()
+    }
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        // Room to write is the other end's: each direction waits on its own.
+        let out = events & (libc::POLLOUT | libc::POLLWRNORM);
+        self.r.wait_on(events & !out, set);
+        if out != 0 {
+            self.w.wait_on(out, set);
+        }
     }
     fn poll(&self, events: i16) -> i16 {
         (self.r.poll(events & (libc::POLLIN | libc::POLLRDNORM))
@@ -374,6 +383,7 @@ fn chmod_loc(ctx: &SyscallCtx<'_>, loc: &Location, mode: u32) -> SysResult {
     }
     check_writable_mount(loc)?;
     loc.inode().setattr(&SetAttr { mode: Some(mode & 0o7777), ..Default::default() })?;
+    super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
     Ok(0)
 }
 
@@ -424,6 +434,7 @@ fn chown_loc(ctx: &SyscallCtx<'_>, loc: &Location, uid: u32, gid: u32) -> SysRes
         change.mode = Some(m);
     }
     loc.inode().setattr(&change)?;
+    super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
     Ok(0)
 }
 
@@ -493,6 +504,7 @@ fn utimes_loc(ctx: &SyscallCtx<'_>, loc: &Location, times: Option<[Timespec; 2]>
     }
     check_writable_mount(loc)?;
     loc.inode().setattr(&SetAttr { atime, mtime, ..Default::default() })?;
+    super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
     Ok(0)
 }
 

@@ -1,6 +1,6 @@
-//! inotify (basic): events come from the sentry's own namespace operations
-//! (mkdir, create, unlink, rmdir, rename, write, last close), never from the
-//! host. A hub maps watched inodes, by (dev, ino), to the watches on them;
+//! inotify (basic): events come from the sentry's own operations (open,
+//! read, write, attribute changes, close, mkdir, create, link, unlink,
+//! rmdir, rename), never from the host. A hub maps watched inodes, by (dev, ino), to the watches on them;
 //! while no watch exists the hooks cost one atomic load.
 
 use std::any::Any;
@@ -14,8 +14,14 @@ use super::SyscallCtx;
 use crate::kernel::wait::EventFd;
 use crate::vfs::{Attr, FileOps, Location, OpenFile, VfsResult};
 
+pub const IN_ACCESS: u32 = 0x1;
 pub const IN_MODIFY: u32 = 0x2;
+pub const IN_ATTRIB: u32 = 0x4;
 pub const IN_CLOSE_WRITE: u32 = 0x8;
+pub const IN_CLOSE_NOWRITE: u32 = 0x10;
+pub const IN_OPEN: u32 = 0x20;
+pub const IN_DELETE_SELF: u32 = 0x400;
+pub const IN_MOVE_SELF: u32 = 0x800;
 pub const IN_MOVED_FROM: u32 = 0x40;
 pub const IN_MOVED_TO: u32 = 0x80;
 pub const IN_CREATE: u32 = 0x100;
@@ -164,6 +170,13 @@ impl FileOps for Inotify {
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         Some(self.ready.raw())
     }
+    fn per_segment_io(&self, _write: bool) -> bool {
+        true
+    }
+    fn async_sources(&self) -> Option<Vec<(std::os::fd::RawFd, i16)>> {
+        // Each queued event writes the eventfd: one edge, one SIGIO.
+        Some(vec![(self.ready.raw(), libc::POLLIN)])
+    }
     fn poll(&self, events: i16) -> i16 {
         if lock(&self.state).queue.is_empty() {
             0
@@ -223,16 +236,78 @@ pub fn file_event(file: &OpenFile, mask: u32) {
     if WATCHES.load(Ordering::Relaxed) == 0 {
         return;
     }
-    let Some(loc) = file.location() else { return };
+    if let Some(loc) = file.location() {
+        loc_event(loc, mask);
+    }
+}
+
+/// An event on the object at `loc` (open, access, attributes, close):
+/// its directory hears first, with the name, as in Linux's fsnotify_parent.
+pub fn loc_event(loc: &Location, mask: u32) {
+    if WATCHES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
     let Ok(attr) = loc.attr() else { return };
     let dir = if attr.is_dir() { IN_ISDIR } else { 0 };
-    // The directory hears first, as in Linux's fsnotify_parent.
     if let Some(parent) = loc.dentry.parent() {
         if let Ok(pattr) = parent.attr() {
             emit(key_of(&pattr), mask | dir, 0, &loc.dentry.name());
         }
     }
     emit(key_of(&attr), mask | dir, 0, b"");
+}
+
+/// An event only the object's own watches hear (link count changes,
+/// IN_MOVE_SELF, IN_DELETE_SELF); `attr` was taken before the change.
+pub fn self_event(attr: &Attr, mask: u32) {
+    if WATCHES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    emit(key_of(attr), mask, 0, b"");
+}
+
+/// A name of a non-directory was unlinked (`attr` from before): its link
+/// count changed, and with the last name the object is gone.
+pub fn unlinked(attr: &Attr) {
+    self_event(attr, IN_ATTRIB);
+    if attr.nlink <= 1 {
+        deleted(attr);
+    }
+}
+
+/// The object is gone: IN_DELETE_SELF, then every watch on it ends with
+/// IN_IGNORED (before the directory's IN_DELETE, as Linux orders them).
+pub fn deleted(attr: &Attr) {
+    if WATCHES.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let key = key_of(attr);
+    emit(key, IN_DELETE_SELF, 0, b"");
+    let targets: Vec<(Arc<Inotify>, i32)> = match lock(hub()).get(&key) {
+        Some(v) => v.iter().filter_map(|(i, wd)| i.upgrade().map(|i| (i, *wd))).collect(),
+        None => return,
+    };
+    for (inst, wd) in targets {
+        let mut st = lock(&inst.state);
+        if inst.remove_watch(&mut st, wd).is_some() {
+            inst.push(&mut st, encode(wd, IN_IGNORED, 0, b""));
+        }
+    }
+}
+
+/// open(2) of `file`: IN_OPEN (O_PATH opens are silent).
+pub fn opened(file: &OpenFile) {
+    if !file.is_path_only() {
+        file_event(file, IN_OPEN);
+    }
+}
+
+/// The last reference to an open description went: IN_CLOSE_WRITE or
+/// IN_CLOSE_NOWRITE.
+pub fn closed(file: &OpenFile) {
+    if !file.is_path_only() {
+        file_event(file, if file.writable() { IN_CLOSE_WRITE } else { IN_CLOSE_NOWRITE });
+    }
 }
 
 pub fn sys_inotify_init(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {

@@ -53,8 +53,7 @@ fn read_file_with(
     let n = loop {
         match ops.read(&mut buf, pos) {
             Err(e) if e == Errno::EAGAIN && !file.nonblocking() => {
-                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
-                ctx.wait_host_fd(fd, libc::POLLIN)?;
+                super::sys::wait_file(ctx, ops.as_ref(), libc::POLLIN)?
             }
             r => break r?,
         }
@@ -136,8 +135,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
                     }
                     return Err(e);
                 }
-                let fd = ops.host_fd().ok_or(Errno::EAGAIN)?;
-                if let Err(e) = ctx.wait_host_fd(fd, libc::POLLOUT) {
+                if let Err(e) = super::sys::wait_file(ctx, ops.as_ref(), libc::POLLOUT) {
                     if done > 0 {
                         break;
                     }
@@ -174,10 +172,19 @@ fn do_read(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u6
         return Ok(0);
     }
     if let Some(r) = hostread::read(ctx, &file, Dest::Buf(buf), len, off) {
-        return r;
+        return accessed(&file, r);
     }
     let (_, n) = read_file_with(ctx, &file, len as usize, off, |data| copy_out(ctx, buf, data))?;
-    Ok(n as i64)
+    accessed(&file, Ok(n as i64))
+}
+
+/// A read that returned data: IN_ACCESS, and SIGIO for writers waiting for room.
+fn accessed(file: &OpenFile, r: SysResult) -> SysResult {
+    if r.is_ok_and(|n| n > 0) {
+        super::inotify::file_event(file, super::inotify::IN_ACCESS);
+        super::sigio::poke();
+    }
+    r
 }
 
 fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u64>) -> SysResult {
@@ -188,6 +195,7 @@ fn do_write(ctx: &mut SyscallCtx<'_>, fd: u64, buf: u64, len: u64, off: Option<u
     let n = write_file(ctx, &file, &data, off)?;
     if n > 0 {
         super::inotify::file_event(&file, super::inotify::IN_MODIFY);
+        super::sigio::poke();
     }
     Ok(n)
 }
@@ -234,12 +242,18 @@ fn readv_common(
     if total == 0 {
         return if file.readable() { Ok(0) } else { Err(Errno::EBADF) };
     }
+    if let Some(r) = super::signalfd::readv_hook(ctx, &file, &iovs, off) {
+        return r;
+    }
+    if file.ops().per_segment_io(false) {
+        return per_segment(&iovs, off, |v, o| do_read(ctx, fd, v.iov_base, v.iov_len, o));
+    }
     let dest = match flags {
         Some(f) => Dest::Iov2(iov, cnt, f),
         None => Dest::Iov(iov, cnt),
     };
     if let Some(r) = hostread::read(ctx, &file, dest, total, off) {
-        return r;
+        return accessed(&file, r);
     }
     let scatter = |data: &[u8]| {
         let mut done = 0usize;
@@ -262,12 +276,34 @@ fn readv_common(
         Ok(done)
     };
     let (_, n) = read_file_with(ctx, &file, total as usize, off, scatter)?;
-    Ok(n as i64)
+    accessed(&file, Ok(n as i64))
+}
+
+/// readv/writev as Linux's do_loop_readv_writev: one transfer per
+/// non-empty iovec, stopping at the first short one or error.
+fn per_segment(iovs: &[Iovec], off: Option<u64>, mut one: impl FnMut(&Iovec, Option<u64>) -> SysResult) -> SysResult {
+    let mut done = 0i64;
+    for v in iovs.iter().filter(|v| v.iov_len > 0) {
+        match one(v, off.map(|o| o + done as u64)) {
+            Ok(n) => {
+                done += n;
+                if n as u64 != v.iov_len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
     let file = ctx.file(fd as i32)?;
     let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
+    if file.ops().per_segment_io(true) {
+        return per_segment(&iovs, off, |v, o| do_write(ctx, fd, v.iov_base, v.iov_len, o));
+    }
     let mut data = Vec::new();
     for v in &iovs {
         let n = (v.iov_len as usize).min(CHUNK.saturating_sub(data.len()));
@@ -282,7 +318,11 @@ fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Opt
             break;
         }
     }
-    write_file(ctx, &file, &data, off)
+    let n = write_file(ctx, &file, &data, off)?;
+    if n > 0 {
+        super::sigio::poke();
+    }
+    Ok(n)
 }
 
 pub fn sys_readv(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -628,6 +668,7 @@ fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysRe
     }
     ctx.mem.write(buf, &out)?;
     *pos = idx as u64;
+    super::inotify::file_event(&file, super::inotify::IN_ACCESS);
     Ok(out.len() as i64)
 }
 

@@ -19,6 +19,7 @@ pub mod mm;
 pub mod process;
 pub mod sched;
 pub mod seccomp;
+pub mod sigio;
 pub mod signal;
 pub mod signalfd;
 pub mod socket;

@@ -2,17 +2,21 @@
 //! the reading thread's own context (a zero-timeout rt_sigtimedwait with the
 //! signalfd's mask, injected), and readiness is the reading thread's pending
 //! set as ptrace reports it. A signalfd has no host fd: poll and epoll see
-//! it through `FileOps::poll`, which asks for the task being served.
+//! it through `FileOps::poll`, which asks for the task being served, and
+//! wait on [`SIGNALS`], which every signal the sentry raises notifies.
+//! Signals the host raises by itself (interval and POSIX timers, which are
+//! passthrough) announce nothing: a signalfd watching one is re-checked.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rvisor_syscalls::abi::{Pod, Siginfo};
+use rvisor_syscalls::abi::{Iovec, Pod, Siginfo};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
 use crate::kernel::signal as ksig;
+use crate::kernel::wait::{WaitSet, SIGNALS};
 use crate::vfs::{Attr, FileOps, OpenFile, VfsResult};
 
 /// `sizeof(struct signalfd_siginfo)`.
@@ -23,6 +27,33 @@ const PTRACE_PEEKSIGINFO_SHARED: u32 = 1;
 /// A signalfd: the set of signals it reports.
 pub struct SignalFd {
     mask: AtomicU64,
+}
+
+const fn bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// Signals the host may raise with no sentry involvement: the interval
+/// timers' and RLIMIT_CPU's, plus any a POSIX timer was created with.
+static HOST_RAISED: AtomicU64 =
+    AtomicU64::new(bit(libc::SIGALRM) | bit(libc::SIGVTALRM) | bit(libc::SIGPROF) | bit(libc::SIGXCPU));
+
+/// How often a wait for host-raised signals re-checks, in ms.
+const HOST_RECHECK_MS: i32 = 10;
+
+/// timer_create: the host will raise `sig` on its own from now on.
+pub fn note_timer_signal(sig: i32) {
+    if (1..=64).contains(&sig) {
+        HOST_RAISED.fetch_or(bit(sig), Ordering::Relaxed);
+    }
+}
+
+/// Registers a wait for any of `mask` to become pending.
+fn wait_for(mask: u64, set: &mut WaitSet) {
+    set.queue(&SIGNALS);
+    if mask & HOST_RAISED.load(Ordering::Relaxed) != 0 {
+        set.recheck(HOST_RECHECK_MS);
+    }
 }
 
 /// Signals pending for host thread `tid` (its own and its process's), read
@@ -72,6 +103,9 @@ impl FileOps for SignalFd {
     }
     fn attr(&self) -> VfsResult<Attr> {
         Ok(Attr { mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() })
+    }
+    fn wait_on(&self, _events: i16, set: &mut WaitSet) {
+        wait_for(self.mask.load(Ordering::Relaxed), set);
     }
     fn poll(&self, events: i16) -> i16 {
         let Some(task) = crate::kernel::current_task() else { return 0 };
@@ -162,14 +196,59 @@ fn to_ssi(si: &Siginfo) -> [u8; SSI_SIZE] {
     o
 }
 
+/// Where a read's records go: one buffer, or an iovec array (readv).
+enum Dest<'a> {
+    Buf(u64),
+    Iov(&'a [Iovec]),
+}
+
+impl Dest<'_> {
+    fn put(&self, ctx: &SyscallCtx<'_>, data: &[u8]) -> Result<(), Errno> {
+        match self {
+            Dest::Buf(addr) => ctx.mem.write(*addr, data),
+            Dest::Iov(iovs) => {
+                let mut done = 0;
+                for v in iovs.iter() {
+                    if done >= data.len() {
+                        break;
+                    }
+                    let n = (v.iov_len as usize).min(data.len() - done);
+                    ctx.mem.write(v.iov_base, &data[done..done + n])?;
+                    done += n;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// read(2) on a signalfd, or None if `fd` is not one (the generic path runs).
 pub fn read_hook(ctx: &mut SyscallCtx<'_>, fd: i32, buf: u64, len: u64) -> Option<SysResult> {
     let file = ctx.file(fd).ok()?;
     let mask = file.ops().as_any().downcast_ref::<SignalFd>()?.mask.load(Ordering::Relaxed);
-    Some(read(ctx, &file, mask, buf, len))
+    Some(read(ctx, &file, mask, Dest::Buf(buf), len))
 }
 
-fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len: u64) -> SysResult {
+/// readv/preadv2 (offset -1) on a signalfd: records fill the vector as one
+/// buffer (Linux's signalfd has read_iter); an offset is ESPIPE.
+pub fn readv_hook(
+    ctx: &mut SyscallCtx<'_>,
+    file: &Arc<OpenFile>,
+    iovs: &[Iovec],
+    off: Option<u64>,
+) -> Option<SysResult> {
+    let mask = file.ops().as_any().downcast_ref::<SignalFd>()?.mask.load(Ordering::Relaxed);
+    if off.is_some() {
+        return Some(Err(Errno::ESPIPE));
+    }
+    if !file.readable() {
+        return Some(Err(Errno::EBADF));
+    }
+    let len = iovs.iter().fold(0u64, |a, v| a.saturating_add(v.iov_len));
+    Some(read(ctx, file, mask, Dest::Iov(iovs), len))
+}
+
+fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, dest: Dest<'_>, len: u64) -> SysResult {
     let max = usize::try_from(len).unwrap_or(usize::MAX) / SSI_SIZE;
     if max == 0 {
         return Err(Errno::EINVAL);
@@ -179,7 +258,13 @@ fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len
     let (mask_addr, ts_addr, info_addr) = (scratch, scratch + 16, scratch + 32);
     let mut block = [0u8; 32];
     block[..8].copy_from_slice(&mask.to_ne_bytes());
+    let mut set = WaitSet::new();
     loop {
+        // Registered before the check: a signal raised after it wakes us.
+        set.reset();
+        if !file.nonblocking() {
+            wait_for(mask, &mut set);
+        }
         let mut out = Vec::new();
         while out.len() / SSI_SIZE < max {
             ctx.mem.write(scratch, &block)?;
@@ -192,13 +277,13 @@ fn read(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, mask: u64, buf: u64, len
             out.extend_from_slice(&to_ssi(&si));
         }
         if !out.is_empty() {
-            ctx.mem.write(buf, &out)?;
+            dest.put(ctx, &out)?;
             return Ok(out.len() as i64);
         }
         if file.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        // Nothing announces a blocked signal's arrival: re-check shortly.
-        ctx.block(&[], 10)?;
+        let (fds, ms) = set.block_args(-1);
+        ctx.block(&fds, ms)?;
     }
 }

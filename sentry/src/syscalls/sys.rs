@@ -5,6 +5,7 @@ use rvisor_syscalls::abi::{Sysinfo, Timespec, Utsname};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
+use crate::kernel::wait::WaitSet;
 
 fn field(s: &[u8]) -> [u8; 65] {
     let mut f = [0u8; 65];
@@ -96,18 +97,19 @@ pub fn sys_times(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 /// Waits until any entry (fd, events) is ready or the timeout passes; fills
-/// revents and returns how many are ready. Negative fds are ignored.
+/// revents and returns how many are ready. Negative fds are ignored. Each
+/// round registers what every file waits on (host fds, wait queues) before
+/// checking it, so a change between the check and the sleep still wakes.
 fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: i32) -> SysResult {
     let deadline = if timeout_ms >= 0 {
         Some(std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64))
     } else {
         None
     };
+    let mut set = WaitSet::new();
     loop {
+        set.reset();
         let mut ready = 0;
-        let mut host = Vec::new();
-        // Files without a host fd (signalfd) have nothing to wait on: re-check them.
-        let mut internal = false;
         for e in entries.iter_mut() {
             e.2 = 0;
             if e.0 < 0 {
@@ -117,13 +119,10 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
                 Err(_) => e.2 = libc::POLLNVAL,
                 Ok(f) => {
                     let want = e.1 | libc::POLLERR | libc::POLLHUP;
-                    e.2 = f.ops().poll(want) & want;
-                    if e.2 == 0 {
-                        match f.ops().host_fd() {
-                            Some(h) => host.push((h, e.1)),
-                            None => internal = true,
-                        }
+                    if ready == 0 {
+                        f.ops().wait_on(e.1, &mut set);
                     }
+                    e.2 = f.ops().poll(want) & want;
                 }
             }
             if e.2 != 0 {
@@ -134,9 +133,21 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
         if ready > 0 || remaining == Some(0) {
             return Ok(ready);
         }
-        let ms = remaining.unwrap_or(-1);
-        ctx.block(&host, if internal && !(0..=20).contains(&ms) { 20 } else { ms })?;
+        let (fds, ms) = set.block_args(remaining.unwrap_or(-1));
+        ctx.block(&fds, ms)?;
     }
+}
+
+/// Blocks a read or write that found `file` not ready until it may be
+/// (`events`), interruptibly. The caller retries its operation.
+pub fn wait_file(ctx: &SyscallCtx<'_>, file: &dyn crate::vfs::FileOps, events: i16) -> Result<(), Errno> {
+    let mut set = WaitSet::new();
+    file.wait_on(events, &mut set);
+    if set.has_queue() && file.poll(events) & events != 0 {
+        return Ok(());
+    }
+    let (fds, ms) = set.block_args(-1);
+    ctx.block(&fds, ms)
 }
 
 fn do_poll(ctx: &mut SyscallCtx<'_>, fdsp: u64, nfds: u64, timeout_ms: i32) -> SysResult {

@@ -70,10 +70,12 @@ pub fn sys_clock_nanosleep(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (clock, sevp, idp) = (host_clock(ctx, a[0] as i32)?, a[1], a[2]);
     let mut ev_addr = sevp;
+    let mut signo = libc::SIGALRM;
     if sevp != 0 {
         let mut ev = [0u8; 64];
         ctx.mem.read(sevp, &mut ev)?;
         let notify = i32::from_ne_bytes([ev[12], ev[13], ev[14], ev[15]]);
+        signo = if notify == libc::SIGEV_NONE { 0 } else { i32::from_ne_bytes([ev[8], ev[9], ev[10], ev[11]]) };
         if notify & SIGEV_THREAD_ID != 0 {
             let vtid = i32::from_ne_bytes([ev[16], ev[17], ev[18], ev[19]]);
             let t = ctx.kernel.task_by_vtid(vtid).filter(|t| t.tg.tgid == ctx.task.tg.tgid).ok_or(Errno::EINVAL)?;
@@ -84,5 +86,7 @@ pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         }
     }
     let r = ctx.inject(libc::SYS_timer_create, [clock as u32 as u64, ev_addr, idp, 0, 0, 0])?;
+    // The host raises this timer's signal by itself: signalfds watch for it.
+    super::signalfd::note_timer_signal(signo);
     Errno::result(r)
 }

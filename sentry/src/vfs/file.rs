@@ -8,8 +8,9 @@ use super::{Attr, DirEntry, Errno, FileOps, Inode, Location, VfsResult};
 /// O_LARGEFILE as the kernel reports it on x86_64 (the libc crate defines 0).
 pub const O_LARGEFILE: i32 = 0o100000;
 
-/// Status flags that F_SETFL may change.
-pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_ASYNC | libc::O_DIRECT | libc::O_NOATIME;
+/// Status flags that F_SETFL may change. O_ASYNC is not among them: it
+/// is set only on files with fasync ([`OpenFile::set_async_flag`]).
+pub const SETFL_MASK: i32 = libc::O_APPEND | libc::O_NONBLOCK | libc::O_DIRECT | libc::O_NOATIME;
 
 /// What opening a directory returns in every file system: listing goes
 /// through the inode's readdir (getdents), fstat through the inode, so the
@@ -30,6 +31,27 @@ impl FileOps for DirHandle {
     }
 }
 
+/// F_OWNER_TID, F_OWNER_PID and F_OWNER_PGRP (`struct f_owner_ex` types).
+pub const F_OWNER_TID: i32 = 0;
+pub const F_OWNER_PID: i32 = 1;
+pub const F_OWNER_PGRP: i32 = 2;
+
+/// Who gets SIGIO for an open file description (F_SETOWN[_EX]), and which
+/// signal (F_SETSIG; 0 means SIGIO without details). Ids are sandbox ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AsyncOwner {
+    pub kind: i32,
+    /// 0: no owner.
+    pub id: i32,
+    pub sig: i32,
+}
+
+impl Default for AsyncOwner {
+    fn default() -> Self {
+        AsyncOwner { kind: F_OWNER_PID, id: 0, sig: 0 }
+    }
+}
+
 /// An open file description (Linux `struct file`).
 pub struct OpenFile {
     ops: Arc<dyn FileOps>,
@@ -44,6 +66,8 @@ pub struct OpenFile {
     pub dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
     /// Name shown by /proc/[pid]/fd for anonymous files, e.g. "pipe:[1234]".
     anon_name: Option<String>,
+    /// F_SETOWN/F_SETSIG state.
+    owner: Mutex<AsyncOwner>,
 }
 
 impl OpenFile {
@@ -57,6 +81,7 @@ impl OpenFile {
             offset: Mutex::new(0),
             dir_snapshot: Mutex::new(None),
             anon_name: None,
+            owner: Mutex::new(AsyncOwner::default()),
         })
     }
 
@@ -70,6 +95,7 @@ impl OpenFile {
             offset: Mutex::new(0),
             dir_snapshot: Mutex::new(None),
             anon_name: Some(name),
+            owner: Mutex::new(AsyncOwner::default()),
         })
     }
 
@@ -97,6 +123,24 @@ impl OpenFile {
     pub fn set_status_flags(&self, flags: i32) {
         let old = self.flags();
         self.flags.store((old & !SETFL_MASK) | (flags & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    /// Sets or clears O_ASYNC (for files whose fasync took the change).
+    pub fn set_async_flag(&self, on: bool) {
+        if on {
+            self.flags.fetch_or(libc::O_ASYNC, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!libc::O_ASYNC, Ordering::Relaxed);
+        }
+    }
+
+    pub fn async_owner(&self) -> AsyncOwner {
+        *self.owner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Updates the F_SETOWN/F_SETSIG state.
+    pub fn set_async_owner(&self, f: impl FnOnce(&mut AsyncOwner)) {
+        f(&mut self.owner.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
     pub fn nonblocking(&self) -> bool {

@@ -329,6 +329,34 @@ pub trait FileOps: Send + Sync + 'static {
         }
     }
 
+    /// Registers, in `set`, what a waiter must watch to learn that
+    /// `poll(events)` may have changed. Called *before* `poll`, so a change
+    /// between the two still wakes the waiter. The default watches the host
+    /// fd; files whose readiness is sentry state register their wait queue
+    /// (and notify it on every change). Files with neither are re-checked.
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        match self.host_fd() {
+            Some(fd) => set.fd(fd, events),
+            None => set.recheck(50),
+        }
+    }
+
+    /// Whether readv (`write` false) or writev (true) call `read`/`write`
+    /// once per iovec, stopping at the first short transfer, rather than
+    /// once for the whole vector: Linux files with plain read/write
+    /// methods and no read_iter/write_iter (inotify reads, eventfd writes).
+    fn per_segment_io(&self, _write: bool) -> bool {
+        false
+    }
+
+    /// For files that support O_ASYNC (pipes, sockets, ttys, inotify): the
+    /// host fds whose readiness changes raise SIGIO, each with the poll
+    /// events to watch. `None`: the file has no fasync (FIOASYNC is ENOTTY,
+    /// and O_ASYNC set with F_SETFL does nothing).
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        None
+    }
+
     /// For mmap of special files (/dev/zero): map anonymous memory instead of a host fd.
     fn mmap_anonymous(&self) -> bool {
         false

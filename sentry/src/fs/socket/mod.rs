@@ -276,6 +276,41 @@ impl FileOps for SocketFile {
         self.host_fd_for(libc::POLLIN)
     }
 
+    fn wait_on(&self, events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        // A datagram socket's room to send is its peer's receive queue: each
+        // direction may have its own host fd.
+        let out = events & (libc::POLLOUT | libc::POLLWRNORM | libc::POLLWRBAND);
+        let input = events & !out;
+        let dirs = if input != 0 && out != 0 { [input, out] } else { [events, 0] };
+        let mut any = false;
+        for ev in dirs.into_iter().filter(|&ev| ev != 0 || events == 0) {
+            if let Some(fd) = self.host_fd_for(ev) {
+                set.fd(fd, ev);
+                any = true;
+            }
+        }
+        if !any {
+            // No host object yet (an unconnected AF_UNIX socket): it polls ready anyway.
+            set.recheck(50);
+        }
+    }
+
+    fn async_sources(&self) -> Option<Vec<(RawFd, i16)>> {
+        let both = libc::POLLIN | libc::POLLOUT;
+        Some(match &self.kind {
+            Kind::Unix(s) => {
+                let (rx, tx) = (s.wait_fd(libc::POLLIN), s.wait_fd(libc::POLLOUT));
+                match (rx, tx) {
+                    (Some(r), Some(t)) if r != t => vec![(r, libc::POLLIN), (t, libc::POLLOUT)],
+                    (Some(r), _) => vec![(r, both)],
+                    _ => Vec::new(),
+                }
+            }
+            Kind::Inet(s) => vec![(s.raw(), both)],
+            Kind::Netlink(s) => vec![(s.raw(), libc::POLLIN)],
+        })
+    }
+
     fn poll(&self, events: i16) -> i16 {
         match &self.kind {
             Kind::Unix(s) => s.poll(events),
@@ -293,13 +328,6 @@ impl FileOps for SocketFile {
     }
 
     fn ioctl(&self, cmd: u32, arg: u64, mem: &dyn UserMemory) -> VfsResult<i64> {
-        if cmd as u64 == libc::FIOASYNC {
-            // Accepted so servers that ask for it (nginx's channels) start;
-            // SIGIO itself is not delivered.
-            let mut v = [0u8; 4];
-            mem.read_bytes(arg, &mut v)?;
-            return Ok(0);
-        }
         let v = match (&self.kind, cmd as u64) {
             (Kind::Unix(s), c) if c == libc::FIONREAD => s.pending(false)?,
             (Kind::Unix(s), c) if c == libc::TIOCOUTQ => s.pending(true)?,

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::host::{self, Control};
 use super::{rights, Blocker, Dest, Received, SendArgs, Ucred};
-use crate::kernel::wait::EventFd;
+use crate::kernel::wait::{EventFd, WaitQueue};
 use crate::vfs::{host_poll, Errno, OpenFile, VfsResult};
 
 /// Where a name lives: a socket file (its dev, ino) or the abstract namespace.
@@ -107,6 +107,9 @@ struct Inner {
     state: Mutex<State>,
     /// Datagram sockets only: (rx, inbox).
     dgram: Option<(Arc<OwnedFd>, Arc<OwnedFd>)>,
+    /// Listeners: connects waiting for room in a full backlog (notified by
+    /// accept, shutdown and close).
+    room: WaitQueue,
 }
 
 impl Inner {
@@ -124,6 +127,7 @@ impl Inner {
                 shut_wr: false,
             }),
             dgram,
+            room: WaitQueue::new(),
         })
     }
 
@@ -143,6 +147,18 @@ pub struct UnixSocket {
 
 impl Drop for UnixSocket {
     fn drop(&mut self) {
+        // A closed listener refuses the connects still waiting for room.
+        let listening = {
+            let mut st = self.inner.lock();
+            let l = matches!(st.conn, Conn::Listening { .. });
+            if l {
+                st.conn = Conn::Idle;
+            }
+            l
+        };
+        if listening {
+            self.inner.room.notify();
+        }
         let key = self.inner.lock().key.take();
         if let Some(key) = key {
             let mut g = registry();
@@ -299,8 +315,10 @@ impl UnixSocket {
         }
         let target = target.ok_or(Errno::EINVAL)?;
         loop {
+            // Registered before the check: an accept in between still wakes us.
+            let room = target.room.register()?;
             match self.try_connect(&target, cred) {
-                Err(e) if e == Errno::EAGAIN => block(-1, 0)?,
+                Err(e) if e == Errno::EAGAIN => block(room.raw(), libc::POLLIN)?,
                 r => return r,
             }
         }
@@ -363,6 +381,8 @@ impl UnixSocket {
                     if queue.is_empty() {
                         ready.clear();
                     }
+                    drop(st);
+                    self.inner.room.notify();
                     return Ok(UnixSocket { inner: s });
                 }
                 ready.clone()
@@ -383,6 +403,7 @@ impl UnixSocket {
             Conn::Stream { fd, .. } => host::shutdown(fd.as_raw_fd(), how),
             Conn::Listening { ready, .. } => {
                 ready.notify();
+                self.inner.room.notify();
                 Ok(())
             }
             // Only the receiving side of a datagram socket is the host's to shut.

@@ -9,13 +9,15 @@ pub mod shm;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::RawFd;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rvisor_syscalls::Errno;
 
 use super::SyscallCtx;
 use crate::kernel::wait::EventFd;
+/// Tasks blocked on an IPC object (the VFS's readiness queues).
+pub use crate::kernel::wait::WaitQueue;
 
 pub const IPC_PRIVATE: i32 = 0;
 pub const IPC_CREAT: i32 = 0o1000;
@@ -195,6 +197,11 @@ impl<T: IpcObject> Registry<T> {
         self.objects.iter().find(|(id, _)| **id % IPCMNI == index).map(|(id, o)| (*id, o.clone()))
     }
 
+    /// Every object.
+    pub fn all(&self) -> Vec<Arc<T>> {
+        self.objects.values().cloned().collect()
+    }
+
     pub fn max_index(&self) -> i32 {
         self.objects.keys().map(|id| id % IPCMNI).max().unwrap_or(0)
     }
@@ -202,29 +209,6 @@ impl<T: IpcObject> Registry<T> {
 
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Tasks blocked on an IPC object: each registers its own eventfd, and any
-/// change wakes them all to re-check their condition.
-#[derive(Default)]
-pub struct WaitQueue {
-    waiters: Mutex<Vec<Weak<EventFd>>>,
-}
-
-impl WaitQueue {
-    pub fn register(&self) -> Result<Arc<EventFd>, Errno> {
-        let ev = Arc::new(EventFd::new()?);
-        let mut w = lock(&self.waiters);
-        w.retain(|x| x.strong_count() > 0);
-        w.push(Arc::downgrade(&ev));
-        Ok(ev)
-    }
-
-    pub fn wake_all(&self) {
-        for w in lock(&self.waiters).iter().filter_map(Weak::upgrade) {
-            w.notify();
-        }
-    }
 }
 
 /// A relative timeout for a blocking IPC call.

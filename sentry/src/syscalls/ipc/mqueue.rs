@@ -85,6 +85,9 @@ impl FileOps for MqFile {
             ..Default::default()
         })
     }
+    fn wait_on(&self, _events: i16, set: &mut crate::kernel::wait::WaitSet) {
+        set.queue(&self.q.waiters);
+    }
     fn poll(&self, events: i16) -> i16 {
         let st = lock(&self.q.state);
         let mut r = 0;
@@ -185,6 +188,11 @@ pub fn sys_mq_unlink(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     map.remove(&name);
     Ok(0)
+}
+
+/// Whether `file` is an open message queue.
+pub fn is_queue(file: &OpenFile) -> bool {
+    file.ops().as_any().is::<MqFile>()
 }
 
 fn queue_of(file: &Arc<OpenFile>) -> Result<Arc<Queue>, Errno> {

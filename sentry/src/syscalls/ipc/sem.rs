@@ -53,7 +53,22 @@ struct State {
 }
 
 impl State {
-    /// Applies and drops the adjustments of processes that have exited.
+    /// Applies and drops `tg`'s adjustments (it is exiting); true if it had any.
+    fn undo_for(&mut self, tg: &ThreadGroup) -> bool {
+        let Some(at) = self.undo.iter().position(|u| std::ptr::eq(u.proc.as_ptr(), tg)) else { return false };
+        let u = self.undo.swap_remove(at);
+        for (s, adj) in self.sems.iter_mut().zip(u.adj) {
+            if adj != 0 {
+                // Linux clamps to [0, SEMVMX] and records the exiting process.
+                s.val = (s.val + adj).clamp(0, SEMVMX);
+                s.pid = tg.tgid;
+            }
+        }
+        true
+    }
+
+    /// Applies and drops the adjustments of processes that have exited
+    /// (a safety net: [`exit_undo`] normally applies them at exit).
     fn reap_undo(&mut self) {
         let mut i = 0;
         while i < self.undo.len() {
@@ -184,7 +199,7 @@ fn semop_common(ctx: &mut SyscallCtx<'_>, id: i32, sops: u64, nsops: i64, timeou
     let mut waiting: Option<Op> = None;
     loop {
         let ev = set.waiters.register()?;
-        let undo_pending = {
+        {
             let mut st = lock(&set.state);
             unwait(&mut st, waiting.take());
             if st.removed {
@@ -213,13 +228,11 @@ fn semop_common(ctx: &mut SyscallCtx<'_>, id: i32, sops: u64, nsops: i64, timeou
                         s.ncnt += 1;
                     }
                     waiting = Some(ops[i]);
-                    !st.undo.is_empty()
                 }
             }
-        };
-        // A process holding SEM_UNDO adjustments may exit without telling
-        // us: re-check now and then while any are outstanding.
-        if let Err(e) = deadline.sleep_at_most(ctx, &ev, if undo_pending { 20 } else { -1 }) {
+        }
+        // A holder's exit applies its SEM_UNDO adjustments and wakes us (exit_undo).
+        if let Err(e) = deadline.sleep(ctx, &ev) {
             unwait(&mut lock(&set.state), waiting.take());
             return Err(e);
         }
@@ -234,6 +247,18 @@ fn unwait(st: &mut State, op: Option<Op>) {
             s.zcnt = s.zcnt.saturating_sub(1);
         } else {
             s.ncnt = s.ncnt.saturating_sub(1);
+        }
+    }
+}
+
+/// Process exit (Linux's exit_sem): its SEM_UNDO adjustments are applied
+/// to every set at once, and waiters on the sets that changed wake.
+pub fn exit_undo(tg: &ThreadGroup) {
+    let sets = lock(&ns().sem).all();
+    for set in sets {
+        let changed = lock(&set.state).undo_for(tg);
+        if changed {
+            set.waiters.wake_all();
         }
     }
 }
