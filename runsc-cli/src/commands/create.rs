@@ -84,9 +84,10 @@ pub struct Created {
 /// Creates the container; with `foreground`, a terminal without a console
 /// socket uses the caller's own stdio (`rvisor run`).
 pub fn create(g: &GlobalArgs, a: &CreateArgs, foreground: bool) -> anyhow::Result<Created> {
+    // Before this process opens anything that could land in the range.
+    let (preserved, activation) = super::preserved_fds(a.preserve_fds, true)?;
     let bundle = Bundle::load(&a.bundle)?;
     let mut process = bundle.process()?;
-    let (preserved, activation) = super::preserved_fds(a.preserve_fds, true)?;
     if activation > 0 {
         // What runc tells the container: the fds are for its pid 1.
         process.env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));

@@ -109,10 +109,11 @@ fn process(a: &ExecArgs, bundle: &std::path::Path) -> anyhow::Result<(ProcessSpe
 }
 
 pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
+    // Before this process opens anything that could land in the range.
+    let (preserved, _) = super::preserved_fds(a.preserve_fds, false)?;
     let (dir, st) = super::open(&g.root, &a.id)?;
     super::require(&st, &[Status::Running, Status::Created], "exec needs a running container")?;
     let (spec, terminal) = process(&a, &st.bundle)?;
-    let (preserved, _) = super::preserved_fds(a.preserve_fds, false)?;
     let client = super::connect(&dir)?;
     dir.unlock();
     super::keep_files(&client, &preserved)?;
