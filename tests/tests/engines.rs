@@ -152,6 +152,14 @@ fn podman_runs_containers_with_rvisor() {
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
     let o = pm("logs pd1");
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
+    // ps(1)-style options: podman runs ps in the container, which sees the
+    // sandbox's own processes (init is pid 1) and nothing of the host.
+    let o = pm("top pd1 -ef");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    let first = o.stdout_str().lines().nth(1).unwrap_or_default().split_whitespace().next().map(str::to_string);
+    assert_eq!(first.as_deref(), Some("1"), "{}", report(&o));
+    assert!(o.stdout_str().contains("while true"), "{}", report(&o));
+    assert!(!o.stdout_str().contains("conmon") && !o.stdout_str().contains("rvisor"), "{}", report(&o));
     let o = pm("stop -t 1 pd1");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     let o = pm("inspect -f '{{.State.ExitCode}}' pd1");

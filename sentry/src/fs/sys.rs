@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::tmpfs::{makedev, new_anon_dev};
 use crate::vfs::{
     dtype_of_mode, next_synthetic_ino, now, Attr, DirEntry, Errno, FileOps, Inode, StatFs, Timespec, VfsResult,
-    S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG,
+    S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 
 /// `f_type` values of statfs(2).
@@ -105,6 +105,15 @@ impl FileOps for Content {
 
 impl Inode for SynthInode {
     fn attr(&self) -> VfsResult<Attr> {
+        // The terminal node is the terminal: the same device and inode as
+        // its open file, so ttyname(3)'s scan of /dev/pts recognises it.
+        if let Kind::Chr { open: Some(open), .. } = &self.kind {
+            if let Ok(a) = open().and_then(|f| f.attr()) {
+                if a.mode & S_IFMT == S_IFCHR {
+                    return Ok(a);
+                }
+            }
+        }
         let t = self.fs.time;
         let (nlink, size, rdev) = match &self.kind {
             Kind::Dir(list) => {

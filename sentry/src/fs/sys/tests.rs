@@ -1,5 +1,4 @@
 use super::*;
-use crate::vfs::S_IFMT;
 
 fn read_all(i: &Arc<dyn Inode>) -> Vec<u8> {
     let f = i.open(libc::O_RDONLY).expect("open");
