@@ -57,7 +57,9 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
          touch /guarded/new 2>&1; { echo x > /guarded/file; } 2>&1; cat /guarded/file; \
          { echo h > /proc/sys/kernel/hostname; } 2>&1; touch /tmp/free && echo tmp-writable; \
          umount /etc/secret 2>/dev/null || echo umount-refused; umount /proc/sys 2>/dev/null || echo umount-refused; \
-         cat /etc/secret; grep -c ' /etc/secret ' /proc/mounts",
+         cat /etc/secret; grep -c ' /etc/secret ' /proc/mounts; \
+         ln /etc/secret /tmp/hard 2>&1; rm /etc/secret 2>&1; mv /guarded /g2 2>&1; \
+         mv /etc /etc2 && cat /etc2/secret /proc/1/root/etc2/secret && mv /etc2 /etc && echo renamed-still-masked",
     ]);
     let rootfs = b.path().join("rootfs");
     fs::write(rootfs.join("etc/secret"), "top secret\n").unwrap();
@@ -79,7 +81,9 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
          touch: /secretdir/new: Read-only file system\n0\n0\n\
          touch: /guarded/new: Read-only file system\nsh: can't create /guarded/file: Read-only file system\nkept\n\
          sh: can't create /proc/sys/kernel/hostname: Read-only file system\ntmp-writable\n\
-         umount-refused\numount-refused\n1\n",
+         umount-refused\numount-refused\n1\n\
+         ln: /tmp/hard: Invalid cross-device link\nrm: can't remove '/etc/secret': Device or resource busy\n\
+         mv: can't rename '/guarded': Device or resource busy\nrenamed-still-masked\n",
         "{}",
         report(&o)
     );
