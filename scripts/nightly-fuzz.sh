@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Nightly syscall fuzzing: at least a million random syscalls from several
 # threads inside the sandbox (tests/fuzz/syscall_fuzz.c). Fails if the
-# sentry panics, hangs, is killed by its own seccomp filter, or a run ends
-# without the compatibility report (the sentry did not shut down in order).
+# sentry panics, hangs, is killed by its own seccomp filter, loses init's
+# exit status, or a run ends without the compatibility report (the sentry
+# did not shut down in order).
 #
 # Usage: scripts/nightly-fuzz.sh [TARGET_CALLS [CALLS_PER_RUN [THREADS]]]
 # Runs seeds one after another until TARGET_CALLS (default 1000000) calls
@@ -45,6 +46,7 @@ while [ "$issued" -lt "$target" ] && [ "$runs" -lt "$max_runs" ]; do
   if [ "$rc" -eq 124 ]; then why="hung (timeout ${timeout_s}s)"; fi
   if grep -q "panicked" "$work/err"; then why="sentry panicked"; fi
   if grep -q "seccomp filter" "$work/err"; then why="sentry killed by its seccomp filter"; fi
+  if grep -q "without an exit status" "$work/err"; then why="sentry lost init's exit"; fi
   if [ -z "$why" ] && ! grep -q "^rvisor: compatibility report:" "$work/err" \
      && ! grep -q "reached its memory limit" "$work/err"; then why="no compatibility report"; fi
   if [ -n "$why" ]; then

@@ -58,7 +58,8 @@ pub struct GlobalArgs {
     /// Print every syscall with its arguments and result.
     #[arg(long, global = true)]
     pub strace: bool,
-    /// Accepted for compatibility (rootless mode is chosen automatically).
+    /// Rootless mode: "true", "false" or "auto" (the default: rootless when
+    /// not run as root). The sandbox gets a user namespace where the caller is root.
     #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub rootless: Option<String>,
     /// Do not set up cgroups.

@@ -14,6 +14,7 @@ use rvisor_syscalls::Errno;
 use crate::fs;
 use crate::kernel::creds::Caps;
 use crate::kernel::run::{self, new_init_task, Start};
+use crate::kernel::zygote::Zygote;
 use crate::kernel::{Creds, FsContext, InitExit, Kernel, KernelOptions, Task};
 use crate::vfs::dentry::MountFlags;
 use crate::vfs::path::Resolver;
@@ -276,6 +277,10 @@ fn default_mounts() -> Vec<MountEntry> {
 pub struct Sandbox {
     kernel: Arc<Kernel>,
     pending: Mutex<Option<PendingInit>>,
+    /// Whether processes will be started from outside ([`Sandbox::spawn`]).
+    serves_exec: std::sync::atomic::AtomicBool,
+    /// Where those processes are cloned from, made at [`Sandbox::start`].
+    zygote: std::sync::OnceLock<Zygote>,
 }
 
 struct PendingInit {
@@ -359,7 +364,12 @@ pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
     }
     crate::kernel::forward::spawn(kernel.clone());
     let pending = new_process(&kernel, &cfg.process, host_stdio())?;
-    Ok(Sandbox { kernel, pending: Mutex::new(Some(pending)) })
+    Ok(Sandbox {
+        kernel,
+        pending: Mutex::new(Some(pending)),
+        serves_exec: Default::default(),
+        zygote: Default::default(),
+    })
 }
 
 /// Opens the sandbox's terminal: the sentry's stdin when that is one.
@@ -461,11 +471,13 @@ fn check_executable(
 }
 
 /// Starts a prepared process's task thread and waits until its program is
-/// loaded (or failed to load).
-fn launch(kernel: &Arc<Kernel>, p: PendingInit) -> Result<Arc<Task>, BootError> {
+/// loaded (or failed to load). `parked`: cloned from the zygote, else forked.
+fn launch(kernel: &Arc<Kernel>, p: PendingInit, parked: bool) -> Result<Arc<Task>, BootError> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let task = p.task.clone();
-    run::spawn(kernel.clone(), p.task, Start::Initial { path: p.path, argv: p.argv, envp: p.envp }, Some(tx));
+    let (path, argv, envp) = (p.path, p.argv, p.envp);
+    let start = if parked { Start::Parked { path, argv, envp } } else { Start::Initial { path, argv, envp } };
+    run::spawn(kernel.clone(), p.task, start, Some(tx));
     match rx.recv() {
         Ok(Ok(())) => Ok(task),
         Ok(Err(e)) => Err(BootError::Exec(e)),
@@ -488,9 +500,18 @@ impl Sandbox {
     pub fn start(&self) -> Result<(), BootError> {
         let p = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(p) = p else { return Err(BootError::Internal("the sandbox was already started".into())) };
-        match launch(&self.kernel, p) {
-            // Init exists (forked before the sentry's filter): confine the sentry now.
-            Ok(_) => crate::confine::run_after_start().map_err(BootError::Internal),
+        match launch(&self.kernel, p, false) {
+            Ok(_) => {
+                if self.serves_exec.load(std::sync::atomic::Ordering::SeqCst) {
+                    // Forked now, while the sentry may still fork.
+                    match Zygote::start(&self.kernel) {
+                        Ok(z) => drop(self.zygote.set(z)),
+                        Err(e) => tracing::error!(error = ?e, "cannot start the zygote; exec will fail"),
+                    }
+                }
+                // Init exists (forked before the sentry's filter): confine the sentry now.
+                crate::confine::run_after_start().map_err(BootError::Internal)
+            }
             Err(e) => {
                 let code = if matches!(e, BootError::Exec(Errno::ENOENT)) { 127 } else { 126 };
                 self.kernel.set_init_exit(InitExit::Code(code));
@@ -516,8 +537,28 @@ impl Sandbox {
         if self.kernel.shutting_down() {
             return Err(BootError::Internal("the sandbox is shutting down".into()));
         }
+        let zygote = self
+            .zygote
+            .get()
+            .ok_or_else(|| BootError::Internal("this sandbox does not start processes from outside".into()))?;
         let pending = new_process(&self.kernel, p, files)?;
-        launch(&self.kernel, pending)
+        match zygote.clone_process() {
+            Ok(pid) => {
+                pending.task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
+                pending.task.tg.host_pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+                launch(&self.kernel, pending, true)
+            }
+            Err(e) => {
+                run::abandon(&self.kernel, &pending.task);
+                Err(BootError::Internal(format!("cannot create the process: {}", e.description())))
+            }
+        }
+    }
+
+    /// Arranges for [`Sandbox::spawn`] to work once started (OCI exec);
+    /// call before [`Sandbox::start`].
+    pub fn serve_exec(&self) {
+        self.serves_exec.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Installs `files` in init's descriptor table (runc's --preserve-fds);

@@ -83,6 +83,7 @@ corpus!(
     rw_basic,
     sendfile,
     shm,
+    sig_ignored,
     sig_info,
     sig_restart,
     sig_waitmask,

@@ -15,6 +15,8 @@ pub mod janitor;
 mod limits;
 mod v1;
 mod v2;
+#[cfg(test)]
+mod v2_tests;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -207,6 +207,7 @@ fn build(
         ready: Some(ready_w),
         detach_stdio: true,
         cgroup: None,
+        enter_userns: crate::confine::userns::wanted(g.rootless.as_deref()),
     };
     if let Some(p) = &g.platform {
         if p != "ptrace" {

@@ -91,6 +91,15 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     if g.platform.as_deref().is_some_and(|p| p != "ptrace") {
         return die("--platform: only ptrace is available");
     }
+    // Rootless (an unprivileged caller, or --rootless=true): the sandbox runs in a user
+    // namespace where the caller is root, and its processes run as root too, as
+    // files the caller owns appear owned by root there.
+    let rootless = confine::userns::wanted(g.rootless.as_deref());
+    if rootless {
+        if let Err(e) = confine::userns::enter() {
+            return die(&e.to_string());
+        }
+    }
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let cwd = std::env::current_dir().map(|p| lossy(p.as_os_str())).unwrap_or_else(|_| "/".into());
@@ -120,6 +129,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         ready: None,
         detach_stdio: false,
         cgroup: None,
+        enter_userns: false,
     };
     let limits = Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };
     if let Err(e) = limits.validate() {
@@ -133,7 +143,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
             tracing::warn!(error = %e, "no cgroup for the sandbox");
             Vec::new()
         }
-        Err(e) => return die(&format!("resource limits: {e}")),
+        Err(e) => return die(&limits_error(&e.to_string(), rootless)),
     };
     // The janitor comes first: no cgroup ever exists without one watching.
     let janitor = match (!candidates.is_empty()).then(|| Janitor::spawn(&candidates)).transpose() {
@@ -143,6 +153,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     plan.cgroup = match sandbox_cgroup(&candidates, &limits) {
         Ok(c) => c,
         Err(e) => {
+            let e = limits_error(&e, rootless);
             if let Some(j) = janitor {
                 j.dismiss();
             }
@@ -164,6 +175,16 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         j.dismiss();
     }
     code
+}
+
+/// A failure to set up limits, with a hint for the rootless case.
+fn limits_error(e: &str, rootless: bool) -> String {
+    let e = if e.starts_with("resource limits") { e.to_string() } else { format!("resource limits: {e}") };
+    if rootless {
+        format!("{e} (rootless mode: limits need a cgroup delegated to this user)")
+    } else {
+        e
+    }
 }
 
 /// The sandbox's cgroup: always when possible (membership makes teardown

@@ -9,6 +9,7 @@
 //! * [`seccomp_policy`]: both filters as commented data; [`seccomp`] compiles
 //!   and installs them (`RVISOR_SECCOMP=log` logs instead of killing).
 //! * [`memfd_reexec`]: the binary runs from a sealed memfd (CVE-2019-5736).
+//! * [`userns`]: rootless mode, a user namespace where the caller is root.
 //!
 //! Launchers (`rvisor do`, the OCI runtime) call these in order; each step
 //! is one function so the sequence reads linearly at the call site.
@@ -20,6 +21,7 @@ mod mounts;
 pub mod seccomp;
 pub mod seccomp_policy;
 pub mod sentry;
+pub mod userns;
 
 /// Why a confinement step failed.
 #[derive(Debug, thiserror::Error)]

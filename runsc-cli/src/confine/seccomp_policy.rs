@@ -224,6 +224,7 @@ pub static SENTRY: &[Rule] = &[
     any(l::SYS_waitid, "reaps app processes"),
     any(l::SYS_kill, "signals app processes (its pid namespace holds nothing else)"),
     any(l::SYS_tgkill, "signals app threads and its own threads"),
+    any(l::SYS_pidfd_open, "waits for exec'd processes to exit (its pid namespace holds only app processes)"),
     any(l::SYS_process_vm_readv, "copies app memory in"),
     any(l::SYS_process_vm_writev, "copies app memory out"),
     when(

@@ -64,6 +64,9 @@ pub struct Plan {
     /// A cgroup the gofer and the sentry join right after they are forked
     /// (`rvisor do`; an OCI supervisor is in the container's cgroup already).
     pub cgroup: Option<Cgroup>,
+    /// Rootless OCI container: the supervisor enters a user namespace of its
+    /// own first (`rvisor do` enters it before anything else instead).
+    pub enter_userns: bool,
 }
 
 /// How the sandbox ended, from the supervisor's point of view.
@@ -98,22 +101,14 @@ pub fn confine_gofer(_plan: &Plan, roots: &[(PathBuf, bool)]) -> Result<Vec<Owne
 /// namespace) before it builds the sandbox: a private mount namespace with
 /// a procfs for its pid namespace (handed to the sentry as its only way to
 /// host files), pivot_root into an empty read-only tmpfs, capabilities cut
-/// down, no_new_privs. `rvisor do` then becomes non-dumpable and installs
-/// the seccomp filter once init exists (boot runs that step).
-///
-/// OCI sandboxes do not get that last step yet: their exec requests make
-/// the sentry fork new app processes (`Sandbox::spawn`), which the filter
-/// forbids (and a non-dumpable, capability-less sentry could not trace the
-/// child it forked before exec). Cloning exec'd processes from inside an app
-/// process instead would lift this; see docs/security.md.
+/// down, no_new_privs. Boot then makes it non-dumpable and installs its
+/// seccomp filter once init (and, for OCI exec, the zygote) exists.
 pub fn confine_sentry(plan: &Plan) -> Result<(), String> {
     confine::set_process_name(c"rvisor-sentry");
     rvisor_sentry::confine::preload_host_files();
     let proc_dir =
         confine::sentry::enter(confine::sentry::SentryOptions { net_raw: plan.net_raw }).map_err(|e| e.to_string())?;
-    if plan.control.is_none() {
-        confine::sentry::register_after_start(proc_dir.as_raw_fd());
-    }
+    confine::sentry::register_after_start(proc_dir.as_raw_fd());
     rvisor_sentry::confine::set_host_proc(proc_dir).map_err(|_| "the sentry's procfs was set twice".to_string())
 }
 
@@ -345,7 +340,8 @@ pub fn fork_supervisor(mut plan: Plan, exit_file: PathBuf) -> std::io::Result<(i
         unsafe { libc::_exit(1) };
     }
     drop(go);
-    let outcome = match supervise(&mut plan) {
+    let userns = if plan.enter_userns { confine::userns::enter().map_err(|e| e.to_string()) } else { Ok(()) };
+    let outcome = match userns.and_then(|()| supervise(&mut plan)) {
         Ok(o) => o,
         Err(e) => {
             if let Some(r) = &plan.ready {

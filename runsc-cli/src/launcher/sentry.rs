@@ -119,6 +119,7 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         Err(e) => return boot_failed(plan, &shown, e),
     };
     if let Some(listener) = plan.control.take() {
+        sandbox.serve_exec();
         if let Err(e) = rvisor_sentry::control::server::spawn(listener, sandbox.clone()) {
             report_error(plan, &format!("control socket: {e}"));
             return 1;

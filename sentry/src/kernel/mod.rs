@@ -8,6 +8,7 @@ pub mod run;
 pub mod signal;
 pub mod task;
 pub mod wait;
+pub mod zygote;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

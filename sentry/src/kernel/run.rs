@@ -20,6 +20,9 @@ pub enum Start {
     Initial { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
     /// A clone child parked in the stub: seize it and give it `regs`.
     Cloned { regs: Box<UserRegs>, child_tid_addr: Option<u64> },
+    /// A process cloned from the zygote, parked in the stub (`task.host_tid`):
+    /// seize it and load `path` into it (processes started from outside).
+    Parked { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
 }
 
 /// Result of starting the initial process, sent back to the booting thread.
@@ -30,7 +33,7 @@ pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
     let name = format!("task-{}", task.tid);
     let (k2, t2) = (kernel.clone(), task.clone());
     let res = std::thread::Builder::new().name(name).stack_size(256 << 10).spawn(move || {
-        let _guard = InitGuard { kernel: kernel.clone(), is_init: task.tid == 1 };
+        let _guard = InitGuard { kernel: kernel.clone(), task: (task.tg.tgid == 1).then(|| task.clone()) };
         let (k, t) = (kernel.clone(), task.clone());
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task_main(kernel, task, start, reply)));
         if outcome.is_err() {
@@ -61,6 +64,11 @@ pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
     }
 }
 
+/// Ends a task whose process was never created.
+pub fn abandon(kernel: &Arc<Kernel>, task: &Arc<Task>) {
+    task_exited(kernel, task, ExitStatus::Signaled(libc::SIGKILL, false));
+}
+
 /// Creates the task and thread group for the sandbox's init.
 pub fn new_init_task(
     kernel: &Arc<Kernel>,
@@ -80,22 +88,25 @@ pub fn new_init_task(
 
 fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
     super::set_current_task(&task);
+    let parked = matches!(start, Start::Parked { .. });
     let tracee = match start {
-        Start::Initial { path, argv, envp } => match start_initial(&kernel, &task, &path, argv, envp) {
-            Ok(t) => {
-                if let Some(r) = reply {
-                    let _ = r.send(Ok(()));
+        Start::Initial { path, argv, envp } | Start::Parked { path, argv, envp } => {
+            match start_process(&kernel, &task, parked, &path, argv, envp) {
+                Ok(t) => {
+                    if let Some(r) = reply {
+                        let _ = r.send(Ok(()));
+                    }
+                    t
                 }
-                t
-            }
-            Err(e) => {
-                if let Some(r) = reply {
-                    let _ = r.send(Err(e));
+                Err(e) => {
+                    if let Some(r) = reply {
+                        let _ = r.send(Err(e));
+                    }
+                    task_exited(&kernel, &task, ExitStatus::Exited(127));
+                    return;
                 }
-                task_exited(&kernel, &task, ExitStatus::Exited(127));
-                return;
             }
-        },
+        }
         Start::Cloned { regs, child_tid_addr } => match start_cloned(&task, &regs, child_tid_addr) {
             Ok(t) => t,
             Err(e) => {
@@ -114,14 +125,53 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
     task_exited(&kernel, &task, status);
 }
 
-/// Forks the init process, execs the stub in it and loads the program.
-fn start_initial(
+/// Starts a new process's program: `parked` says it was cloned from the
+/// zygote (already parked in the stub), else it is forked here from the sentry.
+fn start_process(
     kernel: &Arc<Kernel>,
     task: &Arc<Task>,
+    parked: bool,
     path: &[u8],
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<Tracee, Errno> {
+    let tracee = if parked {
+        seize_parked(task.host_tid()).inspect_err(|_| {
+            // SAFETY: kills and reaps our own (CLONE_PARENT) child, which never ran app code.
+            unsafe {
+                libc::kill(task.host_tid(), libc::SIGKILL);
+                libc::waitpid(task.host_tid(), std::ptr::null_mut(), libc::__WALL);
+            }
+        })?
+    } else {
+        let (pid, tracee) = fork_stub_process(kernel)?;
+        task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
+        task.tg.host_pid.store(pid, std::sync::atomic::Ordering::Relaxed);
+        tracee
+    };
+    let pid = task.host_tid();
+    let regs = tracee.get_regs()?;
+    let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
+    match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
+        Ok(()) => {
+            tracee.set_regs(ctx.regs()?)?;
+            tracee.cont(0)?;
+            Ok(tracee)
+        }
+        Err(e) => {
+            // SAFETY: killing our own child on failure.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = tracee.wait();
+            Err(e)
+        }
+    }
+}
+
+/// Forks a host process from the sentry, execs the stub in it and returns
+/// it stopped at the stub's entry trap, with the app filter installed.
+/// Only possible before the sentry's own filter (which forbids forks): init
+/// and the zygote are made this way, every other process is a clone.
+pub(super) fn fork_stub_process(kernel: &Kernel) -> Result<(i32, Tracee), Errno> {
     let filter = build_app_filter(TrapAction::Trace);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
     let mut sync = [0 as RawFd; 2];
@@ -185,8 +235,6 @@ fn start_initial(
     }
     // SAFETY: closing our copy of the read end; writing one byte to release the child.
     unsafe { libc::close(sync[0]) };
-    task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
-    task.tg.host_pid.store(pid, std::sync::atomic::Ordering::Relaxed);
     let seized = Tracee::seize(pid);
     let b = 1u8;
     // SAFETY: one byte from a valid buffer; then close our write end.
@@ -211,21 +259,7 @@ fn start_initial(
             Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ENOEXEC),
         }
     }
-    let regs = tracee.get_regs()?;
-    let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
-    match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
-        Ok(()) => {
-            tracee.set_regs(ctx.regs()?)?;
-            tracee.cont(0)?;
-            Ok(tracee)
-        }
-        Err(e) => {
-            // SAFETY: killing our own child on failure.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            let _ = tracee.wait();
-            Err(e)
-        }
-    }
+    Ok((pid, tracee))
 }
 
 /// An empty C string in the sentry's own memory; the forked child (same image) can pass it.
@@ -233,19 +267,7 @@ static STUB_EMPTY_STRING_LOCAL: [u8; 1] = [0];
 
 /// Seizes a clone child parked in the stub and gives it its starting registers.
 fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) -> Result<Tracee, Errno> {
-    let tracee = Tracee::seize(task.host_tid())?;
-    tracee.interrupt()?;
-    loop {
-        match tracee.wait() {
-            Stop::EventStop(_) => break,
-            Stop::Signal(_) | Stop::Syscall | Stop::SyscallTrace | Stop::Event(_) => {
-                // Parked code makes no other syscalls; anything else is swallowed
-                // until the interrupt stop arrives.
-                tracee.cont(0)?;
-            }
-            Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
-        }
-    }
+    let tracee = seize_parked(task.host_tid())?;
     let cur = tracee.get_regs()?;
     let mut r = *regs;
     // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
@@ -259,6 +281,23 @@ fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) 
     }
     tracee.cont(0)?;
     Ok(tracee)
+}
+
+/// Seizes a clone child parked in the stub and stops it.
+fn seize_parked(host_tid: i32) -> Result<Tracee, Errno> {
+    let tracee = Tracee::seize(host_tid)?;
+    tracee.interrupt()?;
+    loop {
+        match tracee.wait() {
+            Stop::EventStop(_) => return Ok(tracee),
+            Stop::Signal(_) | Stop::Syscall | Stop::SyscallTrace | Stop::Event(_) => {
+                // Parked code makes no other syscalls; anything else is swallowed
+                // until the interrupt stop arrives.
+                tracee.cont(0)?;
+            }
+            Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+        }
+    }
 }
 
 /// Handles stops until the task ends; returns how it ended.
@@ -279,6 +318,14 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
                 let _ = tracee.cont(libc::SIGCONT);
             }
             Stop::Signal(sig) => {
+                // The stub's int3 (every injection) makes the host un-ignore
+                // SIGTRAP: a sent signal the app ignores is dropped here.
+                let sent = tracee.get_siginfo().is_ok_and(|si| si.si_code <= 0);
+                if sent && signal::is_ignored(&task.tg.action(sig), sig) {
+                    signal::on_delivery(kernel, task, tracee, sig);
+                    let _ = tracee.cont(0);
+                    continue;
+                }
                 signal::on_delivery(kernel, task, tracee, sig);
                 if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
                     if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
@@ -521,6 +568,12 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     let tid = pids.alloc();
     let thread = flags & libc::CLONE_THREAD as u64 != 0;
     let tg = if thread { parent.tg.clone() } else { ThreadGroup::new(tid, host_tid, Some(&parent.tg))? };
+    // CLONE_PARENT: a sibling of the caller (which inherits it all the same).
+    let sibling = !thread && flags & libc::CLONE_PARENT as u64 != 0;
+    let parent_tg = if sibling { parent.tg.parent() } else { Some(parent.tg.clone()) };
+    if sibling {
+        tg.lock().parent = parent_tg.as_ref().map(Arc::downgrade);
+    }
     let fs = if flags & libc::CLONE_FS as u64 != 0 { parent.fs() } else { parent.fs().fork() };
     let files = if flags & libc::CLONE_FILES as u64 != 0 { parent.files() } else { Arc::new(parent.files().fork()) };
     let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
@@ -529,7 +582,9 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     task.set_sched(policy, prio);
     // Registered only once nothing can fail any more.
     if !thread {
-        parent.tg.lock().children.push(tg.clone());
+        if let Some(p) = &parent_tg {
+            p.lock().children.push(tg.clone());
+        }
         pids.groups.insert(tid, Arc::downgrade(&tg));
     }
     tg.lock().live_threads += 1;
@@ -606,18 +661,30 @@ fn job_notify(kernel: &Arc<Kernel>, task: &Arc<Task>, code: i32, status: i32) {
     crate::kernel::notify_parent(kernel, &p, info);
 }
 
-/// Ends the sandbox if init's task thread goes away without recording an
-/// exit (a sentry bug): the boot thread must never wait forever.
+/// Ends the sandbox if the last of init's task threads goes away without
+/// recording an exit (a sentry bug): the boot thread must never wait
+/// forever. Another of init's threads outliving this one (init's main
+/// thread called exit, not exit_group) is normal: the last one records it.
 struct InitGuard {
     kernel: Arc<Kernel>,
-    is_init: bool,
+    /// This thread's task, if it is one of init's threads.
+    task: Option<Arc<Task>>,
 }
 
 impl Drop for InitGuard {
     fn drop(&mut self) {
-        if self.is_init && !self.kernel.shutting_down() {
-            tracing::error!("init task thread ended without an exit status");
-            self.kernel.set_init_exit(InitExit::Signal(libc::SIGKILL));
+        let Some(task) = &self.task else { return };
+        if task.tg.lock().live_threads > 0 {
+            return;
         }
+        // The last thread's tracer may be recording init's exit right now.
+        for _ in 0..50 {
+            if self.kernel.shutting_down() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        tracing::error!(tid = task.tid, "init's last task thread ended without an exit status");
+        self.kernel.set_init_exit(InitExit::Signal(libc::SIGKILL));
     }
 }

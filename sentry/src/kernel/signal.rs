@@ -256,8 +256,9 @@ pub fn on_delivery(kernel: &Kernel, task: &Task, tracee: &Tracee, sig: i32) {
     if (1..=64).contains(&sig) {
         let mut st = task.tg.lock();
         let act = &mut st.actions[(sig - 1) as usize];
+        // Only the handler goes back to SIG_DFL: flags and mask stay (Linux's SA_ONESHOT).
         if act.handler > SIG_IGN && act.flags & SA_RESETHAND != 0 {
-            *act = KernelSigaction::default();
+            act.handler = SIG_DFL;
         }
     }
 }

@@ -329,7 +329,9 @@ impl Tracee {
             match self.wait() {
                 // The injected call itself trapped to us: let it run.
                 Stop::Syscall => self.cont(0)?,
-                Stop::Signal(libc::SIGTRAP) => {
+                // The stub's int3 after the call (SI_KERNEL); a SIGTRAP sent
+                // by kill/tgkill meanwhile is an ordinary signal.
+                Stop::Signal(libc::SIGTRAP) if self.get_siginfo().map_or(true, |si| si.si_code == SI_KERNEL) => {
                     let r = self.get_regs()?;
                     return Ok(r);
                 }
@@ -344,6 +346,9 @@ impl Tracee {
         }
     }
 }
+
+/// si_code of a signal the kernel raised itself (int3 gives SIGTRAP with it).
+const SI_KERNEL: i32 = 0x80;
 
 /// Decodes a waitpid status into a [`Stop`].
 pub fn decode_status(status: i32) -> Stop {

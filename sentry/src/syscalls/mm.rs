@@ -1,7 +1,7 @@
 //! Memory syscalls that need the sentry: brk (the host's brk belongs to the
 //! stub image) and mmap of files (the file's host fd is injected for the call).
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -51,14 +51,18 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         // The filter lets anonymous maps through; reaching here means an odd flag mix.
         return Err(Errno::EINVAL);
     }
-    if len == 0 || off % PAGE != 0 {
+    // Linux's order: offset alignment, then the fd, then length and type.
+    if off % PAGE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = ctx.file(fd)?;
+    if len == 0 {
         return Err(Errno::EINVAL);
     }
     let map_type = flags & libc::MAP_SHARED_VALIDATE;
     if map_type != libc::MAP_SHARED && map_type != libc::MAP_PRIVATE && map_type != libc::MAP_SHARED_VALIDATE {
         return Err(Errno::EINVAL);
     }
-    let file = ctx.file(fd)?;
     if file.is_path_only() {
         return Err(Errno::EBADF);
     }
@@ -68,6 +72,11 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let shared = map_type != libc::MAP_PRIVATE;
     if shared && prot & libc::PROT_WRITE as u64 != 0 && !file.writable() {
         return Err(Errno::EACCES);
+    }
+    if file.ops().mmap_anonymous() && shared && !file.writable() {
+        // A shared map of a read-only open (of /dev/zero) may never become
+        // writable: an anonymous map could, a read-only memfd cannot.
+        return map_zero_read_only(ctx, [addr, len, prot, flags as u64, 0, 0]);
     }
     if file.ops().mmap_anonymous() {
         let anon = (flags & !libc::MAP_SHARED_VALIDATE)
@@ -100,6 +109,29 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 /// A new read-only open file description of the same host file (through the
 /// pre-opened procfs: the sentry opens no host path).
+/// Maps `len` zero bytes shared from a fresh memfd opened read-only (its
+/// arguments as mmap's, fd and offset ignored).
+fn map_zero_read_only(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (addr, len, prot, flags) = (a[0], a[1], a[2], a[3]);
+    let size = i64::try_from(page_up(len)).map_err(|_| Errno::ENOMEM)?;
+    // SAFETY: memfd_create with a literal name; the result is checked and owned.
+    let raw = unsafe { libc::memfd_create(c"dev/zero".as_ptr(), libc::MFD_CLOEXEC) };
+    if raw < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: raw is a fresh fd we own.
+    let memfd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ftruncate of our own memfd.
+    if unsafe { libc::ftruncate(memfd.as_raw_fd(), size) } < 0 {
+        return Err(Errno::ENOMEM);
+    }
+    let ro = reopen_read_only(memfd.as_raw_fd())?;
+    let app_fd = ctx.inject_fd(ro.as_raw_fd())?;
+    let r = ctx.inject(libc::SYS_mmap, [addr, len, prot, flags, app_fd as u64, 0]);
+    ctx.close_injected(app_fd);
+    Errno::result(r?)
+}
+
 fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
     crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }

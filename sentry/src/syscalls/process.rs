@@ -43,7 +43,11 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
         return Err(Errno::ENOENT);
     }
-    let argv = ctx.mem.read_string_array(argvp, MAX_ARG_BYTES)?;
+    let mut argv = ctx.mem.read_string_array(argvp, MAX_ARG_BYTES)?;
+    // An empty argv gets "" as argv[0], as Linux adds since 5.18 (CVE-2021-4034).
+    if argv.is_empty() {
+        argv.push(Vec::new());
+    }
     let envv = ctx.mem.read_string_array(envp, MAX_ARG_BYTES)?;
     let plan = crate::loader::prepare(ctx, dirfd, &path, argv, envv, flags & libc::AT_SYMLINK_NOFOLLOW == 0)?;
     // Point of no return: replace the image with the stub, then load.
@@ -103,6 +107,10 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     if flags & CLONE_NS_FLAGS != 0 {
         return ctx.unsupported("clone(namespace flags)", Errno::EPERM);
     }
+    // The sandbox's init has no parent to share (Linux: its pid namespace's init may not).
+    if flags & libc::CLONE_PARENT as u64 != 0 && ctx.task.tg.tgid == 1 {
+        return Err(Errno::EINVAL);
+    }
     let nproc = ctx.task.tg.rlimit(libc::RLIMIT_NPROC as usize).rlim_cur;
     if !thread && ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.len() as u64 >= nproc {
         return Err(Errno::EAGAIN);
@@ -143,7 +151,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
         }
     };
     if !thread {
-        child.tg.lock().exit_signal = csig as i32;
+        // A CLONE_PARENT child signals its parent as the caller does.
+        let sig = if flags & libc::CLONE_PARENT as u64 != 0 { ctx.task.tg.lock().exit_signal } else { csig as i32 };
+        child.tg.lock().exit_signal = sig;
     }
     if flags & libc::CLONE_CHILD_CLEARTID as u64 != 0 {
         *child.clear_child_tid.lock().unwrap_or_else(|e| e.into_inner()) = c.child_tid;
@@ -349,6 +359,8 @@ pub fn sys_wait4(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let sel = match pid {
         -1 => Selector::Any,
         0 => Selector::Pgid(ctx.task.tg.lock().pgid),
+        // -INT_MIN does not exist (Linux checks this before anything else).
+        i32::MIN => return Err(Errno::ESRCH),
         p if p < -1 => Selector::Pgid(-p),
         p => Selector::Pid(p),
     };
@@ -585,6 +597,17 @@ pub fn sys_prctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             Ok(0)
         }
         libc::PR_GET_SECUREBITS => Ok(0),
+        libc::PR_SET_SECUREBITS => {
+            if !ctx.task.creds().has_cap(crate::kernel::creds::CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            // No securebits are supported: only "none" can be set.
+            if arg2 == 0 {
+                Ok(0)
+            } else {
+                ctx.unsupported("prctl(PR_SET_SECUREBITS)", Errno::EINVAL)
+            }
+        }
         libc::PR_CAPBSET_READ => {
             if arg2 > 40 {
                 return Err(Errno::EINVAL);
@@ -602,14 +625,32 @@ pub fn sys_prctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             c.caps.bounding &= !(1 << arg2);
             Ok(0)
         }
-        libc::PR_CAP_AMBIENT => match arg2 as i32 {
+        libc::PR_CAP_AMBIENT => {
             // Ambient capabilities are not supported: the set is always empty.
-            libc::PR_CAP_AMBIENT_IS_SET => Ok(0),
-            libc::PR_CAP_AMBIENT_CLEAR_ALL => Ok(0),
-            libc::PR_CAP_AMBIENT_RAISE => Err(Errno::EPERM),
-            libc::PR_CAP_AMBIENT_LOWER => Ok(0),
-            _ => Err(Errno::EINVAL),
-        },
+            // Argument checks as Linux's: unused arguments must be 0, caps valid.
+            let (cap, rest) = (a[2], a[3] | a[4]);
+            match arg2 as i32 {
+                libc::PR_CAP_AMBIENT_CLEAR_ALL if cap | rest == 0 => Ok(0),
+                libc::PR_CAP_AMBIENT_CLEAR_ALL => Err(Errno::EINVAL),
+                _ if rest != 0 || cap > 40 => Err(Errno::EINVAL),
+                libc::PR_CAP_AMBIENT_IS_SET => Ok(0),
+                libc::PR_CAP_AMBIENT_RAISE => Err(Errno::EPERM),
+                libc::PR_CAP_AMBIENT_LOWER => Ok(0),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        // Settings of the calling thread or its memory alone, with nothing to
+        // virtualize: the host applies (and checks) them in the app's context.
+        libc::PR_SET_TIMERSLACK
+        | libc::PR_GET_TIMERSLACK
+        | libc::PR_SET_TSC
+        | libc::PR_GET_TSC
+        | libc::PR_SET_THP_DISABLE
+        | libc::PR_GET_THP_DISABLE
+        | libc::PR_SET_TIMING
+        | libc::PR_GET_TIMING
+        | libc::PR_GET_SPECULATION_CTRL
+        | libc::PR_SET_SPECULATION_CTRL => Errno::result(ctx.inject(libc::SYS_prctl, a)?),
         _ => ctx.unsupported(&format!("prctl({op})"), Errno::EINVAL),
     }
 }

@@ -10,6 +10,14 @@ fn check_path(ctx: &mut SyscallCtx<'_>, pathp: u64, follow: bool) -> Result<(), 
     ctx.resolve_at(AT_FDCWD, &path, follow).map(|_| ())
 }
 
+/// The f*xattr calls need a real open file: an O_PATH descriptor is EBADF.
+fn check_fd(ctx: &SyscallCtx<'_>, fd: u64) -> Result<(), Errno> {
+    if ctx.file(fd as i32)?.is_path_only() {
+        return Err(Errno::EBADF);
+    }
+    Ok(())
+}
+
 fn check_name(ctx: &SyscallCtx<'_>, namep: u64) -> Result<(), Errno> {
     let name =
         ctx.mem.read_cstring(namep, 255).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::ERANGE } else { e })?;
@@ -32,7 +40,7 @@ pub fn sys_lgetxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_fgetxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    ctx.file(a[0] as i32)?;
+    check_fd(ctx, a[0])?;
     check_name(ctx, a[1])?;
     Err(Errno::ENODATA)
 }
@@ -48,7 +56,7 @@ pub fn sys_llistxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_flistxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    ctx.file(a[0] as i32)?;
+    check_fd(ctx, a[0])?;
     Ok(0)
 }
 
@@ -65,7 +73,7 @@ pub fn sys_lsetxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_fsetxattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    ctx.file(a[0] as i32)?;
+    check_fd(ctx, a[0])?;
     check_name(ctx, a[1])?;
     Err(Errno::EOPNOTSUPP)
 }
@@ -83,7 +91,7 @@ pub fn sys_lremovexattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_fremovexattr(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    ctx.file(a[0] as i32)?;
+    check_fd(ctx, a[0])?;
     check_name(ctx, a[1])?;
     Err(Errno::ENODATA)
 }

@@ -122,11 +122,18 @@ fn new_socket(ctx: &SyscallCtx<'_>, domain: i32, stype: i32, protocol: i32) -> R
             return Ok(SocketFile::new(domain, stype, 0, Kind::Unix(UnixSocket::new(stype)?)));
         }
         libc::AF_INET | libc::AF_INET6 => {
+            if !(0..256).contains(&protocol) {
+                return Err(Errno::EINVAL);
+            }
             let icmp = if domain == libc::AF_INET { libc::IPPROTO_ICMP } else { libc::IPPROTO_ICMPV6 };
             let ok = match stype {
                 libc::SOCK_STREAM => matches!(protocol, 0 | libc::IPPROTO_TCP),
                 libc::SOCK_DGRAM => protocol == 0 || protocol == libc::IPPROTO_UDP || protocol == icmp,
                 libc::SOCK_RAW => {
+                    // A raw socket needs a protocol, whoever asks.
+                    if protocol == 0 {
+                        return Err(Errno::EPROTONOSUPPORT);
+                    }
                     if !ALLOW_RAW.load(Ordering::Relaxed) {
                         ctx.kernel.note_unsupported("raw socket");
                         return Err(Errno::EPERM);
@@ -191,7 +198,12 @@ pub fn sys_socketpair(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (stype, nonblock, cloexec) = split_type(raw_type)?;
     match domain {
         libc::AF_UNIX => {}
-        libc::AF_INET | libc::AF_INET6 | libc::AF_NETLINK => return Err(Errno::EOPNOTSUPP),
+        libc::AF_INET | libc::AF_INET6 | libc::AF_NETLINK => {
+            // Linux makes the first socket before it finds these families
+            // have no pairs: socket(2)'s errors come first.
+            drop(new_socket(ctx, domain, stype, protocol)?);
+            return Err(Errno::EOPNOTSUPP);
+        }
         _ => return Err(Errno::EAFNOSUPPORT),
     }
     // Same checks as socket(2) (protocol, type) before anything is made.

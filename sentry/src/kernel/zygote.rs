@@ -1,0 +1,76 @@
+//! The zygote: an idle app process from which processes started from
+//! outside the sandbox (OCI `exec`) are cloned.
+//!
+//! The sentry's seccomp filter forbids it to fork, and once it is not
+//! dumpable a child it forked could not be traced before its exec. So the
+//! zygote is forked once, before the sentry confines itself, and stays
+//! stopped in the stub under its own tracer thread; each request injects a
+//! `clone(CLONE_PARENT)` there. The child parks in the stub exactly like an
+//! in-sandbox fork child (same filter, empty root, no capabilities, the
+//! sentry as host parent) and is then seized by its own task thread, which
+//! loads the program. The zygote has no task: the sandbox never sees it.
+
+use std::sync::Arc;
+
+use rvisor_syscalls::Errno;
+
+use super::Kernel;
+use crate::platform::ptrace::Tracee;
+
+type Reply = crossbeam_channel::Sender<Result<i32, Errno>>;
+
+/// Handle to the zygote's tracer thread.
+pub struct Zygote {
+    requests: crossbeam_channel::Sender<Reply>,
+}
+
+impl Zygote {
+    /// Forks the zygote and starts its tracer thread.
+    pub fn start(kernel: &Arc<Kernel>) -> Result<Zygote, Errno> {
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
+        let (tx, rx) = crossbeam_channel::unbounded::<Reply>();
+        let kernel = kernel.clone();
+        std::thread::Builder::new()
+            .name("zygote".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                // The tracee is bound to the thread that seized it.
+                let tracee = match super::run::fork_stub_process(&kernel) {
+                    Ok((_, t)) => t,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                serve(&tracee, &rx);
+            })
+            .map_err(|_| Errno::EAGAIN)?;
+        ready_rx.recv().map_err(|_| Errno::EIO)??;
+        Ok(Zygote { requests: tx })
+    }
+
+    /// Clones a new process from the zygote; returns its host pid. The child
+    /// is parked in the stub until a task thread seizes it (`Start::Parked`).
+    pub fn clone_process(&self) -> Result<i32, Errno> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.requests.send(tx).map_err(|_| Errno::ESRCH)?;
+        rx.recv().map_err(|_| Errno::ESRCH)?
+    }
+}
+
+fn serve(tracee: &Tracee, requests: &crossbeam_channel::Receiver<Reply>) {
+    let mut deferred = Vec::new();
+    for reply in requests {
+        let r = tracee.get_regs().and_then(|base| {
+            let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+            let r = tracee.inject_clone(&base, libc::SYS_clone, [flags, 0, 0, 0, 0, 0], &mut deferred);
+            // Back to the entry stop, ready for the next request.
+            tracee.set_regs(&base)?;
+            Errno::result(r?).map(|pid| pid as i32)
+        });
+        // Signals sent to the zygote (none should be) are dropped.
+        deferred.clear();
+        let _ = reply.send(r);
+    }
+}
