@@ -203,11 +203,55 @@ fn mask_path(mounts: &MountTable, root: &Location, path: &[u8]) {
 }
 
 /// Mounts what is at `path` over itself, read-only (linux.readonlyPaths).
+/// Mounts below `path` stay visible, mounted again on the new mount, as
+/// runc's recursive remount keeps them.
 fn readonly_again(mounts: &MountTable, root: &Location, path: &[u8]) {
     let Some((at, _)) = existing(mounts, root, path) else { return };
+    let below = mounts.all();
     let flags = MountFlags { readonly: true, ..at.mount.flags };
-    let (fstype, source) = (at.mount.fstype.clone(), at.mount.source.clone());
-    mount_at(mounts, root, path, at.inode().clone(), &fstype, &source, flags);
+    let new = Mount::new(
+        Dentry::new_root(at.inode().clone()),
+        Some((at.mount.clone(), at.dentry.clone())),
+        flags,
+        &at.mount.fstype,
+        &at.mount.source,
+    );
+    mounts.add(new.clone());
+    // (old mount, its copy): mounts on an old one go on its copy.
+    let mut moved: Vec<(Arc<Mount>, Arc<Mount>)> = Vec::new();
+    for m in below {
+        let Some((pm, pd)) = &m.mountpoint else { continue };
+        let target = if Arc::ptr_eq(pm, &at.mount) && at.dentry.is_ancestor_of(pd) {
+            match same_path_under(&at.dentry, pd, &new.root) {
+                Some(d) => (new.clone(), d),
+                None => continue,
+            }
+        } else if let Some((_, copy)) = moved.iter().find(|(old, _)| Arc::ptr_eq(old, pm)) {
+            // The copy shares the old mount's root dentry, so the same dentry.
+            (copy.clone(), pd.clone())
+        } else {
+            continue;
+        };
+        let copy = Mount::new(m.root.clone(), Some(target), m.flags, &m.fstype, &m.source);
+        mounts.add(copy.clone());
+        moved.push((m, copy));
+    }
+}
+
+/// The dentry under `new_top` at the place `d` has under `top` (same file
+/// system, another root dentry).
+fn same_path_under(top: &Arc<Dentry>, d: &Arc<Dentry>, new_top: &Arc<Dentry>) -> Option<Arc<Dentry>> {
+    let mut names = Vec::new();
+    let mut cur = d.clone();
+    while !Arc::ptr_eq(&cur, top) {
+        names.push(cur.name());
+        cur = cur.parent()?;
+    }
+    let mut out = new_top.clone();
+    for name in names.iter().rev() {
+        out = out.lookup_child(name).ok()?;
+    }
+    Some(out)
 }
 
 /// Creates device node (or fifo) `path` with its parent directories, as the

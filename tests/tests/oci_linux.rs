@@ -54,10 +54,11 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
         "cat /etc/secret; echo overwrite > /etc/secret && echo secret-write-swallowed; stat -c '%F %t:%T' /etc/secret; \
          cat /etc/other; ls -A /secretdir | wc -l; touch /secretdir/new 2>&1; \
          wc -c < /proc/cpuinfo; ls /sys/firmware | wc -l; \
-         touch /guarded/new 2>&1; { echo x > /guarded/file; } 2>&1; cat /guarded/file; \
+         touch /guarded/new 2>&1; { echo x > /guarded/file; } 2>&1; cat /guarded/file /guarded/hidden; \
          { echo h > /proc/sys/kernel/hostname; } 2>&1; touch /tmp/free && echo tmp-writable; \
          umount /etc/secret 2>/dev/null || echo umount-refused; umount /proc/sys 2>/dev/null || echo umount-refused; \
          cat /etc/secret; grep -c ' /etc/secret ' /proc/mounts; \
+         cat /guarded/sub/data && echo more >> /guarded/sub/data && echo sub-writable; \
          ln /etc/secret /tmp/hard 2>&1; rm /etc/secret 2>&1; mv /guarded /g2 2>&1; \
          mv /etc /etc2 && cat /etc2/secret /proc/1/root/etc2/secret && mv /etc2 /etc && echo renamed-still-masked",
     ]);
@@ -68,9 +69,23 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
     fs::write(rootfs.join("secretdir/inside"), "hidden\n").unwrap();
     fs::create_dir(rootfs.join("guarded")).unwrap();
     fs::write(rootfs.join("guarded/file"), "kept\n").unwrap();
+    fs::write(rootfs.join("guarded/hidden"), "masked below a read-only path\n").unwrap();
+    fs::create_dir(rootfs.join("guarded/sub")).unwrap();
+    let bound = TempDir::new("oci-below-ro");
+    fs::write(bound.path().join("data"), "bound below\n").unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/guarded/sub", "type": "bind", "source": bound.path(), "options": ["rbind", "rw"]}),
+    );
     b.config["root"]["readonly"] = json!(false);
-    b.config["linux"]["maskedPaths"] =
-        json!(["/etc/secret", "/secretdir", "/proc/cpuinfo", "/sys/firmware", "/proc/kcore", "/no/such/path"]);
+    b.config["linux"]["maskedPaths"] = json!([
+        "/etc/secret",
+        "/secretdir",
+        "/proc/cpuinfo",
+        "/sys/firmware",
+        "/proc/kcore",
+        "/no/such/path",
+        "/guarded/hidden"
+    ]);
     b.config["linux"]["readonlyPaths"] = json!(["/guarded", "/proc/sys", "/proc/sysrq-trigger"]);
     b.save();
     let o = root.run(&["run", "--bundle", b.path().to_str().unwrap(), "masks"]);
@@ -81,7 +96,7 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
          touch: /secretdir/new: Read-only file system\n0\n0\n\
          touch: /guarded/new: Read-only file system\nsh: can't create /guarded/file: Read-only file system\nkept\n\
          sh: can't create /proc/sys/kernel/hostname: Read-only file system\ntmp-writable\n\
-         umount-refused\numount-refused\n1\n\
+         umount-refused\numount-refused\n1\nbound below\nsub-writable\n\
          ln: /tmp/hard: Invalid cross-device link\nrm: can't remove '/etc/secret': Device or resource busy\n\
          mv: can't rename '/guarded': Device or resource busy\nrenamed-still-masked\n",
         "{}",
@@ -92,6 +107,7 @@ fn masked_and_readonly_paths_hold_against_writes_and_umount() {
     assert_eq!(fs::read_to_string(rootfs.join("guarded/file")).unwrap(), "kept\n");
     assert!(!rootfs.join("guarded/new").exists() && !rootfs.join("secretdir/new").exists());
     assert!(!rootfs.join("no").exists(), "a mask of a missing path must not create it");
+    assert_eq!(fs::read_to_string(bound.path().join("data")).unwrap(), "bound below\nmore\n");
 }
 
 #[test]

@@ -165,7 +165,7 @@ pub fn plan(b: &Bundle) -> Result<Vec<Planned>, SpecError> {
     Ok(out)
 }
 
-/// Device nodes, then masked and read-only paths (after all mounts, as runc
+/// Device nodes, then read-only and masked paths (after all mounts, as runc
 /// applies them), from the spec's linux section.
 fn plan_linux(b: &Bundle, out: &mut Vec<Planned>) -> Result<(), SpecError> {
     let Some(linux) = b.spec.linux() else { return Ok(()) };
@@ -217,7 +217,9 @@ fn plan_linux(b: &Bundle, out: &mut Vec<Planned>) -> Result<(), SpecError> {
             });
         }
     }
-    for (list, kind) in [(linux.masked_paths(), Kind::Masked), (linux.readonly_paths(), Kind::ReadonlyPath)] {
+    // Read-only remounts first, as runc does: a mask below a read-only
+    // path must go on the remount, or the remount would cover it.
+    for (list, kind) in [(linux.readonly_paths(), Kind::ReadonlyPath), (linux.masked_paths(), Kind::Masked)] {
         for p in list.iter().flatten() {
             let dest = clean_dest(Path::new(p)).ok_or_else(|| SpecError::BadMount {
                 dest: p.clone(),
