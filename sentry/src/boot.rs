@@ -18,7 +18,7 @@ use crate::kernel::zygote::Zygote;
 use crate::kernel::{Creds, FsContext, InitExit, Kernel, KernelOptions, Task};
 use crate::vfs::dentry::MountFlags;
 use crate::vfs::path::Resolver;
-use crate::vfs::{Dentry, FdTable, FsCreds, Inode, Location, Mount, MountTable, OpenFile};
+use crate::vfs::{Attr, CreateArgs, Dentry, FdTable, FsCreds, Inode, Location, Mount, MountTable, OpenFile};
 
 /// What the sandbox runs and sees.
 pub struct BootConfig {
@@ -98,6 +98,24 @@ pub enum MountSource {
     Proc,
     /// An empty in-memory file system with this root mode, uid and gid.
     Tmpfs { mode: u32, uid: u32, gid: u32 },
+    /// A sysfs describing the sandbox's CPUs (fs::sys).
+    Sysfs,
+    /// A read-only cgroup2-looking directory without limits.
+    Cgroup,
+    /// devpts: ptmx (no pty driver) and the sandbox's terminal as "0".
+    Devpts,
+    /// The sandbox's POSIX message queues.
+    Mqueue,
+    /// linux.maskedPaths: hides what is at `dest` (a directory behind an
+    /// empty read-only tmpfs, a file behind a null device); nothing if
+    /// `dest` does not exist.
+    Mask,
+    /// linux.readonlyPaths: what is at `dest` again, read-only; nothing if
+    /// `dest` does not exist.
+    ReadonlyAgain,
+    /// linux.devices: a device node or fifo at `dest` (mode includes the
+    /// file type); parent directories are created.
+    Node { mode: u32, rdev: u64, uid: u32, gid: u32 },
 }
 
 /// Why boot failed before the program started.
@@ -136,7 +154,7 @@ fn mount_at(
     let at = match r.resolve(root, path, true) {
         Ok(at) => Some(at),
         Err(Errno::ENOENT) if want_dir => r.resolve_parent(root, path).ok().and_then(|pn| {
-            let args = crate::vfs::CreateArgs { mode: libc::S_IFDIR | 0o755, rdev: 0, flags: 0, creds: &creds };
+            let args = CreateArgs { mode: libc::S_IFDIR | 0o755, rdev: 0, flags: 0, creds: &creds };
             pn.parent.inode().mkdir(&pn.name, &args).ok()?;
             r.resolve(root, path, true).ok()
         }),
@@ -153,6 +171,134 @@ fn mount_at(
             tracing::warn!(path = %String::from_utf8_lossy(path), "mount point missing or of the wrong type; not mounted");
             false
         }
+    }
+}
+
+/// What is at `path` now, following symlinks; None if nothing.
+fn existing(mounts: &MountTable, root: &Location, path: &[u8]) -> Option<(Location, Attr)> {
+    let creds = FsCreds::root();
+    let at = Resolver::new(root, mounts, &creds).resolve(root, path, true).ok()?;
+    let attr = at.attr().ok()?;
+    Some((at, attr))
+}
+
+/// Hides `path` as runc does: a directory behind an empty read-only tmpfs,
+/// anything else behind a null device (reads end at once, writes vanish).
+fn mask_path(mounts: &MountTable, root: &Location, path: &[u8]) {
+    let Some((_, attr)) = existing(mounts, root, path) else { return };
+    if attr.is_dir() {
+        let flags = MountFlags { readonly: true, ..Default::default() };
+        mount_at(mounts, root, path, fs::tmpfs::new_tmpfs(0o555, 0, 0), "tmpfs", "tmpfs", flags);
+        return;
+    }
+    let holder = fs::tmpfs::new_tmpfs(0o755, 0, 0);
+    let creds = FsCreds::root();
+    let args = CreateArgs { mode: libc::S_IFCHR | 0o666, rdev: fs::dev::DevKind::Null.rdev(), flags: 0, creds: &creds };
+    match holder.mknod(b"null", &args) {
+        Ok(null) => {
+            mount_at(mounts, root, path, null, "devtmpfs", "udev", MountFlags::default());
+        }
+        Err(e) => tracing::warn!(error = %e.description(), "cannot make the null node of a mask"),
+    }
+}
+
+/// Mounts what is at `path` over itself, read-only (linux.readonlyPaths).
+/// Mounts below `path` stay visible, mounted again on the new mount, as
+/// runc's recursive remount keeps them.
+fn readonly_again(mounts: &MountTable, root: &Location, path: &[u8]) {
+    let Some((at, _)) = existing(mounts, root, path) else { return };
+    let below = mounts.all();
+    let flags = MountFlags { readonly: true, ..at.mount.flags };
+    let new = Mount::new(
+        Dentry::new_root(at.inode().clone()),
+        Some((at.mount.clone(), at.dentry.clone())),
+        flags,
+        &at.mount.fstype,
+        &at.mount.source,
+    );
+    mounts.add(new.clone());
+    // (old mount, its copy): mounts on an old one go on its copy.
+    let mut moved: Vec<(Arc<Mount>, Arc<Mount>)> = Vec::new();
+    for m in below {
+        let Some((pm, pd)) = &m.mountpoint else { continue };
+        let target = if Arc::ptr_eq(pm, &at.mount) && at.dentry.is_ancestor_of(pd) {
+            match same_path_under(&at.dentry, pd, &new.root) {
+                Some(d) => (new.clone(), d),
+                None => continue,
+            }
+        } else if let Some((_, copy)) = moved.iter().find(|(old, _)| Arc::ptr_eq(old, pm)) {
+            // The copy shares the old mount's root dentry, so the same dentry.
+            (copy.clone(), pd.clone())
+        } else {
+            continue;
+        };
+        let copy = Mount::new(m.root.clone(), Some(target), m.flags, &m.fstype, &m.source);
+        mounts.add(copy.clone());
+        moved.push((m, copy));
+    }
+}
+
+/// The dentry under `new_top` at the place `d` has under `top` (same file
+/// system, another root dentry).
+fn same_path_under(top: &Arc<Dentry>, d: &Arc<Dentry>, new_top: &Arc<Dentry>) -> Option<Arc<Dentry>> {
+    let mut names = Vec::new();
+    let mut cur = d.clone();
+    while !Arc::ptr_eq(&cur, top) {
+        names.push(cur.name());
+        cur = cur.parent()?;
+    }
+    let mut out = new_top.clone();
+    for name in names.iter().rev() {
+        out = out.lookup_child(name).ok()?;
+    }
+    Some(out)
+}
+
+/// Creates device node (or fifo) `path` with its parent directories, as the
+/// sandbox's root would (linux.devices). A node already there with the same
+/// type and number is kept (the sentry's /dev has the standard ones).
+fn make_node(
+    mounts: &MountTable,
+    root: &Location,
+    path: &[u8],
+    mode: u32,
+    rdev: u64,
+    uid: u32,
+    gid: u32,
+) -> Result<(), Errno> {
+    if let Some((_, a)) = existing(mounts, root, path) {
+        let same =
+            a.mode & libc::S_IFMT == mode & libc::S_IFMT && (a.rdev == rdev || mode & libc::S_IFMT == libc::S_IFIFO);
+        return if same { Ok(()) } else { Err(Errno::EEXIST) };
+    }
+    let creds = FsCreds::root();
+    let r = Resolver::new(root, mounts, &creds);
+    // Parent directories first, like `mkdir -p`.
+    let mut upto = Vec::new();
+    let comps: Vec<&[u8]> = path.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+    for c in comps.iter().take(comps.len().saturating_sub(1)) {
+        upto.push(b'/');
+        upto.extend_from_slice(c);
+        if r.resolve(root, &upto, true).is_err() {
+            let pn = r.resolve_parent(root, &upto)?;
+            let args = CreateArgs { mode: libc::S_IFDIR | 0o755, rdev: 0, flags: 0, creds: &creds };
+            pn.parent.inode().mkdir(&pn.name, &args)?;
+        }
+    }
+    let pn = r.resolve_parent(root, path)?;
+    let args = CreateArgs { mode, rdev, flags: 0, creds: &creds };
+    let node = pn.parent.inode().mknod(&pn.name, &args)?;
+    node.setattr(&crate::vfs::SetAttr { uid: Some(uid), gid: Some(gid), ..Default::default() })
+}
+
+/// /dev/ptmx -> pts/ptmx beside a devpts mounted at /dev/pts, as runc makes it.
+fn link_ptmx(mounts: &MountTable, root: &Location, pts: &[u8]) {
+    if pts != b"/dev/pts" || existing(mounts, root, b"/dev/ptmx").is_some() {
+        return;
+    }
+    let creds = FsCreds::root();
+    if let Ok(pn) = Resolver::new(root, mounts, &creds).resolve_parent(root, b"/dev/ptmx") {
+        let _ = pn.parent.inode().symlink(&pn.name, b"pts/ptmx", &creds);
     }
 }
 
@@ -216,6 +362,9 @@ pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
     mounts.add(root_mount.clone());
     let root = Location::new(root_mount.clone(), root_mount.root.clone());
 
+    // Masks, read-only remounts and device nodes apply once every mount is
+    // in place and /proc can list (it needs the kernel).
+    let mut later = Vec::new();
     for m in cfg.mounts.unwrap_or_else(default_mounts) {
         let (inode, fstype, source): (Arc<dyn Inode>, String, String) = match m.source {
             MountSource::Inode { inode, fstype, source } => (inode, fstype, source),
@@ -224,6 +373,20 @@ pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
             MountSource::Tmpfs { mode, uid, gid } => {
                 (fs::tmpfs::new_tmpfs(mode, uid, gid), "tmpfs".into(), "tmpfs".into())
             }
+            MountSource::Sysfs => (fs::sys::new_sysfs(crate::kernel::sandbox_cpus()), "sysfs".into(), "sysfs".into()),
+            MountSource::Cgroup => (fs::sys::new_cgroupfs(), "cgroup2".into(), "cgroup".into()),
+            MountSource::Devpts => {
+                let pts = fs::sys::new_devpts(console_opener());
+                if mount_at(&mounts, &root, &m.dest, pts, "devpts", "devpts", m.flags) {
+                    link_ptmx(&mounts, &root, &m.dest);
+                }
+                continue;
+            }
+            MountSource::Mqueue => (fs::sys::new_mqueuefs(), "mqueue".into(), "mqueue".into()),
+            MountSource::Mask | MountSource::ReadonlyAgain | MountSource::Node { .. } => {
+                later.push(m);
+                continue;
+            }
         };
         mount_at(&mounts, &root, &m.dest, inode, &fstype, &source, m.flags);
     }
@@ -231,6 +394,18 @@ pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
     let kernel =
         Kernel::new(cfg.options, mounts, root.clone()).map_err(|e| BootError::Internal(format!("kernel: {e}")))?;
     fs::proc::set_kernel(&kernel);
+    for m in later {
+        match m.source {
+            MountSource::Mask => mask_path(&kernel.mounts, &root, &m.dest),
+            MountSource::ReadonlyAgain => readonly_again(&kernel.mounts, &root, &m.dest),
+            MountSource::Node { mode, rdev, uid, gid } => {
+                make_node(&kernel.mounts, &root, &m.dest, mode, rdev, uid, gid).map_err(|e| {
+                    BootError::Internal(format!("device {}: {}", String::from_utf8_lossy(&m.dest), e.description()))
+                })?
+            }
+            _ => {}
+        }
+    }
     crate::kernel::forward::spawn(kernel.clone());
     let pending = new_process(&kernel, &cfg.process, host_stdio())?;
     Ok(Sandbox {
@@ -241,19 +416,27 @@ pub fn prepare(cfg: BootConfig) -> Result<Sandbox, BootError> {
     })
 }
 
+/// Opens the sandbox's terminal: the sentry's stdin when that is one.
+fn open_terminal() -> crate::vfs::VfsResult<Arc<dyn crate::vfs::FileOps>> {
+    let s = fs::host::HostStream::new(0);
+    if s.is_tty() {
+        Ok(Arc::new(s) as Arc<dyn crate::vfs::FileOps>)
+    } else {
+        Err(Errno::ENXIO)
+    }
+}
+
 /// The sentry's /dev: the standard devices, /dev/tty as the host stdin when
 /// that is a terminal, and an in-memory /dev/shm.
 fn new_dev() -> Arc<dyn Inode> {
     let shm = fs::tmpfs::new_tmpfs(0o1777, 0, 0);
-    let tty: Option<fs::dev::TtyOpener> = Some(Arc::new(|| {
-        let s = fs::host::HostStream::new(0);
-        if s.is_tty() {
-            Ok(Arc::new(s) as Arc<dyn crate::vfs::FileOps>)
-        } else {
-            Err(Errno::ENXIO)
-        }
-    }));
-    fs::dev::new_devfs(tty, shm)
+    fs::dev::new_devfs(Some(Arc::new(open_terminal)), shm)
+}
+
+/// /dev/pts/0 when the sandbox has a terminal (decided at boot, as the
+/// terminal is the sentry's stdin for the sandbox's whole life).
+fn console_opener() -> Option<fs::sys::ConsoleOpener> {
+    fs::host::HostStream::new(0).is_tty().then(|| Arc::new(open_terminal) as fs::sys::ConsoleOpener)
 }
 
 /// The sentry's own stdin, stdout and stderr as sandbox files.
@@ -420,6 +603,22 @@ impl Sandbox {
     /// call before [`Sandbox::start`].
     pub fn serve_exec(&self) {
         self.serves_exec.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Installs `files` in init's descriptor table (runc's --preserve-fds);
+    /// only before init starts.
+    pub fn add_init_files(&self, files: Vec<(i32, Arc<OpenFile>)>) -> Result<(), BootError> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(p) = pending.as_ref() else {
+            return Err(BootError::Internal("init has started already".into()));
+        };
+        let table = p.task.files();
+        for (fd, file) in files {
+            table
+                .install_at(fd, file, false, 1024)
+                .map_err(|e| BootError::Internal(format!("fd {fd}: {}", e.description())))?;
+        }
+        Ok(())
     }
 
     /// Blocks until init exits.

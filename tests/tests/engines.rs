@@ -152,6 +152,14 @@ fn podman_runs_containers_with_rvisor() {
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
     let o = pm("logs pd1");
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
+    // ps(1)-style options: podman runs ps in the container, which sees the
+    // sandbox's own processes (init is pid 1) and nothing of the host.
+    let o = pm("top pd1 -ef");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    let first = o.stdout_str().lines().nth(1).unwrap_or_default().split_whitespace().next().map(str::to_string);
+    assert_eq!(first.as_deref(), Some("1"), "{}", report(&o));
+    assert!(o.stdout_str().contains("while true"), "{}", report(&o));
+    assert!(!o.stdout_str().contains("conmon") && !o.stdout_str().contains("rvisor"), "{}", report(&o));
     let o = pm("stop -t 1 pd1");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     let o = pm("inspect -f '{{.State.ExitCode}}' pd1");
@@ -269,6 +277,28 @@ fn dockerd_runs_containers_with_rvisor() {
     let o = docker(&run).args(["--rm", IMAGE, "sh", "-c", "echo hello from docker; exit 5"]).output();
     assert_eq!(o.status, Status::Exited(5), "{}", report(&o));
     assert_eq!(o.stdout_str(), "hello from docker\n", "{}", report(&o));
+
+    // Docker's masked and read-only paths, its cgroup mount, and a --device node.
+    let o = docker(&run)
+        .args(["--rm", "--device", "/dev/fuse", IMAGE, "sh", "-c"])
+        .arg(
+            "stat -c %t:%T /dev/fuse; ls /sys/firmware | wc -l; grep -c ' /proc/sys proc ro' /proc/mounts; \
+             { echo x > /proc/sys/kernel/domainname; } 2>&1; cat /sys/fs/cgroup/pids.max",
+        )
+        .output();
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    assert_eq!(
+        o.stdout_str(),
+        "a:e5\n0\n1\nsh: can't create /proc/sys/kernel/domainname: Read-only file system\nmax\n",
+        "{}",
+        report(&o)
+    );
+    // --privileged lists every host device: each becomes a node in the sandbox.
+    let o = docker(&run)
+        .args(["--rm", "--privileged", IMAGE, "sh", "-c", "test -c /dev/null && echo privileged-ok"])
+        .output();
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    assert_eq!(o.stdout_str(), "privileged-ok\n", "{}", report(&o));
 
     let o = docker(&run)
         .args(["-d", "--name", "dk1", IMAGE, "sh", "-c", "echo up; while true; do sleep 0.1; done"])

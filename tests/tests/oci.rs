@@ -341,7 +341,7 @@ fn terminal_goes_to_the_console_socket() {
     let o = root.run(&["start", "tty"]);
     assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     let mut f = fs::File::from(master);
-    f.write_all(b"echo $((6*7))x; exit 3\n").unwrap();
+    f.write_all(b"echo pts:$(ls /dev/pts | tr '\\n' ,) $(tty); echo $((6*7))x; exit 3\n").unwrap();
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buf = [0u8; 4096];
@@ -351,7 +351,10 @@ fn terminal_goes_to_the_console_socket() {
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
     }
-    assert!(String::from_utf8_lossy(&seen).contains("42x"), "terminal output: {:?}", String::from_utf8_lossy(&seen));
+    let seen = String::from_utf8_lossy(&seen).into_owned();
+    assert!(seen.contains("42x"), "terminal output: {seen:?}");
+    // devpts shows the sandbox's terminal as 0 beside ptmx, and ttyname finds it there.
+    assert!(seen.contains("pts:0,ptmx, /dev/pts/0"), "terminal output: {seen:?}");
     root.wait_status("tty", "stopped");
     assert_eq!(fs::read_to_string(root.path().join("tty/exit")).unwrap().trim(), "3");
     assert_eq!(root.run(&["delete", "tty"]).status, Status::Exited(0));

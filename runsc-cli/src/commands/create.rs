@@ -29,7 +29,8 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility.
     #[arg(long = "no-new-keyring")]
     pub no_new_keyring: bool,
-    /// Accepted for runc compatibility (extra fds are not passed on).
+    /// Pass this many fds after stdio (3, 4, ...) on to init; systemd
+    /// socket-activation fds (LISTEN_FDS) come first, as with runc.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// Container id.
@@ -83,8 +84,16 @@ pub struct Created {
 /// Creates the container; with `foreground`, a terminal without a console
 /// socket uses the caller's own stdio (`rvisor run`).
 pub fn create(g: &GlobalArgs, a: &CreateArgs, foreground: bool) -> anyhow::Result<Created> {
+    // Before this process opens anything that could land in the range.
+    let (preserved, activation) = super::preserved_fds(a.preserve_fds, true)?;
     let bundle = Bundle::load(&a.bundle)?;
-    let process = bundle.process()?;
+    let mut process = bundle.process()?;
+    if activation > 0 {
+        // What runc tells the container: the fds are for its pid 1.
+        process.env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+        process.env.push(format!("LISTEN_FDS={activation}"));
+        process.env.push("LISTEN_PID=1".into());
+    }
     let terminal = bundle.terminal();
     if terminal && a.console_socket.is_none() && !foreground {
         anyhow::bail!("process.terminal is set but no --console-socket was given");
@@ -112,7 +121,7 @@ pub fn create(g: &GlobalArgs, a: &CreateArgs, foreground: bool) -> anyhow::Resul
         return Err(e.into());
     }
     undo.dir = Some(dir);
-    match build(g, a, &bundle, process, terminal, foreground, &mut st, &mut undo) {
+    match build(g, a, &bundle, process, preserved, terminal, foreground, &mut st, &mut undo) {
         Ok(()) => {
             let dir = undo.dir.take().context("state directory vanished")?;
             Ok(Created { dir, state: st })
@@ -140,6 +149,7 @@ fn build(
     a: &CreateArgs,
     bundle: &Bundle,
     process: rvisor_sentry::control::ProcessSpec,
+    preserved: Vec<OwnedFd>,
     terminal: bool,
     foreground: bool,
     st: &mut State,
@@ -169,7 +179,7 @@ fn build(
         st.cgroups = undo.cgroup.dirs.clone();
     }
     let planned = mounts::plan(bundle)?;
-    for m in &planned {
+    for m in planned.iter().filter(|m| m.kind.needs_host_mountpoint()) {
         let is_dir = !matches!(m.kind, mounts::Kind::Bind { file: true, .. });
         if let Err(e) = mounts::ensure_mountpoint(&bundle.rootfs, &m.dest, is_dir) {
             tracing::debug!(dest = m.dest, error = %e, "cannot create mount point");
@@ -210,6 +220,11 @@ fn build(
     undo.cgroup.add(pid).context("joining the container's cgroup")?;
     go.go();
     let (gofer, sentry) = wait_ready(ready_r)?;
+    if !preserved.is_empty() {
+        let client = super::connect(dir)?;
+        super::keep_files(&client, &preserved)?;
+        client.call(&rvisor_sentry::control::Request::InitFiles, &[]).context("passing preserved fds")?;
+    }
     st.sandbox = HostProc::of(pid);
     st.gofer = HostProc::of(gofer);
     st.sentry = HostProc::of(sentry);

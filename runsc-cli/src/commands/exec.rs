@@ -54,7 +54,7 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process.
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
-    /// Accepted for runc compatibility.
+    /// Pass this many fds after stdio (3, 4, ...) on to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
     /// Accepted for runc compatibility.
@@ -109,11 +109,15 @@ fn process(a: &ExecArgs, bundle: &std::path::Path) -> anyhow::Result<(ProcessSpe
 }
 
 pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
+    // Before this process opens anything that could land in the range.
+    let (preserved, _) = super::preserved_fds(a.preserve_fds, false)?;
     let (dir, st) = super::open(&g.root, &a.id)?;
     super::require(&st, &[Status::Running, Status::Created], "exec needs a running container")?;
     let (spec, terminal) = process(&a, &st.bundle)?;
     let client = super::connect(&dir)?;
     dir.unlock();
+    super::keep_files(&client, &preserved)?;
+    drop(preserved);
     let pty = match (terminal, &a.console_socket) {
         (true, Some(_)) => Some(console::open_pty()?),
         (true, None) if a.detach => anyhow::bail!("--tty with --detach needs --console-socket"),

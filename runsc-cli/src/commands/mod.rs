@@ -64,6 +64,55 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Most fds --preserve-fds may pass (the sandbox's default RLIMIT_NOFILE is 1024).
+const MAX_PRESERVED: u32 = 1000;
+
+/// The fds a container process gets after stdio, as runc passes them:
+/// `listen` systemd socket-activation fds (LISTEN_FDS, when LISTEN_PID is
+/// this process) then `n` more (--preserve-fds), i.e. this process's fds
+/// 3, 4, ... in order. Returns copies and the socket-activation count.
+pub fn preserved_fds(n: u32, listen: bool) -> anyhow::Result<(Vec<std::os::fd::OwnedFd>, u32)> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let activation = if listen { listen_fds() } else { 0 };
+    let total = activation.checked_add(n).filter(|&t| t <= MAX_PRESERVED);
+    let total = total.with_context(|| format!("--preserve-fds: at most {MAX_PRESERVED} fds"))?;
+    let end = 3 + total as i32;
+    let mut out = Vec::new();
+    for fd in 3..end {
+        // Copies land above the range, so they are never mistaken for it.
+        // SAFETY: F_DUPFD_CLOEXEC makes a new fd (or fails if `fd` is not open).
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, end) };
+        if dup < 0 {
+            anyhow::bail!("--preserve-fds: fd {fd} is not open");
+        }
+        // SAFETY: dup is a fresh fd owned by nobody else.
+        out.push(unsafe { OwnedFd::from_raw_fd(dup) });
+    }
+    Ok((out, activation))
+}
+
+/// LISTEN_FDS of systemd socket activation, if meant for this process.
+fn listen_fds() -> u32 {
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let n = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if for_us {
+        n
+    } else {
+        0
+    }
+}
+
+/// Hands `fds` to the sandbox on `client`'s connection, for the next
+/// process started on it (init with `InitFiles`, or an exec).
+pub fn keep_files(client: &Client, fds: &[std::os::fd::OwnedFd]) -> anyhow::Result<()> {
+    use std::os::fd::AsFd;
+    for chunk in fds.chunks(3) {
+        let borrowed: Vec<_> = chunk.iter().map(|f| f.as_fd()).collect();
+        client.call(&rvisor_sentry::control::Request::KeepFiles, &borrowed).context("passing preserved fds")?;
+    }
+    Ok(())
+}
+
 /// A signal by number or name ("9", "KILL", "SIGKILL", "sigterm").
 pub fn parse_signal(s: &str) -> anyhow::Result<i32> {
     if let Ok(n) = s.parse::<i32>() {

@@ -51,10 +51,7 @@ fn mounts(plan: &Plan, socks: &mut impl Iterator<Item = OwnedFd>) -> Result<Opti
                 }
                 MountSource::Inode { inode, fstype: "bind".into(), source: source.display().to_string() }
             }
-            Kind::Proc => MountSource::Proc,
-            Kind::Dev => MountSource::Dev,
-            Kind::Tmpfs { mode, uid, gid } => MountSource::Tmpfs { mode: *mode, uid: *uid, gid: *gid },
-            Kind::Sys => MountSource::Tmpfs { mode: 0o555, uid: 0, gid: 0 },
+            other => other.sentry_source().ok_or("mount kind without a sentry source")?,
         };
         out.push(MountEntry { dest: m.dest.clone().into_bytes(), source, flags: flags(m) });
     }

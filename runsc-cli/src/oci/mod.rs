@@ -34,6 +34,8 @@ pub enum SpecError {
     UnknownRlimit(String),
     #[error("mount {dest}: {reason}")]
     BadMount { dest: String, reason: String },
+    #[error("device {path}: {reason}")]
+    BadDevice { path: String, reason: String },
     #[error("namespace {kind}: {reason}")]
     BadNamespace { kind: String, reason: String },
 }

@@ -5,6 +5,8 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
+use rvisor_sentry::boot::MountSource;
+
 use super::{Bundle, SpecError};
 
 /// What one spec mount becomes.
@@ -23,8 +25,55 @@ pub enum Kind {
         uid: u32,
         gid: u32,
     },
-    /// sysfs: an empty read-only directory (the sentry has no sysfs).
+    /// sysfs: the sentry's read-only sysfs describing the sandbox's CPUs.
     Sys,
+    /// devpts: ptmx (no pty driver) and the sandbox's terminal as "0".
+    Devpts,
+    /// mqueue: the sandbox's POSIX message queues.
+    Mqueue,
+    /// cgroup/cgroup2: a read-only directory showing no limits.
+    Cgroup,
+    /// linux.maskedPaths entry.
+    Masked,
+    /// linux.readonlyPaths entry.
+    ReadonlyPath,
+    /// linux.devices entry: `mode` holds the file type and permissions.
+    Device {
+        mode: u32,
+        major: u32,
+        minor: u32,
+        uid: u32,
+        gid: u32,
+    },
+}
+
+impl Kind {
+    /// Whether a mount point is made in the host rootfs for it (as runc
+    /// does): not for masks, read-only remounts and device nodes, which
+    /// only exist in the sandbox.
+    pub fn needs_host_mountpoint(&self) -> bool {
+        !matches!(self, Kind::Masked | Kind::ReadonlyPath | Kind::Device { .. })
+    }
+
+    /// What the sentry mounts for a kind other than a bind mount (whose
+    /// source is a gofer connection the launcher makes).
+    pub fn sentry_source(&self) -> Option<MountSource> {
+        Some(match *self {
+            Kind::Bind { .. } => return None,
+            Kind::Proc => MountSource::Proc,
+            Kind::Dev => MountSource::Dev,
+            Kind::Tmpfs { mode, uid, gid } => MountSource::Tmpfs { mode, uid, gid },
+            Kind::Sys => MountSource::Sysfs,
+            Kind::Devpts => MountSource::Devpts,
+            Kind::Mqueue => MountSource::Mqueue,
+            Kind::Cgroup => MountSource::Cgroup,
+            Kind::Masked => MountSource::Mask,
+            Kind::ReadonlyPath => MountSource::ReadonlyAgain,
+            Kind::Device { mode, major, minor, uid, gid } => {
+                MountSource::Node { mode, rdev: libc::makedev(major, minor), uid, gid }
+            }
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,7 +141,10 @@ pub fn plan(b: &Bundle) -> Result<Vec<Planned>, SpecError> {
                     gid: num_opt(&opts, "gid=").unwrap_or(0),
                 },
                 "sysfs" => Kind::Sys,
-                "devpts" | "mqueue" | "cgroup" | "cgroup2" | "securityfs" | "debugfs" => {
+                "devpts" => Kind::Devpts,
+                "mqueue" => Kind::Mqueue,
+                "cgroup" | "cgroup2" => Kind::Cgroup,
+                "securityfs" | "debugfs" => {
                     tracing::debug!(dest, typ, "mount type not provided by the sentry; skipped");
                     continue;
                 }
@@ -102,14 +154,84 @@ pub fn plan(b: &Bundle) -> Result<Vec<Planned>, SpecError> {
         };
         out.push(Planned {
             dest,
-            readonly: has("ro") || kind == Kind::Sys,
+            readonly: has("ro") || matches!(kind, Kind::Sys | Kind::Cgroup),
             nosuid: has("nosuid"),
             nodev: has("nodev"),
             noexec: has("noexec"),
             kind,
         });
     }
+    plan_linux(b, &mut out)?;
     Ok(out)
+}
+
+/// Device nodes, then read-only and masked paths (after all mounts, as runc
+/// applies them), from the spec's linux section.
+fn plan_linux(b: &Bundle, out: &mut Vec<Planned>) -> Result<(), SpecError> {
+    let Some(linux) = b.spec.linux() else { return Ok(()) };
+    let plain =
+        |dest: String, kind: Kind| Planned { dest, kind, readonly: false, nosuid: false, nodev: false, noexec: false };
+    for d in linux.devices().iter().flatten() {
+        let shown = d.path().display().to_string();
+        let bad = |reason: &str| SpecError::BadDevice { path: shown.clone(), reason: reason.to_string() };
+        let dest = clean_dest(d.path()).ok_or_else(|| bad("path must be absolute without \"..\""))?;
+        if dest == "/" {
+            return Err(bad("path must name a file"));
+        }
+        use oci_spec::runtime::LinuxDeviceType as T;
+        let ftype = match d.typ() {
+            T::C | T::U => libc::S_IFCHR,
+            T::B => libc::S_IFBLK,
+            T::P => libc::S_IFIFO,
+            T::A => return Err(bad("type \"a\" is only valid in device cgroup rules")),
+        };
+        let (major, minor) = (d.major(), d.minor());
+        if ftype != libc::S_IFIFO && (!(0..=0xfff).contains(&major) || !(0..=0xf_ffff).contains(&minor)) {
+            return Err(bad("major or minor number out of range"));
+        }
+        let mode = d.file_mode().unwrap_or(0o666);
+        // Some engines send the file type bits too; they must agree with type.
+        let tbits = mode & libc::S_IFMT;
+        if tbits != 0 && tbits != ftype || mode & !(libc::S_IFMT | 0o7777) != 0 {
+            return Err(bad("fileMode does not match the device type"));
+        }
+        let perm = mode & 0o7777;
+        let kind = Kind::Device {
+            mode: ftype | perm,
+            major: major as u32,
+            minor: minor as u32,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        };
+        out.push(plain(dest, kind));
+    }
+    // Device cgroup rules: validated, not applied (docs/oci.md: the sandbox
+    // reaches no host device; its devices are the sentry's emulations).
+    let rules = linux.resources().as_ref().and_then(|r| r.devices().clone()).unwrap_or_default();
+    for r in rules {
+        let access = r.access().clone().unwrap_or_default();
+        if access.chars().any(|c| !"rwm".contains(c)) {
+            return Err(SpecError::BadDevice {
+                path: "linux.resources.devices".into(),
+                reason: format!("access {access:?} is not made of r, w and m"),
+            });
+        }
+    }
+    // Read-only remounts first, as runc does: a mask below a read-only
+    // path must go on the remount, or the remount would cover it.
+    for (list, kind) in [(linux.readonly_paths(), Kind::ReadonlyPath), (linux.masked_paths(), Kind::Masked)] {
+        for p in list.iter().flatten() {
+            let dest = clean_dest(Path::new(p)).ok_or_else(|| SpecError::BadMount {
+                dest: p.clone(),
+                reason: "masked and read-only paths must be absolute without \"..\"".into(),
+            })?;
+            if dest == "/" {
+                return Err(SpecError::BadMount { dest: p.clone(), reason: "cannot mask or remount /".into() });
+            }
+            out.push(plain(dest, kind.clone()));
+        }
+    }
+    Ok(())
 }
 
 fn cstr(s: &str) -> std::io::Result<CString> {

@@ -21,6 +21,12 @@ pub enum Request {
     Ps,
     /// Signal one process (by its pid inside the sandbox).
     Signal { pid: i32, signal: i32 },
+    /// The fds attached (at most three) are kept on this connection for
+    /// the next `InitFiles` or `Exec`, which install the kept fds, in order,
+    /// as fds 3, 4, ... of the process (runc's --preserve-fds).
+    KeepFiles,
+    /// Gives the kept fds to init; only before `Start`.
+    InitFiles,
 }
 
 /// A process to run in the sandbox.

@@ -77,10 +77,50 @@ fn accept_loop(listener: OwnedFd, sandbox: Arc<Sandbox>) {
     }
 }
 
+/// Most fds one connection may keep for a process (runc has no limit; the
+/// sandbox's RLIMIT_NOFILE default is 1024).
+const MAX_KEPT: usize = 1000;
+
+/// A host fd received for a sandbox process: regular files keep positional
+/// I/O and seeking, anything else (pipes, sockets, ttys) is a stream.
+fn received_file(fd: OwnedFd, n: usize) -> Arc<OpenFile> {
+    // SAFETY: F_GETFL only reads the received descriptor's flags.
+    let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: zeroed stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid, writable struct stat.
+    let regular = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    let ops: Arc<dyn crate::vfs::FileOps> = if regular {
+        Arc::new(crate::fs::host::HostFile::new(fd))
+    } else {
+        Arc::new(crate::fs::host::HostStream::owned(fd))
+    };
+    OpenFile::new_anon(ops, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{n}]"))
+}
+
 fn serve_conn(conn: &OwnedFd, sb: &Sandbox) -> std::io::Result<()> {
+    let mut kept: Vec<OwnedFd> = Vec::new();
     while let Some((req, fds)) = wire::recv::<Request>(conn.as_fd())? {
         let _busy = InFlight::enter();
         let resp = match req {
+            Request::KeepFiles if kept.len() + fds.len() > MAX_KEPT => {
+                Response::Error { msg: format!("more than {MAX_KEPT} preserved fds") }
+            }
+            Request::KeepFiles => {
+                kept.extend(fds);
+                Response::Ok
+            }
+            Request::InitFiles => {
+                let files = std::mem::take(&mut kept)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, fd)| (3 + i as i32, received_file(fd, 3 + i)))
+                    .collect();
+                match sb.add_init_files(files) {
+                    Ok(()) => Response::Ok,
+                    Err(e) => Response::Error { msg: e.to_string() },
+                }
+            }
             Request::Start => match sb.start() {
                 Ok(()) => Response::Ok,
                 Err(e) => Response::Error { msg: e.to_string() },
@@ -88,7 +128,7 @@ fn serve_conn(conn: &OwnedFd, sb: &Sandbox) -> std::io::Result<()> {
             Request::Kill { signal, all } => kill(sb, signal, all),
             Request::Ps => Response::Ps { processes: ps(sb) },
             Request::Signal { pid, signal } => signal_one(sb, pid, signal),
-            Request::Exec { process } => return exec(conn, sb, &process, fds),
+            Request::Exec { process } => return exec(conn, sb, &process, fds, kept),
         };
         wire::send(conn.as_fd(), &resp, &[])?;
     }
@@ -166,7 +206,7 @@ fn ps(sb: &Sandbox) -> Vec<ProcInfo> {
 
 /// Runs an exec request to its end: answers `Started`, waits for the process,
 /// answers `Exited`.
-fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>) -> std::io::Result<()> {
+fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>, kept: Vec<OwnedFd>) -> std::io::Result<()> {
     if fds.len() != 3 {
         let msg = format!("exec needs 3 stdio fds, got {}", fds.len());
         return wire::send(conn.as_fd(), &Response::Error { msg }, &[]);
@@ -180,6 +220,9 @@ fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>) -> std
             n as i32,
             OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{n}]")),
         ));
+    }
+    for (i, fd) in kept.into_iter().enumerate() {
+        files.push((3 + i as i32, received_file(fd, 3 + i)));
     }
     let task = match sb.spawn(&p.to_config(), files) {
         Ok(t) => t,

@@ -8,5 +8,6 @@ pub mod pipe;
 pub mod proc;
 pub mod reopen;
 pub mod socket;
+pub mod sys;
 pub mod tmpfs;
 pub mod tty;

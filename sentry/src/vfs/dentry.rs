@@ -163,6 +163,9 @@ pub struct Mount {
     pub fstype: String,
     /// Source as /proc/mounts shows it.
     pub source: String,
+    /// The mount point lies in a directory whose dentries are made afresh at
+    /// each lookup (/proc): it is recognised by its name path, not identity.
+    uncached_mountpoint: bool,
 }
 
 impl Mount {
@@ -174,7 +177,10 @@ impl Mount {
         source: &str,
     ) -> Arc<Mount> {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let uncached_mountpoint =
+            mountpoint.as_ref().and_then(|(_, d)| d.parent()).is_some_and(|p| !p.inode.cacheable());
         Arc::new(Mount {
+            uncached_mountpoint,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             root,
             mountpoint,
@@ -214,6 +220,19 @@ impl Location {
     }
 }
 
+/// Whether two dentries name the same place: identical, or the same name
+/// under the same place in a directory that does not cache its children.
+fn same_place(a: &Arc<Dentry>, b: &Arc<Dentry>) -> bool {
+    if Arc::ptr_eq(a, b) {
+        return true;
+    }
+    let (pa, pb) = (a.parent(), b.parent());
+    match (pa, pb) {
+        (Some(pa), Some(pb)) => !pa.inode.cacheable() && a.name() == b.name() && same_place(&pa, &pb),
+        _ => false,
+    }
+}
+
 /// All mounts of a sandbox.
 #[derive(Default)]
 pub struct MountTable {
@@ -244,7 +263,10 @@ impl MountTable {
             .iter()
             .rev()
             .find(|m| match &m.mountpoint {
-                Some((pm, pd)) => Arc::ptr_eq(pm, &loc.mount) && Arc::ptr_eq(pd, &loc.dentry),
+                Some((pm, pd)) => {
+                    Arc::ptr_eq(pm, &loc.mount)
+                        && (Arc::ptr_eq(pd, &loc.dentry) || m.uncached_mountpoint && same_place(pd, &loc.dentry))
+                }
                 None => false,
             })
             .cloned()

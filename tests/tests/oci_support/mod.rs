@@ -175,3 +175,27 @@ pub fn wait_dead(pids: &[i64]) -> bool {
 pub fn report(o: &RunOutput) -> String {
     format!("status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}", o.status, o.stdout_str(), o.stderr_str())
 }
+
+/// `oci_support/oci_probe.c` compiled statically (once per test process).
+pub fn probe() -> PathBuf {
+    static DONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let src = rvisor_tests::tests_dir().join("tests/oci_support/oci_probe.c");
+        let dir = TempDir::new("oci-probe");
+        let out = dir.path().join("oci_probe");
+        let o = Run::new("cc").args(["-static", "-O1", "-Wall", "-o"]).arg(&out).arg(&src).output();
+        assert_eq!(o.status.code(), Some(0), "compiling {}: {}", src.display(), o.stderr_str());
+        // Kept for the whole test process: the TempDir is leaked on purpose.
+        std::mem::forget(dir);
+        out
+    })
+    .clone()
+}
+
+impl Bundle {
+    /// Puts the probe program at /bin/oci_probe in the rootfs.
+    pub fn with_probe(self) -> Bundle {
+        fs::copy(probe(), self.path().join("rootfs/bin/oci_probe")).expect("copy oci_probe");
+        self
+    }
+}

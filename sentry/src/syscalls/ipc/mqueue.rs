@@ -53,6 +53,39 @@ fn names() -> &'static Mutex<HashMap<Vec<u8>, Arc<Queue>>> {
     NAMES.get_or_init(Default::default)
 }
 
+/// A queue as /dev/mqueue shows it.
+pub struct QueueInfo {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The status line reading the queue's file gives.
+    pub status: Vec<u8>,
+}
+
+fn status_line(st: &State) -> Vec<u8> {
+    let bytes: usize = st.msgs.iter().map(|m| m.data.len()).sum();
+    format!("QSIZE:{bytes:<10} NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n").into_bytes()
+}
+
+/// The names of the sandbox's queues (for /dev/mqueue).
+pub fn queue_names() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = lock(names()).keys().cloned().collect();
+    v.sort();
+    v
+}
+
+/// Owner, mode and status of queue `name`, if it exists.
+pub fn queue_info(name: &[u8]) -> Option<QueueInfo> {
+    let q = lock(names()).get(name)?.clone();
+    let st = lock(&q.state);
+    Some(QueueInfo { mode: st.perm.mode, uid: st.perm.uid, gid: st.perm.gid, status: status_line(&st) })
+}
+
+/// Removes queue `name` (unlink in /dev/mqueue; the caller checked permission).
+pub fn remove(name: &[u8]) -> Result<(), Errno> {
+    lock(names()).remove(name).map(|_| ()).ok_or(Errno::ENOENT)
+}
+
 struct MqFile {
     q: Arc<Queue>,
 }
@@ -60,12 +93,10 @@ struct MqFile {
 impl FileOps for MqFile {
     /// Like Linux's mqueue fs: reading the fd shows the queue's status line.
     fn read(&self, buf: &mut [u8], off: u64) -> VfsResult<usize> {
-        let st = lock(&self.q.state);
-        let bytes: usize = st.msgs.iter().map(|m| m.data.len()).sum();
-        let line = format!("QSIZE:{bytes:<10} NOTIFY:0     SIGNO:0     NOTIFY_PID:0     \n");
+        let line = status_line(&lock(&self.q.state));
         let start = usize::try_from(off).unwrap_or(usize::MAX).min(line.len());
         let n = buf.len().min(line.len() - start);
-        buf[..n].copy_from_slice(&line.as_bytes()[start..start + n]);
+        buf[..n].copy_from_slice(&line[start..start + n]);
         Ok(n)
     }
     fn write(&self, _buf: &[u8], _off: u64) -> VfsResult<usize> {
