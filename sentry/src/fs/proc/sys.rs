@@ -67,18 +67,50 @@ fn boot_id() -> String {
 
 pub(super) fn entries() -> VfsResult<Entries> {
     Ok(vec![
-        dir("fs", || Ok(vec![fixed("fs/file-max", "9223372036854775807"), fixed("fs/nr_open", "1048576")])),
+        dir("fs", || {
+            Ok(vec![
+                fixed("fs/file-max", "9223372036854775807"),
+                dir("fs/inotify", || {
+                    Ok(vec![
+                        fixed("fs/inotify/max_queued_events", "16384"),
+                        fixed("fs/inotify/max_user_instances", "128"),
+                        fixed("fs/inotify/max_user_watches", "8192"),
+                    ])
+                }),
+                fixed("fs/lease-break-time", "45"),
+                dir("fs/mqueue", || {
+                    Ok(vec![
+                        fixed("fs/mqueue/msg_default", "10"),
+                        fixed("fs/mqueue/msg_max", "10"),
+                        fixed("fs/mqueue/msgsize_default", "8192"),
+                        fixed("fs/mqueue/msgsize_max", "8192"),
+                        fixed("fs/mqueue/queues_max", "256"),
+                    ])
+                }),
+                fixed("fs/nr_open", "1048576"),
+                // Sandbox pipes are host pipes: the host's defaults hold.
+                fixed("fs/pipe-max-size", "1048576"),
+                fixed("fs/pipe-user-pages-hard", "0"),
+                fixed("fs/pipe-user-pages-soft", "16384"),
+            ])
+        }),
         dir("kernel", || {
             Ok(vec![
                 fixed("kernel/cap_last_cap", "40"),
+                fixed("kernel/core_pattern", "core"),
                 fixed("kernel/domainname", "(none)"),
                 value("kernel/hostname", 0o644, hostname).writer(set_hostname).entry("hostname"),
+                // The sandbox's System V IPC limits (syscalls/ipc).
+                fixed("kernel/msgmax", "8192"),
+                fixed("kernel/msgmnb", "16384"),
+                fixed("kernel/msgmni", "32000"),
                 fixed("kernel/ngroups_max", "65536"),
                 value("kernel/osrelease", 0o444, || Ok(release())).entry("osrelease"),
                 fixed("kernel/ostype", "Linux"),
                 fixed("kernel/overflowgid", "65534"),
                 fixed("kernel/overflowuid", "65534"),
                 fixed("kernel/pid_max", "4194304"),
+                fixed("kernel/printk", "4\t4\t1\t7"),
                 dir("kernel/random", || {
                     Ok(vec![
                         value("kernel/random/boot_id", 0o444, || Ok(boot_id())).entry("boot_id"),
@@ -87,6 +119,12 @@ pub(super) fn entries() -> VfsResult<Entries> {
                         value("kernel/random/uuid", 0o444, || Ok(uuid())).entry("uuid"),
                     ])
                 }),
+                fixed("kernel/sem", "32000\t1024000000\t500\t32000"),
+                fixed("kernel/shmall", "18446744073692774399"),
+                fixed("kernel/shmmax", "18446744073692774399"),
+                fixed("kernel/shmmni", "4096"),
+                // Nothing taints the sandbox's kernel.
+                fixed("kernel/tainted", "0"),
                 fixed("kernel/threads-max", "4194304"),
                 value("kernel/version", 0o444, || Ok(kernel_version())).entry("version"),
             ])
