@@ -373,7 +373,7 @@ fn epoll_wait_common(ctx: &mut SyscallCtx<'_>, epfd: i32, evp: u64, max: i32, ti
             ctx.mem.write(evp, &buf)?;
             return Ok(ready.len() as i64);
         }
-        let remaining = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i32);
+        let remaining = deadline.map(super::sys::remaining_ms);
         if remaining == Some(0) {
             return Ok(0);
         }

@@ -483,7 +483,13 @@ pub mod locks {
             if ltype == libc::F_UNLCK {
                 return Err(Errno::EINVAL);
             }
-            let found = with(|t| t.by_file.get(&k).and_then(|l| l.iter().find(|l| conflicts(l, &want)).copied()));
+            // Linux keeps each owner's locks sorted by start and reports the
+            // first conflict it meets: the lowest-starting one.
+            let found = with(|t| {
+                t.by_file
+                    .get(&k)
+                    .and_then(|l| l.iter().filter(|l| conflicts(l, &want)).min_by_key(|l| l.start).copied())
+            });
             let mut out = fl;
             match found {
                 Some(l) => {

@@ -129,13 +129,20 @@ fn poll_core(ctx: &SyscallCtx<'_>, entries: &mut [(i32, i16, i16)], timeout_ms: 
                 ready += 1;
             }
         }
-        let remaining = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()).as_millis() as i32);
+        let remaining = deadline.map(remaining_ms);
         if ready > 0 || remaining == Some(0) {
             return Ok(ready);
         }
         let (fds, ms) = set.block_args(remaining.unwrap_or(-1));
         ctx.block(&fds, ms)?;
     }
+}
+
+/// Milliseconds left until `deadline`, rounded up: 0 only once it passed
+/// (rounding down would end a wait up to a millisecond early).
+pub(super) fn remaining_ms(deadline: std::time::Instant) -> i32 {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
 }
 
 /// Blocks a read or write that found `file` not ready until it may be
