@@ -168,10 +168,14 @@ const BPF_JMP_JGE_K: u16 = 0x35;
 const BPF_JMP_JSET_K: u16 = 0x45;
 const BPF_ALU_AND_K: u16 = 0x54;
 const BPF_RET_K: u16 = 0x06;
+const BPF_RET_A: u16 = 0x16;
+const BPF_ALU_SUB_K: u16 = 0x14;
+const BPF_ALU_OR_K: u16 = 0x44;
 
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
 const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
 const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
@@ -181,6 +185,15 @@ const OFF_ARCH: u32 = 4;
 const fn off_arg_lo(i: u8) -> u32 {
     16 + 8 * i as u32
 }
+
+/// Syscall numbers `RESULT_NR_BASE + e` (e < 4096) return -e without
+/// running: the filter answers them with SECCOMP_RET_ERRNO | e. The ptrace
+/// tracer completes a call whose result is 0 or -errno by writing only
+/// orig_rax (`Tracee::set_return`): the kernel re-runs the filter after a
+/// RET_TRACE stop, and this rule then writes rax. That is one ptrace
+/// request instead of two per emulated call. Linux has no syscalls there
+/// (it answers ENOSYS); an app calling one directly gets -e instead.
+pub const RESULT_NR_BASE: u32 = 0x3fff_f000;
 
 /// What non-passthrough syscalls do: stop for the tracer or raise SIGSYS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +224,12 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         // x32 ABI numbers (bit 30) go to the sentry, which answers ENOSYS.
         jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1),
         stmt(BPF_RET_K, trap),
+        // RESULT_NR_BASE..0x4000_0000: RET_ERRNO | (nr - RESULT_NR_BASE).
+        jump(BPF_JMP_JGE_K, RESULT_NR_BASE, 0, 3),
+        stmt(BPF_ALU_SUB_K, RESULT_NR_BASE),
+        stmt(BPF_ALU_OR_K, SECCOMP_RET_ERRNO),
+        stmt(BPF_RET_A, 0),
+        // Below it A still holds nr for the rules that follow.
     ];
     for rule in PASSTHROUGH {
         // Each rule: [jeq nr -> body] body ... ; reloads nr after the body.
@@ -279,6 +298,39 @@ mod tests {
             }
         }
         assert_eq!(p.last().map(|i| i.k), Some(SECCOMP_RET_TRACE));
+    }
+
+    /// The result numbers answer -e by themselves (no tracer here: any
+    /// call that reached RET_TRACE would fail with ENOSYS instead).
+    #[test]
+    fn result_numbers_return_their_errno() {
+        let filter = build_app_filter(TrapAction::Trace);
+        let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+        // SAFETY: the child only makes raw syscalls and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: `prog` points at `filter`, alive in this copy of the process.
+            let code = unsafe {
+                if install_raw(&prog) != 0 {
+                    libc::_exit(2);
+                }
+                let r = |nr: u32| libc::syscall(nr as libc::c_long) == -1;
+                let errno = || *libc::__errno_location();
+                let zero = libc::syscall(RESULT_NR_BASE as libc::c_long) == 0;
+                let ebadf = r(RESULT_NR_BASE + libc::EBADF as u32) && errno() == libc::EBADF;
+                let top = r(RESULT_NR_BASE + 4095) && errno() == 4095;
+                // Just below the range: an ordinary trapped call (no tracer: ENOSYS).
+                let below = r(RESULT_NR_BASE - 1) && errno() == libc::ENOSYS;
+                i32::from(!(zero && ebadf && top && below))
+            };
+            // SAFETY: leaving the forked child without unwinding.
+            unsafe { libc::_exit(code) };
+        }
+        let mut st = 0;
+        // SAFETY: reaping our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+        assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "child status {st:#x}");
     }
 }
 

@@ -8,10 +8,12 @@
 //! tracer thread.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rvisor_syscalls::abi::{Pod, Siginfo, UserRegs};
 use rvisor_syscalls::Errno;
 
+use super::filter::RESULT_NR_BASE;
 use super::stub::{STUB_CLONE, STUB_SYSCALL};
 
 const PTRACE_EVENT_SECCOMP: i32 = 7;
@@ -73,6 +75,10 @@ struct RawSyscallInfo {
 }
 
 const PTRACE_SYSCALL_INFO_SECCOMP: u8 = 3;
+/// Linux 6.16+; the libc crate does not define it yet.
+const PTRACE_SET_SYSCALL_INFO: libc::c_uint = 0x4212;
+/// Cleared once the kernel answers PTRACE_SET_SYSCALL_INFO with EIO.
+static SET_INFO_WORKS: AtomicBool = AtomicBool::new(true);
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Offsets of rax and orig_rax in `struct user_regs_struct` (PTRACE_POKEUSER).
 const RAX_OFFSET: u64 = std::mem::offset_of!(UserRegs, rax) as u64;
@@ -143,8 +149,15 @@ impl Tracee {
 
     /// Completes the trapped syscall with `ret` without running it, writing
     /// only rax and orig_rax: two PTRACE_POKEUSER cost less than one
-    /// PTRACE_SETREGS (which also needs every register read first).
+    /// PTRACE_SETREGS (which also needs every register read first). A result
+    /// of 0 or -errno takes one: orig_rax becomes a number the filter's
+    /// recheck answers with that result (`filter::RESULT_NR_BASE`). Restart
+    /// codes keep the two writes, so the kernel never restarts that number.
+    /// Only at a seccomp stop (the recheck follows it).
     pub fn set_return(&self, ret: i64) -> Result<(), Errno> {
+        if (-4095..=0).contains(&ret) && !RESTART_RANGE.contains(&ret) {
+            return self.poke_user(ORIG_RAX_OFFSET, u64::from(RESULT_NR_BASE) + ret.unsigned_abs());
+        }
         ptrace(libc::PTRACE_POKEUSER, self.tid, RAX_OFFSET, ret as u64)?;
         ptrace(libc::PTRACE_POKEUSER, self.tid, ORIG_RAX_OFFSET, u64::MAX).map(|_| ())
     }
@@ -176,12 +189,7 @@ impl Tracee {
         args: &[(usize, u64)],
         deferred: &mut Vec<Siginfo>,
     ) -> Result<i64, Errno> {
-        if nr != info.nr {
-            self.poke_user(ORIG_RAX_OFFSET, nr)?;
-        }
-        for &(i, v) in args {
-            self.poke_user(ARG_OFFSETS[i], v)?;
-        }
+        self.change_call(info, nr, args)?;
         // The seccomp recheck after this stop allows the (new) call: the
         // filter answered RET_TRACE, and a tracer-approved call runs.
         ptrace(libc::PTRACE_SYSCALL, self.tid, 0, 0)?;
@@ -213,6 +221,45 @@ impl Tracee {
             self.poke_user(ARG_OFFSETS[i], info.args[i])?;
         }
         Ok(ret)
+    }
+
+    /// Turns the trapped call at a seccomp stop into syscall `nr` with the
+    /// `args` changes: one PTRACE_SET_SYSCALL_INFO (Linux 6.16+) where the
+    /// kernel has it, else a PTRACE_POKEUSER per changed register. A
+    /// request costs ~0.5 µs at a stop, so this saves up to 1 µs per call.
+    fn change_call(&self, info: &SyscallInfo, nr: u64, args: &[(usize, u64)]) -> Result<(), Errno> {
+        let changes = usize::from(nr != info.nr) + args.len();
+        if changes > 1 && SET_INFO_WORKS.load(Ordering::Relaxed) {
+            let mut raw = RawSyscallInfo {
+                op: PTRACE_SYSCALL_INFO_SECCOMP,
+                arch: AUDIT_ARCH_X86_64,
+                nr,
+                args: info.args,
+                ..Default::default()
+            };
+            for &(i, v) in args {
+                raw.args[i] = v;
+            }
+            let size = std::mem::size_of::<RawSyscallInfo>() as u64;
+            match ptrace(PTRACE_SET_SYSCALL_INFO, self.tid, size, &raw as *const RawSyscallInfo as u64) {
+                Ok(_) => return Ok(()),
+                // Older kernels: EIO (unknown request); stops of another kind
+                // or a layout the kernel refuses: EINVAL. Poke instead.
+                Err(e) if e == Errno::EIO || e == Errno::EINVAL => {
+                    if e == Errno::EIO {
+                        SET_INFO_WORKS.store(false, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if nr != info.nr {
+            self.poke_user(ORIG_RAX_OFFSET, nr)?;
+        }
+        for &(i, v) in args {
+            self.poke_user(ARG_OFFSETS[i], v)?;
+        }
+        Ok(())
     }
 
     pub fn get_siginfo(&self) -> Result<Siginfo, Errno> {

@@ -367,6 +367,15 @@ pub mod locks {
 
     /// Drops every lock `tgid` holds on `file`'s inode (POSIX: any close does this).
     pub fn release_owner(file: &Arc<OpenFile>, tgid: i32) {
+        // Most programs never lock: then every close skips the fstat and the wake-up.
+        if TABLE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|t| t.by_file.values().all(Vec::is_empty))
+        {
+            return;
+        }
         let Some(k) = key(file) else { return };
         let ofd = Owner::Ofd(Arc::as_ptr(file) as usize);
         with(|t| {
@@ -431,6 +440,15 @@ pub mod locks {
     /// Drops the flock held through `file` when its last reference goes.
     pub fn release_flock(file: &Arc<OpenFile>) {
         if Arc::strong_count(file) > 1 {
+            return;
+        }
+        // Likewise when nothing is flocked.
+        if FLOCKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|t| t.by_file.values().all(Vec::is_empty))
+        {
             return;
         }
         let Some(k) = key(file) else { return };

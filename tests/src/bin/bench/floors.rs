@@ -68,6 +68,11 @@ pub enum Tracer {
     /// The cheapest emulation found: PTRACE_GET_SYSCALL_INFO to read the call,
     /// two PTRACE_POKEUSER (rax = result, orig_rax = -1 to skip it), CONT.
     EmulateLean,
+    /// The least any emulation can do: one request to learn the call
+    /// (GET_SYSCALL_INFO) and one write (POKEUSER orig_rax = -1, so the
+    /// call is skipped and returns -ENOSYS). Every emulated call needs at
+    /// least this; a result other than -ENOSYS needs more.
+    EmulateMin,
     /// Makes one request [`REPEAT`] times at each stop, then lets the call
     /// run: the request's own cost is the extra time over `Bare` / REPEAT.
     Repeat(Request),
@@ -82,6 +87,11 @@ pub enum Request {
     GetSyscallInfo,
     PokeUser,
     PeekUser,
+    /// PTRACE_SET_SYSCALL_INFO (Linux 6.16+) writing back the call as it
+    /// is; preceded by one GET_SYSCALL_INFO (subtracted when reporting).
+    SetSyscallInfo,
+    /// PTRACE_GETEVENTMSG: the filter's SECCOMP_RET_DATA at a seccomp stop.
+    GetEventMsg,
     /// A plain syscall (getppid) by the tracer: the kernel entry alone.
     Getppid,
 }
@@ -92,6 +102,8 @@ pub const REQUESTS: &[(Request, &str)] = &[
     (Request::GetSyscallInfo, "PTRACE_GET_SYSCALL_INFO"),
     (Request::PokeUser, "PTRACE_POKEUSER (one register)"),
     (Request::PeekUser, "PTRACE_PEEKUSER (one register)"),
+    (Request::SetSyscallInfo, "PTRACE_SET_SYSCALL_INFO"),
+    (Request::GetEventMsg, "PTRACE_GETEVENTMSG"),
     (Request::Getppid, "getppid in the tracer (any syscall's entry)"),
 ];
 
@@ -259,6 +271,17 @@ fn emulate(pid: libc::pid_t, tracer: Tracer) -> Result<(), String> {
                 return Err(os_err("PTRACE_POKEUSER"));
             }
         },
+        // SAFETY: as above.
+        Tracer::EmulateMin => unsafe {
+            let mut info: libc::ptrace_syscall_info = std::mem::zeroed();
+            let size = std::mem::size_of_val(&info);
+            if libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, size, &mut info as *mut _) <= 0 {
+                return Err(os_err("PTRACE_GET_SYSCALL_INFO"));
+            }
+            if libc::ptrace(libc::PTRACE_POKEUSER, pid, ORIG_RAX, -1i64) != 0 {
+                return Err(os_err("PTRACE_POKEUSER"));
+            }
+        },
     }
     Ok(())
 }
@@ -277,6 +300,12 @@ fn repeat(pid: libc::pid_t, req: Request) -> Result<(), String> {
         if req == Request::SetRegs && libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _) != 0 {
             return Err(os_err("PTRACE_GETREGS"));
         }
+        if req == Request::SetSyscallInfo
+            && libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, size, &mut info as *mut _) <= 0
+        {
+            return Err(os_err("PTRACE_GET_SYSCALL_INFO"));
+        }
+        let mut msg: libc::c_ulong = 0;
         for _ in 0..REPEAT {
             let r = match req {
                 Request::GetRegs => libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _),
@@ -290,6 +319,8 @@ fn repeat(pid: libc::pid_t, req: Request) -> Result<(), String> {
                     let v = libc::ptrace(libc::PTRACE_PEEKUSER, pid, RAX, 0);
                     (v == -1 && *libc::__errno_location() != 0) as libc::c_long
                 }
+                Request::SetSyscallInfo => libc::ptrace(PTRACE_SET_SYSCALL_INFO, pid, size, &info as *const _),
+                Request::GetEventMsg => libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut msg as *mut _),
                 Request::Getppid => (libc::syscall(libc::SYS_getppid) < 0) as libc::c_long,
             };
             if r != 0 {
@@ -300,6 +331,9 @@ fn repeat(pid: libc::pid_t, req: Request) -> Result<(), String> {
     Ok(())
 }
 
+/// Linux 6.16+; the libc crate does not define it yet.
+const PTRACE_SET_SYSCALL_INFO: libc::c_uint = 0x4212;
+
 /// What each request costs at a stop (ns), tracer and tracee on one CPU:
 /// the stop with REPEAT requests minus the bare stop, per request.
 pub fn request_costs(opts: &Opts, bare: f64) -> Vec<(&'static str, Result<f64, String>)> {
@@ -307,6 +341,7 @@ pub fn request_costs(opts: &Opts, bare: f64) -> Vec<(&'static str, Result<f64, S
     let n = opts.n(5_000, 500);
     let per = |req| median_of(reps, || same_cpu_floor(n, Tracer::Repeat(req))).map(|t| (t - bare) / REPEAT as f64);
     let getregs = per(Request::GetRegs);
+    let getinfo = per(Request::GetSyscallInfo);
     REQUESTS
         .iter()
         .map(|&(req, name)| {
@@ -314,6 +349,9 @@ pub fn request_costs(opts: &Opts, bare: f64) -> Vec<(&'static str, Result<f64, S
                 Request::GetRegs => getregs.clone(),
                 // One GETREGS per stop came with the SETREGS.
                 Request::SetRegs => per(req).and_then(|c| Ok(c - getregs.clone()? / REPEAT as f64)),
+                Request::GetSyscallInfo => getinfo.clone(),
+                // Likewise one GET_SYSCALL_INFO with the SET_SYSCALL_INFO.
+                Request::SetSyscallInfo => per(req).and_then(|c| Ok(c - getinfo.clone()? / REPEAT as f64)),
                 _ => per(req),
             };
             (name, cost)
@@ -579,6 +617,13 @@ fn ptrace_tracee(n: u64, tracer: Tracer) -> Result<f64, String> {
     for _ in 0..n {
         // SAFETY: getppid takes no arguments; the filter stops it for the tracer.
         let r = unsafe { libc::syscall(libc::SYS_getppid) };
+        if tracer == Tracer::EmulateMin {
+            // The tracer skipped the call without a result: -ENOSYS.
+            if r != -1 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
+                return Err(format!("skipped getppid returned {r}, not ENOSYS"));
+            }
+            continue;
+        }
         if r < 0 {
             return Err(os_err("getppid under the tracer"));
         }
@@ -602,6 +647,7 @@ pub struct Floors {
     pub same: Result<f64, String>,
     pub same_regs: Result<f64, String>,
     pub same_lean: Result<f64, String>,
+    pub same_min: Result<f64, String>,
     /// Tracer and tracee on two CPUs; `None` with one CPU.
     pub cross: Option<Result<f64, String>>,
 }
@@ -628,6 +674,7 @@ pub fn measure_floors(opts: &Opts) -> Floors {
         same: same(Tracer::Bare),
         same_regs: same(Tracer::EmulateRegs),
         same_lean: same(Tracer::EmulateLean),
+        same_min: same(Tracer::EmulateMin),
         cross,
     }
 }

@@ -180,7 +180,8 @@ struct Workload {
     rvisor: Result<Vec<Run>, String>,
     /// The same-CPU bare ptrace stop (ns) measured before each pair of runs.
     stops: Vec<Option<f64>>,
-    /// The same-CPU least emulated syscall (GET_SYSCALL_INFO + 2 POKEUSER), likewise.
+    /// The same-CPU least emulated syscall (GET_SYSCALL_INFO + 1 POKEUSER:
+    /// one read, one write), likewise.
     emulated: Vec<Option<f64>>,
 }
 
@@ -236,7 +237,7 @@ fn run_workload(opts: &Opts, argv: &[OsString], check: &dyn Fn(&Run) -> Result<(
         if floor {
             // Fork-safe: run_program's watchdog thread has been joined.
             stops.push(same_cpu_floor(opts.n(10_000, 1_000), Tracer::Bare).ok());
-            emulated.push(same_cpu_floor(opts.n(10_000, 1_000), Tracer::EmulateLean).ok());
+            emulated.push(same_cpu_floor(opts.n(10_000, 1_000), Tracer::EmulateMin).ok());
         }
         if let Ok(runs) = &mut native {
             match run_program(argv, Duration::from_secs(120)).and_then(|r| check(&r).map(|_| r)) {
@@ -389,6 +390,13 @@ fn main() {
         line("bare ptrace stop, tracer+tracee on one CPU", show(&f.same), "(the target's floor)");
         line("... + GETREGS/SETREGS, syscall skipped", show(&f.same_regs), "(one CPU)");
         line("... + GET_SYSCALL_INFO + 2x POKEUSER", show(&f.same_lean), "(one CPU; least an emulated syscall)");
+        line("... + GET_SYSCALL_INFO + 1x POKEUSER", show(&f.same_min), "(one CPU; one read + one write)");
+        if let (Ok(bare), Ok(min)) = (&f.same, &f.same_min) {
+            println!(
+                "  one read + one write is the least any emulation needs: {} of the bare stop (target 1.1x)",
+                ratio(min / bare)
+            );
+        }
         if let Some(cross) = &f.cross {
             line("bare ptrace stop, tracer+tracee on two CPUs", show(cross), "(cross-CPU wake-ups)");
         }
@@ -410,6 +418,8 @@ fn main() {
     let mut rows = Vec::new();
     let mut emulated: Result<(f64, String), String> = Err("not run".to_string());
     let mut vs_least: Option<(f64, f64)> = None;
+    // The least any emulation can do over the bare stop, each pair measured together.
+    let mut least_over_stop: Option<f64> = None;
     let mut bigread: Result<(f64, String), String> = Err("not run".to_string());
     if workloads.iter().any(|c| opts.wants(c)) {
         let prepared = std::fs::create_dir_all(&workdir)
@@ -461,6 +471,9 @@ fn main() {
                         (Err(e), _) => Err(format!("rvisor: {e}")),
                         (_, None) => Err("no ptrace floor".to_string()),
                     };
+                    let pairs: Vec<f64> =
+                        w.emulated.iter().zip(&w.stops).filter_map(|(e, s)| Some((*e)? / (*s)?)).collect();
+                    least_over_stop = (!pairs.is_empty()).then(|| median(pairs));
                     vs_least = w.emulated().and_then(|e| Some((w.per_floor(&w.emulated, ns)?, e)));
                     rows.push(Row { metric: per_op.into(), native: w.native_med(ns), floor: stop, rvisor: rv });
                     let ms = |r: &Run| r.wall_ns / 1e6;
@@ -562,6 +575,12 @@ fn main() {
                 "    (for reference: {} of the least an emulating ptrace tracer can do on one CPU, {} ns)",
                 ratio(r),
                 num(least)
+            );
+        }
+        if let Some(l) = least_over_stop {
+            println!(
+                "    (that least, one read + one write, is itself {} of the bare stop: the bound on ptrace)",
+                ratio(l)
             );
         }
     }
