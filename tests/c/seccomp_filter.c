@@ -123,6 +123,36 @@ static void errno_and_trap(void)
 	printf("child: %s %d\n", WIFSIGNALED(st) ? "killed by" : "exited", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 }
 
+/* A default-deny filter (as hardened programs use): calls the sandbox
+ * answers itself (dup, close) and a large read still work. */
+static void default_deny(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	static char big[1 << 20];
+	struct sock_filter f[] = {
+		LD_NR,
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 7, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_read, 6, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_dup, 5, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_close, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_rt_sigreturn, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		ALLOW,
+	};
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (install(f, sizeof f / sizeof f[0]))
+		_exit(2);
+	int d = dup(1);
+	if (close(d) != 0)
+		_exit(3);
+	ssize_t n = read(fd, big, sizeof big);
+	char msg[] = "default deny: dup, close and read work\n";
+	write(1, msg, sizeof msg - 1);
+	_exit(n > 0 ? 0 : 4);
+}
+
 /* Prints a call's result and errno (read after the call). */
 static void show(const char *what, long r)
 {
@@ -150,5 +180,6 @@ int main(void)
 	in_child("strict", strict);
 	in_child("filter", errno_and_trap);
 	in_child("rules", needs_nnp_or_root);
+	in_child("default deny", default_deny);
 	return 0;
 }

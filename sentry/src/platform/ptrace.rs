@@ -153,9 +153,11 @@ impl Tracee {
     /// of 0 or -errno takes one: orig_rax becomes a number the filter's
     /// recheck answers with that result (`filter::RESULT_NR_BASE`). Restart
     /// codes keep the two writes, so the kernel never restarts that number.
-    /// Only at a seccomp stop (the recheck follows it).
-    pub fn set_return(&self, ret: i64) -> Result<(), Errno> {
-        if (-4095..=0).contains(&ret) && !RESTART_RANGE.contains(&ret) {
+    /// Only at a seccomp stop (the recheck follows it). `app_filtered`: the
+    /// app installed filters of its own, which the recheck would run on that
+    /// number too (a default-deny one would kill): two writes then.
+    pub fn set_return(&self, ret: i64, app_filtered: bool) -> Result<(), Errno> {
+        if !app_filtered && (-4095..=0).contains(&ret) && !RESTART_RANGE.contains(&ret) {
             return self.poke_user(ORIG_RAX_OFFSET, u64::from(RESULT_NR_BASE) + ret.unsigned_abs());
         }
         ptrace(libc::PTRACE_POKEUSER, self.tid, RAX_OFFSET, ret as u64)?;
@@ -204,7 +206,7 @@ impl Tracee {
                 Stop::Syscall => {
                     // Not expected (the recheck allows the call); fail it
                     // rather than let it run unexamined.
-                    self.set_return(Errno::EIO.as_return())?;
+                    self.set_return(Errno::EIO.as_return(), true)?;
                     ptrace(libc::PTRACE_SYSCALL, self.tid, 0, 0)?;
                 }
                 Stop::EventStop(_) | Stop::Event(_) => {

@@ -87,6 +87,11 @@ pub fn read(
     len: u64,
     off: Option<u64>,
 ) -> Option<SysResult> {
+    // The changed call is checked again by every filter, an app's own too:
+    // one might refuse the pread this runs.
+    if ctx.task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed) != 0 {
+        return None;
+    }
     if len < DIRECT_MIN || !file.readable() || !file.ops().seekable() {
         return None;
     }

@@ -136,7 +136,10 @@ impl<'a> SyscallCtx<'a> {
     /// result alone when no register was needed, else every register.
     pub fn finish(&mut self, ret: i64) -> Result<(), Errno> {
         match self.outcome {
-            Outcome::Return if !self.full_regs => self.tracee.set_return(ret),
+            Outcome::Return if !self.full_regs => {
+                let app_filtered = self.task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed) != 0;
+                self.tracee.set_return(ret, app_filtered)
+            }
             Outcome::Return => {
                 complete_syscall(&mut self.regs, ret);
                 self.tracee.set_regs(&self.regs)
