@@ -8,6 +8,8 @@
 //!   natively and compare, never touching rvisor. Not for CI.
 //! * `RVISOR_KEEP_TMP=1` — keep temporary directories for inspection.
 //! * `CC` — C compiler (default `cc`).
+//! * `RVISOR_PLATFORM=ptrace|systrap` — the platform every sandboxed run uses
+//!   (passed as rvisor's global `--platform`; default: rvisor's own).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -297,6 +299,9 @@ impl Run {
             }
         }
         r.timeout = SANDBOX_TIMEOUT;
+        if let Some(p) = std::env::var_os("RVISOR_PLATFORM") {
+            r.cmd.arg("--platform").arg(p);
+        }
         r
     }
 

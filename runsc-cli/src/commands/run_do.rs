@@ -88,9 +88,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Some("host") => Ns::Host,
         Some(other) => return die(&format!("--network {other} is for OCI containers; use none or host")),
     };
-    if g.platform.as_deref().is_some_and(|p| p != "ptrace") {
-        return die("--platform: only ptrace is available");
-    }
+    let systrap = g.platform.as_deref() == Some("systrap");
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let cwd = std::env::current_dir().map(|p| lossy(p.as_os_str())).unwrap_or_else(|_| "/".into());
@@ -113,6 +111,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         strace: g.strace,
         compat_report: args.compat_report,
         net_raw: args.net_raw,
+        systrap,
         ns: Namespaces { net, uts: Ns::New, ipc: Ns::New },
         control: None,
         tty: None,

@@ -106,9 +106,13 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
         },
     };
     pin_with_tracee(task.host_tid());
-    let status = run_loop(&kernel, &task, &tracee);
+    let (status, usage) = if crate::platform::systrap::active().is_some() {
+        super::systrap::run(&kernel, &task, tracee)
+    } else {
+        (run_loop(&kernel, &task, &tracee), tracee.exit_usage())
+    };
     // The leader is reaped last, with the whole process's usage.
-    if let (true, Some(u)) = (task.tid == task.tg.tgid, tracee.exit_usage()) {
+    if let (true, Some(u)) = (task.tid == task.tg.tgid, usage) {
         task.tg.lock().usage = super::task::Usage::from_host(&u);
     }
     task_exited(&kernel, &task, status);
@@ -124,6 +128,9 @@ fn start_initial(
 ) -> Result<Tracee, Errno> {
     let filter = build_app_filter(TrapAction::Trace);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    // systrap's filter would turn the stub's exec into SIGSYS: it is
+    // installed by injection once the stub runs (kernel::systrap).
+    let systrap = crate::platform::systrap::active().is_some();
     let mut sync = [0 as RawFd; 2];
     // SAFETY: sync is a valid 2-element array.
     if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -169,7 +176,7 @@ fn start_initial(
             libc::dup2(inject_app, INJECT_FD);
             libc::syscall(libc::SYS_close_range, 0u32, (STUB_FD - 1) as u32, 0u32);
             libc::syscall(libc::SYS_close_range, (INJECT_FD + 1) as u32, u32::MAX, 0u32);
-            if install_raw(&prog) != 0 {
+            if !systrap && install_raw(&prog) != 0 {
                 libc::_exit(126);
             }
             libc::syscall(
@@ -213,7 +220,8 @@ fn start_initial(
     }
     let regs = tracee.get_regs()?;
     let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
-    match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
+    let loaded = if systrap { super::systrap::install_filter(&mut ctx) } else { Ok(()) };
+    match loaded.and_then(|()| crate::loader::exec_into_stub(&mut ctx, path, argv, envp)) {
         Ok(()) => {
             tracee.set_regs(ctx.regs()?)?;
             tracee.cont(0)?;
@@ -264,11 +272,19 @@ fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) 
 /// Handles stops until the task ends; returns how it ended.
 fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStatus {
     loop {
-        match tracee.wait() {
+        if let Some(status) = handle_stop(kernel, task, tracee, tracee.wait()) {
+            return status;
+        }
+    }
+}
+
+/// Handles one stop; returns how the task ended if it did.
+pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, stop: Stop) -> Option<ExitStatus> {
+        match stop {
             Stop::Syscall => {
                 if let Err(e) = handle_syscall(kernel, task, tracee) {
                     if e == Errno::ESRCH {
-                        continue; // killed mid-syscall; the next wait reports the exit
+                        return None; // killed mid-syscall; the next wait reports the exit
                     }
                     tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
                 }
@@ -316,28 +332,43 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
             Stop::SyscallTrace | Stop::Event(_) => {
                 let _ = tracee.cont(0);
             }
-            Stop::Exited(code) => return ExitStatus::Exited(code),
-            Stop::Killed(sig, _) => {
-                // The host never writes a core file (its RLIMIT_CORE is 0 for app
-                // processes); the status says "dumped" when Linux would have dumped.
-                let st = task.tg.lock();
-                let core =
-                    signal::dumps_core(sig) && st.dumpable && st.rlimits[libc::RLIMIT_CORE as usize].rlim_cur >= 4096;
-                return ExitStatus::Signaled(sig, core);
-            }
+            Stop::Exited(code) => return Some(ExitStatus::Exited(code)),
+            Stop::Killed(sig, _) => return Some(killed_status(task, sig)),
         }
-    }
+    None
+}
+
+/// How a process killed by `sig` ended. The host never writes a core file
+/// (its RLIMIT_CORE is 0 for app processes); the status says "dumped" when
+/// Linux would have dumped.
+pub(super) fn killed_status(task: &Task, sig: i32) -> ExitStatus {
+    let st = task.tg.lock();
+    let core = signal::dumps_core(sig) && st.dumpable && st.rlimits[libc::RLIMIT_CORE as usize].rlim_cur >= 4096;
+    ExitStatus::Signaled(sig, core)
 }
 
 fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
     let info = tracee.syscall_info()?;
+    let ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
+    let _result = handle_call(kernel, task, tracee, ctx, info.nr, info.args)?;
+    tracee.cont(0)
+}
+
+/// Runs trapped call `nr` for a stopped tracee and writes its outcome back
+/// (the caller resumes the tracee); returns the call's result.
+pub(super) fn handle_call(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    mut ctx: SyscallCtx<'_>,
+    nr: u64,
+    args: [u64; 6],
+) -> Result<rvisor_syscalls::SysResult, Errno> {
     // A wake-up for a signal sent while the task was running is stale (the
     // host delivered it); one sent since the stop began must stay armed.
     if task.interrupt.drain() && signal::deliverable(task, tracee, None).is_some() {
         task.interrupt.notify();
     }
-    let mut ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
-    let (nr, args) = (info.nr, info.args);
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let mut ret = syscalls::dispatch(&mut ctx, nr, args);
     let mut restart = false;
@@ -353,7 +384,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
             ctx.set_regs(regs);
             ctx.outcome = Outcome::RegsSet;
             ctx.finish(0)?;
-            return tracee.cont(0);
+            return Ok(Err(Errno::ERESTARTNOHAND));
         }
     }
     if let Err(e) = ret {
@@ -376,7 +407,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
         ctx.outcome = Outcome::RegsSet;
     }
     ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
-    tracee.cont(0)
+    Ok(ret)
 }
 
 /// Signals held back during injected syscalls, with their virtual siginfo.

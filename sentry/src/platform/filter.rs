@@ -178,6 +178,8 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 // Offsets in struct seccomp_data.
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
+const OFF_IP_LO: u32 = 8;
+const OFF_IP_HI: u32 = 12;
 const fn off_arg_lo(i: u8) -> u32 {
     16 + 8 * i as u32
 }
@@ -188,6 +190,25 @@ pub enum TrapAction {
     Trace,
     Trap,
 }
+
+/// Passthrough rules the systrap filter (`TrapAction::Trap`) leaves out, so
+/// these calls reach the sentry there:
+/// * exit, exit_group: a thread must end under ptrace, where the sentry sees
+///   its exit stop and status (a detached thread's end has no tracer);
+/// * sigaltstack: the host alternate stack is the thread's systrap chunk, so
+///   the app's own alternate stack is kept virtually by the sentry;
+/// * rt_sigprocmask: SIGSYS must never be blocked on the host (a RET_TRAP
+///   with SIGSYS blocked kills the process), so the sentry sets the mask.
+pub const TRAP_ONLY_SYSCALLS: &[i64] =
+    &[libc::SYS_exit, libc::SYS_exit_group, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask];
+
+/// The stub's injection sites as seccomp sees them (the address after the
+/// `syscall` instruction). Under the systrap filter a call made there gets
+/// RET_TRACE instead of RET_TRAP: the sentry runs injected calls with the
+/// thread under ptrace, as on the ptrace platform; an app thread that jumps
+/// there while not traced gets ENOSYS (RET_TRACE without a tracer), and one
+/// that does so while traced is stopped and emulated like any trapped call.
+pub const TRACE_SITES: [u64; 2] = [super::stub::STUB_SYSCALL + 2, super::stub::STUB_CLONE + 2];
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
@@ -207,12 +228,29 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
         stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+    ];
+    if action == TrapAction::Trap {
+        // Instruction-pointer rule: calls from the stub's injection sites
+        // (upper half of the address 0) go to the tracer, if there is one.
+        p.extend([
+            stmt(BPF_LD_W_ABS, OFF_IP_HI),
+            jump(BPF_JMP_JEQ_K, 0, 0, 4),
+            stmt(BPF_LD_W_ABS, OFF_IP_LO),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, 1, 0),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, 0, 1),
+            stmt(BPF_RET_K, SECCOMP_RET_TRACE),
+        ]);
+    }
+    p.extend([
         stmt(BPF_LD_W_ABS, OFF_NR),
         // x32 ABI numbers (bit 30) go to the sentry, which answers ENOSYS.
         jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1),
         stmt(BPF_RET_K, trap),
-    ];
+    ]);
     for rule in PASSTHROUGH {
+        if action == TrapAction::Trap && TRAP_ONLY_SYSCALLS.contains(&rule.nr) {
+            continue;
+        }
         // Each rule: [jeq nr -> body] body ... ; reloads nr after the body.
         let body: Vec<libc::sock_filter> = match rule.check {
             ArgCheck::Any => vec![stmt(BPF_RET_K, SECCOMP_RET_ALLOW)],

@@ -95,6 +95,7 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
 /// Runs the child under a serving thread; returns the child's ns per call.
 fn run(plan: Plan) -> f64 {
     let region = Arc::new(Region::new(1).expect("region"));
+    region.slot(0).expect("slot 0").reset();
     let image = build_image();
     let mut filter = build_app_filter(TrapAction::Trap);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
