@@ -280,61 +280,61 @@ fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStat
 
 /// Handles one stop; returns how the task ended if it did.
 pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, stop: Stop) -> Option<ExitStatus> {
-        match stop {
-            Stop::Syscall => {
-                if let Err(e) = handle_syscall(kernel, task, tracee) {
-                    if e == Errno::ESRCH {
-                        return None; // killed mid-syscall; the next wait reports the exit
-                    }
-                    tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
+    match stop {
+        Stop::Syscall => {
+            if let Err(e) = handle_syscall(kernel, task, tracee) {
+                if e == Errno::ESRCH {
+                    return None; // killed mid-syscall; the next wait reports the exit
                 }
+                tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
             }
-            Stop::Signal(libc::SIGCONT) => {
-                signal::on_delivery(kernel, task, tracee, libc::SIGCONT);
-                job_continued(kernel, task);
-                let _ = tracee.cont(libc::SIGCONT);
-            }
-            Stop::Signal(sig) => {
-                signal::on_delivery(kernel, task, tracee, sig);
-                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
-                    if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
-                        tracing::debug!(
-                            tid = task.tid,
-                            sig,
-                            code = si.si_code,
-                            addr = format_args!("{:#x}", si.fields[0]),
-                            rip = format_args!("{:#x}", r.rip),
-                            "fault"
-                        );
-                    }
-                }
-                let _ = tracee.cont(sig);
-            }
-            Stop::EventStop(sig) => {
-                let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
-                if stop_sig {
-                    job_stopped(kernel, task, sig);
-                    let _ = tracee.listen();
-                } else {
-                    job_continued(kernel, task);
-                    let _ = tracee.cont(0);
-                }
-            }
-            Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
-                super::robust::hand_over_robust_list(task.host_tid(), task.tid);
-                // Other threads live on: this one leaves the process now. The
-                // last one leaves at its exit, when the status is known.
-                if task.tg.lock().live_threads > 1 {
-                    detach_thread(kernel, task);
-                }
-                let _ = tracee.cont(0);
-            }
-            Stop::SyscallTrace | Stop::Event(_) => {
-                let _ = tracee.cont(0);
-            }
-            Stop::Exited(code) => return Some(ExitStatus::Exited(code)),
-            Stop::Killed(sig, _) => return Some(killed_status(task, sig)),
         }
+        Stop::Signal(libc::SIGCONT) => {
+            signal::on_delivery(kernel, task, tracee, libc::SIGCONT);
+            job_continued(kernel, task);
+            let _ = tracee.cont(libc::SIGCONT);
+        }
+        Stop::Signal(sig) => {
+            signal::on_delivery(kernel, task, tracee, sig);
+            if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
+                if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
+                    tracing::debug!(
+                        tid = task.tid,
+                        sig,
+                        code = si.si_code,
+                        addr = format_args!("{:#x}", si.fields[0]),
+                        rip = format_args!("{:#x}", r.rip),
+                        "fault"
+                    );
+                }
+            }
+            let _ = tracee.cont(sig);
+        }
+        Stop::EventStop(sig) => {
+            let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
+            if stop_sig {
+                job_stopped(kernel, task, sig);
+                let _ = tracee.listen();
+            } else {
+                job_continued(kernel, task);
+                let _ = tracee.cont(0);
+            }
+        }
+        Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
+            super::robust::hand_over_robust_list(task.host_tid(), task.tid);
+            // Other threads live on: this one leaves the process now. The
+            // last one leaves at its exit, when the status is known.
+            if task.tg.lock().live_threads > 1 {
+                detach_thread(kernel, task);
+            }
+            let _ = tracee.cont(0);
+        }
+        Stop::SyscallTrace | Stop::Event(_) => {
+            let _ = tracee.cont(0);
+        }
+        Stop::Exited(code) => return Some(ExitStatus::Exited(code)),
+        Stop::Killed(sig, _) => return Some(killed_status(task, sig)),
+    }
     None
 }
 

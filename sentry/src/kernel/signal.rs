@@ -97,6 +97,11 @@ impl SigInfoQueue {
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+
+    /// Whether a raised signal's record awaits its delivery.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
 }
 
 /// A siginfo with the sender fields (`si_pid`, `si_uid`) set.

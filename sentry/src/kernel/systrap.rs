@@ -45,7 +45,11 @@ const SYS_SECCOMP: i32 = 1;
 /// Shortest and longest sleep on an idle slot before looking for the
 /// thread's death; the wait doubles while the thread stays idle.
 const MIN_IDLE: Duration = Duration::from_millis(2);
-pub const MAX_IDLE: Duration = Duration::from_millis(100);
+pub const MAX_IDLE: Duration = Duration::from_millis(16);
+/// After this long without a call the thread is seized again: an idle
+/// thread is traced, so its stops (job control), its signals' siginfo and
+/// its end are seen as on ptrace, and the sentry thread sleeps in wait4.
+pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
 const SS_DISABLE: i32 = 2;
 const SS_AUTODISARM: u32 = 1 << 31;
 const MINSIGSTKSZ: u64 = 2048;
@@ -62,6 +66,13 @@ struct State {
     sigsys_blocked: bool,
     /// No chunk could be had: the task stays traced.
     traced_only: bool,
+    /// A ppoll the sentry runs at the stub's site to deliver a signal under
+    /// a wait's temporary mask (see [`run_with_host_mask`]): the app's rip
+    /// to return to once the site's int3 traps.
+    mask_wait_return: Option<u64>,
+    /// An idle re-seize asked for an interrupt stop, at which the thread may
+    /// be inside the stub's handler (see [`finish_hand_off`]).
+    interrupted: bool,
 }
 
 /// How a traced phase ended.
@@ -82,7 +93,15 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let Some(platform) = systrap::active() else {
         return (ExitStatus::Signaled(libc::SIGKILL, false), None);
     };
-    let mut st = State { chunk: None, altstack: (0, SS_DISABLE, 0), spin: Spinner::new(), sigsys_blocked: false, traced_only: false };
+    let mut st = State {
+        chunk: None,
+        altstack: (0, SS_DISABLE, 0),
+        spin: Spinner::new(),
+        sigsys_blocked: false,
+        traced_only: false,
+        interrupted: false,
+        mask_wait_return: None,
+    };
     let mut tracee = tracee;
     let out = loop {
         match traced(kernel, task, &tracee, platform, &mut st) {
@@ -126,6 +145,7 @@ pub fn install_filter(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
 fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform, st: &mut State) -> Traced {
     loop {
         let stop = tracee.wait();
+        tracing::trace!(tid = task.tid, ?stop, "systrap: traced stop");
         match stop {
             Stop::Signal(libc::SIGSYS) => {
                 let si = tracee.get_siginfo().unwrap_or_default();
@@ -148,11 +168,31 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                 // A SIGSYS of the app's own (not a trapped call): delivered
                 // as on ptrace (known gap: it reaches the stub's handler).
             }
+            Stop::EventStop(libc::SIGTRAP) if st.interrupted => {
+                st.interrupted = false;
+                if !finish_hand_off(kernel, task, tracee, p, st) {
+                    let _ = tracee.cont(0);
+                }
+                continue;
+            }
             Stop::Syscall => {
-                // A call at a stub site: the exit this loop redirected there
-                // (see on_sigsys), or the app itself jumping there while traced.
+                // A call at a stub site: the exit or ppoll this loop
+                // redirected there, or the app itself jumping there while traced.
                 if let Ok(info) = tracee.syscall_info() {
-                    if is_exit(info.nr) {
+                    let ours = st.mask_wait_return.is_some() && info.nr == libc::SYS_ppoll as u64;
+                    if is_exit(info.nr) || ours {
+                        let _ = tracee.cont(0);
+                        continue;
+                    }
+                }
+            }
+            Stop::Signal(libc::SIGTRAP) if st.mask_wait_return.is_some() => {
+                if let Ok(mut regs) = tracee.get_regs() {
+                    if regs.rip == STUB_SYSCALL + 3 {
+                        // Back from the ppoll (and any handler it let run).
+                        regs.rip = st.mask_wait_return.take().unwrap_or(regs.rip);
+                        regs.rax = Errno::EINTR.as_return() as u64;
+                        let _ = tracee.set_regs(&regs);
                         let _ = tracee.cont(0);
                         continue;
                     }
@@ -166,6 +206,27 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
     }
 }
 
+/// A wait with a temporary mask (ppoll, pselect6, epoll_pwait) was cut short
+/// by a signal: `run::handle_call` turned the call into a host ppoll with
+/// that mask and a 1 ns timeout, which a seccomp stop would run in place. At
+/// a SIGSYS stop nothing runs, so the ppoll is run at the stub's site (the
+/// filter sends it to this tracer, which lets it go); the signal is
+/// delivered under the temporary mask and the int3 after the site brings
+/// the thread back, to return EINTR at the app's rip.
+fn run_with_host_mask(tracee: &Tracee, st: &mut State, mut regs: rvisor_syscalls::abi::UserRegs) -> Result<(), Errno> {
+    // The host mask must not block SIGSYS (a handler that runs under it
+    // could make no trapped call); it sits where finish_with_host_mask put it.
+    let mem = crate::mm::Memory::new(tracee.tid);
+    let at = stack_scratch(regs.rsp, 64) + 16;
+    let mask: u64 = mem.read_val(at)?;
+    mem.write_val(at, &(mask & !SIGSYS_BIT))?;
+    st.mask_wait_return = Some(regs.rip);
+    regs.rip = STUB_SYSCALL;
+    regs.rax = libc::SYS_ppoll as u64;
+    regs.orig_rax = u64::MAX;
+    tracee.set_regs(&regs)
+}
+
 fn is_exit(nr: u64) -> bool {
     nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
 }
@@ -175,7 +236,13 @@ fn is_exec(nr: u64) -> bool {
 }
 
 /// A trapped call at its SIGSYS stop. Returns whether to detach after it.
-fn on_sigsys(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform, st: &mut State) -> Result<bool, Errno> {
+fn on_sigsys(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    p: &Platform,
+    st: &mut State,
+) -> Result<bool, Errno> {
     let mut regs = tracee.get_regs()?;
     // RET_TRAP rolled rax back to the number; orig_rax holds it too.
     let nr = regs.orig_rax;
@@ -215,6 +282,14 @@ fn on_sigsys(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platfo
         }
         None => handle_call(kernel, task, tracee, ctx, nr, args)?,
     };
+    if ret == Err(Errno::ERESTARTNOHAND) && !is_exec(nr) {
+        if let Ok(regs) = tracee.get_regs() {
+            if regs.orig_rax == libc::SYS_ppoll as u64 {
+                run_with_host_mask(tracee, st, regs)?;
+                return Ok(false);
+            }
+        }
+    }
     if is_exec(nr) && ret.is_ok() {
         // A new image: the old chunk is gone from it.
         if let Some(c) = st.chunk.take() {
@@ -223,7 +298,21 @@ fn on_sigsys(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platfo
         st.altstack = (0, SS_DISABLE, 0);
         return Ok(false);
     }
-    Ok(st.chunk.is_some())
+    // A signal the sentry raised for this thread is on its way: deliver it
+    // traced, where its virtual siginfo goes in (signal::on_delivery).
+    // Likewise any signal now pending for it.
+    let pending = super::signal::deliverable(task, tracee, None);
+    if pending == Some(libc::SIGKILL) {
+        // The thread dies without running app code again, and a SIGKILL
+        // taken from a signal-delivery stop brings no exit stop: hand its
+        // robust futexes over now (run.rs does it at the exit stop).
+        super::robust::hand_over_robust_list(task.host_tid(), task.tid);
+    }
+    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+}
+
+fn signal_in_flight(task: &Task) -> bool {
+    !task.sig_info.is_empty() || !task.tg.sig_info.is_empty()
 }
 
 /// Maps a fresh chunk into the stopped thread's process and points its
@@ -425,18 +514,32 @@ fn detached(kernel: &Arc<Kernel>, task: &Arc<Task>, stale: &Tracee, p: &Platform
         return reseize(task);
     };
     let mut idle = MIN_IDLE;
+    let mut idle_for = Duration::ZERO;
     loop {
         match slot.wait_request(&mut st.spin, idle) {
             Waited::Request(req) => {
                 idle = MIN_IDLE;
+                idle_for = Duration::ZERO;
                 let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
-                if let Some(ret) = serve(kernel, task, stale, st, &info, req.uctx) {
-                    slot.reply(ret);
-                    continue;
-                }
+                let answer = serve(kernel, task, stale, st, &info, req.uctx);
+                let traced_ret = match answer {
+                    Answer::Reply(ret) => {
+                        slot.reply(ret);
+                        continue;
+                    }
+                    Answer::Rewind => {
+                        slot.reply_rewind(req.nr);
+                        continue;
+                    }
+                    Answer::ReplyTraced(ret) => Some(ret),
+                    Answer::Traced => None,
+                };
                 match Tracee::seize(task.host_tid()) {
                     Ok(t) => {
-                        slot.reply_rewind(req.nr);
+                        match traced_ret {
+                            Some(ret) => slot.reply(ret),
+                            None => slot.reply_rewind(req.nr),
+                        }
                         return Detached::Seized(t);
                     }
                     Err(_) => {
@@ -451,10 +554,59 @@ fn detached(kernel: &Arc<Kernel>, task: &Arc<Task>, stale: &Tracee, p: &Platform
                 if let Some((s, u)) = dead(task) {
                     return Detached::Ended(s, u);
                 }
+                idle_for += idle;
+                if idle_for >= RESEIZE_AFTER {
+                    return reseize_idle(task, st);
+                }
                 idle = (idle * 2).min(MAX_IDLE);
             }
         }
     }
+}
+
+/// Seizes an idle thread again and stops it: it may be inside the stub's
+/// handler with a request published (or about to be) after the slot wait
+/// gave up, which only the slot, not wait4, would ever report.
+fn reseize_idle(task: &Task, st: &mut State) -> Detached {
+    match reseize(task) {
+        Detached::Seized(t) => {
+            st.interrupted = t.interrupt().is_ok();
+            Detached::Seized(t)
+        }
+        ended => ended,
+    }
+}
+
+/// At the interrupt stop after an idle re-seize: if the thread is inside the
+/// stub's handler before `done`, its request is pending or about to be, so
+/// it is served here (the thread now traced) before wait4 takes over.
+/// Returns whether it resumed the thread.
+fn finish_hand_off(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform, st: &mut State) -> bool {
+    use crate::platform::systrap::handler::{CODE, DONE_OFF};
+    use crate::platform::systrap::slot::REPLY;
+    let Ok(regs) = tracee.get_regs() else { return false };
+    let start = systrap::handler_addr();
+    let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else { return false };
+    let inside = (start..start + CODE.len() as u64).contains(&regs.rip);
+    if !inside || regs.rip >= start + DONE_OFF || slot.state_now() == REPLY {
+        return false;
+    }
+    if tracee.cont(0).is_err() {
+        return false;
+    }
+    // The handler runs with every signal blocked: only SIGKILL can keep it
+    // from publishing, and then wait4 reports the death.
+    for _ in 0..100 {
+        if let Waited::Request(req) = slot.wait_request(&mut st.spin, MIN_IDLE) {
+            let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
+            match serve(kernel, task, tracee, st, &info, req.uctx) {
+                Answer::Reply(ret) | Answer::ReplyTraced(ret) => slot.reply(ret),
+                Answer::Rewind | Answer::Traced => slot.reply_rewind(req.nr),
+            }
+            break;
+        }
+    }
+    true
 }
 
 /// Seizes the thread again without a call in hand (it stays running).
@@ -519,8 +671,41 @@ pub fn fast(nr: u64, a: [u64; 6]) -> bool {
     small_read || FAST.iter().any(|&n| n as u64 == nr)
 }
 
-/// Runs a call for the detached thread; None when it must be handed to
-/// traced mode (not a fast call, or its handler needed ptrace).
+/// What the detached loop does with a request.
+enum Answer {
+    /// Reply with this result.
+    Reply(i64),
+    /// Seize, then reply with this result: a signal the sentry raised is on
+    /// its way, and is best delivered traced (its virtual siginfo).
+    ReplyTraced(i64),
+    /// Reply "execute it again" without seizing (a signal interrupted the
+    /// call and the call restarts after the handler, as on Linux).
+    Rewind,
+    /// Seize, then reply "execute it again": the call needs ptrace.
+    Traced,
+}
+
+/// The signal the host will deliver when the detached thread returns from
+/// the stub's handler: the lowest pending one neither blocked by the mask
+/// it returns to (in the handler's ucontext) nor ignored.
+fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
+    let task = ctx.task;
+    let rel = format!("{}/task/{}/status", task.tg.host_pid(), task.host_tid());
+    let status = crate::confine::read_host_proc(&rel).ok()?;
+    let text = String::from_utf8_lossy(&status);
+    let set = |key: &str| -> u64 {
+        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
+    };
+    let pending = set("SigPnd:") | set("ShdPnd:");
+    let mask = ctx.mem.read_val::<u64>(uctx.wrapping_add(UC_SIGMASK)).unwrap_or(0);
+    let actions = task.tg.lock().actions;
+    (1..=64)
+        .filter(|&sig: &i32| pending & (1u64 << (sig - 1)) != 0)
+        .filter(|&sig| sig == libc::SIGKILL || mask & (1u64 << (sig - 1)) == 0)
+        .find(|&sig| !super::signal::is_ignored(&actions[(sig - 1) as usize], sig))
+}
+
+/// Runs a call for the detached thread.
 fn serve(
     kernel: &Arc<Kernel>,
     task: &Arc<Task>,
@@ -528,24 +713,41 @@ fn serve(
     st: &mut State,
     info: &SyscallInfo,
     uctx: u64,
-) -> Option<i64> {
+) -> Answer {
     if !fast(info.nr, info.args) {
-        return None;
+        return Answer::Traced;
     }
-    // Wake-ups for signals are stale: the host delivers signals itself.
-    task.interrupt.drain();
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
+    // A wake-up for a signal already delivered is stale; one whose signal
+    // waits for the thread to leave the handler must stay armed.
+    if task.interrupt.drain() && frame_deliverable(&ctx, uctx).is_some() {
+        task.interrupt.notify();
+    }
     let (nr, args) = (info.nr, info.args);
     let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), nr, args) {
         Some(r) => r,
         None => syscalls::dispatch(&mut ctx, nr, args),
     };
+    let mut ret = ret;
     if let Err(e) = ret {
         // ESRCH: a ptrace request on the untraced thread failed (or the
-        // call's own ESRCH, which traced mode gives again). Restart codes
-        // and EINTR: a signal check, which needs ptrace, cut a wait short.
-        if e == Errno::ESRCH || e == Errno::EINTR || super::signal::is_restart(e) {
-            return None;
+        // call's own ESRCH, which traced mode gives again).
+        if e == Errno::ESRCH {
+            return Answer::Traced;
+        }
+        // A signal cut a wait short (the signal check, which wants ptrace,
+        // always says "pending" here): decide restart or EINTR as Linux does,
+        // from the signal the host will deliver on the handler's return.
+        if super::signal::is_restart(e) {
+            let Some(sig) = frame_deliverable(&ctx, uctx) else { return Answer::Rewind };
+            let act = task.tg.action(sig);
+            let restart = act.handler == super::signal::SIG_DFL
+                || e == Errno::ERESTARTNOINTR
+                || e == Errno::ERESTARTSYS && act.flags & super::signal::SA_RESTART != 0;
+            if restart {
+                return Answer::Rewind;
+            }
+            ret = Err(Errno::EINTR);
         }
     }
     if ctx.outcome != Outcome::Return || !ctx.deferred.is_empty() {
@@ -554,7 +756,12 @@ fn serve(
     if kernel.options.strace {
         syscalls::strace_exit(&ctx, nr, args, &ret, None);
     }
-    Some(ret.unwrap_or_else(|e| e.as_return()))
+    let ret = ret.unwrap_or_else(|e| e.as_return());
+    if signal_in_flight(task) {
+        Answer::ReplyTraced(ret)
+    } else {
+        Answer::Reply(ret)
+    }
 }
 
 /// Whether the detached thread is gone, and how its process ended.

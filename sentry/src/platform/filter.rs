@@ -318,6 +318,36 @@ mod tests {
         }
         assert_eq!(p.last().map(|i| i.k), Some(SECCOMP_RET_TRACE));
     }
+
+    /// Allows without looking at arguments, for `nr`.
+    fn allows_any(p: &[libc::sock_filter], nr: i64) -> bool {
+        p.windows(2).any(|w| w[0].code == BPF_JMP_JEQ_K && w[0].k == nr as u32 && w[1].k == SECCOMP_RET_ALLOW)
+    }
+
+    /// The ptrace filter never looks at the instruction pointer and lets the
+    /// trap-only calls through; the systrap one sends calls from the stub's
+    /// sites to the tracer and traps the trap-only calls.
+    #[test]
+    fn systrap_filter_differs_only_where_meant() {
+        let trace = build_app_filter(TrapAction::Trace);
+        let trap = build_app_filter(TrapAction::Trap);
+        let loads_ip = |p: &[libc::sock_filter]| p.iter().any(|i| i.code == BPF_LD_W_ABS && i.k == OFF_IP_LO);
+        assert!(!loads_ip(&trace));
+        assert!(loads_ip(&trap));
+        for site in TRACE_SITES {
+            assert!(trap.iter().any(|i| i.code == BPF_JMP_JEQ_K && i.k == site as u32));
+        }
+        for &nr in TRAP_ONLY_SYSCALLS {
+            assert!(allows_any(&trace, nr), "ptrace filter passes {nr} through");
+            assert!(!allows_any(&trap, nr), "systrap filter traps {nr}");
+        }
+        assert!(!trace.iter().any(|i| i.k == SECCOMP_RET_TRAP));
+        assert!(!trap.iter().skip(9).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rule");
+        // Same rules otherwise: the systrap filter is the ptrace one minus
+        // the trap-only rules, plus the six-instruction ip rule.
+        let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
+        assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 3);
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,13 @@ pub const HANDLER_OFF: u64 = 0x200;
 /// Offset of the rt_sigreturn trampoline (the sigaction's sa_restorer).
 pub const RESTORER_OFF: u64 = HANDLER_OFF + 0xf0;
 
+/// Offset (from the handler's start) of `done`: a thread stopped before it
+/// has a request pending or about to be published (or just answered); from
+/// there on it only returns.
+pub const DONE_OFF: u64 = 0xd2;
+/// Offset of the instruction after the publishing `xchg`.
+pub const PUBLISHED_OFF: u64 = 0x78;
+
 /// `handler` .. `restorer` of handler.S, assembled (objdump -d).
 #[rustfmt::skip]
 pub const CODE: [u8; 0xf8] = [
@@ -112,6 +119,9 @@ mod tests {
     #[test]
     fn offsets_match_slot_layout() {
         use super::super::slot::{OFF_CPU, OFF_NR, OFF_RET, OFF_REWIND, OFF_RSP, OFF_SPIN, OFF_UCTX};
+        // done: mov rax,[r12+0x50]; the publishing xchg ends at PUBLISHED_OFF.
+        assert_eq!(&CODE[DONE_OFF as usize..DONE_OFF as usize + 5], &[0x49, 0x8b, 0x44, 0x24, OFF_RET as u8]);
+        assert_eq!(&CODE[PUBLISHED_OFF as usize - 4..PUBLISHED_OFF as usize], &[0x41, 0x87, 0x04, 0x24]);
         assert_eq!(CODE[0x12] as usize, OFF_UCTX); // mov [r12+0x68],rdx
         assert_eq!(CODE[0x1b] as usize, OFF_NR); // mov [r12+8],rax
         assert_eq!(CODE[0x66] as usize, OFF_RSP); // mov [r12+0x48],rax

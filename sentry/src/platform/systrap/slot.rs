@@ -133,6 +133,11 @@ impl<'a> Slot<'a> {
         unsafe { std::ptr::write_volatile(self.base.add(off) as *mut u64, v) }
     }
 
+    /// The state word as it is now (for the sentry's own checks).
+    pub fn state_now(&self) -> u32 {
+        self.state().load(Ordering::Acquire)
+    }
+
     /// Sets how long the app spins for a reply before it sleeps.
     pub fn set_app_spin(&self, n: u32) {
         // SAFETY: offset 4 is inside the slot and 4-aligned.

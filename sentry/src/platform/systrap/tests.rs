@@ -21,6 +21,23 @@ const ANSWER: i64 = 4242;
 struct Plan {
     calls: u64,
     nap: u64,
+    /// After the calls, jump to the stub's injection site with a call, as
+    /// an app trying to get past the filter would: the child then ends in
+    /// its SIGTRAP handler (the site's int3), exiting 0 if the call got
+    /// ENOSYS (RET_TRACE with no tracer) and 30 if it ran.
+    escape: bool,
+}
+
+/// SIGTRAP handler of the escape attempt: the attempted call's result is in
+/// the ucontext's rax.
+extern "C" fn on_trap(_sig: i32, _si: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext; gregs start at byte 40 and
+    // rax is gregs[13]. The out area is the child's chunk of the region.
+    unsafe {
+        let rax = *(uc.cast::<u8>().add(40) as *const i64).add(13);
+        *((REGION_BASE as usize + OUT_OFF + 16) as *mut i64) = rax;
+        libc::_exit(if rax == -(libc::ENOSYS as i64) { 0 } else { 30 });
+    }
 }
 
 /// In the forked child: raw syscalls only (the parent is multi-threaded).
@@ -64,6 +81,15 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
         if libc::syscall(libc::SYS_rt_sigaction, libc::SIGSYS, &act as *const KernelSigaction, 0usize, 8usize) != 0 {
             return 14;
         }
+        let trap = KernelSigaction {
+            handler: on_trap as usize as u64,
+            flags: libc::SA_SIGINFO as u64 | 0x0400_0000,
+            restorer: restorer_addr(),
+            mask: 0,
+        };
+        if libc::syscall(libc::SYS_rt_sigaction, libc::SIGTRAP, &trap as *const KernelSigaction, 0usize, 8usize) != 0 {
+            return 16;
+        }
         if install_raw(filter) != 0 {
             return 15;
         }
@@ -88,6 +114,15 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
         libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec);
         let t1 = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         *out = (t1 - t0 - napped * 2_000_000) / plan.calls.max(1);
+        if plan.escape {
+            // getppid run at the stub's site would return the real ppid.
+            std::arch::asm!(
+                "jmp {site}",
+                site = in(reg) crate::platform::stub::STUB_SYSCALL,
+                in("rax") libc::SYS_getppid,
+                options(noreturn)
+            );
+        }
         0
     }
 }
@@ -150,7 +185,7 @@ fn run(plan: Plan) -> f64 {
 
 #[test]
 fn getppid_round_trips_through_the_slot() {
-    let ns = run(Plan { calls: 20_000, nap: 0 });
+    let ns = run(Plan { calls: 20_000, nap: 0, escape: false });
     eprintln!("systrap hand-off: {ns:.0} ns per emulated getppid");
     assert!(ns > 0.0);
 }
@@ -160,8 +195,37 @@ fn both_sides_sleep_and_wake() {
     // Naps put the sentry side to sleep (its spin runs out); a slow answer
     // would put the app side to sleep: both must wake correctly.
     let t = Instant::now();
-    run(Plan { calls: 50, nap: 5 });
+    run(Plan { calls: 50, nap: 5, escape: false });
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+/// The instruction-pointer rule: a call the app makes at the stub's
+/// injection site is not let through (it gets ENOSYS without a tracer).
+#[test]
+fn stub_site_call_is_refused_without_a_tracer() {
+    let region = Region::new(1).expect("region");
+    region.slot(0).expect("slot 0").reset();
+    let image = build_image();
+    let mut filter = build_app_filter(TrapAction::Trap);
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
+    // SAFETY: the child runs only `child` (raw syscalls) and ends with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        let code = child(region.fd().as_raw_fd(), &image, &prog, &Plan { calls: 0, nap: 0, escape: true });
+        // SAFETY: leaving the forked child.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let out = region.chunk_ptr(0, OUT_OFF + 16).expect("out") as *const i64;
+    // SAFETY: a word the (now dead) child wrote into our mapping.
+    let rax = unsafe { std::ptr::read_volatile(out) };
+    // The attempt was made: the SIGTRAP handler ran and recorded the result.
+    assert!(libc::WIFEXITED(status), "child status {status:#x}");
+    assert_eq!(libc::WEXITSTATUS(status), 0, "the call at the stub site returned {rax}");
+    assert_eq!(rax, -(libc::ENOSYS as i64));
 }
 
 #[test]
