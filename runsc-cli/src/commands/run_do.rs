@@ -88,7 +88,14 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Some("host") => Ns::Host,
         Some(other) => return die(&format!("--network {other} is for OCI containers; use none or host")),
     };
-    let systrap = g.platform.as_deref() == Some("systrap");
+    // RVISOR_PLATFORM is the default of --platform for `do` (the test
+    // suite runs everything on either platform with it).
+    let platform = g.platform.clone().or_else(|| std::env::var("RVISOR_PLATFORM").ok());
+    let systrap = match platform.as_deref() {
+        None | Some("ptrace") => false,
+        Some("systrap") => true,
+        Some(other) => return die(&format!("RVISOR_PLATFORM={other}: use ptrace or systrap")),
+    };
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     let cwd = std::env::current_dir().map(|p| lossy(p.as_os_str())).unwrap_or_else(|_| "/".into());
