@@ -139,7 +139,7 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
             return 14;
         }
         let trap = KernelSigaction {
-            handler: on_trap as usize as u64,
+            handler: on_trap as *const () as u64,
             flags: libc::SA_SIGINFO as u64 | 0x0400_0000,
             restorer: restorer_addr(),
             mask: 0,
