@@ -101,7 +101,11 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     let cwd = std::env::current_dir().map(|p| lossy(p.as_os_str())).unwrap_or_else(|_| "/".into());
     let process = ProcessSpec {
         args: args.command.iter().map(|a| lossy(a)).collect(),
-        env: std::env::vars_os().map(|(k, v)| format!("{}={}", lossy(&k), lossy(&v))).collect(),
+        // RVISOR_PLATFORM configures rvisor, not the app.
+        env: std::env::vars_os()
+            .filter(|(k, _)| k != "RVISOR_PLATFORM")
+            .map(|(k, v)| format!("{}={}", lossy(&k), lossy(&v)))
+            .collect(),
         cwd,
         uid,
         gid,

@@ -93,6 +93,10 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let Some(platform) = systrap::active() else {
         return (ExitStatus::Signaled(libc::SIGKILL, false), None);
     };
+    if task.host_tid() == task.tg.host_pid() {
+        // A new process: a status noted for an earlier one with this pid is stale.
+        GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
+    }
     let mut st = State {
         chunk: None,
         altstack: (0, SS_DISABLE, 0),
@@ -201,6 +205,9 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
             _ => {}
         }
         if let Some(status) = handle_stop(kernel, task, tracee, stop) {
+            if task.host_tid() == task.tg.host_pid() {
+                note_group_exit(task.tg.host_pid(), status);
+            }
             return Traced::Ended(status, tracee.exit_usage());
         }
     }
@@ -248,6 +255,9 @@ fn on_sigsys(
     let nr = regs.orig_rax;
     let args = regs.syscall_args();
     if is_exit(nr) {
+        if nr == libc::SYS_exit_group as u64 {
+            note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
+        }
         // Run it at the stub's site, where the filter sends it to the
         // tracer: the thread ends traced, as on the ptrace platform.
         regs.rip = STUB_SYSCALL;
@@ -260,7 +270,9 @@ fn on_sigsys(
     regs.rax = Errno::ENOSYS.as_return() as u64;
     if st.chunk.is_none() && !st.traced_only && !is_exec(nr) {
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-        match set_up(&mut ctx, p, st) {
+        let done = set_up(&mut ctx, p, st);
+        reraise_held(kernel, task, &mut ctx);
+        match done {
             Ok(()) => {}
             Err(Errno::ESRCH) => return Err(Errno::ESRCH),
             Err(e) => {
@@ -277,6 +289,7 @@ fn on_sigsys(
             if kernel.options.strace {
                 syscalls::strace_exit(&ctx, nr, args, &ret, None);
             }
+            reraise_held(kernel, task, &mut ctx);
             ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
             ret
         }
@@ -309,6 +322,16 @@ fn on_sigsys(
         super::robust::hand_over_robust_list(task.host_tid(), task.tid);
     }
     Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+}
+
+/// Raises again the signals held back while the sentry injected calls in
+/// the thread's context (as `run::handle_call` does for a call's own).
+fn reraise_held(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) {
+    let held: Vec<_> = std::mem::take(&mut ctx.deferred)
+        .into_iter()
+        .map(|si| super::signal::virtual_info(kernel, task, &si).unwrap_or(si))
+        .collect();
+    super::signal::reraise(task, held);
 }
 
 fn signal_in_flight(task: &Task) -> bool {
@@ -764,6 +787,21 @@ fn serve(
     }
 }
 
+/// How processes ended, by host pid, as their leaders' sentry threads (or
+/// exit_group) learned it: a thread that dies detached, other than the
+/// leader, takes its process's status from here (the leader's own thread
+/// may reap the leader before a waitid could look).
+static GROUP_EXIT: std::sync::Mutex<std::collections::BTreeMap<i32, ExitStatus>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn note_group_exit(pid: i32, status: ExitStatus) {
+    GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).insert(pid, status);
+}
+
+fn group_exit(pid: i32) -> Option<ExitStatus> {
+    GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).get(&pid).copied()
+}
+
 /// Whether the detached thread is gone, and how its process ended.
 fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
     let (tid, pid) = (task.host_tid(), task.tg.host_pid());
@@ -773,36 +811,40 @@ fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         // SAFETY: out-pointers to our locals; the leader is the sentry's child.
         let r = unsafe { libc::wait4(tid, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
-        return match r {
-            0 => None,
-            r if r == tid => Some((status_of(task, decode_status(status)), Some(usage))),
-            _ => Some((ExitStatus::Signaled(libc::SIGKILL, false), None)),
+        let ended = match r {
+            0 => return None,
+            r if r == tid => (status_of(task, decode_status(status)), Some(usage)),
+            _ => (group_exit(pid).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false)), None),
         };
+        note_group_exit(pid, ended.0);
+        return Some(ended);
     }
     // SAFETY: signal 0 only checks that the thread exists.
     if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) } == 0 {
         return None;
     }
     // A detached thread other than the leader dies only with its process:
-    // the leader's status, without reaping it (its own sentry thread does).
-    // SAFETY: zeroed siginfo is a valid out-buffer.
-    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG | libc::__WALL;
-    // SAFETY: out-pointer to our local; the leader is the sentry's child.
-    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut si, flags) };
-    // SAFETY: the union fields are read only after waitid filled them.
-    let status = if r == 0 && unsafe { si.si_pid() } == pid {
-        // SAFETY: as above.
-        let code = unsafe { si.si_status() };
-        if si.si_code == libc::CLD_EXITED {
-            ExitStatus::Exited(code)
-        } else {
-            killed_status(task, code)
+    // the process's status as its leader's thread or exit_group noted it,
+    // else the leader's, without reaping it (its own sentry thread does).
+    for _ in 0..50 {
+        if let Some(s) = group_exit(pid) {
+            return Some((s, None));
         }
-    } else {
-        ExitStatus::Signaled(libc::SIGKILL, false)
-    };
-    Some((status, None))
+        // SAFETY: zeroed siginfo is a valid out-buffer.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG | libc::__WALL;
+        // SAFETY: out-pointer to our local; the leader is the sentry's child.
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut si, flags) };
+        // SAFETY: the union fields are read only after waitid filled them.
+        if r == 0 && unsafe { si.si_pid() } == pid {
+            // SAFETY: as above.
+            let code = unsafe { si.si_status() };
+            let s = if si.si_code == libc::CLD_EXITED { ExitStatus::Exited(code) } else { killed_status(task, code) };
+            return Some((s, None));
+        }
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    Some((ExitStatus::Signaled(libc::SIGKILL, false), None))
 }
 
 fn status_of(task: &Task, stop: Stop) -> ExitStatus {
