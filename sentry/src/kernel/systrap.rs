@@ -93,6 +93,9 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let Some(platform) = systrap::active() else {
         return (ExitStatus::Signaled(libc::SIGKILL, false), None);
     };
+    if std::env::var_os("RVISOR_SYSTRAP_SPLIT").is_some() {
+        split_from_app(task.host_tid());
+    }
     if task.host_tid() == task.tg.host_pid() {
         // A new process: a status noted for an earlier one with this pid is stale.
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
@@ -121,6 +124,27 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         platform.region.release(c);
     }
     out
+}
+
+/// Experiment (RVISOR_SYSTRAP_SPLIT=1): this sentry thread on another CPU
+/// than its app thread (which the run loop pinned beside it), so hand-offs
+/// cross CPUs and both sides spin instead of switching on one CPU.
+fn split_from_app(host_tid: i32) {
+    let cpus = super::sandbox_cpus();
+    if cpus.len() < 2 {
+        return;
+    }
+    // SAFETY: sched_getcpu has no preconditions.
+    let here = unsafe { libc::sched_getcpu() };
+    let Some(&other) = cpus.iter().find(|&&c| c as i32 != here) else { return };
+    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds; sets
+    // this thread's own affinity.
+    unsafe {
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(other, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+    }
+    let _ = host_tid;
 }
 
 /// Installs the systrap filter in a freshly exec'd stub (the start of the
