@@ -137,6 +137,7 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
         return;
     }
     tg.sig_info.push(info);
+    super::systrap::before_signal(pid, None);
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
     if !ignored_by_default(sig) {
@@ -156,6 +157,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
         return;
     }
     task.sig_info.push(info);
+    super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
     if !ignored_by_default(sig) && !skip.is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), task)) {

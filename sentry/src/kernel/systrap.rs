@@ -110,16 +110,30 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         mask_wait_return: None,
     };
     let mut tracee = tracee;
+    let shared = Arc::new(Shared {
+        pid: task.tg.host_pid(),
+        owner: std::thread::current().id(),
+        detached: false.into(),
+        want_seize: false.into(),
+        chunk: usize::MAX.into(),
+    });
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
+    use std::sync::atomic::Ordering;
     let out = loop {
         match traced(kernel, task, &tracee, platform, &mut st) {
             Traced::Ended(s, u) => break (s, u),
             Traced::Detached => {}
         }
-        match detached(kernel, task, &tracee, platform, &mut st) {
+        shared.chunk.store(st.chunk.unwrap_or(usize::MAX), Ordering::Release);
+        shared.detached.store(true, Ordering::Release);
+        let next = detached(kernel, task, &tracee, platform, &mut st, &shared);
+        shared.detached.store(false, Ordering::Release);
+        match next {
             Detached::Ended(s, u) => break (s, u),
             Detached::Seized(t) => tracee = t,
         }
     };
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.host_tid());
     if let Some(c) = st.chunk {
         platform.region.release(c);
     }
@@ -556,14 +570,35 @@ fn sigaction_sigsys(ctx: &mut SyscallCtx<'_>, act: u64, oact: u64, size: u64) ->
 
 /// Detached mode: serves the slot until a call needs ptrace or the thread
 /// is gone.
-fn detached(kernel: &Arc<Kernel>, task: &Arc<Task>, stale: &Tracee, p: &Platform, st: &mut State) -> Detached {
+fn detached(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    stale: &Tracee,
+    p: &Platform,
+    st: &mut State,
+    shared: &Shared,
+) -> Detached {
     let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else {
         return reseize(task);
     };
     let mut idle = MIN_IDLE;
     let mut idle_for = Duration::ZERO;
     loop {
-        match slot.wait_request(&mut st.spin, idle) {
+        let waited = slot.wait_request(&mut st.spin, idle);
+        if shared.want_seize.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            // A signal is about to be raised for this thread (before_signal).
+            if let Waited::Request(req) = waited {
+                return match Tracee::seize(task.host_tid()) {
+                    Ok(t) => {
+                        slot.reply_rewind(req.nr);
+                        Detached::Seized(t)
+                    }
+                    Err(_) => reseize(task),
+                };
+            }
+            return reseize_idle(task, st);
+        }
+        match waited {
             Waited::Request(req) => {
                 idle = MIN_IDLE;
                 idle_for = Duration::ZERO;
@@ -574,10 +609,11 @@ fn detached(kernel: &Arc<Kernel>, task: &Arc<Task>, stale: &Tracee, p: &Platform
                         slot.reply(ret);
                         continue;
                     }
-                    Answer::Rewind => {
+                    Answer::Rewind if !signal_in_flight(task) => {
                         slot.reply_rewind(req.nr);
                         continue;
                     }
+                    Answer::Rewind => None,
                     Answer::ReplyTraced(ret) => Some(ret),
                     Answer::Traced => None,
                 };
@@ -808,6 +844,55 @@ fn serve(
         Answer::ReplyTraced(ret)
     } else {
         Answer::Reply(ret)
+    }
+}
+
+/// What other sentry threads may see of a task's systrap mode: a signal
+/// the sentry raises for a detached thread would be delivered with the
+/// host's siginfo, so the sender first asks the thread's sentry thread to
+/// seize it ([`before_signal`]).
+struct Shared {
+    pid: i32,
+    owner: std::thread::ThreadId,
+    detached: std::sync::atomic::AtomicBool,
+    want_seize: std::sync::atomic::AtomicBool,
+    chunk: std::sync::atomic::AtomicUsize,
+}
+
+static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// How long a sender waits for a detached target to be seized: a target
+/// inside a long emulated call (its signals blocked by the stub's handler)
+/// is not seized until the call ends; the signal then goes as it is.
+const SEIZE_WAIT: Duration = Duration::from_millis(10);
+
+/// Called before the sentry raises a host signal for process `pid` (or its
+/// thread `tid`): detached target threads are seized first, so the signal
+/// is delivered at a ptrace stop where its virtual siginfo goes in.
+pub fn before_signal(pid: i32, tid: Option<i32>) {
+    let Some(p) = systrap::active() else { return };
+    let me = std::thread::current().id();
+    let targets: Vec<Arc<Shared>> = SHARED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(t, s)| s.pid == pid && tid.is_none_or(|x| x == **t) && s.owner != me)
+        .map(|(_, s)| s.clone())
+        .collect();
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    for s in targets {
+        if !s.detached.load(Ordering::Acquire) {
+            continue;
+        }
+        s.want_seize.store(true, Ordering::Release);
+        while s.detached.load(Ordering::Acquire) && start.elapsed() < SEIZE_WAIT {
+            if let Some(slot) = p.region.slot(s.chunk.load(Ordering::Acquire)) {
+                slot.wake_sentry();
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
     }
 }
 

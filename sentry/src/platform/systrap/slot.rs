@@ -133,6 +133,14 @@ impl<'a> Slot<'a> {
         unsafe { std::ptr::write_volatile(self.base.add(off) as *mut u64, v) }
     }
 
+    /// Wakes a sentry thread parked on this slot (another sentry thread
+    /// asking it to look at something other than the slot).
+    pub fn wake_sentry(&self) {
+        if self.state().load(Ordering::Acquire) == SENTRY_WAIT {
+            futex_wake(self.state());
+        }
+    }
+
     /// The state word as it is now (for the sentry's own checks).
     pub fn state_now(&self) -> u32 {
         self.state().load(Ordering::Acquire)
