@@ -8,6 +8,8 @@
 //!   natively and compare, never touching rvisor. Not for CI.
 //! * `RVISOR_KEEP_TMP=1` — keep temporary directories for inspection.
 //! * `CC` — C compiler (default `cc`).
+//! * `RVISOR_PLATFORM=ptrace|systrap` — passed to rvisor, whose `do` uses it
+//!   as the platform when no `--platform` is given (default: ptrace).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -40,7 +42,7 @@ pub const BASE_ENV: &[(&str, &str)] = &[
 ];
 
 /// Host variables passed to rvisor itself (logging) when set.
-const RVISOR_PASSTHROUGH_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "RVISOR_SECCOMP"];
+const RVISOR_PASSTHROUGH_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "RVISOR_SECCOMP", "RVISOR_PLATFORM"];
 
 /// The `tests/` crate directory.
 pub fn tests_dir() -> PathBuf {
@@ -626,6 +628,11 @@ pub fn dir_entries(dir: &Path) -> Vec<String> {
 /// each in a fresh empty directory, and require identical stdout and status.
 /// Also require that the sandbox's writes never reached the host directory.
 pub fn compare_corpus(name: &str) {
+    compare_corpus_with(name, &[]);
+}
+
+/// [`compare_corpus`] with extra `rvisor do` arguments (e.g. a platform).
+pub fn compare_corpus_with(name: &str, rvisor_args: &[&str]) {
     let prog = compile_c(name);
     if native_only() {
         eprintln!("RVISOR_NATIVE_ONLY: comparing two native runs of {name} (not a sandbox test)");
@@ -643,7 +650,7 @@ pub fn compare_corpus(name: &str) {
     let d_sandbox = TempDir::new(&format!("{name}-sandbox"));
     let native = run_native(&prog, &[], d_native.path());
     assert!(native.status != Status::TimedOut, "{name}: the native run timed out; the test program itself is broken");
-    let sandbox = run_sandbox(&prog, &[], d_sandbox.path(), &[]);
+    let sandbox = run_sandbox(&prog, &[], d_sandbox.path(), rvisor_args);
     if let Err(r) = compare_runs(name, "native", &native, "sandbox", &sandbox) {
         panic!("{r}");
     }

@@ -200,6 +200,7 @@ fn build(
         strace: g.strace,
         compat_report: false,
         net_raw: false,
+        systrap: false,
         ns: namespaces(g, bundle)?,
         control: Some(control),
         tty: pty.as_ref().map(|p| p.slave.try_clone()).transpose()?,

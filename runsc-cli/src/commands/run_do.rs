@@ -88,9 +88,14 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Some("host") => Ns::Host,
         Some(other) => return die(&format!("--network {other} is for OCI containers; use none or host")),
     };
-    if g.platform.as_deref().is_some_and(|p| p != "ptrace") {
-        return die("--platform: only ptrace is available");
-    }
+    // RVISOR_PLATFORM is the default of --platform for `do` (the test
+    // suite runs everything on either platform with it).
+    let platform = g.platform.clone().or_else(|| std::env::var("RVISOR_PLATFORM").ok());
+    let systrap = match platform.as_deref() {
+        None | Some("ptrace") => false,
+        Some("systrap") => true,
+        Some(other) => return die(&format!("RVISOR_PLATFORM={other}: use ptrace or systrap")),
+    };
     // Rootless (an unprivileged caller, or --rootless=true): the sandbox runs in a user
     // namespace where the caller is root, and its processes run as root too, as
     // files the caller owns appear owned by root there.
@@ -105,7 +110,11 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     let cwd = std::env::current_dir().map(|p| lossy(p.as_os_str())).unwrap_or_else(|_| "/".into());
     let process = ProcessSpec {
         args: args.command.iter().map(|a| lossy(a)).collect(),
-        env: std::env::vars_os().map(|(k, v)| format!("{}={}", lossy(&k), lossy(&v))).collect(),
+        // RVISOR_PLATFORM configures rvisor, not the app.
+        env: std::env::vars_os()
+            .filter(|(k, _)| k != "RVISOR_PLATFORM")
+            .map(|(k, v)| format!("{}={}", lossy(&k), lossy(&v)))
+            .collect(),
         cwd,
         uid,
         gid,
@@ -122,6 +131,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         strace: g.strace,
         compat_report: args.compat_report,
         net_raw: args.net_raw,
+        systrap,
         ns: Namespaces { net, uts: Ns::New, ipc: Ns::New },
         control: None,
         tty: None,

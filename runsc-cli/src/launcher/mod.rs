@@ -48,6 +48,8 @@ pub struct Plan {
     pub strace: bool,
     pub compat_report: bool,
     pub net_raw: bool,
+    /// Run the app under the systrap platform instead of ptrace.
+    pub systrap: bool,
     pub ns: Namespaces,
     /// Listening control socket (OCI): the sentry serves start/exec/kill/ps on it.
     pub control: Option<OwnedFd>,

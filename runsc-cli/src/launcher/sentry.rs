@@ -100,6 +100,12 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         }
     };
     rvisor_sentry::syscalls::socket::allow_raw_sockets(plan.net_raw);
+    if plan.systrap {
+        if let Err(e) = rvisor_sentry::platform::systrap::select() {
+            report_error(plan, &format!("--platform systrap: {e:?} (this CPU lacks rdtscp, or no memory)"));
+            return 1;
+        }
+    }
     raise_fd_limit();
     let shown = plan.process.args.first().cloned().unwrap_or_default();
     let cfg = BootConfig {

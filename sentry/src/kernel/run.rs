@@ -117,9 +117,13 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
         },
     };
     pin_with_tracee(task.host_tid());
-    let status = run_loop(&kernel, &task, &tracee);
+    let (status, usage) = if crate::platform::systrap::active().is_some() {
+        super::systrap::run(&kernel, &task, tracee)
+    } else {
+        (run_loop(&kernel, &task, &tracee), tracee.exit_usage())
+    };
     // The leader is reaped last, with the whole process's usage.
-    if let (true, Some(u)) = (task.tid == task.tg.tgid, tracee.exit_usage()) {
+    if let (true, Some(u)) = (task.tid == task.tg.tgid, usage) {
         task.tg.lock().usage = super::task::Usage::from_host(&u);
     }
     task_exited(&kernel, &task, status);
@@ -152,7 +156,11 @@ fn start_process(
     let pid = task.host_tid();
     let regs = tracee.get_regs()?;
     let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
-    match crate::loader::exec_into_stub(&mut ctx, path, argv, envp) {
+    // systrap's filter would turn the stub's exec into SIGSYS: it goes in by
+    // injection once the stub runs (kernel::systrap). A zygote clone has it.
+    let systrap = !parked && crate::platform::systrap::active().is_some();
+    let loaded = if systrap { super::systrap::install_filter(&mut ctx) } else { Ok(()) };
+    match loaded.and_then(|()| crate::loader::exec_into_stub(&mut ctx, path, argv, envp)) {
         Ok(()) => {
             tracee.set_regs(ctx.regs()?)?;
             tracee.cont(0)?;
@@ -174,6 +182,9 @@ fn start_process(
 pub(super) fn fork_stub_process(kernel: &Kernel) -> Result<(i32, Tracee), Errno> {
     let filter = build_app_filter(TrapAction::Trace);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut _ };
+    // systrap's filter would turn the stub's exec into SIGSYS: it is
+    // installed by injection once the stub runs (kernel::systrap).
+    let systrap = crate::platform::systrap::active().is_some();
     let mut sync = [0 as RawFd; 2];
     // SAFETY: sync is a valid 2-element array.
     if unsafe { libc::pipe2(sync.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -219,7 +230,7 @@ pub(super) fn fork_stub_process(kernel: &Kernel) -> Result<(i32, Tracee), Errno>
             libc::dup2(inject_app, INJECT_FD);
             libc::syscall(libc::SYS_close_range, 0u32, (STUB_FD - 1) as u32, 0u32);
             libc::syscall(libc::SYS_close_range, (INJECT_FD + 1) as u32, u32::MAX, 0u32);
-            if install_raw(&prog) != 0 {
+            if !systrap && install_raw(&prog) != 0 {
                 libc::_exit(126);
             }
             libc::syscall(
@@ -303,95 +314,116 @@ fn seize_parked(host_tid: i32) -> Result<Tracee, Errno> {
 /// Handles stops until the task ends; returns how it ended.
 fn run_loop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> ExitStatus {
     loop {
-        match tracee.wait() {
-            Stop::Syscall => {
-                if let Err(e) = handle_syscall(kernel, task, tracee) {
-                    if e == Errno::ESRCH {
-                        continue; // killed mid-syscall; the next wait reports the exit
-                    }
-                    tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
-                }
-            }
-            Stop::Signal(libc::SIGCONT) => {
-                signal::on_delivery(kernel, task, tracee, libc::SIGCONT);
-                job_continued(kernel, task);
-                let _ = tracee.cont(libc::SIGCONT);
-            }
-            Stop::Signal(sig) => {
-                // The stub's int3 (every injection) makes the host un-ignore
-                // SIGTRAP: a sent signal the app ignores is dropped here.
-                let sent = tracee.get_siginfo().is_ok_and(|si| si.si_code <= 0);
-                if sent && signal::is_ignored(&task.tg.action(sig), sig) {
-                    signal::on_delivery(kernel, task, tracee, sig);
-                    let _ = tracee.cont(0);
-                    continue;
-                }
-                signal::on_delivery(kernel, task, tracee, sig);
-                if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
-                    if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
-                        tracing::debug!(
-                            tid = task.tid,
-                            sig,
-                            code = si.si_code,
-                            addr = format_args!("{:#x}", si.fields[0]),
-                            rip = format_args!("{:#x}", r.rip),
-                            "fault"
-                        );
-                    }
-                }
-                let _ = tracee.cont(sig);
-            }
-            Stop::EventStop(sig) => {
-                let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
-                if stop_sig {
-                    job_stopped(kernel, task, sig);
-                    let _ = tracee.listen();
-                } else {
-                    job_continued(kernel, task);
-                    let _ = tracee.cont(0);
-                }
-            }
-            Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
-                super::robust::hand_over_robust_list(task.host_tid(), task.tid);
-                // Other threads live on: this one leaves the process now. The
-                // last one leaves at its exit, when the status is known.
-                if task.tg.lock().live_threads > 1 {
-                    detach_thread(kernel, task);
-                }
-                let _ = tracee.cont(0);
-            }
-            Stop::SyscallTrace | Stop::Event(_) => {
-                let _ = tracee.cont(0);
-            }
-            Stop::Exited(code) => return ExitStatus::Exited(code),
-            // Strict mode (emulated by a filter) kills with SIGKILL, not SIGSYS.
-            Stop::Killed(libc::SIGSYS, _)
-                if task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed)
-                    == crate::syscalls::seccomp::MODE_STRICT =>
-            {
-                return ExitStatus::Signaled(libc::SIGKILL, false);
-            }
-            Stop::Killed(sig, _) => {
-                // The host never writes a core file (its RLIMIT_CORE is 0 for app
-                // processes); the status says "dumped" when Linux would have dumped.
-                let st = task.tg.lock();
-                let core =
-                    signal::dumps_core(sig) && st.dumpable && st.rlimits[libc::RLIMIT_CORE as usize].rlim_cur >= 4096;
-                return ExitStatus::Signaled(sig, core);
-            }
+        if let Some(status) = handle_stop(kernel, task, tracee, tracee.wait()) {
+            return status;
         }
     }
 }
 
+/// Handles one stop; returns how the task ended if it did.
+pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, stop: Stop) -> Option<ExitStatus> {
+    match stop {
+        Stop::Syscall => {
+            if let Err(e) = handle_syscall(kernel, task, tracee) {
+                if e == Errno::ESRCH {
+                    return None; // killed mid-syscall; the next wait reports the exit
+                }
+                tracing::warn!(tid = task.tid, error = ?e, "syscall stop handling failed");
+            }
+        }
+        Stop::Signal(libc::SIGCONT) => {
+            signal::on_delivery(kernel, task, tracee, libc::SIGCONT);
+            job_continued(kernel, task);
+            let _ = tracee.cont(libc::SIGCONT);
+        }
+        Stop::Signal(sig) => {
+            // The stub's int3 (every injection) makes the host un-ignore
+            // SIGTRAP: a sent signal the app ignores is dropped here.
+            let sent = tracee.get_siginfo().is_ok_and(|si| si.si_code <= 0);
+            if sent && signal::is_ignored(&task.tg.action(sig), sig) {
+                signal::on_delivery(kernel, task, tracee, sig);
+                let _ = tracee.cont(0);
+                return None;
+            }
+            signal::on_delivery(kernel, task, tracee, sig);
+            if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
+                if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
+                    tracing::debug!(
+                        tid = task.tid,
+                        sig,
+                        code = si.si_code,
+                        addr = format_args!("{:#x}", si.fields[0]),
+                        rip = format_args!("{:#x}", r.rip),
+                        "fault"
+                    );
+                }
+            }
+            let _ = tracee.cont(sig);
+        }
+        Stop::EventStop(sig) => {
+            let stop_sig = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU);
+            if stop_sig {
+                job_stopped(kernel, task, sig);
+                let _ = tracee.listen();
+            } else {
+                job_continued(kernel, task);
+                let _ = tracee.cont(0);
+            }
+        }
+        Stop::Event(crate::platform::ptrace::PTRACE_EVENT_EXIT) => {
+            super::robust::hand_over_robust_list(task.host_tid(), task.tid);
+            // Other threads live on: this one leaves the process now. The
+            // last one leaves at its exit, when the status is known.
+            if task.tg.lock().live_threads > 1 {
+                detach_thread(kernel, task);
+            }
+            let _ = tracee.cont(0);
+        }
+        Stop::SyscallTrace | Stop::Event(_) => {
+            let _ = tracee.cont(0);
+        }
+        Stop::Exited(code) => return Some(ExitStatus::Exited(code)),
+        Stop::Killed(sig, _) => return Some(killed_status(task, sig)),
+    }
+    None
+}
+
+/// How a process killed by `sig` ended. The host never writes a core file
+/// (its RLIMIT_CORE is 0 for app processes); the status says "dumped" when
+/// Linux would have dumped.
+pub(super) fn killed_status(task: &Task, sig: i32) -> ExitStatus {
+    // Strict mode (emulated by a filter) kills with SIGKILL, not SIGSYS.
+    let strict = task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed) == crate::syscalls::seccomp::MODE_STRICT;
+    if sig == libc::SIGSYS && strict {
+        return ExitStatus::Signaled(libc::SIGKILL, false);
+    }
+    let st = task.tg.lock();
+    let core = signal::dumps_core(sig) && st.dumpable && st.rlimits[libc::RLIMIT_CORE as usize].rlim_cur >= 4096;
+    ExitStatus::Signaled(sig, core)
+}
+
 fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Result<(), Errno> {
     let info = tracee.syscall_info()?;
+    let ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
+    let _result = handle_call(kernel, task, tracee, ctx, info.nr, info.args)?;
+    tracee.cont(0)
+}
+
+/// Runs trapped call `nr` for a stopped tracee and writes its outcome back
+/// (the caller resumes the tracee); returns the call's result.
+pub(super) fn handle_call(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    mut ctx: SyscallCtx<'_>,
+    nr: u64,
+    args: [u64; 6],
+) -> Result<rvisor_syscalls::SysResult, Errno> {
     // A wake-up for a signal sent while the task was running is stale (the
     // host delivered it); one sent since the stop began must stay armed.
     if task.interrupt.drain() && signal::deliverable(task, tracee, None).is_some() {
         task.interrupt.notify();
     }
-    let mut ctx = SyscallCtx::at_syscall(kernel, task, tracee, &info);
-    let (nr, args) = (info.nr, info.args);
     let entered = if kernel.options.strace { crate::syscalls::strace_enter(&ctx, nr, args) } else { None };
     let mut ret = syscalls::dispatch(&mut ctx, nr, args);
     let mut restart = false;
@@ -407,7 +439,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
             ctx.set_regs(regs);
             ctx.outcome = Outcome::RegsSet;
             ctx.finish(0)?;
-            return tracee.cont(0);
+            return Ok(Err(Errno::ERESTARTNOHAND));
         }
     }
     if let Err(e) = ret {
@@ -430,7 +462,7 @@ fn handle_syscall(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee) -> Re
         ctx.outcome = Outcome::RegsSet;
     }
     ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
-    tracee.cont(0)
+    Ok(ret)
 }
 
 /// Signals held back during injected syscalls, with their virtual siginfo.

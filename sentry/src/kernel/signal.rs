@@ -97,6 +97,11 @@ impl SigInfoQueue {
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
+
+    /// Whether a raised signal's record awaits its delivery.
+    pub fn is_empty(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
 }
 
 /// A siginfo with the sender fields (`si_pid`, `si_uid`) set.
@@ -132,6 +137,7 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
         return;
     }
     tg.sig_info.push(info);
+    super::systrap::before_signal(pid, None);
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
     super::wait::SIGNALS.notify();
@@ -152,6 +158,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
         return;
     }
     task.sig_info.push(info);
+    super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
     super::wait::SIGNALS.notify();

@@ -27,6 +27,11 @@ pub struct Zygote {
 impl Zygote {
     /// Forks the zygote and starts its tracer thread.
     pub fn start(kernel: &Arc<Kernel>) -> Result<Zygote, Errno> {
+        // Under systrap the filter goes in by injection after the stub's
+        // exec, which the zygote's clones would miss: OCI runs on ptrace.
+        if crate::platform::systrap::active().is_some() {
+            return Err(Errno::EINVAL);
+        }
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (tx, rx) = crossbeam_channel::unbounded::<Reply>();
         let kernel = kernel.clone();

@@ -182,6 +182,8 @@ const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 // Offsets in struct seccomp_data.
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
+const OFF_IP_LO: u32 = 8;
+const OFF_IP_HI: u32 = 12;
 const fn off_arg_lo(i: u8) -> u32 {
     16 + 8 * i as u32
 }
@@ -202,6 +204,25 @@ pub enum TrapAction {
     Trap,
 }
 
+/// Passthrough rules the systrap filter (`TrapAction::Trap`) leaves out, so
+/// these calls reach the sentry there:
+/// * exit, exit_group: a thread must end under ptrace, where the sentry sees
+///   its exit stop and status (a detached thread's end has no tracer);
+/// * sigaltstack: the host alternate stack is the thread's systrap chunk, so
+///   the app's own alternate stack is kept virtually by the sentry;
+/// * rt_sigprocmask: SIGSYS must never be blocked on the host (a RET_TRAP
+///   with SIGSYS blocked kills the process), so the sentry sets the mask.
+pub const TRAP_ONLY_SYSCALLS: &[i64] =
+    &[libc::SYS_exit, libc::SYS_exit_group, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask];
+
+/// The stub's injection sites as seccomp sees them (the address after the
+/// `syscall` instruction). Under the systrap filter a call made there gets
+/// RET_TRACE instead of RET_TRAP: the sentry runs injected calls with the
+/// thread under ptrace, as on the ptrace platform; an app thread that jumps
+/// there while not traced gets ENOSYS (RET_TRACE without a tracer), and one
+/// that does so while traced is stopped and emulated like any trapped call.
+pub const TRACE_SITES: [u64; 2] = [super::stub::STUB_SYSCALL + 2, super::stub::STUB_CLONE + 2];
+
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
 }
@@ -220,6 +241,20 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         stmt(BPF_LD_W_ABS, OFF_ARCH),
         jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 1, 0),
         stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
+    ];
+    if action == TrapAction::Trap {
+        // Instruction-pointer rule: calls from the stub's injection sites
+        // (upper half of the address 0) go to the tracer, if there is one.
+        p.extend([
+            stmt(BPF_LD_W_ABS, OFF_IP_HI),
+            jump(BPF_JMP_JEQ_K, 0, 0, 4),
+            stmt(BPF_LD_W_ABS, OFF_IP_LO),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, 1, 0),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, 0, 1),
+            stmt(BPF_RET_K, SECCOMP_RET_TRACE),
+        ]);
+    }
+    p.extend([
         stmt(BPF_LD_W_ABS, OFF_NR),
         // x32 ABI numbers (bit 30) go to the sentry, which answers ENOSYS.
         jump(BPF_JMP_JGE_K, 0x4000_0000, 0, 1),
@@ -230,8 +265,11 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         stmt(BPF_ALU_OR_K, SECCOMP_RET_ERRNO),
         stmt(BPF_RET_A, 0),
         // Below it A still holds nr for the rules that follow.
-    ];
+    ]);
     for rule in PASSTHROUGH {
+        if action == TrapAction::Trap && TRAP_ONLY_SYSCALLS.contains(&rule.nr) {
+            continue;
+        }
         // Each rule: [jeq nr -> body] body ... ; reloads nr after the body.
         let body: Vec<libc::sock_filter> = match rule.check {
             ArgCheck::Any => vec![stmt(BPF_RET_K, SECCOMP_RET_ALLOW)],
@@ -331,6 +369,36 @@ mod tests {
         // SAFETY: reaping our own child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
         assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0, "child status {st:#x}");
+    }
+
+    /// Allows without looking at arguments, for `nr`.
+    fn allows_any(p: &[libc::sock_filter], nr: i64) -> bool {
+        p.windows(2).any(|w| w[0].code == BPF_JMP_JEQ_K && w[0].k == nr as u32 && w[1].k == SECCOMP_RET_ALLOW)
+    }
+
+    /// The ptrace filter never looks at the instruction pointer and lets the
+    /// trap-only calls through; the systrap one sends calls from the stub's
+    /// sites to the tracer and traps the trap-only calls.
+    #[test]
+    fn systrap_filter_differs_only_where_meant() {
+        let trace = build_app_filter(TrapAction::Trace);
+        let trap = build_app_filter(TrapAction::Trap);
+        let loads_ip = |p: &[libc::sock_filter]| p.iter().any(|i| i.code == BPF_LD_W_ABS && i.k == OFF_IP_LO);
+        assert!(!loads_ip(&trace));
+        assert!(loads_ip(&trap));
+        for site in TRACE_SITES {
+            assert!(trap.iter().any(|i| i.code == BPF_JMP_JEQ_K && i.k == site as u32));
+        }
+        for &nr in TRAP_ONLY_SYSCALLS {
+            assert!(allows_any(&trace, nr), "ptrace filter passes {nr} through");
+            assert!(!allows_any(&trap, nr), "systrap filter traps {nr}");
+        }
+        assert!(!trace.iter().any(|i| i.k == SECCOMP_RET_TRAP));
+        assert!(!trap.iter().skip(9).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rule");
+        // Same rules otherwise: the systrap filter is the ptrace one minus
+        // the trap-only rules, plus the six-instruction ip rule.
+        let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
+        assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 3);
     }
 }
 

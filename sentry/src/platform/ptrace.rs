@@ -282,6 +282,11 @@ impl Tracee {
         Ok(mask)
     }
 
+    /// Sets the thread's blocked-signal mask (PTRACE_SETSIGMASK).
+    pub fn set_sigmask(&self, mask: u64) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_SETSIGMASK, self.tid, 8, &mask as *const u64 as u64).map(|_| ())
+    }
+
     /// The thread's pending signals (`shared`: the process-wide queue).
     pub fn peek_siginfo(&self, shared: bool) -> Result<Vec<Siginfo>, Errno> {
         #[repr(C)]
@@ -301,6 +306,13 @@ impl Tracee {
     /// Resumes the tracee, delivering `sig` if non-zero.
     pub fn cont(&self, sig: i32) -> Result<(), Errno> {
         ptrace(libc::PTRACE_CONT, self.tid, 0, sig as u64).map(|_| ())
+    }
+
+    /// Lets the stopped tracee go (PTRACE_DETACH), delivering `sig` if
+    /// non-zero; it runs on untraced (the systrap platform's detached mode)
+    /// and every further request on this handle fails with ESRCH.
+    pub fn detach(&self, sig: i32) -> Result<(), Errno> {
+        ptrace(libc::PTRACE_DETACH, self.tid, 0, sig as u64).map(|_| ())
     }
 
     /// Resumes a group-stopped tracee without ending the group-stop.

@@ -13,6 +13,7 @@ handler:
     mov r12, rsp
     and r12, -65536
     lea r13, [rdx+40]
+    mov [r12+104], rdx
     movsxd rax, dword ptr [rsi+24]
     mov [r12+8], rax
     mov rax, [r13+64]
@@ -66,6 +67,8 @@ check:
 done:
     mov rax, [r12+80]
     mov [r13+104], rax
+    mov rax, [r12+96]
+    sub [r13+128], rax
     mov dword ptr [r12], 0
     ret
 .align 16

@@ -9,11 +9,11 @@
 //! whole chunk is the thread's alternate signal stack, so the handler (run
 //! with SA_ONSTACK) finds its slot by rounding its stack pointer down.
 //!
-//! Not wired into the run loop yet: a traced thread's SIGSYS is a ptrace
-//! signal-delivery stop, which costs as much as the seccomp stop it was
-//! meant to avoid (bench: "SIGSYS under ptrace"), so the hot path needs app
-//! threads that are *not* ptrace-stopped for every signal. The status file
-//! describes the plan.
+//! A traced thread's SIGSYS is a ptrace signal-delivery stop, which costs as
+//! much as the seccomp stop it was meant to avoid (bench: "SIGSYS under
+//! ptrace"), so app threads run *detached* from ptrace while the sentry
+//! serves their slot, and are seized again for what needs ptrace (see
+//! `kernel::systrap`). [`select`] turns the platform on for the sandbox.
 
 pub mod handler;
 pub mod slot;
@@ -53,13 +53,24 @@ impl Region {
             return Err(Errno::last());
         }
         let map = memmap2::MmapOptions::new().len(len).map_raw(fd.as_raw_fd()).map_err(|_| Errno::ENOMEM)?;
-        let region = Region { fd, map, chunks };
-        for i in 0..chunks {
-            if let Some(s) = region.slot(i) {
-                s.reset();
+        // Zero pages are IDLE slots: nothing is touched until a chunk is used.
+        Ok(Region { fd, map, chunks })
+    }
+
+    /// Gives chunk `i`'s memory back (its slot reads as a fresh IDLE one).
+    /// A process that still maps it only gets zero pages again.
+    pub fn release(&self, i: usize) {
+        if i < self.chunks {
+            // SAFETY: fallocate on our own memfd, inside its size.
+            unsafe {
+                libc::fallocate(
+                    self.fd.as_raw_fd(),
+                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                    (i * CHUNK) as libc::off_t,
+                    CHUNK as libc::off_t,
+                );
             }
         }
-        Ok(region)
     }
 
     /// The memfd, to map into app processes at [`REGION_BASE`].
@@ -84,6 +95,53 @@ impl Region {
             unsafe { self.map.as_mut_ptr().add(i * CHUNK + off) }
         })
     }
+}
+
+/// Chunks of the sandbox's region: one per thread set up, never reused (a
+/// process may still map a chunk it once had, e.g. after the thread ended,
+/// so handing it to another thread would let that process write the other
+/// thread's slot). 16 GiB of sparse memfd and address space; a sandbox that
+/// has used them all runs its new threads under ptrace only.
+pub const REGION_CHUNKS: usize = 1 << 18;
+
+/// The systrap platform's sandbox-wide state.
+pub struct Platform {
+    pub region: Region,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Platform {
+    /// A fresh chunk for a thread, with its slot reset; None when all are used.
+    pub fn alloc_chunk(&self) -> Option<usize> {
+        use std::sync::atomic::Ordering;
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = self.region.slot(i)?;
+        slot.reset();
+        Some(i)
+    }
+
+    /// Where chunk `i` sits in app processes.
+    pub fn chunk_addr(i: usize) -> u64 {
+        REGION_BASE + (i * CHUNK) as u64
+    }
+}
+
+static PLATFORM: std::sync::OnceLock<Platform> = std::sync::OnceLock::new();
+
+/// Makes systrap the sandbox's platform. Call once, before boot (it creates
+/// the region, which the sentry's own seccomp filter may later forbid).
+pub fn select() -> Result<(), Errno> {
+    if !cpu_supported() {
+        return Err(Errno::ENOSYS);
+    }
+    let region = Region::new(REGION_CHUNKS)?;
+    let _ = PLATFORM.set(Platform { region, next: std::sync::atomic::AtomicUsize::new(0) });
+    Ok(())
+}
+
+/// The platform state if systrap was selected.
+pub fn active() -> Option<&'static Platform> {
+    PLATFORM.get()
 }
 
 /// Whether this CPU can run the stub's handler, which uses `rdtscp` (CPUID

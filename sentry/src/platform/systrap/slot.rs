@@ -24,6 +24,12 @@ pub const OFF_RSP: usize = 72;
 pub const OFF_RET: usize = 80;
 /// The CPU the handler ran on (Linux's TSC_AUX via rdtscp: node << 12 | cpu).
 pub const OFF_CPU: usize = 88;
+/// How far the handler moves the app's rip back on return: 0, or 2 (the
+/// length of `syscall`) to make the app execute the call again.
+pub const OFF_REWIND: usize = 96;
+/// Where the handler's ucontext is (in the thread's chunk, unless the app
+/// moved its alternate stack): the app's signal mask to restore is there.
+pub const OFF_UCTX: usize = 104;
 pub const SLOT_LEN: usize = 128;
 
 pub const IDLE: u32 = 0;
@@ -44,6 +50,8 @@ pub struct Request {
     pub args: [u64; 6],
     pub rip: u64,
     pub rsp: u64,
+    /// The handler's ucontext, an app address (untrusted like the rest).
+    pub uctx: u64,
 }
 
 /// What a wait for the next request found.
@@ -125,6 +133,19 @@ impl<'a> Slot<'a> {
         unsafe { std::ptr::write_volatile(self.base.add(off) as *mut u64, v) }
     }
 
+    /// Wakes a sentry thread parked on this slot (another sentry thread
+    /// asking it to look at something other than the slot).
+    pub fn wake_sentry(&self) {
+        if self.state().load(Ordering::Acquire) == SENTRY_WAIT {
+            futex_wake(self.state());
+        }
+    }
+
+    /// The state word as it is now (for the sentry's own checks).
+    pub fn state_now(&self) -> u32 {
+        self.state().load(Ordering::Acquire)
+    }
+
     /// Sets how long the app spins for a reply before it sleeps.
     pub fn set_app_spin(&self, n: u32) {
         // SAFETY: offset 4 is inside the slot and 4-aligned.
@@ -152,7 +173,13 @@ impl<'a> Slot<'a> {
         for (i, a) in args.iter_mut().enumerate() {
             *a = self.read_u64(OFF_ARGS + 8 * i);
         }
-        Request { nr: self.read_u64(OFF_NR), args, rip: self.read_u64(OFF_RIP), rsp: self.read_u64(OFF_RSP) }
+        Request {
+            nr: self.read_u64(OFF_NR),
+            args,
+            rip: self.read_u64(OFF_RIP),
+            rsp: self.read_u64(OFF_RSP),
+            uctx: self.read_u64(OFF_UCTX),
+        }
     }
 
     /// Waits for the app's next request: spins, then sleeps on the state
@@ -193,6 +220,20 @@ impl<'a> Slot<'a> {
 
     /// Answers the pending request with `ret` (the app finds it in rax).
     pub fn reply(&self, ret: i64) {
+        self.write_u64(OFF_REWIND, 0);
+        self.publish(ret);
+    }
+
+    /// Answers the pending request `nr` with "execute it again": the app
+    /// returns to its syscall instruction with rax = nr. The sentry replies
+    /// so after it has PTRACE_SEIZEd the thread, which then stops at the
+    /// call's SIGSYS (a signal-delivery stop) for the ptrace machinery.
+    pub fn reply_rewind(&self, nr: u64) {
+        self.write_u64(OFF_REWIND, 2);
+        self.publish(nr as i64);
+    }
+
+    fn publish(&self, ret: i64) {
         self.write_u64(OFF_RET, ret as u64);
         if self.state().swap(REPLY, Ordering::AcqRel) == APP_WAIT {
             futex_wake(self.state());

@@ -21,10 +21,84 @@ const ANSWER: i64 = 4242;
 struct Plan {
     calls: u64,
     nap: u64,
+    /// After the calls, jump to the stub's injection site with a call, as
+    /// an app trying to get past the filter would: the child then ends in
+    /// its SIGTRAP handler (the site's int3), exiting 0 if the call got
+    /// ENOSYS (RET_TRACE with no tracer) and 30 if it ran.
+    escape: bool,
+}
+
+/// Where a child with the filter installed leaves its exit code, and the
+/// flag saying it did: exit and exit_group trap under the systrap filter, so
+/// such a child cannot end itself; it waits in pause() for the parent's SIGKILL.
+const CODE_OFF: usize = OUT_OFF + 24;
+const DONE_OFF: usize = OUT_OFF + 32;
+/// child()'s codes below this come before the filter is installed.
+const FILTERED: i32 = 20;
+/// The child's success code (after the filter).
+const OK: i32 = FILTERED;
+
+/// Ends a forked child with `code` (see CODE_OFF).
+fn finish(code: i32) -> ! {
+    // SAFETY: before the filter, _exit works; after it, the region chunk is
+    // mapped (codes >= FILTERED) and pause is passthrough.
+    unsafe {
+        if code < FILTERED {
+            libc::_exit(code);
+        }
+        std::ptr::write_volatile((REGION_BASE as usize + CODE_OFF) as *mut u64, code as u64);
+        std::ptr::write_volatile((REGION_BASE as usize + DONE_OFF) as *mut u64, 1);
+        loop {
+            libc::syscall(libc::SYS_pause);
+        }
+    }
+}
+
+/// The parent side: the child's exit code (from its exit status or the
+/// region), killing it once it has reported.
+fn reap(pid: i32, region: &Region) -> i32 {
+    let word = |off: usize| {
+        let p = region.chunk_ptr(0, off).expect("out") as *const u64;
+        // SAFETY: a word of our own mapping, which the child may write.
+        unsafe { std::ptr::read_volatile(p) }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut status = 0;
+        // SAFETY: polling our own child.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            assert!(libc::WIFEXITED(status), "child died: status {status:#x}");
+            return libc::WEXITSTATUS(status);
+        }
+        if word(DONE_OFF) == 1 || Instant::now() > deadline {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            assert_eq!(word(DONE_OFF), 1, "the child never reported");
+            return word(CODE_OFF) as i32;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// SIGTRAP handler of the escape attempt: the attempted call's result is in
+/// the ucontext's rax.
+extern "C" fn on_trap(_sig: i32, _si: *mut libc::siginfo_t, uc: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid ucontext; gregs start at byte 40 and
+    // rax is gregs[13]. The out area is the child's chunk of the region.
+    let rax = unsafe {
+        let rax = *(uc.cast::<u8>().add(40) as *const i64).add(13);
+        *((REGION_BASE as usize + OUT_OFF + 16) as *mut i64) = rax;
+        rax
+    };
+    finish(if rax == -(libc::ENOSYS as i64) { OK } else { 30 });
 }
 
 /// In the forked child: raw syscalls only (the parent is multi-threaded).
-/// Returns 0 on success, else a small code saying what failed.
+/// Returns OK on success, else a small code saying what failed.
 fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -> i32 {
     // SAFETY: raw syscalls on fixed addresses this test owns in the child;
     // the stub page and region do not overlap anything in a fresh test
@@ -64,8 +138,17 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
         if libc::syscall(libc::SYS_rt_sigaction, libc::SIGSYS, &act as *const KernelSigaction, 0usize, 8usize) != 0 {
             return 14;
         }
-        if install_raw(filter) != 0 {
+        let trap = KernelSigaction {
+            handler: on_trap as *const () as u64,
+            flags: libc::SA_SIGINFO as u64 | 0x0400_0000,
+            restorer: restorer_addr(),
+            mask: 0,
+        };
+        if libc::syscall(libc::SYS_rt_sigaction, libc::SIGTRAP, &trap as *const KernelSigaction, 0usize, 8usize) != 0 {
             return 15;
+        }
+        if install_raw(filter) != 0 {
+            return 16;
         }
         let out = (REGION_BASE as usize + OUT_OFF) as *mut u64;
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -79,22 +162,34 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
                 napped += 1;
             }
             // Trapped (getppid is not passthrough): answered by the parent.
-            let r = libc::syscall(libc::SYS_getppid, i, 0, 0, 0, 0, 7);
+            // Every argument 64-bit: variadic ints would leave garbage in
+            // the upper halves of the stack-passed ones.
+            let r = libc::syscall(libc::SYS_getppid, i, 0u64, 0u64, 0u64, 0u64, 7u64);
             if r != ANSWER + i as i64 {
                 *out.add(1) = r as u64;
-                return 20;
+                return 21;
             }
         }
         libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts as *mut libc::timespec);
         let t1 = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         *out = (t1 - t0 - napped * 2_000_000) / plan.calls.max(1);
-        0
+        if plan.escape {
+            // getppid run at the stub's site would return the real ppid.
+            std::arch::asm!(
+                "jmp {site}",
+                site = in(reg) crate::platform::stub::STUB_SYSCALL,
+                in("rax") libc::SYS_getppid,
+                options(noreturn)
+            );
+        }
+        OK
     }
 }
 
 /// Runs the child under a serving thread; returns the child's ns per call.
 fn run(plan: Plan) -> f64 {
     let region = Arc::new(Region::new(1).expect("region"));
+    region.slot(0).expect("slot 0").reset();
     let image = build_image();
     let mut filter = build_app_filter(TrapAction::Trap);
     let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
@@ -121,35 +216,26 @@ fn run(plan: Plan) -> f64 {
         })
     };
     // SAFETY: the child runs only `child` (raw syscalls, no allocation, no
-    // locks) and leaves with _exit.
+    // locks) and `finish`.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {
-        let code = child(region.fd().as_raw_fd(), &image, &prog, &plan);
-        // SAFETY: leaving the forked child without running the parent's atexit handlers.
-        unsafe { libc::_exit(code) };
+        finish(child(region.fd().as_raw_fd(), &image, &prog, &plan));
     }
-    let mut status = 0;
-    // SAFETY: reaping our own child.
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let code = reap(pid, &region);
     done.store(true, Ordering::Release);
     let served = server.join().expect("server thread");
     let out = region.chunk_ptr(0, OUT_OFF).expect("out") as *const u64;
     // SAFETY: reading two words the (now dead) child wrote into our mapping.
     let (ns, bad) = unsafe { (std::ptr::read_volatile(out), std::ptr::read_volatile(out.add(1))) };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child failed: status {status:#x} (exit code {}), last bad result {}",
-        libc::WEXITSTATUS(status),
-        bad as i64
-    );
+    assert_eq!(code, OK, "child failed (exit code {code}), last bad result {}", bad as i64);
     assert_eq!(served, plan.calls, "every call went through the slot");
     ns as f64
 }
 
 #[test]
 fn getppid_round_trips_through_the_slot() {
-    let ns = run(Plan { calls: 20_000, nap: 0 });
+    let ns = run(Plan { calls: 20_000, nap: 0, escape: false });
     eprintln!("systrap hand-off: {ns:.0} ns per emulated getppid");
     assert!(ns > 0.0);
 }
@@ -159,8 +245,32 @@ fn both_sides_sleep_and_wake() {
     // Naps put the sentry side to sleep (its spin runs out); a slow answer
     // would put the app side to sleep: both must wake correctly.
     let t = Instant::now();
-    run(Plan { calls: 50, nap: 5 });
+    run(Plan { calls: 50, nap: 5, escape: false });
     assert!(t.elapsed() < Duration::from_secs(10));
+}
+
+/// The instruction-pointer rule: a call the app makes at the stub's
+/// injection site is not let through (it gets ENOSYS without a tracer).
+#[test]
+fn stub_site_call_is_refused_without_a_tracer() {
+    let region = Region::new(1).expect("region");
+    region.slot(0).expect("slot 0").reset();
+    let image = build_image();
+    let mut filter = build_app_filter(TrapAction::Trap);
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
+    // SAFETY: the child runs only `child` (raw syscalls) and `finish`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        finish(child(region.fd().as_raw_fd(), &image, &prog, &Plan { calls: 0, nap: 0, escape: true }));
+    }
+    let code = reap(pid, &region);
+    let out = region.chunk_ptr(0, OUT_OFF + 16).expect("out") as *const i64;
+    // SAFETY: a word the (now dead) child wrote into our mapping.
+    let rax = unsafe { std::ptr::read_volatile(out) };
+    // The attempt was made: the SIGTRAP handler ran and recorded the result.
+    assert_eq!(code, OK, "the call at the stub site returned {rax}");
+    assert_eq!(rax, -(libc::ENOSYS as i64));
 }
 
 #[test]

@@ -19,8 +19,9 @@ use rvisor_tests::bench::{default_rvisor, median, num};
 use floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
 
 mod floors;
+mod systrap;
 
-const CASES: &[&str] = &["floors", "startup", "getppid", "open_read_close", "bigread"];
+const CASES: &[&str] = &["floors", "startup", "getppid", "open_read_close", "bigread", "systrap"];
 const MIB: u64 = 1 << 20;
 const BIG_FILE_SIZE: u64 = 256 * MIB;
 
@@ -374,7 +375,7 @@ fn main() {
     let _ = std::io::stdout().flush();
 
     // Floors first, while the bench is still single-threaded (they fork).
-    let floors = if ["floors", "getppid", "open_read_close", "bigread"].iter().any(|c| opts.wants(c)) {
+    let floors = if ["floors", "getppid", "open_read_close", "bigread", "systrap"].iter().any(|c| opts.wants(c)) {
         let f = measure_floors(&opts);
         let show = |r: &Result<f64, String>| r.as_ref().map_or_else(|e| format!("error: {e}"), |v| num(*v));
         let line =
@@ -558,6 +559,17 @@ fn main() {
                     rows.push(fail(per_op, &e));
                 }
             }
+        }
+    }
+
+    if opts.wants("systrap") {
+        let ready = std::fs::create_dir_all(&workdir).map_err(|e| e.to_string()).and_then(|_| build_programs(&workdir));
+        match ready {
+            Ok(()) => {
+                let floor = floors.as_ref().and_then(|f| f.sigsys.as_ref().ok().copied());
+                systrap::report(&opts, &workdir, floor);
+            }
+            Err(e) => println!("systrap: {e}\n"),
         }
     }
 

@@ -1,0 +1,296 @@
+//! Detached mode: the sentry serves the thread's slot, and seizes the
+//! thread again when a call needs ptrace or the thread goes idle.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rvisor_syscalls::Errno;
+
+use super::super::task::{ExitStatus, Task};
+use super::super::Kernel;
+use super::*;
+
+/// Detached mode: serves the slot until a call needs ptrace or the thread
+/// is gone.
+pub(super) fn detached(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    stale: &Tracee,
+    p: &Platform,
+    st: &mut State,
+    shared: &Shared,
+) -> Detached {
+    let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else {
+        return reseize(task);
+    };
+    let mut idle = MIN_IDLE;
+    let mut idle_for = Duration::ZERO;
+    loop {
+        let waited = slot.wait_request(&mut st.spin, idle);
+        if shared.want_seize.swap(false, std::sync::atomic::Ordering::AcqRel) {
+            // A signal is about to be raised for this thread (before_signal).
+            if let Waited::Request(req) = waited {
+                return match Tracee::seize(task.host_tid()) {
+                    Ok(t) => {
+                        slot.reply_rewind(req.nr);
+                        Detached::Seized(t)
+                    }
+                    Err(_) => reseize(task),
+                };
+            }
+            return reseize_idle(task, st);
+        }
+        match waited {
+            Waited::Request(req) => {
+                idle = MIN_IDLE;
+                idle_for = Duration::ZERO;
+                let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
+                let answer = serve(kernel, task, stale, st, &info, req.uctx);
+                let traced_ret = match answer {
+                    Answer::Reply(ret) => {
+                        slot.reply(ret);
+                        continue;
+                    }
+                    Answer::Rewind if !signal_in_flight(task) => {
+                        slot.reply_rewind(req.nr);
+                        continue;
+                    }
+                    Answer::Rewind => None,
+                    Answer::ReplyTraced(ret) => Some(ret),
+                    Answer::Traced => None,
+                };
+                match Tracee::seize(task.host_tid()) {
+                    Ok(t) => {
+                        match traced_ret {
+                            Some(ret) => slot.reply(ret),
+                            None => slot.reply_rewind(req.nr),
+                        }
+                        return Detached::Seized(t);
+                    }
+                    Err(_) => {
+                        slot.reply(Errno::ESRCH.as_return());
+                        if let Some((s, u)) = dead(task) {
+                            return Detached::Ended(s, u);
+                        }
+                    }
+                }
+            }
+            Waited::Timeout => {
+                if let Some((s, u)) = dead(task) {
+                    return Detached::Ended(s, u);
+                }
+                idle_for += idle;
+                if idle_for >= RESEIZE_AFTER {
+                    return reseize_idle(task, st);
+                }
+                idle = (idle * 2).min(MAX_IDLE);
+            }
+        }
+    }
+}
+
+/// Seizes an idle thread again and stops it: it may be inside the stub's
+/// handler with a request published (or about to be) after the slot wait
+/// gave up, which only the slot, not wait4, would ever report.
+pub(super) fn reseize_idle(task: &Task, st: &mut State) -> Detached {
+    match reseize(task) {
+        Detached::Seized(t) => {
+            st.interrupted = t.interrupt().is_ok();
+            Detached::Seized(t)
+        }
+        ended => ended,
+    }
+}
+
+/// At the interrupt stop after an idle re-seize: if the thread is inside the
+/// stub's handler before `done`, its request is pending or about to be, so
+/// it is served here (the thread now traced) before wait4 takes over.
+/// Returns whether it resumed the thread.
+pub(super) fn finish_hand_off(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    p: &Platform,
+    st: &mut State,
+) -> bool {
+    use crate::platform::systrap::handler::{CODE, DONE_OFF};
+    use crate::platform::systrap::slot::REPLY;
+    let Ok(regs) = tracee.get_regs() else { return false };
+    let start = systrap::handler_addr();
+    let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else { return false };
+    let inside = (start..start + CODE.len() as u64).contains(&regs.rip);
+    if !inside || regs.rip >= start + DONE_OFF || slot.state_now() == REPLY {
+        return false;
+    }
+    if tracee.cont(0).is_err() {
+        return false;
+    }
+    // The handler runs with every signal blocked: only SIGKILL can keep it
+    // from publishing, and then wait4 reports the death.
+    for _ in 0..100 {
+        if let Waited::Request(req) = slot.wait_request(&mut st.spin, MIN_IDLE) {
+            let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
+            match serve(kernel, task, tracee, st, &info, req.uctx) {
+                Answer::Reply(ret) | Answer::ReplyTraced(ret) => slot.reply(ret),
+                Answer::Rewind | Answer::Traced => slot.reply_rewind(req.nr),
+            }
+            break;
+        }
+    }
+    true
+}
+
+/// Seizes the thread again without a call in hand (it stays running).
+pub(super) fn reseize(task: &Task) -> Detached {
+    match Tracee::seize(task.host_tid()) {
+        Ok(t) => Detached::Seized(t),
+        Err(_) => {
+            let (s, u) = dead(task).unwrap_or((ExitStatus::Signaled(libc::SIGKILL, false), None));
+            Detached::Ended(s, u)
+        }
+    }
+}
+
+/// Calls the sentry answers while the thread stays detached: handlers that
+/// use no ptrace request (a few block, and bail out as described at the top).
+pub fn fast(nr: u64, a: [u64; 6]) -> bool {
+    use libc::*;
+    const FAST: &[i64] = &[
+        SYS_getpid,
+        SYS_getppid,
+        SYS_gettid,
+        SYS_getuid,
+        SYS_geteuid,
+        SYS_getgid,
+        SYS_getegid,
+        SYS_getresuid,
+        SYS_getresgid,
+        SYS_getgroups,
+        SYS_getpgrp,
+        SYS_getpgid,
+        SYS_getsid,
+        SYS_uname,
+        SYS_getcwd,
+        SYS_umask,
+        SYS_sigaltstack,
+        SYS_rt_sigprocmask,
+        SYS_close,
+        SYS_dup,
+        SYS_dup2,
+        SYS_dup3,
+        SYS_lseek,
+        SYS_fstat,
+        SYS_stat,
+        SYS_lstat,
+        SYS_newfstatat,
+        SYS_statx,
+        SYS_access,
+        SYS_faccessat,
+        SYS_faccessat2,
+        SYS_readlink,
+        SYS_readlinkat,
+        SYS_getdents64,
+        SYS_open,
+        SYS_openat,
+        SYS_write,
+        SYS_pwrite64,
+        SYS_writev,
+    ];
+    // Large reads of host files run in the app's context (hostread.rs),
+    // which needs ptrace from the start.
+    let small_read = (nr == SYS_read as u64 || nr == SYS_pread64 as u64) && a[2] < syscalls::hostread::DIRECT_MIN;
+    small_read || FAST.iter().any(|&n| n as u64 == nr)
+}
+
+/// What the detached loop does with a request.
+pub(super) enum Answer {
+    /// Reply with this result.
+    Reply(i64),
+    /// Seize, then reply with this result: a signal the sentry raised is on
+    /// its way, and is best delivered traced (its virtual siginfo).
+    ReplyTraced(i64),
+    /// Reply "execute it again" without seizing (a signal interrupted the
+    /// call and the call restarts after the handler, as on Linux).
+    Rewind,
+    /// Seize, then reply "execute it again": the call needs ptrace.
+    Traced,
+}
+
+/// The signal the host will deliver when the detached thread returns from
+/// the stub's handler: the lowest pending one neither blocked by the mask
+/// it returns to (in the handler's ucontext) nor ignored.
+pub(super) fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
+    let task = ctx.task;
+    let rel = format!("{}/task/{}/status", task.tg.host_pid(), task.host_tid());
+    let status = crate::confine::read_host_proc(&rel).ok()?;
+    let text = String::from_utf8_lossy(&status);
+    let set = |key: &str| -> u64 {
+        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
+    };
+    let pending = set("SigPnd:") | set("ShdPnd:");
+    let mask = ctx.mem.read_val::<u64>(uctx.wrapping_add(UC_SIGMASK)).unwrap_or(0);
+    let actions = task.tg.lock().actions;
+    (1..=64)
+        .filter(|&sig: &i32| pending & (1u64 << (sig - 1)) != 0)
+        .filter(|&sig| sig == libc::SIGKILL || mask & (1u64 << (sig - 1)) == 0)
+        .find(|&sig| !super::super::signal::is_ignored(&actions[(sig - 1) as usize], sig))
+}
+
+/// Runs a call for the detached thread.
+pub(super) fn serve(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    stale: &Tracee,
+    st: &mut State,
+    info: &SyscallInfo,
+    uctx: u64,
+) -> Answer {
+    if !fast(info.nr, info.args) {
+        return Answer::Traced;
+    }
+    let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
+    // A wake-up for a signal already delivered is stale; one whose signal
+    // waits for the thread to leave the handler must stay armed.
+    if task.interrupt.drain() && frame_deliverable(&ctx, uctx).is_some() {
+        task.interrupt.notify();
+    }
+    let (nr, args) = (info.nr, info.args);
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), nr, args) {
+        Some(r) => r,
+        None => syscalls::dispatch(&mut ctx, nr, args),
+    };
+    let mut ret = ret;
+    if let Err(e) = ret {
+        // ESRCH: a ptrace request on the untraced thread failed (or the
+        // call's own ESRCH, which traced mode gives again).
+        if e == Errno::ESRCH {
+            return Answer::Traced;
+        }
+        // A signal cut a wait short (the signal check, which wants ptrace,
+        // always says "pending" here): decide restart or EINTR as Linux does,
+        // from the signal the host will deliver on the handler's return.
+        if super::super::signal::is_restart(e) {
+            let Some(sig) = frame_deliverable(&ctx, uctx) else { return Answer::Rewind };
+            let act = task.tg.action(sig);
+            let restart = act.handler == super::super::signal::SIG_DFL
+                || e == Errno::ERESTARTNOINTR
+                || e == Errno::ERESTARTSYS && act.flags & super::super::signal::SA_RESTART != 0;
+            if restart {
+                return Answer::Rewind;
+            }
+            ret = Err(Errno::EINTR);
+        }
+    }
+    if ctx.outcome != Outcome::Return || !ctx.deferred.is_empty() {
+        tracing::warn!(tid = task.tid, nr, "systrap: a fast call changed registers; answered with its result only");
+    }
+    if kernel.options.strace {
+        syscalls::strace_exit(&ctx, nr, args, &ret, None);
+    }
+    let ret = ret.unwrap_or_else(|e| e.as_return());
+    if signal_in_flight(task) {
+        Answer::ReplyTraced(ret)
+    } else {
+        Answer::Reply(ret)
+    }
+}

@@ -1,0 +1,126 @@
+//! What other sentry threads see of a systrap task (the seize-before-signal
+//! handshake), and how a thread that died detached ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::super::run::killed_status;
+use super::super::task::{ExitStatus, Task};
+use super::*;
+
+/// What other sentry threads may see of a task's systrap mode: a signal
+/// the sentry raises for a detached thread would be delivered with the
+/// host's siginfo, so the sender first asks the thread's sentry thread to
+/// seize it ([`before_signal`]).
+pub(super) struct Shared {
+    pub(super) pid: i32,
+    pub(super) owner: std::thread::ThreadId,
+    pub(super) detached: std::sync::atomic::AtomicBool,
+    pub(super) want_seize: std::sync::atomic::AtomicBool,
+    pub(super) chunk: std::sync::atomic::AtomicUsize,
+}
+
+pub(super) static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// How long a sender waits for a detached target to be seized: a target
+/// inside a long emulated call (its signals blocked by the stub's handler)
+/// is not seized until the call ends; the signal then goes as it is.
+pub(super) const SEIZE_WAIT: Duration = Duration::from_millis(10);
+
+/// Called before the sentry raises a host signal for process `pid` (or its
+/// thread `tid`): detached target threads are seized first, so the signal
+/// is delivered at a ptrace stop where its virtual siginfo goes in.
+pub fn before_signal(pid: i32, tid: Option<i32>) {
+    let Some(p) = systrap::active() else { return };
+    let me = std::thread::current().id();
+    let targets: Vec<Arc<Shared>> = SHARED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(t, s)| s.pid == pid && tid.is_none_or(|x| x == **t) && s.owner != me)
+        .map(|(_, s)| s.clone())
+        .collect();
+    use std::sync::atomic::Ordering;
+    let start = std::time::Instant::now();
+    for s in targets {
+        if !s.detached.load(Ordering::Acquire) {
+            continue;
+        }
+        s.want_seize.store(true, Ordering::Release);
+        while s.detached.load(Ordering::Acquire) && start.elapsed() < SEIZE_WAIT {
+            if let Some(slot) = p.region.slot(s.chunk.load(Ordering::Acquire)) {
+                slot.wake_sentry();
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
+/// How processes ended, by host pid, as their leaders' sentry threads (or
+/// exit_group) learned it: a thread that dies detached, other than the
+/// leader, takes its process's status from here (the leader's own thread
+/// may reap the leader before a waitid could look).
+pub(super) static GROUP_EXIT: std::sync::Mutex<std::collections::BTreeMap<i32, ExitStatus>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+pub(super) fn note_group_exit(pid: i32, status: ExitStatus) {
+    GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).insert(pid, status);
+}
+
+pub(super) fn group_exit(pid: i32) -> Option<ExitStatus> {
+    GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).get(&pid).copied()
+}
+
+/// Whether the detached thread is gone, and how its process ended.
+pub(super) fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
+    let (tid, pid) = (task.host_tid(), task.tg.host_pid());
+    if tid == pid {
+        let mut status = 0;
+        // SAFETY: zeroed rusage is a valid out-buffer.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: out-pointers to our locals; the leader is the sentry's child.
+        let r = unsafe { libc::wait4(tid, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
+        let ended = match r {
+            0 => return None,
+            r if r == tid => (status_of(task, decode_status(status)), Some(usage)),
+            _ => (group_exit(pid).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false)), None),
+        };
+        note_group_exit(pid, ended.0);
+        return Some(ended);
+    }
+    // SAFETY: signal 0 only checks that the thread exists.
+    if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) } == 0 {
+        return None;
+    }
+    // A detached thread other than the leader dies only with its process:
+    // the process's status as its leader's thread or exit_group noted it,
+    // else the leader's, without reaping it (its own sentry thread does).
+    for _ in 0..50 {
+        if let Some(s) = group_exit(pid) {
+            return Some((s, None));
+        }
+        // SAFETY: zeroed siginfo is a valid out-buffer.
+        let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG | libc::__WALL;
+        // SAFETY: out-pointer to our local; the leader is the sentry's child.
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut si, flags) };
+        // SAFETY: the union fields are read only after waitid filled them.
+        if r == 0 && unsafe { si.si_pid() } == pid {
+            // SAFETY: as above.
+            let code = unsafe { si.si_status() };
+            let s = if si.si_code == libc::CLD_EXITED { ExitStatus::Exited(code) } else { killed_status(task, code) };
+            return Some((s, None));
+        }
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    Some((ExitStatus::Signaled(libc::SIGKILL, false), None))
+}
+
+pub(super) fn status_of(task: &Task, stop: Stop) -> ExitStatus {
+    match stop {
+        Stop::Exited(c) => ExitStatus::Exited(c),
+        Stop::Killed(sig, _) => killed_status(task, sig),
+        _ => ExitStatus::Signaled(libc::SIGKILL, false),
+    }
+}

@@ -1,0 +1,420 @@
+//! The systrap run loop: one sentry thread per app thread, as on ptrace,
+//! but the app thread runs *detached* from ptrace while the sentry serves
+//! its slot (platform/systrap), and is seized again only for what needs the
+//! ptrace machinery.
+//!
+//! A task alternates between two modes:
+//!
+//! * **traced**: exactly the ptrace platform's stops (`run::handle_stop`),
+//!   except that a trapped call arrives as a SIGSYS signal-delivery stop
+//!   (the filter returns RET_TRAP). The call is handled with full registers
+//!   and injections (at the stub's sites, which the filter sends to the
+//!   tracer); then, once the thread's systrap state is set up in its current
+//!   image (its chunk of the region mapped, its alternate stack on it, the
+//!   SIGSYS action on the stub's handler), the sentry detaches.
+//! * **detached**: the sentry waits on the slot. Calls in [`fast`] run there
+//!   and are answered through the slot; any other call, or one whose handler
+//!   turns out to need ptrace (it fails with ESRCH, or wants to block on a
+//!   signal check, which needs ptrace), is handed back: the sentry seizes
+//!   the thread and replies "execute it again" (`Slot::reply_rewind`), so
+//!   the call comes back as a SIGSYS stop in traced mode.
+//!
+//! exit and exit_group trap under systrap (filter.rs), so a thread always
+//! ends traced, with its exit stop and status. A detached thread can still
+//! die of a signal; the idle slot wait notices within [`MAX_IDLE`].
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rvisor_syscalls::Errno;
+
+use super::run::{handle_call, handle_stop};
+use super::task::{ExitStatus, Task};
+use super::Kernel;
+use crate::platform::filter::{build_app_filter, TrapAction};
+use crate::platform::ptrace::{decode_status, Stop, SyscallInfo, Tracee};
+use crate::platform::stub::STUB_SYSCALL;
+use crate::platform::systrap::slot::{Spinner, Waited};
+use crate::platform::systrap::{self, Platform, CHUNK};
+use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
+
+mod detached;
+mod exits;
+mod virt;
+
+pub use detached::fast;
+use detached::*;
+pub use exits::before_signal;
+use exits::*;
+use virt::*;
+
+/// si_code of a seccomp RET_TRAP SIGSYS.
+const SYS_SECCOMP: i32 = 1;
+/// Shortest and longest sleep on an idle slot before looking for the
+/// thread's death; the wait doubles while the thread stays idle.
+const MIN_IDLE: Duration = Duration::from_millis(2);
+pub const MAX_IDLE: Duration = Duration::from_millis(16);
+/// After this long without a call the thread is seized again: an idle
+/// thread is traced, so its stops (job control), its signals' siginfo and
+/// its end are seen as on ptrace, and the sentry thread sleeps in wait4.
+pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
+const SS_DISABLE: i32 = 2;
+const SS_AUTODISARM: u32 = 1 << 31;
+const MINSIGSTKSZ: u64 = 2048;
+
+/// A task's systrap state, owned by its sentry thread.
+struct State {
+    /// The chunk set up in the thread's current image, if any.
+    chunk: Option<usize>,
+    /// The app's own alternate signal stack (sp, flags, size): the host one
+    /// is the chunk, so the app's is kept here and reported back.
+    altstack: (u64, i32, u64),
+    spin: Spinner,
+    /// The app blocked SIGSYS (virtually: never on the host).
+    sigsys_blocked: bool,
+    /// No chunk could be had: the task stays traced.
+    traced_only: bool,
+    /// A ppoll the sentry runs at the stub's site to deliver a signal under
+    /// a wait's temporary mask (see [`run_with_host_mask`]): the app's rip
+    /// to return to once the site's int3 traps.
+    mask_wait_return: Option<u64>,
+    /// An idle re-seize asked for an interrupt stop, at which the thread may
+    /// be inside the stub's handler (see [`finish_hand_off`]).
+    interrupted: bool,
+}
+
+/// How a traced phase ended.
+enum Traced {
+    Ended(ExitStatus, Option<libc::rusage>),
+    Detached,
+}
+
+/// How a detached phase ended.
+enum Detached {
+    Ended(ExitStatus, Option<libc::rusage>),
+    Seized(Tracee),
+}
+
+/// Runs `task` (already traced and stopped-then-continued by its start)
+/// until it ends; returns its status and, for a reaped leader, its usage.
+pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatus, Option<libc::rusage>) {
+    let Some(platform) = systrap::active() else {
+        return (ExitStatus::Signaled(libc::SIGKILL, false), None);
+    };
+    if std::env::var_os("RVISOR_SYSTRAP_SPLIT").is_some() {
+        split_from_app(task.host_tid());
+    }
+    if task.host_tid() == task.tg.host_pid() {
+        // A new process: a status noted for an earlier one with this pid is stale.
+        GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
+    }
+    let mut st = State {
+        chunk: None,
+        altstack: (0, SS_DISABLE, 0),
+        spin: Spinner::new(),
+        sigsys_blocked: false,
+        traced_only: false,
+        interrupted: false,
+        mask_wait_return: None,
+    };
+    let mut tracee = tracee;
+    let shared = Arc::new(Shared {
+        pid: task.tg.host_pid(),
+        owner: std::thread::current().id(),
+        detached: false.into(),
+        want_seize: false.into(),
+        chunk: usize::MAX.into(),
+    });
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
+    use std::sync::atomic::Ordering;
+    let out = loop {
+        match traced(kernel, task, &tracee, platform, &mut st) {
+            Traced::Ended(s, u) => break (s, u),
+            Traced::Detached => {}
+        }
+        shared.chunk.store(st.chunk.unwrap_or(usize::MAX), Ordering::Release);
+        shared.detached.store(true, Ordering::Release);
+        let next = detached(kernel, task, &tracee, platform, &mut st, &shared);
+        shared.detached.store(false, Ordering::Release);
+        match next {
+            Detached::Ended(s, u) => break (s, u),
+            Detached::Seized(t) => tracee = t,
+        }
+    };
+    SHARED.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.host_tid());
+    if let Some(c) = st.chunk {
+        platform.region.release(c);
+    }
+    out
+}
+
+/// Experiment (RVISOR_SYSTRAP_SPLIT=1): this sentry thread on another CPU
+/// than its app thread (which the run loop pinned beside it), so hand-offs
+/// cross CPUs and both sides spin instead of switching on one CPU.
+fn split_from_app(host_tid: i32) {
+    let cpus = super::sandbox_cpus();
+    if cpus.len() < 2 {
+        return;
+    }
+    // SAFETY: sched_getcpu has no preconditions.
+    let here = unsafe { libc::sched_getcpu() };
+    let Some(&other) = cpus.iter().find(|&&c| c as i32 != here) else { return };
+    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds; sets
+    // this thread's own affinity.
+    unsafe {
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(other, &mut one);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
+    }
+    let _ = host_tid;
+}
+
+/// Installs the systrap filter in a freshly exec'd stub (the start of the
+/// sandbox's init): the filter and its program header are written below the
+/// stack pointer, then no_new_privs and seccomp are injected.
+pub fn install_filter(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
+    let filter = build_app_filter(TrapAction::Trap);
+    let mut bytes = Vec::with_capacity(16 + filter.len() * 8);
+    bytes.extend_from_slice(&(filter.len() as u64).to_ne_bytes());
+    bytes.extend_from_slice(&0u64.to_ne_bytes()); // patched below: the program's address
+    for ins in &filter {
+        bytes.extend_from_slice(&ins.code.to_ne_bytes());
+        bytes.push(ins.jt);
+        bytes.push(ins.jf);
+        bytes.extend_from_slice(&ins.k.to_ne_bytes());
+    }
+    let at = stack_scratch(ctx.regs()?.rsp, bytes.len() as u64);
+    bytes[8..16].copy_from_slice(&(at + 16).to_ne_bytes());
+    ctx.mem.write(at, &bytes)?;
+    Errno::result(ctx.inject(libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?)?;
+    Errno::result(ctx.inject(libc::SYS_seccomp, [libc::SECCOMP_SET_MODE_FILTER as u64, 0, at, 0, 0, 0])?)?;
+    Ok(())
+}
+
+/// Traced mode: handles stops until the task ends or can be detached.
+fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform, st: &mut State) -> Traced {
+    loop {
+        let stop = tracee.wait();
+        tracing::trace!(tid = task.tid, ?stop, "systrap: traced stop");
+        match stop {
+            Stop::Signal(libc::SIGSYS) => {
+                let si = tracee.get_siginfo().unwrap_or_default();
+                if si.si_code == SYS_SECCOMP {
+                    match on_sigsys(kernel, task, tracee, p, st) {
+                        Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
+                        Ok(_) => {
+                            let _ = tracee.cont(0);
+                        }
+                        // ESRCH: killed meanwhile; the next wait reports it.
+                        Err(e) => {
+                            if e != Errno::ESRCH {
+                                tracing::warn!(tid = task.tid, error = ?e, "systrap: trapped call failed");
+                                let _ = tracee.cont(0);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                // A SIGSYS of the app's own (not a trapped call): delivered
+                // as on ptrace (known gap: it reaches the stub's handler).
+            }
+            Stop::EventStop(libc::SIGTRAP) if st.interrupted => {
+                st.interrupted = false;
+                if !finish_hand_off(kernel, task, tracee, p, st) {
+                    let _ = tracee.cont(0);
+                }
+                continue;
+            }
+            Stop::Syscall => {
+                // A call at a stub site: the exit or ppoll this loop
+                // redirected there, or the app itself jumping there while traced.
+                if let Ok(info) = tracee.syscall_info() {
+                    let ours = st.mask_wait_return.is_some() && info.nr == libc::SYS_ppoll as u64;
+                    if is_exit(info.nr) || ours {
+                        let _ = tracee.cont(0);
+                        continue;
+                    }
+                }
+            }
+            Stop::Signal(libc::SIGTRAP) if st.mask_wait_return.is_some() => {
+                if let Ok(mut regs) = tracee.get_regs() {
+                    if regs.rip == STUB_SYSCALL + 3 {
+                        // Back from the ppoll (and any handler it let run).
+                        regs.rip = st.mask_wait_return.take().unwrap_or(regs.rip);
+                        regs.rax = Errno::EINTR.as_return() as u64;
+                        let _ = tracee.set_regs(&regs);
+                        let _ = tracee.cont(0);
+                        continue;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(status) = handle_stop(kernel, task, tracee, stop) {
+            if task.host_tid() == task.tg.host_pid() {
+                note_group_exit(task.tg.host_pid(), status);
+            }
+            return Traced::Ended(status, tracee.exit_usage());
+        }
+    }
+}
+
+/// A wait with a temporary mask (ppoll, pselect6, epoll_pwait) was cut short
+/// by a signal: `run::handle_call` turned the call into a host ppoll with
+/// that mask and a 1 ns timeout, which a seccomp stop would run in place. At
+/// a SIGSYS stop nothing runs, so the ppoll is run at the stub's site (the
+/// filter sends it to this tracer, which lets it go); the signal is
+/// delivered under the temporary mask and the int3 after the site brings
+/// the thread back, to return EINTR at the app's rip.
+fn run_with_host_mask(tracee: &Tracee, st: &mut State, mut regs: rvisor_syscalls::abi::UserRegs) -> Result<(), Errno> {
+    // The host mask must not block SIGSYS (a handler that runs under it
+    // could make no trapped call); it sits where finish_with_host_mask put it.
+    let mem = crate::mm::Memory::new(tracee.tid);
+    let at = stack_scratch(regs.rsp, 64) + 16;
+    let mask: u64 = mem.read_val(at)?;
+    mem.write_val(at, &(mask & !SIGSYS_BIT))?;
+    st.mask_wait_return = Some(regs.rip);
+    regs.rip = STUB_SYSCALL;
+    regs.rax = libc::SYS_ppoll as u64;
+    regs.orig_rax = u64::MAX;
+    tracee.set_regs(&regs)
+}
+
+fn is_exit(nr: u64) -> bool {
+    nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
+}
+
+fn is_exec(nr: u64) -> bool {
+    nr == libc::SYS_execve as u64 || nr == libc::SYS_execveat as u64
+}
+
+/// A trapped call at its SIGSYS stop. Returns whether to detach after it.
+fn on_sigsys(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    p: &Platform,
+    st: &mut State,
+) -> Result<bool, Errno> {
+    let mut regs = tracee.get_regs()?;
+    // RET_TRAP rolled rax back to the number; orig_rax holds it too.
+    let nr = regs.orig_rax;
+    let args = regs.syscall_args();
+    if is_exit(nr) {
+        if nr == libc::SYS_exit_group as u64 {
+            note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
+        }
+        // Run it at the stub's site, where the filter sends it to the
+        // tracer: the thread ends traced, as on the ptrace platform.
+        regs.rip = STUB_SYSCALL;
+        regs.rax = nr;
+        regs.orig_rax = u64::MAX;
+        tracee.set_regs(&regs)?;
+        return Ok(false);
+    }
+    // As at a seccomp stop.
+    regs.rax = Errno::ENOSYS.as_return() as u64;
+    if st.chunk.is_none() && !st.traced_only && !is_exec(nr) {
+        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+        let done = set_up(&mut ctx, p, st);
+        reraise_held(kernel, task, &mut ctx);
+        match done {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+            Err(e) => {
+                tracing::warn!(tid = task.tid, error = ?e, "systrap: set-up failed; the task stays traced");
+                st.traced_only = true;
+            }
+        }
+        // Back to the call's registers after the injections.
+        tracee.set_regs(&regs)?;
+    }
+    let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, nr, args) {
+        Some(ret) => {
+            if kernel.options.strace {
+                syscalls::strace_exit(&ctx, nr, args, &ret, None);
+            }
+            reraise_held(kernel, task, &mut ctx);
+            ctx.finish(ret.unwrap_or_else(|e| e.as_return()))?;
+            ret
+        }
+        None => handle_call(kernel, task, tracee, ctx, nr, args)?,
+    };
+    if ret == Err(Errno::ERESTARTNOHAND) && !is_exec(nr) {
+        if let Ok(regs) = tracee.get_regs() {
+            if regs.orig_rax == libc::SYS_ppoll as u64 {
+                run_with_host_mask(tracee, st, regs)?;
+                return Ok(false);
+            }
+        }
+    }
+    if is_exec(nr) && ret.is_ok() {
+        // A new image: the old chunk is gone from it.
+        if let Some(c) = st.chunk.take() {
+            p.region.release(c);
+        }
+        st.altstack = (0, SS_DISABLE, 0);
+        return Ok(false);
+    }
+    // A signal the sentry raised for this thread is on its way: deliver it
+    // traced, where its virtual siginfo goes in (signal::on_delivery).
+    // Likewise any signal now pending for it.
+    let pending = super::signal::deliverable(task, tracee, None);
+    if pending == Some(libc::SIGKILL) {
+        // The thread dies without running app code again, and a SIGKILL
+        // taken from a signal-delivery stop brings no exit stop: hand its
+        // robust futexes over now (run.rs does it at the exit stop).
+        super::robust::hand_over_robust_list(task.host_tid(), task.tid);
+    }
+    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+}
+
+/// Raises again the signals held back while the sentry injected calls in
+/// the thread's context (as `run::handle_call` does for a call's own).
+fn reraise_held(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) {
+    let held: Vec<_> = std::mem::take(&mut ctx.deferred)
+        .into_iter()
+        .map(|si| super::signal::virtual_info(kernel, task, &si).unwrap_or(si))
+        .collect();
+    super::signal::reraise(task, held);
+}
+
+fn signal_in_flight(task: &Task) -> bool {
+    !task.sig_info.is_empty() || !task.tg.sig_info.is_empty()
+}
+
+/// Maps a fresh chunk into the stopped thread's process and points its
+/// alternate stack and the process's SIGSYS action at the stub's handler.
+fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), Errno> {
+    let chunk = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
+    let addr = Platform::chunk_addr(chunk);
+    let fd = ctx.inject_fd(p.region.fd().as_raw_fd())?;
+    let flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
+    let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    let mapped = ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fd as u64, addr - systrap::REGION_BASE]);
+    ctx.close_injected(fd);
+    if mapped? as u64 != addr {
+        p.region.release(chunk);
+        return Err(Errno::ENOMEM);
+    }
+    // A fork child must not inherit the chunk: it would share the parent
+    // thread's slot. (The child gets its own at its first trapped call.)
+    Errno::result(ctx.inject(libc::SYS_madvise, [addr, CHUNK as u64, libc::MADV_DONTFORK as u64, 0, 0, 0])?)?;
+    let scratch = stack_scratch(ctx.regs()?.rsp, 64);
+    let mut ss = [0u8; 24];
+    ss[0..8].copy_from_slice(&addr.to_ne_bytes());
+    ss[16..24].copy_from_slice(&(CHUNK as u64).to_ne_bytes());
+    ctx.mem.write(scratch, &ss)?;
+    Errno::result(ctx.inject(libc::SYS_sigaltstack, [scratch, 0, 0, 0, 0, 0])?)?;
+    let act = systrap::sigsys_action();
+    let mut a = [0u8; 32];
+    for (i, v) in [act.handler, act.flags, act.restorer, act.mask].iter().enumerate() {
+        a[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    ctx.mem.write(scratch, &a)?;
+    Errno::result(ctx.inject(libc::SYS_rt_sigaction, [libc::SIGSYS as u64, scratch, 0, 8, 0, 0])?)?;
+    st.chunk = Some(chunk);
+    Ok(())
+}

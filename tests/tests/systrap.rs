@@ -1,0 +1,42 @@
+//! The systrap platform (`--platform systrap`) on a part of the C corpus that
+//! exercises what it changes: threads, fork, exec, wait, signals (delivery,
+//! restart, temporary masks, siginfo of self-sent signals), job control,
+//! robust futexes, blocking reads and plain file I/O. Each program must
+//! print what it prints natively, as in tests/corpus.rs. The whole corpus
+//! runs on systrap with `RVISOR_PLATFORM=systrap` (docs/systrap-status.md).
+
+use rvisor_tests::compare_corpus_with;
+
+macro_rules! on_systrap {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                compare_corpus_with(stringify!($name), &["--platform", "systrap"]);
+            }
+        )*
+    };
+}
+
+on_systrap!(
+    execve,
+    fork_wait,
+    fork_fd,
+    pipe_fork,
+    append_fork,
+    futex_robust,
+    sig_restart,
+    sig_waitmask,
+    timers,
+    proc_cmdline,
+    proc_task,
+    rw_basic,
+    big_read,
+    many_files,
+    openat,
+    stat,
+    getdents,
+    mmap_file,
+    ev_epoll_et,
+    sock_unix_stream,
+);
