@@ -163,6 +163,11 @@ fn set_mode(ctx: &SyscallCtx<'_>, mode: u8) {
 
 pub fn sys_seccomp(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (op, flags, args) = (a[0], a[1], a[2]);
+    // systrap's RET_TRAP outranks an app filter's RET_ERRNO, so the host
+    // would not enforce it: refuse rather than pretend (docs/systrap-status.md).
+    if matches!(op, SET_MODE_STRICT | SET_MODE_FILTER) && crate::platform::systrap::active().is_some() {
+        return ctx.unsupported("seccomp filters under systrap", Errno::EINVAL);
+    }
     match op {
         SET_MODE_STRICT => {
             if flags != 0 || args != 0 {
