@@ -72,6 +72,7 @@ corpus!(
     openat,
     openat2,
     path_edge,
+    perm_edges,
     pipe,
     pipe_fork,
     poll_pipe,

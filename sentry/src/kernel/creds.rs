@@ -31,6 +31,7 @@ pub struct Caps {
 /// Capabilities up to CAP_CHECKPOINT_RESTORE (40), Linux 6.x's last.
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
 pub const CAP_CHOWN: u32 = 0;
+pub const CAP_FSETID: u32 = 4;
 pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;

@@ -8,6 +8,7 @@ use rvisor_syscalls::abi::{OpenHow, Timespec, Timeval};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{SyscallCtx, AT_FDCWD};
+use crate::kernel::creds::CAP_FSETID;
 use crate::vfs::path::ResolveFlags;
 use crate::vfs::perm::{is_owner, may_access, MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::vfs::{CreateArgs, FileOps, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
@@ -87,6 +88,8 @@ pub fn open_file(
     let loc = if flags & libc::O_CREAT != 0 {
         match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
             Created::New(f) => return Ok(f),
+            // O_CREAT never opens a directory (Linux: EISDIR, even read-only).
+            Created::Existing(l) if l.attr()?.is_dir() => return Err(Errno::EISDIR),
             Created::Existing(l) => l,
         }
     } else {
@@ -104,6 +107,10 @@ pub fn open_file(
     }
     if flags & libc::O_PATH != 0 {
         return Ok(OpenFile::new(Arc::new(PathOnly), loc, flags));
+    }
+    // O_NOATIME only for the file's owner or with CAP_FOWNER.
+    if flags & libc::O_NOATIME != 0 && !is_owner(&attr, &creds) {
+        return Err(Errno::EPERM);
     }
     let want_write = acc == libc::O_WRONLY || acc == libc::O_RDWR;
     if attr.is_dir() && (want_write || flags & libc::O_TRUNC != 0) {
@@ -382,7 +389,14 @@ fn chmod_loc(ctx: &SyscallCtx<'_>, loc: &Location, mode: u32) -> SysResult {
         return Err(Errno::EPERM);
     }
     check_writable_mount(loc)?;
-    loc.inode().setattr(&SetAttr { mode: Some(mode & 0o7777), ..Default::default() })?;
+    // Linux drops S_ISGID when the caller is not in the file's group and
+    // lacks CAP_FSETID (the call still succeeds).
+    let creds = ctx.task.creds();
+    let mut mode = mode & 0o7777;
+    if mode & libc::S_ISGID != 0 && !creds.fs().in_group(attr.gid) && !creds.has_cap(CAP_FSETID) {
+        mode &= !libc::S_ISGID;
+    }
+    loc.inode().setattr(&SetAttr { mode: Some(mode), ..Default::default() })?;
     super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
     Ok(0)
 }
