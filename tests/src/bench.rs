@@ -1,6 +1,9 @@
-//! Small pieces the bench binaries (bench, bench-workloads, bench-net) share.
+//! Small pieces the bench binaries (bench, bench-workloads, bench-net,
+//! bench-wake) share.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// target/release/rvisor of this workspace, else the one beside the running binary.
 pub fn default_rvisor() -> PathBuf {
@@ -42,6 +45,83 @@ pub fn num(v: f64) -> String {
 /// The 1, 5 and 15 minute load averages, as /proc/loadavg shows them.
 pub fn load_average() -> Option<String> {
     std::fs::read_to_string("/proc/loadavg").ok().map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+/// Options of the benches that compile a C helper (bench-net, bench-wake).
+pub struct HelperOpts {
+    /// The rvisor binary.
+    pub rvisor: PathBuf,
+    /// One repetition and smaller runs.
+    pub quick: bool,
+    /// Where the helper is built.
+    pub dir: PathBuf,
+}
+
+/// Parses `--rvisor PATH`, `--quick` and `--dir DIR`; prints `usage` and
+/// exits 2 on anything else.
+pub fn helper_opts(usage: &str) -> HelperOpts {
+    let bad = || -> ! {
+        eprintln!("{usage}");
+        std::process::exit(2)
+    };
+    let mut opts = HelperOpts { rvisor: default_rvisor(), quick: false, dir: PathBuf::from("/tmp") };
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| bad());
+        match arg.to_str() {
+            Some("--rvisor") => opts.rvisor = PathBuf::from(value()),
+            Some("--dir") => opts.dir = PathBuf::from(value()),
+            Some("--quick") => opts.quick = true,
+            _ => bad(),
+        }
+    }
+    opts
+}
+
+/// Compiles C `source` statically into `dir/name`.
+pub fn build_helper(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).map_err(|e| e.to_string())?;
+    let bin = dir.join(name);
+    let out =
+        Command::new("cc").args(["-O2", "-static", "-o"]).arg(&bin).arg(&src).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("cc: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("failed")));
+    }
+    Ok(bin)
+}
+
+/// Runs a helper's `argv`; returns the (ops, ns) of the `BENCH ops=N ns=N`
+/// line it prints. The time limit is a safety net.
+pub fn run_helper(argv: &[String], timeout: Duration) -> Result<(u64, u64), String> {
+    let start = Instant::now();
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", argv[0]))?;
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() {
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().next().unwrap_or("failed").to_string());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("BENCH ")).ok_or("no BENCH line")?;
+    let field = |name: &str| -> Option<u64> {
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).and_then(|v| v.parse().ok())
+    };
+    Ok((field("ops").ok_or("no ops")?, field("ns").ok_or("no ns")?))
 }
 
 #[cfg(test)]

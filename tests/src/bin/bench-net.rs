@@ -5,11 +5,9 @@
 //!
 //! Usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rvisor_tests::bench::{load_average, median};
+use rvisor_tests::bench::{build_helper, helper_opts, load_average, median, run_helper};
 
 /// `stream BYTES`: one connection, the child writes BYTES in 64 KiB writes.
 /// `rr N`: N 64-byte request/response round trips on one connection.
@@ -105,93 +103,19 @@ int main(int argc, char **argv) {
 }
 "#;
 
-struct Opts {
-    rvisor: PathBuf,
-    quick: bool,
-    dir: PathBuf,
-}
-
-fn usage() -> ! {
-    eprintln!(
-        "usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]\n\
+const USAGE: &str = "usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]\n\
          \n\
          --rvisor PATH  the rvisor binary (default: target/release/rvisor of this workspace)\n\
          --quick        one repetition and smaller transfers\n\
-         --dir DIR      where to build the helper (default /tmp; uses DIR/rvisor-bench-net/)"
-    );
-    std::process::exit(2);
-}
-
-fn parse_args() -> Opts {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/rvisor");
-    let mut opts = Opts { rvisor: ws.canonicalize().unwrap_or(ws), quick: false, dir: PathBuf::from("/tmp") };
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage());
-        match arg.to_str() {
-            Some("--rvisor") => opts.rvisor = PathBuf::from(value()),
-            Some("--dir") => opts.dir = PathBuf::from(value()),
-            Some("--quick") => opts.quick = true,
-            _ => usage(),
-        }
-    }
-    opts
-}
-
-/// Runs `argv`; returns the helper's (ops, ns). The time limit is a safety net.
-fn run(argv: &[String], timeout: Duration) -> Result<(u64, u64), String> {
-    let start = Instant::now();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
-    loop {
-        if child.try_wait().map_err(|e| e.to_string())?.is_some() {
-            break;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("timed out after {}s", timeout.as_secs()));
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(err.lines().next().unwrap_or("failed").to_string());
-    }
-    let line = stdout.lines().find(|l| l.starts_with("BENCH ")).ok_or("no BENCH line")?;
-    let field = |name: &str| -> Option<u64> {
-        line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).and_then(|v| v.parse().ok())
-    };
-    Ok((field("ops").ok_or("no ops")?, field("ns").ok_or("no ns")?))
-}
-
-fn build_helper(dir: &Path) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let src = dir.join("net_helper.c");
-    std::fs::write(&src, HELPER_C).map_err(|e| e.to_string())?;
-    let bin = dir.join("net_helper");
-    let out =
-        Command::new("cc").args(["-O2", "-static", "-o"]).arg(&bin).arg(&src).output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("cc: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("failed")));
-    }
-    Ok(bin)
-}
+         --dir DIR      where to build the helper (default /tmp; uses DIR/rvisor-bench-net/)";
 
 fn main() {
-    let opts = parse_args();
+    let opts = helper_opts(USAGE);
     let reps = if opts.quick { 1 } else { 5 };
     println!("rvisor network bench (loopback TCP); rvisor: {}", opts.rvisor.display());
     println!("each value is the median of {reps} run(s), native and sandboxed runs alternating");
     println!("load average at the start: {}\n", load_average().unwrap_or_default());
-    let helper = match build_helper(&opts.dir.join("rvisor-bench-net")) {
+    let helper = match build_helper(&opts.dir.join("rvisor-bench-net"), "net_helper", HELPER_C) {
         Ok(h) => h.to_string_lossy().into_owned(),
         Err(e) => {
             eprintln!("bench-net: {e}");
@@ -219,7 +143,8 @@ fn main() {
         let (mut n, mut s) = (Vec::new(), Vec::new());
         let mut err = None;
         for _ in 0..reps {
-            match (run(&native_argv, Duration::from_secs(120)), run(&sandboxed, Duration::from_secs(600))) {
+            match (run_helper(&native_argv, Duration::from_secs(120)), run_helper(&sandboxed, Duration::from_secs(600)))
+            {
                 (Ok((o1, t1)), Ok((o2, t2))) => {
                     n.push(metric(o1, t1));
                     s.push(metric(o2, t2));
