@@ -162,12 +162,13 @@ pub const PASSTHROUGH: &[Passthrough] = &[
 ];
 
 // Classic BPF opcodes.
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JMP_JEQ_K: u16 = 0x15;
-const BPF_JMP_JGE_K: u16 = 0x35;
+pub(crate) const BPF_LD_W_ABS: u16 = 0x20;
+pub(crate) const BPF_LD_IMM: u16 = 0x00;
+pub(crate) const BPF_JMP_JEQ_K: u16 = 0x15;
+pub(crate) const BPF_JMP_JGE_K: u16 = 0x35;
 const BPF_JMP_JSET_K: u16 = 0x45;
 const BPF_ALU_AND_K: u16 = 0x54;
-const BPF_RET_K: u16 = 0x06;
+pub(crate) const BPF_RET_K: u16 = 0x06;
 const BPF_RET_A: u16 = 0x16;
 const BPF_ALU_SUB_K: u16 = 0x14;
 const BPF_ALU_OR_K: u16 = 0x44;
@@ -176,14 +177,14 @@ const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
 const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
 const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+pub(crate) const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+pub(crate) const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 // Offsets in struct seccomp_data.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_IP_LO: u32 = 8;
-const OFF_IP_HI: u32 = 12;
+pub(crate) const OFF_NR: u32 = 0;
+pub(crate) const OFF_ARCH: u32 = 4;
+pub(crate) const OFF_IP_LO: u32 = 8;
+pub(crate) const OFF_IP_HI: u32 = 12;
 const fn off_arg_lo(i: u8) -> u32 {
     16 + 8 * i as u32
 }
@@ -223,11 +224,11 @@ pub const TRAP_ONLY_SYSCALLS: &[i64] =
 /// that does so while traced is stopped and emulated like any trapped call.
 pub const TRACE_SITES: [u64; 2] = [super::stub::STUB_SYSCALL + 2, super::stub::STUB_CLONE + 2];
 
-fn stmt(code: u16, k: u32) -> libc::sock_filter {
+pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
 }
 
-fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+pub(crate) fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 

@@ -17,7 +17,13 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
+use libc::sock_filter;
+
 use crate::kernel::creds::CAP_SYS_ADMIN;
+use crate::platform::filter::{
+    jump, stmt, AUDIT_ARCH_X86_64, BPF_JMP_JEQ_K, BPF_JMP_JGE_K, BPF_LD_IMM, BPF_LD_W_ABS, BPF_RET_K, OFF_ARCH,
+    OFF_IP_HI, OFF_IP_LO, OFF_NR, SECCOMP_RET_ALLOW,
+};
 use crate::platform::stub::STUB_BASE;
 
 const SET_MODE_STRICT: u64 = 0;
@@ -41,86 +47,66 @@ const MODE_FILTER: u8 = 2;
 /// BPF_MAXINSNS: the longest program Linux accepts.
 const MAX_INSNS: usize = 4096;
 
-/// One classic BPF instruction (`struct sock_filter`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Insn {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
-}
-
-const LD_W_ABS: u16 = 0x20;
-const LD_IMM: u16 = 0x00;
-const JEQ_K: u16 = 0x15;
-const JGE_K: u16 = 0x35;
-const RET_K: u16 = 0x06;
+/// SECCOMP_RET_KILL_THREAD: what strict mode does to any other call.
 const RET_KILL_THREAD: u32 = 0;
-const RET_ALLOW: u32 = 0x7fff_0000;
-
-impl Insn {
-    const fn new(code: u16, jt: u8, jf: u8, k: u32) -> Insn {
-        Insn { code, jt, jf, k }
-    }
-
-    fn to_bytes(self) -> [u8; 8] {
-        let mut b = [0u8; 8];
-        b[0..2].copy_from_slice(&self.code.to_ne_bytes());
-        b[2] = self.jt;
-        b[3] = self.jf;
-        b[4..8].copy_from_slice(&self.k.to_ne_bytes());
-        b
-    }
-
-    fn from_bytes(b: &[u8]) -> Insn {
-        Insn {
-            code: u16::from_ne_bytes([b[0], b[1]]),
-            jt: b[2],
-            jf: b[3],
-            k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
-        }
-    }
-}
 
 /// Allows calls whose instruction pointer is in the stub's code page, then
 /// hands over to the app's program with A cleared, as a fresh program
 /// starts (seccomp_data: instruction_pointer at 8, little-endian u64).
-fn stub_prefix() -> [Insn; 7] {
+fn stub_prefix() -> [sock_filter; 7] {
     let (lo, hi) = (STUB_BASE as u32, (STUB_BASE >> 32) as u32);
     let end = lo + 0x1000;
     [
-        Insn::new(LD_W_ABS, 0, 0, 12),     // 0: ip >> 32
-        Insn::new(JEQ_K, 0, 4, hi),        // 1: else -> 6
-        Insn::new(LD_W_ABS, 0, 0, 8),      // 2: ip & 0xffff_ffff
-        Insn::new(JGE_K, 0, 2, lo),        // 3: below the page -> 6
-        Insn::new(JGE_K, 1, 0, end),       // 4: above the page -> 6
-        Insn::new(RET_K, 0, 0, RET_ALLOW), // 5: the stub's own call
-        Insn::new(LD_IMM, 0, 0, 0),        // 6: A = 0, then the app's program
+        stmt(BPF_LD_W_ABS, OFF_IP_HI),      // 0: ip >> 32
+        jump(BPF_JMP_JEQ_K, hi, 0, 4),      // 1: else -> 6
+        stmt(BPF_LD_W_ABS, OFF_IP_LO),      // 2: ip & 0xffff_ffff
+        jump(BPF_JMP_JGE_K, lo, 0, 2),      // 3: below the page -> 6
+        jump(BPF_JMP_JGE_K, end, 1, 0),     // 4: above the page -> 6
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW), // 5: the stub's own call
+        stmt(BPF_LD_IMM, 0),                // 6: A = 0, then the app's program
     ]
 }
 
 /// SECCOMP_MODE_STRICT as a program: read, write, exit and rt_sigreturn of
 /// the native ABI; anything else kills the thread.
-fn strict_program() -> Vec<Insn> {
-    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+fn strict_program() -> Vec<sock_filter> {
     let allowed = [libc::SYS_read, libc::SYS_write, libc::SYS_exit, libc::SYS_rt_sigreturn];
     let n = allowed.len() as u8;
     let mut p = vec![
-        Insn::new(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
-        Insn::new(JEQ_K, 0, n + 1, AUDIT_ARCH_X86_64),
-        Insn::new(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        stmt(BPF_LD_W_ABS, OFF_ARCH),
+        jump(BPF_JMP_JEQ_K, AUDIT_ARCH_X86_64, 0, n + 1),
+        stmt(BPF_LD_W_ABS, OFF_NR),
     ];
     for (i, nr) in allowed.iter().enumerate() {
         // A match jumps over the remaining tests and the kill, to the allow.
-        p.push(Insn::new(JEQ_K, n - i as u8, 0, *nr as u32));
+        p.push(jump(BPF_JMP_JEQ_K, *nr as u32, n - i as u8, 0));
     }
-    p.push(Insn::new(RET_K, 0, 0, RET_KILL_THREAD));
-    p.push(Insn::new(RET_K, 0, 0, RET_ALLOW));
+    p.push(stmt(BPF_RET_K, RET_KILL_THREAD));
+    p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
     p
 }
 
+/// `struct sock_filter` as the kernel reads it (native byte order).
+fn to_bytes(i: &sock_filter) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0..2].copy_from_slice(&i.code.to_ne_bytes());
+    b[2] = i.jt;
+    b[3] = i.jf;
+    b[4..8].copy_from_slice(&i.k.to_ne_bytes());
+    b
+}
+
+fn from_bytes(b: &[u8]) -> sock_filter {
+    sock_filter {
+        code: u16::from_ne_bytes([b[0], b[1]]),
+        jt: b[2],
+        jf: b[3],
+        k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
+    }
+}
+
 /// Reads the app's `struct sock_fprog` and its instructions.
-fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<Insn>, Errno> {
+fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<sock_filter>, Errno> {
     let mut head = [0u8; 16];
     ctx.mem.read(fprog, &mut head)?;
     let len = u16::from_ne_bytes([head[0], head[1]]) as usize;
@@ -130,18 +116,18 @@ fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<Insn>, Errno> {
     }
     let mut raw = vec![0u8; len * 8];
     ctx.mem.read(ptr, &mut raw)?;
-    Ok(raw.chunks_exact(8).map(Insn::from_bytes).collect())
+    Ok(raw.chunks_exact(8).map(from_bytes).collect())
 }
 
 /// Installs `program` behind the stub prefix on the calling thread (with
 /// seccomp(2)'s `flags`), from a temporary mapping in the app.
-fn install(ctx: &mut SyscallCtx<'_>, program: &[Insn], flags: u64) -> SysResult {
+fn install(ctx: &mut SyscallCtx<'_>, program: &[sock_filter], flags: u64) -> SysResult {
     let mut all = stub_prefix().to_vec();
     all.extend_from_slice(program);
     if all.len() > MAX_INSNS {
         return Err(Errno::ENOMEM);
     }
-    let mut bytes: Vec<u8> = all.iter().flat_map(|i| i.to_bytes()).collect();
+    let mut bytes: Vec<u8> = all.iter().flat_map(to_bytes).collect();
     let fprog_off = bytes.len() as u64;
     let size = (bytes.len() + 16).next_multiple_of(4096) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
@@ -219,7 +205,7 @@ mod tests {
 
     /// Runs a classic BPF program over a seccomp_data (nr, arch, ip) the
     /// way the kernel would, for the instructions used here.
-    fn run(p: &[Insn], nr: u32, ip: u64) -> u32 {
+    fn run(p: &[sock_filter], nr: u32, ip: u64) -> u32 {
         let mut data = [0u8; 64];
         data[0..4].copy_from_slice(&nr.to_ne_bytes());
         data[4..8].copy_from_slice(&0xc000_003eu32.to_ne_bytes());
@@ -229,11 +215,11 @@ mod tests {
             let i = p[pc];
             pc += 1;
             match i.code {
-                LD_W_ABS => a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
-                LD_IMM => a = i.k,
-                JEQ_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
-                JGE_K => pc += if a >= i.k { i.jt } else { i.jf } as usize,
-                RET_K => return i.k,
+                BPF_LD_W_ABS => a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
+                BPF_LD_IMM => a = i.k,
+                BPF_JMP_JEQ_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
+                BPF_JMP_JGE_K => pc += if a >= i.k { i.jt } else { i.jf } as usize,
+                BPF_RET_K => return i.k,
                 c => panic!("opcode {c:#x}"),
             }
         }
@@ -242,14 +228,15 @@ mod tests {
     #[test]
     fn the_prefix_exempts_only_the_stub_page_and_hands_over_a_clean_accumulator() {
         let mut p = stub_prefix().to_vec();
-        p.push(Insn::new(RET_K, 0, 0, 0x1234)); // the app's program
-        assert_eq!(run(&p, 1, STUB_BASE), RET_ALLOW);
-        assert_eq!(run(&p, 1, STUB_BASE + 0xfff), RET_ALLOW);
+        p.push(stmt(BPF_RET_K, 0x1234)); // the app's program
+        assert_eq!(run(&p, 1, STUB_BASE), SECCOMP_RET_ALLOW);
+        assert_eq!(run(&p, 1, STUB_BASE + 0xfff), SECCOMP_RET_ALLOW);
         assert_eq!(run(&p, 1, STUB_BASE - 1), 0x1234);
         assert_eq!(run(&p, 1, STUB_BASE + 0x1000), 0x1234);
         assert_eq!(run(&p, 1, STUB_BASE | 1 << 32), 0x1234);
         // Falling through leaves A == 0 ("ld #0" right before the app's program).
-        assert_eq!(p[p.len() - 2], Insn::new(LD_IMM, 0, 0, 0));
+        let clear = p[p.len() - 2];
+        assert_eq!((clear.code, clear.k), (BPF_LD_IMM, 0));
         assert_eq!(run(&p, 0, 0x40_0000), 0x1234);
     }
 
@@ -259,8 +246,8 @@ mod tests {
         p.extend(strict_program());
         for nr in 0..460u32 {
             let want = [libc::SYS_read, libc::SYS_write, libc::SYS_exit, libc::SYS_rt_sigreturn].contains(&(nr as i64));
-            assert_eq!(run(&p, nr, 0x40_0000) == RET_ALLOW, want, "syscall {nr}");
-            assert_eq!(run(&p, nr, STUB_BASE + 0x100), RET_ALLOW, "stub call {nr}");
+            assert_eq!(run(&p, nr, 0x40_0000) == SECCOMP_RET_ALLOW, want, "syscall {nr}");
+            assert_eq!(run(&p, nr, STUB_BASE + 0x100), SECCOMP_RET_ALLOW, "stub call {nr}");
         }
     }
 }
