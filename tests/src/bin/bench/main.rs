@@ -14,11 +14,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rvisor_tests::bench::{default_rvisor, median, num};
+use rvisor_tests::bench::floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
+use rvisor_tests::bench::{default_rvisor, machine, median, num, Effort, Platform};
 
-use floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
-
-mod floors;
 mod systrap;
 
 const CASES: &[&str] = &["floors", "startup", "getppid", "open_read_close", "bigread", "systrap"];
@@ -44,21 +42,17 @@ impl Opts {
         self.only.as_ref().is_none_or(|o| o.iter().any(|c| c == case))
     }
 
+    fn effort(&self) -> Effort {
+        Effort { quick: self.quick }
+    }
+
     /// Repetitions per measurement; the median is reported.
     fn reps(&self) -> usize {
-        if self.quick {
-            1
-        } else {
-            5
-        }
+        self.effort().reps()
     }
 
     fn n(&self, full: u64, quick: u64) -> u64 {
-        if self.quick {
-            quick
-        } else {
-            full
-        }
+        self.effort().n(full, quick)
     }
 }
 
@@ -101,19 +95,6 @@ fn parse_args() -> Opts {
         }
     }
     opts
-}
-
-/// Runs `f` `reps` times and returns the median, or the first error.
-fn median_of(reps: usize, mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
-    let mut v = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        v.push(f()?);
-    }
-    Ok(median(v))
-}
-
-fn os_err(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
 }
 
 // ---- workloads -------------------------------------------------------------
@@ -225,8 +206,8 @@ impl Workload {
 /// sentry pins each tracer thread beside its tracee: an unpinned floor may
 /// land in the slow cross-CPU mode and flatter rvisor.
 fn run_workload(opts: &Opts, argv: &[OsString], check: &dyn Fn(&Run) -> Result<(), String>, floor: bool) -> Workload {
-    let mut sandboxed: Vec<OsString> = vec![opts.rvisor.clone().into(), "do".into(), "--".into()];
-    sandboxed.extend_from_slice(argv);
+    // Always the ptrace platform, named: the default may change.
+    let sandboxed = Platform::Ptrace.command(&opts.rvisor, argv);
     let mut native = Ok(Vec::new());
     let mut rvisor = if opts.rvisor.exists() {
         Ok(Vec::new())
@@ -326,36 +307,6 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-fn kernel_release() -> String {
-    // SAFETY: utsname is plain data; uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a valid, writable utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return "?".to_string();
-    }
-    let bytes: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-fn today() -> String {
-    Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "?".to_string())
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string()))
-        })
-        .unwrap_or_else(|| "?".to_string())
-}
-
 fn target(name: &str, value: Result<(f64, String), String>, met: impl Fn(f64) -> bool) {
     match value {
         Ok((r, how)) => {
@@ -368,15 +319,14 @@ fn target(name: &str, value: Result<(f64, String), String>, met: impl Fn(f64) ->
 
 fn main() {
     let opts = parse_args();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("rvisor bench, {} (UTC), kernel {}, {cpus} CPUs ({})", today(), kernel_release(), cpu_model());
+    println!("rvisor bench, {}", machine());
     println!("rvisor: {}", opts.rvisor.display());
     println!("each value is the median of {} run(s); per-op times come from the programs' own clocks\n", opts.reps());
     let _ = std::io::stdout().flush();
 
     // Floors first, while the bench is still single-threaded (they fork).
     let floors = if ["floors", "getppid", "open_read_close", "bigread", "systrap"].iter().any(|c| opts.wants(c)) {
-        let f = measure_floors(&opts);
+        let f = measure_floors(&opts.effort());
         let show = |r: &Result<f64, String>| r.as_ref().map_or_else(|e| format!("error: {e}"), |v| num(*v));
         let line =
             |label: &str, v: String, note: &str| println!("{}", format!("  {label:<46} {v:>8}   {note}").trim_end());
@@ -403,7 +353,7 @@ fn main() {
         }
         if let Ok(bare) = &f.same {
             println!("\none request at a stop, tracer+tracee on one CPU (ns each, over the bare stop):");
-            for (name, cost) in request_costs(&opts, *bare) {
+            for (name, cost) in request_costs(&opts.effort(), *bare) {
                 line(name, show(&cost), "");
             }
         }

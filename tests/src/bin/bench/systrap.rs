@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use rvisor_tests::bench::{median, num};
+use rvisor_tests::bench::{median, num, Platform};
 
 use super::{run_program, Opts, Run};
 
@@ -22,18 +22,13 @@ pub fn report(opts: &Opts, workdir: &Path, sigsys_floor: Option<f64>) {
     let n = opts.n(20_000, 2_000);
     let prog: OsString = workdir.join("getppid_loop").into();
     let argv = [prog.clone(), n.to_string().into()];
-    let on = |platform: &str| -> Vec<OsString> {
-        let mut v: Vec<OsString> = vec![opts.rvisor.clone().into(), "--platform".into(), platform.into(), "do".into()];
-        v.push("--".into());
-        v.extend_from_slice(&argv);
-        v
-    };
+    let on = |platform: Platform| platform.command(&opts.rvisor, &argv);
     // The sentry thread on the other CPU than its app thread (an experiment:
     // both sides spin across CPUs instead of a same-CPU futex switch).
     let mut split: Vec<OsString> = vec!["/usr/bin/env".into(), "RVISOR_SYSTRAP_SPLIT=1".into()];
-    split.extend(on("systrap"));
+    split.extend(on(Platform::Systrap));
     let mut runs: [Result<Vec<Run>, String>; 4] = [Ok(Vec::new()), Ok(Vec::new()), Ok(Vec::new()), Ok(Vec::new())];
-    let cmds = [argv.to_vec(), on("ptrace"), on("systrap"), split];
+    let cmds = [argv.to_vec(), on(Platform::Ptrace), on(Platform::Systrap), split];
     for _ in 0..opts.reps() {
         for (cmd, out) in cmds.iter().zip(runs.iter_mut()) {
             if let Ok(v) = out {

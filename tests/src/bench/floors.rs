@@ -1,9 +1,11 @@
 //! In-process floors: what the trapping mechanisms cost with no rvisor
-//! involved, measured in the bench process or a forked child.
+//! involved, measured in the bench process or a forked child. They fork and
+//! run Rust code in the child, so call them only while the bench is
+//! single-threaded.
 
 use std::time::Instant;
 
-use crate::{median, median_of, os_err, Opts};
+use super::{median, median_of, os_err, Effort};
 
 /// Native raw getppid, ns per call.
 fn native_getppid(n: u64) -> f64 {
@@ -336,7 +338,7 @@ const PTRACE_SET_SYSCALL_INFO: libc::c_uint = 0x4212;
 
 /// What each request costs at a stop (ns), tracer and tracee on one CPU:
 /// the stop with REPEAT requests minus the bare stop, per request.
-pub fn request_costs(opts: &Opts, bare: f64) -> Vec<(&'static str, Result<f64, String>)> {
+pub fn request_costs(opts: &Effort, bare: f64) -> Vec<(&'static str, Result<f64, String>)> {
     let reps = opts.reps();
     let n = opts.n(5_000, 500);
     let per = |req| median_of(reps, || same_cpu_floor(n, Tracer::Repeat(req))).map(|t| (t - bare) / REPEAT as f64);
@@ -360,7 +362,7 @@ pub fn request_costs(opts: &Opts, bare: f64) -> Vec<(&'static str, Result<f64, S
 }
 
 /// seccomp RET_TRAP + SIGSYS handler in the same process: ns per trap.
-fn sigsys_floor(n: u64) -> Result<f64, String> {
+pub fn sigsys_floor(n: u64) -> Result<f64, String> {
     in_child(
         || {
             // SAFETY: a zeroed sigaction is valid; the handler only writes the
@@ -652,7 +654,7 @@ pub struct Floors {
     pub cross: Option<Result<f64, String>>,
 }
 
-pub fn measure_floors(opts: &Opts) -> Floors {
+pub fn measure_floors(opts: &Effort) -> Floors {
     let reps = opts.reps();
     let native = median((0..reps).map(|_| native_getppid(opts.n(2_000_000, 200_000))).collect());
     let sigsys = median_of(reps, || sigsys_floor(opts.n(200_000, 20_000)));

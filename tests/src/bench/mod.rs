@@ -1,9 +1,57 @@
 //! Small pieces the bench binaries (bench, bench-workloads, bench-net,
-//! bench-wake) share.
+//! bench-wake) share: options, the platforms a command runs on, running a
+//! timed command, medians and number formatting, and the in-process floors.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod floors;
+pub mod platform;
+
+pub use platform::{machine, Platform};
+
+/// How much work a bench does: the full runs, or `--quick` (one repetition
+/// and shorter loops: a smoke check, not for the targets).
+#[derive(Clone, Copy, Debug)]
+pub struct Effort {
+    pub quick: bool,
+}
+
+impl Effort {
+    /// Repetitions per measurement; the median is reported.
+    pub fn reps(&self) -> usize {
+        if self.quick {
+            1
+        } else {
+            5
+        }
+    }
+
+    /// `full` iterations, or `quick` ones with `--quick`.
+    pub fn n(&self, full: u64, quick: u64) -> u64 {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+}
+
+/// Runs `f` `reps` times and returns the median, or the first error.
+pub fn median_of(reps: usize, mut f: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
+    let mut v = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        v.push(f()?);
+    }
+    Ok(median(v))
+}
+
+/// `what: <errno text>` for the last OS error.
+pub fn os_err(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
 
 /// target/release/rvisor of this workspace, else the one beside the running binary.
 pub fn default_rvisor() -> PathBuf {
@@ -90,6 +138,72 @@ pub fn build_helper(dir: &Path, name: &str, source: &str) -> Result<PathBuf, Str
         return Err(format!("cc: {}", String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or("failed")));
     }
     Ok(bin)
+}
+
+/// A finished command: its wall time and what it printed.
+pub struct Output {
+    pub wall_ns: f64,
+    pub stdout: String,
+}
+
+impl Output {
+    /// Field `name` of the `BENCH name=N ...` line, if printed.
+    pub fn field(&self, name: &str) -> Option<u64> {
+        let line = self.stdout.lines().find(|l| l.starts_with("BENCH "))?;
+        line.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')).and_then(|v| v.parse().ok())
+    }
+
+    /// Nanoseconds per op from the BENCH line.
+    pub fn ns_per_op(&self) -> Result<f64, String> {
+        match (self.field("ops"), self.field("ns")) {
+            (Some(ops), Some(ns)) => Ok(ns as f64 / ops.max(1) as f64),
+            _ => Err("no BENCH line".to_string()),
+        }
+    }
+}
+
+/// Runs `argv` from `cwd` with a small fixed environment (nothing of the
+/// bench's own, so no RVISOR_PLATFORM leaks in); fails on a non-zero exit,
+/// naming the first line of stderr. Polls instead of using a watchdog thread
+/// so the bench stays single-threaded (the floors fork). Outputs must be
+/// small (a few lines): they are read after the exit. The time limit is a
+/// safety net.
+pub fn run_command(argv: &[OsString], cwd: &Path, timeout: Duration) -> Result<Output, String> {
+    let (prog, args) = argv.split_first().ok_or("empty command")?;
+    let start = Instant::now();
+    let mut child = Command::new(prog)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("LC_ALL", "C")
+        .env("HOME", cwd)
+        // A native python run as root would otherwise write .pyc files to /usr.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", Path::new(prog).display()))?;
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            break st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {}s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    let wall_ns = start.elapsed().as_nanos() as f64;
+    let out = child.wait_with_output().map_err(|e| format!("output: {e}"))?;
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let first = stderr.lines().map(str::trim).find(|l| !l.is_empty());
+        return Err(first.map_or_else(|| status.to_string(), str::to_string));
+    }
+    Ok(Output { wall_ns, stdout: String::from_utf8_lossy(&out.stdout).into_owned() })
 }
 
 /// Runs a helper's `argv`; returns the (ops, ns) of the `BENCH ops=N ns=N`
