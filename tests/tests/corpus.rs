@@ -113,6 +113,7 @@ corpus!(
     umask,
     unlink,
     utimensat,
+    xattr,
 );
 
 /// No program in tests/c may be silently skipped (escape_* run in
