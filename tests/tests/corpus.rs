@@ -65,6 +65,7 @@ corpus!(
     mkdir,
     mknod,
     mmap_file,
+    memfd_seals,
     mmap_sigbus,
     o_tmpfile,
     open_flags,

@@ -18,7 +18,7 @@ mod regular;
 mod tests;
 
 use regular::RegData;
-pub use regular::{TmpfsFile, SMALL_FILE_MAX};
+pub use regular::{TmpfsFile, F_SEAL_EXEC, F_SEAL_SEAL, SMALL_FILE_MAX};
 
 /// `f_type` of tmpfs in statfs(2).
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -365,6 +365,12 @@ impl Inode for TmpfsInode {
                 }
                 Data::Dir(_) => return Err(Errno::EISDIR),
                 _ => return Err(Errno::EINVAL),
+            }
+        }
+        if let (Some(mode), Ok(seals)) = (change.mode, self.seals()) {
+            // F_SEAL_EXEC freezes the execute bits.
+            if seals & regular::F_SEAL_EXEC != 0 && (self.meta().mode ^ mode) & 0o111 != 0 {
+                return Err(Errno::EPERM);
             }
         }
         self.set_times(change.atime, change.mtime)?;
