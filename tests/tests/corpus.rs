@@ -58,6 +58,7 @@ corpus!(
     ipc_sem,
     ipc_sem_undo,
     ipc_shm,
+    kcmp_vm,
     large_file,
     link,
     lseek,

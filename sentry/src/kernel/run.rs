@@ -481,8 +481,15 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         return;
     }
     let tg = &task.tg;
-    // The whole process is gone: close its files and tell the parent.
-    crate::syscalls::fd::release_locks(tg.tgid, &task.files().clear());
+    // The whole process is gone: close its files (unless another process
+    // shares the table: CLONE_FILES) and tell the parent.
+    let files = task.files();
+    let closed = if kernel.files_shared_outside(tg, &files) {
+        files.list().into_iter().map(|(_, f)| f).collect()
+    } else {
+        files.clear()
+    };
+    crate::syscalls::fd::release_locks(tg.tgid, &closed);
     crate::syscalls::ipc::sem::exit_undo(tg);
     let parent = tg.parent();
     let orphans = {

@@ -13,6 +13,7 @@ pub mod file;
 pub mod futex;
 pub mod hostread;
 pub mod inotify;
+pub mod inspect;
 pub mod io;
 pub mod ipc;
 pub mod mm;

@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, inotify, io, ipc, mm, process, sched, seccomp, signal, signalfd, socket,
-    splice, stat, sys, time, timerfd, xattr, SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, inotify, inspect, io, ipc, mm, process, sched, seccomp, signal, signalfd,
+    socket, splice, stat, sys, time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -271,6 +271,10 @@ table! {
     SYS_recvmmsg => socket::msg::sys_recvmmsg,
     SYS_setsockopt => socket::opt::sys_setsockopt,
     SYS_getsockopt => socket::opt::sys_getsockopt,
+    // inspect.rs
+    SYS_kcmp => inspect::sys_kcmp,
+    SYS_process_vm_readv => inspect::sys_process_vm_readv,
+    SYS_process_vm_writev => inspect::sys_process_vm_writev,
     // xattr.rs
     SYS_getxattr => xattr::sys_getxattr,
     SYS_lgetxattr => xattr::sys_lgetxattr,
