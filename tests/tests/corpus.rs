@@ -91,6 +91,7 @@ corpus!(
     rename,
     rmdir,
     rw_basic,
+    sched_attr,
     seccomp_filter,
     sendfile,
     shm,

@@ -626,7 +626,18 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
     task.set_affinity(parent.cpus.lock().unwrap_or_else(|e| e.into_inner()).clone());
     let (policy, prio) = parent.sched();
-    task.set_sched(policy, prio);
+    let extra = *parent.sched_extra.lock().unwrap_or_else(|e| e.into_inner());
+    if extra.reset_on_fork && !thread {
+        // Real-time and deadline policies fall back to the default one at
+        // nice 0; a fair one only loses a negative nice.
+        let rt = matches!(policy, 1 | 2 | 6);
+        task.set_sched(if rt { 0 } else { policy }, 0);
+        let mut st = tg.lock();
+        st.nice = if rt { 0 } else { st.nice.max(0) };
+    } else {
+        task.set_sched(policy, prio);
+        *task.sched_extra.lock().unwrap_or_else(|e| e.into_inner()) = extra;
+    }
     // Seccomp filters are inherited by threads and children alike.
     task.seccomp_mode
         .store(parent.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);

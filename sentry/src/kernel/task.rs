@@ -91,6 +91,16 @@ pub struct ImageInfo {
     pub file_maps: Vec<(u64, u64, Vec<u8>)>,
 }
 
+/// Scheduling attributes kept for sched_getattr/sched_getscheduler (never
+/// applied on the host).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedExtra {
+    /// SCHED_DEADLINE runtime, deadline and period (ns).
+    pub dl: (u64, u64, u64),
+    /// SCHED_RESET_ON_FORK: children start with the default policy.
+    pub reset_on_fork: bool,
+}
+
 /// How a process ended, as wait(2) reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -346,6 +356,8 @@ pub struct Task {
     pub cpus: Mutex<Vec<usize>>,
     /// Scheduling policy and static priority (sched_setscheduler); not applied on the host.
     pub policy: Mutex<(i32, i32)>,
+    /// The scheduling attributes beyond policy and priority.
+    pub sched_extra: Mutex<SchedExtra>,
     /// Set once the thread is taken out of its process's thread list (at its
     /// exit stop): whether it was the last one.
     pub detached: std::sync::OnceLock<bool>,
@@ -379,6 +391,7 @@ impl Task {
             sig_info: SigInfoQueue::default(),
             cpus: Mutex::default(),
             policy: Mutex::default(),
+            sched_extra: Mutex::default(),
             detached: std::sync::OnceLock::new(),
             seccomp_mode: Default::default(),
         }))

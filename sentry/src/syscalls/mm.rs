@@ -135,3 +135,10 @@ fn map_zero_read_only(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
     crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }
+
+/// membarrier(2) runs on the host in the app's own process: registrations
+/// and barriers concern that process's threads, which are host threads, so
+/// the host's answer is exactly the sandbox's.
+pub fn sys_membarrier(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Errno::result(ctx.run_in_place(libc::SYS_membarrier as u64, &[])?)
+}

@@ -74,6 +74,7 @@ table! {
     SYS_getdents64 => io::sys_getdents64,
     SYS_getdents => io::sys_getdents,
     SYS_fadvise64 => io::sys_fadvise64,
+    SYS_readahead => io::sys_readahead,
     // file.rs: opening and attributes
     SYS_open => file::sys_open,
     SYS_openat => file::sys_openat,
@@ -127,6 +128,7 @@ table! {
     // mm.rs
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
+    SYS_membarrier => mm::sys_membarrier,
     // process.rs
     SYS_getpid => process::sys_getpid,
     SYS_getppid => process::sys_getppid,
@@ -195,6 +197,8 @@ table! {
     SYS_sched_getparam => sched::sys_sched_getparam,
     SYS_sched_setparam => sched::sys_sched_setparam,
     SYS_sched_rr_get_interval => sched::sys_sched_rr_get_interval,
+    SYS_sched_setattr => sched::sys_sched_setattr,
+    SYS_sched_getattr => sched::sys_sched_getattr,
     SYS_getpriority => sched::sys_getpriority,
     SYS_setpriority => sched::sys_setpriority,
     // time.rs (the rest of the clock and timer calls are passthrough)
