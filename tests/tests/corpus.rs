@@ -75,6 +75,7 @@ corpus!(
     openat2,
     path_edge,
     perm_edges,
+    pidfd,
     pipe,
     pipe_fork,
     poll_pipe,

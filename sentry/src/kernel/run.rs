@@ -498,6 +498,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         st.exit_uid = task.creds().ruid;
         std::mem::take(&mut st.children)
     };
+    crate::syscalls::pidfd::EXITS.notify();
     reparent_orphans(kernel, tg, orphans);
     if tg.tgid == 1 {
         kernel.set_init_exit(match status {
@@ -511,6 +512,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         None => {
             tg.lock().reaped = true;
             kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&tg.tgid);
+            crate::syscalls::pidfd::EXITS.notify();
         }
     }
 }
@@ -560,6 +562,7 @@ fn child_ended(kernel: &Arc<Kernel>, child: &Arc<ThreadGroup>, parent: &Arc<Thre
         child.lock().reaped = true;
         parent.lock().children.retain(|c| !Arc::ptr_eq(c, child));
         kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&child.tgid);
+        crate::syscalls::pidfd::EXITS.notify();
     }
     let info = (sig != 0).then(|| {
         let (code, st) = signal::exit_code_and_status(status);

@@ -16,7 +16,7 @@ const CAP_SYS_PTRACE: u32 = 19;
 const IOV_MAX: u64 = 1024;
 
 /// Linux's __ptrace_may_access with *_REALCREDS: may the caller inspect `t`?
-fn may_inspect(ctx: &SyscallCtx<'_>, t: &Arc<Task>) -> Result<(), Errno> {
+pub(super) fn may_inspect(ctx: &SyscallCtx<'_>, t: &Arc<Task>) -> Result<(), Errno> {
     if Arc::ptr_eq(&t.tg, &ctx.task.tg) {
         return Ok(());
     }

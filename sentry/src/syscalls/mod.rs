@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod io;
 pub mod ipc;
 pub mod mm;
+pub mod pidfd;
 pub mod process;
 pub mod sched;
 pub mod seccomp;

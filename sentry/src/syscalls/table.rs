@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, inotify, inspect, io, ipc, mm, process, sched, seccomp, signal, signalfd,
-    socket, splice, stat, sys, time, timerfd, xattr, SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, inotify, inspect, io, ipc, mm, pidfd, process, sched, seccomp, signal,
+    signalfd, socket, splice, stat, sys, time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -275,6 +275,10 @@ table! {
     SYS_recvmmsg => socket::msg::sys_recvmmsg,
     SYS_setsockopt => socket::opt::sys_setsockopt,
     SYS_getsockopt => socket::opt::sys_getsockopt,
+    // pidfd.rs
+    SYS_pidfd_open => pidfd::sys_pidfd_open,
+    SYS_pidfd_send_signal => pidfd::sys_pidfd_send_signal,
+    SYS_pidfd_getfd => pidfd::sys_pidfd_getfd,
     // inspect.rs
     SYS_kcmp => inspect::sys_kcmp,
     SYS_process_vm_readv => inspect::sys_process_vm_readv,
