@@ -67,6 +67,7 @@ corpus!(
     mknod,
     mmap_file,
     memfd_seals,
+    mlock,
     mmap_sigbus,
     o_tmpfile,
     open_flags,

@@ -91,6 +91,19 @@ pub struct ImageInfo {
     pub file_maps: Vec<(u64, u64, Vec<u8>)>,
 }
 
+/// Memory locked with mlock/mlockall. The sandbox does not pin host memory
+/// (the app process's host RLIMIT_MEMLOCK could not cover what the
+/// sandbox's root may lock); it keeps Linux's accounting and errors.
+#[derive(Clone, Debug, Default)]
+pub struct MlockState {
+    /// Locked page ranges [start, end), sorted and disjoint.
+    pub ranges: Vec<(u64, u64)>,
+    /// mlockall(MCL_CURRENT): everything mapped counts as locked.
+    pub all: bool,
+    /// mlockall(MCL_FUTURE).
+    pub future: bool,
+}
+
 /// Scheduling attributes kept for sched_getattr/sched_getscheduler (never
 /// applied on the host).
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,6 +172,8 @@ pub struct GroupState {
     pub children_usage: Usage,
     /// Set when the leader thread has exited: what /proc still shows of it.
     pub leader_exit: Option<LeaderExit>,
+    /// mlock(2) state: not inherited by children, dropped at exec.
+    pub mlock: MlockState,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -293,6 +308,7 @@ impl ThreadGroup {
                 usage: Usage::default(),
                 children_usage: Usage::default(),
                 leader_exit: None,
+                mlock: MlockState::default(),
             }),
             child_event: EventFd::new()?,
             sig_info: SigInfoQueue::default(),

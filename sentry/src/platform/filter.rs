@@ -55,8 +55,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::Below { idx: 2, limit: 100 },
         why: "memory hints; MADV_HWPOISON (100) and above, which affect host pages, trap",
     },
-    Passthrough { nr: libc::SYS_mlock, check: ArgCheck::Any, why: "bounded by RLIMIT_MEMLOCK of the app process" },
-    Passthrough { nr: libc::SYS_munlock, check: ArgCheck::Any, why: "undoes mlock on the caller's memory" },
     Passthrough { nr: libc::SYS_msync, check: ArgCheck::Any, why: "flushes the caller's own mappings" },
     Passthrough { nr: libc::SYS_mincore, check: ArgCheck::Any, why: "reads residency of the caller's own pages" },
     Passthrough {

@@ -58,6 +58,7 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     crate::kernel::signal::reset_on_exec(&ctx.task.tg);
     ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner()).caps_after_exec();
     super::fd::release_locks(ctx.task.tg.tgid, &ctx.task.files().close_on_exec());
+    ctx.task.tg.lock().mlock = Default::default();
     if let Err(e) = crate::loader::load(ctx, plan) {
         // Past the point of no return: like Linux, the process dies.
         tracing::warn!(tid = ctx.task.tid, error = ?e, "exec failed after the point of no return");

@@ -129,6 +129,11 @@ table! {
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
     SYS_membarrier => mm::sys_membarrier,
+    SYS_mlock => mm::sys_mlock,
+    SYS_mlock2 => mm::sys_mlock2,
+    SYS_munlock => mm::sys_munlock,
+    SYS_mlockall => mm::sys_mlockall,
+    SYS_munlockall => mm::sys_munlockall,
     // process.rs
     SYS_getpid => process::sys_getpid,
     SYS_getppid => process::sys_getppid,
