@@ -189,6 +189,7 @@ table! {
     // splice.rs
     SYS_splice => splice::sys_splice,
     SYS_tee => splice::sys_tee,
+    SYS_vmsplice => splice::sys_vmsplice,
     // futex.rs
     SYS_get_robust_list => futex::sys_get_robust_list,
     // sched.rs
