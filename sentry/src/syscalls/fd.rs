@@ -22,6 +22,9 @@ pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 /// exit): POSIX locks of the process on those files go (any close drops
 /// them all), and so do flock/OFD locks of descriptions closed for good,
 /// which also report their close to inotify.
+/// fcntl(F_CREATED_QUERY), Linux 6.12: F_LINUX_SPECIFIC_BASE + 4.
+const F_CREATED_QUERY: i32 = 1028;
+
 pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
     for file in files {
         locks::release_owner(file, tgid);
@@ -125,6 +128,7 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             }
             _ => Err(Errno::EBADF),
         },
+        F_CREATED_QUERY => Ok(i64::from(file.was_created())),
         // Seals exist on tmpfs (and so memfd) files only.
         libc::F_ADD_SEALS | libc::F_GET_SEALS => {
             let tmp = file.ops().as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>().ok_or(Errno::EINVAL)?;

@@ -87,7 +87,10 @@ pub fn open_file(
     let follow = flags & libc::O_NOFOLLOW == 0;
     let loc = if flags & libc::O_CREAT != 0 {
         match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
-            Created::New(f) => return Ok(f),
+            Created::New(f) => {
+                f.mark_created();
+                return Ok(f);
+            }
             // O_CREAT never opens a directory (Linux: EISDIR, even read-only).
             Created::Existing(l) if l.attr()?.is_dir() => return Err(Errno::EISDIR),
             Created::Existing(l) => l,
