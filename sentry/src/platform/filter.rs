@@ -62,6 +62,11 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::OneOf { idx: 1, and_mask: 0x7f, values: FUTEX_CMDS },
         why: "wait/wake on the caller's memory; PI and LOCK ops, which take tids, trap",
     },
+    Passthrough {
+        nr: libc::SYS_futex_waitv,
+        check: ArgCheck::Any,
+        why: "waits on futex words in the caller's memory (no tids, no PI)",
+    },
     Passthrough { nr: libc::SYS_rt_sigreturn, check: ArgCheck::Any, why: "returns from the caller's own signal frame" },
     Passthrough { nr: libc::SYS_rt_sigprocmask, check: ArgCheck::Any, why: "the calling thread's own signal mask" },
     Passthrough {
