@@ -1,6 +1,8 @@
 /* splice between pipes and files (with and without offsets), tee between
  * pipes, and the errors Linux gives for the wrong kinds of descriptors. */
 #include "common.h"
+#include <signal.h>
+#include <sys/uio.h>
 
 static void show(const char *what, long r)
 {
@@ -51,5 +53,37 @@ int main(void)
 	close(p[1]);
 	errno = 0;
 	show("from a pipe at EOF", splice(p[0], NULL, out, NULL, 4, 0));
+
+	/* vmsplice: into a pipe until it is full (never waiting once some fit), out of one. */
+	int v[2];
+	pipe(v);
+	static char big[200000];
+	memset(big, 'v', sizeof big);
+	struct iovec iv = {big, sizeof big};
+	/* How much one call takes depends on page boundaries: only "some". */
+	long took = vmsplice(v[1], &iv, 1, 0);
+	printf("vmsplice more than fits: %s\n", took > 0 && took < (long)sizeof big ? "some" : "wrong");
+	while (vmsplice(v[1], &iv, 1, SPLICE_F_NONBLOCK) > 0)
+		;
+	errno = 0;
+	show("vmsplice into a full pipe, nonblocking", vmsplice(v[1], &iv, 1, SPLICE_F_NONBLOCK));
+	char got[100];
+	struct iovec ov = {got, sizeof got};
+	errno = 0;
+	show("vmsplice out of the pipe", vmsplice(v[0], &ov, 1, 0));
+	errno = 0;
+	show("vmsplice bad flags", vmsplice(v[1], &iv, 1, 64));
+	errno = 0;
+	show("vmsplice to a file", vmsplice(out, &iv, 1, 0));
+	errno = 0;
+	show("vmsplice nothing", vmsplice(v[1], &iv, 0, 0));
+	int e[2];
+	pipe(e);
+	errno = 0;
+	show("vmsplice from an empty pipe, nonblocking", vmsplice(e[0], &ov, 1, SPLICE_F_NONBLOCK));
+	signal(SIGPIPE, SIG_IGN);
+	close(e[0]);
+	errno = 0;
+	show("vmsplice with no reader", vmsplice(e[1], &ov, 1, 0));
 	return 0;
 }

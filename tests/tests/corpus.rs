@@ -58,6 +58,7 @@ corpus!(
     ipc_sem,
     ipc_sem_undo,
     ipc_shm,
+    kcmp_vm,
     large_file,
     link,
     lseek,
@@ -65,6 +66,8 @@ corpus!(
     mkdir,
     mknod,
     mmap_file,
+    memfd_seals,
+    mlock,
     mmap_sigbus,
     o_tmpfile,
     open_flags,
@@ -73,6 +76,7 @@ corpus!(
     openat2,
     path_edge,
     perm_edges,
+    pidfd,
     pipe,
     pipe_fork,
     poll_pipe,
@@ -89,6 +93,7 @@ corpus!(
     rename,
     rmdir,
     rw_basic,
+    sched_attr,
     seccomp_filter,
     sendfile,
     shm,
@@ -113,6 +118,7 @@ corpus!(
     umask,
     unlink,
     utimensat,
+    xattr,
 );
 
 /// No program in tests/c may be silently skipped (escape_* run in

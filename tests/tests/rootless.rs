@@ -133,7 +133,13 @@ fn escape_syscalls_fail_in_a_rootless_sandbox() {
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     assert!(!out.contains("LEAK") && !out.contains(&secret), "{}", report(&o));
     let attempts = out.lines().filter(|l| l.starts_with("attempt ")).count();
-    assert_eq!(attempts, 44, "every vector was tried\n{}", report(&o));
+    // The program prints how many vectors it has; each must have been tried.
+    let total: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("attempts: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no final count\n{}", report(&o)));
+    assert!(total >= 45 && attempts == total, "every vector was tried\n{}", report(&o));
     assert_eq!(fs::read_dir(outside.path()).expect("outside dir").count(), 0, "nothing created outside");
 }
 

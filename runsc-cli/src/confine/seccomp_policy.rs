@@ -232,6 +232,9 @@ pub static SENTRY: &[Rule] = &[
         &[Eq(2, 0)],
         "KCMP_FILE only: checks an app fd is still the host file the sentry installed (large reads)",
     ),
+    when(l::SYS_kcmp, &[Eq(2, 1)], "KCMP_VM: the app's kcmp(2) of two app address spaces"),
+    when(l::SYS_kcmp, &[Eq(2, 4)], "KCMP_SIGHAND: the app's kcmp(2) of two app signal handler tables"),
+    when(l::SYS_kcmp, &[Eq(2, 5)], "KCMP_IO: the app's kcmp(2) of two app I/O contexts"),
     any(l::SYS_get_robust_list, "reads a tracee's robust-futex list head (get_robust_list of another task)"),
     // System information.
     any(l::SYS_getrandom, "random bytes for AT_RANDOM, /dev/urandom and hash seeds"),

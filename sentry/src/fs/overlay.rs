@@ -461,6 +461,32 @@ impl Inode for OvlInode {
         upper.setattr(change)
     }
 
+    fn getxattr(&self, name: &[u8]) -> VfsResult<Vec<u8>> {
+        match (self.upper(), &self.lower) {
+            (Some(u), _) => u.getxattr(name),
+            (None, Some(l)) => l.getxattr(name),
+            (None, None) => Err(Errno::ENODATA),
+        }
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> VfsResult<()> {
+        self.copy_up(false)?.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> VfsResult<Vec<Vec<u8>>> {
+        match (self.upper(), &self.lower) {
+            (Some(u), _) => u.listxattr(),
+            (None, Some(l)) => l.listxattr(),
+            (None, None) => Ok(Vec::new()),
+        }
+    }
+
+    fn removexattr(&self, name: &[u8]) -> VfsResult<()> {
+        // Nothing to copy up for a name that is not there.
+        self.getxattr(name)?;
+        self.copy_up(false)?.removexattr(name)
+    }
+
     fn lookup(&self, name: &[u8]) -> VfsResult<Arc<dyn Inode>> {
         let c = self.child(name, false)?;
         Ok(c)

@@ -18,7 +18,7 @@ mod regular;
 mod tests;
 
 use regular::RegData;
-pub use regular::{TmpfsFile, SMALL_FILE_MAX};
+pub use regular::{TmpfsFile, F_SEAL_EXEC, F_SEAL_SEAL, SMALL_FILE_MAX};
 
 /// `f_type` of tmpfs in statfs(2).
 pub const TMPFS_MAGIC: i64 = 0x0102_1994;
@@ -126,6 +126,8 @@ pub struct TmpfsInode {
     /// File type bits; never change.
     ftype: u32,
     meta: Mutex<Meta>,
+    /// Extended attributes (tmpfs keeps every namespace in memory).
+    xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
     data: Data,
 }
 
@@ -152,6 +154,7 @@ impl TmpfsInode {
             ino: next_synthetic_ino(),
             ftype: mode & S_IFMT,
             meta: Mutex::new(Meta { mode, uid, gid, nlink, rdev, atime: t, mtime: t, ctime: t }),
+            xattrs: Mutex::new(BTreeMap::new()),
             data,
         })
     }
@@ -364,6 +367,12 @@ impl Inode for TmpfsInode {
                 _ => return Err(Errno::EINVAL),
             }
         }
+        if let (Some(mode), Ok(seals)) = (change.mode, self.seals()) {
+            // F_SEAL_EXEC freezes the execute bits.
+            if seals & regular::F_SEAL_EXEC != 0 && (self.meta().mode ^ mode) & 0o111 != 0 {
+                return Err(Errno::EPERM);
+            }
+        }
         self.set_times(change.atime, change.mtime)?;
         if change.mode.is_none() && change.uid.is_none() && change.gid.is_none() {
             return Ok(());
@@ -385,6 +394,33 @@ impl Inode for TmpfsInode {
             m.gid = gid;
         }
         m.ctime = now();
+        Ok(())
+    }
+
+    fn getxattr(&self, name: &[u8]) -> VfsResult<Vec<u8>> {
+        lock(&self.xattrs).get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> VfsResult<()> {
+        let mut x = lock(&self.xattrs);
+        match (x.contains_key(name), flags) {
+            (true, libc::XATTR_CREATE) => return Err(Errno::EEXIST),
+            (false, libc::XATTR_REPLACE) => return Err(Errno::ENODATA),
+            _ => {}
+        }
+        x.insert(name.to_vec(), value.to_vec());
+        drop(x);
+        self.meta().ctime = now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> VfsResult<Vec<Vec<u8>>> {
+        Ok(lock(&self.xattrs).keys().cloned().collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> VfsResult<()> {
+        lock(&self.xattrs).remove(name).ok_or(Errno::ENODATA)?;
+        self.meta().ctime = now();
         Ok(())
     }
 

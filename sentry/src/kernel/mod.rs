@@ -160,6 +160,13 @@ impl Kernel {
         self.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.get(&pid).and_then(|w| w.upgrade())
     }
 
+    /// Whether a live task outside `tg` uses fd table `files` (CLONE_FILES).
+    pub fn files_shared_outside(&self, tg: &Arc<ThreadGroup>, files: &Arc<crate::vfs::FdTable>) -> bool {
+        let tasks: Vec<_> =
+            self.pids.lock().unwrap_or_else(|e| e.into_inner()).tasks.values().filter_map(|w| w.upgrade()).collect();
+        tasks.iter().any(|t| !Arc::ptr_eq(&t.tg, tg) && Arc::ptr_eq(&t.files(), files))
+    }
+
     pub fn all_groups(&self) -> Vec<Arc<ThreadGroup>> {
         let pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<_> = pids.groups.values().filter_map(|w| w.upgrade()).collect();

@@ -481,8 +481,15 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         return;
     }
     let tg = &task.tg;
-    // The whole process is gone: close its files and tell the parent.
-    crate::syscalls::fd::release_locks(tg.tgid, &task.files().clear());
+    // The whole process is gone: close its files (unless another process
+    // shares the table: CLONE_FILES) and tell the parent.
+    let files = task.files();
+    let closed = if kernel.files_shared_outside(tg, &files) {
+        files.list().into_iter().map(|(_, f)| f).collect()
+    } else {
+        files.clear()
+    };
+    crate::syscalls::fd::release_locks(tg.tgid, &closed);
     crate::syscalls::ipc::sem::exit_undo(tg);
     let parent = tg.parent();
     let orphans = {
@@ -491,6 +498,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         st.exit_uid = task.creds().ruid;
         std::mem::take(&mut st.children)
     };
+    crate::syscalls::pidfd::EXITS.notify();
     reparent_orphans(kernel, tg, orphans);
     if tg.tgid == 1 {
         kernel.set_init_exit(match status {
@@ -504,6 +512,7 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         None => {
             tg.lock().reaped = true;
             kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&tg.tgid);
+            crate::syscalls::pidfd::EXITS.notify();
         }
     }
 }
@@ -553,6 +562,7 @@ fn child_ended(kernel: &Arc<Kernel>, child: &Arc<ThreadGroup>, parent: &Arc<Thre
         child.lock().reaped = true;
         parent.lock().children.retain(|c| !Arc::ptr_eq(c, child));
         kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&child.tgid);
+        crate::syscalls::pidfd::EXITS.notify();
     }
     let info = (sig != 0).then(|| {
         let (code, st) = signal::exit_code_and_status(status);
@@ -619,7 +629,18 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     let task = Task::new(tid, host_tid, tg.clone(), fs, files, parent.creds(), parent.comm())?;
     task.set_affinity(parent.cpus.lock().unwrap_or_else(|e| e.into_inner()).clone());
     let (policy, prio) = parent.sched();
-    task.set_sched(policy, prio);
+    let extra = *parent.sched_extra.lock().unwrap_or_else(|e| e.into_inner());
+    if extra.reset_on_fork && !thread {
+        // Real-time and deadline policies fall back to the default one at
+        // nice 0; a fair one only loses a negative nice.
+        let rt = matches!(policy, 1 | 2 | 6);
+        task.set_sched(if rt { 0 } else { policy }, 0);
+        let mut st = tg.lock();
+        st.nice = if rt { 0 } else { st.nice.max(0) };
+    } else {
+        task.set_sched(policy, prio);
+        *task.sched_extra.lock().unwrap_or_else(|e| e.into_inner()) = extra;
+    }
     // Seccomp filters are inherited by threads and children alike.
     task.seccomp_mode
         .store(parent.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed), std::sync::atomic::Ordering::Relaxed);

@@ -91,6 +91,29 @@ pub struct ImageInfo {
     pub file_maps: Vec<(u64, u64, Vec<u8>)>,
 }
 
+/// Memory locked with mlock/mlockall. The sandbox does not pin host memory
+/// (the app process's host RLIMIT_MEMLOCK could not cover what the
+/// sandbox's root may lock); it keeps Linux's accounting and errors.
+#[derive(Clone, Debug, Default)]
+pub struct MlockState {
+    /// Locked page ranges [start, end), sorted and disjoint.
+    pub ranges: Vec<(u64, u64)>,
+    /// mlockall(MCL_CURRENT): everything mapped counts as locked.
+    pub all: bool,
+    /// mlockall(MCL_FUTURE).
+    pub future: bool,
+}
+
+/// Scheduling attributes kept for sched_getattr/sched_getscheduler (never
+/// applied on the host).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SchedExtra {
+    /// SCHED_DEADLINE runtime, deadline and period (ns).
+    pub dl: (u64, u64, u64),
+    /// SCHED_RESET_ON_FORK: children start with the default policy.
+    pub reset_on_fork: bool,
+}
+
 /// How a process ended, as wait(2) reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -149,6 +172,8 @@ pub struct GroupState {
     pub children_usage: Usage,
     /// Set when the leader thread has exited: what /proc still shows of it.
     pub leader_exit: Option<LeaderExit>,
+    /// mlock(2) state: not inherited by children, dropped at exec.
+    pub mlock: MlockState,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -283,6 +308,7 @@ impl ThreadGroup {
                 usage: Usage::default(),
                 children_usage: Usage::default(),
                 leader_exit: None,
+                mlock: MlockState::default(),
             }),
             child_event: EventFd::new()?,
             sig_info: SigInfoQueue::default(),
@@ -346,6 +372,8 @@ pub struct Task {
     pub cpus: Mutex<Vec<usize>>,
     /// Scheduling policy and static priority (sched_setscheduler); not applied on the host.
     pub policy: Mutex<(i32, i32)>,
+    /// The scheduling attributes beyond policy and priority.
+    pub sched_extra: Mutex<SchedExtra>,
     /// Set once the thread is taken out of its process's thread list (at its
     /// exit stop): whether it was the last one.
     pub detached: std::sync::OnceLock<bool>,
@@ -379,6 +407,7 @@ impl Task {
             sig_info: SigInfoQueue::default(),
             cpus: Mutex::default(),
             policy: Mutex::default(),
+            sched_extra: Mutex::default(),
             detached: std::sync::OnceLock::new(),
             seccomp_mode: Default::default(),
         }))

@@ -22,6 +22,9 @@ pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 /// exit): POSIX locks of the process on those files go (any close drops
 /// them all), and so do flock/OFD locks of descriptions closed for good,
 /// which also report their close to inotify.
+/// fcntl(F_CREATED_QUERY), Linux 6.12: F_LINUX_SPECIFIC_BASE + 4.
+const F_CREATED_QUERY: i32 = 1028;
+
 pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
     for file in files {
         locks::release_owner(file, tgid);
@@ -117,7 +120,7 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
             locks::fcntl_lock(ctx, &file, cmd, arg)
         }
-        // Pipe sizes and memfd seals are the host object's own state.
+        // Pipe sizes are the host pipe's own state.
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => match file.ops().host_fd() {
             Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
                 let size = (arg as i64).clamp(4096, 1 << 20) as i32;
@@ -125,10 +128,18 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             }
             _ => Err(Errno::EBADF),
         },
-        libc::F_ADD_SEALS | libc::F_GET_SEALS => match file.ops().host_fd() {
-            Some(h) => host_fcntl(h, cmd, arg as i32),
-            None => Err(Errno::EINVAL),
-        },
+        F_CREATED_QUERY => Ok(i64::from(file.was_created())),
+        // Seals exist on tmpfs (and so memfd) files only.
+        libc::F_ADD_SEALS | libc::F_GET_SEALS => {
+            let tmp = file.ops().as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>().ok_or(Errno::EINVAL)?;
+            if cmd == libc::F_GET_SEALS {
+                return tmp.inode().seals().map(i64::from);
+            }
+            if !file.writable() {
+                return Err(Errno::EPERM);
+            }
+            tmp.inode().add_seals(arg as u32).map(|()| 0)
+        }
         libc::F_SETOWN => {
             let who = arg as i32;
             match who {
@@ -275,7 +286,10 @@ pub fn sys_memfd_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     const MFD_HUGETLB: u32 = 4;
     const MFD_NOEXEC_SEAL: u32 = 8;
     const MFD_EXEC: u32 = 0x10;
-    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC | (0x3f << 26)) != 0 {
+    let known = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
+    // A huge page size (bits 26..31) only goes with MFD_HUGETLB.
+    let allowed = if flags & MFD_HUGETLB != 0 { known | (0x3f << 26) } else { known };
+    if flags & !allowed != 0 || (flags & MFD_EXEC != 0 && flags & MFD_NOEXEC_SEAL != 0) {
         return Err(Errno::EINVAL);
     }
     if flags & MFD_HUGETLB != 0 {
@@ -286,10 +300,17 @@ pub fn sys_memfd_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let creds = ctx.task.creds().fs();
     // Each memfd is an unlinked file of a private tmpfs, so it can be mmapped and sized like any file.
     let dir = crate::fs::tmpfs::new_tmpfs(0o700, 0, 0);
-    let args =
-        crate::vfs::CreateArgs { mode: crate::vfs::S_IFREG | 0o777, rdev: 0, flags: libc::O_RDWR, creds: &creds };
+    let perm = if flags & MFD_NOEXEC_SEAL != 0 { 0o666 } else { 0o777 };
+    let args = crate::vfs::CreateArgs { mode: crate::vfs::S_IFREG | perm, rdev: 0, flags: libc::O_RDWR, creds: &creds };
     let (inode, ops) = dir.create(b"memfd", &args)?;
     dir.unlink(b"memfd")?;
+    if let Some(tmp) = ops.as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>() {
+        if flags & MFD_NOEXEC_SEAL != 0 {
+            tmp.inode().allow_sealing(crate::fs::tmpfs::F_SEAL_EXEC)?;
+        } else if flags & MFD_ALLOW_SEALING != 0 {
+            tmp.inode().allow_sealing(0)?;
+        }
+    }
     let shown = format!("/memfd:{} (deleted)", String::from_utf8_lossy(&name));
     let file = OpenFile::new_anon(ops, Some(inode), libc::O_RDWR | crate::vfs::file::O_LARGEFILE, shown);
     ctx.task.files().install(file, flags & MFD_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)

@@ -11,7 +11,7 @@ use super::{SyscallCtx, AT_FDCWD};
 use crate::kernel::creds::CAP_FSETID;
 use crate::vfs::path::ResolveFlags;
 use crate::vfs::perm::{is_owner, may_access, MAY_EXEC, MAY_READ, MAY_WRITE};
-use crate::vfs::{CreateArgs, FileOps, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
+use crate::vfs::{CreateArgs, FileOps, Inode, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
 
 /// What an O_PATH open returns: a handle with no I/O.
 struct PathOnly;
@@ -87,7 +87,10 @@ pub fn open_file(
     let follow = flags & libc::O_NOFOLLOW == 0;
     let loc = if flags & libc::O_CREAT != 0 {
         match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
-            Created::New(f) => return Ok(f),
+            Created::New(f) => {
+                f.mark_created();
+                return Ok(f);
+            }
             // O_CREAT never opens a directory (Linux: EISDIR, even read-only).
             Created::Existing(l) if l.attr()?.is_dir() => return Err(Errno::EISDIR),
             Created::Existing(l) => l,
@@ -384,11 +387,18 @@ pub fn sys_faccessat2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 fn chmod_loc(ctx: &SyscallCtx<'_>, loc: &Location, mode: u32) -> SysResult {
-    let attr = loc.attr()?;
+    check_writable_mount(loc)?;
+    chmod_inode(ctx, loc.inode(), mode)?;
+    super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
+    Ok(0)
+}
+
+/// chmod of an inode (a path's, or an anonymous file's such as a memfd).
+fn chmod_inode(ctx: &SyscallCtx<'_>, inode: &Arc<dyn Inode>, mode: u32) -> SysResult {
+    let attr = inode.attr()?;
     if !is_owner(&attr, &ctx.task.creds().fs()) {
         return Err(Errno::EPERM);
     }
-    check_writable_mount(loc)?;
     // Linux drops S_ISGID when the caller is not in the file's group and
     // lacks CAP_FSETID (the call still succeeds).
     let creds = ctx.task.creds();
@@ -396,8 +406,7 @@ fn chmod_loc(ctx: &SyscallCtx<'_>, loc: &Location, mode: u32) -> SysResult {
     if mode & libc::S_ISGID != 0 && !creds.fs().in_group(attr.gid) && !creds.has_cap(CAP_FSETID) {
         mode &= !libc::S_ISGID;
     }
-    loc.inode().setattr(&SetAttr { mode: Some(mode), ..Default::default() })?;
-    super::inotify::loc_event(loc, super::inotify::IN_ATTRIB);
+    inode.setattr(&SetAttr { mode: Some(mode), ..Default::default() })?;
     Ok(0)
 }
 
@@ -412,9 +421,10 @@ pub fn sys_fchmod(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if f.is_path_only() {
         return Err(Errno::EBADF);
     }
-    match f.location() {
-        Some(loc) => chmod_loc(ctx, &loc.clone(), a[1] as u32),
-        None => Ok(0),
+    match (f.location(), f.inode()) {
+        (Some(loc), _) => chmod_loc(ctx, &loc.clone(), a[1] as u32),
+        (None, Some(inode)) => chmod_inode(ctx, &inode.clone(), a[1] as u32),
+        (None, None) => Ok(0),
     }
 }
 

@@ -692,3 +692,16 @@ pub fn sys_fadvise64(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     // Advice only: the page cache of donated host files is the host's business.
     Ok(0)
 }
+
+/// readahead(2): a hint for regular files (the host's page cache decides);
+/// EBADF unless open for reading, EINVAL for anything that is not a file.
+pub fn sys_readahead(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let f = ctx.file(a[0] as i32)?;
+    if f.is_path_only() || !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    if f.attr()?.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}

@@ -135,3 +135,157 @@ fn map_zero_read_only(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
     crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }
+
+/// membarrier(2) runs on the host in the app's own process: registrations
+/// and barriers concern that process's threads, which are host threads, so
+/// the host's answer is exactly the sandbox's.
+pub fn sys_membarrier(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    Errno::result(ctx.run_in_place(libc::SYS_membarrier as u64, &[])?)
+}
+
+const CAP_IPC_LOCK: u32 = 14;
+const MCL_CURRENT: u64 = 1;
+const MCL_FUTURE: u64 = 2;
+const MCL_ONFAULT: u64 = 4;
+const MLOCK_ONFAULT: u64 = 1;
+
+/// Linux's can_do_mlock: a non-zero RLIMIT_MEMLOCK or CAP_IPC_LOCK.
+fn can_lock(ctx: &SyscallCtx<'_>) -> Result<(u64, bool), Errno> {
+    let limit = ctx.task.tg.rlimit(libc::RLIMIT_MEMLOCK as usize).rlim_cur;
+    let privileged = ctx.task.creds().has_cap(CAP_IPC_LOCK);
+    if limit == 0 && !privileged {
+        return Err(Errno::EPERM);
+    }
+    Ok((limit, privileged))
+}
+
+/// The page range an mlock-family call covers: EINVAL if it wraps.
+fn lock_range(addr: u64, len: u64) -> Result<(u64, u64), Errno> {
+    let start = addr & !(PAGE - 1);
+    let len =
+        len.checked_add(addr & (PAGE - 1)).and_then(|l| l.checked_add(PAGE - 1)).ok_or(Errno::ENOMEM)? & !(PAGE - 1);
+    let end = start.checked_add(len).ok_or(Errno::EINVAL)?;
+    Ok((start, end))
+}
+
+/// ENOMEM unless all of [start, end) is mapped: msync(MS_ASYNC) in the app
+/// checks exactly that and changes nothing.
+fn check_mapped(ctx: &mut SyscallCtx<'_>, start: u64, end: u64) -> Result<(), Errno> {
+    if end == start {
+        return Ok(());
+    }
+    Errno::result(ctx.inject(libc::SYS_msync, [start, end - start, libc::MS_ASYNC as u64, 0, 0, 0])?).map(|_| ())
+}
+
+fn locked_bytes(ranges: &[(u64, u64)]) -> u64 {
+    ranges.iter().map(|(s, e)| e - s).sum()
+}
+
+/// The process's mapped size (VmSize), for mlockall(MCL_CURRENT) limits.
+fn mapped_bytes(ctx: &SyscallCtx<'_>) -> u64 {
+    let statm = crate::confine::read_host_proc(&format!("{}/statm", ctx.task.tg.host_pid())).unwrap_or_default();
+    let pages: u64 =
+        String::from_utf8_lossy(&statm).split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * PAGE
+}
+
+/// Adds (or, with `lock` false, removes) [start, end) in a sorted, disjoint range list.
+fn update_ranges(ranges: &mut Vec<(u64, u64)>, start: u64, end: u64, lock: bool) {
+    let mut out = Vec::with_capacity(ranges.len() + 2);
+    let (mut s, mut e) = (start, end);
+    for &(a, b) in ranges.iter() {
+        if b < s || a > e || (!lock && (b <= s || a >= e)) {
+            out.push((a, b));
+        } else if lock {
+            s = s.min(a);
+            e = e.max(b);
+        } else {
+            if a < start {
+                out.push((a, start));
+            }
+            if b > end {
+                out.push((end, b));
+            }
+        }
+    }
+    if lock {
+        out.push((s, e));
+    }
+    out.sort_unstable();
+    *ranges = out;
+}
+
+fn do_mlock(ctx: &mut SyscallCtx<'_>, addr: u64, len: u64) -> SysResult {
+    let (limit, privileged) = can_lock(ctx)?;
+    let (start, end) = lock_range(addr, len)?;
+    if !privileged {
+        let mut after = ctx.task.tg.lock().mlock.ranges.clone();
+        update_ranges(&mut after, start, end, true);
+        if locked_bytes(&after) > limit {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    check_mapped(ctx, start, end)?;
+    if end > start {
+        update_ranges(&mut ctx.task.tg.lock().mlock.ranges, start, end, true);
+    }
+    Ok(0)
+}
+
+pub fn sys_mlock(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    do_mlock(ctx, a[0], a[1])
+}
+
+pub fn sys_mlock2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    if a[2] & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_mlock(ctx, a[0], a[1])
+}
+
+pub fn sys_munlock(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (start, end) = lock_range(a[0], a[1])?;
+    check_mapped(ctx, start, end)?;
+    let mut st = ctx.task.tg.lock();
+    update_ranges(&mut st.mlock.ranges, start, end, false);
+    st.mlock.all = false;
+    Ok(0)
+}
+
+pub fn sys_mlockall(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let flags = a[0];
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
+        return Err(Errno::EINVAL);
+    }
+    let (limit, privileged) = can_lock(ctx)?;
+    if flags & MCL_CURRENT != 0 && !privileged && mapped_bytes(ctx) > limit {
+        return Err(Errno::ENOMEM);
+    }
+    let mut st = ctx.task.tg.lock();
+    st.mlock.all = flags & MCL_CURRENT != 0;
+    st.mlock.future = flags & MCL_FUTURE != 0;
+    Ok(0)
+}
+
+pub fn sys_munlockall(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
+    ctx.task.tg.lock().mlock = Default::default();
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::update_ranges;
+
+    #[test]
+    fn lock_ranges_merge_and_split() {
+        let mut r = Vec::new();
+        update_ranges(&mut r, 0x1000, 0x3000, true);
+        update_ranges(&mut r, 0x5000, 0x6000, true);
+        update_ranges(&mut r, 0x2000, 0x5000, true);
+        assert_eq!(r, vec![(0x1000, 0x6000)]);
+        update_ranges(&mut r, 0x2000, 0x3000, false);
+        assert_eq!(r, vec![(0x1000, 0x2000), (0x3000, 0x6000)]);
+        update_ranges(&mut r, 0x0, 0x10000, false);
+        assert!(r.is_empty());
+    }
+}

@@ -58,6 +58,7 @@ fn exec_common(ctx: &mut SyscallCtx<'_>, dirfd: i32, pathp: u64, argvp: u64, env
     crate::kernel::signal::reset_on_exec(&ctx.task.tg);
     ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner()).caps_after_exec();
     super::fd::release_locks(ctx.task.tg.tgid, &ctx.task.files().close_on_exec());
+    ctx.task.tg.lock().mlock = Default::default();
     if let Err(e) = crate::loader::load(ctx, plan) {
         // Past the point of no return: like Linux, the process dies.
         tracing::warn!(tid = ctx.task.tid, error = ?e, "exec failed after the point of no return");
@@ -101,6 +102,12 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     let thread = flags & libc::CLONE_THREAD as u64 != 0;
     if thread && flags & libc::CLONE_SIGHAND as u64 == 0
         || flags & libc::CLONE_SIGHAND as u64 != 0 && flags & libc::CLONE_VM as u64 == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    // CLONE_PIDFD returns the pidfd where CLONE_PARENT_SETTID would put the id.
+    if flags & libc::CLONE_PIDFD as u64 != 0
+        && (thread || flags & (libc::CLONE_PARENT_SETTID | libc::CLONE_DETACHED) as u64 != 0)
     {
         return Err(Errno::EINVAL);
     }
@@ -158,6 +165,12 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     }
     if flags & libc::CLONE_PARENT_SETTID as u64 != 0 {
         let _ = ctx.mem.write_val(c.parent_tid, &child.tid);
+    }
+    if flags & libc::CLONE_PIDFD as u64 != 0 {
+        let file = super::pidfd::new_pidfd(child.tg.clone(), None, false);
+        if let Ok(fd) = ctx.task.files().install(file, true, 0, ctx.task.nofile_limit()) {
+            let _ = ctx.mem.write_val(c.parent_tid, &fd);
+        }
     }
     let mut regs = *ctx.regs()?;
     regs.rax = 0;
@@ -340,6 +353,7 @@ fn find_event(
             drop(st);
             c.lock().reaped = true;
             ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.remove(&pid);
+            super::pidfd::EXITS.notify();
             return Ok(Some((pid, WaitEvent::Exited(e), used)));
         }
         return Ok(Some((pid, WaitEvent::Exited(e), Usage::default())));
@@ -416,10 +430,20 @@ pub fn sys_waitid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if options & !known != 0 || options & (libc::WEXITED | libc::WSTOPPED | libc::WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
+    const P_PIDFD: u32 = 3;
+    let mut pidfd_nonblock = false;
     let sel = match idtype {
         libc::P_ALL => Selector::Any,
         libc::P_PID => Selector::Pid(id),
         libc::P_PGID => Selector::Pgid(if id == 0 { ctx.task.tg.lock().pgid } else { id }),
+        P_PIDFD => {
+            let (file, tg) = super::pidfd::pidfd_of(ctx, id)?;
+            // A non-blocking pidfd makes the wait non-blocking: EAGAIN, not 0.
+            if file.flags() & libc::O_NONBLOCK != 0 && options & libc::WNOHANG == 0 {
+                pidfd_nonblock = true;
+            }
+            Selector::Pid(tg.tgid)
+        }
         _ => return Err(Errno::EINVAL),
     };
     let want = WaitFor {
@@ -428,7 +452,11 @@ pub fn sys_waitid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         continued: options & libc::WCONTINUED != 0,
         options,
     };
-    let r = wait_common(ctx, sel, want, options & libc::WNOHANG != 0, options & libc::WNOWAIT != 0)?;
+    let nohang = options & libc::WNOHANG != 0 || pidfd_nonblock;
+    let r = wait_common(ctx, sel, want, nohang, options & libc::WNOWAIT != 0)?;
+    if r.is_none() && pidfd_nonblock {
+        return Err(Errno::EAGAIN);
+    }
     if infop != 0 {
         let mut si = Siginfo::default();
         if let Some((pid, event, _)) = r {

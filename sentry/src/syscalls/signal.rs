@@ -20,7 +20,7 @@ fn check_sig(sig: u64) -> Result<i32, Errno> {
 
 /// Linux's kill permission: privilege, or a matching real/effective uid against
 /// the target's real/saved uid; SIGCONT within one session is always allowed.
-fn may_signal(ctx: &SyscallCtx<'_>, me: &Creds, target: &Task, sig: i32) -> bool {
+pub(super) fn may_signal(ctx: &SyscallCtx<'_>, me: &Creds, target: &Task, sig: i32) -> bool {
     if me.has_cap(crate::kernel::creds::CAP_KILL) {
         return true;
     }
@@ -43,7 +43,20 @@ fn signal_groups(ctx: &SyscallCtx<'_>, info: Siginfo, pick: impl Fn(&ThreadGroup
     let me = ctx.task.creds();
     let (mut matched, mut sent) = (false, false);
     for g in ctx.kernel.all_groups() {
-        if g.lock().exit.is_some() || !pick(&g) {
+        if !pick(&g) {
+            continue;
+        }
+        let zombie = {
+            let st = g.lock();
+            st.exit.is_some().then_some(st.exit_uid)
+        };
+        if let Some(uid) = zombie {
+            // A zombie can still be signalled (the signal is dropped), by
+            // whoever could have signalled the live process.
+            matched = true;
+            if me.has_cap(crate::kernel::creds::CAP_KILL) || me.euid == uid || me.ruid == uid {
+                sent = true;
+            }
             continue;
         }
         let Some(target) = some_task(ctx, &g) else { continue };
@@ -72,7 +85,7 @@ pub fn send_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
     ksig::send_to_task(ctx.task, info, Some(ctx.task));
 }
 
-fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysResult {
+pub(super) fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysResult {
     match pid {
         p if p > 0 => signal_groups(ctx, info, |g| g.tgid == p),
         0 => {

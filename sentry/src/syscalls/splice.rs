@@ -99,3 +99,73 @@ pub fn sys_tee(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         ctx.block(&[events], -1)?;
     }
 }
+
+/// vmsplice: the app's memory into a pipe (its write end) or out of it (its
+/// read end). The sentry copies (SPLICE_F_GIFT gives pages to no one), which
+/// is what Linux does for the read direction and what an app sees in both.
+pub fn sys_vmsplice(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let (fd, iov, cnt, flags) = (a[0] as i32, a[1], a[2], a[3]);
+    if flags & !SPLICE_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = ctx.file(fd)?;
+    let to_pipe = if f.writable() {
+        true
+    } else if f.readable() {
+        false
+    } else {
+        return Err(Errno::EBADF);
+    };
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let iovs = ctx.mem.read_iovecs(iov, cnt)?;
+    if iovs.iter().all(|v| v.iov_len == 0) {
+        return Ok(0);
+    }
+    if !is_pipe(&f) {
+        return Err(Errno::EBADF);
+    }
+    if flags & SPLICE_F_NONBLOCK != 0 {
+        let ready = if to_pipe { f.ops().poll(libc::POLLOUT) } else { f.ops().poll(libc::POLLIN | libc::POLLHUP) };
+        if ready == 0 {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    if !to_pipe {
+        return super::io::sys_readv(ctx, [fd as u64, iov, cnt, 0, 0, 0]);
+    }
+    // Unlike write(2), vmsplice returns once the pipe is full: it waits only
+    // while nothing at all fits.
+    let host = f.ops().host_fd().ok_or(Errno::EBADF)?;
+    let mut data = Vec::new();
+    for v in &iovs {
+        let want = (v.iov_len as usize).min((1 << 20) - data.len());
+        let start = data.len();
+        data.resize(start + want, 0);
+        let got = ctx.mem.read_partial(v.iov_base, &mut data[start..]);
+        if got < want {
+            data.truncate(start + got);
+            if data.is_empty() {
+                return Err(Errno::EFAULT);
+            }
+            break;
+        }
+    }
+    loop {
+        // SAFETY: a host pipe fd the sentry owns (non-blocking); data is a live buffer.
+        let n = unsafe { libc::write(host, data.as_ptr().cast(), data.len()) };
+        if n >= 0 {
+            super::sigio::poke();
+            return Ok(n as i64);
+        }
+        let e = Errno::last();
+        if e == Errno::EPIPE {
+            super::signal::send_to_self(ctx, libc::SIGPIPE);
+        }
+        if e != Errno::EAGAIN || flags & SPLICE_F_NONBLOCK != 0 || f.nonblocking() {
+            return Err(e);
+        }
+        ctx.block(&[(host, libc::POLLOUT)], -1)?;
+    }
+}

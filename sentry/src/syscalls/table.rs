@@ -4,8 +4,8 @@
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
-    caps, creds, dir, epoll, fd, file, futex, inotify, io, ipc, mm, process, sched, seccomp, signal, signalfd, socket,
-    splice, stat, sys, time, timerfd, xattr, SyscallCtx,
+    caps, creds, dir, epoll, fd, file, futex, inotify, inspect, io, ipc, mm, pidfd, process, sched, seccomp, signal,
+    signalfd, socket, splice, stat, sys, time, timerfd, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -74,6 +74,7 @@ table! {
     SYS_getdents64 => io::sys_getdents64,
     SYS_getdents => io::sys_getdents,
     SYS_fadvise64 => io::sys_fadvise64,
+    SYS_readahead => io::sys_readahead,
     // file.rs: opening and attributes
     SYS_open => file::sys_open,
     SYS_openat => file::sys_openat,
@@ -127,6 +128,12 @@ table! {
     // mm.rs
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
+    SYS_membarrier => mm::sys_membarrier,
+    SYS_mlock => mm::sys_mlock,
+    SYS_mlock2 => mm::sys_mlock2,
+    SYS_munlock => mm::sys_munlock,
+    SYS_mlockall => mm::sys_mlockall,
+    SYS_munlockall => mm::sys_munlockall,
     // process.rs
     SYS_getpid => process::sys_getpid,
     SYS_getppid => process::sys_getppid,
@@ -182,6 +189,7 @@ table! {
     // splice.rs
     SYS_splice => splice::sys_splice,
     SYS_tee => splice::sys_tee,
+    SYS_vmsplice => splice::sys_vmsplice,
     // futex.rs
     SYS_get_robust_list => futex::sys_get_robust_list,
     // sched.rs
@@ -195,6 +203,8 @@ table! {
     SYS_sched_getparam => sched::sys_sched_getparam,
     SYS_sched_setparam => sched::sys_sched_setparam,
     SYS_sched_rr_get_interval => sched::sys_sched_rr_get_interval,
+    SYS_sched_setattr => sched::sys_sched_setattr,
+    SYS_sched_getattr => sched::sys_sched_getattr,
     SYS_getpriority => sched::sys_getpriority,
     SYS_setpriority => sched::sys_setpriority,
     // time.rs (the rest of the clock and timer calls are passthrough)
@@ -271,6 +281,14 @@ table! {
     SYS_recvmmsg => socket::msg::sys_recvmmsg,
     SYS_setsockopt => socket::opt::sys_setsockopt,
     SYS_getsockopt => socket::opt::sys_getsockopt,
+    // pidfd.rs
+    SYS_pidfd_open => pidfd::sys_pidfd_open,
+    SYS_pidfd_send_signal => pidfd::sys_pidfd_send_signal,
+    SYS_pidfd_getfd => pidfd::sys_pidfd_getfd,
+    // inspect.rs
+    SYS_kcmp => inspect::sys_kcmp,
+    SYS_process_vm_readv => inspect::sys_process_vm_readv,
+    SYS_process_vm_writev => inspect::sys_process_vm_writev,
     // xattr.rs
     SYS_getxattr => xattr::sys_getxattr,
     SYS_lgetxattr => xattr::sys_lgetxattr,

@@ -68,6 +68,8 @@ pub struct OpenFile {
     anon_name: Option<String>,
     /// F_SETOWN/F_SETSIG state.
     owner: Mutex<AsyncOwner>,
+    /// The open created the file (F_CREATED_QUERY).
+    created: std::sync::atomic::AtomicBool,
 }
 
 impl OpenFile {
@@ -82,6 +84,7 @@ impl OpenFile {
             dir_snapshot: Mutex::new(None),
             anon_name: None,
             owner: Mutex::new(AsyncOwner::default()),
+            created: Default::default(),
         })
     }
 
@@ -96,7 +99,18 @@ impl OpenFile {
             dir_snapshot: Mutex::new(None),
             anon_name: Some(name),
             owner: Mutex::new(AsyncOwner::default()),
+            created: Default::default(),
         })
+    }
+
+    /// Records that the open creating this file made it (O_CREAT).
+    pub fn mark_created(&self) {
+        self.created.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// F_CREATED_QUERY: whether the open that made this description created the file.
+    pub fn was_created(&self) -> bool {
+        self.created.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn ops(&self) -> &Arc<dyn FileOps> {

@@ -250,6 +250,28 @@ pub trait Inode: Send + Sync + 'static {
         Err(Errno::EPERM)
     }
 
+    /// Extended attribute `name` (with its namespace prefix, e.g. `user.x`).
+    /// File systems that store none answer ENODATA, as Linux does for a name
+    /// that is not set.
+    fn getxattr(&self, _name: &[u8]) -> VfsResult<Vec<u8>> {
+        Err(Errno::ENODATA)
+    }
+
+    /// Sets extended attribute `name`; `flags` is XATTR_CREATE, XATTR_REPLACE
+    /// or 0 (already validated).
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> VfsResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Names of the extended attributes set on this inode.
+    fn listxattr(&self) -> VfsResult<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+
+    fn removexattr(&self, _name: &[u8]) -> VfsResult<()> {
+        Err(Errno::ENODATA)
+    }
+
     fn statfs(&self) -> VfsResult<StatFs> {
         Ok(StatFs { f_type: 0x0102_1994, f_bsize: 4096, f_namelen: 255, f_frsize: 4096, ..Default::default() })
     }

@@ -84,7 +84,17 @@ impl OvlInode {
             // Again: creation may have dropped set-ID bits.
             sa.mode = Some(perm);
         }
-        let r = up.setattr(&sa);
+        let mut r = up.setattr(&sa);
+        // Extended attributes come along, as with overlayfs (none from a lower
+        // layer that stores none).
+        for name in lower.listxattr().unwrap_or_default() {
+            if r.is_err() {
+                break;
+            }
+            if let Ok(v) = lower.getxattr(&name) {
+                r = up.setxattr(&name, &v, 0).or_else(|e| if e == Errno::EOPNOTSUPP { Ok(()) } else { Err(e) });
+            }
+        }
         if r.is_err() && la.file_type() != S_IFLNK {
             let _ = if la.is_dir() { parent_upper.rmdir(&name) } else { parent_upper.unlink(&name) };
             r?;

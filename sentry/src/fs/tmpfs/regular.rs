@@ -5,6 +5,7 @@
 
 use std::any::Any;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::{host_timespec, lock, Data, Meta, TmpfsInode};
@@ -14,10 +15,24 @@ use crate::vfs::{now, Attr, Errno, FileOps, TimeSet, Timespec, VfsResult};
 /// Largest file kept in sentry memory.
 pub const SMALL_FILE_MAX: u64 = 64 * 1024;
 
-#[derive(Default)]
+/// fcntl(2)'s file seals.
+pub const F_SEAL_SEAL: u32 = 0x1;
+pub const F_SEAL_SHRINK: u32 = 0x2;
+pub const F_SEAL_GROW: u32 = 0x4;
+pub const F_SEAL_WRITE: u32 = 0x8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+pub const F_SEAL_EXEC: u32 = 0x20;
+const ALL_SEALS: u32 = 0x3f;
+/// The seals the host memfd enforces (on the sentry's writes and truncates,
+/// and on the app's shared mappings).
+const DATA_SEALS: u32 = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE;
+
 pub(super) struct RegData {
     /// Contents while small. Promotion happens under this lock.
     small: Mutex<Vec<u8>>,
+    /// F_SEAL_* set on the file. A tmpfs file starts sealed against sealing
+    /// (F_SEAL_SEAL) unless memfd_create allowed it. Changed under `small`.
+    seals: AtomicU32,
     /// Set once and never cleared, so I/O uses it without the lock.
     memfd: OnceLock<HostFile>,
     /// The memfd's ctime right after promotion: until the data changes, the
@@ -25,9 +40,21 @@ pub(super) struct RegData {
     base_ctime: OnceLock<Timespec>,
 }
 
+impl Default for RegData {
+    fn default() -> RegData {
+        RegData {
+            small: Mutex::new(Vec::new()),
+            seals: AtomicU32::new(F_SEAL_SEAL),
+            memfd: OnceLock::new(),
+            base_ctime: OnceLock::new(),
+        }
+    }
+}
+
 fn new_memfd() -> VfsResult<OwnedFd> {
     // SAFETY: the name is a valid NUL-terminated string; flags are constants.
-    let fd = unsafe { libc::memfd_create(c"tmpfs".as_ptr(), libc::MFD_CLOEXEC) };
+    // Sealable, so the file's seals can be handed to the host (see `add_seals`).
+    let fd = unsafe { libc::memfd_create(c"tmpfs".as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(Errno::last());
     }
@@ -63,6 +90,46 @@ impl TmpfsInode {
         }
         let mut small = lock(&reg.small);
         self.promote(reg, &mut small)
+    }
+
+    /// The file's seals (F_GET_SEALS); EINVAL for non-regular files.
+    pub fn seals(&self) -> VfsResult<u32> {
+        Ok(self.reg()?.seals.load(Ordering::Acquire))
+    }
+
+    /// memfd_create(MFD_ALLOW_SEALING or MFD_NOEXEC_SEAL): starts with
+    /// `seals` instead of F_SEAL_SEAL.
+    pub fn allow_sealing(&self, seals: u32) -> VfsResult<()> {
+        self.reg()?.seals.store(seals & ALL_SEALS, Ordering::Release);
+        Ok(())
+    }
+
+    /// F_ADD_SEALS (the caller checked that the file is open for writing).
+    /// Data seals move the file to its memfd and are set there too, so the
+    /// host refuses writes, truncation and writable shared mappings as Linux
+    /// does (EBUSY when such a mapping exists).
+    pub fn add_seals(&self, mut add: u32) -> VfsResult<()> {
+        if add & !ALL_SEALS != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let reg = self.reg()?;
+        let mut small = lock(&reg.small);
+        let cur = reg.seals.load(Ordering::Acquire);
+        if cur & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        // An executable file sealed against exec changes is also sealed
+        // against writes (W^X from the start, Linux 6.3).
+        if add & F_SEAL_EXEC != 0 && self.meta().mode & 0o111 != 0 {
+            add |= DATA_SEALS;
+        }
+        if add & DATA_SEALS & !cur != 0 {
+            let h = self.promote(reg, &mut small)?;
+            // SAFETY: fcntl with an integer argument on the memfd we own.
+            check(unsafe { libc::fcntl(h.fd(), libc::F_ADD_SEALS, (add & DATA_SEALS) as libc::c_int) } as isize)?;
+        }
+        reg.seals.fetch_or(add, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Moves the contents into a memfd. Called with the `small` lock held.

@@ -263,6 +263,13 @@ pub fn exit_undo(tg: &ThreadGroup) {
     }
 }
 
+/// Whether `tg` has a SEM_UNDO list (Linux allocates one on the first
+/// SEM_UNDO operation; before that kcmp(KCMP_SYSVSEM) sees none).
+pub fn has_undo(tg: &ThreadGroup) -> bool {
+    let sets = lock(&ns().sem).all();
+    sets.iter().any(|set| lock(&set.state).undo.iter().any(|u| std::ptr::eq(u.proc.as_ptr(), tg)))
+}
+
 fn record_undo(st: &mut State, ctx: &SyscallCtx<'_>, ops: &[Op]) {
     let n = st.sems.len();
     for o in ops.iter().filter(|o| o.flg & SEM_UNDO != 0 && o.op != 0) {

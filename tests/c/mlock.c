@@ -1,0 +1,59 @@
+/* mlock family: alignment, unmapped ranges, RLIMIT_MEMLOCK for an
+ * unprivileged user, mlock2 flags, mlockall flags, munlock. */
+#define _GNU_SOURCE
+#include "common.h"
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+static void report(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+}
+
+int main(void)
+{
+	size_t big = 16 << 20;
+	char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	report("mlock 16 MiB as root", mlock(p, big));
+	report("munlock", munlock(p, big));
+	report("mlock unaligned", mlock(p + 100, 10));
+	report("mlock zero", mlock(p, 0));
+	munmap(p + 4096, 4096);
+	report("mlock over a hole", mlock(p, 3 * 4096));
+	report("munlock over a hole", munlock(p, 3 * 4096));
+	report("mlock2 onfault", syscall(SYS_mlock2, p, 4096, 1));
+	report("mlock2 bad flags", syscall(SYS_mlock2, p, 4096, 2));
+	report("mlockall none", mlockall(0));
+	report("mlockall onfault alone", mlockall(MCL_ONFAULT));
+	report("mlockall bad", mlockall(8));
+	report("mlockall future", mlockall(MCL_FUTURE));
+	report("munlockall", munlockall());
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = {8192, 8192};
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+		if (setgid(1000) || setuid(1000))
+			_exit(3);
+		char *q = mmap(NULL, 8 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		report("user mlock 2 pages", mlock(q, 2 * 4096));
+		report("user mlock same again", mlock(q, 2 * 4096));
+		report("user mlock 3rd page", mlock(q + 2 * 4096, 4096));
+		report("user munlock 1", munlock(q, 4096));
+		report("user mlock 3rd page now", mlock(q + 2 * 4096, 4096));
+		report("user mlockall current", mlockall(MCL_CURRENT));
+		rl.rlim_cur = rl.rlim_max = 0;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+		report("user mlock no limit", mlock(q, 4096));
+		report("user munlock no limit", munlock(q, 4096));
+		fflush(stdout);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	return WEXITSTATUS(status);
+}
