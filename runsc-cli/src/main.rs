@@ -112,13 +112,15 @@ pub enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    // The commands that start a sandbox run from a sealed memfd copy of the
-    // binary (CVE-2019-5736): re-executed before anything is opened.
+    // The commands that start a sandbox run from a binary nothing can write
+    // (CVE-2019-5736): re-executed before anything is opened.
     if matches!(cli.command, Command::Do(_) | Command::Create(_) | Command::Run(_)) {
-        if let Err(e) = confine::memfd_reexec::ensure() {
-            eprintln!("rvisor: re-executing from a sealed memfd: {e}");
+        if let Err(e) = confine::reexec::ensure() {
+            eprintln!("rvisor: re-executing from a protected copy of the binary: {e}");
             std::process::exit(1);
         }
+        // execveat names the process after the fd; name it for operators.
+        confine::set_process_name(c"rvisor");
     }
     if let Err(e) = logging::init(cli.global.debug, cli.global.log.as_deref(), cli.global.log_format) {
         eprintln!("rvisor: cannot set up logging: {e:#}");

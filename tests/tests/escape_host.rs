@@ -51,8 +51,21 @@ fn check_confinement(sb: &Sandbox) {
     // The sentry runs pivoted into an empty root.
     let root: Vec<_> = fs::read_dir(format!("/proc/{}/root", sb.sentry)).expect("sentry root").flatten().collect();
     assert!(root.is_empty(), "the sentry's root is not empty: {root:?}");
-    let exe = fs::read_link(format!("/proc/{}/exe", sb.launcher)).expect("launcher exe");
-    assert!(exe.to_string_lossy().starts_with("/memfd:rvisor"), "rvisor does not run from a memfd: {exe:?}");
+    // CVE-2019-5736: the binary behind /proc/PID/exe cannot be written
+    // through that link (a read-only detached bind, or a sealed memfd).
+    let exe = format!("/proc/{}/exe", sb.launcher);
+    let link = fs::read_link(&exe).expect("launcher exe");
+    let f = fs::File::open(&exe).expect("open the launcher's exe");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+    // SAFETY: zeroed statvfs is a valid out-buffer.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs on an fd we own into a local buffer.
+    let read_only = unsafe { libc::fstatvfs(fd, &mut st) } == 0 && st.f_flag & libc::ST_RDONLY != 0;
+    // SAFETY: fcntl on an fd we own.
+    let sealed = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) } & libc::F_SEAL_WRITE != 0;
+    assert!(read_only || sealed, "rvisor's binary {link:?} is writable through /proc/PID/exe");
+    // The attack itself: a write open through the link is refused.
+    assert!(fs::OpenOptions::new().write(true).open(&exe).is_err(), "{link:?} opened for writing");
     let apps = sb.apps();
     assert!(!apps.is_empty(), "no app process under the sentry");
     for app in apps {

@@ -4,7 +4,7 @@
 //! in this process: gofer (serves the root) -> new network (by default),
 //! uts and ipc namespaces -> sentry as pid 1 of a new pid namespace (its
 //! death takes every app process with it) -> wait and propagate the exit
-//! status. Before that: re-exec from a sealed memfd, and a cgroup with the
+//! status. Before that: re-exec from a protected binary, and a cgroup with the
 //! requested limits (joined by the gofer and the sentry, and watched by a
 //! janitor that removes it if this process dies).
 

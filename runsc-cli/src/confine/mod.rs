@@ -8,7 +8,7 @@
 //!   serves, file capabilities only, no_new_privs, its seccomp filter.
 //! * [`seccomp_policy`]: both filters as commented data; [`seccomp`] compiles
 //!   and installs them (`RVISOR_SECCOMP=log` logs instead of killing).
-//! * [`memfd_reexec`]: the binary runs from a sealed memfd (CVE-2019-5736).
+//! * [`reexec`]: the binary runs from a file nothing can write (CVE-2019-5736).
 //! * [`userns`]: rootless mode, a user namespace where the caller is root.
 //!
 //! Launchers (`rvisor do`, the OCI runtime) call these in order; each step
@@ -16,8 +16,8 @@
 
 pub mod caps;
 pub mod gofer;
-pub mod memfd_reexec;
 mod mounts;
+pub mod reexec;
 pub mod seccomp;
 pub mod seccomp_policy;
 pub mod sentry;
