@@ -168,6 +168,10 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     if let Some(ev) = &done {
         child.arm_vfork(ev);
     }
+    if flags & libc::CLONE_VM as u64 == 0 {
+        // systrap: a child born on the parent's chunk needs a copy of it.
+        crate::kernel::systrap::note_fork(host_tid, regs.rsp);
+    }
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
     if let Some(ev) = done {

@@ -245,7 +245,7 @@ pub(super) fn serve(
     info: &SyscallInfo,
     uctx: u64,
 ) -> Answer {
-    if !fast(info.nr, info.args) {
+    if !fast(info.nr, info.args) || sigsys::app_filtered(task) {
         return Answer::Traced;
     }
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);

@@ -18,6 +18,8 @@ pub(super) struct Shared {
     pub(super) detached: std::sync::atomic::AtomicBool,
     pub(super) want_seize: std::sync::atomic::AtomicBool,
     pub(super) chunk: std::sync::atomic::AtomicUsize,
+    /// The app blocked SIGSYS (virtually: never on the host).
+    pub(super) sigsys_blocked: std::sync::atomic::AtomicBool,
 }
 
 pub(super) static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =

@@ -41,12 +41,17 @@ use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
 mod detached;
 mod exits;
+mod fork;
+mod sigsys;
 mod virt;
 
 pub use detached::fast;
 use detached::*;
 pub use exits::before_signal;
 use exits::*;
+pub use fork::{forget_fork, note_fork, restore_fork_stack};
+pub use sigsys::{APP_ERRNO, APP_TRAP};
+pub use virt::proc_sigsets;
 use virt::*;
 
 /// si_code of a seccomp RET_TRAP SIGSYS.
@@ -71,14 +76,18 @@ struct State {
     /// is the chunk, so the app's is kept here and reported back.
     altstack: (u64, i32, u64),
     spin: Spinner,
-    /// The app blocked SIGSYS (virtually: never on the host).
-    sigsys_blocked: bool,
+    /// What other sentry threads see of this task (procfs, signal senders).
+    shared: Arc<Shared>,
     /// No chunk could be had: the task stays traced.
     traced_only: bool,
     /// A ppoll the sentry runs at the stub's site to deliver a signal under
     /// a wait's temporary mask (see [`run_with_host_mask`]): the app's rip
     /// to return to once the site's int3 traps.
     mask_wait_return: Option<u64>,
+    /// A host rt_sigsuspend at the stub's site: what to put back after it.
+    suspended: Option<sigsys::Suspended>,
+    /// The app's own SIGSYS, held while the app blocks SIGSYS (virtually).
+    held_sigsys: Option<rvisor_syscalls::abi::Siginfo>,
     /// An idle re-seize asked for an interrupt stop, at which the thread may
     /// be inside the stub's handler (see [`finish_hand_off`]).
     interrupted: bool,
@@ -109,23 +118,26 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         // A new process: a status noted for an earlier one with this pid is stale.
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
     }
-    let mut st = State {
-        chunk: None,
-        altstack: (0, SS_DISABLE, 0),
-        spin: Spinner::new(),
-        sigsys_blocked: false,
-        traced_only: false,
-        interrupted: false,
-        mask_wait_return: None,
-    };
-    let mut tracee = tracee;
     let shared = Arc::new(Shared {
         pid: task.tg.host_pid(),
         owner: std::thread::current().id(),
         detached: false.into(),
         want_seize: false.into(),
         chunk: usize::MAX.into(),
+        sigsys_blocked: false.into(),
     });
+    let mut st = State {
+        chunk: None,
+        altstack: (0, SS_DISABLE, 0),
+        spin: Spinner::new(),
+        shared: shared.clone(),
+        traced_only: false,
+        interrupted: false,
+        mask_wait_return: None,
+        suspended: None,
+        held_sigsys: None,
+    };
+    let mut tracee = tracee;
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
     use std::sync::atomic::Ordering;
     let out = loop {
@@ -201,6 +213,14 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
             Stop::Signal(libc::SIGSYS) => {
                 let si = tracee.get_siginfo().unwrap_or_default();
                 if si.si_code == SYS_SECCOMP {
+                    if si.si_errno != 0 {
+                        // An app filter's action (sigsys::APP_ERRNO, APP_TRAP).
+                        match sigsys::app_filter_action(kernel, task, tracee, st) {
+                            Ok(true) | Err(Errno::ESRCH) => continue,
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(tid = task.tid, error = ?e, "systrap: app filter action failed"),
+                        }
+                    }
                     match on_sigsys(kernel, task, tracee, p, st) {
                         Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
                         Ok(_) => {
@@ -216,8 +236,15 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     }
                     continue;
                 }
-                // A SIGSYS of the app's own (not a trapped call): delivered
-                // as on ptrace (known gap: it reaches the stub's handler).
+                // A SIGSYS of the app's own (not a trapped call): the host
+                // action is the stub's handler, so the sentry delivers it.
+                if let Err(e) = sigsys::own_sigsys(kernel, task, tracee, st) {
+                    if e != Errno::ESRCH {
+                        tracing::warn!(tid = task.tid, error = ?e, "systrap: delivering SIGSYS failed");
+                        let _ = tracee.cont(0);
+                    }
+                }
+                continue;
             }
             Stop::EventStop(libc::SIGTRAP) if st.interrupted => {
                 st.interrupted = false;
@@ -230,7 +257,8 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                 // A call at a stub site: the exit or ppoll this loop
                 // redirected there, or the app itself jumping there while traced.
                 if let Ok(info) = tracee.syscall_info() {
-                    let ours = st.mask_wait_return.is_some() && info.nr == libc::SYS_ppoll as u64;
+                    let waits = [libc::SYS_ppoll as u64, libc::SYS_rt_sigsuspend as u64];
+                    let ours = st.mask_wait_return.is_some() && waits.contains(&info.nr);
                     if is_exit(info.nr) || ours {
                         let _ = tracee.cont(0);
                         continue;
@@ -240,9 +268,13 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
             Stop::Signal(libc::SIGTRAP) if st.mask_wait_return.is_some() => {
                 if let Ok(mut regs) = tracee.get_regs() {
                     if regs.rip == STUB_SYSCALL + 3 {
-                        // Back from the ppoll (and any handler it let run).
+                        // Back from the ppoll or rt_sigsuspend (and any
+                        // handler it let run).
                         regs.rip = st.mask_wait_return.take().unwrap_or(regs.rip);
                         regs.rax = Errno::EINTR.as_return() as u64;
+                        if let Some(s) = st.suspended.take() {
+                            s.restore(&mut regs, st);
+                        }
                         let _ = tracee.set_regs(&regs);
                         let _ = tracee.cont(0);
                         continue;
@@ -315,7 +347,9 @@ fn on_sigsys(
     }
     // As at a seccomp stop.
     regs.rax = Errno::ENOSYS.as_return() as u64;
-    if st.chunk.is_none() && !st.traced_only && !is_exec(nr) {
+    // A fork child still on its parent's chunk's copy (fork.rs) cannot move
+    // its alternate stack yet (EPERM while on it): it stays traced.
+    if st.chunk.is_none() && !st.traced_only && !is_exec(nr) && !fork::in_region(regs.rsp) {
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         let done = set_up(&mut ctx, p, st);
         reraise_held(kernel, task, &mut ctx);
@@ -329,6 +363,10 @@ fn on_sigsys(
         }
         // Back to the call's registers after the injections.
         tracee.set_regs(&regs)?;
+    }
+    if nr == libc::SYS_rt_sigsuspend as u64 {
+        sigsys::sigsuspend(tracee, st, regs)?;
+        return Ok(false);
     }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, nr, args) {
@@ -368,7 +406,10 @@ fn on_sigsys(
         // robust futexes over now (run.rs does it at the exit stop).
         super::robust::hand_over_robust_list(task.host_tid(), task.tid);
     }
-    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+    // Not while a handler runs inside a wait at the stub's site: the int3
+    // after the site must come back to this tracer.
+    let mask_wait = st.mask_wait_return.is_some();
+    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !sigsys::app_filtered(task) && !mask_wait)
 }
 
 /// Raises again the signals held back while the sentry injected calls in

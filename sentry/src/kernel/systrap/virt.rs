@@ -1,6 +1,8 @@
 //! The calls systrap keeps virtual: the app's alternate stack, its signal
 //! mask and its SIGSYS disposition, whose host versions belong to the platform.
 
+use std::sync::atomic::Ordering;
+
 use rvisor_syscalls::abi::KernelSigaction;
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -56,7 +58,7 @@ pub(super) fn sigprocmask(ctx: &mut SyscallCtx<'_>, st: &mut State, at: MaskAt, 
         MaskAt::Frame(uctx) => ctx.mem.read_val::<u64>(uctx.wrapping_add(UC_SIGMASK))?,
         MaskAt::Thread => ctx.tracee.get_sigmask()?,
     };
-    let visible = host & !SIGSYS_BIT | if st.sigsys_blocked { SIGSYS_BIT } else { 0 };
+    let visible = host & !SIGSYS_BIT | if st.shared.sigsys_blocked.load(Ordering::Relaxed) { SIGSYS_BIT } else { 0 };
     let next = if set != 0 {
         let s: u64 = ctx.mem.read_val(set)?;
         Some(match how {
@@ -73,7 +75,14 @@ pub(super) fn sigprocmask(ctx: &mut SyscallCtx<'_>, st: &mut State, at: MaskAt, 
     }
     if let Some(n) = next {
         let n = n & !UNBLOCKABLE;
-        st.sigsys_blocked = n & SIGSYS_BIT != 0;
+        st.shared.sigsys_blocked.store(n & SIGSYS_BIT != 0, Ordering::Relaxed);
+        if n & SIGSYS_BIT == 0 {
+            if let Some(si) = st.held_sigsys.take() {
+                // The app's own SIGSYS, pending while blocked: delivered now
+                // (at a ptrace stop, sigsys::own_sigsys).
+                super::super::signal::send_to_task(ctx.task, si, None);
+            }
+        }
         let n = n & !SIGSYS_BIT;
         match at {
             MaskAt::Frame(uctx) => ctx.mem.write_val(uctx.wrapping_add(UC_SIGMASK), &n)?,
@@ -168,4 +177,32 @@ pub(super) fn sigaction_sigsys(ctx: &mut SyscallCtx<'_>, act: u64, oact: u64, si
         ctx.task.tg.lock().actions[(libc::SIGSYS - 1) as usize] = n;
     }
     Ok(0)
+}
+
+/// The signal sets /proc shows for `task` (SigBlk, SigIgn, SigCgt), from the
+/// host's values: under systrap the host's mask and SIGSYS disposition are
+/// the platform's. A thread inside the stub's handler (the only place
+/// SIGSYS is ever blocked on the host) has every signal blocked there; its
+/// own mask is the one its handler's ucontext will restore. SIGSYS is shown
+/// as the app set it (blocked, ignored, caught).
+pub fn proc_sigsets(task: &Task, blk: u64, ign: u64, cgt: u64) -> (u64, u64, u64) {
+    let Some(p) = systrap::active() else { return (blk, ign, cgt) };
+    let shared = SHARED.lock().unwrap_or_else(|e| e.into_inner()).get(&task.host_tid()).cloned();
+    let mut blk = blk;
+    if blk & SIGSYS_BIT != 0 {
+        let slot = shared.as_ref().and_then(|s| p.region.slot(s.chunk.load(Ordering::Acquire)));
+        let mem = crate::mm::Memory::new(task.host_tid());
+        // The ucontext is an app address: read through the app's memory.
+        let frame = slot.and_then(|s| mem.read_val::<u64>(s.uctx_now().wrapping_add(UC_SIGMASK)).ok());
+        blk = frame.unwrap_or(blk);
+    }
+    let sigsys_blocked = shared.is_some_and(|s| s.sigsys_blocked.load(Ordering::Relaxed));
+    let blk = blk & !SIGSYS_BIT | if sigsys_blocked { SIGSYS_BIT } else { 0 };
+    let act = task.tg.action(libc::SIGSYS);
+    let (ign_bit, cgt_bit) = match act.handler {
+        h if h == super::super::signal::SIG_DFL => (0, 0),
+        h if h == super::super::signal::SIG_IGN => (SIGSYS_BIT, 0),
+        _ => (0, SIGSYS_BIT),
+    };
+    (blk, ign & !SIGSYS_BIT | ign_bit, cgt & !SIGSYS_BIT | cgt_bit)
 }

@@ -1,0 +1,53 @@
+/* fork from inside a handler that runs on the alternate signal stack
+ * (SA_ONSTACK): the child, born on that stack, makes syscalls there, and
+ * either exits from the handler or returns from it to the interrupted code;
+ * a vfork child does the same; the parent carries on after each. */
+#include "common.h"
+
+static int mode; /* 0: the child exits in the handler; 1: it returns; 2: vfork */
+static volatile pid_t child;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	fflush(stdout);
+	pid_t pid = mode == 2 ? vfork() : fork();
+	if (pid == 0) {
+		if (mode == 2)
+			_exit(syscall(SYS_getppid) > 0 ? 9 : 10);
+		char msg[] = "child in handler\n";
+		write(1, msg, sizeof msg - 1);
+		if (mode == 0)
+			_exit(getpid() > 0 ? 7 : 6);
+		child = 0;
+		return;
+	}
+	child = pid;
+}
+
+int main(void)
+{
+	stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+	CHECK(sigaltstack(&ss, NULL));
+	struct sigaction sa = {0};
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_ONSTACK;
+	CHECK(sigaction(SIGUSR1, &sa, NULL));
+	for (mode = 0; mode < 3; mode++) {
+		child = -1;
+		raise(SIGUSR1);
+		if (child == 0) {
+			printf("child after handler: mode %d\n", mode);
+			fflush(stdout);
+			_exit(8);
+		}
+		int st;
+		pid_t w = waitpid(child, &st, 0);
+		printf("mode %d: waited %d exited %d code %d\n", mode, w == child, WIFEXITED(st),
+		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	}
+	stack_t now;
+	sigaltstack(NULL, &now);
+	printf("altstack kept: %d\n", now.ss_sp == ss.ss_sp && now.ss_size == ss.ss_size);
+	return 0;
+}
