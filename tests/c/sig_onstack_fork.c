@@ -1,5 +1,6 @@
 /* fork from inside a handler that runs on the alternate signal stack
- * (SA_ONSTACK): the child, born on that stack, makes syscalls there, and
+ * (SA_ONSTACK): the child, born on that stack (and still with it as its
+ * alternate stack, SS_ONSTACK), makes syscalls there, and
  * either exits from the handler or returns from it to the interrupted code;
  * a vfork child does the same; the parent carries on after each. */
 #include "common.h"
@@ -10,12 +11,20 @@ static volatile pid_t child;
 static void on_usr1(int sig)
 {
 	(void)sig;
+	stack_t other = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+	errno = 0;
+	int r = sigaltstack(&other, NULL);
+	printf("changing it while on it: %d %s\n", r, errname(errno));
+	free(other.ss_sp);
 	fflush(stdout);
 	pid_t pid = mode == 2 ? vfork() : fork();
 	if (pid == 0) {
 		if (mode == 2)
 			_exit(syscall(SYS_getppid) > 0 ? 9 : 10);
-		char msg[] = "child in handler\n";
+		stack_t cur;
+		sigaltstack(NULL, &cur);
+		char msg[] = "child in handler, on its alternate stack: 0\n";
+		msg[sizeof msg - 3] += (cur.ss_flags & SS_ONSTACK) && cur.ss_size == 1 << 16;
 		write(1, msg, sizeof msg - 1);
 		if (mode == 0)
 			_exit(getpid() > 0 ? 7 : 6);

@@ -3,8 +3,8 @@
  * siginfo; the handler can make syscalls; SIG_IGN drops it, a blocked one
  * waits for the unblock, SIG_DFL kills (with a core dump status); and
  * /proc/self/status shows SIGSYS as the app set it (caught, ignored,
- * blocked). Another thread's SigBlk reads as its own mask while it makes
- * syscalls. */
+ * blocked). A blocked SIGSYS is inherited by fork children and threads.
+ * Another thread's SigBlk reads as its own mask while it makes syscalls. */
 #include "common.h"
 #include <pthread.h>
 #include <sys/resource.h>
@@ -58,6 +58,14 @@ static void report(const char *how)
 	in_handler_pid = 0;
 }
 
+static void *mask_has_sigsys(void *arg)
+{
+	(void)arg;
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	return (void *)(long)sigismember(&cur, SIGSYS);
+}
+
 static volatile int stop_busy;
 static volatile long busy_tid;
 
@@ -100,6 +108,22 @@ int main(void)
 	sigaddset(&set, SIGSYS);
 	sigprocmask(SIG_BLOCK, &set, &old);
 	show_sets("blocked");
+	/* Children and threads inherit the blocked SIGSYS. */
+	fflush(stdout);
+	pid_t kid = fork();
+	if (kid == 0) {
+		sigset_t cur;
+		sigprocmask(SIG_BLOCK, NULL, &cur);
+		_exit(sigismember(&cur, SIGSYS) ? 3 : 4);
+	}
+	int kst;
+	waitpid(kid, &kst, 0);
+	printf("fork child: SIGSYS blocked %d\n", WIFEXITED(kst) && WEXITSTATUS(kst) == 3);
+	pthread_t kt;
+	void *kres;
+	pthread_create(&kt, NULL, mask_has_sigsys, NULL);
+	pthread_join(kt, &kres);
+	printf("thread: SIGSYS blocked %ld\n", (long)kres);
 	raise(SIGSYS);
 	printf("while blocked: got %d\n", (int)got);
 	sigprocmask(SIG_SETMASK, &old, NULL);

@@ -51,6 +51,7 @@ corpus!(
     fork_wait,
     fsync,
     futex_robust,
+    futex_robust_exit,
     getdents,
     ioctl,
     ipc_mqueue,

@@ -1,7 +1,9 @@
 //! The systrap platform (`--platform systrap`) on a part of the C corpus that
 //! exercises what it changes: threads, fork, exec, wait, signals (delivery,
 //! restart, temporary masks, siginfo of self-sent signals), job control,
-//! robust futexes, blocking reads and plain file I/O. Each program must
+//! robust futexes (also of threads that die with their process while
+//! detached), the app's own SIGSYS and seccomp filters, procfs signal
+//! masks, blocking reads and plain file I/O. Each program must
 //! print what it prints natively, as in tests/corpus.rs. The whole corpus
 //! runs on systrap with `RVISOR_PLATFORM=systrap` (docs/systrap-status.md).
 
@@ -25,6 +27,7 @@ on_systrap!(
     pipe_fork,
     append_fork,
     futex_robust,
+    futex_robust_exit,
     sig_restart,
     sig_waitmask,
     sig_suspend_mask,

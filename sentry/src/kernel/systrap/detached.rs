@@ -255,7 +255,7 @@ pub(super) fn serve(
         task.interrupt.notify();
     }
     let (nr, args) = (info.nr, info.args);
-    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), nr, args) {
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), info.rsp, nr, args) {
         Some(r) => r,
         None => syscalls::dispatch(&mut ctx, nr, args),
     };

@@ -12,6 +12,7 @@ use rvisor_syscalls::abi::UserRegs;
 use rvisor_syscalls::Errno;
 
 use super::super::task::Task;
+use super::{AltStack, NO_ALTSTACK, SHARED};
 use crate::platform::ptrace::Tracee;
 use crate::platform::systrap::{self, Platform, CHUNK, REGION_BASE, REGION_CHUNKS};
 
@@ -24,10 +25,43 @@ pub fn in_region(addr: u64) -> bool {
     addr >= REGION_BASE && addr < REGION_BASE + (REGION_CHUNKS * CHUNK) as u64
 }
 
+/// What a clone child inherits of its parent thread's virtual state, by the
+/// child's host tid: the SIGSYS bit of its mask and its alternate stack.
+static INHERITED: Mutex<BTreeMap<i32, (bool, AltStack)>> = Mutex::new(BTreeMap::new());
+
+/// At a clone by thread `parent_host_tid` (stopped in it) of a child
+/// starting with stack pointer `rsp`: notes what the child inherits (the
+/// mask always; the alternate stack unless it shares memory without being
+/// a vfork, as Linux's copy_process resets it), and keeps a copy of the
+/// chunk a fork child is born on.
+pub fn note_clone(parent_host_tid: i32, child_host_tid: i32, flags: u64, rsp: u64) {
+    if systrap::active().is_none() {
+        return;
+    }
+    let parent = SHARED.lock().unwrap_or_else(|e| e.into_inner()).get(&parent_host_tid).cloned();
+    if let Some(parent) = parent {
+        use std::sync::atomic::Ordering;
+        let (vm, vfork) = (flags & libc::CLONE_VM as u64 != 0, flags & libc::CLONE_VFORK as u64 != 0);
+        let altstack =
+            if vm && !vfork { NO_ALTSTACK } else { *parent.altstack.lock().unwrap_or_else(|e| e.into_inner()) };
+        let blocked = parent.sigsys_blocked.load(Ordering::Relaxed);
+        INHERITED.lock().unwrap_or_else(|e| e.into_inner()).insert(child_host_tid, (blocked, altstack));
+    }
+    if flags & libc::CLONE_VM as u64 == 0 {
+        note_fork(child_host_tid, rsp);
+    }
+}
+
+/// What the task with host tid `tid` inherited at its clone (nothing for
+/// the sandbox's init).
+pub(super) fn inherited(tid: i32) -> (bool, AltStack) {
+    INHERITED.lock().unwrap_or_else(|e| e.into_inner()).remove(&tid).unwrap_or((false, NO_ALTSTACK))
+}
+
 /// At a fork (a clone without CLONE_VM) whose child starts with stack
 /// pointer `rsp`: if that is on a chunk, keeps the chunk's content for the
 /// child. The parent is stopped in the clone, so this is the content at the fork.
-pub fn note_fork(child_host_tid: i32, rsp: u64) {
+fn note_fork(child_host_tid: i32, rsp: u64) {
     let Some(p) = systrap::active() else { return };
     if !in_region(rsp) {
         return;
@@ -59,7 +93,8 @@ pub fn restore_fork_stack(task: &Task, tracee: &Tracee, regs: &UserRegs) -> Resu
     crate::mm::Memory::new(tracee.tid).write(addr, &bytes)
 }
 
-/// Forgets a snapshot whose child never started.
+/// Forgets what was kept for a child that never started.
 pub fn forget_fork(child_host_tid: i32) {
     FORK_STACKS.lock().unwrap_or_else(|e| e.into_inner()).remove(&child_host_tid);
+    INHERITED.lock().unwrap_or_else(|e| e.into_inner()).remove(&child_host_tid);
 }

@@ -47,9 +47,9 @@ mod virt;
 
 pub use detached::fast;
 use detached::*;
-pub use exits::before_signal;
 use exits::*;
-pub use fork::{forget_fork, note_fork, restore_fork_stack};
+pub use exits::{before_kill, before_signal};
+pub use fork::{forget_fork, note_clone, restore_fork_stack};
 pub use sigsys::{APP_ERRNO, APP_TRAP};
 pub use virt::proc_sigsets;
 use virt::*;
@@ -64,7 +64,12 @@ pub const MAX_IDLE: Duration = Duration::from_millis(16);
 /// thread is traced, so its stops (job control), its signals' siginfo and
 /// its end are seen as on ptrace, and the sentry thread sleeps in wait4.
 pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
+const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
+/// An app's alternate signal stack: (sp, flags, size), as stack_t has them.
+type AltStack = (u64, i32, u64);
+/// An alternate signal stack when there is none.
+const NO_ALTSTACK: AltStack = (0, SS_DISABLE, 0);
 const SS_AUTODISARM: u32 = 1 << 31;
 const MINSIGSTKSZ: u64 = 2048;
 
@@ -72,9 +77,6 @@ const MINSIGSTKSZ: u64 = 2048;
 struct State {
     /// The chunk set up in the thread's current image, if any.
     chunk: Option<usize>,
-    /// The app's own alternate signal stack (sp, flags, size): the host one
-    /// is the chunk, so the app's is kept here and reported back.
-    altstack: (u64, i32, u64),
     spin: Spinner,
     /// What other sentry threads see of this task (procfs, signal senders).
     shared: Arc<Shared>,
@@ -118,17 +120,20 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         // A new process: a status noted for an earlier one with this pid is stale.
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
     }
+    // What a clone child inherits of its parent's virtual state (fork.rs).
+    let (sigsys_blocked, altstack) = fork::inherited(task.host_tid());
     let shared = Arc::new(Shared {
         pid: task.tg.host_pid(),
+        vtid: task.tid,
         owner: std::thread::current().id(),
         detached: false.into(),
         want_seize: false.into(),
         chunk: usize::MAX.into(),
-        sigsys_blocked: false.into(),
+        sigsys_blocked: sigsys_blocked.into(),
+        altstack: std::sync::Mutex::new(altstack),
     });
     let mut st = State {
         chunk: None,
-        altstack: (0, SS_DISABLE, 0),
         spin: Spinner::new(),
         shared: shared.clone(),
         traced_only: false,
@@ -281,6 +286,10 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     }
                 }
             }
+            Stop::Signal(sig) if kills_process(task, sig) => {
+                // The other threads die with this one, maybe detached.
+                hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
+            }
             _ => {}
         }
         if let Some(status) = handle_stop(kernel, task, tracee, stop) {
@@ -313,6 +322,14 @@ fn run_with_host_mask(tracee: &Tracee, st: &mut State, mut regs: rvisor_syscalls
     tracee.set_regs(&regs)
 }
 
+/// Whether delivering `sig` (at its signal-delivery stop) ends the process:
+/// the default action of a signal that terminates.
+fn kills_process(task: &Task, sig: i32) -> bool {
+    use super::signal::{ignored_by_default, SIG_DFL};
+    let stops = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGCONT);
+    (1..=64).contains(&sig) && !stops && !ignored_by_default(sig) && task.tg.action(sig).handler == SIG_DFL
+}
+
 fn is_exit(nr: u64) -> bool {
     nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
 }
@@ -336,6 +353,7 @@ fn on_sigsys(
     if is_exit(nr) {
         if nr == libc::SYS_exit_group as u64 {
             note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
+            hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
         }
         // Run it at the stub's site, where the filter sends it to the
         // tracer: the thread ends traced, as on the ptrace platform.
@@ -369,7 +387,7 @@ fn on_sigsys(
         return Ok(false);
     }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-    let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, nr, args) {
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, regs.rsp, nr, args) {
         Some(ret) => {
             if kernel.options.strace {
                 syscalls::strace_exit(&ctx, nr, args, &ret, None);
@@ -393,7 +411,7 @@ fn on_sigsys(
         if let Some(c) = st.chunk.take() {
             p.region.release(c);
         }
-        st.altstack = (0, SS_DISABLE, 0);
+        *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
         return Ok(false);
     }
     // A signal the sentry raised for this thread is on its way: deliver it

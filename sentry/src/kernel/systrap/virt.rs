@@ -29,11 +29,12 @@ pub(super) fn virtual_call(
     ctx: &mut SyscallCtx<'_>,
     st: &mut State,
     at: MaskAt,
+    rsp: u64,
     nr: u64,
     a: [u64; 6],
 ) -> Option<SysResult> {
     if nr == libc::SYS_sigaltstack as u64 {
-        return Some(sigaltstack(ctx, st, a[0], a[1]));
+        return Some(sigaltstack(ctx, st, rsp, a[0], a[1]));
     }
     if nr == libc::SYS_rt_sigprocmask as u64 {
         return Some(sigprocmask(ctx, st, at, a));
@@ -122,7 +123,15 @@ pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) ->
 }
 
 /// sigaltstack(2), kept in the sentry: the host alternate stack is the chunk.
-pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, old: u64) -> SysResult {
+/// The app's stack pointer `rsp` is on "its" alternate stack when it is on a
+/// chunk (an SA_ONSTACK handler runs there): SS_ONSTACK, and no change (EPERM).
+pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, rsp: u64, new: u64, old: u64) -> SysResult {
+    let mut current = st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner());
+    let enabled = current.2 != 0;
+    let on = enabled && fork::in_region(rsp);
+    if new != 0 && on {
+        return Err(Errno::EPERM);
+    }
     let mut next = None;
     if new != 0 {
         let mut b = [0u8; 24];
@@ -135,7 +144,7 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
             return Err(Errno::EINVAL);
         }
         next = Some(if mode == SS_DISABLE as u32 {
-            (0, SS_DISABLE, 0)
+            NO_ALTSTACK
         } else if size < MINSIGSTKSZ {
             return Err(Errno::ENOMEM);
         } else {
@@ -143,7 +152,12 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
         });
     }
     if old != 0 {
-        let (sp, flags, size) = st.altstack;
+        let (sp, flags, size) = *current;
+        let flags = match (enabled, on) {
+            (false, _) => SS_DISABLE,
+            (true, true) => SS_ONSTACK | flags & SS_AUTODISARM as i32,
+            (true, false) => flags & SS_AUTODISARM as i32,
+        };
         let mut b = [0u8; 24];
         b[0..8].copy_from_slice(&sp.to_ne_bytes());
         b[8..12].copy_from_slice(&flags.to_ne_bytes());
@@ -151,7 +165,7 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
         ctx.mem.write(old, &b)?;
     }
     if let Some(n) = next {
-        st.altstack = n;
+        *current = n;
     }
     Ok(0)
 }
