@@ -48,3 +48,34 @@ on_systrap!(
     ev_epoll_et,
     sock_unix_stream,
 );
+
+/// How many chunks of the systrap region (at 0x6000_0000_0000) `rvisor
+/// <args>` maps into `grep` run in the sandbox: the platform as the app's
+/// own memory shows it. RVISOR_PLATFORM is `platform_env` (unset if None).
+fn region_mappings(args: &[&str], platform_env: Option<&str>) -> String {
+    let mut run = rvisor_tests::Run::new(rvisor_tests::rvisor_bin())
+        .timeout(rvisor_tests::SANDBOX_TIMEOUT)
+        .args(args)
+        .args(["--", "/bin/grep", "-c", "^6000", "/proc/self/maps"]);
+    if let Some(p) = platform_env {
+        run = run.env("RVISOR_PLATFORM", p);
+    }
+    let o = run.output();
+    o.stdout_str().trim().to_string()
+}
+
+/// systrap is `rvisor do`'s default where the CPU can run the stub's
+/// handler (rdtscp), ptrace otherwise; `--platform ptrace` and
+/// RVISOR_PLATFORM=ptrace choose ptrace, `--platform systrap` systrap.
+#[test]
+fn default_platform_is_systrap_with_ptrace_as_fallback() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    let rdtscp = cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"));
+    let default = region_mappings(&["do"], None);
+    assert_eq!(default, if rdtscp { "1" } else { "0" }, "default platform (rdtscp: {rdtscp})");
+    assert_eq!(region_mappings(&["--platform", "ptrace", "do"], None), "0", "--platform ptrace");
+    assert_eq!(region_mappings(&["do"], Some("ptrace")), "0", "RVISOR_PLATFORM=ptrace");
+    if rdtscp {
+        assert_eq!(region_mappings(&["--platform", "systrap", "do"], Some("ptrace")), "1", "--platform wins");
+    }
+}
