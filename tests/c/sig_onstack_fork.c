@@ -1,21 +1,32 @@
-/* fork from inside a handler that runs on the alternate signal stack
- * (SA_ONSTACK): the child, born on that stack (and still with it as its
- * alternate stack, SS_ONSTACK), makes syscalls there, and
- * either exits from the handler or returns from it to the interrupted code;
- * a vfork child does the same; the parent carries on after each. */
+/* A handler installed with SA_ONSTACK runs on the alternate stack, which
+ * cannot be changed meanwhile; fork from inside such a handler: the child,
+ * born on that stack (and still with it as its alternate stack,
+ * SS_ONSTACK), makes syscalls there, and either exits from the handler or
+ * returns from it to the interrupted code; a vfork child does the same; the
+ * parent carries on after each. Then the same in a new thread, which has
+ * no alternate stack (SA_ONSTACK then means nothing on Linux; under systrap
+ * such a handler runs on the thread's chunk, which a fork child gets a copy
+ * of). */
 #include "common.h"
+#include <pthread.h>
 
 static int mode; /* 0: the child exits in the handler; 1: it returns; 2: vfork */
 static volatile pid_t child;
+static char *alt;
+static int with_alt;
 
 static void on_usr1(int sig)
 {
 	(void)sig;
-	stack_t other = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
-	errno = 0;
-	int r = sigaltstack(&other, NULL);
-	printf("changing it while on it: %d %s\n", r, errname(errno));
-	free(other.ss_sp);
+	char probe;
+	printf("handler on the alternate stack: %d\n", &probe >= alt && &probe < alt + (1 << 16));
+	if (with_alt) {
+		stack_t other = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
+		errno = 0;
+		int r = sigaltstack(&other, NULL);
+		printf("changing it while on it: %d %s\n", r, errname(errno));
+		free(other.ss_sp);
+	}
 	fflush(stdout);
 	pid_t pid = mode == 2 ? vfork() : fork();
 	if (pid == 0) {
@@ -34,14 +45,8 @@ static void on_usr1(int sig)
 	child = pid;
 }
 
-int main(void)
+static void run_modes(void)
 {
-	stack_t ss = {.ss_sp = malloc(1 << 16), .ss_size = 1 << 16};
-	CHECK(sigaltstack(&ss, NULL));
-	struct sigaction sa = {0};
-	sa.sa_handler = on_usr1;
-	sa.sa_flags = SA_ONSTACK;
-	CHECK(sigaction(SIGUSR1, &sa, NULL));
 	for (mode = 0; mode < 3; mode++) {
 		child = -1;
 		raise(SIGUSR1);
@@ -55,8 +60,35 @@ int main(void)
 		printf("mode %d: waited %d exited %d code %d\n", mode, w == child, WIFEXITED(st),
 		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	}
+}
+
+static void *thread_modes(void *arg)
+{
+	(void)arg;
 	stack_t now;
 	sigaltstack(NULL, &now);
-	printf("altstack kept: %d\n", now.ss_sp == ss.ss_sp && now.ss_size == ss.ss_size);
+	printf("thread: no alternate stack: %d\n", (now.ss_flags & SS_DISABLE) != 0);
+	run_modes();
+	return NULL;
+}
+
+int main(void)
+{
+	alt = malloc(1 << 16);
+	stack_t ss = {.ss_sp = alt, .ss_size = 1 << 16};
+	CHECK(sigaltstack(&ss, NULL));
+	struct sigaction sa = {0};
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_ONSTACK;
+	CHECK(sigaction(SIGUSR1, &sa, NULL));
+	with_alt = 1;
+	run_modes();
+	with_alt = 0;
+	pthread_t t;
+	pthread_create(&t, NULL, thread_modes, NULL);
+	pthread_join(t, NULL);
+	stack_t now;
+	sigaltstack(NULL, &now);
+	printf("main thread's alternate stack kept: %d\n", now.ss_sp == alt && !(now.ss_flags & SS_DISABLE));
 	return 0;
 }

@@ -79,3 +79,21 @@ fn default_platform_is_systrap_with_ptrace_as_fallback() {
         assert_eq!(region_mappings(&["--platform", "systrap", "do"], Some("ptrace")), "1", "--platform wins");
     }
 }
+
+/// Go's runtime runs every signal handler on its threads' own alternate
+/// stacks and aborts when one is not ("signal 23 received but handler not
+/// on signal stack"): on systrap such threads keep their stack on the host.
+/// containerd (a Go program scripts/test.sh installs) prints its version
+/// as it does natively, after the runtime's start-up signals.
+#[test]
+fn go_programs_run_their_handlers_on_their_own_stacks() {
+    let bin = "/usr/bin/containerd";
+    assert!(std::path::Path::new(bin).exists(), "{bin} missing: scripts/test.sh installs containerd");
+    let native = rvisor_tests::Run::new(bin).arg("--version").output();
+    for _ in 0..3 {
+        let sandboxed =
+            rvisor_tests::Run::rvisor().args(["--platform", "systrap", "do", "--", bin, "--version"]).output();
+        assert_eq!(sandboxed.status, native.status, "stderr: {}", sandboxed.stderr_str());
+        assert_eq!(sandboxed.stdout_str(), native.stdout_str());
+    }
+}

@@ -25,6 +25,10 @@ pub(super) struct Shared {
     /// The app's own alternate signal stack (sp, flags, size): the host one
     /// is the chunk, so the app's is kept here and reported back.
     pub(super) altstack: std::sync::Mutex<AltStack>,
+    /// The thread set an alternate stack of its own: it is the host's too
+    /// (so SA_ONSTACK handlers run on it, as Go's runtime checks), and the
+    /// thread stays traced, its SIGSYS never reaching the stub's handler.
+    pub(super) app_altstack: std::sync::atomic::AtomicBool,
 }
 
 pub(super) static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =

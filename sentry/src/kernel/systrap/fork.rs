@@ -27,7 +27,11 @@ pub fn in_region(addr: u64) -> bool {
 
 /// What a clone child inherits of its parent thread's virtual state, by the
 /// child's host tid: the SIGSYS bit of its mask and its alternate stack.
-static INHERITED: Mutex<BTreeMap<i32, (bool, AltStack)>> = Mutex::new(BTreeMap::new());
+static INHERITED: Mutex<BTreeMap<i32, Inherited>> = Mutex::new(BTreeMap::new());
+
+/// A clone child's inheritance: the SIGSYS bit of the mask, the alternate
+/// stack, and whether that stack is the app's own on the host (`Shared::app_altstack`).
+pub(super) type Inherited = (bool, AltStack, bool);
 
 /// At a clone by thread `parent_host_tid` (stopped in it) of a child
 /// starting with stack pointer `rsp`: notes what the child inherits (the
@@ -42,10 +46,11 @@ pub fn note_clone(parent_host_tid: i32, child_host_tid: i32, flags: u64, rsp: u6
     if let Some(parent) = parent {
         use std::sync::atomic::Ordering;
         let (vm, vfork) = (flags & libc::CLONE_VM as u64 != 0, flags & libc::CLONE_VFORK as u64 != 0);
-        let altstack =
-            if vm && !vfork { NO_ALTSTACK } else { *parent.altstack.lock().unwrap_or_else(|e| e.into_inner()) };
+        let reset = vm && !vfork;
+        let altstack = if reset { NO_ALTSTACK } else { *parent.altstack.lock().unwrap_or_else(|e| e.into_inner()) };
+        let app_altstack = !reset && parent.app_altstack.load(Ordering::Relaxed);
         let blocked = parent.sigsys_blocked.load(Ordering::Relaxed);
-        INHERITED.lock().unwrap_or_else(|e| e.into_inner()).insert(child_host_tid, (blocked, altstack));
+        INHERITED.lock().unwrap_or_else(|e| e.into_inner()).insert(child_host_tid, (blocked, altstack, app_altstack));
     }
     if flags & libc::CLONE_VM as u64 == 0 {
         note_fork(child_host_tid, rsp);
@@ -54,8 +59,8 @@ pub fn note_clone(parent_host_tid: i32, child_host_tid: i32, flags: u64, rsp: u6
 
 /// What the task with host tid `tid` inherited at its clone (nothing for
 /// the sandbox's init).
-pub(super) fn inherited(tid: i32) -> (bool, AltStack) {
-    INHERITED.lock().unwrap_or_else(|e| e.into_inner()).remove(&tid).unwrap_or((false, NO_ALTSTACK))
+pub(super) fn inherited(tid: i32) -> Inherited {
+    INHERITED.lock().unwrap_or_else(|e| e.into_inner()).remove(&tid).unwrap_or((false, NO_ALTSTACK, false))
 }
 
 /// At a fork (a clone without CLONE_VM) whose child starts with stack

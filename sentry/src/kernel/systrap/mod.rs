@@ -121,7 +121,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
     }
     // What a clone child inherits of its parent's virtual state (fork.rs).
-    let (sigsys_blocked, altstack) = fork::inherited(task.host_tid());
+    let (sigsys_blocked, altstack, app_altstack) = fork::inherited(task.host_tid());
     let shared = Arc::new(Shared {
         pid: task.tg.host_pid(),
         vtid: task.tid,
@@ -131,6 +131,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         chunk: usize::MAX.into(),
         sigsys_blocked: sigsys_blocked.into(),
         altstack: std::sync::Mutex::new(altstack),
+        app_altstack: app_altstack.into(),
     });
     let mut st = State {
         chunk: None,
@@ -367,7 +368,10 @@ fn on_sigsys(
     regs.rax = Errno::ENOSYS.as_return() as u64;
     // A fork child still on its parent's chunk's copy (fork.rs) cannot move
     // its alternate stack yet (EPERM while on it): it stays traced.
-    if st.chunk.is_none() && !st.traced_only && !is_exec(nr) && !fork::in_region(regs.rsp) {
+    // Nor one whose alternate stack is its own (virt::sigaltstack): the
+    // chunk would replace it.
+    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
+    if st.chunk.is_none() && !st.traced_only && !app_altstack && !is_exec(nr) && !fork::in_region(regs.rsp) {
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         let done = set_up(&mut ctx, p, st);
         reraise_held(kernel, task, &mut ctx);
@@ -412,6 +416,7 @@ fn on_sigsys(
             p.region.release(c);
         }
         *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
+        st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);
     }
     // A signal the sentry raised for this thread is on its way: deliver it
@@ -427,7 +432,9 @@ fn on_sigsys(
     // Not while a handler runs inside a wait at the stub's site: the int3
     // after the site must come back to this tracer.
     let mask_wait = st.mask_wait_return.is_some();
-    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !sigsys::app_filtered(task) && !mask_wait)
+    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
+    let stay = mask_wait || app_altstack || sigsys::app_filtered(task);
+    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !stay)
 }
 
 /// Raises again the signals held back while the sentry injected calls in

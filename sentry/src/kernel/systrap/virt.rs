@@ -34,7 +34,7 @@ pub(super) fn virtual_call(
     a: [u64; 6],
 ) -> Option<SysResult> {
     if nr == libc::SYS_sigaltstack as u64 {
-        return Some(sigaltstack(ctx, st, rsp, a[0], a[1]));
+        return Some(sigaltstack(ctx, st, matches!(at, MaskAt::Thread), rsp, a[0], a[1]));
     }
     if nr == libc::SYS_rt_sigprocmask as u64 {
         return Some(sigprocmask(ctx, st, at, a));
@@ -122,13 +122,30 @@ pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) ->
     Some(r)
 }
 
-/// sigaltstack(2), kept in the sentry: the host alternate stack is the chunk.
-/// The app's stack pointer `rsp` is on "its" alternate stack when it is on a
-/// chunk (an SA_ONSTACK handler runs there): SS_ONSTACK, and no change (EPERM).
-pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, rsp: u64, new: u64, old: u64) -> SysResult {
+/// sigaltstack(2), kept in the sentry while the host alternate stack is the
+/// chunk: the app's stack pointer `rsp` is on "its" alternate stack when it
+/// is on a chunk (an SA_ONSTACK handler without an app stack runs there):
+/// SS_ONSTACK, and no change (EPERM). Once the thread sets a stack of its
+/// own, that becomes the host's too (so its SA_ONSTACK handlers run there,
+/// as programs such as Go's runtime check) and the thread stays traced
+/// (`Shared::app_altstack`): its SIGSYS must not reach the stub's handler,
+/// which needs the chunk. `traced`: at a SIGSYS stop (else the detached
+/// thread is handed to traced mode with ESRCH).
+pub(super) fn sigaltstack(
+    ctx: &mut SyscallCtx<'_>,
+    st: &mut State,
+    traced: bool,
+    rsp: u64,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    let app_altstack = st.shared.app_altstack.load(Ordering::Relaxed);
     let mut current = st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner());
     let enabled = current.2 != 0;
-    let on = enabled && fork::in_region(rsp);
+    let on = match app_altstack {
+        false => enabled && fork::in_region(rsp),
+        true => enabled && rsp.wrapping_sub(current.0) < current.2,
+    };
     if new != 0 && on {
         return Err(Errno::EPERM);
     }
@@ -165,6 +182,15 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, rsp: u64, ne
         ctx.mem.write(old, &b)?;
     }
     if let Some(n) = next {
+        if n.2 != 0 || app_altstack {
+            if !traced {
+                return Err(Errno::ESRCH);
+            }
+            // The host's alternate stack becomes the app's (the app's own
+            // stack_t, already checked).
+            Errno::result(ctx.inject(libc::SYS_sigaltstack, [new, 0, 0, 0, 0, 0])?)?;
+            st.shared.app_altstack.store(true, Ordering::Relaxed);
+        }
         *current = n;
     }
     Ok(0)
