@@ -6,7 +6,7 @@
  * parent carries on after each. Then the same in a new thread, which has
  * no alternate stack (SA_ONSTACK then means nothing on Linux; under systrap
  * such a handler runs on the thread's chunk, which a fork child gets a copy
- * of). */
+ * of). Last, a fresh image whose only SA_ONSTACK handler is SIGBUS's. */
 #include "common.h"
 #include <pthread.h>
 
@@ -72,8 +72,34 @@ static void *thread_modes(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void on_bus(int sig)
 {
+	(void)sig;
+	char probe;
+	printf("SIGBUS handler on the alternate stack: %d\n", &probe >= alt && &probe < alt + (1 << 16));
+}
+
+/* A fresh image whose only SA_ONSTACK handler is SIGBUS's (as programs
+ * that catch stack overflow have): raised, it runs on the alternate stack. */
+static int bus_only(void)
+{
+	alt = malloc(1 << 16);
+	stack_t ss = {.ss_sp = alt, .ss_size = 1 << 16};
+	CHECK(sigaltstack(&ss, NULL));
+	struct sigaction sa = {0};
+	sa.sa_handler = on_bus;
+	sa.sa_flags = SA_ONSTACK;
+	CHECK(sigaction(SIGBUS, &sa, NULL));
+	for (int i = 0; i < 100; i++)
+		syscall(SYS_getppid);
+	raise(SIGBUS);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1)
+		return bus_only();
 	alt = malloc(1 << 16);
 	stack_t ss = {.ss_sp = alt, .ss_size = 1 << 16};
 	CHECK(sigaltstack(&ss, NULL));
@@ -90,5 +116,14 @@ int main(void)
 	stack_t now;
 	sigaltstack(NULL, &now);
 	printf("main thread's alternate stack kept: %d\n", now.ss_sp == alt && !(now.ss_flags & SS_DISABLE));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl("/proc/self/exe", argv[0], "bus", (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	printf("bus-only image: exited %d code %d\n", WIFEXITED(st), WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 	return 0;
 }

@@ -245,7 +245,8 @@ pub(super) fn serve(
     info: &SyscallInfo,
     uctx: u64,
 ) -> Answer {
-    if !fast(info.nr, info.args) || sigsys::app_filtered(task) {
+    let switch = st.shared.want_switch.load(std::sync::atomic::Ordering::Relaxed);
+    if !fast(info.nr, info.args) || sigsys::app_filtered(task) || switch {
         return Answer::Traced;
     }
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);

@@ -29,6 +29,9 @@ pub(super) struct Shared {
     /// (so SA_ONSTACK handlers run on it, as Go's runtime checks), and the
     /// thread stays traced, its SIGSYS never reaching the stub's handler.
     pub(super) app_altstack: std::sync::atomic::AtomicBool,
+    /// The process wants its handlers on its threads' own stacks: switch at
+    /// the next ptrace stop (altstack.rs).
+    pub(super) want_switch: std::sync::atomic::AtomicBool,
 }
 
 pub(super) static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =

@@ -39,6 +39,7 @@ use crate::platform::systrap::slot::{Spinner, Waited};
 use crate::platform::systrap::{self, Platform, CHUNK};
 use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
+mod altstack;
 mod detached;
 mod exits;
 mod fork;
@@ -132,6 +133,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         sigsys_blocked: sigsys_blocked.into(),
         altstack: std::sync::Mutex::new(altstack),
         app_altstack: app_altstack.into(),
+        want_switch: false.into(),
     });
     let mut st = State {
         chunk: None,
@@ -287,6 +289,12 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     }
                 }
             }
+            Stop::Signal(sig) if altstack::needed_for(task, st, sig) => {
+                // Its handler runs on the thread's own alternate stack.
+                if let Err(e) = altstack::switch_at_signal_stop(kernel, task, tracee, st) {
+                    tracing::debug!(tid = task.tid, error = ?e, "systrap: alternate stack switch failed");
+                }
+            }
             Stop::Signal(sig) if kills_process(task, sig) => {
                 // The other threads die with this one, maybe detached.
                 hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
@@ -418,6 +426,16 @@ fn on_sigsys(
         *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
         st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);
+    }
+    if nr == libc::SYS_rt_sigaction as u64 && ret.is_ok() {
+        altstack::after_sigaction(task);
+    }
+    if st.shared.want_switch.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        match altstack::switch(kernel, task, tracee, st) {
+            Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+            Err(e) => tracing::debug!(tid = task.tid, error = ?e, "systrap: alternate stack switch failed"),
+            Ok(()) => {}
+        }
     }
     // A signal the sentry raised for this thread is on its way: deliver it
     // traced, where its virtual siginfo goes in (signal::on_delivery).

@@ -125,9 +125,9 @@ pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) ->
 /// sigaltstack(2), kept in the sentry while the host alternate stack is the
 /// chunk: the app's stack pointer `rsp` is on "its" alternate stack when it
 /// is on a chunk (an SA_ONSTACK handler without an app stack runs there):
-/// SS_ONSTACK, and no change (EPERM). Once the thread sets a stack of its
-/// own, that becomes the host's too (so its SA_ONSTACK handlers run there,
-/// as programs such as Go's runtime check) and the thread stays traced
+/// SS_ONSTACK, and no change (EPERM). When the process wants its handlers
+/// on its threads' own stacks (altstack.rs), a stack the thread sets
+/// becomes the host's too and the thread stays traced
 /// (`Shared::app_altstack`): its SIGSYS must not reach the stub's handler,
 /// which needs the chunk. `traced`: at a SIGSYS stop (else the detached
 /// thread is handed to traced mode with ESRCH).
@@ -182,7 +182,7 @@ pub(super) fn sigaltstack(
         ctx.mem.write(old, &b)?;
     }
     if let Some(n) = next {
-        if n.2 != 0 || app_altstack {
+        if app_altstack || n.2 != 0 && altstack::onstack_wanted(ctx.task) {
             if !traced {
                 return Err(Errno::ESRCH);
             }
