@@ -47,7 +47,8 @@ pub struct GlobalArgs {
     /// the cgroups are still managed through cgroupfs.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Platform that traps the sandbox's syscalls.
+    /// Platform that traps the sandbox's syscalls: systrap (the default of
+    /// `do` where the CPU supports it) or ptrace. OCI create/run use ptrace.
     #[arg(long, global = true, value_parser = ["ptrace", "systrap"])]
     pub platform: Option<String>,
     /// Network: "sandbox" (OCI default) uses the spec's network namespace;

@@ -9,7 +9,8 @@
 //! * `RVISOR_KEEP_TMP=1` — keep temporary directories for inspection.
 //! * `CC` — C compiler (default `cc`).
 //! * `RVISOR_PLATFORM=ptrace|systrap` — passed to rvisor, whose `do` uses it
-//!   as the platform when no `--platform` is given (default: ptrace).
+//!   as the platform when no `--platform` is given (default: systrap where the CPU
+//!   supports it, else ptrace).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};

@@ -1,7 +1,9 @@
 //! The systrap platform (`--platform systrap`) on a part of the C corpus that
 //! exercises what it changes: threads, fork, exec, wait, signals (delivery,
 //! restart, temporary masks, siginfo of self-sent signals), job control,
-//! robust futexes, blocking reads and plain file I/O. Each program must
+//! robust futexes (also of threads that die with their process while
+//! detached), the app's own SIGSYS and seccomp filters, procfs signal
+//! masks, blocking reads and plain file I/O. Each program must
 //! print what it prints natively, as in tests/corpus.rs. The whole corpus
 //! runs on systrap with `RVISOR_PLATFORM=systrap` (docs/systrap-status.md).
 
@@ -25,8 +27,14 @@ on_systrap!(
     pipe_fork,
     append_fork,
     futex_robust,
+    futex_robust_exit,
     sig_restart,
     sig_waitmask,
+    sig_suspend_mask,
+    sig_sysown,
+    sig_onstack_fork,
+    seccomp_filter,
+    proc_stat,
     timers,
     proc_cmdline,
     proc_task,
@@ -40,3 +48,52 @@ on_systrap!(
     ev_epoll_et,
     sock_unix_stream,
 );
+
+/// How many chunks of the systrap region (at 0x6000_0000_0000) `rvisor
+/// <args>` maps into `grep` run in the sandbox: the platform as the app's
+/// own memory shows it. RVISOR_PLATFORM is `platform_env` (unset if None).
+fn region_mappings(args: &[&str], platform_env: Option<&str>) -> String {
+    let mut run = rvisor_tests::Run::new(rvisor_tests::rvisor_bin())
+        .timeout(rvisor_tests::SANDBOX_TIMEOUT)
+        .args(args)
+        .args(["--", "/bin/grep", "-c", "^6000", "/proc/self/maps"]);
+    if let Some(p) = platform_env {
+        run = run.env("RVISOR_PLATFORM", p);
+    }
+    let o = run.output();
+    o.stdout_str().trim().to_string()
+}
+
+/// systrap is `rvisor do`'s default where the CPU can run the stub's
+/// handler (rdtscp), ptrace otherwise; `--platform ptrace` and
+/// RVISOR_PLATFORM=ptrace choose ptrace, `--platform systrap` systrap.
+#[test]
+fn default_platform_is_systrap_with_ptrace_as_fallback() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    let rdtscp = cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"));
+    let default = region_mappings(&["do"], None);
+    assert_eq!(default, if rdtscp { "1" } else { "0" }, "default platform (rdtscp: {rdtscp})");
+    assert_eq!(region_mappings(&["--platform", "ptrace", "do"], None), "0", "--platform ptrace");
+    assert_eq!(region_mappings(&["do"], Some("ptrace")), "0", "RVISOR_PLATFORM=ptrace");
+    if rdtscp {
+        assert_eq!(region_mappings(&["--platform", "systrap", "do"], Some("ptrace")), "1", "--platform wins");
+    }
+}
+
+/// Go's runtime runs every signal handler on its threads' own alternate
+/// stacks and aborts when one is not ("signal 23 received but handler not
+/// on signal stack"): on systrap such threads keep their stack on the host.
+/// containerd (a Go program scripts/test.sh installs) prints its version
+/// as it does natively, after the runtime's start-up signals.
+#[test]
+fn go_programs_run_their_handlers_on_their_own_stacks() {
+    let bin = "/usr/bin/containerd";
+    assert!(std::path::Path::new(bin).exists(), "{bin} missing: scripts/test.sh installs containerd");
+    let native = rvisor_tests::Run::new(bin).arg("--version").output();
+    for _ in 0..3 {
+        let sandboxed =
+            rvisor_tests::Run::rvisor().args(["--platform", "systrap", "do", "--", bin, "--version"]).output();
+        assert_eq!(sandboxed.status, native.status, "stderr: {}", sandboxed.stderr_str());
+        assert_eq!(sandboxed.stdout_str(), native.stdout_str());
+    }
+}

@@ -60,6 +60,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
     cgroups::parse_bytes(s).map_err(|e| e.to_string())
 }
 
+/// The platform of `do` when none is named: systrap, unless this CPU cannot
+/// run its SIGSYS handler (it needs rdtscp); then ptrace.
+fn default_is_systrap() -> bool {
+    let ok = rvisor_sentry::platform::systrap::cpu_supported();
+    if !ok {
+        tracing::debug!("this CPU lacks rdtscp: the ptrace platform instead of systrap");
+    }
+    ok
+}
+
 fn die(msg: &str) -> i32 {
     eprintln!("rvisor: {msg}");
     1
@@ -92,7 +102,8 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     // suite runs everything on either platform with it).
     let platform = g.platform.clone().or_else(|| std::env::var("RVISOR_PLATFORM").ok());
     let systrap = match platform.as_deref() {
-        None | Some("ptrace") => false,
+        None => default_is_systrap(),
+        Some("ptrace") => false,
         Some("systrap") => true,
         Some(other) => return die(&format!("RVISOR_PLATFORM={other}: use ptrace or systrap")),
     };

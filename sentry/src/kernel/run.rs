@@ -278,13 +278,17 @@ static STUB_EMPTY_STRING_LOCAL: [u8; 1] = [0];
 
 /// Seizes a clone child parked in the stub and gives it its starting registers.
 fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) -> Result<Tracee, Errno> {
-    let tracee = seize_parked(task.host_tid())?;
+    let tracee = seize_parked(task.host_tid()).inspect_err(|_| super::systrap::forget_fork(task.host_tid()))?;
     let cur = tracee.get_regs()?;
     let mut r = *regs;
     // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
     r.fs_base = cur.fs_base;
     r.gs_base = cur.gs_base;
     r.orig_rax = u64::MAX;
+    // systrap: a fork child born on its parent's chunk gets a copy of it.
+    if let Err(e) = super::systrap::restore_fork_stack(task, &tracee, &cur) {
+        tracing::warn!(tid = task.tid, error = ?e, "systrap: fork child's stack copy failed");
+    }
     tracee.set_regs(&r)?;
     if let Some(addr) = child_tid_addr {
         let mem = crate::mm::Memory::new(task.host_tid());

@@ -138,6 +138,9 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
     }
     tg.sig_info.push(info);
     super::systrap::before_signal(pid, None);
+    if sig == libc::SIGKILL {
+        super::systrap::before_kill(pid);
+    }
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
     super::wait::SIGNALS.notify();
@@ -159,6 +162,9 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
     }
     task.sig_info.push(info);
     super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
+    if sig == libc::SIGKILL {
+        super::systrap::before_kill(task.tg.host_pid());
+    }
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
     super::wait::SIGNALS.notify();

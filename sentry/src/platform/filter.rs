@@ -215,9 +215,11 @@ pub enum TrapAction {
 /// * sigaltstack: the host alternate stack is the thread's systrap chunk, so
 ///   the app's own alternate stack is kept virtually by the sentry;
 /// * rt_sigprocmask: SIGSYS must never be blocked on the host (a RET_TRAP
-///   with SIGSYS blocked kills the process), so the sentry sets the mask.
+///   with SIGSYS blocked kills the process), so the sentry sets the mask;
+/// * rt_sigsuspend: likewise for its temporary mask (the sentry runs it
+///   at the stub's site with the mask minus SIGSYS).
 pub const TRAP_ONLY_SYSCALLS: &[i64] =
-    &[libc::SYS_exit, libc::SYS_exit_group, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask];
+    &[libc::SYS_exit, libc::SYS_exit_group, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask, libc::SYS_rt_sigsuspend];
 
 /// The stub's injection sites as seccomp sees them (the address after the
 /// `syscall` instruction). Under the systrap filter a call made there gets

@@ -181,6 +181,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     if let Some(ev) = &done {
         child.arm_vfork(ev);
     }
+    // systrap: what the child inherits of the virtual signal state, and a
+    // copy of the chunk a fork child may be born on.
+    crate::kernel::systrap::note_clone(ctx.task.host_tid(), host_tid, flags, regs.rsp);
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
     if let Some(ev) = done {

@@ -12,7 +12,10 @@
 //! sandbox's). Strict mode is such a filter too (the host refuses strict
 //! mode under the sandbox's filter). Not supported: user notification
 //! listeners (a host fd the sandbox cannot wrap); an app filter's
-//! SECCOMP_RET_TRACE reaches the sentry like any trapped call.
+//! SECCOMP_RET_TRACE reaches the sentry like any trapped call. Under
+//! systrap the sandbox's filter answers RET_TRAP, which outranks RET_ERRNO:
+//! the app's program is rewritten so its ERRNO and TRAP answers become
+//! marked TRAPs (`for_systrap`), which the sentry tells from its own.
 
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -123,7 +126,11 @@ fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<sock_filter>, Er
 /// seccomp(2)'s `flags`), from a temporary mapping in the app.
 fn install(ctx: &mut SyscallCtx<'_>, program: &[sock_filter], flags: u64) -> SysResult {
     let mut all = stub_prefix().to_vec();
-    all.extend_from_slice(program);
+    if crate::platform::systrap::active().is_some() {
+        all.extend(for_systrap(program));
+    } else {
+        all.extend_from_slice(program);
+    }
     if all.len() > MAX_INSNS {
         return Err(Errno::ENOMEM);
     }
@@ -143,24 +150,82 @@ fn install(ctx: &mut SyscallCtx<'_>, program: &[sock_filter], flags: u64) -> Sys
     Errno::result(r?)
 }
 
-fn set_mode(ctx: &SyscallCtx<'_>, mode: u8) {
-    ctx.task.seccomp_mode.fetch_max(mode, std::sync::atomic::Ordering::Relaxed);
+fn set_mode(ctx: &SyscallCtx<'_>, mode: u8, flags: u64) {
+    use std::sync::atomic::Ordering;
+    ctx.task.seccomp_mode.fetch_max(mode, Ordering::Relaxed);
+    if flags & FLAG_TSYNC != 0 {
+        // Every thread of the process now has the filter (and its mode).
+        let pids = ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+        for t in pids.tasks.values().filter_map(|w| w.upgrade()).filter(|t| std::sync::Arc::ptr_eq(&t.tg, &ctx.task.tg))
+        {
+            t.seccomp_mode.fetch_max(mode, Ordering::Relaxed);
+        }
+    }
+}
+
+const RET_ACTION_FULL: u32 = 0xffff_0000;
+const RET_ERRNO: u32 = 0x0005_0000;
+const RET_TRAP: u32 = 0x0003_0000;
+const MAX_ERRNO: u32 = 4095;
+const BPF_ST: u16 = 0x02;
+const BPF_LD_MEM: u16 = 0x60;
+const BPF_JMP_JA: u16 = 0x05;
+const BPF_ALU_AND_K: u16 = 0x54;
+const BPF_ALU_OR_K: u16 = 0x44;
+const BPF_RET_A: u16 = 0x16;
+
+/// The app's program for the systrap platform, whose filter answers
+/// RET_TRAP: that outranks an app's RET_ERRNO, so the app's RET_ERRNO | e
+/// becomes RET_TRAP | APP_ERRNO | e and its RET_TRAP | d becomes RET_TRAP |
+/// APP_TRAP | (d & 0x3fff). Linux takes the newest filter's among equal
+/// actions, so these win over the sandbox's RET_TRAP (data 0), and the
+/// sentry answers them from the SIGSYS's si_errno (kernel::systrap::sigsys).
+/// Each `ret A` jumps to a tail that does the same to the accumulator.
+fn for_systrap(program: &[sock_filter]) -> Vec<sock_filter> {
+    use crate::kernel::systrap::{APP_ERRNO, APP_TRAP};
+    let tail_at = program.len();
+    let mut out: Vec<sock_filter> = program
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| match ins.code {
+            BPF_RET_K if ins.k & RET_ACTION_FULL == RET_ERRNO => {
+                stmt(BPF_RET_K, RET_TRAP | APP_ERRNO | (ins.k & 0xffff).min(MAX_ERRNO))
+            }
+            BPF_RET_K if ins.k & RET_ACTION_FULL == RET_TRAP => stmt(BPF_RET_K, RET_TRAP | APP_TRAP | (ins.k & 0x3fff)),
+            BPF_RET_A => stmt(BPF_JMP_JA, (tail_at - i - 1) as u32),
+            _ => *ins,
+        })
+        .collect();
+    out.extend([
+        stmt(BPF_ST, 15),                         // T0: M[15] = A
+        stmt(BPF_ALU_AND_K, RET_ACTION_FULL),     // T1
+        jump(BPF_JMP_JEQ_K, RET_ERRNO, 0, 6),     // T2: else -> T9
+        stmt(BPF_LD_MEM, 15),                     // T3
+        stmt(BPF_ALU_AND_K, 0xffff),              // T4
+        jump(BPF_JMP_JGE_K, MAX_ERRNO, 0, 1),     // T5: below -> T7
+        stmt(BPF_LD_IMM, MAX_ERRNO),              // T6
+        stmt(BPF_ALU_OR_K, RET_TRAP | APP_ERRNO), // T7
+        stmt(BPF_RET_A, 0),                       // T8
+        jump(BPF_JMP_JEQ_K, RET_TRAP, 0, 4),      // T9: else -> T14
+        stmt(BPF_LD_MEM, 15),                     // T10
+        stmt(BPF_ALU_AND_K, 0x3fff),              // T11
+        stmt(BPF_ALU_OR_K, RET_TRAP | APP_TRAP),  // T12
+        stmt(BPF_RET_A, 0),                       // T13
+        stmt(BPF_LD_MEM, 15),                     // T14: any other action as it was
+        stmt(BPF_RET_A, 0),                       // T15
+    ]);
+    out
 }
 
 pub fn sys_seccomp(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (op, flags, args) = (a[0], a[1], a[2]);
-    // systrap's RET_TRAP outranks an app filter's RET_ERRNO, so the host
-    // would not enforce it: refuse rather than pretend (docs/systrap-status.md).
-    if matches!(op, SET_MODE_STRICT | SET_MODE_FILTER) && crate::platform::systrap::active().is_some() {
-        return ctx.unsupported("seccomp filters under systrap", Errno::EINVAL);
-    }
     match op {
         SET_MODE_STRICT => {
             if flags != 0 || args != 0 {
                 return Err(Errno::EINVAL);
             }
             let r = install(ctx, &strict_program(), 0)?;
-            set_mode(ctx, MODE_STRICT);
+            set_mode(ctx, MODE_STRICT, 0);
             Ok(r)
         }
         SET_MODE_FILTER => {
@@ -177,7 +242,7 @@ pub fn sys_seccomp(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             }
             let program = read_program(ctx, args)?;
             let r = install(ctx, &program, flags)?;
-            set_mode(ctx, MODE_FILTER);
+            set_mode(ctx, MODE_FILTER, flags);
             Ok(r)
         }
         GET_ACTION_AVAIL | GET_NOTIF_SIZES => Errno::result(ctx.inject(libc::SYS_seccomp, a)?),
@@ -210,16 +275,22 @@ mod tests {
         data[0..4].copy_from_slice(&nr.to_ne_bytes());
         data[4..8].copy_from_slice(&0xc000_003eu32.to_ne_bytes());
         data[8..16].copy_from_slice(&ip.to_ne_bytes());
-        let (mut a, mut pc) = (0u32, 0usize);
+        let (mut a, mut pc, mut m) = (0u32, 0usize, [0u32; 16]);
         loop {
             let i = p[pc];
             pc += 1;
             match i.code {
                 BPF_LD_W_ABS => a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
                 BPF_LD_IMM => a = i.k,
+                BPF_LD_MEM => a = m[i.k as usize],
+                BPF_ST => m[i.k as usize] = a,
+                BPF_ALU_AND_K => a &= i.k,
+                BPF_ALU_OR_K => a |= i.k,
+                BPF_JMP_JA => pc += i.k as usize,
                 BPF_JMP_JEQ_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
                 BPF_JMP_JGE_K => pc += if a >= i.k { i.jt } else { i.jf } as usize,
                 BPF_RET_K => return i.k,
+                BPF_RET_A => return a,
                 c => panic!("opcode {c:#x}"),
             }
         }
@@ -238,6 +309,48 @@ mod tests {
         let clear = p[p.len() - 2];
         assert_eq!((clear.code, clear.k), (BPF_LD_IMM, 0));
         assert_eq!(run(&p, 0, 0x40_0000), 0x1234);
+    }
+
+    /// Under systrap the app's ERRNO and TRAP answers become marked TRAPs,
+    /// from `ret #k` and from `ret a` alike; other actions stay as they were.
+    #[test]
+    fn systrap_marks_errno_and_trap_answers() {
+        use crate::kernel::systrap::{APP_ERRNO, APP_TRAP};
+        // ret #k by nr: 1 -> ERRNO|77, 2 -> TRAP|5, 3 -> KILL, 4 -> ALLOW;
+        // via ret a: 5 -> ERRNO|9000 (capped), 6 -> TRAP|0x8321, 7 -> LOG.
+        let mut p = vec![stmt(BPF_LD_W_ABS, OFF_NR)];
+        let answers: [(u32, u16, u32); 7] = [
+            (1, BPF_RET_K, RET_ERRNO | 77),
+            (2, BPF_RET_K, RET_TRAP | 5),
+            (3, BPF_RET_K, 0x8000_0000),
+            (4, BPF_RET_K, SECCOMP_RET_ALLOW),
+            (5, BPF_RET_A, RET_ERRNO | 9000),
+            (6, BPF_RET_A, RET_TRAP | 0x8321),
+            (7, BPF_RET_A, 0x7ffc_0000),
+        ];
+        for (nr, code, k) in answers {
+            p.push(jump(BPF_JMP_JEQ_K, nr, 0, if code == BPF_RET_K { 1 } else { 2 }));
+            if code == BPF_RET_A {
+                p.push(stmt(BPF_LD_IMM, k));
+            }
+            p.push(stmt(code, if code == BPF_RET_K { k } else { 0 }));
+        }
+        p.push(stmt(BPF_RET_K, SECCOMP_RET_ALLOW));
+        let q = for_systrap(&p);
+        let want = [
+            RET_TRAP | APP_ERRNO | 77,
+            RET_TRAP | APP_TRAP | 5,
+            0x8000_0000,
+            SECCOMP_RET_ALLOW,
+            RET_TRAP | APP_ERRNO | MAX_ERRNO,
+            RET_TRAP | APP_TRAP | 0x0321,
+            0x7ffc_0000,
+        ];
+        for (nr, w) in (1..).zip(want) {
+            assert_eq!(run(&p, nr, 0x40_0000) == w, nr == 3 || nr == 4 || nr == 7, "unchanged only where meant: {nr}");
+            assert_eq!(run(&q, nr, 0x40_0000), w, "nr {nr}");
+        }
+        assert_eq!(run(&q, 99, 0x40_0000), SECCOMP_RET_ALLOW);
     }
 
     #[test]

@@ -61,6 +61,17 @@ impl HostStatus {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// SigPnd, SigBlk, SigIgn and SigCgt as the app sees them: the host's,
+    /// with what the platform keeps virtual (systrap's mask and SIGSYS).
+    fn signal_sets(&self, task: Option<&Task>) -> (u64, u64, u64, u64) {
+        let (blk, ign, cgt) = (self.sigset("SigBlk"), self.sigset("SigIgn"), self.sigset("SigCgt"));
+        let (blk, ign, cgt) = match task {
+            Some(t) => crate::kernel::systrap::proc_sigsets(t, blk, ign, cgt),
+            None => (blk, ign, cgt),
+        };
+        (self.sigset("SigPnd"), blk, ign, cgt)
+    }
+
     /// A signal set (hex) as a number.
     fn sigset(&self, key: &str) -> u64 {
         self.get(key).and_then(|v| u64::from_str_radix(v, 16).ok()).unwrap_or(0)
@@ -120,12 +131,27 @@ pub(super) fn stat(t: &Target) -> VfsResult<Vec<u8>> {
     let status = t.host_dir().map(|d| HostStatus::read(&format!("{d}/status")));
     // Task lookups take the pid table's lock: never under the group's.
     let task = t.task();
+    // Before the group's lock: the SIGSYS disposition takes it.
+    let sigs = status.as_ref().map(|s| s.signal_sets(task.as_deref()));
     let st = g.lock();
     let state = task_state(task.as_ref(), &st, host.as_ref());
     let zombie = state == 'Z';
     let h = |n: usize| if zombie { 0 } else { host.as_ref().map_or(0, |h| h.field(n)) };
     let hs = |n: usize| host.as_ref().map_or(0, |h| h.signed(n));
-    let sig = |k: &str| if zombie { 0 } else { status.as_ref().map_or(0, |s| s.sigset(k)) & 0x7fff_ffff };
+    let sig = |k: &str| {
+        let v = match (k, &sigs) {
+            (_, None) => 0,
+            ("SigPnd", Some(s)) => s.0,
+            ("SigBlk", Some(s)) => s.1,
+            ("SigIgn", Some(s)) => s.2,
+            (_, Some(s)) => s.3,
+        };
+        if zombie {
+            0
+        } else {
+            v & 0x7fff_ffff
+        }
+    };
     let m = if zombie { MmLayout::default() } else { st.image.layout };
     let start = host.as_ref().map_or(0, |h| h.field(22)).saturating_sub(boot_ticks());
     let flags = PF_RANDOMIZE | if zombie { PF_EXITING } else { 0 };
@@ -243,6 +269,8 @@ pub(super) fn status(t: &Target) -> VfsResult<Vec<u8>> {
     // The sandbox's CPUs and memory nodes are the sentry's own.
     let me = HostStatus::read("self/status");
     let task = t.task();
+    // Before the group's lock: the SIGSYS disposition takes it.
+    let (pnd, blk, ign, cgt) = hs.signal_sets(task.as_deref());
     let st = g.lock();
     let state = task_state(task.as_ref(), &st, host.as_ref());
     let zombie = state == 'Z';
@@ -308,8 +336,9 @@ pub(super) fn status(t: &Target) -> VfsResult<Vec<u8>> {
     // The host's count is its user's across the host: count this process's own.
     let queued = if zombie { 0 } else { (hs.sigset("SigPnd") | hs.sigset("ShdPnd")).count_ones() };
     line("SigQ", &format!("{queued}/{sigq_limit}"));
-    for key in ["SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"] {
-        let v = if zombie { 0 } else { hs.sigset(key) };
+    let shd = hs.sigset("ShdPnd");
+    for (key, v) in [("SigPnd", pnd), ("ShdPnd", shd), ("SigBlk", blk), ("SigIgn", ign), ("SigCgt", cgt)] {
+        let v = if zombie { 0 } else { v };
         line(key, &format!("{v:016x}"));
     }
     let c = creds.caps;

@@ -245,7 +245,8 @@ pub(super) fn serve(
     info: &SyscallInfo,
     uctx: u64,
 ) -> Answer {
-    if !fast(info.nr, info.args) {
+    let switch = st.shared.want_switch.load(std::sync::atomic::Ordering::Relaxed);
+    if !fast(info.nr, info.args) || sigsys::app_filtered(task) || switch {
         return Answer::Traced;
     }
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
@@ -255,7 +256,7 @@ pub(super) fn serve(
         task.interrupt.notify();
     }
     let (nr, args) = (info.nr, info.args);
-    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), nr, args) {
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), info.rsp, nr, args) {
         Some(r) => r,
         None => syscalls::dispatch(&mut ctx, nr, args),
     };

@@ -39,14 +39,20 @@ use crate::platform::systrap::slot::{Spinner, Waited};
 use crate::platform::systrap::{self, Platform, CHUNK};
 use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
+mod altstack;
 mod detached;
 mod exits;
+mod fork;
+mod sigsys;
 mod virt;
 
 pub use detached::fast;
 use detached::*;
-pub use exits::before_signal;
 use exits::*;
+pub use exits::{before_kill, before_signal};
+pub use fork::{forget_fork, note_clone, restore_fork_stack};
+pub use sigsys::{APP_ERRNO, APP_TRAP};
+pub use virt::proc_sigsets;
 use virt::*;
 
 /// si_code of a seccomp RET_TRAP SIGSYS.
@@ -59,7 +65,12 @@ pub const MAX_IDLE: Duration = Duration::from_millis(16);
 /// thread is traced, so its stops (job control), its signals' siginfo and
 /// its end are seen as on ptrace, and the sentry thread sleeps in wait4.
 pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
+const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
+/// An app's alternate signal stack: (sp, flags, size), as stack_t has them.
+type AltStack = (u64, i32, u64);
+/// An alternate signal stack when there is none.
+const NO_ALTSTACK: AltStack = (0, SS_DISABLE, 0);
 const SS_AUTODISARM: u32 = 1 << 31;
 const MINSIGSTKSZ: u64 = 2048;
 
@@ -67,18 +78,19 @@ const MINSIGSTKSZ: u64 = 2048;
 struct State {
     /// The chunk set up in the thread's current image, if any.
     chunk: Option<usize>,
-    /// The app's own alternate signal stack (sp, flags, size): the host one
-    /// is the chunk, so the app's is kept here and reported back.
-    altstack: (u64, i32, u64),
     spin: Spinner,
-    /// The app blocked SIGSYS (virtually: never on the host).
-    sigsys_blocked: bool,
+    /// What other sentry threads see of this task (procfs, signal senders).
+    shared: Arc<Shared>,
     /// No chunk could be had: the task stays traced.
     traced_only: bool,
     /// A ppoll the sentry runs at the stub's site to deliver a signal under
     /// a wait's temporary mask (see [`run_with_host_mask`]): the app's rip
     /// to return to once the site's int3 traps.
     mask_wait_return: Option<u64>,
+    /// A host rt_sigsuspend at the stub's site: what to put back after it.
+    suspended: Option<sigsys::Suspended>,
+    /// The app's own SIGSYS, held while the app blocks SIGSYS (virtually).
+    held_sigsys: Option<rvisor_syscalls::abi::Siginfo>,
     /// An idle re-seize asked for an interrupt stop, at which the thread may
     /// be inside the stub's handler (see [`finish_hand_off`]).
     interrupted: bool,
@@ -109,23 +121,31 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         // A new process: a status noted for an earlier one with this pid is stale.
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
     }
-    let mut st = State {
-        chunk: None,
-        altstack: (0, SS_DISABLE, 0),
-        spin: Spinner::new(),
-        sigsys_blocked: false,
-        traced_only: false,
-        interrupted: false,
-        mask_wait_return: None,
-    };
-    let mut tracee = tracee;
+    // What a clone child inherits of its parent's virtual state (fork.rs).
+    let (sigsys_blocked, altstack, app_altstack) = fork::inherited(task.host_tid());
     let shared = Arc::new(Shared {
         pid: task.tg.host_pid(),
+        vtid: task.tid,
         owner: std::thread::current().id(),
         detached: false.into(),
         want_seize: false.into(),
         chunk: usize::MAX.into(),
+        sigsys_blocked: sigsys_blocked.into(),
+        altstack: std::sync::Mutex::new(altstack),
+        app_altstack: app_altstack.into(),
+        want_switch: false.into(),
     });
+    let mut st = State {
+        chunk: None,
+        spin: Spinner::new(),
+        shared: shared.clone(),
+        traced_only: false,
+        interrupted: false,
+        mask_wait_return: None,
+        suspended: None,
+        held_sigsys: None,
+    };
+    let mut tracee = tracee;
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
     use std::sync::atomic::Ordering;
     let out = loop {
@@ -201,6 +221,14 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
             Stop::Signal(libc::SIGSYS) => {
                 let si = tracee.get_siginfo().unwrap_or_default();
                 if si.si_code == SYS_SECCOMP {
+                    if si.si_errno != 0 {
+                        // An app filter's action (sigsys::APP_ERRNO, APP_TRAP).
+                        match sigsys::app_filter_action(kernel, task, tracee, st) {
+                            Ok(true) | Err(Errno::ESRCH) => continue,
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(tid = task.tid, error = ?e, "systrap: app filter action failed"),
+                        }
+                    }
                     match on_sigsys(kernel, task, tracee, p, st) {
                         Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
                         Ok(_) => {
@@ -216,8 +244,15 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     }
                     continue;
                 }
-                // A SIGSYS of the app's own (not a trapped call): delivered
-                // as on ptrace (known gap: it reaches the stub's handler).
+                // A SIGSYS of the app's own (not a trapped call): the host
+                // action is the stub's handler, so the sentry delivers it.
+                if let Err(e) = sigsys::own_sigsys(kernel, task, tracee, st) {
+                    if e != Errno::ESRCH {
+                        tracing::warn!(tid = task.tid, error = ?e, "systrap: delivering SIGSYS failed");
+                        let _ = tracee.cont(0);
+                    }
+                }
+                continue;
             }
             Stop::EventStop(libc::SIGTRAP) if st.interrupted => {
                 st.interrupted = false;
@@ -230,7 +265,8 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                 // A call at a stub site: the exit or ppoll this loop
                 // redirected there, or the app itself jumping there while traced.
                 if let Ok(info) = tracee.syscall_info() {
-                    let ours = st.mask_wait_return.is_some() && info.nr == libc::SYS_ppoll as u64;
+                    let waits = [libc::SYS_ppoll as u64, libc::SYS_rt_sigsuspend as u64];
+                    let ours = st.mask_wait_return.is_some() && waits.contains(&info.nr);
                     if is_exit(info.nr) || ours {
                         let _ = tracee.cont(0);
                         continue;
@@ -240,14 +276,28 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
             Stop::Signal(libc::SIGTRAP) if st.mask_wait_return.is_some() => {
                 if let Ok(mut regs) = tracee.get_regs() {
                     if regs.rip == STUB_SYSCALL + 3 {
-                        // Back from the ppoll (and any handler it let run).
+                        // Back from the ppoll or rt_sigsuspend (and any
+                        // handler it let run).
                         regs.rip = st.mask_wait_return.take().unwrap_or(regs.rip);
                         regs.rax = Errno::EINTR.as_return() as u64;
+                        if let Some(s) = st.suspended.take() {
+                            s.restore(&mut regs, st);
+                        }
                         let _ = tracee.set_regs(&regs);
                         let _ = tracee.cont(0);
                         continue;
                     }
                 }
+            }
+            Stop::Signal(sig) if altstack::needed_for(task, st, sig) => {
+                // Its handler runs on the thread's own alternate stack.
+                if let Err(e) = altstack::switch_at_signal_stop(kernel, task, tracee, st) {
+                    tracing::debug!(tid = task.tid, error = ?e, "systrap: alternate stack switch failed");
+                }
+            }
+            Stop::Signal(sig) if kills_process(task, sig) => {
+                // The other threads die with this one, maybe detached.
+                hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
             }
             _ => {}
         }
@@ -281,6 +331,14 @@ fn run_with_host_mask(tracee: &Tracee, st: &mut State, mut regs: rvisor_syscalls
     tracee.set_regs(&regs)
 }
 
+/// Whether delivering `sig` (at its signal-delivery stop) ends the process:
+/// the default action of a signal that terminates.
+fn kills_process(task: &Task, sig: i32) -> bool {
+    use super::signal::{ignored_by_default, SIG_DFL};
+    let stops = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGCONT);
+    (1..=64).contains(&sig) && !stops && !ignored_by_default(sig) && task.tg.action(sig).handler == SIG_DFL
+}
+
 fn is_exit(nr: u64) -> bool {
     nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
 }
@@ -304,6 +362,7 @@ fn on_sigsys(
     if is_exit(nr) {
         if nr == libc::SYS_exit_group as u64 {
             note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
+            hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
         }
         // Run it at the stub's site, where the filter sends it to the
         // tracer: the thread ends traced, as on the ptrace platform.
@@ -315,7 +374,12 @@ fn on_sigsys(
     }
     // As at a seccomp stop.
     regs.rax = Errno::ENOSYS.as_return() as u64;
-    if st.chunk.is_none() && !st.traced_only && !is_exec(nr) {
+    // A fork child still on its parent's chunk's copy (fork.rs) cannot move
+    // its alternate stack yet (EPERM while on it): it stays traced.
+    // Nor one whose alternate stack is its own (virt::sigaltstack): the
+    // chunk would replace it.
+    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
+    if st.chunk.is_none() && !st.traced_only && !app_altstack && !is_exec(nr) && !fork::in_region(regs.rsp) {
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         let done = set_up(&mut ctx, p, st);
         reraise_held(kernel, task, &mut ctx);
@@ -330,8 +394,12 @@ fn on_sigsys(
         // Back to the call's registers after the injections.
         tracee.set_regs(&regs)?;
     }
+    if nr == libc::SYS_rt_sigsuspend as u64 {
+        sigsys::sigsuspend(tracee, st, regs)?;
+        return Ok(false);
+    }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-    let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, nr, args) {
+    let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, regs.rsp, nr, args) {
         Some(ret) => {
             if kernel.options.strace {
                 syscalls::strace_exit(&ctx, nr, args, &ret, None);
@@ -355,8 +423,19 @@ fn on_sigsys(
         if let Some(c) = st.chunk.take() {
             p.region.release(c);
         }
-        st.altstack = (0, SS_DISABLE, 0);
+        *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
+        st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);
+    }
+    if nr == libc::SYS_rt_sigaction as u64 && ret.is_ok() {
+        altstack::after_sigaction(task);
+    }
+    if st.shared.want_switch.swap(false, std::sync::atomic::Ordering::Relaxed) {
+        match altstack::switch(kernel, task, tracee, st) {
+            Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+            Err(e) => tracing::debug!(tid = task.tid, error = ?e, "systrap: alternate stack switch failed"),
+            Ok(()) => {}
+        }
     }
     // A signal the sentry raised for this thread is on its way: deliver it
     // traced, where its virtual siginfo goes in (signal::on_delivery).
@@ -368,7 +447,12 @@ fn on_sigsys(
         // robust futexes over now (run.rs does it at the exit stop).
         super::robust::hand_over_robust_list(task.host_tid(), task.tid);
     }
-    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+    // Not while a handler runs inside a wait at the stub's site: the int3
+    // after the site must come back to this tracer.
+    let mask_wait = st.mask_wait_return.is_some();
+    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
+    let stay = mask_wait || app_altstack || sigsys::app_filtered(task);
+    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !stay)
 }
 
 /// Raises again the signals held back while the sentry injected calls in

@@ -1,6 +1,8 @@
 //! The calls systrap keeps virtual: the app's alternate stack, its signal
 //! mask and its SIGSYS disposition, whose host versions belong to the platform.
 
+use std::sync::atomic::Ordering;
+
 use rvisor_syscalls::abi::KernelSigaction;
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -27,11 +29,12 @@ pub(super) fn virtual_call(
     ctx: &mut SyscallCtx<'_>,
     st: &mut State,
     at: MaskAt,
+    rsp: u64,
     nr: u64,
     a: [u64; 6],
 ) -> Option<SysResult> {
     if nr == libc::SYS_sigaltstack as u64 {
-        return Some(sigaltstack(ctx, st, a[0], a[1]));
+        return Some(sigaltstack(ctx, st, matches!(at, MaskAt::Thread), rsp, a[0], a[1]));
     }
     if nr == libc::SYS_rt_sigprocmask as u64 {
         return Some(sigprocmask(ctx, st, at, a));
@@ -56,7 +59,7 @@ pub(super) fn sigprocmask(ctx: &mut SyscallCtx<'_>, st: &mut State, at: MaskAt, 
         MaskAt::Frame(uctx) => ctx.mem.read_val::<u64>(uctx.wrapping_add(UC_SIGMASK))?,
         MaskAt::Thread => ctx.tracee.get_sigmask()?,
     };
-    let visible = host & !SIGSYS_BIT | if st.sigsys_blocked { SIGSYS_BIT } else { 0 };
+    let visible = host & !SIGSYS_BIT | if st.shared.sigsys_blocked.load(Ordering::Relaxed) { SIGSYS_BIT } else { 0 };
     let next = if set != 0 {
         let s: u64 = ctx.mem.read_val(set)?;
         Some(match how {
@@ -73,7 +76,14 @@ pub(super) fn sigprocmask(ctx: &mut SyscallCtx<'_>, st: &mut State, at: MaskAt, 
     }
     if let Some(n) = next {
         let n = n & !UNBLOCKABLE;
-        st.sigsys_blocked = n & SIGSYS_BIT != 0;
+        st.shared.sigsys_blocked.store(n & SIGSYS_BIT != 0, Ordering::Relaxed);
+        if n & SIGSYS_BIT == 0 {
+            if let Some(si) = st.held_sigsys.take() {
+                // The app's own SIGSYS, pending while blocked: delivered now
+                // (at a ptrace stop, sigsys::own_sigsys).
+                super::super::signal::send_to_task(ctx.task, si, None);
+            }
+        }
         let n = n & !SIGSYS_BIT;
         match at {
             MaskAt::Frame(uctx) => ctx.mem.write_val(uctx.wrapping_add(UC_SIGMASK), &n)?,
@@ -112,8 +122,33 @@ pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) ->
     Some(r)
 }
 
-/// sigaltstack(2), kept in the sentry: the host alternate stack is the chunk.
-pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, old: u64) -> SysResult {
+/// sigaltstack(2), kept in the sentry while the host alternate stack is the
+/// chunk: the app's stack pointer `rsp` is on "its" alternate stack when it
+/// is on a chunk (an SA_ONSTACK handler without an app stack runs there):
+/// SS_ONSTACK, and no change (EPERM). When the process wants its handlers
+/// on its threads' own stacks (altstack.rs), a stack the thread sets
+/// becomes the host's too and the thread stays traced
+/// (`Shared::app_altstack`): its SIGSYS must not reach the stub's handler,
+/// which needs the chunk. `traced`: at a SIGSYS stop (else the detached
+/// thread is handed to traced mode with ESRCH).
+pub(super) fn sigaltstack(
+    ctx: &mut SyscallCtx<'_>,
+    st: &mut State,
+    traced: bool,
+    rsp: u64,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    let app_altstack = st.shared.app_altstack.load(Ordering::Relaxed);
+    let mut current = st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner());
+    let enabled = current.2 != 0;
+    let on = match app_altstack {
+        false => enabled && fork::in_region(rsp),
+        true => enabled && rsp.wrapping_sub(current.0) < current.2,
+    };
+    if new != 0 && on {
+        return Err(Errno::EPERM);
+    }
     let mut next = None;
     if new != 0 {
         let mut b = [0u8; 24];
@@ -126,7 +161,7 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
             return Err(Errno::EINVAL);
         }
         next = Some(if mode == SS_DISABLE as u32 {
-            (0, SS_DISABLE, 0)
+            NO_ALTSTACK
         } else if size < MINSIGSTKSZ {
             return Err(Errno::ENOMEM);
         } else {
@@ -134,7 +169,12 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
         });
     }
     if old != 0 {
-        let (sp, flags, size) = st.altstack;
+        let (sp, flags, size) = *current;
+        let flags = match (enabled, on) {
+            (false, _) => SS_DISABLE,
+            (true, true) => SS_ONSTACK | flags & SS_AUTODISARM as i32,
+            (true, false) => flags & SS_AUTODISARM as i32,
+        };
         let mut b = [0u8; 24];
         b[0..8].copy_from_slice(&sp.to_ne_bytes());
         b[8..12].copy_from_slice(&flags.to_ne_bytes());
@@ -142,7 +182,16 @@ pub(super) fn sigaltstack(ctx: &mut SyscallCtx<'_>, st: &mut State, new: u64, ol
         ctx.mem.write(old, &b)?;
     }
     if let Some(n) = next {
-        st.altstack = n;
+        if app_altstack || n.2 != 0 && altstack::onstack_wanted(ctx.task) {
+            if !traced {
+                return Err(Errno::ESRCH);
+            }
+            // The host's alternate stack becomes the app's (the app's own
+            // stack_t, already checked).
+            Errno::result(ctx.inject(libc::SYS_sigaltstack, [new, 0, 0, 0, 0, 0])?)?;
+            st.shared.app_altstack.store(true, Ordering::Relaxed);
+        }
+        *current = n;
     }
     Ok(0)
 }
@@ -168,4 +217,32 @@ pub(super) fn sigaction_sigsys(ctx: &mut SyscallCtx<'_>, act: u64, oact: u64, si
         ctx.task.tg.lock().actions[(libc::SIGSYS - 1) as usize] = n;
     }
     Ok(0)
+}
+
+/// The signal sets /proc shows for `task` (SigBlk, SigIgn, SigCgt), from the
+/// host's values: under systrap the host's mask and SIGSYS disposition are
+/// the platform's. A thread inside the stub's handler (the only place
+/// SIGSYS is ever blocked on the host) has every signal blocked there; its
+/// own mask is the one its handler's ucontext will restore. SIGSYS is shown
+/// as the app set it (blocked, ignored, caught).
+pub fn proc_sigsets(task: &Task, blk: u64, ign: u64, cgt: u64) -> (u64, u64, u64) {
+    let Some(p) = systrap::active() else { return (blk, ign, cgt) };
+    let shared = SHARED.lock().unwrap_or_else(|e| e.into_inner()).get(&task.host_tid()).cloned();
+    let mut blk = blk;
+    if blk & SIGSYS_BIT != 0 {
+        let slot = shared.as_ref().and_then(|s| p.region.slot(s.chunk.load(Ordering::Acquire)));
+        let mem = crate::mm::Memory::new(task.host_tid());
+        // The ucontext is an app address: read through the app's memory.
+        let frame = slot.and_then(|s| mem.read_val::<u64>(s.uctx_now().wrapping_add(UC_SIGMASK)).ok());
+        blk = frame.unwrap_or(blk);
+    }
+    let sigsys_blocked = shared.is_some_and(|s| s.sigsys_blocked.load(Ordering::Relaxed));
+    let blk = blk & !SIGSYS_BIT | if sigsys_blocked { SIGSYS_BIT } else { 0 };
+    let act = task.tg.action(libc::SIGSYS);
+    let (ign_bit, cgt_bit) = match act.handler {
+        h if h == super::super::signal::SIG_DFL => (0, 0),
+        h if h == super::super::signal::SIG_IGN => (SIGSYS_BIT, 0),
+        _ => (0, SIGSYS_BIT),
+    };
+    (blk, ign & !SIGSYS_BIT | ign_bit, cgt & !SIGSYS_BIT | cgt_bit)
 }

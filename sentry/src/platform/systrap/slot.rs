@@ -146,6 +146,12 @@ impl<'a> Slot<'a> {
         self.state().load(Ordering::Acquire)
     }
 
+    /// The ucontext address the handler last recorded (an app address, for
+    /// reading the app's mask of a thread inside the handler).
+    pub fn uctx_now(&self) -> u64 {
+        self.read_u64(OFF_UCTX)
+    }
+
     /// Sets how long the app spins for a reply before it sleeps.
     pub fn set_app_spin(&self, n: u32) {
         // SAFETY: offset 4 is inside the slot and 4-aligned.
