@@ -9,6 +9,7 @@ use rvisor_syscalls::Errno;
 use super::super::task::{ExitStatus, Task};
 use super::super::Kernel;
 use super::*;
+use crate::platform::systrap::patch as patch_layout;
 
 /// Detached mode: serves the slot until a call needs ptrace or the thread
 /// is gone.
@@ -20,19 +21,23 @@ pub(super) fn detached(
     st: &mut State,
     shared: &Shared,
 ) -> Detached {
-    let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else {
+    let Some(hslot) = st.chunk.and_then(|c| p.region.slot(c)) else {
         return reseize(task);
     };
+    // The trampoline's slot, with syscall-site patching on.
+    let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));
     let mut idle = MIN_IDLE;
     let mut idle_for = Duration::ZERO;
     loop {
-        let waited = slot.wait_request(&mut st.spin, idle);
+        let (waited, from_tramp) = patch_layout::wait_either(&hslot, tslot.as_ref(), &mut st.spin, idle);
+        let slot = if from_tramp { tslot.as_ref().unwrap_or(&hslot) } else { &hslot };
         if shared.want_seize.swap(false, std::sync::atomic::Ordering::AcqRel) {
             // A signal is about to be raised for this thread (before_signal).
             if let Waited::Request(req) = waited {
                 return match Tracee::seize(task.host_tid()) {
                     Ok(t) => {
                         slot.reply_rewind(req.nr);
+                        after_tramp_seize(&t, st, from_tramp);
                         Detached::Seized(t)
                     }
                     Err(_) => reseize(task),
@@ -45,7 +50,11 @@ pub(super) fn detached(
                 idle = MIN_IDLE;
                 idle_for = Duration::ZERO;
                 let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
-                let answer = serve(kernel, task, stale, st, &info, req.uctx);
+                let answer = if super::patch::wants(task, &info, from_tramp) {
+                    Answer::Traced
+                } else {
+                    serve(kernel, task, stale, st, &info, req.uctx)
+                };
                 let traced_ret = match answer {
                     Answer::Reply(ret) => {
                         slot.reply(ret);
@@ -65,6 +74,7 @@ pub(super) fn detached(
                             Some(ret) => slot.reply(ret),
                             None => slot.reply_rewind(req.nr),
                         }
+                        after_tramp_seize(&t, st, from_tramp);
                         return Detached::Seized(t);
                     }
                     Err(_) => {
@@ -116,6 +126,9 @@ pub(super) fn finish_hand_off(
     use crate::platform::systrap::handler::{CODE, DONE_OFF};
     use crate::platform::systrap::slot::REPLY;
     let Ok(regs) = tracee.get_regs() else { return false };
+    if super::patch::finish_hand_off(kernel, task, tracee, p, st, regs.rip) {
+        return true;
+    }
     let start = systrap::handler_addr();
     let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else { return false };
     let inside = (start..start + CODE.len() as u64).contains(&regs.rip);
@@ -138,6 +151,16 @@ pub(super) fn finish_hand_off(
         }
     }
     true
+}
+
+/// After a seize with a trampoline request in hand: a signal handler that
+/// interrupted the trampoline may be inside the stub's SIGSYS handler with
+/// a request of its own, which only an interrupt stop (`finish_hand_off`)
+/// finds once the thread is traced.
+fn after_tramp_seize(t: &Tracee, st: &mut State, from_tramp: bool) {
+    if from_tramp {
+        st.interrupted = t.interrupt().is_ok();
+    }
 }
 
 /// Seizes the thread again without a call in hand (it stays running).

@@ -41,6 +41,7 @@ use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
 mod detached;
 mod exits;
+mod patch;
 mod virt;
 
 pub use detached::fast;
@@ -129,6 +130,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
     use std::sync::atomic::Ordering;
     let out = loop {
+        patch::mark_traced(platform, &st, true);
         match traced(kernel, task, &tracee, platform, &mut st) {
             Traced::Ended(s, u) => break (s, u),
             Traced::Detached => {}
@@ -202,7 +204,14 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                 let si = tracee.get_siginfo().unwrap_or_default();
                 if si.si_code == SYS_SECCOMP {
                     match on_sigsys(kernel, task, tracee, p, st) {
-                        Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
+                        Ok(true)
+                            if {
+                                patch::mark_traced(p, st, false);
+                                tracee.detach(0).is_ok()
+                            } =>
+                        {
+                            return Traced::Detached
+                        }
                         Ok(_) => {
                             let _ = tracee.cont(0);
                         }
@@ -319,6 +328,9 @@ fn on_sigsys(
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         let done = set_up(&mut ctx, p, st);
         reraise_held(kernel, task, &mut ctx);
+        if let (Ok(()), Some(c)) = (&done, st.chunk) {
+            patch::set_up_thread(p, c, &mut regs);
+        }
         match done {
             Ok(()) => {}
             Err(Errno::ESRCH) => return Err(Errno::ESRCH),
@@ -329,6 +341,11 @@ fn on_sigsys(
         }
         // Back to the call's registers after the injections.
         tracee.set_regs(&regs)?;
+    }
+    if st.chunk.is_some() {
+        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+        patch::try_patch(&mut ctx, nr);
+        reraise_held(kernel, task, &mut ctx);
     }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, nr, args) {
