@@ -3,8 +3,9 @@
  * threads hammering one site, fork, exec, and a signal handler that makes
  * the same call while the interrupted loop is inside it. Prints the same
  * natively and in the sandbox (with or without patching).
- * `patch_sites text` instead prints the site's bytes after using it: a
- * patched site reads back differently (docs/systrap-status.md). */
+ * `patch_sites text` instead prints the two sites' bytes after using them
+ * (a patched site reads back differently, docs/systrap-status.md), and
+ * `patch_sites time N` the ns per call of N calls through one site. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -14,61 +15,50 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern const unsigned char site_start[];
+extern const unsigned char site_start[], site_threads[];
 
-/* getppid through one fixed site; checks that every register the syscall
- * ABI keeps (all but rax, rcx, r11), the flags and the red zone survive. */
-__attribute__((noinline)) static long site_getppid(int *bad) {
-    long ret, chk;
-    __asm__ volatile(
-        "push %%rbx\n"
-        "push %%r12\n"
-        "mov $0x1111, %%rdi\n"
-        "mov $0x2222, %%rsi\n"
-        "mov $0x3333, %%rdx\n"
-        "mov $0x4444, %%r10\n"
-        "mov $0x5555, %%r8\n"
-        "mov $0x6666, %%r9\n"
-        "mov $0x7777, %%rbx\n"
-        "mov $0x8888, %%r12\n"
-        "movq $0x1234, -8(%%rsp)\n"
-        "movq $0x5678, -128(%%rsp)\n"
-        "stc\n"
-        ".globl site_start\n"
-        "site_start:\n"
-        "mov $110, %%eax\n"
-        "syscall\n"
-        "setc %%cl\n"
-        "movzbl %%cl, %%ecx\n"
-        "xor $1, %%ecx\n"
-        "xor %%r11d, %%r11d\n"
-        "cmpq $0x1234, -8(%%rsp)\n"
-        "setne %%r11b\n"
-        "or %%r11, %%rcx\n"
-        "cmpq $0x5678, -128(%%rsp)\n"
-        "setne %%r11b\n"
-        "or %%r11, %%rcx\n"
-        "cmp $0x1111, %%rdi\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x2222, %%rsi\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x3333, %%rdx\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x4444, %%r10\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x5555, %%r8\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x6666, %%r9\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x7777, %%rbx\n setne %%r11b\n or %%r11, %%rcx\n"
-        "cmp $0x8888, %%r12\n setne %%r11b\n or %%r11, %%rcx\n"
-        "mov %%rcx, %%rdx\n"
-        "pop %%r12\n"
-        "pop %%rbx\n"
-        : "=a"(ret), "=d"(chk)
-        :
-        : "rdi", "rsi", "r8", "r9", "r10", "rcx", "r11", "memory", "cc");
-    if (chk)
-        *bad += 1;
-    return ret;
-}
+/* getppid through one fixed site `label`; checks that every register the
+ * syscall ABI keeps (all but rax, rcx, r11), the flags and the red zone
+ * survive the call. */
+#define SITE_FN(name, label)                                                   \
+    __attribute__((noinline)) static long name(int *bad) {                     \
+        long ret, chk;                                                         \
+        __asm__ volatile(                                                      \
+            "push %%rbx\n push %%r12\n"                                        \
+            "mov $0x1111, %%rdi\n mov $0x2222, %%rsi\n mov $0x3333, %%rdx\n"   \
+            "mov $0x4444, %%r10\n mov $0x5555, %%r8\n mov $0x6666, %%r9\n"     \
+            "mov $0x7777, %%rbx\n mov $0x8888, %%r12\n"                        \
+            "movq $0x1234, -8(%%rsp)\n movq $0x5678, -128(%%rsp)\n"            \
+            "stc\n"                                                            \
+            ".globl " #label "\n" #label ":\n"                                 \
+            "mov $110, %%eax\n syscall\n"                                      \
+            "setc %%cl\n movzbl %%cl, %%ecx\n xor $1, %%ecx\n"                 \
+            "xor %%r11d, %%r11d\n"                                             \
+            "cmpq $0x1234, -8(%%rsp)\n setne %%r11b\n or %%r11, %%rcx\n"       \
+            "cmpq $0x5678, -128(%%rsp)\n setne %%r11b\n or %%r11, %%rcx\n"     \
+            "cmp $0x1111, %%rdi\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "cmp $0x2222, %%rsi\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "cmp $0x3333, %%rdx\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "cmp $0x4444, %%r10\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "cmp $0x5555, %%r8\n setne %%r11b\n or %%r11, %%rcx\n"             \
+            "cmp $0x6666, %%r9\n setne %%r11b\n or %%r11, %%rcx\n"             \
+            "cmp $0x7777, %%rbx\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "cmp $0x8888, %%r12\n setne %%r11b\n or %%r11, %%rcx\n"            \
+            "mov %%rcx, %%rdx\n pop %%r12\n pop %%rbx\n"                       \
+            : "=a"(ret), "=d"(chk)                                             \
+            :                                                                  \
+            : "rdi", "rsi", "r8", "r9", "r10", "rcx", "r11", "memory", "cc");  \
+        if (chk)                                                               \
+            *bad += 1;                                                         \
+        return ret;                                                            \
+    }
+
+SITE_FN(site_getppid, site_start)
+SITE_FN(site2_getppid, site_threads)
 
 static long want_ppid;
 static volatile sig_atomic_t in_handler_calls, handler_bad;
@@ -86,8 +76,10 @@ struct arg { int n; int bad; };
 
 static void *hammer(void *p) {
     struct arg *a = p;
+    /* site_start was patched before: its thunk runs while site_threads is
+     * being patched (the patch area must stay executable meanwhile). */
     for (int i = 0; i < a->n; i++)
-        if (site_getppid(&a->bad) != want_ppid)
+        if (site2_getppid(&a->bad) != want_ppid || site_getppid(&a->bad) != want_ppid)
             a->bad++;
     return NULL;
 }
@@ -103,10 +95,27 @@ static int loop(int n) {
 int main(int argc, char **argv) {
     want_ppid = getppid();
     if (argc > 1 && strcmp(argv[1], "text") == 0) {
+        int bad = 0;
         loop(200);
+        for (int i = 0; i < 200; i++)
+            site2_getppid(&bad);
         for (int i = 0; i < 7; i++)
             printf("%02x", site_start[i]);
-        printf("\n");
+        printf(" ");
+        for (int i = 0; i < 7; i++)
+            printf("%02x", site_threads[i]);
+        printf(" bad %d\n", bad + loop(10));
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "time") == 0) {
+        /* ns per call through the site (the measurement test prints it). */
+        int n = atoi(argv[2]), bad = 0;
+        struct timespec a, b;
+        loop(100);
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        bad = loop(n);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        printf("%.0f %d\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n, bad);
         return 0;
     }
     if (argc > 1 && strcmp(argv[1], "exec") == 0) {
@@ -116,7 +125,7 @@ int main(int argc, char **argv) {
 
     printf("loop: bad %d\n", loop(20000));
 
-    /* Threads on the same site while it is (being) patched. */
+    /* Threads on one site from its first call on, so while it is patched. */
     pthread_t t[4];
     struct arg a[4];
     for (int i = 0; i < 4; i++) {

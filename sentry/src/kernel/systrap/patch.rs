@@ -52,11 +52,11 @@ fn refuse(pid: i32, site: u64) {
 /// Whether a detached call (from the handler's slot) comes from a site
 /// worth patching: then it is served traced, where [`try_patch`] runs.
 pub(super) fn wants(task: &Task, info: &SyscallInfo, from_tramp: bool) -> bool {
-    if from_tramp || !layout::enabled() || !layout::patchable(info.nr) || info.rip < STUB_BASE + 0x1000 {
+    if from_tramp || !layout::enabled() || !layout::patchable(info.nr) {
         return false;
     }
     let pid = task.tg.host_pid();
-    let site = info.rip - ARCH_X86_64_INSN_LEN;
+    let Some(site) = candidate(info.rip) else { return false };
     if refused(pid, site) {
         return false;
     }
@@ -67,6 +67,13 @@ pub(super) fn wants(task: &Task, info: &SyscallInfo, from_tramp: bool) -> bool {
     }
     refuse(pid, site);
     false
+}
+
+/// The site a call returning to `rip` would come from, outside the stub
+/// (whose own sites are never patched).
+fn candidate(rip: u64) -> Option<u64> {
+    let site = rip.checked_sub(ARCH_X86_64_INSN_LEN)?;
+    (site >= STUB_BASE + 0x1000 || site + 8 <= STUB_BASE).then_some(site)
 }
 
 /// Gives a thread its GS base (its chunk, which the trampoline reads) at
@@ -98,8 +105,8 @@ pub(super) fn try_patch(ctx: &mut SyscallCtx<'_>, nr: u64) {
     }
     let Ok(regs) = ctx.regs().copied() else { return };
     let pid = ctx.task.tg.host_pid();
-    let Some(site) = regs.rip.checked_sub(ARCH_X86_64_INSN_LEN) else { return };
-    if site < STUB_BASE + 0x1000 || refused(pid, site) {
+    let Some(site) = candidate(regs.rip) else { return };
+    if refused(pid, site) {
         return;
     }
     // One patch at a time in the whole sandbox (rare: once per site).
@@ -149,9 +156,10 @@ fn inject_ok(ctx: &mut SyscallCtx<'_>, nr: i64, args: [u64; 6]) -> Result<i64, E
 }
 
 /// The protection of the private, executable mapping holding `[win, win+8)`
-/// (PROT_* bits), from the host's /proc/PID/maps. Shared mappings (the
-/// write would reach the file or other processes), the vDSO and anything
-/// not executable are refused.
+/// (PROT_* bits), from the host's /proc/PID/maps. Refused: shared mappings
+/// (the write would reach the file or other processes), the vDSO, anything
+/// not executable, and writable code (a JIT may copy or move its code, and
+/// a copied patched site would return to the original's address).
 fn private_text_prot(pid: i32, win: u64) -> Result<u64, Errno> {
     let maps = crate::confine::read_host_proc(&format!("{pid}/maps"))?;
     let text = String::from_utf8_lossy(&maps);
@@ -165,15 +173,12 @@ fn private_text_prot(pid: i32, win: u64) -> Result<u64, Errno> {
         }
         let name = f.nth(3).unwrap_or("");
         let p = perms.as_bytes();
-        if win + 8 > end || p.len() < 4 || p[3] != b'p' || p[2] != b'x' || name.starts_with('[') {
+        if win + 8 > end || p.len() < 4 || p[3] != b'p' || p[2] != b'x' || p[1] == b'w' || name.starts_with('[') {
             return Err(Errno::EACCES);
         }
         let mut prot = libc::PROT_EXEC as u64;
         if p[0] == b'r' {
             prot |= libc::PROT_READ as u64;
-        }
-        if p[1] == b'w' {
-            prot |= libc::PROT_WRITE as u64;
         }
         return Ok(prot);
     }
@@ -198,9 +203,11 @@ fn reserve_entry(ctx: &mut SyscallCtx<'_>, nr: u32, ret: u64) -> Result<u64, Err
     if !(FIRST_ENTRY..MAX_ENTRIES).contains(&k) {
         return Err(Errno::ENOSPC);
     }
-    let rw = (libc::PROT_READ | libc::PROT_WRITE) as u64;
+    // Writable for the sentry's writes, and executable throughout: other
+    // threads are running the thunks of sites patched before.
+    let rwx = (libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) as u64;
     let rx = (libc::PROT_READ | libc::PROT_EXEC) as u64;
-    inject_ok(ctx, libc::SYS_mprotect, [AREA, AREA_LEN, rw, 0, 0, 0])?;
+    inject_ok(ctx, libc::SYS_mprotect, [AREA, AREA_LEN, rwx, 0, 0, 0])?;
     // Thunk and entry first: nothing jumps to them until the site is rewritten.
     let written = ctx
         .mem

@@ -256,14 +256,17 @@ pub fn wait_either(h: &Slot<'_>, t: Option<&Slot<'_>>, spin: &mut Spinner, timeo
     let pending = |s: &Slot<'_>| matches!(s.state_now(), REQUEST | APP_WAIT);
     let take = |s: &Slot<'_>, spin: &mut Spinner| -> Request { s.take_request(spin) };
     let limit = if spin.same_cpu { 0 } else { spin.limit };
+    // The trampoline's request first: one in the handler's slot while the
+    // trampoline's is pending comes from a signal handler that interrupted
+    // the trampoline, i.e. it was made after it.
     for _ in 0..limit {
-        if pending(h) {
-            spin.hit();
-            return (Waited::Request(take(h, spin)), false);
-        }
         if pending(t) {
             spin.hit();
             return (Waited::Request(take(t, spin)), true);
+        }
+        if pending(h) {
+            spin.hit();
+            return (Waited::Request(take(h, spin)), false);
         }
         std::hint::spin_loop();
     }
@@ -284,11 +287,11 @@ pub fn wait_either(h: &Slot<'_>, t: Option<&Slot<'_>>, spin: &mut Spinner, timeo
         Err(s) if s != REQUEST && s != APP_WAIT => std::thread::yield_now(),
         Err(_) => {}
     }
-    if pending(h) {
-        return (Waited::Request(take(h, spin)), false);
-    }
     if pending(t) {
         return (Waited::Request(take(t, spin)), true);
+    }
+    if pending(h) {
+        return (Waited::Request(take(h, spin)), false);
     }
     (Waited::Timeout, false)
 }
