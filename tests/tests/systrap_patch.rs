@@ -5,7 +5,7 @@
 //! systrap; and a measurement that prints getppid's cost through a patched
 //! and an unpatched site in the same run (numbers only, no timing asserts).
 
-use rvisor_tests::{compare_corpus_with, compile_c, run_native, run_sandbox, Status, TempDir};
+use rvisor_tests::{compare_corpus_with, compile_c, run_native, run_sandbox, Run, Status, TempDir};
 
 const PATCH: &[&str] = &["--platform", "systrap", "--systrap-patch"];
 
@@ -58,7 +58,14 @@ fn patched_site_reads_back_as_the_jump() {
     let original = "b86e0000000f05";
     let native = run_native(&prog, &["text"], dir.path());
     assert_eq!(native.stdout_str().trim(), format!("{original} {original} bad 0"));
-    let plain = run_sandbox(&prog, &["text"], dir.path(), &["--platform", "systrap"]);
+    // Unpatched even when the suite runs with RVISOR_SYSTRAP_PATCH=1.
+    let plain = Run::rvisor()
+        .args(["do", "--platform", "systrap", "--"])
+        .arg(&prog)
+        .arg("text")
+        .env("RVISOR_SYSTRAP_PATCH", "0")
+        .cwd(dir.path())
+        .output();
     assert_eq!(plain.stdout_str().trim(), format!("{original} {original} bad 0"), "{}", plain.stderr_str());
     let patched = run_sandbox(&prog, &["text"], dir.path(), PATCH);
     let out = patched.stdout_str();
@@ -153,7 +160,14 @@ fn getppid_cost_patched_and_not() {
         let out = match args {
             [] => run_native(&prog, &["time", n], dir.path()),
             _ => {
-                let mut r = rvisor_tests::Run::rvisor().arg("do").args(args).arg("--").arg(&prog).args(["time", n]);
+                // Unpatched rows stay unpatched under RVISOR_SYSTRAP_PATCH=1.
+                let mut r = Run::rvisor()
+                    .arg("do")
+                    .args(args)
+                    .arg("--")
+                    .arg(&prog)
+                    .args(["time", n])
+                    .env("RVISOR_SYSTRAP_PATCH", "0");
                 if let Some((k, v)) = env {
                     r = r.env(k, v);
                 }

@@ -240,10 +240,9 @@ fn run_store(ctx: &mut SyscallCtx<'_>, base: &UserRegs, addr: u64, old: u64, new
                 // A fault of the store itself (the page went away) must not
                 // be re-executed forever: give up on this site.
                 let rip = tracee.get_regs()?.rip;
-                if (layout::store_addr()..layout::store_addr() + 9).contains(&rip) && sig != libc::SIGTRAP {
-                    if matches!(sig, libc::SIGSEGV | libc::SIGBUS) {
-                        return Err(Errno::EFAULT);
-                    }
+                let at_store = (layout::store_addr()..layout::store_addr() + 9).contains(&rip);
+                if at_store && matches!(sig, libc::SIGSEGV | libc::SIGBUS) {
+                    return Err(Errno::EFAULT);
                 }
                 let si = tracee.get_siginfo().unwrap_or_default();
                 ctx.deferred.push(si);

@@ -18,7 +18,7 @@ fn entries_keep_the_syscall_bytes() {
         assert!(e + 8 <= THUNKS, "table overlaps the thunks");
         assert!(thunk_addr(k) + THUNK_LEN <= AREA + AREA_LEN);
     }
-    assert!(AREA + AREA_LEN <= 0x7fff_ffff, "disp32 is sign-extended");
+    const { assert!(AREA + AREA_LEN <= 0x7fff_ffff, "disp32 is sign-extended") };
 }
 
 /// A thunk sets eax and rcx as the original sequence and `syscall` would,
