@@ -22,7 +22,7 @@ pub(super) fn detached(
     shared: &Shared,
 ) -> Detached {
     let Some(hslot) = st.chunk.and_then(|c| p.region.slot(c)) else {
-        return reseize(task);
+        return reseize(task, p, st);
     };
     // The trampoline's slot, with syscall-site patching on.
     let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));
@@ -30,20 +30,23 @@ pub(super) fn detached(
     let mut idle_for = Duration::ZERO;
     loop {
         let (waited, from_tramp) = patch_layout::wait_either(&hslot, tslot.as_ref(), &mut st.spin, idle);
-        let slot = if from_tramp { tslot.as_ref().unwrap_or(&hslot) } else { &hslot };
+        let slot = match (&tslot, from_tramp) {
+            (Some(t), true) => patch_layout::ReplyTo::Tramp(t),
+            _ => patch_layout::ReplyTo::Handler(&hslot),
+        };
         if shared.want_seize.swap(false, std::sync::atomic::Ordering::AcqRel) {
             // A signal is about to be raised for this thread (before_signal).
             if let Waited::Request(req) = waited {
-                return match Tracee::seize(task.host_tid()) {
+                return match super::patch::seize(task, p, st) {
                     Ok(t) => {
                         slot.reply_rewind(req.nr);
                         after_tramp_seize(&t, st, from_tramp);
                         Detached::Seized(t)
                     }
-                    Err(_) => reseize(task),
+                    Err(_) => reseize(task, p, st),
                 };
             }
-            return reseize_idle(task, st);
+            return reseize_idle(task, p, st);
         }
         match waited {
             Waited::Request(req) => {
@@ -68,7 +71,7 @@ pub(super) fn detached(
                     Answer::ReplyTraced(ret) => Some(ret),
                     Answer::Traced => None,
                 };
-                match Tracee::seize(task.host_tid()) {
+                match super::patch::seize(task, p, st) {
                     Ok(t) => {
                         match traced_ret {
                             Some(ret) => slot.reply(ret),
@@ -91,7 +94,7 @@ pub(super) fn detached(
                 }
                 idle_for += idle;
                 if idle_for >= RESEIZE_AFTER {
-                    return reseize_idle(task, st);
+                    return reseize_idle(task, p, st);
                 }
                 idle = (idle * 2).min(MAX_IDLE);
             }
@@ -102,8 +105,8 @@ pub(super) fn detached(
 /// Seizes an idle thread again and stops it: it may be inside the stub's
 /// handler with a request published (or about to be) after the slot wait
 /// gave up, which only the slot, not wait4, would ever report.
-pub(super) fn reseize_idle(task: &Task, st: &mut State) -> Detached {
-    match reseize(task) {
+pub(super) fn reseize_idle(task: &Task, p: &Platform, st: &mut State) -> Detached {
+    match reseize(task, p, st) {
         Detached::Seized(t) => {
             st.interrupted = t.interrupt().is_ok();
             Detached::Seized(t)
@@ -126,9 +129,6 @@ pub(super) fn finish_hand_off(
     use crate::platform::systrap::handler::{CODE, DONE_OFF};
     use crate::platform::systrap::slot::REPLY;
     let Ok(regs) = tracee.get_regs() else { return false };
-    if super::patch::finish_hand_off(kernel, task, tracee, p, st, regs.rip) {
-        return true;
-    }
     let start = systrap::handler_addr();
     let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else { return false };
     let inside = (start..start + CODE.len() as u64).contains(&regs.rip);
@@ -164,8 +164,8 @@ fn after_tramp_seize(t: &Tracee, st: &mut State, from_tramp: bool) {
 }
 
 /// Seizes the thread again without a call in hand (it stays running).
-pub(super) fn reseize(task: &Task) -> Detached {
-    match Tracee::seize(task.host_tid()) {
+pub(super) fn reseize(task: &Task, p: &Platform, st: &State) -> Detached {
+    match super::patch::seize(task, p, st) {
         Ok(t) => Detached::Seized(t),
         Err(_) => {
             let (s, u) = dead(task).unwrap_or((ExitStatus::Signaled(libc::SIGKILL, false), None));

@@ -342,7 +342,7 @@ fn on_sigsys(
         // Back to the call's registers after the injections.
         tracee.set_regs(&regs)?;
     }
-    if st.chunk.is_some() {
+    if st.chunk.is_some() && systrap::patch::enabled() {
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         patch::try_patch(&mut ctx, nr);
         reraise_held(kernel, task, &mut ctx);

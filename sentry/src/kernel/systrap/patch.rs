@@ -11,19 +11,16 @@
 //! either the old or the new sequence, never a mix.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use rvisor_syscalls::abi::UserRegs;
 use rvisor_syscalls::Errno;
 
 use super::super::task::Task;
-use super::super::Kernel;
-use super::detached::{serve, Answer};
 use super::State;
 use crate::platform::ptrace::{Stop, SyscallInfo, Tracee};
 use crate::platform::stub::STUB_BASE;
 use crate::platform::systrap::patch::{self as layout, AREA, AREA_LEN, FIRST_ENTRY, MAGIC, MAX_ENTRIES};
-use crate::platform::systrap::slot::{Waited, APP_WAIT, REQUEST};
 use crate::platform::systrap::Platform;
 use crate::syscalls::SyscallCtx;
 
@@ -254,38 +251,17 @@ fn run_store(ctx: &mut SyscallCtx<'_>, base: &UserRegs, addr: u64, old: u64, new
     }
 }
 
-/// At the interrupt stop after an idle re-seize, a thread inside the
-/// trampoline before `done` may hold a claimed trampoline slot with a
-/// request pending or about to be published: serve it (as
-/// `detached::finish_hand_off` does for the handler). Returns whether the
-/// thread was resumed.
-pub(super) fn finish_hand_off(
-    kernel: &Arc<Kernel>,
-    task: &Arc<Task>,
-    tracee: &Tracee,
-    p: &Platform,
-    st: &mut State,
-    rip: u64,
-) -> bool {
-    if !layout::enabled() || !layout::in_window(rip) {
-        return false;
-    }
-    let Some(t) = st.chunk.and_then(|c| layout::tslot(&p.region, c)) else { return false };
-    if !matches!(t.state_now(), layout::CLAIMED | REQUEST | APP_WAIT) {
-        return false;
-    }
-    if tracee.cont(0).is_err() {
-        return false;
-    }
-    for _ in 0..100 {
-        if let Waited::Request(req) = t.wait_request(&mut st.spin, super::MIN_IDLE) {
-            let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
-            match serve(kernel, task, tracee, st, &info, req.uctx) {
-                Answer::Reply(ret) | Answer::ReplyTraced(ret) => t.reply(ret),
-                Answer::Rewind | Answer::Traced => t.reply_rewind(req.nr),
-            }
-            break;
+/// Seizes the thread (`Tracee::seize`), telling its trampoline first: a
+/// trampoline request published before is taken and, once the thread is
+/// seized, answered "execute it again" (the call comes back as a SIGSYS
+/// stop); one published after is withdrawn by the trampoline itself.
+pub(super) fn seize(task: &Task, p: &Platform, st: &State) -> Result<Tracee, Errno> {
+    let held = st.chunk.filter(|_| layout::enabled()).and_then(|c| layout::going_traced(&p.region, c));
+    let t = Tracee::seize(task.host_tid());
+    if let (Some(nr), Some(c)) = (held, st.chunk) {
+        if let Some(ts) = layout::tslot(&p.region, c) {
+            ts.reply_rewind(nr);
         }
     }
-    true
+    t
 }

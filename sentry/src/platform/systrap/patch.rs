@@ -21,7 +21,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::slot::{Request, Slot, Spinner, Waited, APP_WAIT, IDLE, REQUEST, SENTRY_WAIT};
+use super::slot::{Request, Slot, Spinner, Waited, APP_WAIT, IDLE, REPLY, REQUEST, SENTRY_WAIT};
 use super::{Region, CHUNK, REGION_BASE, REGION_CHUNKS};
 
 /// The patch area: a private anonymous R-X mapping per process (fork copies
@@ -45,38 +45,40 @@ pub const CLAIMED: u32 = 5;
 
 /// Where the trampoline sits in the stub image.
 pub const TRAMP_OFF: u64 = 0x300;
-/// Offsets from the trampoline's start: `done` (before it, a claimed slot
-/// may hold a request pending or about to be published), the fallback
-/// `syscall`, and the store site the patcher runs.
-pub const DONE_OFF: u64 = 0x117;
-pub const SITE_OFF: u64 = 0x15c;
-pub const STORE_OFF: u64 = 0x160;
+/// Offsets from the trampoline's start: `done` (the reply is taken there),
+/// the fallback `syscall`, and the store site the patcher runs.
+pub const DONE_OFF: u64 = 0x144;
+pub const SITE_OFF: u64 = 0x189;
+pub const STORE_OFF: u64 = 0x190;
 
 /// `tramp` .. the store site's `int3` of tramp.S, assembled.
 #[rustfmt::skip]
-pub const CODE: [u8; 0x169] = [
+pub const CODE: [u8; 0x199] = [
     0x48, 0x8d, 0x64, 0x24, 0x80, 0x9c, 0x51, 0x50, 0x57, 0x56, 0x52, 0x41, 0x52, 0xf3, 0x48, 0x0f,
     0xae, 0xcf, 0x48, 0x89, 0xf9, 0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x60, 0x00, 0x00, 0x48,
-    0x29, 0xc1, 0x48, 0xc1, 0xe9, 0x22, 0x0f, 0x85, 0x18, 0x01, 0x00, 0x00, 0xf7, 0xc7, 0xff, 0xff,
-    0x00, 0x00, 0x0f, 0x85, 0x0c, 0x01, 0x00, 0x00, 0x48, 0x81, 0xc7, 0x80, 0x00, 0x00, 0x00, 0x83,
-    0x7f, 0x70, 0x00, 0x0f, 0x85, 0xfb, 0x00, 0x00, 0x00, 0x31, 0xc0, 0xb9, 0x05, 0x00, 0x00, 0x00,
-    0xf0, 0x0f, 0xb1, 0x0f, 0x0f, 0x85, 0xea, 0x00, 0x00, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x20, 0x48,
+    0x29, 0xc1, 0x48, 0xc1, 0xe9, 0x22, 0x0f, 0x85, 0x45, 0x01, 0x00, 0x00, 0xf7, 0xc7, 0xff, 0xff,
+    0x00, 0x00, 0x0f, 0x85, 0x39, 0x01, 0x00, 0x00, 0x48, 0x81, 0xc7, 0x80, 0x00, 0x00, 0x00, 0x83,
+    0x7f, 0x70, 0x00, 0x0f, 0x85, 0x28, 0x01, 0x00, 0x00, 0x31, 0xc0, 0xb9, 0x05, 0x00, 0x00, 0x00,
+    0xf0, 0x0f, 0xb1, 0x0f, 0x0f, 0x85, 0x17, 0x01, 0x00, 0x00, 0x48, 0x8b, 0x44, 0x24, 0x20, 0x48,
     0x89, 0x47, 0x08, 0x48, 0x8b, 0x44, 0x24, 0x18, 0x48, 0x89, 0x47, 0x10, 0x48, 0x8b, 0x44, 0x24,
     0x10, 0x48, 0x89, 0x47, 0x18, 0x48, 0x8b, 0x44, 0x24, 0x08, 0x48, 0x89, 0x47, 0x20, 0x4c, 0x89,
     0x57, 0x28, 0x4c, 0x89, 0x47, 0x30, 0x4c, 0x89, 0x4f, 0x38, 0x48, 0x8b, 0x44, 0x24, 0x28, 0x48,
     0x89, 0x47, 0x40, 0x48, 0x8d, 0x84, 0x24, 0xb8, 0x00, 0x00, 0x00, 0x48, 0x89, 0x47, 0x48, 0x48,
     0xc7, 0x47, 0x68, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x01, 0xf9, 0x89, 0x4f, 0x58, 0xb8, 0x01, 0x00,
-    0x00, 0x00, 0x87, 0x07, 0xb8, 0x03, 0x00, 0x00, 0x00, 0x31, 0xc9, 0xf0, 0x0f, 0xb1, 0x4f, 0x80,
-    0x75, 0x1f, 0x48, 0x81, 0xef, 0x80, 0x00, 0x00, 0x00, 0xbe, 0x01, 0x00, 0x00, 0x00, 0xba, 0x01,
-    0x00, 0x00, 0x00, 0xb8, 0xca, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x48, 0x81, 0xc7, 0x80, 0x00, 0x00,
-    0x00, 0x8b, 0x4f, 0x04, 0x83, 0xc9, 0x01, 0x8b, 0x07, 0x83, 0xf8, 0x02, 0x74, 0x29, 0xf3, 0x90,
-    0xff, 0xc9, 0x75, 0xf3, 0xb8, 0x01, 0x00, 0x00, 0x00, 0xb9, 0x04, 0x00, 0x00, 0x00, 0xf0, 0x0f,
-    0xb1, 0x0f, 0x75, 0xdd, 0x31, 0xf6, 0xba, 0x04, 0x00, 0x00, 0x00, 0x45, 0x31, 0xd2, 0xb8, 0xca,
-    0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xca, 0x48, 0x8b, 0x47, 0x50, 0x48, 0x8b, 0x4f, 0x60, 0xc7,
-    0x07, 0x00, 0x00, 0x00, 0x00, 0x48, 0x85, 0xc9, 0x75, 0x1a, 0x41, 0x5a, 0x5a, 0x5e, 0x5f, 0x48,
-    0x8d, 0x64, 0x24, 0x08, 0x59, 0x41, 0x5b, 0x41, 0x53, 0x9d, 0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00,
-    0x00, 0x00, 0xff, 0xe1, 0x4c, 0x8b, 0x14, 0x24, 0x48, 0x8b, 0x54, 0x24, 0x08, 0x48, 0x8b, 0x74,
-    0x24, 0x10, 0x48, 0x8b, 0x7c, 0x24, 0x18, 0x48, 0x8b, 0x44, 0x24, 0x20, 0x0f, 0x05, 0xeb, 0xca,
+    0x00, 0x00, 0x87, 0x07, 0x83, 0x7f, 0x70, 0x00, 0x74, 0x11, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x31,
+    0xc9, 0xf0, 0x0f, 0xb1, 0x0f, 0x0f, 0x84, 0xa6, 0x00, 0x00, 0x00, 0xb8, 0x03, 0x00, 0x00, 0x00,
+    0x31, 0xc9, 0xf0, 0x0f, 0xb1, 0x4f, 0x80, 0x75, 0x1f, 0x48, 0x81, 0xef, 0x80, 0x00, 0x00, 0x00,
+    0xbe, 0x01, 0x00, 0x00, 0x00, 0xba, 0x01, 0x00, 0x00, 0x00, 0xb8, 0xca, 0x00, 0x00, 0x00, 0x0f,
+    0x05, 0x48, 0x81, 0xc7, 0x80, 0x00, 0x00, 0x00, 0x8b, 0x4f, 0x04, 0x83, 0xc9, 0x01, 0x8b, 0x07,
+    0x83, 0xf8, 0x02, 0x74, 0x3f, 0xf3, 0x90, 0xff, 0xc9, 0x75, 0xf3, 0x8b, 0x07, 0x83, 0xf8, 0x02,
+    0x74, 0x32, 0x89, 0xc2, 0x83, 0xf8, 0x01, 0x74, 0x12, 0x83, 0xf8, 0x06, 0x75, 0x18, 0xba, 0x07,
+    0x00, 0x00, 0x00, 0xf0, 0x0f, 0xb1, 0x17, 0x75, 0xe2, 0xeb, 0x0b, 0xba, 0x04, 0x00, 0x00, 0x00,
+    0xf0, 0x0f, 0xb1, 0x17, 0x75, 0xd5, 0x31, 0xf6, 0x45, 0x31, 0xd2, 0xb8, 0xca, 0x00, 0x00, 0x00,
+    0x0f, 0x05, 0xeb, 0xb4, 0x48, 0x8b, 0x47, 0x50, 0x48, 0x8b, 0x4f, 0x60, 0xc7, 0x07, 0x00, 0x00,
+    0x00, 0x00, 0x48, 0x85, 0xc9, 0x75, 0x1a, 0x41, 0x5a, 0x5a, 0x5e, 0x5f, 0x48, 0x8d, 0x64, 0x24,
+    0x08, 0x59, 0x41, 0x5b, 0x41, 0x53, 0x9d, 0x48, 0x8d, 0xa4, 0x24, 0x80, 0x00, 0x00, 0x00, 0xff,
+    0xe1, 0x4c, 0x8b, 0x14, 0x24, 0x48, 0x8b, 0x54, 0x24, 0x08, 0x48, 0x8b, 0x74, 0x24, 0x10, 0x48,
+    0x8b, 0x7c, 0x24, 0x18, 0x48, 0x8b, 0x44, 0x24, 0x20, 0x0f, 0x05, 0xeb, 0xca, 0x0f, 0x1f, 0x00,
     0x48, 0x89, 0xd0, 0xf0, 0x48, 0x0f, 0xb1, 0x37, 0xcc,
 ];
 
@@ -92,11 +94,6 @@ pub fn site_addr() -> u64 {
 /// `mov rax, rdx; lock cmpxchg [rdi], rsi; int3`: the patcher's atomic store.
 pub fn store_addr() -> u64 {
     tramp_addr() + STORE_OFF
-}
-
-/// Whether `rip` is in the trampoline before `done`.
-pub fn in_window(rip: u64) -> bool {
-    (tramp_addr()..tramp_addr() + DONE_OFF).contains(&rip)
 }
 
 /// Calls whose sites are patched: answered by the sentry without blocking
@@ -230,12 +227,110 @@ pub fn window(s: u64) -> Option<u64> {
     }
 }
 
+/// Trampoline slot states beyond the handler slot's: the sentry has taken
+/// the request (the app can no longer withdraw it), and the same with the
+/// app asleep on the word.
+pub const TAKEN: u32 = 6;
+pub const TAKEN_WAIT: u32 = 7;
+
+/// A thread's trampoline slot, the sentry's side. Laid out as the handler's
+/// slot (`slot.rs` offsets) plus the traced word; its states differ: the
+/// trampoline claims it (IDLE -> CLAIMED), publishes (REQUEST), sleeps
+/// (APP_WAIT / TAKEN_WAIT), and may withdraw a request the sentry has not
+/// taken (REQUEST -> IDLE) when it finds the thread traced; the sentry takes
+/// a request (REQUEST -> TAKEN, APP_WAIT -> TAKEN_WAIT) before it reads it.
+pub struct TSlot<'a> {
+    base: *mut u8,
+    _region: std::marker::PhantomData<&'a ()>,
+}
+
+impl TSlot<'_> {
+    fn word(&self, off: usize) -> &AtomicU32 {
+        // SAFETY: `off` + 4 is inside the slot, 4-aligned (see `tslot`).
+        unsafe { &*(self.base.add(off) as *const AtomicU32) }
+    }
+
+    fn read_u64(&self, off: usize) -> u64 {
+        // SAFETY: `off` + 8 is inside the slot; a volatile read of shared
+        // memory the app may change yields some value, all that is relied on.
+        unsafe { std::ptr::read_volatile(self.base.add(off) as *const u64) }
+    }
+
+    fn write_u64(&self, off: usize, v: u64) {
+        // SAFETY: as in read_u64.
+        unsafe { std::ptr::write_volatile(self.base.add(off) as *mut u64, v) }
+    }
+
+    pub fn state_now(&self) -> u32 {
+        self.word(0).load(Ordering::SeqCst)
+    }
+
+    fn pending(&self) -> bool {
+        matches!(self.state_now(), REQUEST | APP_WAIT)
+    }
+
+    /// Takes the pending request, if the app has not withdrawn it.
+    fn take(&self, spin: &mut Spinner) -> Option<Request> {
+        let w = self.word(0);
+        let taken = w.compare_exchange(REQUEST, TAKEN, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            || w.compare_exchange(APP_WAIT, TAKEN_WAIT, Ordering::SeqCst, Ordering::SeqCst).is_ok();
+        if !taken {
+            return None;
+        }
+        // The spinning the handler's slot uses: same CPU or not.
+        let app = self.word(super::slot::OFF_CPU).load(Ordering::Relaxed) & 0xfff;
+        // SAFETY: sched_getcpu has no preconditions (vDSO).
+        let me = unsafe { libc::sched_getcpu() };
+        spin.same_cpu = me >= 0 && app == me as u32;
+        self.word(super::slot::OFF_SPIN)
+            .store(if spin.same_cpu { 1 } else { super::slot::APP_SPIN }, Ordering::Relaxed);
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = self.read_u64(super::slot::OFF_ARGS + 8 * i);
+        }
+        Some(Request {
+            nr: self.read_u64(super::slot::OFF_NR),
+            args,
+            rip: self.read_u64(super::slot::OFF_RIP),
+            rsp: self.read_u64(super::slot::OFF_RSP),
+            uctx: 0,
+        })
+    }
+
+    pub fn reply(&self, ret: i64) {
+        self.write_u64(super::slot::OFF_REWIND, 0);
+        self.publish(ret);
+    }
+
+    /// "Execute it again": the trampoline re-issues the call at its site.
+    pub fn reply_rewind(&self, nr: u64) {
+        self.write_u64(super::slot::OFF_REWIND, 2);
+        self.publish(nr as i64);
+    }
+
+    fn publish(&self, ret: i64) {
+        self.write_u64(super::slot::OFF_RET, ret as u64);
+        let old = self.word(0).swap(REPLY, Ordering::SeqCst);
+        if old == APP_WAIT || old == TAKEN_WAIT {
+            futex_wake(self.word(0));
+        }
+    }
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE (shared) only uses the address as a key.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}
+
 /// The trampoline slot of chunk `i`.
-pub fn tslot(region: &Region, i: usize) -> Option<Slot<'_>> {
+pub fn tslot(region: &Region, i: usize) -> Option<TSlot<'_>> {
     let p = region.chunk_ptr(i, TSLOT)?;
-    // SAFETY: chunk_ptr checked that chunk i exists; TSLOT + SLOT_LEN is
-    // inside the chunk and 8-aligned; the region outlives the borrow.
-    Some(unsafe { Slot::new(p) })
+    // `p` is chunk i's byte TSLOT (chunk_ptr checked the chunk exists):
+    // 8-aligned, SLOT_LEN bytes inside the chunk, mapped while the region
+    // (borrowed for the TSlot's lifetime) lives.
+    Some(TSlot { base: p, _region: std::marker::PhantomData })
 }
 
 /// Tells chunk `i`'s trampoline whether its thread is traced.
@@ -246,40 +341,76 @@ pub fn set_traced(region: &Region, i: usize, traced: bool) {
     }
 }
 
-/// Waits for a request on the handler's slot `h` or the trampoline's slot
-/// `t`; returns it and whether it came from `t`. Without `t` this is
-/// `h.wait_request`. The trampoline wakes a sentry parked on `h` (it swaps
-/// SENTRY_WAIT back to IDLE first), so the sentry parks on `h` only after
-/// looking at `t` once more: one of the two sees the other's write.
-pub fn wait_either(h: &Slot<'_>, t: Option<&Slot<'_>>, spin: &mut Spinner, timeout: Duration) -> (Waited, bool) {
-    let Some(t) = t else { return (h.wait_request(spin, timeout), false) };
-    let pending = |s: &Slot<'_>| matches!(s.state_now(), REQUEST | APP_WAIT);
-    let take = |s: &Slot<'_>, spin: &mut Spinner| -> Request { s.take_request(spin) };
-    let limit = if spin.same_cpu { 0 } else { spin.limit };
-    // The trampoline's request first: one in the handler's slot while the
-    // trampoline's is pending comes from a signal handler that interrupted
-    // the trampoline, i.e. it was made after it.
-    for _ in 0..limit {
-        if pending(t) {
-            spin.hit();
-            return (Waited::Request(take(t, spin)), true);
+/// Before the sentry seizes the thread of chunk `i`: from now on the
+/// trampoline withdraws what it publishes and re-issues it at its trapping
+/// site. A request published before is taken here (the app can no longer
+/// withdraw it); the caller answers it "execute it again" once the thread is
+/// seized. The traced word is written before the slot is read, and the
+/// trampoline publishes before it reads the traced word (both locked or
+/// SeqCst): one of the two sees the other's write.
+pub fn going_traced(region: &Region, i: usize) -> Option<u64> {
+    set_traced(region, i, true);
+    let t = tslot(region, i)?;
+    t.take(&mut Spinner::new()).map(|r| r.nr)
+}
+
+/// Which slot a request came from; the reply goes back there.
+pub enum ReplyTo<'s, 'a> {
+    Handler(&'s Slot<'a>),
+    Tramp(&'s TSlot<'a>),
+}
+
+impl ReplyTo<'_, '_> {
+    pub fn reply(&self, ret: i64) {
+        match self {
+            ReplyTo::Handler(s) => s.reply(ret),
+            ReplyTo::Tramp(t) => t.reply(ret),
         }
-        if pending(h) {
+    }
+
+    pub fn reply_rewind(&self, nr: u64) {
+        match self {
+            ReplyTo::Handler(s) => s.reply_rewind(nr),
+            ReplyTo::Tramp(t) => t.reply_rewind(nr),
+        }
+    }
+}
+
+/// Waits for a request on the handler's slot `h` or the trampoline's slot
+/// `t` (without `t` this is `h.wait_request`); returns it and whether it
+/// came from `t`. The trampoline's request goes first: one in the handler's
+/// slot meanwhile comes from a signal handler that interrupted the
+/// trampoline, i.e. it was made after it. The trampoline wakes a sentry
+/// parked on `h` (it swaps SENTRY_WAIT back to IDLE first), so the sentry
+/// parks on `h` only after looking at `t` once more: one of the two sees the
+/// other's write.
+pub fn wait_either(h: &Slot<'_>, t: Option<&TSlot<'_>>, spin: &mut Spinner, timeout: Duration) -> (Waited, bool) {
+    let Some(t) = t else { return (h.wait_request(spin, timeout), false) };
+    let h_pending = |h: &Slot<'_>| matches!(h.state_now(), REQUEST | APP_WAIT);
+    let limit = if spin.same_cpu { 0 } else { spin.limit };
+    for _ in 0..limit {
+        if t.pending() {
+            if let Some(r) = t.take(spin) {
+                spin.hit();
+                return (Waited::Request(r), true);
+            }
+        }
+        if h_pending(h) {
             spin.hit();
-            return (Waited::Request(take(h, spin)), false);
+            return (Waited::Request(h.take_request(spin)), false);
         }
         std::hint::spin_loop();
     }
     if !spin.same_cpu {
         spin.miss();
     }
-    if pending(t) {
-        return (Waited::Request(take(t, spin)), true);
+    if let Some(r) = t.take(spin) {
+        return (Waited::Request(r), true);
     }
     let word = h.state_word();
     match word.compare_exchange(IDLE, SENTRY_WAIT, Ordering::SeqCst, Ordering::SeqCst) {
         Ok(_) => {
-            if !pending(t) {
+            if !t.pending() {
                 super::slot::futex_wait(word, SENTRY_WAIT, timeout);
             }
             let _ = word.compare_exchange(SENTRY_WAIT, IDLE, Ordering::SeqCst, Ordering::SeqCst);
@@ -287,11 +418,11 @@ pub fn wait_either(h: &Slot<'_>, t: Option<&Slot<'_>>, spin: &mut Spinner, timeo
         Err(s) if s != REQUEST && s != APP_WAIT => std::thread::yield_now(),
         Err(_) => {}
     }
-    if pending(t) {
-        return (Waited::Request(take(t, spin)), true);
+    if let Some(r) = t.take(spin) {
+        return (Waited::Request(r), true);
     }
-    if pending(h) {
-        return (Waited::Request(take(h, spin)), false);
+    if h_pending(h) {
+        return (Waited::Request(h.take_request(spin)), false);
     }
     (Waited::Timeout, false)
 }

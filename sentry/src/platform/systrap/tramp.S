@@ -9,7 +9,11 @@
 # the sentry set to the thread's chunk. Calls are handed over exactly as the
 # SIGSYS handler does, without a signal; any doubt (GS not a chunk, thread
 # traced, slot busy: a signal handler nested in a call) and any "execute it
-# again" reply re-issue the call at `site`, a plain trapping syscall.
+# again" reply re-issue the call at `site`, a plain trapping syscall. After
+# publishing it reads the traced word again: if the sentry is going traced
+# and has not taken the request (REQUEST -> TAKEN), it is withdrawn
+# (REQUEST -> IDLE) and re-issued at `site`. States: slot.rs, and CLAIMED 5,
+# TAKEN 6, TAKEN_WAIT 7 (patch.rs).
 .intel_syntax noprefix
 .globl tramp
 tramp:
@@ -56,6 +60,13 @@ tramp:
     mov [rdi+88], ecx
     mov eax, 1
     xchg eax, [rdi]
+    cmp dword ptr [rdi+112], 0
+    je wake
+    mov eax, 1
+    xor ecx, ecx
+    lock cmpxchg [rdi], ecx
+    je fallback
+wake:
     mov eax, 3
     xor ecx, ecx
     lock cmpxchg [rdi-128], ecx
@@ -76,12 +87,25 @@ check:
     pause
     dec ecx
     jnz check
-    mov eax, 1
-    mov ecx, 4
-    lock cmpxchg [rdi], ecx
-    jne respin
-    xor esi, esi
+park:
+    mov eax, [rdi]
+    cmp eax, 2
+    je done
+    mov edx, eax
+    cmp eax, 1
+    je sleep_req
+    cmp eax, 6
+    jne sleep
+    mov edx, 7
+    lock cmpxchg [rdi], edx
+    jne park
+    jmp sleep
+sleep_req:
     mov edx, 4
+    lock cmpxchg [rdi], edx
+    jne park
+sleep:
+    xor esi, esi
     xor r10d, r10d
     mov eax, 202
     syscall

@@ -95,8 +95,18 @@ fn trampoline_layout() {
     assert_eq!(CODE[0xac] as usize, OFF_CPU);
     // The app's rsp: 7 pushes and the red zone above the trampoline's.
     assert_eq!(u32::from_le_bytes(CODE[0x97..0x9b].try_into().unwrap()), 7 * 8 + 128);
+    // Published (xchg), then the traced word, then the withdrawal
+    // (cmpxchg REQUEST -> IDLE) that leads to the fallback.
+    at(0xb2, &[0x87, 0x07, 0x83, 0x7f, OFF_TRACED as u8, 0x00]);
+    at(0xc1, &[0xf0, 0x0f, 0xb1, 0x0f, 0x0f, 0x84]);
+    let to = 0xcb + i32::from_le_bytes(CODE[0xc7..0xcb].try_into().unwrap()) as usize;
+    assert_eq!(to, SITE_OFF as usize - 0x18, "withdrawal goes to the fallback");
     // The sentry's wake-up: cmpxchg on the handler slot's word (rdi-TSLOT).
-    at(0xbb, &[0xf0, 0x0f, 0xb1, 0x4f, (-(TSLOT as i32)) as u8]);
+    at(0xd2, &[0xf0, 0x0f, 0xb1, 0x4f, (-(TSLOT as i32)) as u8]);
+    // Sleeping: REQUEST -> APP_WAIT, TAKEN -> TAKEN_WAIT.
+    at(0x119, &[0x83, 0xf8, TAKEN as u8]);
+    at(0x11e, &[0xba, TAKEN_WAIT as u8, 0, 0, 0]);
+    at(0x12b, &[0xba, super::super::slot::APP_WAIT as u8, 0, 0, 0]);
     // done: ret and rewind.
     at(DONE_OFF as usize, &[0x48, 0x8b, 0x47, OFF_RET as u8, 0x48, 0x8b, 0x4f, OFF_REWIND as u8]);
     // The fallback syscall, then back to the epilogue.
@@ -113,12 +123,12 @@ fn trampoline_layout() {
 fn fallback_site_traps_like_the_app() {
     use crate::platform::filter::TRACE_SITES;
     let sys: Vec<usize> = CODE.windows(2).enumerate().filter(|(_, w)| w == &[0x0f, 0x05]).map(|(i, _)| i).collect();
-    assert_eq!(sys, vec![0xd8, 0x113, SITE_OFF as usize]);
+    assert_eq!(sys, vec![0xef, 0x140, SITE_OFF as usize]);
     for s in TRACE_SITES {
         assert_ne!(s, site_addr() + 2);
     }
     // The two futex calls: mov eax, SYS_futex just before each.
-    for s in [0xd8usize, 0x113] {
+    for s in [0xefusize, 0x140] {
         assert_eq!(&CODE[s - 5..s], &[0xb8, libc::SYS_futex as u8, 0, 0, 0]);
     }
 }
