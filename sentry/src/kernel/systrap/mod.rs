@@ -204,14 +204,7 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                 let si = tracee.get_siginfo().unwrap_or_default();
                 if si.si_code == SYS_SECCOMP {
                     match on_sigsys(kernel, task, tracee, p, st) {
-                        Ok(true)
-                            if {
-                                patch::mark_traced(p, st, false);
-                                tracee.detach(0).is_ok()
-                            } =>
-                        {
-                            return Traced::Detached
-                        }
+                        Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
                         Ok(_) => {
                             let _ = tracee.cont(0);
                         }
@@ -385,7 +378,12 @@ fn on_sigsys(
         // robust futexes over now (run.rs does it at the exit stop).
         super::robust::hand_over_robust_list(task.host_tid(), task.tid);
     }
-    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none())
+    let detach = st.chunk.is_some() && !signal_in_flight(task) && pending.is_none();
+    if detach {
+        // Stopped until the detach: the trampoline may use its slot again.
+        patch::mark_traced(p, st, false);
+    }
+    Ok(detach)
 }
 
 /// Raises again the signals held back while the sentry injected calls in
