@@ -43,7 +43,8 @@ pub const BASE_ENV: &[(&str, &str)] = &[
 ];
 
 /// Host variables passed to rvisor itself (logging) when set.
-const RVISOR_PASSTHROUGH_ENV: &[&str] = &["RUST_LOG", "RUST_BACKTRACE", "RVISOR_SECCOMP", "RVISOR_PLATFORM"];
+const RVISOR_PASSTHROUGH_ENV: &[&str] =
+    &["RUST_LOG", "RUST_BACKTRACE", "RVISOR_SECCOMP", "RVISOR_PLATFORM", "RVISOR_SYSTRAP_PATCH"];
 
 /// The `tests/` crate directory.
 pub fn tests_dir() -> PathBuf {

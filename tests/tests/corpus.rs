@@ -75,6 +75,7 @@ corpus!(
     open_path,
     openat,
     openat2,
+    patch_sites,
     path_edge,
     perm_edges,
     pidfd,

@@ -51,6 +51,11 @@ pub struct DoArgs {
     /// sandbox's network namespace).
     #[arg(long = "net-raw")]
     pub net_raw: bool,
+    /// With --platform systrap: rewrite the app's `mov eax, NR; syscall`
+    /// sites into jumps to a trampoline (experimental; also
+    /// RVISOR_SYSTRAP_PATCH=1). See docs/systrap-status.md.
+    #[arg(long = "systrap-patch")]
+    pub systrap_patch: bool,
     /// The command and its arguments.
     #[arg(required = true, trailing_var_arg = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -107,6 +112,13 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Some("systrap") => true,
         Some(other) => return die(&format!("RVISOR_PLATFORM={other}: use ptrace or systrap")),
     };
+    // The sentry (this process's child) reads RVISOR_SYSTRAP_PATCH.
+    if args.systrap_patch {
+        if !systrap {
+            return die("--systrap-patch needs --platform systrap");
+        }
+        std::env::set_var("RVISOR_SYSTRAP_PATCH", "1");
+    }
     // Rootless (an unprivileged caller, or --rootless=true): the sandbox runs in a user
     // namespace where the caller is root, and its processes run as root too, as
     // files the caller owns appear owned by root there.
@@ -123,7 +135,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         args: args.command.iter().map(|a| lossy(a)).collect(),
         // RVISOR_PLATFORM configures rvisor, not the app.
         env: std::env::vars_os()
-            .filter(|(k, _)| k != "RVISOR_PLATFORM")
+            .filter(|(k, _)| k != "RVISOR_PLATFORM" && k != "RVISOR_SYSTRAP_PATCH")
             .map(|(k, v)| format!("{}={}", lossy(&k), lossy(&v)))
             .collect(),
         cwd,

@@ -283,7 +283,7 @@ fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) 
     let mut r = *regs;
     // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
     r.fs_base = cur.fs_base;
-    r.gs_base = cur.gs_base;
+    r.gs_base = crate::platform::systrap::patch::inherited_gs(cur.gs_base);
     r.orig_rax = u64::MAX;
     // systrap: a fork child born on its parent's chunk gets a copy of it.
     if let Err(e) = super::systrap::restore_fork_stack(task, &tracee, &cur) {

@@ -14,6 +14,8 @@
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
 //! * the systrap SIGSYS handler and its rt_sigreturn trampoline, at
 //!   `STUB_BASE + systrap::handler::HANDLER_OFF` (unused on ptrace).
+//! * the systrap syscall-site trampoline and the patcher's store site, at
+//!   `STUB_BASE + systrap::patch::TRAMP_OFF` (used only with patching on).
 
 /// Where the stub's page is mapped. Low in the address space, where neither the
 /// kernel's top-down mmap allocator nor the stack ever goes, and above the
@@ -26,7 +28,7 @@ pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
 pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
 /// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
 pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
-const IMAGE_LEN: usize = 0x300;
+const IMAGE_LEN: usize = 0x4a0;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
     let off = off as usize;
@@ -73,6 +75,7 @@ pub fn build_image() -> Vec<u8> {
     // entry: int3, then park forever should anyone continue past it.
     put(&mut img, CODE_OFF + 0x30, &[0xcc, 0xeb, (-(0x30 - 0x20 + 3) as i8) as u8]);
     put(&mut img, super::systrap::handler::HANDLER_OFF, &super::systrap::handler::CODE);
+    put(&mut img, super::systrap::patch::TRAMP_OFF, &super::systrap::patch::CODE);
     img
 }
 

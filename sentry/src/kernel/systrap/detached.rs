@@ -9,6 +9,7 @@ use rvisor_syscalls::Errno;
 use super::super::task::{ExitStatus, Task};
 use super::super::Kernel;
 use super::*;
+use crate::platform::systrap::patch as patch_layout;
 
 /// Detached mode: serves the slot until a call needs ptrace or the thread
 /// is gone.
@@ -20,32 +21,43 @@ pub(super) fn detached(
     st: &mut State,
     shared: &Shared,
 ) -> Detached {
-    let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else {
-        return reseize(task);
+    let Some(hslot) = st.chunk.and_then(|c| p.region.slot(c)) else {
+        return reseize(task, p, st);
     };
+    // The trampoline's slot, with syscall-site patching on.
+    let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));
     let mut idle = MIN_IDLE;
     let mut idle_for = Duration::ZERO;
     loop {
-        let waited = slot.wait_request(&mut st.spin, idle);
+        let (waited, from_tramp) = patch_layout::wait_either(&hslot, tslot.as_ref(), &mut st.spin, idle);
+        let slot = match (&tslot, from_tramp) {
+            (Some(t), true) => patch_layout::ReplyTo::Tramp(t),
+            _ => patch_layout::ReplyTo::Handler(&hslot),
+        };
         if shared.want_seize.swap(false, std::sync::atomic::Ordering::AcqRel) {
             // A signal is about to be raised for this thread (before_signal).
             if let Waited::Request(req) = waited {
-                return match Tracee::seize(task.host_tid()) {
+                return match super::patch::seize(task, p, st) {
                     Ok(t) => {
                         slot.reply_rewind(req.nr);
+                        after_tramp_seize(&t, st, from_tramp);
                         Detached::Seized(t)
                     }
-                    Err(_) => reseize(task),
+                    Err(_) => reseize(task, p, st),
                 };
             }
-            return reseize_idle(task, st);
+            return reseize_idle(task, p, st);
         }
         match waited {
             Waited::Request(req) => {
                 idle = MIN_IDLE;
                 idle_for = Duration::ZERO;
                 let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
-                let answer = serve(kernel, task, stale, st, &info, req.uctx);
+                let answer = if super::patch::wants(task, &info, from_tramp) {
+                    Answer::Traced
+                } else {
+                    serve(kernel, task, stale, st, &info, req.uctx)
+                };
                 let traced_ret = match answer {
                     Answer::Reply(ret) => {
                         slot.reply(ret);
@@ -59,12 +71,13 @@ pub(super) fn detached(
                     Answer::ReplyTraced(ret) => Some(ret),
                     Answer::Traced => None,
                 };
-                match Tracee::seize(task.host_tid()) {
+                match super::patch::seize(task, p, st) {
                     Ok(t) => {
                         match traced_ret {
                             Some(ret) => slot.reply(ret),
                             None => slot.reply_rewind(req.nr),
                         }
+                        after_tramp_seize(&t, st, from_tramp);
                         return Detached::Seized(t);
                     }
                     Err(_) => {
@@ -81,7 +94,7 @@ pub(super) fn detached(
                 }
                 idle_for += idle;
                 if idle_for >= RESEIZE_AFTER {
-                    return reseize_idle(task, st);
+                    return reseize_idle(task, p, st);
                 }
                 idle = (idle * 2).min(MAX_IDLE);
             }
@@ -92,8 +105,8 @@ pub(super) fn detached(
 /// Seizes an idle thread again and stops it: it may be inside the stub's
 /// handler with a request published (or about to be) after the slot wait
 /// gave up, which only the slot, not wait4, would ever report.
-pub(super) fn reseize_idle(task: &Task, st: &mut State) -> Detached {
-    match reseize(task) {
+pub(super) fn reseize_idle(task: &Task, p: &Platform, st: &mut State) -> Detached {
+    match reseize(task, p, st) {
         Detached::Seized(t) => {
             st.interrupted = t.interrupt().is_ok();
             Detached::Seized(t)
@@ -140,9 +153,19 @@ pub(super) fn finish_hand_off(
     true
 }
 
+/// After a seize with a trampoline request in hand: a signal handler that
+/// interrupted the trampoline may be inside the stub's SIGSYS handler with
+/// a request of its own, which only an interrupt stop (`finish_hand_off`)
+/// finds once the thread is traced.
+fn after_tramp_seize(t: &Tracee, st: &mut State, from_tramp: bool) {
+    if from_tramp {
+        st.interrupted = t.interrupt().is_ok();
+    }
+}
+
 /// Seizes the thread again without a call in hand (it stays running).
-pub(super) fn reseize(task: &Task) -> Detached {
-    match Tracee::seize(task.host_tid()) {
+pub(super) fn reseize(task: &Task, p: &Platform, st: &State) -> Detached {
+    match super::patch::seize(task, p, st) {
         Ok(t) => Detached::Seized(t),
         Err(_) => {
             let (s, u) = dead(task).unwrap_or((ExitStatus::Signaled(libc::SIGKILL, false), None));

@@ -43,6 +43,7 @@ mod altstack;
 mod detached;
 mod exits;
 mod fork;
+mod patch;
 mod sigsys;
 mod virt;
 
@@ -149,6 +150,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
     use std::sync::atomic::Ordering;
     let out = loop {
+        patch::mark_traced(platform, &st, true);
         match traced(kernel, task, &tracee, platform, &mut st) {
             Traced::Ended(s, u) => break (s, u),
             Traced::Detached => {}
@@ -383,6 +385,9 @@ fn on_sigsys(
         let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
         let done = set_up(&mut ctx, p, st);
         reraise_held(kernel, task, &mut ctx);
+        if let (Ok(()), Some(c)) = (&done, st.chunk) {
+            patch::set_up_thread(p, c, &mut regs);
+        }
         match done {
             Ok(()) => {}
             Err(Errno::ESRCH) => return Err(Errno::ESRCH),
@@ -397,6 +402,11 @@ fn on_sigsys(
     if nr == libc::SYS_rt_sigsuspend as u64 {
         sigsys::sigsuspend(tracee, st, regs)?;
         return Ok(false);
+    }
+    if st.chunk.is_some() && systrap::patch::enabled() {
+        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+        patch::try_patch(&mut ctx, nr);
+        reraise_held(kernel, task, &mut ctx);
     }
     let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     let ret = match virtual_call(&mut ctx, st, MaskAt::Thread, regs.rsp, nr, args) {
@@ -452,7 +462,12 @@ fn on_sigsys(
     let mask_wait = st.mask_wait_return.is_some();
     let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
     let stay = mask_wait || app_altstack || sigsys::app_filtered(task);
-    Ok(st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !stay)
+    let detach = st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !stay;
+    if detach {
+        // Stopped until the detach: the trampoline may use its slot again.
+        patch::mark_traced(p, st, false);
+    }
+    Ok(detach)
 }
 
 /// Raises again the signals held back while the sentry injected calls in

@@ -16,6 +16,7 @@
 //! `kernel::systrap`). [`select`] turns the platform on for the sandbox.
 
 pub mod handler;
+pub mod patch;
 pub mod slot;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

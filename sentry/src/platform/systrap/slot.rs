@@ -152,6 +152,17 @@ impl<'a> Slot<'a> {
         self.read_u64(OFF_UCTX)
     }
 
+    /// The state word (for `patch::wait_either`, which waits on two slots).
+    pub(crate) fn state_word(&self) -> &AtomicU32 {
+        self.state()
+    }
+
+    /// Takes the pending request and sets the spinning for the next call.
+    pub(crate) fn take_request(&self, spin: &mut Spinner) -> Request {
+        self.place(spin);
+        self.take()
+    }
+
     /// Sets how long the app spins for a reply before it sleeps.
     pub fn set_app_spin(&self, n: u32) {
         // SAFETY: offset 4 is inside the slot and 4-aligned.
@@ -247,7 +258,7 @@ impl<'a> Slot<'a> {
     }
 }
 
-fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
     // SAFETY: FUTEX_WAIT (shared: the word is in a MAP_SHARED mapping other
     // processes wait on) reads the word and sleeps; ts outlives the call.
