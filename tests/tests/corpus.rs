@@ -85,6 +85,8 @@ corpus!(
     proc_self,
     proc_stat,
     proc_task,
+    pty_alloc,
+    pty_line,
     readv_writev,
     rename,
     rmdir,
