@@ -3,6 +3,7 @@
 //! closed the file is hung up: reads see end of file, writes and ioctls EIO.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::ldisc::{VMIN, VTIME};
@@ -14,6 +15,10 @@ pub struct PtySlave {
     pty: Arc<Pty>,
     /// Opened as /dev/tty: fstat shows that node, not /dev/pts/N.
     via_tty: bool,
+    /// The last read found nothing (its caller is likely blocked): on
+    /// Linux a read waiting when the master goes away fails with EIO,
+    /// while later reads of the hung-up file see end of file.
+    waiting: AtomicBool,
 }
 
 /// Opens a new slave file of `pty` with open(2) `flags`.
@@ -26,7 +31,7 @@ pub fn open(pty: &Arc<Pty>, flags: i32, via_tty: bool) -> VfsResult<Arc<PtySlave
         st.slaves += 1;
         st.other_closed = false;
     }
-    let file = Arc::new(PtySlave { pty: pty.clone(), via_tty });
+    let file = Arc::new(PtySlave { pty: pty.clone(), via_tty, waiting: AtomicBool::new(false) });
     tracing::debug!(flags, via_tty, "pty slave open");
     if flags & libc::O_NOCTTY == 0 {
         pty.maybe_acquire();
@@ -48,10 +53,35 @@ impl Drop for PtySlave {
     }
 }
 
-const HUNG_UP: i16 =
-    libc::POLLIN | libc::POLLOUT | libc::POLLERR | libc::POLLHUP | libc::POLLRDNORM | libc::POLLWRNORM;
+const HUNG_UP: i16 = libc::POLLIN | libc::POLLOUT | libc::POLLERR | libc::POLLHUP | libc::POLLRDNORM | libc::POLLWRNORM;
 
 impl PtySlave {
+    /// One read attempt; EAGAIN when the caller should wait.
+    fn read_now(&self, buf: &mut [u8]) -> VfsResult<usize> {
+        let data = {
+            let mut st = self.pty.lock();
+            if !st.master_open {
+                return if self.waiting.swap(false, Ordering::Relaxed) { Err(Errno::EIO) } else { Ok(0) };
+            }
+            if !st.ld.canonical() {
+                let (min, time) = (st.ld.termios.c_cc[VMIN] as usize, st.ld.termios.c_cc[VTIME]);
+                if min == 0 && time > 0 {
+                    drop(st);
+                    return self.timed_read(buf, time);
+                }
+                // VMIN > 0: wait until that many bytes (or a full buffer) are there.
+                let want = min.min(buf.len()).min(super::ldisc::BUF_CAP);
+                if st.ld.readable() < want.max(1) {
+                    return if min == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
+                }
+            }
+            st.ld.slave_read(buf.len()).ok_or(Errno::EAGAIN)?
+        };
+        buf[..data.len()].copy_from_slice(&data);
+        self.pty.queue.notify();
+        Ok(data.len())
+    }
+
     /// A non-canonical read with VMIN 0 and VTIME > 0: waits up to VTIME
     /// tenths of a second for any byte, then reads what there is (maybe 0).
     fn timed_read(&self, buf: &mut [u8], tenths: u8) -> VfsResult<usize> {
@@ -86,28 +116,9 @@ impl PtySlave {
 
 impl FileOps for PtySlave {
     fn read(&self, buf: &mut [u8], _off: u64) -> VfsResult<usize> {
-        let data = {
-            let mut st = self.pty.lock();
-            if !st.master_open {
-                return Ok(0);
-            }
-            if !st.ld.canonical() {
-                let (min, time) = (st.ld.termios.c_cc[VMIN] as usize, st.ld.termios.c_cc[VTIME]);
-                if min == 0 && time > 0 {
-                    drop(st);
-                    return self.timed_read(buf, time);
-                }
-                // VMIN > 0: wait until that many bytes (or a full buffer) are there.
-                let want = min.min(buf.len()).min(super::ldisc::BUF_CAP);
-                if st.ld.readable() < want.max(1) {
-                    return if min == 0 { Ok(0) } else { Err(Errno::EAGAIN) };
-                }
-            }
-            st.ld.slave_read(buf.len()).ok_or(Errno::EAGAIN)?
-        };
-        buf[..data.len()].copy_from_slice(&data);
-        self.pty.queue.notify();
-        Ok(data.len())
+        let r = self.read_now(buf);
+        self.waiting.store(r == Err(Errno::EAGAIN), Ordering::Relaxed);
+        r
     }
 
     fn write(&self, buf: &[u8], _off: u64) -> VfsResult<usize> {
