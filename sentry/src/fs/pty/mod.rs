@@ -92,6 +92,8 @@ struct State {
     /// The session this terminal controls, and its foreground group.
     session: Option<i32>,
     pgrp: Option<i32>,
+    /// The session leader the hang-up's SIGHUP interrupts (not ignored).
+    hup_pid: Option<i32>,
     meta: NodeMeta,
 }
 
@@ -137,6 +139,7 @@ pub fn allocate() -> VfsResult<Arc<PtyMaster>> {
             other_closed: false,
             session: None,
             pgrp: None,
+            hup_pid: None,
             meta: NodeMeta { mode: 0o620, uid, gid: TTY_GID, atime: t, mtime: t, ctime: t },
         }),
         queue: WaitQueue::new(),
@@ -266,8 +269,14 @@ impl Pty {
     /// (the session leader gets SIGHUP and SIGCONT and loses the terminal).
     fn hang_up(&self) {
         let sid = self.session();
+        let hup_pid = sid.filter(|&sid| {
+            crate::kernel::current_kernel()
+                .and_then(|k| k.group_by_vpid(sid))
+                .is_some_and(|g| !crate::kernel::signal::is_ignored(&g.action(libc::SIGHUP), libc::SIGHUP))
+        });
         {
             let mut st = self.lock();
+            st.hup_pid = hup_pid;
             st.master_open = false;
             st.session = None;
             st.pgrp = None;

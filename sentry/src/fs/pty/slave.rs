@@ -3,7 +3,7 @@
 //! closed the file is hung up: reads see end of file, writes and ioctls EIO.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
 use super::ldisc::{VMIN, VTIME};
@@ -15,10 +15,10 @@ pub struct PtySlave {
     pty: Arc<Pty>,
     /// Opened as /dev/tty: fstat shows that node, not /dev/pts/N.
     via_tty: bool,
-    /// The last read found nothing (its caller is likely blocked): on
-    /// Linux a read waiting when the master goes away fails with EIO,
-    /// while later reads of the hung-up file see end of file.
-    waiting: AtomicBool,
+    /// The process whose last read found nothing (0: none), likely blocked
+    /// in it: on Linux a read waiting when the master goes away fails
+    /// with EIO, while later reads of the hung-up file see end of file.
+    waiting: AtomicI32,
 }
 
 /// Opens a new slave file of `pty` with open(2) `flags`.
@@ -31,7 +31,7 @@ pub fn open(pty: &Arc<Pty>, flags: i32, via_tty: bool) -> VfsResult<Arc<PtySlave
         st.slaves += 1;
         st.other_closed = false;
     }
-    let file = Arc::new(PtySlave { pty: pty.clone(), via_tty, waiting: AtomicBool::new(false) });
+    let file = Arc::new(PtySlave { pty: pty.clone(), via_tty, waiting: AtomicI32::new(0) });
     tracing::debug!(flags, via_tty, "pty slave open");
     if flags & libc::O_NOCTTY == 0 {
         pty.maybe_acquire();
@@ -61,7 +61,10 @@ impl PtySlave {
         let data = {
             let mut st = self.pty.lock();
             if !st.master_open {
-                return if self.waiting.swap(false, Ordering::Relaxed) { Err(Errno::EIO) } else { Ok(0) };
+                // A reader the hang-up's SIGHUP interrupts sees EINTR instead,
+                // and its next read is a new one.
+                let w = self.waiting.swap(0, Ordering::Relaxed);
+                return if w != 0 && st.hup_pid != Some(w) { Err(Errno::EIO) } else { Ok(0) };
             }
             if !st.ld.canonical() {
                 let (min, time) = (st.ld.termios.c_cc[VMIN] as usize, st.ld.termios.c_cc[VTIME]);
@@ -117,7 +120,8 @@ impl PtySlave {
 impl FileOps for PtySlave {
     fn read(&self, buf: &mut [u8], _off: u64) -> VfsResult<usize> {
         let r = self.read_now(buf);
-        self.waiting.store(r == Err(Errno::EAGAIN), Ordering::Relaxed);
+        let me = if r == Err(Errno::EAGAIN) { crate::kernel::current_task().map_or(0, |t| t.tg.tgid) } else { 0 };
+        self.waiting.store(me, Ordering::Relaxed);
         r
     }
 
