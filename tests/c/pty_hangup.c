@@ -42,6 +42,7 @@ int main(void)
 	CHECK(write(m, "x", 1));
 	CHECK(stat(name, &sb));
 	s = CHECK(open(name, O_RDWR | O_NOCTTY));
+	printf("master, slave reopened: echo of x readable: %d\n", (poll_one(m, POLLIN, 1000) & POLLIN) != 0);
 	show_poll("master, slave reopened", m, 0);
 	show_drain("master reads echo of x", m, 1);
 
