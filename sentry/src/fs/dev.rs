@@ -291,6 +291,7 @@ pub struct DevDir {
 }
 
 const SHM: &[u8] = b"shm";
+const PTS: &[u8] = b"pts";
 
 /// Builds /dev. `tty` opens the sandbox's inherited terminal (None: /dev/tty
 /// gives ENXIO unless the caller's controlling terminal is a pty; when it
@@ -322,7 +323,7 @@ pub fn new_devfs(tty: Option<TtyOpener>, shm: Arc<dyn Inode>) -> Arc<dyn Inode> 
         (b"urandom", node(DevKind::Urandom)),
         (b"tty", node(DevKind::Tty)),
         (b"ptmx", super::pty::devpts::new_ptmx_node(next_synthetic_ino(), dev)),
-        (b"pts", super::pty::devpts::new_devpts(console)),
+        (PTS, super::pty::devpts::new_devpts(console)),
         (b"fd", link(b"/proc/self/fd")),
         (b"stdin", link(b"/proc/self/fd/0")),
         (b"stdout", link(b"/proc/self/fd/1")),
@@ -353,8 +354,8 @@ impl DevDir {
 impl Inode for DevDir {
     fn attr(&self) -> VfsResult<Attr> {
         let mut a = self.extra.attr()?;
-        // shm is a subdirectory as far as link counts go.
-        a.nlink += 1;
+        // shm and pts are subdirectories as far as link counts go.
+        a.nlink += 2;
         Ok(a)
     }
 
@@ -424,7 +425,7 @@ impl Inode for DevDir {
     }
 
     fn unlink(&self, name: &[u8]) -> VfsResult<()> {
-        if name == SHM {
+        if name == SHM || name == PTS {
             return Err(Errno::EISDIR);
         }
         if self.fixed(name).is_some() {
@@ -434,7 +435,7 @@ impl Inode for DevDir {
     }
 
     fn rmdir(&self, name: &[u8]) -> VfsResult<()> {
-        if name == SHM {
+        if name == SHM || name == PTS {
             return Err(Errno::EBUSY);
         }
         if self.fixed(name).is_some() {
