@@ -87,6 +87,7 @@ corpus!(
     proc_task,
     pty_alloc,
     pty_hangup,
+    pty_jobctl,
     pty_line,
     pty_signals,
     readv_writev,

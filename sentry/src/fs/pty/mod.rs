@@ -208,6 +208,25 @@ fn signal_pgrp(pgid: i32, sig: i32) {
     }
 }
 
+/// Whether process group `pgid` of session `sid` is orphaned: no member
+/// has a parent in another group of the same session (POSIX; such groups
+/// are not stopped by terminal job-control signals).
+fn pgrp_orphaned(k: &crate::kernel::Kernel, pgid: i32, sid: i32) -> bool {
+    !k.all_groups().iter().any(|g| {
+        let parent = {
+            let st = g.lock();
+            if st.pgid != pgid || st.exit.is_some() {
+                return false;
+            }
+            st.parent.as_ref().and_then(|w| w.upgrade())
+        };
+        parent.is_some_and(|p| {
+            let ps = p.lock();
+            ps.pgid != pgid && ps.sid == sid
+        })
+    })
+}
+
 /// Raises `sig` in process `pid`.
 fn signal_process(pid: i32, sig: i32) {
     let Some(k) = crate::kernel::current_kernel() else { return };
@@ -301,6 +320,40 @@ impl Pty {
         let mut st = self.lock();
         st.session = Some(sid);
         st.pgrp = Some(pgid);
+    }
+
+    /// Job control for a read of this terminal: a process of a background
+    /// group of the session it controls gets SIGTTIN (sent to its whole
+    /// group; the read restarts after the handler), or EIO when SIGTTIN is
+    /// ignored or its group is orphaned, as in Linux's __tty_check_change.
+    /// Blocked SIGTTIN is not seen here (it is treated like a caught one).
+    fn check_background_read(&self) -> VfsResult<()> {
+        let Some((tgid, pgid, sid)) = caller() else { return Ok(()) };
+        let fg = {
+            let st = self.lock();
+            if st.session != Some(sid) {
+                return Ok(());
+            }
+            st.pgrp
+        };
+        if fg.is_none_or(|fg| fg == pgid) {
+            return Ok(());
+        }
+        let k = crate::kernel::current_kernel().ok_or(Errno::EIO)?;
+        let me = k.group_by_vpid(tgid).ok_or(Errno::EIO)?;
+        let act = me.action(libc::SIGTTIN);
+        // SIG_DFL would stop the group, but the host drops default-stop
+        // SIGTTIN for app processes (their host process group is orphaned),
+        // so the read would only restart forever: fail it as Linux does for
+        // an orphaned group.
+        if act.handler == crate::kernel::signal::SIG_DFL
+            || crate::kernel::signal::is_ignored(&act, libc::SIGTTIN)
+            || pgrp_orphaned(&k, pgid, sid)
+        {
+            return Err(Errno::EIO);
+        }
+        signal_pgrp(pgid, libc::SIGTTIN);
+        Err(Errno::ERESTARTSYS)
     }
 
     /// Whether the caller's controlling terminal is this one.

@@ -119,6 +119,9 @@ impl PtySlave {
 
 impl FileOps for PtySlave {
     fn read(&self, buf: &mut [u8], _off: u64) -> VfsResult<usize> {
+        if self.pty.lock().master_open {
+            self.pty.check_background_read()?;
+        }
         let r = self.read_now(buf);
         let me = if r == Err(Errno::EAGAIN) { crate::kernel::current_task().map_or(0, |t| t.tg.tgid) } else { 0 };
         self.waiting.store(me, Ordering::Relaxed);
