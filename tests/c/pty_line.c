@@ -52,6 +52,9 @@ int main(void)
 	put(m, "one two\x17three\n");
 	show_drain("echo werase", m, 19);
 	slave_reads("line");
+	put(m, "x\ty\x7f\x7f\x02\x7f\n");
+	show_drain("echo tab and ctl erase", m, 21);
+	slave_reads("line");
 	put(m, "\x01z\n");
 	show_drain("echo ctl", m, 5);
 	slave_reads("line");
@@ -128,6 +131,13 @@ int main(void)
 	put(m, "q\x7fr\n");
 	show_drain("no echoe", m, 6);
 	slave_reads("line");
+	CHECK(tcsetattr(s, TCSANOW, &t0));
+
+	/* UTF-8 characters erase whole under IUTF8. */
+	tweak(IUTF8, 0, 0, 0, 0, 0);
+	put(m, "a\xc3\xa9\xe2\x82\xac\x7f\x7f\n");
+	show_drain("echo utf8 erase", m, 14);
+	slave_reads("utf8 line");
 	CHECK(tcsetattr(s, TCSANOW, &t0));
 
 	/* Raw mode. */

@@ -24,8 +24,9 @@ if pid == 0:
     print("child isatty", os.isatty(0), "pgrp is fg", os.tcgetpgrp(0) == os.getpgrp(), flush=True)
     print("child tty", os.ttyname(0).rstrip("0123456789"), flush=True)
     line = sys.stdin.readline()
-    print("child read", repr(line), flush=True)
+    # Before the report: the parent's ^C follows it at once.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    print("child read", repr(line), flush=True)
     time.sleep(30)
     os._exit(0)
 

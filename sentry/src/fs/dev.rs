@@ -322,7 +322,8 @@ pub fn new_devfs(tty: Option<TtyOpener>, shm: Arc<dyn Inode>) -> Arc<dyn Inode> 
         (b"random", node(DevKind::Random)),
         (b"urandom", node(DevKind::Urandom)),
         (b"tty", node(DevKind::Tty)),
-        (b"ptmx", super::pty::devpts::new_ptmx_node(next_synthetic_ino(), dev)),
+        // As runc makes it: the ptmx of whatever devpts is at /dev/pts.
+        (b"ptmx", link(b"pts/ptmx")),
         (PTS, super::pty::devpts::new_devpts(console)),
         (b"fd", link(b"/proc/self/fd")),
         (b"stdin", link(b"/proc/self/fd/0")),

@@ -24,11 +24,6 @@ pub fn new_devpts(console: Option<ConsoleOpener>) -> Arc<dyn Inode> {
     Arc::new(DevptsDir { ptmx: Arc::new(PtmxNode { ino: 2, dev: devpts_dev(), time }), console, time })
 }
 
-/// A /dev/ptmx node for another directory (/dev itself), on device `dev`.
-pub fn new_ptmx_node(ino: u64, dev: u64) -> Arc<dyn Inode> {
-    Arc::new(PtmxNode { ino, dev, time: now() })
-}
-
 struct DevptsDir {
     ptmx: Arc<PtmxNode>,
     console: Option<Arc<ConsoleNode>>,

@@ -263,6 +263,15 @@ impl Ldisc {
                 }
             }
             self.edit.pop();
+            if self.i(libc::IUTF8) && c & 0xc0 == 0x80 {
+                // A UTF-8 character is erased whole: its lead byte and the rest
+                // of its continuation bytes go too, with one column of echo.
+                while let Some(b) = self.edit.pop() {
+                    if b & 0xc0 != 0x80 {
+                        break;
+                    }
+                }
+            }
             if echo {
                 if kind == b'e' && !self.l(libc::ECHOE) {
                     let erase = self.termios.c_cc[VERASE];

@@ -64,3 +64,14 @@ fn switching_modes_moves_pending_input() {
     l.set_termios(t);
     assert_eq!(l.slave_read(100).unwrap(), b"half");
 }
+
+#[test]
+fn iutf8_erases_whole_characters() {
+    let mut l = Ldisc::new();
+    let mut t = l.termios;
+    t.c_iflag |= libc::IUTF8;
+    l.set_termios(t);
+    feed(&mut l, "aé€\x7f\x7f\n".as_bytes());
+    assert_eq!(l.slave_read(100).unwrap(), b"a\n");
+    assert_eq!(echo(&mut l), "aé€\x08 \x08\x08 \x08\r\n".as_bytes());
+}
