@@ -32,7 +32,6 @@ pub fn open(pty: &Arc<Pty>, flags: i32, via_tty: bool) -> VfsResult<Arc<PtySlave
         st.other_closed = false;
     }
     let file = Arc::new(PtySlave { pty: pty.clone(), via_tty, waiting: AtomicI32::new(0) });
-    tracing::debug!(flags, via_tty, "pty slave open");
     if flags & libc::O_NOCTTY == 0 {
         pty.maybe_acquire();
     }
