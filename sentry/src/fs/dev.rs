@@ -22,6 +22,8 @@ pub type TtyOpener = Arc<dyn Fn() -> VfsResult<Arc<dyn FileOps>> + Send + Sync>;
 const RNDGETENTCNT: u32 = 0x8004_5200;
 /// Group "tty" owns /dev/tty on most distributions.
 const TTY_GID: u32 = 5;
+/// /dev/ptmx (TTYAUX_MAJOR 5, minor 2).
+const PTMX_RDEV: u64 = makedev(5, 2);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -62,6 +64,9 @@ impl DevKind {
 /// with mknod in any file system). Unknown devices, and /dev/tty which needs
 /// the task's terminal, give ENXIO.
 pub fn open_char_device(rdev: u64, _flags: i32) -> VfsResult<Arc<dyn FileOps>> {
+    if rdev == PTMX_RDEV {
+        return Ok(super::pty::allocate()?);
+    }
     match DevKind::from_rdev(rdev) {
         Some(DevKind::Tty) | None => Err(Errno::ENXIO),
         Some(kind) => Ok(Arc::new(DevFile { kind })),
@@ -222,6 +227,10 @@ impl Inode for DevNode {
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
         if self.kind == DevKind::Tty {
+            // A pty controlling terminal first; else the inherited console.
+            if let Some(r) = super::pty::open_ctty(flags) {
+                return r;
+            }
             return match &self.tty {
                 Some(open) => open(),
                 None => Err(Errno::ENXIO),
@@ -282,10 +291,14 @@ pub struct DevDir {
 }
 
 const SHM: &[u8] = b"shm";
+const PTS: &[u8] = b"pts";
 
-/// Builds /dev. `tty` opens the caller's controlling terminal (None: /dev/tty
-/// gives ENXIO); `shm` is returned as the /dev/shm directory.
+/// Builds /dev. `tty` opens the sandbox's inherited terminal (None: /dev/tty
+/// gives ENXIO unless the caller's controlling terminal is a pty; when it
+/// opens now, it is also /dev/pts/0); `shm` is returned as the /dev/shm
+/// directory. /dev/ptmx and /dev/pts come with it (fs::pty).
 pub fn new_devfs(tty: Option<TtyOpener>, shm: Arc<dyn Inode>) -> Arc<dyn Inode> {
+    let console = tty.clone().filter(|open| open().is_ok());
     let extra = new_tmpfs(0o755, 0, 0);
     let dev = extra.attr().map(|a| a.dev).unwrap_or(0);
     let t = now();
@@ -309,6 +322,9 @@ pub fn new_devfs(tty: Option<TtyOpener>, shm: Arc<dyn Inode>) -> Arc<dyn Inode> 
         (b"random", node(DevKind::Random)),
         (b"urandom", node(DevKind::Urandom)),
         (b"tty", node(DevKind::Tty)),
+        // As runc makes it: the ptmx of whatever devpts is at /dev/pts.
+        (b"ptmx", link(b"pts/ptmx")),
+        (PTS, super::pty::devpts::new_devpts(console)),
         (b"fd", link(b"/proc/self/fd")),
         (b"stdin", link(b"/proc/self/fd/0")),
         (b"stdout", link(b"/proc/self/fd/1")),
@@ -339,8 +355,8 @@ impl DevDir {
 impl Inode for DevDir {
     fn attr(&self) -> VfsResult<Attr> {
         let mut a = self.extra.attr()?;
-        // shm is a subdirectory as far as link counts go.
-        a.nlink += 1;
+        // shm and pts are subdirectories as far as link counts go.
+        a.nlink += 2;
         Ok(a)
     }
 
@@ -410,7 +426,7 @@ impl Inode for DevDir {
     }
 
     fn unlink(&self, name: &[u8]) -> VfsResult<()> {
-        if name == SHM {
+        if name == SHM || name == PTS {
             return Err(Errno::EISDIR);
         }
         if self.fixed(name).is_some() {
@@ -420,7 +436,7 @@ impl Inode for DevDir {
     }
 
     fn rmdir(&self, name: &[u8]) -> VfsResult<()> {
-        if name == SHM {
+        if name == SHM || name == PTS {
             return Err(Errno::EBUSY);
         }
         if self.fixed(name).is_some() {

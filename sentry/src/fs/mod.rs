@@ -6,6 +6,7 @@ pub mod host;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod reopen;
 pub mod socket;
 pub mod sys;

@@ -9,32 +9,25 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use super::tmpfs::{makedev, new_anon_dev};
+use super::tmpfs::new_anon_dev;
 use crate::vfs::{
     dtype_of_mode, next_synthetic_ino, now, Attr, DirEntry, Errno, FileOps, Inode, StatFs, Timespec, VfsResult,
-    S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    S_IFDIR, S_IFLNK, S_IFREG,
 };
 
 /// `f_type` values of statfs(2).
 const SYSFS_MAGIC: i64 = 0x6265_6572;
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 const MQUEUE_MAGIC: i64 = 0x1980_0202;
 
 /// The sandbox's /dev/pts/0: opens the sandbox's terminal.
-pub type ConsoleOpener = super::dev::TtyOpener;
+pub use super::pty::devpts::ConsoleOpener;
 
 /// One node of a synthetic tree, before it becomes inodes.
 pub enum Node {
     Dir(Vec<(&'static str, Node)>),
     File(Vec<u8>),
     Link(&'static str),
-    /// A character device node with an opener (None: opening fails with ENODEV).
-    Chr {
-        mode: u32,
-        rdev: u64,
-        open: Option<ConsoleOpener>,
-    },
 }
 
 fn file(s: impl Into<String>) -> Node {
@@ -63,7 +56,6 @@ enum Kind {
     Dir(Vec<(Vec<u8>, Arc<dyn Inode>)>),
     File(Vec<u8>),
     Link(&'static str),
-    Chr { rdev: u64, open: Option<ConsoleOpener> },
 }
 
 fn build(fs: &Arc<Fs>, node: Node) -> Arc<dyn Inode> {
@@ -74,7 +66,6 @@ fn build(fs: &Arc<Fs>, node: Node) -> Arc<dyn Inode> {
         }
         Node::File(data) => (S_IFREG | 0o444, Kind::File(data)),
         Node::Link(target) => (S_IFLNK | 0o777, Kind::Link(target)),
-        Node::Chr { mode, rdev, open } => (S_IFCHR | (mode & 0o7777), Kind::Chr { rdev, open }),
     };
     Arc::new(SynthInode { fs: fs.clone(), ino: next_synthetic_ino(), mode, kind })
 }
@@ -105,30 +96,17 @@ impl FileOps for Content {
 
 impl Inode for SynthInode {
     fn attr(&self) -> VfsResult<Attr> {
-        // The terminal node is the terminal: the same device and inode as
-        // its open file, so ttyname(3)'s scan of /dev/pts recognises it.
-        if let Kind::Chr { open: Some(open), .. } = &self.kind {
-            if let Ok(a) = open().and_then(|f| f.attr()) {
-                if a.mode & S_IFMT == S_IFCHR {
-                    return Ok(a);
-                }
-            }
-        }
         let t = self.fs.time;
-        let (nlink, size, rdev) = match &self.kind {
-            Kind::Dir(list) => {
-                (2 + list.iter().filter(|(_, i)| i.attr().is_ok_and(|a| a.is_dir())).count() as u64, 0, 0)
-            }
-            Kind::File(d) => (1, d.len() as u64, 0),
-            Kind::Link(t) => (1, t.len() as u64, 0),
-            Kind::Chr { rdev, .. } => (1, 0, *rdev),
+        let (nlink, size) = match &self.kind {
+            Kind::Dir(list) => (2 + list.iter().filter(|(_, i)| i.attr().is_ok_and(|a| a.is_dir())).count() as u64, 0),
+            Kind::File(d) => (1, d.len() as u64),
+            Kind::Link(t) => (1, t.len() as u64),
         };
         Ok(Attr {
             ino: self.ino,
             dev: self.fs.dev,
             mode: self.mode,
             nlink,
-            rdev,
             size,
             blksize: 4096,
             atime: t,
@@ -164,10 +142,6 @@ impl Inode for SynthInode {
                 Ok(Arc::new(Content(d.clone())))
             }
             Kind::Link(_) => Err(Errno::ELOOP),
-            Kind::Chr { open: Some(open), .. } => open(),
-            // No pty driver in the sentry: /dev/pts/ptmx exists but cannot
-            // allocate a terminal.
-            Kind::Chr { open: None, .. } => Err(Errno::ENODEV),
         }
     }
     fn readlink(&self) -> VfsResult<Vec<u8>> {
@@ -275,14 +249,10 @@ pub fn new_cgroupfs() -> Arc<dyn Inode> {
     new_tree(root, CGROUP2_SUPER_MAGIC)
 }
 
-/// devpts: `ptmx` (which cannot allocate: the sentry has no pty driver) and,
-/// when the sandbox has a terminal, `0` opening it.
+/// devpts: `ptmx` allocating pseudo-terminal pairs, their slaves, and
+/// `0` opening the sandbox's terminal when it has one (see fs::pty).
 pub fn new_devpts(console: Option<ConsoleOpener>) -> Arc<dyn Inode> {
-    let mut list = vec![("ptmx", Node::Chr { mode: 0o666, rdev: makedev(5, 2), open: None })];
-    if let Some(open) = console {
-        list.push(("0", Node::Chr { mode: 0o620, rdev: makedev(136, 0), open: Some(open) }));
-    }
-    new_tree(Node::Dir(list), DEVPTS_SUPER_MAGIC)
+    super::pty::devpts::new_devpts(console)
 }
 
 pub use mqueue_fs::new_mqueuefs;

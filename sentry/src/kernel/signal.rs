@@ -144,7 +144,9 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
     super::wait::SIGNALS.notify();
-    if !ignored_by_default(sig) {
+    // A handled signal whose default is to ignore (SIGWINCH, SIGCHLD) still
+    // interrupts: the disposition decides, not the default.
+    if !is_ignored(&tg.action(sig), sig) {
         let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
         for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
             if t.tg.tgid == tg.tgid && !skip.is_some_and(|s| Arc::ptr_eq(s, &t)) {
@@ -168,7 +170,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
     super::wait::SIGNALS.notify();
-    if !ignored_by_default(sig) && !skip.is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), task)) {
+    if !is_ignored(&task.tg.action(sig), sig) && !skip.is_some_and(|s| std::ptr::eq(Arc::as_ptr(s), task)) {
         task.interrupt.notify();
     }
 }

@@ -215,6 +215,13 @@ pub fn sys_ioctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         }
         _ => {}
     }
+    if cmd == crate::fs::pty::TIOCGPTPEER {
+        // The new slave file needs a descriptor, which file ops cannot install.
+        if let Some(r) = crate::fs::pty::open_peer(&file, arg) {
+            let (peer, cloexec) = r?;
+            return ctx.task.files().install(peer, cloexec, 0, ctx.task.nofile_limit()).map(|fd| fd as i64);
+        }
+    }
     let mem = ctx.mem;
     match file.ops().ioctl(cmd, arg, &mem) {
         Err(e) if e == Errno::ENOTTY && cmd as u64 == libc::FIONREAD => {

@@ -118,8 +118,11 @@ fn tty_uses_opener() {
         open_char_device(makedev(1, 3), 0)
     });
     let d = new_devfs(Some(opener), new_tmpfs(0o1777, 0, 0));
+    // Building /dev probes the terminal once (for /dev/pts/0).
+    let before = calls.load(Ordering::Relaxed);
     let f = d.lookup(b"tty").unwrap().open(libc::O_RDWR).unwrap();
-    assert_eq!(calls.load(Ordering::Relaxed), 1);
+    assert_eq!(calls.load(Ordering::Relaxed), before + 1);
+    assert!(d.lookup(b"pts").unwrap().lookup(b"0").is_ok(), "an opening terminal is also /dev/pts/0");
     assert_eq!(f.write(b"hi", 0).unwrap(), 2);
 }
 
@@ -138,10 +141,15 @@ fn symlinks_and_shm() {
         assert_eq!(l.readlink().unwrap(), target.as_bytes());
     }
     assert!(Arc::ptr_eq(&d.lookup(b"shm").unwrap(), &shm));
-    assert_eq!(d.lookup(b"ptmx").err(), Some(Errno::ENOENT));
+    assert_eq!(d.lookup(b"ptmx").unwrap().readlink().unwrap(), b"pts/ptmx");
+    let pts = d.lookup(b"pts").unwrap();
+    let ptmx = pts.lookup(b"ptmx").unwrap().attr().unwrap();
+    assert_eq!((ptmx.mode, ptmx.rdev), (S_IFCHR | 0o666, makedev(5, 2)));
+    assert!(pts.attr().unwrap().is_dir());
+    assert_eq!(pts.lookup(b"0").err(), Some(Errno::ENOENT), "no terminal, no /dev/pts/0");
     let a = d.attr().unwrap();
     assert_eq!(a.mode, S_IFDIR | 0o755);
-    assert_eq!(a.nlink, 3);
+    assert_eq!(a.nlink, 4);
     assert_eq!(d.statfs().unwrap().f_type, TMPFS_MAGIC);
 }
 
@@ -152,13 +160,16 @@ fn readdir_and_app_created_entries() {
     names.sort();
     assert_eq!(
         names,
-        vec!["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"]
+        vec![
+            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"
+        ]
     );
     let c = FsCreds::root();
     let args = CreateArgs { mode: S_IFREG | 0o644, rdev: 0, flags: libc::O_RDWR, creds: &c };
     assert_eq!(d.create(b"null", &args).err(), Some(Errno::EEXIST));
     assert_eq!(d.unlink(b"null").err(), Some(Errno::EPERM));
     assert_eq!(d.rmdir(b"shm").err(), Some(Errno::EBUSY));
+    assert_eq!(d.rmdir(b"pts").err(), Some(Errno::EBUSY));
     let (_, f) = d.create(b"log", &args).unwrap();
     assert_eq!(f.write(b"x", 0).unwrap(), 1);
     d.symlink(b"core", b"/proc/kcore", &c).unwrap();
@@ -179,4 +190,6 @@ fn char_device_by_rdev() {
     assert!(open_char_device(makedev(1, 5), 0).unwrap().mmap_anonymous());
     assert_eq!(open_char_device(makedev(5, 0), 0).err(), Some(Errno::ENXIO));
     assert_eq!(open_char_device(makedev(1, 1), 0).err(), Some(Errno::ENXIO));
+    let m = open_char_device(makedev(5, 2), 0).expect("a mknod'ed ptmx allocates");
+    assert!(m.as_any().is::<crate::fs::pty::PtyMaster>());
 }

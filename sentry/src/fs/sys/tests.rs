@@ -1,4 +1,6 @@
 use super::*;
+use crate::fs::tmpfs::makedev;
+use crate::vfs::{S_IFCHR, S_IFMT};
 
 fn read_all(i: &Arc<dyn Inode>) -> Vec<u8> {
     let f = i.open(libc::O_RDONLY).expect("open");
@@ -54,14 +56,23 @@ fn synthetic_files_are_read_only() {
 }
 
 #[test]
-fn devpts_has_ptmx_without_a_driver_and_the_console_when_given() {
+fn devpts_allocates_through_ptmx_and_has_the_console_when_given() {
     let pts = new_devpts(None);
     let ptmx = pts.lookup(b"ptmx").unwrap();
     let a = ptmx.attr().unwrap();
     assert_eq!(a.mode & S_IFMT, S_IFCHR);
     assert_eq!(a.rdev, makedev(5, 2));
-    assert_eq!(ptmx.open(libc::O_RDWR).err(), Some(Errno::ENODEV));
     assert_eq!(pts.lookup(b"0").err(), Some(Errno::ENOENT));
+    let master = ptmx.open(libc::O_RDWR).expect("ptmx allocates a pair");
+    let pty = master.as_any().downcast_ref::<crate::fs::pty::PtyMaster>().expect("a pty master").pty().clone();
+    let name = pty.index().to_string();
+    assert_ne!(pty.index(), 0, "index 0 stays the console's");
+    let node = pts.lookup(name.as_bytes()).expect("the slave appears");
+    assert_eq!(node.attr().unwrap().rdev, makedev(136, pty.index()));
+    assert_eq!(node.open(libc::O_RDWR | libc::O_NOCTTY).err(), Some(Errno::EIO), "locked until TIOCSPTLCK");
+    assert!(pts.readdir().unwrap().iter().any(|e| e.name == name.as_bytes()));
+    drop(master);
+    assert_eq!(pts.lookup(name.as_bytes()).err(), Some(Errno::ENOENT), "gone with its master");
 
     let opener: ConsoleOpener = Arc::new(|| Err(Errno::EIO));
     let pts = new_devpts(Some(opener));
