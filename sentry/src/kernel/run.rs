@@ -494,6 +494,9 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
         files.clear()
     };
     crate::syscalls::fd::release_locks(tg.tgid, &closed);
+    // Closed now, before the parent can see the exit (a peer's socket
+    // reports the hang-up as soon as wait returns, as on Linux).
+    drop(closed);
     crate::syscalls::ipc::sem::exit_undo(tg);
     let parent = tg.parent();
     let orphans = {
