@@ -264,8 +264,10 @@ pub struct ThreadGroup {
     /// Host pid of the leader thread.
     pub host_pid: AtomicI32,
     pub state: Mutex<GroupState>,
-    /// Fires when a child changes state (for wait4 waiters in this process).
-    pub child_event: EventFd,
+    /// Notified when a child changes state. Each wait4 waiter registers its
+    /// own eventfd (several threads may wait at once: one draining a shared
+    /// eventfd could swallow another's wake-up).
+    pub child_event: crate::kernel::wait::WaitQueue,
     /// Virtual siginfos of process-directed signals raised by the sentry.
     pub sig_info: SigInfoQueue,
 }
@@ -310,7 +312,7 @@ impl ThreadGroup {
                 leader_exit: None,
                 mlock: MlockState::default(),
             }),
-            child_event: EventFd::new()?,
+            child_event: crate::kernel::wait::WaitQueue::new(),
             sig_info: SigInfoQueue::default(),
         }))
     }

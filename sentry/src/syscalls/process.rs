@@ -375,14 +375,15 @@ fn wait_common(
     peek: bool,
 ) -> Result<Option<(i32, WaitEvent, Usage)>, Errno> {
     loop {
-        ctx.task.tg.child_event.drain();
+        // Registered before the check, so a change right after it still wakes us.
+        let ev = ctx.task.tg.child_event.register()?;
         if let Some(r) = find_event(ctx, &sel, want, peek)? {
             return Ok(Some(r));
         }
         if nohang {
             return Ok(None);
         }
-        ctx.block(&[(ctx.task.tg.child_event.raw(), libc::POLLIN)], -1)?;
+        ctx.block(&[(ev.raw(), libc::POLLIN)], -1)?;
     }
 }
 
