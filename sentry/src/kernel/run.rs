@@ -577,7 +577,13 @@ fn child_ended(kernel: &Arc<Kernel>, child: &Arc<ThreadGroup>, parent: &Arc<Thre
         si.si_signo = sig;
         si
     });
-    crate::kernel::notify_parent(kernel, parent, info);
+    if let Some(info) = info {
+        signal::send_to_group(kernel, parent, info, None);
+    }
+    // Only now may wait report the exit: a wait that returned before the
+    // SIGCHLD was raised would let a handler installed next catch it.
+    child.lock().exit_reported = true;
+    parent.child_event.notify();
 }
 
 /// Gives a dying process's children a new parent: the nearest living

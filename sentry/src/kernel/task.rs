@@ -136,6 +136,9 @@ pub struct GroupState {
     pub exit: Option<ExitStatus>,
     /// Reaped by the parent's wait.
     pub reaped: bool,
+    /// The parent has been told of the exit (SIGCHLD sent): until then wait
+    /// does not report it, as on Linux, where both happen under one lock.
+    pub exit_reported: bool,
     pub children: Vec<Arc<ThreadGroup>>,
     pub parent: Option<Weak<ThreadGroup>>,
     pub pgid: i32,
@@ -289,6 +292,7 @@ impl ThreadGroup {
             state: Mutex::new(GroupState {
                 exit: None,
                 reaped: false,
+                exit_reported: false,
                 children: Vec::new(),
                 parent: parent.map(Arc::downgrade),
                 pgid,

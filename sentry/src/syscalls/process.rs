@@ -312,6 +312,8 @@ fn find_event(
     sel: &Selector,
     want: WaitFor,
     peek: bool,
+    accept_unreported: bool,
+    saw_unreported: &mut bool,
 ) -> Result<Option<(i32, WaitEvent, Usage)>, Errno> {
     let tg = &ctx.task.tg;
     let mut st = tg.lock();
@@ -324,6 +326,11 @@ fn find_event(
         any = true;
         let mut cs = c.lock();
         if let Some(e) = cs.exit {
+            if !cs.exit_reported && !accept_unreported {
+                // Its SIGCHLD is being raised: the caller waits for that.
+                *saw_unreported = true;
+                continue;
+            }
             if !cs.reaped && want.exited {
                 found = Some((i, c.tgid, e));
                 break;
@@ -374,11 +381,21 @@ fn wait_common(
     nohang: bool,
     peek: bool,
 ) -> Result<Option<(i32, WaitEvent, Usage)>, Errno> {
+    // An exit whose report is under way is waited for (briefly, even with
+    // WNOHANG: the reporting thread is between setting it and the SIGCHLD);
+    // past the deadline it is taken as reported, whatever held it up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(100);
     loop {
         // Registered before the check, so a change right after it still wakes us.
         let ev = ctx.task.tg.child_event.register()?;
-        if let Some(r) = find_event(ctx, &sel, want, peek)? {
+        let accept_all = std::time::Instant::now() >= deadline;
+        let mut unreported = false;
+        if let Some(r) = find_event(ctx, &sel, want, peek, accept_all, &mut unreported)? {
             return Ok(Some(r));
+        }
+        if unreported {
+            ctx.block(&[(ev.raw(), libc::POLLIN)], 10)?;
+            continue;
         }
         if nohang {
             return Ok(None);
