@@ -142,3 +142,32 @@ fn bad_limits_are_refused() {
         assert!(o.stderr_str().contains("rvisor") || o.stderr_str().contains("error"), "{}", report(&o));
     }
 }
+
+#[test]
+fn ignore_cgroups_runs_without_a_cgroup_and_refuses_limits() {
+    if skip() {
+        return;
+    }
+    let spin = build("spin");
+    let marker = spin.to_str().expect("utf-8").to_string();
+    let runner = {
+        let spin = spin.clone();
+        std::thread::spawn(move || {
+            Run::rvisor()
+                .args(["--ignore-cgroups", "do", "--"])
+                .arg(&spin)
+                .arg("1")
+                .cwd("/")
+                .timeout(Duration::from_secs(60))
+                .output()
+        })
+    };
+    let sb = sandbox_procs::find(&marker, Duration::from_secs(20)).expect("the sandbox's processes");
+    let dirs = sandbox_procs::cgroup_dirs_named(&format!("rvisor-{}", sb.launcher));
+    let o = runner.join().expect("runner");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    assert!(dirs.is_empty(), "--ignore-cgroups made cgroups: {dirs:?}");
+    let o = Run::rvisor().args(["--ignore-cgroups", "do", "--memory", "64M", "--", "/bin/true"]).output();
+    assert_eq!(o.status, Status::Exited(1), "{}", report(&o));
+    assert!(o.stderr_str().contains("--ignore-cgroups"), "{}", report(&o));
+}

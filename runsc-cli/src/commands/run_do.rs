@@ -170,13 +170,22 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     }
     // SAFETY: getpid has no preconditions.
     let name = format!("rvisor-{}", unsafe { libc::getpid() });
-    let candidates = match Cgroup::candidates(&name) {
-        Ok(c) => c,
-        Err(e) if limits.is_empty() => {
-            tracing::warn!(error = %e, "no cgroup for the sandbox");
-            Vec::new()
+    // --ignore-cgroups (as for the OCI commands): no cgroup at all, which
+    // also skips the first cgroup v1 migration's RCU wait (~15 ms here).
+    let candidates = if g.ignore_cgroups {
+        if !limits.is_empty() {
+            return die("--ignore-cgroups: --memory, --pids and --cpus need the sandbox's cgroup");
         }
-        Err(e) => return die(&limits_error(&e.to_string(), rootless)),
+        Vec::new()
+    } else {
+        match Cgroup::candidates(&name) {
+            Ok(c) => c,
+            Err(e) if limits.is_empty() => {
+                tracing::warn!(error = %e, "no cgroup for the sandbox");
+                Vec::new()
+            }
+            Err(e) => return die(&limits_error(&e.to_string(), rootless)),
+        }
     };
     // The janitor comes first: no cgroup ever exists without one watching.
     let janitor = match (!candidates.is_empty()).then(|| Janitor::spawn(&candidates)).transpose() {
