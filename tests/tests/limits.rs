@@ -26,7 +26,13 @@ fn report(o: &RunOutput) -> String {
 }
 
 fn sandbox(flags: &[&str], prog: &PathBuf, args: &[&str]) -> RunOutput {
+    sandbox_with(&[], flags, prog, args)
+}
+
+/// `rvisor GLOBAL... do FLAGS... -- PROG ARGS...`.
+fn sandbox_with(global: &[&str], flags: &[&str], prog: &PathBuf, args: &[&str]) -> RunOutput {
     Run::rvisor()
+        .args(global)
         .arg("do")
         .args(flags)
         .arg("--")
@@ -42,6 +48,17 @@ fn skip() -> bool {
         eprintln!("RVISOR_NATIVE_ONLY: resource limits are sandbox-only; skipping");
     }
     native_only()
+}
+
+/// The `spin` program in a sandbox on another thread, and the marker to find it by.
+fn spawn_spin(
+    global: &'static [&'static str],
+    flags: &'static [&'static str],
+    secs: &'static str,
+) -> (String, std::thread::JoinHandle<RunOutput>) {
+    let spin = build("spin");
+    let marker = spin.to_str().expect("utf-8").to_string();
+    (marker, std::thread::spawn(move || sandbox_with(global, flags, &spin, &[secs])))
 }
 
 /// The largest "allocated N MiB" progress line.
@@ -101,12 +118,7 @@ fn cpu_limit_throttles_a_spinning_program() {
     if skip() {
         return;
     }
-    let spin = build("spin");
-    let marker = spin.to_str().expect("utf-8").to_string();
-    let runner = {
-        let spin = spin.clone();
-        std::thread::spawn(move || sandbox(&["--cpus", "0.3"], &spin, &["2"]))
-    };
+    let (marker, runner) = spawn_spin(&[], &["--cpus", "0.3"], "2");
     // Read the cgroup's throttling count while the program spins.
     let sb = sandbox_procs::find(&marker, Duration::from_secs(20)).expect("the sandbox's processes");
     std::thread::sleep(Duration::from_millis(1200));
@@ -128,7 +140,7 @@ fn cpu_limit_throttles_a_spinning_program() {
     assert!(ratio > 0.05 && ratio < 0.5, "a 0.3-CPU limit gave {ratio:.3} of a CPU\n{}", report(&o));
     assert!(throttled > 0, "the cgroup never throttled the sandbox");
     assert!(sandbox_procs::cgroup_dirs_named(&name).is_empty(), "the cgroup {name} outlived the sandbox");
-    let _ = std::fs::remove_file(spin);
+    let _ = std::fs::remove_file(marker);
 }
 
 #[test]
@@ -148,25 +160,13 @@ fn ignore_cgroups_runs_without_a_cgroup_and_refuses_limits() {
     if skip() {
         return;
     }
-    let spin = build("spin");
-    let marker = spin.to_str().expect("utf-8").to_string();
-    let runner = {
-        let spin = spin.clone();
-        std::thread::spawn(move || {
-            Run::rvisor()
-                .args(["--ignore-cgroups", "do", "--"])
-                .arg(&spin)
-                .arg("1")
-                .cwd("/")
-                .timeout(Duration::from_secs(60))
-                .output()
-        })
-    };
+    let (marker, runner) = spawn_spin(&["--ignore-cgroups"], &[], "1");
     let sb = sandbox_procs::find(&marker, Duration::from_secs(20)).expect("the sandbox's processes");
     let dirs = sandbox_procs::cgroup_dirs_named(&format!("rvisor-{}", sb.launcher));
     let o = runner.join().expect("runner");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     assert!(dirs.is_empty(), "--ignore-cgroups made cgroups: {dirs:?}");
+    let _ = std::fs::remove_file(marker);
     let o = Run::rvisor().args(["--ignore-cgroups", "do", "--memory", "64M", "--", "/bin/true"]).output();
     assert_eq!(o.status, Status::Exited(1), "{}", report(&o));
     assert!(o.stderr_str().contains("--ignore-cgroups"), "{}", report(&o));
