@@ -14,12 +14,26 @@ static void report(const char *what, long r)
 		printf("%s: %ld\n", what, r);
 }
 
+/* VmLck of /proc/self/status. */
+static void vmlck(const char *what)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	while (f && fgets(line, sizeof line, f))
+		if (!strncmp(line, "VmLck:", 6))
+			printf("%s: %s", what, line);
+	if (f)
+		fclose(f);
+}
+
 int main(void)
 {
 	size_t big = 16 << 20;
 	char *p = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	report("mlock 16 MiB as root", mlock(p, big));
+	vmlck("locked");
 	report("munlock", munlock(p, big));
+	vmlck("unlocked");
 	report("mlock unaligned", mlock(p + 100, 10));
 	report("mlock zero", mlock(p, 0));
 	munmap(p + 4096, 4096);

@@ -280,6 +280,8 @@ pub(super) fn status(t: &Target) -> VfsResult<Vec<u8>> {
     let sigq_limit = st.rlimits[libc::RLIMIT_SIGPENDING as usize].rlim_cur;
     let snapshot = st.leader_exit.clone();
     let no_new_privs = st.no_new_privs;
+    // mlock is the sandbox's own accounting (nothing is pinned on the host).
+    let locked_kb = (!st.mlock.all).then(|| st.mlock.ranges.iter().map(|(a, b)| b - a).sum::<u64>() >> 10);
     drop(st);
     let (creds, umask) = match (&task, snapshot) {
         (Some(task), _) => (task.creds(), Some(task.fs().umask())),
@@ -324,6 +326,7 @@ pub(super) fn status(t: &Target) -> VfsResult<Vec<u8>> {
             let host_kb = kb_value(hs.get(key).unwrap_or("0"));
             let kb = match *key {
                 "VmExe" => exe_kb,
+                "VmLck" => locked_kb.unwrap_or_else(|| kb_value(hs.get("VmSize").unwrap_or("0"))),
                 "VmLib" => (host_kb + kb_value(hs.get("VmExe").unwrap_or("0"))).saturating_sub(exe_kb),
                 _ => host_kb,
             };
