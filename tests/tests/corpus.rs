@@ -104,6 +104,7 @@ corpus!(
     sendfile,
     shm,
     sig_ignored,
+    sig_jobstop,
     sig_info,
     sig_onstack_fork,
     sig_restart,

@@ -350,6 +350,10 @@ pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Trace
                 return None;
             }
             signal::on_delivery(kernel, task, tracee, sig);
+            if let Some(stop) = job_stop_signal(kernel, task, sig) {
+                let _ = tracee.cont(stop);
+                return None;
+            }
             if matches!(sig, libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE) {
                 if let (Ok(si), Ok(r)) = (tracee.get_siginfo(), tracee.get_regs()) {
                     tracing::debug!(
@@ -697,16 +701,50 @@ fn pin_with_tracee(host_tid: i32) {
     }
 }
 
+/// SIGTSTP, SIGTTIN and SIGTTOU at their default action stop the process
+/// unless its process group is orphaned (Linux's is_current_pgrp_orphaned,
+/// judged in the sandbox). The host judges its own groups, in which app
+/// processes are always orphaned: such a stop goes in as SIGSTOP, reported
+/// as the original signal. None: deliver `sig` as it is.
+fn job_stop_signal(kernel: &Kernel, task: &Arc<Task>, sig: i32) -> Option<i32> {
+    if !matches!(sig, libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) || task.tg.action(sig).handler != signal::SIG_DFL {
+        return None;
+    }
+    let (pgid, sid) = {
+        let st = task.tg.lock();
+        (st.pgid, st.sid)
+    };
+    // Not orphaned: some member's parent is in another group of the same session.
+    let anchored = kernel.all_groups().iter().any(|g| {
+        let (gpg, live) = {
+            let st = g.lock();
+            (st.pgid, st.exit.is_none())
+        };
+        live && gpg == pgid
+            && g.parent().is_some_and(|p| {
+                let ps = p.lock();
+                ps.exit.is_none() && ps.pgid != pgid && ps.sid == sid
+            })
+    });
+    if !anchored {
+        // Discarded, as Linux does for an orphaned group.
+        return Some(0);
+    }
+    task.tg.lock().stop_as = Some(sig);
+    Some(libc::SIGSTOP)
+}
+
 /// The process entered a group-stop: let the parent's wait(WUNTRACED) see it.
 fn job_stopped(kernel: &Arc<Kernel>, task: &Arc<Task>, sig: i32) {
-    let first = {
+    let (first, sig) = {
         let mut st = task.tg.lock();
+        let sig = if sig == libc::SIGSTOP { st.stop_as.take().unwrap_or(sig) } else { sig };
         let first = !st.stopped;
         if first {
             st.stopped = true;
             st.job = Some(super::task::JobEvent::Stopped(sig));
         }
-        first
+        (first, sig)
     };
     if first {
         job_notify(kernel, task, signal::CLD_STOPPED, sig);
@@ -727,6 +765,30 @@ fn job_continued(kernel: &Arc<Kernel>, task: &Arc<Task>) {
     if was {
         job_notify(kernel, task, signal::CLD_CONTINUED, libc::SIGCONT);
     }
+}
+
+/// kill(SIGCONT) of a stopped process: it counts as continued at once, as
+/// on Linux (a wait(WCONTINUED) right after the kill sees it even if the
+/// process then exits before its host thread runs again).
+pub(crate) fn group_continued(kernel: &Kernel, tg: &ThreadGroup) {
+    let was = {
+        let mut st = tg.lock();
+        let was = st.stopped;
+        if was {
+            st.stopped = false;
+            st.job = Some(super::task::JobEvent::Continued);
+        }
+        was
+    };
+    let Some(p) = tg.parent().filter(|_| was) else { return };
+    let uid = {
+        let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
+        pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == tg.tgid).map(|t| t.creds().ruid)
+    };
+    let pact = p.action(libc::SIGCHLD);
+    let quiet = pact.handler == signal::SIG_IGN || pact.flags & signal::SA_NOCLDSTOP != 0;
+    let info = (!quiet).then(|| signal::child_info(tg, uid.unwrap_or(0), signal::CLD_CONTINUED, libc::SIGCONT));
+    crate::kernel::notify_parent(kernel, &p, info);
 }
 
 /// SIGCHLD for a stop or continue, unless the parent ignores SIGCHLD or set SA_NOCLDSTOP.

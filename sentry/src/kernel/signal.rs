@@ -137,6 +137,9 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
         return;
     }
     tg.sig_info.push(info);
+    if sig == libc::SIGCONT {
+        super::run::group_continued(kernel, tg);
+    }
     super::systrap::before_signal(pid, None);
     if sig == libc::SIGKILL {
         super::systrap::before_kill(pid);

@@ -150,6 +150,10 @@ pub struct GroupState {
     pub job: Option<JobEvent>,
     /// Whether the process is currently group-stopped.
     pub stopped: bool,
+    /// A default-action SIGTSTP/SIGTTIN/SIGTTOU delivered as a host SIGSTOP
+    /// (the host would discard it: app processes' host groups are orphaned);
+    /// the stop is reported as this signal.
+    pub stop_as: Option<i32>,
     /// Real uid at exit (the SIGCHLD sender uid).
     pub exit_uid: u32,
     /// Signal sent to the parent when this process ends (clone's low byte; 0 = none).
@@ -302,6 +306,7 @@ impl ThreadGroup {
                 rlimits,
                 job: None,
                 stopped: false,
+                stop_as: None,
                 exit_uid: 0,
                 exit_signal: libc::SIGCHLD,
                 actions,
