@@ -157,14 +157,54 @@ impl FileOps for DevFile {
     }
 }
 
+/// Owner, mode and times of a device node whose contents are not a file's
+/// (/dev's nodes, /dev/pts/N): what chmod, chown and utimensat change.
 #[derive(Clone, Copy)]
-struct NodeMeta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    atime: Timespec,
-    mtime: Timespec,
-    ctime: Timespec,
+pub(crate) struct NodeMeta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl NodeMeta {
+    /// A node made now.
+    pub fn new(mode: u32, uid: u32, gid: u32) -> NodeMeta {
+        let t = now();
+        NodeMeta { mode, uid, gid, atime: t, mtime: t, ctime: t }
+    }
+
+    /// Applies a setattr (a device has no size: EINVAL); the file type
+    /// bits in `mode` are kept.
+    pub fn apply(&mut self, change: &SetAttr) -> VfsResult<()> {
+        if change.size.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let t = now();
+        let at = |s: TimeSet| match s {
+            TimeSet::Now => t,
+            TimeSet::At(ts) => ts,
+        };
+        if let Some(mode) = change.mode {
+            self.mode = (self.mode & S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = change.uid {
+            self.uid = uid;
+        }
+        if let Some(gid) = change.gid {
+            self.gid = gid;
+        }
+        if let Some(a) = change.atime {
+            self.atime = at(a);
+        }
+        if let Some(mt) = change.mtime {
+            self.mtime = at(mt);
+        }
+        self.ctime = t;
+        Ok(())
+    }
 }
 
 /// A fixed character device node of /dev.
@@ -197,32 +237,7 @@ impl Inode for DevNode {
     }
 
     fn setattr(&self, change: &SetAttr) -> VfsResult<()> {
-        if change.size.is_some() {
-            return Err(Errno::EINVAL);
-        }
-        let t = now();
-        let at = |s: TimeSet| match s {
-            TimeSet::Now => t,
-            TimeSet::At(ts) => ts,
-        };
-        let mut m = lock(&self.meta);
-        if let Some(mode) = change.mode {
-            m.mode = (m.mode & S_IFMT) | (mode & 0o7777);
-        }
-        if let Some(uid) = change.uid {
-            m.uid = uid;
-        }
-        if let Some(gid) = change.gid {
-            m.gid = gid;
-        }
-        if let Some(a) = change.atime {
-            m.atime = at(a);
-        }
-        if let Some(mt) = change.mtime {
-            m.mtime = at(mt);
-        }
-        m.ctime = t;
-        Ok(())
+        lock(&self.meta).apply(change)
     }
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
@@ -308,7 +323,7 @@ pub fn new_devfs(tty: Option<TtyOpener>, shm: Arc<dyn Inode>) -> Arc<dyn Inode> 
             ino: next_synthetic_ino(),
             dev,
             kind,
-            meta: Mutex::new(NodeMeta { mode: S_IFCHR | 0o666, uid: 0, gid, atime: t, mtime: t, ctime: t }),
+            meta: Mutex::new(NodeMeta::new(S_IFCHR | 0o666, 0, gid)),
             tty: if kind == DevKind::Tty { tty.clone() } else { None },
         })
     };

@@ -8,8 +8,7 @@ use std::sync::{Arc, Weak};
 use super::{devpts_dev, lock, Pty};
 use crate::fs::tmpfs::makedev;
 use crate::vfs::{
-    now, Attr, DirEntry, Errno, FileOps, Inode, SetAttr, StatFs, TimeSet, Timespec, VfsResult, DT_CHR, S_IFCHR,
-    S_IFDIR, S_IFMT,
+    now, Attr, DirEntry, Errno, FileOps, Inode, SetAttr, StatFs, Timespec, VfsResult, DT_CHR, S_IFCHR, S_IFDIR, S_IFMT,
 };
 
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
@@ -149,30 +148,8 @@ impl Inode for PtsNode {
             return Err(Errno::EINVAL);
         }
         let pty = self.pty()?;
-        let t = now();
-        let at = |s: TimeSet| match s {
-            TimeSet::Now => t,
-            TimeSet::At(ts) => ts,
-        };
         let mut st = lock(&pty.state);
-        let m = &mut st.meta;
-        if let Some(mode) = change.mode {
-            m.mode = mode & 0o7777;
-        }
-        if let Some(uid) = change.uid {
-            m.uid = uid;
-        }
-        if let Some(gid) = change.gid {
-            m.gid = gid;
-        }
-        if let Some(a) = change.atime {
-            m.atime = at(a);
-        }
-        if let Some(mt) = change.mtime {
-            m.mtime = at(mt);
-        }
-        m.ctime = t;
-        Ok(())
+        st.meta.apply(change)
     }
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {

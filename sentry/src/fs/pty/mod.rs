@@ -23,8 +23,10 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use rvisor_syscalls::abi::{KernelTermios, Pod, Winsize};
 
 use crate::kernel::wait::WaitQueue;
-use crate::vfs::{now, Attr, Errno, OpenFile, Timespec, UserMemory, VfsResult, S_IFCHR};
+use crate::vfs::{Attr, Errno, OpenFile, UserMemory, VfsResult, S_IFCHR};
 use ldisc::{Effects, Ldisc};
+
+use super::dev::NodeMeta;
 pub use master::PtyMaster;
 pub use slave::PtySlave;
 
@@ -64,17 +66,6 @@ const CAP_SYS_ADMIN: u32 = 21;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Owner and mode of a /dev/pts/N node (chown/chmod change them).
-#[derive(Clone, Copy)]
-struct NodeMeta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    atime: Timespec,
-    mtime: Timespec,
-    ctime: Timespec,
 }
 
 /// Everything about one pair, under one lock.
@@ -127,7 +118,6 @@ pub fn allocate() -> VfsResult<Arc<PtyMaster>> {
     let mut map = lock(&PTYS);
     map.retain(|_, w| w.strong_count() > 0);
     let index = (FIRST_INDEX..FIRST_INDEX + MAX_PTYS).find(|i| !map.contains_key(i)).ok_or(Errno::ENOSPC)?;
-    let t = now();
     let pty = Arc::new(Pty {
         index,
         state: Mutex::new(State {
@@ -140,7 +130,7 @@ pub fn allocate() -> VfsResult<Arc<PtyMaster>> {
             session: None,
             pgrp: None,
             hup_pid: None,
-            meta: NodeMeta { mode: 0o620, uid, gid: TTY_GID, atime: t, mtime: t, ctime: t },
+            meta: NodeMeta::new(S_IFCHR | 0o620, uid, TTY_GID),
         }),
         queue: WaitQueue::new(),
     });
