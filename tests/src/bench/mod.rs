@@ -238,6 +238,26 @@ pub fn run_helper(argv: &[String], timeout: Duration) -> Result<(u64, u64), Stri
     Ok((field("ops").ok_or("no ops")?, field("ns").ok_or("no ns")?))
 }
 
+/// Size of the file both bench binaries read in 1 MiB chunks.
+pub const BIG_FILE_SIZE: u64 = 256 << 20;
+
+/// Creates (or reuses) the big file, filled with a non-zero pattern so no
+/// filesystem can store it sparsely.
+pub fn make_big_file(path: &Path) -> Result<(), String> {
+    use std::io::Write;
+    const MIB: u64 = 1 << 20;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == BIG_FILE_SIZE) {
+        return Ok(());
+    }
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut f = std::fs::File::create(path).map_err(err)?;
+    let chunk: Vec<u8> = (0..MIB).map(|i| (i * 131 % 251) as u8 + 1).collect();
+    for _ in 0..BIG_FILE_SIZE / MIB {
+        f.write_all(&chunk).map_err(err)?;
+    }
+    f.sync_all().map_err(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

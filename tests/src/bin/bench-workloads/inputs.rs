@@ -1,10 +1,10 @@
 //! What the cases run on: the static C helpers, a generated C file for gcc,
 //! a fixed tree of small files for the stat case, a small and a 256 MiB file.
 
-use std::io::Write as _;
 use std::path::Path;
 
-use rvisor_tests::bench::build_helper;
+pub use rvisor_tests::bench::BIG_FILE_SIZE;
+use rvisor_tests::bench::{build_helper, make_big_file};
 
 /// The static helpers, compiled at run time so the binary is self-contained.
 const HELPERS: &[(&str, &str)] = &[
@@ -23,9 +23,6 @@ pub const GEN_LINES: usize = 1000;
 /// python, and its count differs between machines.
 pub const TREE_DIRS: usize = 100;
 pub const TREE_FILES_PER_DIR: usize = 100;
-
-const MIB: u64 = 1 << 20;
-pub const BIG_FILE_SIZE: u64 = 256 * MIB;
 
 /// Builds every helper and writes every input into `dir`.
 pub fn prepare(dir: &Path) -> Result<(), String> {
@@ -59,21 +56,6 @@ fn make_tree(root: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Creates (or reuses) the big file, filled with a non-zero pattern so no
-/// filesystem can store it sparsely.
-fn make_big_file(path: &Path) -> Result<(), String> {
-    if std::fs::metadata(path).is_ok_and(|m| m.len() == BIG_FILE_SIZE) {
-        return Ok(());
-    }
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut f = std::fs::File::create(path).map_err(err)?;
-    let chunk: Vec<u8> = (0..MIB).map(|i| (i * 131 % 251) as u8 + 1).collect();
-    for _ in 0..BIG_FILE_SIZE / MIB {
-        f.write_all(&chunk).map_err(err)?;
-    }
-    f.sync_all().map_err(err)
 }
 
 /// A C file of exactly `GEN_LINES` lines: includes, then small functions with

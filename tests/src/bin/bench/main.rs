@@ -15,13 +15,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rvisor_tests::bench::floors::{measure_floors, request_costs, same_cpu_floor, Tracer};
-use rvisor_tests::bench::{default_rvisor, machine, median, num, Effort, Platform};
+use rvisor_tests::bench::{default_rvisor, machine, make_big_file, median, num, Effort, Platform, BIG_FILE_SIZE};
 
 mod systrap;
 
 const CASES: &[&str] = &["floors", "startup", "getppid", "open_read_close", "bigread", "systrap"];
 const MIB: u64 = 1 << 20;
-const BIG_FILE_SIZE: u64 = 256 * MIB;
 
 /// The workload programs, compiled at run time so the binary is self-contained.
 const PROGRAMS: &[(&str, &str)] = &[
@@ -254,21 +253,6 @@ fn build_programs(dir: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Creates (or reuses) the big file, filled with a non-zero pattern so no
-/// filesystem can store it sparsely.
-fn make_big_file(path: &Path) -> Result<(), String> {
-    if std::fs::metadata(path).is_ok_and(|m| m.len() == BIG_FILE_SIZE) {
-        return Ok(());
-    }
-    let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    let mut f = std::fs::File::create(path).map_err(err)?;
-    let chunk: Vec<u8> = (0..MIB).map(|i| (i * 131 % 251) as u8 + 1).collect();
-    for _ in 0..BIG_FILE_SIZE / MIB {
-        f.write_all(&chunk).map_err(err)?;
-    }
-    f.sync_all().map_err(err)
 }
 
 // ---- report ----------------------------------------------------------------
