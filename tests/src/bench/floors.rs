@@ -259,14 +259,9 @@ fn emulate(pid: libc::pid_t, tracer: Tracer) -> Result<(), String> {
                 return Err(os_err("PTRACE_SETREGS"));
             }
         },
-        // SAFETY: the info buffer is plain data of the size passed; POKEUSER
-        // writes one register of our stopped tracee at a valid offset.
+        // SAFETY: POKEUSER writes one register of our stopped tracee at a valid offset.
         Tracer::EmulateLean => unsafe {
-            let mut info: libc::ptrace_syscall_info = std::mem::zeroed();
-            let size = std::mem::size_of_val(&info);
-            if libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, size, &mut info as *mut _) <= 0 {
-                return Err(os_err("PTRACE_GET_SYSCALL_INFO"));
-            }
+            get_syscall_info(pid)?;
             if libc::ptrace(libc::PTRACE_POKEUSER, pid, RAX, FAKE_PPID) != 0
                 || libc::ptrace(libc::PTRACE_POKEUSER, pid, ORIG_RAX, -1i64) != 0
             {
@@ -275,11 +270,7 @@ fn emulate(pid: libc::pid_t, tracer: Tracer) -> Result<(), String> {
         },
         // SAFETY: as above.
         Tracer::EmulateMin => unsafe {
-            let mut info: libc::ptrace_syscall_info = std::mem::zeroed();
-            let size = std::mem::size_of_val(&info);
-            if libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, size, &mut info as *mut _) <= 0 {
-                return Err(os_err("PTRACE_GET_SYSCALL_INFO"));
-            }
+            get_syscall_info(pid)?;
             if libc::ptrace(libc::PTRACE_POKEUSER, pid, ORIG_RAX, -1i64) != 0 {
                 return Err(os_err("PTRACE_POKEUSER"));
             }
@@ -679,4 +670,17 @@ pub fn measure_floors(opts: &Effort) -> Floors {
         same_min: same(Tracer::EmulateMin),
         cross,
     }
+}
+
+/// One PTRACE_GET_SYSCALL_INFO of stopped tracee `pid` (the read request of an emulation).
+fn get_syscall_info(pid: libc::pid_t) -> Result<(), String> {
+    // SAFETY: the info buffer is plain data of the size passed, for our stopped tracee.
+    unsafe {
+        let mut info: libc::ptrace_syscall_info = std::mem::zeroed();
+        let size = std::mem::size_of_val(&info);
+        if libc::ptrace(libc::PTRACE_GET_SYSCALL_INFO, pid, size, &mut info as *mut _) <= 0 {
+            return Err(os_err("PTRACE_GET_SYSCALL_INFO"));
+        }
+    }
+    Ok(())
 }
