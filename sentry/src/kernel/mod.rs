@@ -160,6 +160,12 @@ impl Kernel {
         self.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.get(&pid).and_then(|w| w.upgrade())
     }
 
+    /// Any live task of process `tgid` (for its credentials, or to signal it).
+    pub fn live_task_of(&self, tgid: i32) -> Option<Arc<Task>> {
+        let pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == tgid)
+    }
+
     /// Whether a live task outside `tg` uses fd table `files` (CLONE_FILES).
     pub fn files_shared_outside(&self, tg: &Arc<ThreadGroup>, files: &Arc<crate::vfs::FdTable>) -> bool {
         let tasks: Vec<_> =

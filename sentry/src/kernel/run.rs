@@ -781,10 +781,7 @@ pub(crate) fn group_continued(kernel: &Kernel, tg: &ThreadGroup) {
         was
     };
     let Some(p) = tg.parent().filter(|_| was) else { return };
-    let uid = {
-        let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-        pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == tg.tgid).map(|t| t.creds().ruid)
-    };
+    let uid = kernel.live_task_of(tg.tgid).map(|t| t.creds().ruid);
     let pact = p.action(libc::SIGCHLD);
     let quiet = pact.handler == signal::SIG_IGN || pact.flags & signal::SA_NOCLDSTOP != 0;
     let info = (!quiet).then(|| signal::child_info(tg, uid.unwrap_or(0), signal::CLD_CONTINUED, libc::SIGCONT));

@@ -127,12 +127,6 @@ pub fn sys_pidfd_open(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     ctx.task.files().install(file, true, 0, ctx.task.nofile_limit()).map(i64::from)
 }
 
-/// A live task of `tg` to check permissions against (None once it has exited).
-fn some_task(ctx: &SyscallCtx<'_>, tg: &ThreadGroup) -> Option<Arc<Task>> {
-    let pids = ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-    pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == tg.tgid)
-}
-
 pub fn sys_pidfd_send_signal(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (fd, sig, infop, flags) = (a[0] as i32, a[1], a[2], a[3]);
     let scope = PIDFD_SIGNAL_THREAD | PIDFD_SIGNAL_THREAD_GROUP | PIDFD_SIGNAL_PROCESS_GROUP;
@@ -179,14 +173,15 @@ pub fn sys_pidfd_send_signal(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult
         return super::signal::kill_with(ctx, -pgid, info);
     }
     if thread_target {
-        let t = thread.as_ref().and_then(Weak::upgrade).or_else(|| some_task(ctx, &tg)).ok_or(Errno::ESRCH)?;
+        let t =
+            thread.as_ref().and_then(Weak::upgrade).or_else(|| ctx.kernel.live_task_of(tg.tgid)).ok_or(Errno::ESRCH)?;
         if !super::signal::may_signal(ctx, &ctx.task.creds(), &t, sig) {
             return Err(Errno::EPERM);
         }
         ksig::send_to_task(&t, info, Some(ctx.task));
         return Ok(0);
     }
-    let t = some_task(ctx, &tg).ok_or(Errno::ESRCH)?;
+    let t = ctx.kernel.live_task_of(tg.tgid).ok_or(Errno::ESRCH)?;
     if !super::signal::may_signal(ctx, &ctx.task.creds(), &t, sig) {
         return Err(Errno::EPERM);
     }
@@ -200,7 +195,7 @@ pub fn sys_pidfd_getfd(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let (_, tg) = pidfd_of(ctx, fd)?;
-    let t = some_task(ctx, &tg).ok_or(Errno::ESRCH)?;
+    let t = ctx.kernel.live_task_of(tg.tgid).ok_or(Errno::ESRCH)?;
     super::inspect::may_inspect(ctx, &t)?;
     let file = t.files().get(target_fd).map_err(|_| Errno::EBADF)?;
     ctx.task.files().install(file, true, 0, ctx.task.nofile_limit()).map(i64::from)

@@ -2,8 +2,6 @@
 //! (rt_sigaction, mirrored for the sentry's own decisions) and
 //! rt_sigtimedwait. Delivery itself is the host's: see kernel::signal.
 
-use std::sync::Arc;
-
 use rvisor_syscalls::abi::{KernelSigaction, Siginfo};
 use rvisor_syscalls::{Errno, SysResult};
 
@@ -31,12 +29,6 @@ pub(super) fn may_signal(ctx: &SyscallCtx<'_>, me: &Creds, target: &Task, sig: i
     [me.euid, me.ruid].iter().any(|&u| u == t.ruid || u == t.suid)
 }
 
-/// Any live task of `g` (for its credentials).
-fn some_task(ctx: &SyscallCtx<'_>, g: &ThreadGroup) -> Option<Arc<Task>> {
-    let pids = ctx.kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-    pids.tasks.values().filter_map(|w| w.upgrade()).find(|t| t.tg.tgid == g.tgid)
-}
-
 /// Signals every live process for which `pick` is true, as kill(2): ESRCH if
 /// none matched, EPERM if none could be signalled.
 fn signal_groups(ctx: &SyscallCtx<'_>, info: Siginfo, pick: impl Fn(&ThreadGroup) -> bool) -> SysResult {
@@ -59,7 +51,7 @@ fn signal_groups(ctx: &SyscallCtx<'_>, info: Siginfo, pick: impl Fn(&ThreadGroup
             }
             continue;
         }
-        let Some(target) = some_task(ctx, &g) else { continue };
+        let Some(target) = ctx.kernel.live_task_of(g.tgid) else { continue };
         matched = true;
         if !may_signal(ctx, &me, &target, info.si_signo) {
             continue;
