@@ -34,12 +34,20 @@ fn open_self_exe() -> Result<OwnedFd, ConfineError> {
     owned(unsafe { libc::open(c"/proc/self/exe".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) }, "open /proc/self/exe")
 }
 
-/// True when the running binary is a memfd carrying all of [`SEALS`].
-pub fn is_sealed() -> Result<bool, ConfineError> {
-    let exe = open_self_exe()?;
+/// True when `fd` is a memfd carrying all of [`SEALS`].
+fn is_sealed(fd: &OwnedFd) -> bool {
     // SAFETY: fcntl on our own fd; EINVAL for files that cannot be sealed.
-    let seals = unsafe { libc::fcntl(exe.as_raw_fd(), libc::F_GET_SEALS) };
-    Ok(seals >= 0 && seals & SEALS == SEALS)
+    let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & SEALS == SEALS
+}
+
+/// True when `fd`'s file lies on a read-only mount (a read-only bind made by
+/// [`ensure`], or a read-only file system).
+fn on_read_only_mount(fd: &OwnedFd) -> bool {
+    // SAFETY: zeroed statvfs is a valid out-buffer for fstatvfs.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatvfs on our own fd into a local buffer.
+    (unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) }) == 0 && st.f_flag & libc::ST_RDONLY != 0
 }
 
 /// A sealed memfd holding a copy of the running binary. DWARF sections
@@ -145,19 +153,6 @@ fn debug_sections(exe: &OwnedFd) -> Option<Vec<(u64, u64)>> {
     Some(out)
 }
 
-/// True when the running binary lies on a read-only mount (a read-only
-/// bind made by [`ensure`], or a read-only file system).
-pub fn is_on_read_only_mount() -> Result<bool, ConfineError> {
-    let exe = open_self_exe()?;
-    // SAFETY: zeroed statvfs is a valid out-buffer for fstatvfs.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: fstatvfs on our own fd into a local buffer.
-    if unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut st) } != 0 {
-        return Err(sys_err("fstatvfs of the binary"));
-    }
-    Ok(st.f_flag & libc::ST_RDONLY != 0)
-}
-
 /// Opens the running binary through a read-only bind mount of itself in a
 /// private mount namespace, detaches the mount and returns to the original
 /// namespace. None when any step fails (no CAP_SYS_ADMIN, say): the caller
@@ -215,20 +210,18 @@ fn bind_read_only(path: &CString) -> Option<OwnedFd> {
         std::process::exit(1);
     }
     // The view must really be read-only (a bind over an odd file system may not be).
-    // SAFETY: zeroed statvfs is a valid out-buffer for fstatvfs.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    let fd = view?;
-    // SAFETY: fstatvfs on our own fd into a local buffer.
-    (unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) } == 0 && st.f_flag & libc::ST_RDONLY != 0).then_some(fd)
+    view.filter(on_read_only_mount)
 }
 
 /// Returns at once when already running from a protected binary; otherwise
 /// re-executes the same command line from one (and returns only on
 /// failure). Call it first thing, while single-threaded.
 pub fn ensure() -> Result<(), ConfineError> {
-    if is_sealed()? || is_on_read_only_mount()? {
+    let exe = open_self_exe()?;
+    if is_sealed(&exe) || on_read_only_mount(&exe) {
         return Ok(());
     }
+    drop(exe);
     let mem = match read_only_view() {
         Some(fd) => fd,
         None => sealed_copy()?,
@@ -282,7 +275,8 @@ mod tests {
             assert_eq!(libc::write(mem.as_raw_fd(), b"x".as_ptr().cast(), 1), -1);
             assert_eq!(libc::ftruncate(mem.as_raw_fd(), 0), -1);
         }
-        assert!(!is_sealed().unwrap(), "the test binary itself is a plain file");
+        assert!(is_sealed(&mem));
+        assert!(!is_sealed(&open_self_exe().unwrap()), "the test binary itself is a plain file");
     }
 
     #[test]
@@ -292,11 +286,7 @@ mod tests {
         let before = ns("/proc/self/ns/mnt");
         let cwd_before = std::env::current_dir().expect("cwd");
         let fd = read_only_view().expect("a read-only view of the binary");
-        // SAFETY: zeroed statvfs is a valid out-buffer.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: fstatvfs on our own fd into a local buffer.
-        assert_eq!(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) }, 0);
-        assert!(st.f_flag & libc::ST_RDONLY != 0, "the view's mount is writable");
+        assert!(on_read_only_mount(&fd), "the view's mount is writable");
         // Refused while the binary runs (ETXTBSY) and after (EROFS).
         let err = std::fs::OpenOptions::new()
             .write(true)
