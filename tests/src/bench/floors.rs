@@ -354,31 +354,7 @@ pub fn request_costs(opts: &Effort, bare: f64) -> Vec<(&'static str, Result<f64,
 
 /// seccomp RET_TRAP + SIGSYS handler in the same process: ns per trap.
 pub fn sigsys_floor(n: u64) -> Result<f64, String> {
-    in_child(
-        || {
-            // SAFETY: a zeroed sigaction is valid; the handler only writes the
-            // ucontext it is given.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_sigsys as *const () as usize;
-                sa.sa_flags = libc::SA_SIGINFO;
-                if libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut()) != 0 {
-                    return Err(os_err("sigaction"));
-                }
-            }
-            install_filter(libc::SECCOMP_RET_TRAP)?;
-            let t = Instant::now();
-            for _ in 0..n {
-                // SAFETY: getppid takes no arguments; the filter traps it.
-                let r = unsafe { libc::syscall(libc::SYS_getppid) };
-                if r != FAKE_PPID {
-                    return Err(format!("getppid returned {r}, not the handler's value"));
-                }
-            }
-            Ok(t.elapsed().as_nanos() as f64 / n as f64)
-        },
-        Tracer::None,
-    )
+    in_child(move || sigsys_loop(n), Tracer::None)
 }
 
 /// The same as [`sigsys_floor`] in a ptraced child (tracer and tracee on one
