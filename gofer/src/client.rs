@@ -3,6 +3,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rvisor_syscalls::abi::StatFs;
 use rvisor_syscalls::Errno;
@@ -14,7 +15,12 @@ use crate::transport;
 /// A connection to a gofer. Cheap to share: calls serialise on an internal lock.
 pub struct GoferClient {
     conn: Mutex<Conn>,
+    /// Fids dropped by the sentry, not yet released on the gofer.
+    pending_release: Mutex<Vec<Fid>>,
 }
+
+/// Released fids sent per Release request.
+pub const RELEASE_BATCH: usize = 64;
 
 struct Conn {
     sock: OwnedFd,
@@ -22,10 +28,17 @@ struct Conn {
     buf: Vec<u8>,
 }
 
+/// How long the sentry polls for a reply before it sleeps: a walk or an open
+/// takes the gofer a few µs; a slow disk answers after the sleep.
+const REPLY_POLL: Duration = Duration::from_micros(40);
+
 impl GoferClient {
     /// Wraps a connected SOCK_SEQPACKET socket whose peer runs [`crate::serve`].
     pub fn new(sock: OwnedFd) -> GoferClient {
-        GoferClient { conn: Mutex::new(Conn { sock, next_tag: 1, buf: vec![0; MAX_MESSAGE + 1] }) }
+        GoferClient {
+            conn: Mutex::new(Conn { sock, next_tag: 1, buf: vec![0; MAX_MESSAGE + 1] }),
+            pending_release: Mutex::new(Vec::new()),
+        }
     }
 
     /// Sends `req` and returns the response with the fd that came with it.
@@ -37,7 +50,8 @@ impl GoferClient {
         conn.next_tag = conn.next_tag.wrapping_add(1);
         let bytes = req.encode(tag).map_err(|e| e.errno())?;
         transport::send(conn.sock.as_fd(), &bytes, &[]).map_err(|e| transport_error("send", &e))?;
-        let msg = transport::recv(conn.sock.as_fd(), &mut conn.buf).map_err(|e| transport_error("recv", &e))?;
+        let msg = transport::recv_polling(conn.sock.as_fd(), &mut conn.buf, REPLY_POLL)
+            .map_err(|e| transport_error("recv", &e))?;
         if msg.len == 0 {
             error!("gofer closed the connection");
             return Err(Errno::EIO);
@@ -179,8 +193,29 @@ impl GoferClient {
     }
 
     /// Forgets `fid` on the server.
+    /// Forgets `fid`. Releases are batched: the gofer hears of them
+    /// [`RELEASE_BATCH`] at a time (or at [`GoferClient::flush_releases`]),
+    /// so dropping a cached file costs no round trip of its own.
     pub fn release(&self, fid: Fid) -> Result<(), Errno> {
-        self.ok(&Request::Release { fid })
+        let batch = {
+            let mut pending = self.pending_release.lock().unwrap_or_else(|e| e.into_inner());
+            pending.push(fid);
+            if pending.len() < RELEASE_BATCH {
+                return Ok(());
+            }
+            std::mem::take(&mut *pending)
+        };
+        self.ok(&Request::Release { fids: batch })
+    }
+
+    /// Sends the releases still waiting for a batch (the gofer then closes
+    /// what it held for them: a deleted file's space is freed).
+    pub fn flush_releases(&self) -> Result<(), Errno> {
+        let batch = std::mem::take(&mut *self.pending_release.lock().unwrap_or_else(|e| e.into_inner()));
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.ok(&Request::Release { fids: batch })
     }
 }
 

@@ -20,6 +20,8 @@ pub const MAX_NAME: usize = 255;
 pub const MAX_PATH: usize = 4096;
 /// Upper bound on any encoded message; the largest real one is a Symlink.
 pub const MAX_MESSAGE: usize = 8192;
+/// Most fids one Release names.
+pub const MAX_RELEASE: usize = 256;
 
 /// `unlinkat` flag: remove a directory.
 pub const AT_REMOVEDIR: u32 = libc::AT_REMOVEDIR as u32;
@@ -176,8 +178,9 @@ pub enum Request {
     StatFs {
         fid: Fid,
     },
+    /// Forgets fids (1 to [`MAX_RELEASE`]); the sentry batches them.
     Release {
-        fid: Fid,
+        fids: Vec<Fid>,
     },
 }
 

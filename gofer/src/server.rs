@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::rc::Rc;
+use std::time::Duration;
 
 use rvisor_syscalls::Errno;
 use tracing::{debug, warn};
@@ -72,7 +73,7 @@ pub fn serve(sock: OwnedFd, root: OwnedFd, readonly: bool) -> Result<(), GoferEr
     let mut server = Server { root: Rc::new(root), readonly, nodes: HashMap::new(), next_fid: 1 };
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
     loop {
-        let msg = match transport::recv(sock.as_fd(), &mut buf) {
+        let msg = match transport::recv_polling(sock.as_fd(), &mut buf, REQUEST_POLL) {
             Ok(msg) => msg,
             Err(e) if peer_gone(&e) => return Ok(()),
             Err(e) => return Err(GoferError::Socket(e)),
@@ -110,6 +111,11 @@ pub fn serve(sock: OwnedFd, root: OwnedFd, readonly: bool) -> Result<(), GoferEr
         }
     }
 }
+
+/// How long the gofer polls for the next request before it sleeps: file
+/// operations come in bursts (a path walk, an import, a directory scan), and
+/// a sentry that finds the gofer awake saves a cross-CPU wake-up per call.
+const REQUEST_POLL: Duration = Duration::from_micros(50);
 
 fn peer_gone(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET) | Some(libc::ENOTCONN))
@@ -223,8 +229,12 @@ impl Server {
                 Ok((Response::Attr(self.stat(fid)?), None))
             }
             Request::StatFs { fid } => Ok((Response::StatFs(sys::fstatfs(self.node(fid)?.fd.as_fd())?), None)),
-            Request::Release { fid } => {
-                self.nodes.remove(&fid.0).ok_or(Errno::EBADF)?;
+            Request::Release { fids } => {
+                // Every known fid goes, even if another in the batch is unknown.
+                let unknown = fids.iter().filter(|f| self.nodes.remove(&f.0).is_none()).count();
+                if unknown > 0 {
+                    return Err(Errno::EBADF);
+                }
                 Ok((Response::Ok, None))
             }
         }

@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use common::{read_all, uid_gid, Served, TempDir};
+use rvisor_gofer::client::RELEASE_BATCH;
 use rvisor_gofer::protocol::{
     Fid, Request, Response, SetAttrReq, AT_REMOVEDIR, MAX_MESSAGE, RENAME_EXCHANGE, RENAME_NOREPLACE, UTIME_NOW,
     UTIME_OMIT,
@@ -218,13 +219,29 @@ fn release_and_clean_exit() {
     let mut s = Served::start(t.path(), false);
     let (root, _) = s.c().attach().unwrap();
     let (a, _) = s.c().walk(root, b"a").unwrap();
+    // Releases wait for a batch: the fid works until the batch goes.
     s.c().release(a).unwrap();
+    assert!(s.c().stat(a).is_ok());
+    s.c().flush_releases().unwrap();
     assert_eq!(s.c().stat(a).unwrap_err(), Errno::EBADF);
-    assert_eq!(s.c().release(a).unwrap_err(), Errno::EBADF);
+    s.c().release(a).unwrap();
+    assert_eq!(s.c().flush_releases().unwrap_err(), Errno::EBADF);
     assert_eq!(s.c().walk(Fid(999_999), b"a").unwrap_err(), Errno::EBADF);
+    // A full batch goes at once; an unknown fid in it does not keep the
+    // others from being released.
+    let fids: Vec<Fid> = (0..RELEASE_BATCH).map(|_| s.c().walk(root, b"a").unwrap().0).collect();
+    s.c().release(Fid(999_998)).unwrap();
+    let mut last = Ok(());
+    for f in &fids[..RELEASE_BATCH - 1] {
+        last = s.c().release(*f);
+    }
+    assert_eq!(last.unwrap_err(), Errno::EBADF);
+    assert!(fids[..RELEASE_BATCH - 1].iter().all(|f| s.c().stat(*f).unwrap_err() == Errno::EBADF));
+    assert!(s.c().stat(fids[RELEASE_BATCH - 1]).is_ok());
     // The root fid stays usable after another root fid is released.
     let (root2, _) = s.c().attach().unwrap();
     s.c().release(root2).unwrap();
+    s.c().flush_releases().unwrap();
     assert!(s.c().walk(root, b"a").is_ok());
     assert!(s.stop().is_ok());
 }

@@ -66,6 +66,17 @@ pub fn build_dir() -> PathBuf {
     tests_dir().join("build")
 }
 
+/// Compiles `tests/SUBDIR/NAME.c` statically, once per test process, into
+/// the build directory; returns the program's path.
+pub fn build_static(subdir: &str, name: &str) -> PathBuf {
+    let src = tests_dir().join(format!("{subdir}/{name}.c"));
+    let out = build_dir().join(format!("{subdir}-{name}-{}", std::process::id()));
+    fs::create_dir_all(build_dir()).expect("build dir");
+    let ok = Command::new("cc").args(["-static", "-O1", "-o"]).arg(&out).arg(&src).status().expect("run cc");
+    assert!(ok.success(), "compiling {}", src.display());
+    out
+}
+
 /// True when the developer-only native self-check mode is on.
 pub fn native_only() -> bool {
     std::env::var_os("RVISOR_NATIVE_ONLY").is_some_and(|v| !v.is_empty() && v != "0")

@@ -7,19 +7,9 @@
 mod sandbox_procs;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use rvisor_tests::{build_dir, native_only, tests_dir, Run, RunOutput, Status};
-
-fn build(name: &str) -> PathBuf {
-    let src = tests_dir().join(format!("limits/{name}.c"));
-    let out = build_dir().join(format!("limits-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(build_dir()).expect("build dir");
-    let ok = Command::new("cc").args(["-static", "-O1", "-o"]).arg(&out).arg(&src).status().expect("run cc");
-    assert!(ok.success(), "compiling {}", src.display());
-    out
-}
+use rvisor_tests::{build_static, native_only, Run, RunOutput, Status};
 
 fn report(o: &RunOutput) -> String {
     format!("status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}", o.status, o.stdout_str(), o.stderr_str())
@@ -56,7 +46,7 @@ fn spawn_spin(
     flags: &'static [&'static str],
     secs: &'static str,
 ) -> (String, std::thread::JoinHandle<RunOutput>) {
-    let spin = build("spin");
+    let spin = build_static("limits", "spin");
     let marker = spin.to_str().expect("utf-8").to_string();
     (marker, std::thread::spawn(move || sandbox_with(global, flags, &spin, &[secs])))
 }
@@ -71,7 +61,7 @@ fn memory_bomb_is_killed_at_its_limit() {
     if skip() {
         return;
     }
-    let bomb = build("membomb");
+    let bomb = build_static("limits", "membomb");
     // Capped at 512 MiB: without the limit it would finish.
     let o = sandbox(&["--memory", "64M"], &bomb, &["512"]);
     let out = o.stdout_str();
@@ -98,7 +88,7 @@ fn fork_bomb_is_refused_at_its_limit() {
     if skip() {
         return;
     }
-    let bomb = build("forkbomb");
+    let bomb = build_static("limits", "forkbomb");
     let o = sandbox(&["--pids", "24"], &bomb, &["80"]);
     let out = o.stdout_str();
     let (forked, refused) = forks(&out);

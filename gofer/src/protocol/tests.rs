@@ -28,7 +28,8 @@ fn all_requests() -> Vec<Request> {
         Request::Stat { fid: Fid(5) },
         Request::SetAttr { fid: Fid(5), change },
         Request::StatFs { fid: Fid(5) },
-        Request::Release { fid: Fid(u64::MAX) },
+        Request::Release { fids: vec![Fid(u64::MAX)] },
+        Request::Release { fids: (1..=crate::protocol::MAX_RELEASE as u64).map(Fid).collect() },
     ]
 }
 
@@ -125,4 +126,24 @@ fn garbage_never_panics() {
 fn setattr_times_validated() {
     let change = SetAttrReq { atime: Timespec { tv_sec: 0, tv_nsec: 2_000_000_000 }, ..Default::default() };
     assert!(Request::SetAttr { fid: Fid(1), change }.encode(0).is_err());
+}
+
+#[test]
+fn release_counts_are_bounded() {
+    assert_eq!(Request::Release { fids: vec![] }.encode(1), Err(ProtocolError::BadValue("release count")));
+    let too_many = Request::Release { fids: (0..=MAX_RELEASE as u64).map(Fid).collect() };
+    assert_eq!(too_many.encode(1), Err(ProtocolError::BadValue("release count")));
+    for count in [0u16, MAX_RELEASE as u16 + 1] {
+        let mut buf = 9u32.to_le_bytes().to_vec();
+        buf.push(op::RELEASE);
+        buf.extend_from_slice(&count.to_le_bytes());
+        buf.extend(std::iter::repeat_n(0u8, 8 * count as usize));
+        assert_eq!(Request::decode(&buf), (9, Err(ProtocolError::BadValue("release count"))));
+    }
+    // A count larger than the fids that follow is a truncated message.
+    let mut buf = 9u32.to_le_bytes().to_vec();
+    buf.push(op::RELEASE);
+    buf.extend_from_slice(&3u16.to_le_bytes());
+    buf.extend_from_slice(&1u64.to_le_bytes());
+    assert_eq!(Request::decode(&buf), (9, Err(ProtocolError::Truncated)));
 }

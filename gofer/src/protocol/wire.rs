@@ -5,7 +5,7 @@ use rvisor_syscalls::Errno;
 
 use super::{
     check_name, check_target, check_time, Attr, Fid, ProtocolError, Request, Response, SetAttrReq, MAX_MESSAGE,
-    MAX_NAME, MAX_PATH,
+    MAX_NAME, MAX_PATH, MAX_RELEASE,
 };
 
 pub(super) mod op {
@@ -280,15 +280,24 @@ impl Request {
                 w.time(&change.atime);
                 w.time(&change.mtime);
             }
-            Request::Readlink { fid } | Request::Stat { fid } | Request::StatFs { fid } | Request::Release { fid } => {
+            Request::Readlink { fid } | Request::Stat { fid } | Request::StatFs { fid } => {
                 let code = match self {
                     Request::Readlink { .. } => op::READLINK,
                     Request::Stat { .. } => op::STAT,
-                    Request::StatFs { .. } => op::STATFS,
-                    _ => op::RELEASE,
+                    _ => op::STATFS,
                 };
                 w = Writer::new(tag, code);
                 w.fid(*fid);
+            }
+            Request::Release { fids } => {
+                if fids.is_empty() || fids.len() > MAX_RELEASE {
+                    return Err(ProtocolError::BadValue("release count"));
+                }
+                w = Writer::new(tag, op::RELEASE);
+                w.0.extend_from_slice(&(fids.len() as u16).to_le_bytes());
+                for f in fids {
+                    w.fid(*f);
+                }
             }
         }
         w.finish()
@@ -360,7 +369,13 @@ impl Request {
                 Request::SetAttr { fid, change }
             }
             op::STATFS => Request::StatFs { fid: r.fid()? },
-            op::RELEASE => Request::Release { fid: r.fid()? },
+            op::RELEASE => {
+                let n = r.u16()? as usize;
+                if n == 0 || n > MAX_RELEASE {
+                    return Err(ProtocolError::BadValue("release count"));
+                }
+                Request::Release { fids: (0..n).map(|_| r.fid()).collect::<Result<_, _>>()? }
+            }
             other => return Err(ProtocolError::UnknownOp(other)),
         };
         Ok(req)

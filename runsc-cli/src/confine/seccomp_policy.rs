@@ -312,6 +312,7 @@ pub static GOFER: &[Rule] = &[
     any(l::SYS_madvise, "its own memory"),
     any(l::SYS_brk, "its own heap"),
     any(l::SYS_futex, "std's locks"),
+    any(l::SYS_sched_yield, "polls briefly for the next request, yielding the CPU"),
     when(
         l::SYS_clone,
         &[Eq(0, THREAD_CLONE_FLAGS)],

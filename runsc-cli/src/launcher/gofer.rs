@@ -34,6 +34,9 @@ pub fn spawn(
 
 fn main(plan: &Plan, roots: Vec<(PathBuf, bool)>, socks: Vec<OwnedFd>) -> i32 {
     let ro: Vec<bool> = roots.iter().map(|r| r.1).collect();
+    // One fd per file the sentry has cached (bounded by its dentry cache),
+    // plus the directories above them and files being opened.
+    let _ = crate::confine::use_descriptors(rvisor_sentry::vfs::dentry::reclaim::limit() + 2048);
     let fds = match super::confine_gofer(plan, &roots) {
         Ok(fds) => fds,
         Err(e) => {

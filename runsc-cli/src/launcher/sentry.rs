@@ -23,9 +23,12 @@ fn report_error(plan: &Plan, msg: &str) {
     }
 }
 
-fn gofer_root(sock: OwnedFd) -> Result<Arc<dyn Inode>, String> {
+/// Descriptors the sentry's fd table is sized for at start.
+const SENTRY_FDS: usize = 4096;
+
+fn gofer_root(sock: OwnedFd, readonly: bool) -> Result<Arc<dyn Inode>, String> {
     let client = Arc::new(rvisor_gofer::client::GoferClient::new(sock));
-    rvisor_sentry::fs::gofer::new_root(client).map_err(|e| format!("attaching to the gofer: {e}"))
+    rvisor_sentry::fs::gofer::new_root(client, readonly).map_err(|e| format!("attaching to the gofer: {e}"))
 }
 
 fn flags(m: &crate::oci::mounts::Planned) -> MountFlags {
@@ -41,7 +44,7 @@ fn mounts(plan: &Plan, socks: &mut impl Iterator<Item = OwnedFd>) -> Result<Opti
         let source = match &m.kind {
             Kind::Bind { source, file } => {
                 let sock = socks.next().ok_or("gofer socket missing")?;
-                let mut inode = gofer_root(sock)?;
+                let mut inode = gofer_root(sock, m.readonly)?;
                 if *file {
                     let name = source.file_name().ok_or("bind mount source has no name")?;
                     use std::os::unix::ffi::OsStrExt;
@@ -80,7 +83,7 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         report_error(plan, "no gofer socket for the root");
         return 1;
     };
-    let lower = match gofer_root(root_sock) {
+    let lower = match gofer_root(root_sock, plan.gofer_readonly) {
         Ok(r) => r,
         Err(e) => {
             report_error(plan, &e);
@@ -106,7 +109,16 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
             return 1;
         }
     }
-    raise_fd_limit();
+    // It holds the host fds behind every sandbox file, pipe and socket.
+    let limit = crate::confine::use_descriptors(SENTRY_FDS);
+    let needed = rvisor_sentry::kernel::INJECT_FD as u64 + 1;
+    if limit < needed {
+        report_error(
+            plan,
+            &format!("the descriptor limit (RLIMIT_NOFILE) is {limit}; app processes need fds up to {needed} (raise it with ulimit -n)"),
+        );
+        return 1;
+    }
     let shown = plan.process.args.first().cloned().unwrap_or_default();
     let cfg = BootConfig {
         root,
@@ -175,19 +187,6 @@ fn boot_failed(plan: &Plan, shown: &str, e: BootError) -> i32 {
         BootError::Internal(m) => {
             report_error(plan, &m);
             1
-        }
-    }
-}
-
-/// The sentry holds the host fds behind every sandbox file, pipe and socket
-/// of every process: let it use all the descriptors it may.
-fn raise_fd_limit() {
-    // SAFETY: getrlimit/setrlimit on this process with a valid struct.
-    unsafe {
-        let mut r: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         }
     }
 }

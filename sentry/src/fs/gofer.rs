@@ -8,8 +8,15 @@
 //! change size and times without the gofer hearing of it, so while an inode
 //! has writers its attributes are always refetched, and closing a writer
 //! bumps the generation.
+//!
+//! On a read-only mount (the host root under `rvisor do`'s overlay, read-only
+//! binds) nothing changes through the mount, so failed lookups are cached
+//! too: a program probing search paths (the dynamic linker, Python's import
+//! system, a shell's PATH) asks the gofer once per missing name. Changes the
+//! host makes behind the sandbox's back are not seen, as for attributes.
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +37,8 @@ pub struct GoferFs {
     client: Arc<GoferClient>,
     /// Bumped after every change made through this mount.
     generation: AtomicU64,
+    /// The gofer serves this tree read-only: failed lookups may be cached.
+    readonly: bool,
 }
 
 impl GoferFs {
@@ -46,9 +55,10 @@ impl GoferFs {
     }
 }
 
-/// Attaches to the gofer's root and returns it as the root inode of a mount.
-pub fn new_root(client: Arc<GoferClient>) -> VfsResult<Arc<dyn Inode>> {
-    let fs = Arc::new(GoferFs { client, generation: AtomicU64::new(0) });
+/// Attaches to the gofer's root and returns it as the root inode of a mount;
+/// `readonly` says the gofer serves it read-only.
+pub fn new_root(client: Arc<GoferClient>, readonly: bool) -> VfsResult<Arc<dyn Inode>> {
+    let fs = Arc::new(GoferFs { client, generation: AtomicU64::new(0), readonly });
     let (fid, attr) = fs.client.attach()?;
     Ok(Arc::new(GoferInode::new(fs, fid, attr, Some(0))))
 }
@@ -68,7 +78,12 @@ pub struct GoferInode {
     /// A read-only host fd kept by the recent-fd cache, so repeated read-only
     /// opens skip the gofer round trip.
     ro_fd: Mutex<std::sync::Weak<OwnedFd>>,
+    /// Names known to be missing from this directory (read-only mounts).
+    missing: Mutex<HashSet<Vec<u8>>>,
 }
+
+/// Most missing names remembered per directory; past it the set starts over.
+const MAX_MISSING: usize = 512;
 
 /// Most recently opened read-only host fds, kept open (bounded so the
 /// sentry never hoards descriptors).
@@ -94,6 +109,7 @@ impl GoferInode {
             writers: Arc::new(AtomicUsize::new(0)),
             target: OnceLock::new(),
             ro_fd: Mutex::new(std::sync::Weak::new()),
+            missing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -199,9 +215,32 @@ impl Inode for GoferInode {
     }
 
     fn lookup(&self, name: &[u8]) -> VfsResult<Arc<dyn Inode>> {
+        if self.fs.readonly && self.missing.lock().unwrap_or_else(|e| e.into_inner()).contains(name) {
+            return Err(Errno::ENOENT);
+        }
         let gen = self.fs.generation();
-        let (fid, attr) = self.client().walk(self.fid, name)?;
-        Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, Some(gen))))
+        let walked = match self.client().walk(self.fid, name) {
+            // Every cached file holds a gofer fd: give some back and retry.
+            Err(e) if e == Errno::EMFILE || e == Errno::ENFILE => {
+                crate::vfs::dentry::reclaim::shrink();
+                let _ = self.client().flush_releases();
+                self.client().walk(self.fid, name)
+            }
+            other => other,
+        };
+        match walked {
+            Ok((fid, attr)) => Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, Some(gen)))),
+            Err(e) => {
+                if e == Errno::ENOENT && self.fs.readonly {
+                    let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+                    if missing.len() >= MAX_MISSING {
+                        missing.clear();
+                    }
+                    missing.insert(name.to_vec());
+                }
+                Err(e)
+            }
+        }
     }
 
     fn readdir(&self) -> VfsResult<Vec<DirEntry>> {
@@ -302,6 +341,11 @@ impl Inode for GoferInode {
 
     fn statfs(&self) -> VfsResult<StatFs> {
         self.client().statfs(self.fid)
+    }
+
+    /// Everything about a gofer file lives on the host: its fid is walked again.
+    fn reclaimable(&self) -> bool {
+        true
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -422,14 +466,18 @@ mod tests {
     }
 
     fn mount(tag: &str) -> (Tree, Arc<dyn Inode>) {
+        mount_with(tag, false)
+    }
+
+    fn mount_with(tag: &str, readonly: bool) -> (Tree, Arc<dyn Inode>) {
         let dir = std::env::temp_dir().join(format!("rvisor-sentry-gofer-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub")).unwrap();
         std::fs::write(dir.join("sub/file"), b"data").unwrap();
         let (a, b) = transport::socketpair().unwrap();
         let root = open_root(&dir).unwrap();
-        std::thread::spawn(move || serve(b, root, false));
-        let inode = new_root(Arc::new(GoferClient::new(a))).unwrap();
+        std::thread::spawn(move || serve(b, root, readonly));
+        let inode = new_root(Arc::new(GoferClient::new(a)), readonly).unwrap();
         (Tree(dir), inode)
     }
 
@@ -504,5 +552,25 @@ mod tests {
         sub.rmdir(b"d").unwrap();
         assert!(!t.0.join("sub/d").exists());
         assert!(root.statfs().unwrap().f_bsize > 0);
+    }
+
+    #[test]
+    fn missing_names_are_remembered_on_read_only_mounts_only() {
+        // Read-write: a name the host adds after a failed lookup is found.
+        let (t, root) = mount("missing-rw");
+        assert_eq!(root.lookup(b"later").err(), Some(Errno::ENOENT));
+        std::fs::write(t.0.join("later"), b"x").unwrap();
+        assert!(root.lookup(b"later").is_ok());
+        // Read-only: the failure is answered from the cache (nothing changes
+        // through the mount), so the gofer is not asked again.
+        let (t, root) = mount_with("missing-ro", true);
+        assert_eq!(root.lookup(b"later").err(), Some(Errno::ENOENT));
+        std::fs::write(t.0.join("later"), b"x").unwrap();
+        assert_eq!(root.lookup(b"later").err(), Some(Errno::ENOENT));
+        assert!(root.lookup(b"sub").unwrap().attr().unwrap().is_dir());
+        // Other errors are not remembered.
+        let sub = root.lookup(b"sub").unwrap();
+        let file = sub.lookup(b"file").unwrap();
+        assert_eq!(file.lookup(b"x").err(), Some(Errno::ENOTDIR));
     }
 }

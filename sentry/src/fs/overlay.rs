@@ -777,6 +777,13 @@ impl Inode for OvlInode {
         Ok(s)
     }
 
+    /// Lower-only objects are rebuilt from the layers on the next lookup;
+    /// objects with state (an upper copy) are pinned by the overlay itself,
+    /// so their dentries are never unused.
+    fn reclaimable(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -78,9 +78,15 @@ impl Dentry {
             deleted: Default::default(),
         });
         if cacheable {
-            let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
-            // Another task may have raced us to the same name: keep the first.
-            return Ok(children.entry(name.to_vec()).or_insert(child).clone());
+            let cached = {
+                let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
+                // Another task may have raced us to the same name: keep the first.
+                children.entry(name.to_vec()).or_insert_with(|| child.clone()).clone()
+            };
+            if Arc::ptr_eq(&cached, &child) {
+                reclaim::cached(&child);
+            }
+            return Ok(cached);
         }
         Ok(child)
     }
@@ -95,6 +101,7 @@ impl Dentry {
         });
         if self.inode.cacheable() {
             self.children.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), child.clone());
+            reclaim::cached(&child);
         }
         child
     }
@@ -140,6 +147,142 @@ impl Dentry {
             cur = d.parent();
         }
         false
+    }
+}
+
+/// Bounds the dentry cache. Every cached dentry of a gofer file pins a fid,
+/// and so an fd in the gofer: an unbounded cache runs the gofer out of
+/// descriptors after some thousands of distinct files (`find`, `du`, a big
+/// import). Cached dentries of reclaimable inodes are queued oldest first;
+/// past the limit the oldest ones that nothing else uses (no open file, cwd,
+/// mount or cached child holds them) leave the cache, and a later lookup
+/// walks the name again.
+pub mod reclaim {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+    use super::Dentry;
+
+    /// Cached reclaimable dentries in the order they were cached (some may
+    /// have left the cache since, or died: those go when they come up).
+    static QUEUE: Mutex<VecDeque<Weak<Dentry>>> = Mutex::new(VecDeque::new());
+
+    /// Fewest and most dentries kept: a quarter of the descriptor limit (the
+    /// gofer runs under the same one), so the gofer keeps room for the
+    /// directories above them and for opens.
+    const MIN_LIMIT: usize = 64;
+    const MAX_LIMIT: usize = 16_384;
+
+    /// How many reclaimable dentries the cache keeps.
+    pub fn limit() -> usize {
+        static LIMIT: OnceLock<usize> = OnceLock::new();
+        *LIMIT.get_or_init(|| {
+            // SAFETY: zeroed rlimit is a valid out-buffer for getrlimit.
+            let mut r: libc::rlimit = unsafe { std::mem::zeroed() };
+            // SAFETY: getrlimit writes the struct passed.
+            let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 { r.rlim_max } else { 1024 };
+            ((max / 4) as usize).clamp(MIN_LIMIT, MAX_LIMIT)
+        })
+    }
+
+    fn queue() -> std::sync::MutexGuard<'static, VecDeque<Weak<Dentry>>> {
+        QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called (with no dentry lock held) once `d` is in its parent's cache.
+    pub(super) fn cached(d: &Arc<Dentry>) {
+        if !d.inode.reclaimable() {
+            return;
+        }
+        let len = {
+            let mut q = queue();
+            q.push_back(Arc::downgrade(d));
+            q.len()
+        };
+        let limit = limit();
+        if len > limit {
+            // Trim an eighth below the limit, so trimming runs once per
+            // limit/8 new dentries rather than at every one.
+            trim(len - limit + limit / 8);
+        }
+    }
+
+    /// What became of a queued dentry.
+    enum Fate {
+        /// Left the cache: dropping it (outside every lock) releases it.
+        Dropped(Arc<Dentry>),
+        /// Cached and in use: it stays queued.
+        Busy,
+        /// No longer cached (unlinked, renamed over, invalidated) or dead.
+        Gone,
+    }
+
+    fn evict(w: &Weak<Dentry>) -> Fate {
+        let Some(d) = w.upgrade() else { return Fate::Gone };
+        let Some(parent) = d.parent() else { return Fate::Gone };
+        let name = d.name();
+        let mut children = parent.children.lock().unwrap_or_else(|e| e.into_inner());
+        match children.get(&name) {
+            Some(c) if Arc::ptr_eq(c, &d) => {}
+            _ => return Fate::Gone,
+        }
+        // The parent's map and `d` are the only holders, and the dentry the
+        // only holder of its inode. Lookups clone from the map under this
+        // lock, so the counts cannot rise while it is held.
+        if Arc::strong_count(&d) != 2 || Arc::strong_count(&d.inode) != 1 {
+            return Fate::Busy;
+        }
+        children.remove(&name);
+        Fate::Dropped(d)
+    }
+
+    /// Drops up to `n` unused dentries, oldest first; returns how many went.
+    pub fn trim(n: usize) -> usize {
+        let batch: Vec<Weak<Dentry>> = {
+            let mut q = queue();
+            let take = q.len();
+            q.drain(..take).collect()
+        };
+        let (mut dropped, mut busy, mut freed) = (Vec::new(), Vec::new(), 0);
+        let mut rest = batch.into_iter();
+        for w in rest.by_ref() {
+            match evict(&w) {
+                Fate::Dropped(d) => {
+                    dropped.push(d);
+                    freed += 1;
+                }
+                Fate::Busy => busy.push(w),
+                Fate::Gone => freed += 1,
+            }
+            if freed >= n {
+                break;
+            }
+        }
+        {
+            // Busy ones go behind the untouched rest, so the next trim looks
+            // at others first; new arrivals queued meanwhile stay last.
+            let mut q = queue();
+            let newer: Vec<_> = q.drain(..).collect();
+            q.extend(rest);
+            q.extend(busy);
+            q.extend(newer);
+        }
+        let released = dropped.len();
+        // Releasing a gofer fid is a round trip: no lock is held here.
+        drop(dropped);
+        released
+    }
+
+    /// Drops about half of the reclaimable cache (the gofer ran out of
+    /// descriptors); returns how many dentries went.
+    pub fn shrink() -> usize {
+        let len = queue().len();
+        trim(len / 2 + 1)
+    }
+
+    /// How many dentries are queued (for tests and diagnostics).
+    pub fn queued() -> usize {
+        queue().len()
     }
 }
 
@@ -284,5 +427,70 @@ impl MountTable {
     /// Snapshot of all mounts, in mount order.
     pub fn all(&self) -> Vec<Arc<Mount>> {
         self.mounts.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::any::Any;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::{reclaim, Dentry};
+    use crate::vfs::{Attr, Inode, VfsResult};
+
+    /// A reclaimable directory whose children count their drops.
+    struct Node {
+        dropped: Arc<AtomicUsize>,
+    }
+
+    impl Drop for Node {
+        fn drop(&mut self) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    impl Inode for Node {
+        fn attr(&self) -> VfsResult<Attr> {
+            Ok(Attr { mode: crate::vfs::S_IFDIR | 0o755, ..Default::default() })
+        }
+        fn lookup(&self, _name: &[u8]) -> VfsResult<Arc<dyn Inode>> {
+            Ok(Arc::new(Node { dropped: self.dropped.clone() }))
+        }
+        fn open(&self, _flags: i32) -> VfsResult<Arc<dyn crate::vfs::FileOps>> {
+            Err(crate::vfs::Errno::EISDIR)
+        }
+        fn reclaimable(&self) -> bool {
+            true
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn unused_dentries_leave_the_cache_past_the_limit_and_used_ones_stay() {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let root = Dentry::new_root(Arc::new(Node { dropped: dropped.clone() }));
+        // Held: an open file or a cwd would hold it like this.
+        let held = root.lookup_child(b"held").unwrap();
+        // A directory with a cached child is in use by that child.
+        let parent = root.lookup_child(b"parent").unwrap();
+        let child = parent.lookup_child(b"child").unwrap();
+        drop(parent);
+        let n = reclaim::limit() * 2;
+        for i in 0..n {
+            root.lookup_child(format!("f{i}").as_bytes()).unwrap();
+        }
+        // Other tests share the cache: at least the surplus of ours went.
+        assert!(dropped.load(Ordering::Relaxed) >= n - reclaim::limit(), "dropped {}", dropped.load(Ordering::Relaxed));
+        assert!(Arc::ptr_eq(&held, &root.lookup_child(b"held").unwrap()), "a used dentry was dropped");
+        let parent = root.lookup_child(b"parent").unwrap();
+        assert!(Arc::ptr_eq(&child, &parent.lookup_child(b"child").unwrap()), "a directory in use was dropped");
+        // Once unused, even those may go.
+        drop((held, parent, child));
+        let before = dropped.load(Ordering::Relaxed);
+        reclaim::trim(usize::MAX);
+        assert!(dropped.load(Ordering::Relaxed) >= before + 3);
     }
 }

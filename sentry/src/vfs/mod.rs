@@ -281,6 +281,15 @@ pub trait Inode: Send + Sync + 'static {
         true
     }
 
+    /// Whether the dentry cache may drop this inode's dentry once nothing
+    /// else uses it: a later lookup of the name yields an equivalent inode,
+    /// because the file system keeps no state in this object alone (gofer
+    /// inodes, lower-only overlay objects). Dropping it frees what it holds
+    /// (a gofer fid and the gofer's fd behind it).
+    fn reclaimable(&self) -> bool {
+        false
+    }
+
     fn as_any(&self) -> &dyn Any;
 }
 
