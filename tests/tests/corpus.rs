@@ -111,6 +111,7 @@ corpus!(
     sig_suspend_mask,
     sig_sysown,
     sig_waitmask,
+    smaps,
     splice_tee,
     sock_ifaddrs,
     sock_poll,

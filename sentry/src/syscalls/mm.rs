@@ -177,6 +177,46 @@ fn check_mapped(ctx: &mut SyscallCtx<'_>, start: u64, end: u64) -> Result<(), Er
     Errno::result(ctx.inject(libc::SYS_msync, [start, end - start, libc::MS_ASYNC as u64, 0, 0, 0])?).map(|_| ())
 }
 
+/// madvise advice that faults pages in (Linux 5.14).
+const MADV_POPULATE_READ: u64 = 22;
+const MADV_POPULATE_WRITE: u64 = 23;
+
+/// Makes [start, end) resident, as mlock does on Linux (which then keeps it
+/// so; here the lock is only accounted). Like Linux's populate, private
+/// writable mappings take write faults (their own copies of the pages),
+/// others read faults, and inaccessible ones none. Best effort: a page that
+/// cannot be populated does not fail the lock.
+fn populate(ctx: &mut SyscallCtx<'_>, start: u64, end: u64) {
+    let maps = crate::confine::read_host_proc(&format!("{}/maps", ctx.task.tg.host_pid())).unwrap_or_default();
+    let maps = String::from_utf8_lossy(&maps);
+    let mut spans = Vec::new();
+    for line in maps.lines() {
+        let mut cols = line.split_whitespace();
+        let (Some(range), Some(perms)) = (cols.next(), cols.next()) else { continue };
+        let Some((a, b)) = range.split_once('-') else { continue };
+        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else { continue };
+        let (s, e) = (a.max(start), b.min(end));
+        if s >= e || a == crate::platform::stub::STUB_BASE || perms.starts_with("---") {
+            continue;
+        }
+        let p = perms.as_bytes();
+        let writable = p.get(1) == Some(&b'w');
+        let (private, readable) = (p.get(3) == Some(&b'p'), p.first() == Some(&b'r'));
+        // Shared anonymous memory (the host names it "/dev/zero (deleted)")
+        // has no file whose times a write fault would change: a write-only
+        // one (no read faults possible) is populated by writing, as Linux's
+        // forced faults do.
+        let (inode, name) = (cols.nth(2), cols.next());
+        let anonymous = inode == Some("0") || name == Some("/dev/zero");
+        let advice =
+            if writable && (private || !readable && anonymous) { MADV_POPULATE_WRITE } else { MADV_POPULATE_READ };
+        spans.push((s, e, advice));
+    }
+    for (s, e, advice) in spans {
+        let _ = ctx.inject(libc::SYS_madvise, [s, e - s, advice, 0, 0, 0]);
+    }
+}
+
 fn locked_bytes(ranges: &[(u64, u64)]) -> u64 {
     ranges.iter().map(|(s, e)| e - s).sum()
 }
@@ -215,7 +255,7 @@ fn update_ranges(ranges: &mut Vec<(u64, u64)>, start: u64, end: u64, lock: bool)
     *ranges = out;
 }
 
-fn do_mlock(ctx: &mut SyscallCtx<'_>, addr: u64, len: u64) -> SysResult {
+fn do_mlock(ctx: &mut SyscallCtx<'_>, addr: u64, len: u64, on_fault: bool) -> SysResult {
     let (limit, privileged) = can_lock(ctx)?;
     let (start, end) = lock_range(addr, len)?;
     if !privileged {
@@ -227,20 +267,23 @@ fn do_mlock(ctx: &mut SyscallCtx<'_>, addr: u64, len: u64) -> SysResult {
     }
     check_mapped(ctx, start, end)?;
     if end > start {
+        if !on_fault {
+            populate(ctx, start, end);
+        }
         update_ranges(&mut ctx.task.tg.lock().mlock.ranges, start, end, true);
     }
     Ok(0)
 }
 
 pub fn sys_mlock(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    do_mlock(ctx, a[0], a[1])
+    do_mlock(ctx, a[0], a[1], false)
 }
 
 pub fn sys_mlock2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if a[2] & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
-    do_mlock(ctx, a[0], a[1])
+    do_mlock(ctx, a[0], a[1], a[2] & MLOCK_ONFAULT != 0)
 }
 
 pub fn sys_munlock(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -260,6 +303,10 @@ pub fn sys_mlockall(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (limit, privileged) = can_lock(ctx)?;
     if flags & MCL_CURRENT != 0 && !privileged && mapped_bytes(ctx) > limit {
         return Err(Errno::ENOMEM);
+    }
+    if flags & MCL_CURRENT != 0 && flags & MCL_ONFAULT == 0 {
+        // Everything below the kernel's half (vsyscall is not a mapping).
+        populate(ctx, 0, 1 << 47);
     }
     let mut st = ctx.task.tg.lock();
     st.mlock.all = flags & MCL_CURRENT != 0;

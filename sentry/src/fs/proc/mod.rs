@@ -13,6 +13,7 @@
 mod maps;
 mod misc;
 mod pid;
+mod smaps;
 mod stat;
 mod sys;
 #[cfg(test)]

@@ -170,6 +170,8 @@ fn entries(t: &Target) -> Entries {
         file("mountinfo", 0o444, snap(|t| super::misc::mountinfo(&task_root(t)?))).entry("mountinfo"),
         file("mounts", 0o444, snap(|t| super::misc::mounts(&task_root(t)?))).entry("mounts"),
         link(t, "root", |t| t.task().map(|task| task.fs().get().root)),
+        file("smaps", 0o444, snap(super::smaps::smaps_text)).entry("smaps"),
+        file("smaps_rollup", 0o444, snap(super::smaps::smaps_rollup_text)).entry("smaps_rollup"),
         file("stat", 0o444, snap(super::stat::stat)).entry("stat"),
         file("statm", 0o444, snap(super::stat::statm)).entry("statm"),
         file("status", 0o444, snap(super::stat::status)).entry("status"),
