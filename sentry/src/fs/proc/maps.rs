@@ -2,8 +2,11 @@
 //! name replaced by what the sandbox knows (the sandbox path the loader or
 //! mmap recorded, [heap], [stack]) and the stub's page left out.
 
+use std::sync::Arc;
+
 use super::host_read;
 use super::pid::Target;
+use crate::kernel::task::{GroupState, ThreadGroup};
 use crate::platform::stub::STUB_BASE;
 use crate::vfs::VfsResult;
 
@@ -71,25 +74,32 @@ pub(super) fn format_line(m: &HostMap<'_>, name: &[u8], file_backed: bool) -> Ve
     out
 }
 
-pub(super) fn maps_text(t: &Target) -> VfsResult<Vec<u8>> {
+/// The host's `file` ("maps" or "smaps") of the process behind `t`, with
+/// its thread group; None once the process has no memory.
+pub(super) fn host_file(t: &Target, file: &str) -> VfsResult<Option<(Arc<ThreadGroup>, String)>> {
     let g = t.group()?;
     if t.memory().is_none() {
-        return Ok(Vec::new());
+        return Ok(None);
     }
-    let host = host_read(&format!("{}/maps", g.host_pid())).unwrap_or_default();
-    let host = String::from_utf8_lossy(&host);
-    let st = g.lock();
+    let host = host_read(&format!("{}/{file}", g.host_pid())).unwrap_or_default();
+    Ok(Some((g, String::from_utf8_lossy(&host).into_owned())))
+}
+
+/// The maps line the sandbox shows for host mapping `m`; None for the
+/// stub's page, which the sandbox does not see.
+pub(super) fn sandbox_line(m: &HostMap<'_>, st: &GroupState) -> Option<Vec<u8>> {
+    if m.start == STUB_BASE {
+        return None;
+    }
     let heap = (st.image.brk_start, (st.image.brk + 4095) & !4095);
-    let mut out = Vec::new();
-    for m in host.lines().filter_map(parse_line) {
-        if m.start == STUB_BASE {
-            continue;
-        }
-        let recorded =
-            st.image.file_maps.iter().find(|(s, e, _)| m.start >= *s && m.start < *e).map(|f| f.2.as_slice());
-        let name = shown_name(&m, recorded, heap);
-        let file_backed = !m.host_name.is_empty() && !m.host_name.starts_with('[');
-        out.extend(format_line(&m, &name, file_backed));
-    }
-    Ok(out)
+    let recorded = st.image.file_maps.iter().find(|(s, e, _)| m.start >= *s && m.start < *e).map(|f| f.2.as_slice());
+    let name = shown_name(m, recorded, heap);
+    let file_backed = !m.host_name.is_empty() && !m.host_name.starts_with('[');
+    Some(format_line(m, &name, file_backed))
+}
+
+pub(super) fn maps_text(t: &Target) -> VfsResult<Vec<u8>> {
+    let Some((g, host)) = host_file(t, "maps")? else { return Ok(Vec::new()) };
+    let st = g.lock();
+    Ok(host.lines().filter_map(parse_line).filter_map(|m| sandbox_line(&m, &st)).flatten().collect())
 }

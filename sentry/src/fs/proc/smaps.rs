@@ -5,10 +5,9 @@
 //! `Locked` and the `lo` flag come from the process's virtual lock state.
 
 use super::host_read;
-use super::maps::{format_line, parse_line, shown_name};
+use super::maps::{host_file, parse_line, sandbox_line};
 use super::pid::Target;
 use crate::kernel::task::MlockState;
-use crate::platform::stub::STUB_BASE;
 use crate::vfs::VfsResult;
 
 /// One mapping's block of a host smaps file.
@@ -56,25 +55,13 @@ fn kb_line(k: &str, v: u64) -> String {
 
 /// The sandbox's blocks: (start, end, text with the fields rewritten).
 fn sandbox_blocks(t: &Target) -> VfsResult<Vec<(u64, u64, String)>> {
-    let g = t.group()?;
-    if t.memory().is_none() {
-        return Ok(Vec::new());
-    }
-    let host = host_read(&format!("{}/smaps", g.host_pid())).unwrap_or_default();
-    let host = String::from_utf8_lossy(&host);
+    let Some((g, host)) = host_file(t, "smaps")? else { return Ok(Vec::new()) };
     let st = g.lock();
-    let heap = (st.image.brk_start, (st.image.brk + 4095) & !4095);
     let mut out = Vec::new();
     for b in blocks(&host) {
         let Some(m) = parse_line(b.header) else { continue };
-        if m.start == STUB_BASE {
-            continue;
-        }
-        let recorded =
-            st.image.file_maps.iter().find(|(s, e, _)| m.start >= *s && m.start < *e).map(|f| f.2.as_slice());
-        let name = shown_name(&m, recorded, heap);
-        let file_backed = !m.host_name.is_empty() && !m.host_name.starts_with('[');
-        let mut text = String::from_utf8_lossy(&format_line(&m, &name, file_backed)).into_owned();
+        let Some(line) = sandbox_line(&m, &st) else { continue };
+        let mut text = String::from_utf8_lossy(&line).into_owned();
         let locked = locked_bytes(&st.mlock, m.start, m.end);
         let rss = b.fields.iter().find(|l| key(l) == "Rss").and_then(|l| kb(l)).unwrap_or(0);
         for f in &b.fields {
