@@ -502,6 +502,8 @@ fn task_exited(kernel: &Arc<Kernel>, task: &Arc<Task>, status: ExitStatus) {
     // reports the hang-up as soon as wait returns, as on Linux).
     drop(closed);
     crate::syscalls::ipc::sem::exit_undo(tg);
+    // Its executable may be written again (the image goes with the mm).
+    tg.lock().image.exe_access = None;
     let parent = tg.parent();
     let orphans = {
         let mut st = tg.lock();

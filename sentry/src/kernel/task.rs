@@ -82,6 +82,8 @@ pub struct MmLayout {
 pub struct ImageInfo {
     /// Sandbox path of the executable (for /proc/[pid]/exe).
     pub exe: Option<Location>,
+    /// Keeps the executable from being written while the process runs it.
+    pub exe_access: Option<Arc<crate::vfs::writecount::ExecAccess>>,
     pub layout: MmLayout,
     /// The auxiliary vector given at exec, AT_NULL included (/proc/[pid]/auxv).
     pub auxv: Vec<(u64, u64)>,

@@ -12,6 +12,7 @@ use rvisor_syscalls::Errno;
 use crate::kernel::task::MmLayout;
 use crate::syscalls::SyscallCtx;
 use crate::vfs::perm::{may_access, MAY_EXEC};
+use crate::vfs::writecount::ExecAccess;
 use crate::vfs::{FileOps, Location, VfsResult};
 
 pub use elf::ElfInfo;
@@ -27,6 +28,8 @@ pub struct Program {
     pub location: Location,
     pub file: Arc<dyn FileOps>,
     pub elf: ElfInfo,
+    /// Keeps the file from being opened for writing (ETXTBSY) while loaded.
+    pub access: Arc<ExecAccess>,
 }
 
 /// Everything decided before the point of no return.
@@ -39,16 +42,22 @@ pub struct ExecPlan {
     pub execfn: Vec<u8>,
 }
 
-/// Opens `loc` for execution: EACCES for non-regular or non-executable files.
-fn open_exec(ctx: &SyscallCtx<'_>, loc: &Location) -> VfsResult<Arc<dyn FileOps>> {
+/// Opens `loc` for execution: EACCES for non-regular or non-executable
+/// files, ELOOP for an unfollowed symlink, ETXTBSY for a file open for writing.
+fn open_exec(ctx: &SyscallCtx<'_>, loc: &Location) -> VfsResult<(Arc<dyn FileOps>, Arc<ExecAccess>)> {
     let attr = loc.attr()?;
+    // A symlink here was not followed (execveat's AT_SYMLINK_NOFOLLOW).
+    if attr.is_symlink() {
+        return Err(Errno::ELOOP);
+    }
     if !attr.is_regular() {
         return Err(Errno::EACCES);
     }
     if loc.mount.flags.noexec || !may_access(&attr, &ctx.task.creds().fs(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
-    loc.inode().open(libc::O_RDONLY)
+    let access = ExecAccess::deny_write(&attr)?;
+    Ok((loc.inode().open(libc::O_RDONLY)?, access))
 }
 
 /// Reads up to `len` bytes at `off`; shorter only at end of file.
@@ -116,7 +125,7 @@ pub fn prepare(
     let mut loc = if path.is_empty() { ctx.dir_location(dirfd)? } else { ctx.resolve_at(dirfd, path, follow)? };
     let mut cur_path = path.to_vec();
     for _ in 0..=MAX_INTERP_DEPTH {
-        let file = open_exec(ctx, &loc)?;
+        let (file, access) = open_exec(ctx, &loc)?;
         let head = read_at(&file, 0, BINPRM_BUF_SIZE)?;
         if let Some((interp, arg)) = parse_shebang(&head) {
             if interp.is_empty() {
@@ -138,16 +147,16 @@ pub fn prepare(
         let interp = match &elf.interp {
             Some(ipath) => {
                 let iloc = ctx.resolve_at(crate::syscalls::AT_FDCWD, ipath, true)?;
-                let ifile = open_exec(ctx, &iloc)?;
+                let (ifile, iaccess) = open_exec(ctx, &iloc)?;
                 let ielf = elf::parse(&ifile)?;
                 if ielf.interp.is_some() {
                     return Err(Errno::ELIBBAD);
                 }
-                Some(Program { location: iloc, file: ifile, elf: ielf })
+                Some(Program { location: iloc, file: ifile, elf: ielf, access: iaccess })
             }
             None => None,
         };
-        return Ok(ExecPlan { exe: Program { location: loc, file, elf }, interp, argv, envp, execfn });
+        return Ok(ExecPlan { exe: Program { location: loc, file, elf, access }, interp, argv, envp, execfn });
     }
     Err(Errno::ELOOP)
 }
@@ -220,6 +229,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     ctx.task.set_comm(&name);
     let mut st = ctx.task.tg.lock();
     st.image.exe = Some(plan.exe.location.clone());
+    st.image.exe_access = Some(plan.exe.access.clone());
     st.image.layout = MmLayout {
         start_stack: sp,
         arg_start: frame.arg_start,

@@ -11,6 +11,7 @@ use super::{SyscallCtx, AT_FDCWD};
 use crate::kernel::creds::CAP_FSETID;
 use crate::vfs::path::ResolveFlags;
 use crate::vfs::perm::{is_owner, may_access, MAY_EXEC, MAY_READ, MAY_WRITE};
+use crate::vfs::writecount::WriteAccess;
 use crate::vfs::{CreateArgs, FileOps, Inode, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
 
 /// What an O_PATH open returns: a handle with no I/O.
@@ -89,6 +90,9 @@ pub fn open_file(
         match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
             Created::New(f) => {
                 f.mark_created();
+                if f.writable() {
+                    f.hold_write_access(WriteAccess::get(&f.attr()?)?);
+                }
                 return Ok(f);
             }
             // O_CREAT never opens a directory (Linux: EISDIR, even read-only).
@@ -139,6 +143,9 @@ pub fn open_file(
     if (want_write || truncate) && is_data {
         check_writable_mount(&loc)?;
     }
+    // Writing a file a process runs is ETXTBSY (and so is truncating it).
+    let write_access =
+        if (want_write || truncate) && attr.is_regular() { Some(WriteAccess::get(&attr)?) } else { None };
     if truncate && attr.size != 0 {
         loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
     }
@@ -149,7 +156,11 @@ pub fn open_file(
         return open_fifo(ctx, loc, &attr, flags);
     }
     let ops = loc.inode().open(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC))?;
-    Ok(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE))
+    let file = OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE);
+    if let Some(w) = write_access.filter(|_| want_write) {
+        file.hold_write_access(w);
+    }
+    Ok(file)
 }
 
 /// Opens a named pipe: the file system only names it; the pipe is the sentry's.
@@ -326,6 +337,8 @@ fn truncate_loc(ctx: &SyscallCtx<'_>, loc: &Location, len: i64) -> SysResult {
         return Err(Errno::EACCES);
     }
     check_writable_mount(loc)?;
+    let _busy = WriteAccess::get(&attr)?;
+    super::io::check_new_size(ctx, attr.size, len as u64)?;
     loc.inode().setattr(&SetAttr { size: Some(len as u64), ..Default::default() })?;
     Ok(0)
 }

@@ -574,6 +574,17 @@ pub fn sys_syncfs(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     ctx.file(a[0] as i32).map(|_| 0)
 }
 
+/// Growing a file from `size` to `len` past RLIMIT_FSIZE: SIGXFSZ and EFBIG,
+/// as Linux's inode_newsize_ok (shrinking is always allowed).
+pub fn check_new_size(ctx: &SyscallCtx<'_>, size: u64, len: u64) -> Result<(), Errno> {
+    let limit = ctx.task.tg.rlimit(libc::RLIMIT_FSIZE as usize).rlim_cur;
+    if len > size && len > limit {
+        super::signal::send_to_self(ctx, libc::SIGXFSZ);
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
+}
+
 pub fn sys_ftruncate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (fd, len) = (a[0] as i32, a[1] as i64);
     let f = ctx.file(fd)?;
@@ -595,6 +606,7 @@ pub fn sys_ftruncate(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             return Err(Errno::EROFS);
         }
     }
+    check_new_size(ctx, attr.size, len as u64)?;
     f.ops().truncate(len as u64).map(|_| 0)
 }
 

@@ -70,6 +70,8 @@ pub struct OpenFile {
     owner: Mutex<AsyncOwner>,
     /// The open created the file (F_CREATED_QUERY).
     created: std::sync::atomic::AtomicBool,
+    /// Held while a regular file is open for writing (ETXTBSY for exec).
+    write_access: std::sync::OnceLock<super::writecount::WriteAccess>,
 }
 
 impl OpenFile {
@@ -85,7 +87,13 @@ impl OpenFile {
             anon_name: None,
             owner: Mutex::new(AsyncOwner::default()),
             created: Default::default(),
+            write_access: Default::default(),
         })
+    }
+
+    /// Keeps the file's write access for as long as this description lives.
+    pub fn hold_write_access(&self, access: super::writecount::WriteAccess) {
+        let _ = self.write_access.set(access);
     }
 
     /// A file with no path (pipe end, memfd, host stdio).
@@ -100,6 +108,7 @@ impl OpenFile {
             anon_name: Some(name),
             owner: Mutex::new(AsyncOwner::default()),
             created: Default::default(),
+            write_access: Default::default(),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod fdtable;
 pub mod file;
 pub mod path;
 pub mod perm;
+pub mod writecount;
 
 use std::any::Any;
 use std::os::fd::RawFd;
