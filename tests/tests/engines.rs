@@ -1,6 +1,9 @@
 //! Real container engines drive rvisor unmodified: Podman (through conmon),
 //! containerd with ctr (through the runc shim v2) and dockerd, each with a
 //! busybox image loaded from a tarball. scripts/test.sh installs them.
+//! The containers run on the suite's platform (`oci_support::suite_platform`):
+//! the daemons inherit RVISOR_PLATFORM, Podman is given it, and rvisor,
+//! which they run with their environment, takes it as its default.
 
 mod oci_support;
 
@@ -9,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use oci_support::{region_count, suite_platform};
 use rvisor_tests::{rvisor_bin, Input, Run, RunOutput, Status, TempDir};
 
 const IMAGE: &str = "localhost/rvisor-busybox:latest";
@@ -97,6 +101,14 @@ impl Drop for Daemon {
     }
 }
 
+/// `run` with the suite's RVISOR_PLATFORM, if any (Run clears the environment).
+fn with_platform(run: Run) -> Run {
+    match std::env::var_os("RVISOR_PLATFORM") {
+        Some(p) => run.env("RVISOR_PLATFORM", p),
+        None => run,
+    }
+}
+
 /// Runs `cmd` in a pseudo-terminal (script(1)) with `input` typed into it.
 fn in_terminal(cmd: &str, input: &str) -> RunOutput {
     // The typed input waits until the shell's prompt can be there.
@@ -128,7 +140,7 @@ fn podman_runs_containers_with_rvisor() {
         t = tmp.path().display()
     );
     let pm = |args: &str| -> RunOutput {
-        Run::new("/bin/sh")
+        with_platform(Run::new("/bin/sh"))
             .args(["-c", &format!("{base} {args}")])
             .env("CONTAINERS_CONF", &conf)
             .timeout(Duration::from_secs(120))
@@ -150,6 +162,8 @@ fn podman_runs_containers_with_rvisor() {
     let o = pm("exec pd1 sh -c 'echo in exec; exit 4'");
     assert_eq!(o.status, Status::Exited(4), "{}", report(&o));
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
+    let o = pm("exec pd1 grep -c ^6000 /proc/self/maps");
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = pm("logs pd1");
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
     // ps(1)-style options: podman runs ps in the container, which sees the
@@ -167,7 +181,7 @@ fn podman_runs_containers_with_rvisor() {
     let o = pm("rm pd1");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
 
-    let o = Run::new("/bin/sh")
+    let o = with_platform(Run::new("/bin/sh"))
         .args(["-c", &format!("(sleep 2; printf 'echo $((6*7))x; exit 6\\n'; sleep 2) | script -qfec \"{base} run -it --rm {IMAGE} sh\" /dev/null")])
         .env("CONTAINERS_CONF", &conf)
         .timeout(Duration::from_secs(120))
@@ -212,6 +226,8 @@ fn containerd_ctr_runs_containers_with_rvisor() {
     let o = ctr(&["task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo exec; exit 9"]).output();
     assert_eq!(o.status, Status::Exited(9), "{}", report(&o));
     assert_eq!(o.stdout_str(), "exec\n", "{}", report(&o));
+    let o = ctr(&["task", "exec", "--exec-id", "e2", "c2", "grep", "-c", "^6000", "/proc/self/maps"]).output();
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = ctr(&["task", "ps", "c2"]).output();
     assert!(o.stdout_str().lines().count() >= 2, "{}", report(&o));
     let o = ctr(&["task", "pause", "c2"]).output();
@@ -309,6 +325,8 @@ fn dockerd_runs_containers_with_rvisor() {
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
     let o = docker(&["exec", "-i", "dk1", "cat"]).input(Input::Bytes(b"through stdin\n".to_vec())).output();
     assert_eq!(o.stdout_str(), "through stdin\n", "{}", report(&o));
+    let o = docker(&["exec", "dk1", "grep", "-c", "^6000", "/proc/self/maps"]).output();
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = docker(&["logs", "dk1"]).output();
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
     let o = docker(&["stop", "-t", "1", "dk1"]).output();

@@ -12,13 +12,8 @@ use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
-use oci_support::{read_until, recv_fd, report, Bundle, Root};
+use oci_support::{cpu_has_rdtscp, read_until, recv_fd, region_count, report, suite_platform, Bundle, Root};
 use rvisor_tests::{rvisor_bin, Run, RunOutput, Status, SANDBOX_TIMEOUT};
-
-fn cpu_has_rdtscp() -> bool {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
-    cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"))
-}
 
 /// Lines of a maps file in systrap's region (at 0x6000_0000_0000): a
 /// process on systrap has its threads' chunks there, one on ptrace none.
@@ -88,7 +83,7 @@ fn containers_run_on_the_chosen_platform_and_exec_follows_it() {
         let other = if systrap { "ptrace" } else { "systrap" };
         for args in [&["exec"][..], &["--platform", other, "exec"][..]] {
             let o = root.rvisor(args).args([id.as_str(), "grep", "-c", "^6000", "/proc/self/maps"]).output();
-            assert_eq!(o.stdout_str().trim(), if systrap { "1" } else { "0" }, "{what}: {args:?}: {}", report(&o));
+            assert_eq!(o.stdout_str().trim(), region_count(name), "{what}: {args:?}: {}", report(&o));
         }
 
         // The sentry's children, init and the zygote, are filtered on both
@@ -138,6 +133,7 @@ fn exec_runs_threads_forks_terminals_and_signals() {
     b.save();
     assert_eq!(root.create(&b, "ex", &[]).status, Status::Exited(0), "{}", b.stderr());
     assert_eq!(root.run(&["start", "ex"]).status, Status::Exited(0));
+    assert_eq!(root.record("ex")["platform"], suite_platform());
 
     let o = root.run(&["exec", "ex", "/bin/oci_probe", "threads"]);
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
