@@ -2,8 +2,8 @@
 //! containerd with ctr (through the runc shim v2) and dockerd, each with a
 //! busybox image loaded from a tarball. scripts/test.sh installs them.
 //! The containers run on the suite's platform (`oci_support::suite_platform`):
-//! the daemons inherit RVISOR_PLATFORM, Podman is given it, and rvisor,
-//! which they run with their environment, takes it as its default.
+//! containerd and dockerd inherit RVISOR_PLATFORM and run rvisor with it
+//! (its --platform's default); Podman passes it as a runtime flag.
 
 mod oci_support;
 
@@ -101,14 +101,6 @@ impl Drop for Daemon {
     }
 }
 
-/// `run` with the suite's RVISOR_PLATFORM, if any (Run clears the environment).
-fn with_platform(run: Run) -> Run {
-    match std::env::var_os("RVISOR_PLATFORM") {
-        Some(p) => run.env("RVISOR_PLATFORM", p),
-        None => run,
-    }
-}
-
 /// Runs `cmd` in a pseudo-terminal (script(1)) with `input` typed into it.
 fn in_terminal(cmd: &str, input: &str) -> RunOutput {
     // The typed input waits until the shell's prompt can be there.
@@ -133,14 +125,20 @@ fn podman_runs_containers_with_rvisor() {
          [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
     )
     .unwrap();
+    // Podman does not hand its environment to the runtime: the suite's
+    // platform goes as a runtime flag (rvisor's global --platform).
+    let platform = match std::env::var("RVISOR_PLATFORM") {
+        Ok(p) => format!(" --runtime-flag platform={p}"),
+        Err(_) => String::new(),
+    };
     let base = format!(
-        "{} --root {t}/root --runroot {t}/run --storage-driver vfs --runtime {}",
+        "{} --root {t}/root --runroot {t}/run --storage-driver vfs --runtime {}{platform}",
         podman.display(),
         rvisor_bin().display(),
         t = tmp.path().display()
     );
     let pm = |args: &str| -> RunOutput {
-        with_platform(Run::new("/bin/sh"))
+        Run::new("/bin/sh")
             .args(["-c", &format!("{base} {args}")])
             .env("CONTAINERS_CONF", &conf)
             .timeout(Duration::from_secs(120))
@@ -181,7 +179,7 @@ fn podman_runs_containers_with_rvisor() {
     let o = pm("rm pd1");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
 
-    let o = with_platform(Run::new("/bin/sh"))
+    let o = Run::new("/bin/sh")
         .args(["-c", &format!("(sleep 2; printf 'echo $((6*7))x; exit 6\\n'; sleep 2) | script -qfec \"{base} run -it --rm {IMAGE} sh\" /dev/null")])
         .env("CONTAINERS_CONF", &conf)
         .timeout(Duration::from_secs(120))
