@@ -158,7 +158,7 @@ fn exec_runs_threads_forks_terminals_and_signals() {
 
     // A signal to the stand-in reaches the process, whose handler runs.
     let pidfile = b.path().join("exec.pid");
-    let script = "trap 'echo got USR1 > /tmp/usr1; exit 0' USR1; while true; do sleep 0.05; done";
+    let script = "echo $$ > /tmp/self; trap 'echo got USR1 > /tmp/usr1; exit 0' USR1; while true; do sleep 0.05; done";
     // Its stdio in files: pipes would stay open as long as it runs.
     let out = fs::File::create(b.path().join("exec.out")).expect("exec.out");
     let err = fs::File::create(b.path().join("exec.err")).expect("exec.err");
@@ -172,6 +172,20 @@ fn exec_runs_threads_forks_terminals_and_signals() {
     let standin: i32 = fs::read_to_string(&pidfile).expect("pid file").trim().parse().expect("a pid");
     // The trap is set before the loop's first sleep; give sh that long.
     std::thread::sleep(Duration::from_millis(300));
+
+    // From the host, the exec'd process is under the app filter, and its
+    // getpid was answered by the sentry: the pid it knows itself by is the
+    // sandbox's, not its host pid.
+    let o = root.run(&["ps", "ex"]);
+    let line = o.stdout_str().lines().find(|l| l.contains("trap")).map(str::to_string);
+    let line = line.unwrap_or_else(|| panic!("the exec'd sh is not listed: {}", report(&o)));
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (vpid, host): (&str, i32) = (fields[1], fields[3].parse().expect("HOST-PID is a number"));
+    assert_eq!(sandbox_procs::status_field(host, "Seccomp").as_deref(), Some("2"), "{line}");
+    assert_eq!(sandbox_procs::status_field(host, "NoNewPrivs").as_deref(), Some("1"), "{line}");
+    let o = root.run(&["exec", "ex", "cat", "/tmp/self"]);
+    assert_eq!(o.stdout_str().trim(), vpid, "{line}: {}", report(&o));
+    assert_ne!(o.stdout_str().trim(), host.to_string(), "{line}");
     // SAFETY: signals the stand-in, a process this test's exec started.
     assert_eq!(unsafe { libc::kill(standin, libc::SIGUSR1) }, 0);
     assert!(oci_support::wait_dead(&[standin as i64]), "the stand-in did not end after its process did");
