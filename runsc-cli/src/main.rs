@@ -47,9 +47,11 @@ pub struct GlobalArgs {
     /// the cgroups are still managed through cgroupfs.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,
-    /// Platform that traps the sandbox's syscalls: systrap (the default of
-    /// `do` where the CPU supports it) or ptrace. OCI create/run use ptrace.
-    #[arg(long, global = true, value_parser = ["ptrace", "systrap"])]
+    /// Platform that traps the sandbox's syscalls: systrap (the default
+    /// where the CPU supports it) or ptrace; RVISOR_PLATFORM is its default.
+    /// For `do`, `create` and `run`; `exec` follows the container's.
+    /// (Checked by the commands, which exit 1 on an unknown one.)
+    #[arg(long, global = true)]
     pub platform: Option<String>,
     /// Network: "sandbox" (OCI default) uses the spec's network namespace;
     /// "none" gives a namespace with only loopback (the default of `do`);

@@ -1,6 +1,9 @@
 //! Real container engines drive rvisor unmodified: Podman (through conmon),
 //! containerd with ctr (through the runc shim v2) and dockerd, each with a
 //! busybox image loaded from a tarball. scripts/test.sh installs them.
+//! The containers run on the suite's platform (`oci_support::suite_platform`):
+//! containerd and dockerd inherit RVISOR_PLATFORM and run rvisor with it
+//! (its --platform's default); Podman passes it as a runtime flag.
 
 mod oci_support;
 
@@ -9,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use oci_support::{region_count, suite_platform};
 use rvisor_tests::{rvisor_bin, Input, Run, RunOutput, Status, TempDir};
 
 const IMAGE: &str = "localhost/rvisor-busybox:latest";
@@ -121,8 +125,14 @@ fn podman_runs_containers_with_rvisor() {
          [engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
     )
     .unwrap();
+    // Podman does not hand its environment to the runtime: the suite's
+    // platform goes as a runtime flag (rvisor's global --platform).
+    let platform = match std::env::var("RVISOR_PLATFORM") {
+        Ok(p) => format!(" --runtime-flag platform={p}"),
+        Err(_) => String::new(),
+    };
     let base = format!(
-        "{} --root {t}/root --runroot {t}/run --storage-driver vfs --runtime {}",
+        "{} --root {t}/root --runroot {t}/run --storage-driver vfs --runtime {}{platform}",
         podman.display(),
         rvisor_bin().display(),
         t = tmp.path().display()
@@ -150,6 +160,8 @@ fn podman_runs_containers_with_rvisor() {
     let o = pm("exec pd1 sh -c 'echo in exec; exit 4'");
     assert_eq!(o.status, Status::Exited(4), "{}", report(&o));
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
+    let o = pm("exec pd1 grep -c ^6000 /proc/self/maps");
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = pm("logs pd1");
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
     // ps(1)-style options: podman runs ps in the container, which sees the
@@ -212,6 +224,8 @@ fn containerd_ctr_runs_containers_with_rvisor() {
     let o = ctr(&["task", "exec", "--exec-id", "e1", "c2", "sh", "-c", "echo exec; exit 9"]).output();
     assert_eq!(o.status, Status::Exited(9), "{}", report(&o));
     assert_eq!(o.stdout_str(), "exec\n", "{}", report(&o));
+    let o = ctr(&["task", "exec", "--exec-id", "e2", "c2", "grep", "-c", "^6000", "/proc/self/maps"]).output();
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = ctr(&["task", "ps", "c2"]).output();
     assert!(o.stdout_str().lines().count() >= 2, "{}", report(&o));
     let o = ctr(&["task", "pause", "c2"]).output();
@@ -309,6 +323,8 @@ fn dockerd_runs_containers_with_rvisor() {
     assert_eq!(o.stdout_str(), "in exec\n", "{}", report(&o));
     let o = docker(&["exec", "-i", "dk1", "cat"]).input(Input::Bytes(b"through stdin\n".to_vec())).output();
     assert_eq!(o.stdout_str(), "through stdin\n", "{}", report(&o));
+    let o = docker(&["exec", "dk1", "grep", "-c", "^6000", "/proc/self/maps"]).output();
+    assert_eq!(o.stdout_str().trim(), region_count(suite_platform()), "{}", report(&o));
     let o = docker(&["logs", "dk1"]).output();
     assert_eq!(o.stdout_str(), "up\n", "{}", report(&o));
     let o = docker(&["stop", "-t", "1", "dk1"]).output();

@@ -5,13 +5,12 @@
 mod oci_support;
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::io::Write;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use oci_support::{alive, report, wait_dead, Bundle, Root};
+use oci_support::{alive, read_until, recv_fd, report, wait_dead, Bundle, Root};
 use rvisor_tests::{Input, Status, TempDir};
 use serde_json::json;
 
@@ -303,29 +302,6 @@ fn cgroup_limits_update_stats_pause_and_resume() {
     }
 }
 
-/// Receives the pty master sent to a console socket.
-fn recv_fd(listener: &UnixListener) -> OwnedFd {
-    let (conn, _) = listener.accept().expect("console socket connection");
-    let mut buf = [0u8; 256];
-    let mut cmsg = [0u64; 8];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: a zeroed msghdr is valid; it points at live buffers for recvmsg.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cmsg.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cmsg);
-    // SAFETY: see above.
-    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
-    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
-    // SAFETY: the kernel filled the control buffer; one SCM_RIGHTS fd is expected.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS, "no fd on the console socket");
-        OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()))
-    }
-}
-
 #[test]
 fn terminal_goes_to_the_console_socket() {
     let root = Root::new();
@@ -342,16 +318,7 @@ fn terminal_goes_to_the_console_socket() {
     assert_eq!(o.status, Status::Exited(0), "start: {}", report(&o));
     let mut f = fs::File::from(master);
     f.write_all(b"echo pts:$(ls /dev/pts | tr '\\n' ,) $(tty); echo $((6*7))x; exit 3\n").unwrap();
-    let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("42x") && Instant::now() < deadline {
-        match f.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => seen.extend_from_slice(&buf[..n]),
-        }
-    }
-    let seen = String::from_utf8_lossy(&seen).into_owned();
+    let seen = read_until(&mut f, "42x");
     assert!(seen.contains("42x"), "terminal output: {seen:?}");
     // devpts shows the sandbox's terminal as 0 beside ptmx, and ttyname finds it there.
     assert!(seen.contains("pts:0,ptmx, /dev/pts/0"), "terminal output: {seen:?}");

@@ -94,6 +94,7 @@ pub fn create(g: &GlobalArgs, a: &CreateArgs, foreground: bool) -> anyhow::Resul
         process.env.push(format!("LISTEN_FDS={activation}"));
         process.env.push("LISTEN_PID=1".into());
     }
+    let systrap = super::systrap_chosen(g).map_err(|e| anyhow!(e))?;
     let terminal = bundle.terminal();
     if terminal && a.console_socket.is_none() && !foreground {
         anyhow::bail!("process.terminal is set but no --console-socket was given");
@@ -115,13 +116,14 @@ pub fn create(g: &GlobalArgs, a: &CreateArgs, foreground: bool) -> anyhow::Resul
         poststop: Vec::new(),
         poststart: Vec::new(),
         start_container: Vec::new(),
+        platform: super::platform_name(systrap).into(),
     };
     if let Err(e) = dir.save(&st) {
         let _ = dir.remove();
         return Err(e.into());
     }
     undo.dir = Some(dir);
-    match build(g, a, &bundle, process, preserved, terminal, foreground, &mut st, &mut undo) {
+    match build(g, a, &bundle, process, preserved, terminal, systrap, &mut st, &mut undo) {
         Ok(()) => {
             let dir = undo.dir.take().context("state directory vanished")?;
             Ok(Created { dir, state: st })
@@ -151,7 +153,7 @@ fn build(
     process: rvisor_sentry::control::ProcessSpec,
     preserved: Vec<OwnedFd>,
     terminal: bool,
-    foreground: bool,
+    systrap: bool,
     st: &mut State,
     undo: &mut Undo,
 ) -> anyhow::Result<()> {
@@ -200,7 +202,9 @@ fn build(
         strace: g.strace,
         compat_report: false,
         net_raw: false,
-        systrap: false,
+        // exec'd processes are cloned inside the sentry (kernel::zygote):
+        // they run on this platform too.
+        systrap,
         ns: namespaces(g, bundle)?,
         control: Some(control),
         tty: pty.as_ref().map(|p| p.slave.try_clone()).transpose()?,
@@ -210,12 +214,6 @@ fn build(
         cgroup: None,
         enter_userns: crate::confine::userns::wanted(g.rootless.as_deref()),
     };
-    if let Some(p) = &g.platform {
-        if p != "ptrace" {
-            tracing::warn!(platform = p, "platform not available yet; using ptrace");
-        }
-    }
-    let _ = foreground;
     let (pid, go) = launcher::fork_supervisor(plan, dir.exit_path())?;
     undo.sandbox = Some(pid);
     undo.cgroup.add(pid).context("joining the container's cgroup")?;

@@ -113,6 +113,11 @@ pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
     let (preserved, _) = super::preserved_fds(a.preserve_fds, false)?;
     let (dir, st) = super::open(&g.root, &a.id)?;
     super::require(&st, &[Status::Running, Status::Created], "exec needs a running container")?;
+    // The process is cloned inside the container's sentry (kernel::zygote),
+    // so it runs on the platform the container was created with.
+    if let Some(p) = g.platform.as_deref().filter(|p| !st.platform.is_empty() && *p != st.platform) {
+        tracing::warn!(platform = p, container = st.platform, "exec runs on the container's platform");
+    }
     let (spec, terminal) = process(&a, &st.bundle)?;
     let client = super::connect(&dir)?;
     dir.unlock();

@@ -4,6 +4,8 @@ use serde_json::json;
 
 pub fn run() -> anyhow::Result<()> {
     let caps: Vec<String> = crate::oci::cap_names().collect();
+    // The platform of a container created without --platform or RVISOR_PLATFORM.
+    let platform = super::platform_name(rvisor_sentry::platform::systrap::cpu_supported());
     let f = json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::container::OCI_VERSION,
@@ -18,7 +20,7 @@ pub fn run() -> anyhow::Result<()> {
             "selinux": {"enabled": false}
         },
         "annotations": {
-            "io.github.rvisor.platform": "ptrace",
+            "io.github.rvisor.platform": platform,
             "org.opencontainers.runc.checkpoint.enabled": "false"
         }
     });

@@ -64,6 +64,39 @@ pub fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Whether a new sandbox (`do`, `create`, `run`) runs on systrap: as
+/// --platform says, else RVISOR_PLATFORM (so the test suite can run
+/// everything on either platform), else systrap unless this CPU cannot run
+/// its SIGSYS handler (it needs rdtscp).
+pub fn systrap_chosen(g: &crate::GlobalArgs) -> Result<bool, String> {
+    let platform = g.platform.clone().or_else(|| std::env::var("RVISOR_PLATFORM").ok());
+    match platform.as_deref() {
+        None => {
+            let ok = rvisor_sentry::platform::systrap::cpu_supported();
+            if !ok {
+                tracing::debug!("this CPU lacks rdtscp: the ptrace platform instead of systrap");
+            }
+            Ok(ok)
+        }
+        Some("ptrace") => Ok(false),
+        Some("systrap") => Ok(true),
+        Some(other) => {
+            let what =
+                if g.platform.is_some() { format!("--platform {other}") } else { format!("RVISOR_PLATFORM={other}") };
+            Err(format!("{what}: unknown platform (use ptrace or systrap)"))
+        }
+    }
+}
+
+/// The name of a platform, as --platform takes it.
+pub fn platform_name(systrap: bool) -> &'static str {
+    if systrap {
+        "systrap"
+    } else {
+        "ptrace"
+    }
+}
+
 /// Most fds --preserve-fds may pass (the sandbox's default RLIMIT_NOFILE is 1024).
 const MAX_PRESERVED: u32 = 1000;
 

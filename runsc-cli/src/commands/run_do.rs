@@ -65,16 +65,6 @@ fn parse_size(s: &str) -> Result<u64, String> {
     cgroups::parse_bytes(s).map_err(|e| e.to_string())
 }
 
-/// The platform of `do` when none is named: systrap, unless this CPU cannot
-/// run its SIGSYS handler (it needs rdtscp); then ptrace.
-fn default_is_systrap() -> bool {
-    let ok = rvisor_sentry::platform::systrap::cpu_supported();
-    if !ok {
-        tracing::debug!("this CPU lacks rdtscp: the ptrace platform instead of systrap");
-    }
-    ok
-}
-
 fn die(msg: &str) -> i32 {
     eprintln!("rvisor: {msg}");
     1
@@ -103,14 +93,9 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Some("host") => Ns::Host,
         Some(other) => return die(&format!("--network {other} is for OCI containers; use none or host")),
     };
-    // RVISOR_PLATFORM is the default of --platform for `do` (the test
-    // suite runs everything on either platform with it).
-    let platform = g.platform.clone().or_else(|| std::env::var("RVISOR_PLATFORM").ok());
-    let systrap = match platform.as_deref() {
-        None => default_is_systrap(),
-        Some("ptrace") => false,
-        Some("systrap") => true,
-        Some(other) => return die(&format!("RVISOR_PLATFORM={other}: use ptrace or systrap")),
+    let systrap = match super::systrap_chosen(g) {
+        Ok(s) => s,
+        Err(e) => return die(&e),
     };
     // The sentry (this process's child) reads RVISOR_SYSTRAP_PATCH.
     if args.systrap_patch {

@@ -117,6 +117,9 @@ pub struct State {
     pub poststart: Vec<crate::hooks::Hook>,
     #[serde(default)]
     pub start_container: Vec<crate::hooks::Hook>,
+    /// The sandbox's platform ("ptrace" or "systrap"; empty: an older record).
+    #[serde(default)]
+    pub platform: String,
 }
 
 /// The state an OCI runtime prints (runtime-spec "State").

@@ -157,7 +157,8 @@ fn start_process(
     let regs = tracee.get_regs()?;
     let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
     // systrap's filter would turn the stub's exec into SIGSYS: it goes in by
-    // injection once the stub runs (kernel::systrap). A zygote clone has it.
+    // injection once the stub runs (kernel::systrap). A zygote clone
+    // inherits it from the zygote (kernel::zygote).
     let systrap = !parked && crate::platform::systrap::active().is_some();
     let loaded = if systrap { super::systrap::install_filter(&mut ctx) } else { Ok(()) };
     match loaded.and_then(|()| crate::loader::exec_into_stub(&mut ctx, path, argv, envp)) {
@@ -176,7 +177,8 @@ fn start_process(
 }
 
 /// Forks a host process from the sentry, execs the stub in it and returns
-/// it stopped at the stub's entry trap, with the app filter installed.
+/// it stopped at the stub's entry trap, with the app filter installed
+/// (under systrap the caller injects it: `start_process`, `zygote`).
 /// Only possible before the sentry's own filter (which forbids forks): init
 /// and the zygote are made this way, every other process is a clone.
 pub(super) fn fork_stub_process(kernel: &Kernel) -> Result<(i32, Tracee), Errno> {

@@ -9,12 +9,19 @@
 //! in-sandbox fork child (same filter, empty root, no capabilities, the
 //! sentry as host parent) and is then seized by its own task thread, which
 //! loads the program. The zygote has no task: the sandbox never sees it.
+//!
+//! Under systrap the zygote, like init, is forked without a filter (the
+//! RET_TRAP filter would turn the stub's exec into SIGSYS): its tracer
+//! thread injects it once the stub runs, so every clone is born with it.
+//! The clone injection itself is at a stub site, which that filter sends
+//! to the tracer as the ptrace one does.
 
 use std::sync::Arc;
 
 use rvisor_syscalls::Errno;
 
 use super::Kernel;
+use crate::platform::filter::{build_app_filter, TrapAction};
 use crate::platform::ptrace::Tracee;
 
 type Reply = crossbeam_channel::Sender<Result<i32, Errno>>;
@@ -27,11 +34,6 @@ pub struct Zygote {
 impl Zygote {
     /// Forks the zygote and starts its tracer thread.
     pub fn start(kernel: &Arc<Kernel>) -> Result<Zygote, Errno> {
-        // Under systrap the filter goes in by injection after the stub's
-        // exec, which the zygote's clones would miss: OCI runs on ptrace.
-        if crate::platform::systrap::active().is_some() {
-            return Err(Errno::EINVAL);
-        }
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(1);
         let (tx, rx) = crossbeam_channel::unbounded::<Reply>();
         let kernel = kernel.clone();
@@ -40,8 +42,20 @@ impl Zygote {
             .stack_size(256 << 10)
             .spawn(move || {
                 // The tracee is bound to the thread that seized it.
-                let tracee = match super::run::fork_stub_process(&kernel) {
-                    Ok((_, t)) => t,
+                let forked = super::run::fork_stub_process(&kernel).and_then(|(pid, t)| {
+                    if crate::platform::systrap::active().is_some() {
+                        install_systrap_filter(&t).inspect_err(|_| {
+                            // SAFETY: kills and reaps our own child, which never ran app code.
+                            unsafe {
+                                libc::kill(pid, libc::SIGKILL);
+                                libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+                            }
+                        })?;
+                    }
+                    Ok(t)
+                });
+                let tracee = match forked {
+                    Ok(t) => t,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
@@ -78,4 +92,34 @@ fn serve(tracee: &Tracee, requests: &crossbeam_channel::Receiver<Reply>) {
         deferred.clear();
         let _ = reply.send(r);
     }
+}
+
+/// Installs systrap's filter (RET_TRAP) in the zygote, stopped at the stub's
+/// entry trap: the program goes below its stack pointer, then no_new_privs
+/// and seccomp are injected, as `systrap::install_filter` does for init
+/// (which has a task and its context; the zygote has neither).
+fn install_systrap_filter(tracee: &Tracee) -> Result<(), Errno> {
+    let base = tracee.get_regs()?;
+    let filter = build_app_filter(TrapAction::Trap);
+    let len = 16 + filter.len() * 8;
+    let at = crate::syscalls::stack_scratch(base.rsp, len as u64);
+    // struct sock_fprog { u16 len; *filter } then the instructions.
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(&(filter.len() as u64).to_ne_bytes());
+    bytes.extend_from_slice(&(at + 16).to_ne_bytes());
+    for ins in &filter {
+        bytes.extend_from_slice(&ins.code.to_ne_bytes());
+        bytes.push(ins.jt);
+        bytes.push(ins.jf);
+        bytes.extend_from_slice(&ins.k.to_ne_bytes());
+    }
+    crate::mm::Memory::new(tracee.tid).write(at, &bytes)?;
+    // Nothing can signal the zygote yet: no signal is held back here.
+    let mut deferred = Vec::new();
+    let nnp = [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0];
+    Errno::result(tracee.inject(&base, libc::SYS_prctl, nnp, &mut deferred)?)?;
+    let seccomp = [libc::SECCOMP_SET_MODE_FILTER as u64, 0, at, 0, 0, 0];
+    Errno::result(tracee.inject(&base, libc::SYS_seccomp, seccomp, &mut deferred)?)?;
+    // Back to the entry stop, ready for the first clone.
+    tracee.set_regs(&base)
 }

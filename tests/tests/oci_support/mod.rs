@@ -4,7 +4,10 @@
 #![allow(dead_code)]
 
 use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::symlink;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -197,5 +200,70 @@ impl Bundle {
     pub fn with_probe(self) -> Bundle {
         fs::copy(probe(), self.path().join("rootfs/bin/oci_probe")).expect("copy oci_probe");
         self
+    }
+}
+
+/// Receives the pty master sent to a console socket.
+pub fn recv_fd(listener: &UnixListener) -> OwnedFd {
+    let (conn, _) = listener.accept().expect("console socket connection");
+    let mut buf = [0u8; 256];
+    let mut cmsg = [0u64; 8];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: a zeroed msghdr is valid; it points at live buffers for recvmsg.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cmsg);
+    // SAFETY: see above.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: the kernel filled the control buffer; one SCM_RIGHTS fd is expected.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS, "no fd on the console socket");
+        OwnedFd::from_raw_fd(std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>()))
+    }
+}
+
+/// Reads a terminal's master until `needle` shows (or 20s, or its end).
+pub fn read_until(f: &mut fs::File, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(needle) && Instant::now() < deadline {
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// The platform the suite runs containers on: RVISOR_PLATFORM (the default
+/// of rvisor's --platform), else systrap where the CPU can run its handler
+/// (rdtscp), as rvisor chooses.
+pub fn suite_platform() -> &'static str {
+    match std::env::var("RVISOR_PLATFORM").ok().as_deref() {
+        Some("ptrace") => "ptrace",
+        Some(_) => "systrap",
+        None if cpu_has_rdtscp() => "systrap",
+        None => "ptrace",
+    }
+}
+
+pub fn cpu_has_rdtscp() -> bool {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"))
+}
+
+/// What `grep -c ^6000 /proc/self/maps` prints in a container on `platform`:
+/// systrap maps a chunk of its region (at 0x6000_0000_0000) into each
+/// process, ptrace nothing.
+pub fn region_count(platform: &str) -> &'static str {
+    if platform == "systrap" {
+        "1"
+    } else {
+        "0"
     }
 }

@@ -340,18 +340,18 @@ fn main() {
     println!("\nload average at the end: {}", load_average().unwrap_or_else(|| "?".to_string()));
 }
 
-/// `runc run` (in the native column) against `rvisor --platform ptrace run`
-/// of the same bundle; OCI runs take no other platform yet.
+/// `runc run` (in the native column) against `rvisor --platform P run` of
+/// the same bundle.
 fn runc_row(opts: &Opts, dir: &Path) -> Row {
     let metric = "OCI run, busybox /bin/true (ms wall; native = runc)".to_string();
-    let rvisor: Vec<OsString> = vec![opts.rvisor.clone().into(), "--platform".into(), "ptrace".into()];
+    let rvisor =
+        |p: Platform| -> Vec<OsString> { vec![opts.rvisor.clone().into(), "--platform".into(), p.name().into()] };
     let runtimes: Vec<(Platform, Vec<OsString>)> = opts
         .platforms
         .iter()
-        .filter_map(|&p| match p {
-            Platform::Native => Some((p, oci::runc())),
-            Platform::Ptrace => Some((p, rvisor.clone())),
-            Platform::Systrap => None,
+        .map(|&p| match p {
+            Platform::Native => (p, oci::runc()),
+            Platform::Ptrace | Platform::Systrap => (p, rvisor(p)),
         })
         .collect();
     let bundle = match oci::bundle(&opts.rvisor, dir) {

@@ -1,6 +1,6 @@
 //! `runc run` against `rvisor run` of the same busybox bundle running
-//! /bin/true (what scripts/bench-oci.sh does, inside the suite). OCI runs
-//! take only the ptrace platform so far.
+//! /bin/true (what scripts/bench-oci.sh does, inside the suite), on each
+//! platform.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub fn bundle(rvisor: &Path, dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// The command running the bundle once with `runtime` (runc, or
-/// `rvisor --platform ptrace`) under its own state directory, as container `id`.
+/// `rvisor --platform P`) under its own state directory, as container `id`.
 pub fn run(runtime: &[OsString], state: &Path, bundle: &Path, id: &str) -> Result<Output, String> {
     let mut argv = runtime.to_vec();
     argv.extend(["--root".into(), state.into(), "run".into(), "--bundle".into(), bundle.into(), id.into()]);
