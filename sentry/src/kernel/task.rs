@@ -183,6 +183,9 @@ pub struct GroupState {
     pub leader_exit: Option<LeaderExit>,
     /// mlock(2) state: not inherited by children, dropped at exec.
     pub mlock: MlockState,
+    /// The process has run execve since it was forked (Linux's cleared
+    /// PF_FORKNOEXEC): its parent may no longer setpgid it (EACCES).
+    pub execed: bool,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -322,6 +325,7 @@ impl ThreadGroup {
                 children_usage: Usage::default(),
                 leader_exit: None,
                 mlock: MlockState::default(),
+                execed: false,
             }),
             child_event: crate::kernel::wait::WaitQueue::new(),
             sig_info: SigInfoQueue::default(),
@@ -361,6 +365,9 @@ pub fn default_rlimits() -> [Rlimit; 16] {
     r[libc::RLIMIT_MEMLOCK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
     r[libc::RLIMIT_SIGPENDING as usize] = Rlimit { rlim_cur: 63_000, rlim_max: 63_000 };
     r[libc::RLIMIT_MSGQUEUE as usize] = Rlimit { rlim_cur: 819_200, rlim_max: 819_200 };
+    // Linux's defaults: no raising of nice or real-time priority without privilege.
+    r[libc::RLIMIT_NICE as usize] = Rlimit { rlim_cur: 0, rlim_max: 0 };
+    r[libc::RLIMIT_RTPRIO as usize] = Rlimit { rlim_cur: 0, rlim_max: 0 };
     r
 }
 

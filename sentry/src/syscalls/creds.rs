@@ -125,6 +125,10 @@ pub fn sys_setregid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 fn change_fs_id(ctx: &SyscallCtx<'_>, kind: IdKind, v: u32) -> SysResult {
     let mut c = ctx.task.creds.lock().unwrap_or_else(|e| e.into_inner());
     let old = c.ids(kind);
+    // (uid_t)-1 is not an id: nothing changes, the old id is the answer.
+    if v == u32::MAX {
+        return Ok(old.fs as i64);
+    }
     let privileged = c.has_cap(id_cap(kind));
     c.set_ids(kind, old.set_fs(v, privileged));
     if kind == IdKind::User {

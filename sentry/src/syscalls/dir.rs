@@ -405,14 +405,19 @@ pub fn sys_getcwd(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 }
 
 pub fn sys_chroot(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
-    if ctx.task.creds().euid != 0 {
-        return Err(Errno::EPERM);
-    }
+    // As Linux: the path and search permission on it first, then the capability.
     let path = ctx.mem.read_path(a[0])?;
     let loc = ctx.resolve_at(AT_FDCWD, &path, true)?;
     let attr = loc.attr()?;
     if !attr.is_dir() {
         return Err(Errno::ENOTDIR);
+    }
+    let creds = ctx.task.creds();
+    if !may_access(&attr, &creds.fs(), MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    if !creds.has_cap(crate::kernel::creds::CAP_SYS_CHROOT) {
+        return Err(Errno::EPERM);
     }
     // The new root lies inside the sandbox's own tree, so this confines further, never widens.
     ctx.task.fs().set_root(loc);

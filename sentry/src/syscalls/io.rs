@@ -30,14 +30,12 @@ fn read_file_with(
     off: Option<u64>,
     deliver: impl FnOnce(&[u8]) -> Result<usize, Errno>,
 ) -> Result<(Vec<u8>, usize), Errno> {
+    positional_ok(file, off)?;
     if !file.readable() {
         return Err(Errno::EBADF);
     }
     let ops = file.ops();
     let seekable = ops.seekable();
-    if off.is_some() && !seekable {
-        return Err(Errno::ESPIPE);
-    }
     // Sockets block on their own terms (SO_RCVTIMEO, per-direction host fds).
     if ops.as_any().is::<crate::fs::socket::SocketFile>() {
         let data = super::socket::read(ctx, file, len.min(MAX_RW))?;
@@ -85,15 +83,23 @@ fn copy_out(ctx: &SyscallCtx<'_>, addr: u64, data: &[u8]) -> Result<usize, Errno
 static APPEND_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Writes all of `data` (blocking streams wait for room) at `off` or the file offset.
+/// A positional read or write (pread64, pwritev2, ...) of a file without
+/// offsets is ESPIPE, before anything else is checked (Linux tests
+/// FMODE_PREAD/PWRITE first). O_PATH descriptors are EBADF throughout.
+fn positional_ok(file: &OpenFile, off: Option<u64>) -> Result<(), Errno> {
+    if off.is_some() && !file.is_path_only() && !file.ops().seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(())
+}
+
 pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: Option<u64>) -> SysResult {
+    positional_ok(file, off)?;
     if !file.writable() {
         return Err(Errno::EBADF);
     }
     let ops = file.ops();
     let seekable = ops.seekable();
-    if off.is_some() && !seekable {
-        return Err(Errno::ESPIPE);
-    }
     if ops.as_any().is::<crate::fs::socket::SocketFile>() {
         return super::socket::write(ctx, file, data);
     }
@@ -237,6 +243,7 @@ fn readv_common(
     flags: Option<u64>,
 ) -> SysResult {
     let file = ctx.file(fd as i32)?;
+    positional_ok(&file, off)?;
     let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
     let total: u64 = iovs.iter().map(|v| v.iov_len).sum();
     if total == 0 {
@@ -300,6 +307,7 @@ fn per_segment(iovs: &[Iovec], off: Option<u64>, mut one: impl FnMut(&Iovec, Opt
 
 fn writev_common(ctx: &mut SyscallCtx<'_>, fd: u64, iov: u64, cnt: u64, off: Option<u64>) -> SysResult {
     let file = ctx.file(fd as i32)?;
+    positional_ok(&file, off)?;
     let iovs: Vec<Iovec> = ctx.mem.read_iovecs(iov, cnt)?;
     if file.ops().per_segment_io(true) {
         return per_segment(&iovs, off, |v, o| do_write(ctx, fd, v.iov_base, v.iov_len, o));

@@ -531,14 +531,23 @@ pub fn sys_setpgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESRCH);
     }
     let my_sid = me.lock().sid;
+    let new = if pgid == 0 { target.tgid } else { pgid };
+    // Joining another group: it must exist in the caller's session.
+    let group_ok = new == target.tgid
+        || ctx.kernel.all_groups().iter().any(|g| {
+            let st = g.lock();
+            st.exit.is_none() && st.pgid == new && st.sid == my_sid
+        });
     let mut t = target.lock();
     if t.sid != my_sid {
         return Err(Errno::EPERM);
     }
-    if t.sid == target.tgid {
+    if is_child && t.execed {
+        return Err(Errno::EACCES);
+    }
+    if t.sid == target.tgid || !group_ok {
         return Err(Errno::EPERM);
     }
-    let new = if pgid == 0 { target.tgid } else { pgid };
     t.pgid = new;
     Ok(0)
 }

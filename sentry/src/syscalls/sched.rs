@@ -52,9 +52,19 @@ pub fn sys_sched_getaffinity(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult
     Ok(size as i64)
 }
 
+/// Linux's check_same_owner or CAP_SYS_NICE: may the caller change `t`'s
+/// scheduling (affinity, nice)?
+fn may_reschedule(ctx: &SyscallCtx<'_>, t: &Task) -> bool {
+    let (me, them) = (ctx.task.creds(), t.creds());
+    me.has_cap(CAP_SYS_NICE) || me.euid == them.ruid || me.euid == them.euid
+}
+
 pub fn sys_sched_setaffinity(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (pid, len, mask) = (a[0] as i32, a[1] as usize, a[2]);
     let t = target(ctx, pid)?;
+    if !may_reschedule(ctx, &t) {
+        return Err(Errno::EPERM);
+    }
     let mut raw = vec![0u8; len.min(mask_bytes(ctx))];
     ctx.mem.read(mask, &mut raw)?;
     let wanted: Vec<usize> =
@@ -203,15 +213,25 @@ pub fn sys_getpriority(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_setpriority(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let nice = (a[2] as i32).clamp(-20, 19);
     let ts = prio_targets(ctx, a[0] as i32, a[1] as i32)?;
-    let me = ctx.task.creds();
+    let privileged = ctx.task.creds().has_cap(CAP_SYS_NICE);
+    let mut result = Ok(0);
     for t in ts {
+        // Linux's set_one_prio: the caller must own the target (EPERM), and
+        // lowering nice needs RLIMIT_NICE room or CAP_SYS_NICE (EACCES);
+        // the last target's error is the answer.
+        if !may_reschedule(ctx, &t) {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        let nice_limit = t.tg.rlimit(libc::RLIMIT_NICE as usize).rlim_cur;
         let mut st = t.tg.lock();
-        if nice < st.nice && !me.has_cap(CAP_SYS_NICE) {
-            return Err(Errno::EACCES);
+        if nice < st.nice && !privileged && (20 - nice) as u64 > nice_limit {
+            result = Err(Errno::EACCES);
+            continue;
         }
         st.nice = nice;
     }
-    Ok(0)
+    result
 }
 
 /// struct sched_attr as of Linux 5.3 (SCHED_ATTR_SIZE_VER1).

@@ -79,7 +79,11 @@ pub fn send_to_self(ctx: &SyscallCtx<'_>, sig: i32) {
 
 pub(super) fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysResult {
     match pid {
-        p if p > 0 => signal_groups(ctx, info, |g| g.tgid == p),
+        p if p > 0 => {
+            // Any thread's id names its process (Linux looks pids up by PIDTYPE_PID).
+            let tgid = group_of(ctx, p);
+            signal_groups(ctx, info, |g| g.tgid == tgid)
+        }
         0 => {
             let pg = ctx.task.tg.lock().pgid;
             signal_groups(ctx, info, |g| g.lock().pgid == pg)
@@ -93,6 +97,11 @@ pub(super) fn kill_with(ctx: &SyscallCtx<'_>, pid: i32, info: Siginfo) -> SysRes
             signal_groups(ctx, info, |g| g.lock().pgid == pg)
         }
     }
+}
+
+/// The process whose thread is `tid` (itself if no live thread has that id).
+fn group_of(ctx: &SyscallCtx<'_>, tid: i32) -> i32 {
+    ctx.kernel.task_by_vtid(tid).map_or(tid, |t| t.tg.tgid)
 }
 
 pub fn sys_kill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -111,8 +120,34 @@ fn signal_thread(ctx: &SyscallCtx<'_>, tgid: Option<i32>, tid: i32, info: Siginf
     if !may_signal(ctx, &ctx.task.creds(), &t, info.si_signo) {
         return Err(Errno::EPERM);
     }
+    if rt_queue_full(&t, &info) {
+        return Err(Errno::EAGAIN);
+    }
     ksig::send_to_task(&t, info, Some(ctx.task));
     Ok(0)
+}
+
+/// A real-time signal from tgkill/tkill/sigqueue (si_code < 0) is queued
+/// only below the target's RLIMIT_SIGPENDING (Linux's __sigqueue_alloc
+/// without override_rlimit). The host counts every sandbox process as one
+/// user, so the sandbox counts the target's own pending signals.
+fn rt_queue_full(t: &crate::kernel::Task, info: &Siginfo) -> bool {
+    if info.si_signo < 32 || info.si_code >= 0 {
+        return false;
+    }
+    let limit = t.tg.rlimit(libc::RLIMIT_SIGPENDING as usize).rlim_cur;
+    if limit >= 1 << 16 {
+        return false;
+    }
+    let rel = format!("{}/task/{}/status", t.tg.host_pid(), t.host_tid());
+    let status = crate::confine::read_host_proc(&rel).unwrap_or_default();
+    let pending: u64 = String::from_utf8_lossy(&status)
+        .lines()
+        .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .map(|set| u64::from(set.count_ones()))
+        .sum();
+    pending >= limit
 }
 
 pub fn sys_tgkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -147,7 +182,8 @@ pub fn sys_rt_sigqueueinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         // Unlike kill, a process id is required.
         return Err(Errno::ESRCH);
     }
-    signal_groups(ctx, info, |g| g.tgid == pid)
+    let tgid = group_of(ctx, pid);
+    signal_groups(ctx, info, |g| g.tgid == tgid)
 }
 
 pub fn sys_rt_tgsigqueueinfo(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

@@ -73,7 +73,7 @@ fn limits_table_matches_linux_layout() {
     assert_eq!(lines[0], "Limit                     Soft Limit           Hard Limit           Units     ");
     assert_eq!(lines[4], "Max stack size            8388608              unlimited            bytes     ");
     // Rows without a unit end right after the hard limit's padding.
-    assert_eq!(lines[14], "Max nice priority         unlimited            unlimited            ");
+    assert_eq!(lines[14], "Max nice priority         0                    0                    ");
     assert_eq!(lines[16], "Max realtime timeout      unlimited            unlimited            us        ");
 }
 

@@ -228,7 +228,7 @@ pub fn sys_setsockopt(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     match &s.kind {
         Kind::Unix(u) => {
             if level != libc::SOL_SOCKET {
-                return Err(Errno::ENOPROTOOPT);
+                return Err(unknown_option_errno(s, level, false));
             }
             match name {
                 libc::SO_PASSCRED => u.set_passcred(as_int(&val)? != 0),
@@ -243,7 +243,7 @@ pub fn sys_setsockopt(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
                     as_int(&val)?;
                     s.store_opt(level, name, val);
                 }
-                _ => return unsupported(ctx, s, level, name),
+                _ => return unsupported(ctx, s, level, name, false),
             }
             Ok(0)
         }
@@ -270,14 +270,35 @@ fn set_host(
         Some(RootWrite) if name == libc::SO_PRIORITY && (0..=6).contains(&as_int(val)?) => {}
         Some(RootWrite) => return Err(Errno::EPERM),
         Some(ReadOnly) => return Err(Errno::ENOPROTOOPT),
-        None => return unsupported(ctx, s, level, name),
+        None => return unsupported(ctx, s, level, name, false),
     }
     host::setsockopt(fd, level, name, val)?;
     Ok(0)
 }
 
-fn unsupported(ctx: &SyscallCtx<'_>, s: &SocketFile, level: i32, name: i32) -> SysResult {
-    ctx.unsupported(&format!("sockopt(family {}, level {level}, {name})", s.domain), Errno::ENOPROTOOPT)
+/// `get`: getsockopt (else setsockopt).
+fn unsupported(ctx: &SyscallCtx<'_>, s: &SocketFile, level: i32, name: i32, get: bool) -> SysResult {
+    let e = unknown_option_errno(s, level, get);
+    ctx.unsupported(&format!("sockopt(family {}, level {level}, {name})", s.domain), e)
+}
+
+/// Linux's answer to an option it does not know: ENOPROTOOPT for an unknown
+/// name at a level the socket has; for a level it lacks, unix sockets have
+/// no protocol options at all (EOPNOTSUPP), and IPv4 sockets fall through to
+/// ip_getsockopt (EOPNOTSUPP) or ip_setsockopt (ENOPROTOOPT); IPv6 sockets
+/// say ENOPROTOOPT.
+fn unknown_option_errno(s: &SocketFile, level: i32, get: bool) -> Errno {
+    let proto_level = match s.stype {
+        libc::SOCK_STREAM => libc::IPPROTO_TCP,
+        libc::SOCK_DGRAM => libc::IPPROTO_UDP,
+        _ => s.protocol,
+    };
+    match s.domain {
+        _ if level == libc::SOL_SOCKET => Errno::ENOPROTOOPT,
+        libc::AF_INET if get && level != libc::IPPROTO_IP && level != proto_level => Errno::EOPNOTSUPP,
+        libc::AF_UNIX => Errno::EOPNOTSUPP,
+        _ => Errno::ENOPROTOOPT,
+    }
 }
 
 pub fn sys_getsockopt(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -305,7 +326,7 @@ fn get_value(ctx: &SyscallCtx<'_>, s: &SocketFile, level: i32, name: i32, cap: u
     let host_get = |fd, table: &[(i32, i32, Access)]| -> Result<Vec<u8>, Errno> {
         match allowed(table, level, name) {
             Some(_) => host::getsockopt(fd, level, name, cap.max(4)),
-            None => unsupported(ctx, s, level, name).map(|_| Vec::new()),
+            None => unsupported(ctx, s, level, name, true).map(|_| Vec::new()),
         }
     };
     let u = match &s.kind {
@@ -314,7 +335,7 @@ fn get_value(ctx: &SyscallCtx<'_>, s: &SocketFile, level: i32, name: i32, cap: u
         Kind::Netlink(n) => return host_get(n.raw(), NETLINK_OPTS),
     };
     if level != libc::SOL_SOCKET {
-        return Err(Errno::ENOPROTOOPT);
+        return Err(unknown_option_errno(s, level, true));
     }
     Ok(match name {
         libc::SO_TYPE => int(s.stype),
@@ -343,6 +364,6 @@ fn get_value(ctx: &SyscallCtx<'_>, s: &SocketFile, level: i32, name: i32, cap: u
             None if n == libc::SO_RCVLOWAT => int(1),
             None => int(0),
         },
-        _ => return unsupported(ctx, s, level, name).map(|_| Vec::new()),
+        _ => return unsupported(ctx, s, level, name, true).map(|_| Vec::new()),
     })
 }
