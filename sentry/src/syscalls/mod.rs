@@ -78,6 +78,10 @@ pub struct SyscallCtx<'a> {
     /// The temporary signal mask of a ppoll/pselect6/epoll_pwait in progress:
     /// it decides which signals interrupt the wait.
     pub wait_mask: Option<u64>,
+    /// Systrap's detached mode: the ucontext of the stub's SIGSYS handler the
+    /// thread waits in. Signal checks read the thread's pending signals from
+    /// /proc and the mask it returns to from here, as ptrace cannot be used.
+    pub frame: Option<u64>,
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -102,6 +106,7 @@ impl<'a> SyscallCtx<'a> {
             deferred: Vec::new(),
             outcome: Outcome::Return,
             wait_mask: None,
+            frame: None,
         }
     }
 
@@ -314,7 +319,13 @@ impl<'a> SyscallCtx<'a> {
 
     /// Whether a signal the task will act on is pending.
     pub fn signal_pending(&self) -> bool {
-        crate::kernel::signal::deliverable(self.task, self.tracee, self.wait_mask).is_some()
+        match self.frame {
+            // A wait's temporary mask applies only to a traced delivery (the
+            // detached server hands the call back then).
+            Some(_) if self.wait_mask.is_some() => true,
+            Some(uctx) => crate::kernel::systrap::frame_deliverable(self, uctx).is_some(),
+            None => crate::kernel::signal::deliverable(self.task, self.tracee, self.wait_mask).is_some(),
+        }
     }
 
     /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.
