@@ -108,6 +108,7 @@ corpus!(
     sig_info,
     sig_onstack_fork,
     sig_restart,
+    sig_restart_waits,
     sig_suspend_mask,
     sig_sysown,
     sig_waitmask,
