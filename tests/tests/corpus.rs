@@ -109,6 +109,7 @@ corpus!(
     sig_onstack_fork,
     sig_restart,
     sig_restart_waits,
+    sig_oneshot,
     sig_suspend_mask,
     sig_sysown,
     sig_waitmask,
