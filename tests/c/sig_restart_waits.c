@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 static volatile sig_atomic_t got, code, from_self;
+static volatile pid_t sender;
 
 static void on_sig(int sig, siginfo_t *si, void *uc)
 {
@@ -19,6 +20,7 @@ static void on_sig(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	got++;
 	code = si->si_code;
+	sender = si->si_pid;
 	from_self = si->si_pid == getpid();
 }
 
@@ -81,9 +83,13 @@ static void child_flock(void)
 		printf("child flock: %s\n", errname(errno));
 }
 
-static void report(const char *what, long r, int e)
+/* sender_ok: the handler's siginfo names the child that sent the signal. */
+static void report(const char *what, long r, int e, pid_t child)
 {
-	printf("%s: %ld %s handler_ran=%d\n", what, r, r < 0 ? errname(e) : "OK", (int)got);
+	printf("%s: %ld %s handler_ran=%d", what, r, r < 0 ? errname(e) : "OK", (int)got);
+	if (got)
+		printf(" sender_ok=%d code=%d", sender == child, (int)code);
+	printf("\n");
 }
 
 static void try_setlkw(const char *what, int cmd)
@@ -92,7 +98,7 @@ static void try_setlkw(const char *what, int cmd)
 	pid_t c = later(child_lock, NULL);
 	errno = 0;
 	long r = setlk(lockfd, cmd, F_WRLCK);
-	report(what, r, errno);
+	report(what, r, errno, c);
 	waitpid(c, NULL, 0);
 	setlk(lockfd, cmd == F_OFD_SETLKW ? F_OFD_SETLK : F_SETLK, F_UNLCK);
 }
@@ -103,7 +109,7 @@ static void try_flock(const char *what)
 	pid_t c = later(child_flock, NULL);
 	errno = 0;
 	long r = flock(lockfd, LOCK_EX);
-	report(what, r, errno);
+	report(what, r, errno, c);
 	waitpid(c, NULL, 0);
 	flock(lockfd, LOCK_UN);
 }
@@ -139,7 +145,7 @@ static void try_wait(const char *what, int kind)
 		struct epoll_event out;
 		r = epoll_wait(ep, &out, 1, 5000);
 	}
-	report(what, r, errno);
+	report(what, r, errno, c);
 	waitpid(c, NULL, 0);
 	close(ep);
 	close(pfd[0]);
@@ -161,7 +167,7 @@ static void try_recv(const char *what)
 	char b;
 	errno = 0;
 	long r = recv(sv[0], &b, 1, 0);
-	report(what, r, errno);
+	report(what, r, errno, c);
 	waitpid(c, NULL, 0);
 	close(sv[0]);
 	close(sv[1]);
