@@ -196,11 +196,13 @@ impl<'a> SyscallCtx<'a> {
     /// and returns its number there. Used only around mmap; the app never sees it.
     pub fn inject_fd(&mut self, fd: RawFd) -> Result<i32, Errno> {
         let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
+        // Asked first: a thread the sentry cannot stop (detached under systrap)
+        // fails here, before an fd is queued that no injection would take.
+        let scratch = stack_scratch(self.regs()?.rsp, 256);
         // SAFETY: `fd` is a host fd the caller holds open for the whole call.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
-        // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
-        let scratch = stack_scratch(self.regs()?.rsp, 256);
         let iov_addr = scratch;
         let buf_addr = scratch + 16;
         let cmsg_addr = scratch + 32;
