@@ -109,6 +109,8 @@ corpus!(
     sig_info,
     sig_onstack_fork,
     sig_restart,
+    sig_restart_waits,
+    sig_oneshot,
     sig_suspend_mask,
     sig_sysown,
     sig_waitmask,

@@ -78,6 +78,10 @@ pub struct SyscallCtx<'a> {
     /// The temporary signal mask of a ppoll/pselect6/epoll_pwait in progress:
     /// it decides which signals interrupt the wait.
     pub wait_mask: Option<u64>,
+    /// Systrap's detached mode: the ucontext of the stub's SIGSYS handler the
+    /// thread waits in. Signal checks read the thread's pending signals from
+    /// /proc and the mask it returns to from here, as ptrace cannot be used.
+    pub frame: Option<u64>,
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -102,6 +106,7 @@ impl<'a> SyscallCtx<'a> {
             deferred: Vec::new(),
             outcome: Outcome::Return,
             wait_mask: None,
+            frame: None,
         }
     }
 
@@ -191,11 +196,13 @@ impl<'a> SyscallCtx<'a> {
     /// and returns its number there. Used only around mmap; the app never sees it.
     pub fn inject_fd(&mut self, fd: RawFd) -> Result<i32, Errno> {
         let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
+        // Asked first: a thread the sentry cannot stop (detached under systrap)
+        // fails here, before an fd is queued that no injection would take.
+        let scratch = stack_scratch(self.regs()?.rsp, 256);
         // SAFETY: `fd` is a host fd the caller holds open for the whole call.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
-        // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
-        let scratch = stack_scratch(self.regs()?.rsp, 256);
         let iov_addr = scratch;
         let buf_addr = scratch + 16;
         let cmsg_addr = scratch + 32;
@@ -314,7 +321,13 @@ impl<'a> SyscallCtx<'a> {
 
     /// Whether a signal the task will act on is pending.
     pub fn signal_pending(&self) -> bool {
-        crate::kernel::signal::deliverable(self.task, self.tracee, self.wait_mask).is_some()
+        match self.frame {
+            // A wait's temporary mask applies only to a traced delivery (the
+            // detached server hands the call back then).
+            Some(_) if self.wait_mask.is_some() => true,
+            Some(uctx) => crate::kernel::systrap::frame_deliverable(self, uctx).is_some(),
+            None => crate::kernel::signal::deliverable(self.task, self.tracee, self.wait_mask).is_some(),
+        }
     }
 
     /// Blocks until `fd` (a host fd) has `events` or a signal interrupts.

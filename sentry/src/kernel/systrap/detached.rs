@@ -174,57 +174,6 @@ pub(super) fn reseize(task: &Task, p: &Platform, st: &State) -> Detached {
     }
 }
 
-/// Calls the sentry answers while the thread stays detached: handlers that
-/// use no ptrace request (a few block, and bail out as described at the top).
-pub fn fast(nr: u64, a: [u64; 6]) -> bool {
-    use libc::*;
-    const FAST: &[i64] = &[
-        SYS_getpid,
-        SYS_getppid,
-        SYS_gettid,
-        SYS_getuid,
-        SYS_geteuid,
-        SYS_getgid,
-        SYS_getegid,
-        SYS_getresuid,
-        SYS_getresgid,
-        SYS_getgroups,
-        SYS_getpgrp,
-        SYS_getpgid,
-        SYS_getsid,
-        SYS_uname,
-        SYS_getcwd,
-        SYS_umask,
-        SYS_sigaltstack,
-        SYS_rt_sigprocmask,
-        SYS_close,
-        SYS_dup,
-        SYS_dup2,
-        SYS_dup3,
-        SYS_lseek,
-        SYS_fstat,
-        SYS_stat,
-        SYS_lstat,
-        SYS_newfstatat,
-        SYS_statx,
-        SYS_access,
-        SYS_faccessat,
-        SYS_faccessat2,
-        SYS_readlink,
-        SYS_readlinkat,
-        SYS_getdents64,
-        SYS_open,
-        SYS_openat,
-        SYS_write,
-        SYS_pwrite64,
-        SYS_writev,
-    ];
-    // Large reads of host files run in the app's context (hostread.rs),
-    // which needs ptrace from the start.
-    let small_read = (nr == SYS_read as u64 || nr == SYS_pread64 as u64) && a[2] < syscalls::hostread::DIRECT_MIN;
-    small_read || FAST.iter().any(|&n| n as u64 == nr)
-}
-
 /// What the detached loop does with a request.
 pub(super) enum Answer {
     /// Reply with this result.
@@ -241,11 +190,13 @@ pub(super) enum Answer {
 
 /// The signal the host will deliver when the detached thread returns from
 /// the stub's handler: the lowest pending one neither blocked by the mask
-/// it returns to (in the handler's ucontext) nor ignored.
-pub(super) fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
+/// it returns to (in the handler's ucontext) nor ignored. A thread whose
+/// status cannot be read is dying: SIGKILL, as `signal::deliverable` says
+/// of a tracee it cannot inspect.
+pub fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
     let task = ctx.task;
     let rel = format!("{}/task/{}/status", task.tg.host_pid(), task.host_tid());
-    let status = crate::confine::read_host_proc(&rel).ok()?;
+    let Ok(status) = crate::confine::read_host_proc(&rel) else { return Some(libc::SIGKILL) };
     let text = String::from_utf8_lossy(&status);
     let set = |key: &str| -> u64 {
         text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
@@ -269,10 +220,15 @@ pub(super) fn serve(
     uctx: u64,
 ) -> Answer {
     let switch = st.shared.want_switch.load(std::sync::atomic::Ordering::Relaxed);
-    if !fast(info.nr, info.args) || sigsys::app_filtered(task) || switch {
+    if !super::fast(info.nr, info.args) || sigsys::app_filtered(task) || switch {
+        tracing::debug!(tid = task.tid, call = %call_name(info.nr), "systrap: handed back: not served detached");
         return Answer::Traced;
     }
+    // Signals raised for this thread from now until the check below are
+    // seen by that check: their senders need not wait for a seize.
+    let serving = Serving::enter(st.shared.clone());
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
+    ctx.frame = Some(uctx);
     // A wake-up for a signal already delivered is stale; one whose signal
     // waits for the thread to leave the handler must stay armed.
     if task.interrupt.drain() && frame_deliverable(&ctx, uctx).is_some() {
@@ -288,6 +244,7 @@ pub(super) fn serve(
         // ESRCH: a ptrace request on the untraced thread failed (or the
         // call's own ESRCH, which traced mode gives again).
         if e == Errno::ESRCH {
+            tracing::debug!(tid = task.tid, call = %call_name(nr), "systrap: handed back: ESRCH (needs ptrace)");
             return Answer::Traced;
         }
         // A signal cut a wait short (the signal check, which wants ptrace,
@@ -312,9 +269,35 @@ pub(super) fn serve(
         syscalls::strace_exit(&ctx, nr, args, &ret, None);
     }
     let ret = ret.unwrap_or_else(|e| e.as_return());
+    drop(serving);
     if signal_in_flight(task) {
         Answer::ReplyTraced(ret)
     } else {
         Answer::Reply(ret)
     }
+}
+
+/// Marks a task's sentry thread as inside [`serve`] (see `before_signal`):
+/// cleared on every way out, and before the final in-flight check.
+struct Serving(Arc<Shared>);
+
+impl Serving {
+    fn enter(shared: Arc<Shared>) -> Self {
+        shared.serving.store(true, std::sync::atomic::Ordering::SeqCst);
+        Serving(shared)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        use std::sync::atomic::{fence, Ordering};
+        self.0.serving.store(false, Ordering::SeqCst);
+        // Pairs with the fence in before_signal: a sender that still saw
+        // `serving` pushed its siginfo before, so signal_in_flight sees it.
+        fence(Ordering::SeqCst);
+    }
+}
+
+fn call_name(nr: u64) -> String {
+    rvisor_syscalls::syscall_name(nr).map(str::to_string).unwrap_or_else(|| format!("syscall_{nr}"))
 }

@@ -19,6 +19,11 @@ pub(super) struct Shared {
     pub(super) owner: std::thread::ThreadId,
     pub(super) detached: std::sync::atomic::AtomicBool,
     pub(super) want_seize: std::sync::atomic::AtomicBool,
+    /// Its sentry thread is serving a detached call (`detached::serve`):
+    /// the thread waits in the stub's handler with every signal blocked,
+    /// and a signal raised for it now is seen in flight when the call ends,
+    /// which seizes the thread before the reply lets it run.
+    pub(super) serving: std::sync::atomic::AtomicBool,
     pub(super) chunk: std::sync::atomic::AtomicUsize,
     /// The app blocked SIGSYS (virtually: never on the host).
     pub(super) sigsys_blocked: std::sync::atomic::AtomicBool,
@@ -55,10 +60,16 @@ pub fn before_signal(pid: i32, tid: Option<i32>) {
         .filter(|(t, s)| s.pid == pid && tid.is_none_or(|x| x == **t) && s.owner != me)
         .map(|(_, s)| s.clone())
         .collect();
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{fence, Ordering};
     let start = std::time::Instant::now();
+    // Pairs with the fence after `serving` is cleared: the caller pushed
+    // the signal's siginfo before calling this.
+    fence(Ordering::SeqCst);
     for s in targets {
-        if !s.detached.load(Ordering::Acquire) {
+        // A thread inside a served call (a blocking read, wait4, a lock
+        // wait) would not be seized before the call ends: its server sees
+        // the signal in flight then, and seizes it before replying.
+        if !s.detached.load(Ordering::Acquire) || s.serving.load(Ordering::SeqCst) {
             continue;
         }
         s.want_seize.store(true, Ordering::Release);

@@ -42,15 +42,17 @@ use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 mod altstack;
 mod detached;
 mod exits;
+mod fastcalls;
 mod fork;
 mod patch;
 mod sigsys;
 mod virt;
 
-pub use detached::fast;
+pub use detached::frame_deliverable;
 use detached::*;
 use exits::*;
 pub use exits::{before_kill, before_signal};
+pub use fastcalls::{fast, FastCall, Rule, FAST};
 pub use fork::{forget_fork, note_clone, restore_fork_stack};
 pub use sigsys::{APP_ERRNO, APP_TRAP};
 pub use virt::proc_sigsets;
@@ -130,6 +132,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         owner: std::thread::current().id(),
         detached: false.into(),
         want_seize: false.into(),
+        serving: false.into(),
         chunk: usize::MAX.into(),
         sigsys_blocked: sigsys_blocked.into(),
         altstack: std::sync::Mutex::new(altstack),
