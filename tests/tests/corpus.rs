@@ -113,6 +113,7 @@ corpus!(
     sig_oneshot,
     sig_suspend_mask,
     sig_sysown,
+    sig_timer_wait,
     sig_waitmask,
     smaps,
     splice_tee,

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use rvisor_syscalls::Errno;
 
 use super::Kernel;
-use crate::platform::filter::{build_app_filter, TrapAction};
 use crate::platform::ptrace::Tracee;
 
 type Reply = crossbeam_channel::Sender<Result<i32, Errno>>;
@@ -100,26 +99,13 @@ fn serve(tracee: &Tracee, requests: &crossbeam_channel::Receiver<Reply>) {
 /// (which has a task and its context; the zygote has neither).
 fn install_systrap_filter(tracee: &Tracee) -> Result<(), Errno> {
     let base = tracee.get_regs()?;
-    let filter = build_app_filter(TrapAction::Trap);
-    let len = 16 + filter.len() * 8;
-    let at = crate::syscalls::stack_scratch(base.rsp, len as u64);
-    // struct sock_fprog { u16 len; *filter } then the instructions.
-    let mut bytes = Vec::with_capacity(len);
-    bytes.extend_from_slice(&(filter.len() as u64).to_ne_bytes());
-    bytes.extend_from_slice(&(at + 16).to_ne_bytes());
-    for ins in &filter {
-        bytes.extend_from_slice(&ins.code.to_ne_bytes());
-        bytes.push(ins.jt);
-        bytes.push(ins.jf);
-        bytes.extend_from_slice(&ins.k.to_ne_bytes());
-    }
+    let (at, bytes) = super::systrap::filter_image(base.rsp);
     crate::mm::Memory::new(tracee.tid).write(at, &bytes)?;
     // Nothing can signal the zygote yet: no signal is held back here.
     let mut deferred = Vec::new();
-    let nnp = [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0];
-    Errno::result(tracee.inject(&base, libc::SYS_prctl, nnp, &mut deferred)?)?;
-    let seccomp = [libc::SECCOMP_SET_MODE_FILTER as u64, 0, at, 0, 0, 0];
-    Errno::result(tracee.inject(&base, libc::SYS_seccomp, seccomp, &mut deferred)?)?;
+    for (nr, args) in super::systrap::filter_calls(at) {
+        Errno::result(tracee.inject(&base, nr, args, &mut deferred)?)?;
+    }
     // Back to the entry stop, ready for the first clone.
     tracee.set_regs(&base)
 }

@@ -36,6 +36,7 @@ pub mod xattr;
 use std::io::Write;
 use std::os::fd::{AsFd, RawFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rvisor_syscalls::abi::{Pod, UserRegs};
 use rvisor_syscalls::{Errno, SysResult};
@@ -301,11 +302,39 @@ impl<'a> SyscallCtx<'a> {
     /// cuts it short with ERESTARTSYS, which the run loop turns into a restart
     /// or EINTR as Linux does; sandbox shutdown gives EINTR. Callers re-check
     /// their condition after Ok (wake-ups may be spurious).
+    ///
+    /// Signals the host raises itself (alarm, setitimer and POSIX timers run
+    /// on the host) reach the app thread without telling the sentry, so a
+    /// long wait also looks at the thread's host pending set now and then:
+    /// every 10 ms at first, every 50 ms after the first 100 ms.
     pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
-        if wait_fds(fds, self.task.interrupt.raw(), timeout_ms) == Woken::Interrupted {
-            self.task.interrupt.clear();
-            if self.signal_pending() {
-                return Err(Errno::ERESTARTSYS);
+        let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
+        let started = Instant::now();
+        loop {
+            let slice_ms = if started.elapsed() < Duration::from_millis(100) { 10 } else { 50 };
+            let left_ms = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as i32);
+            let (wait_ms, last) = match left_ms {
+                Some(l) if l <= slice_ms => (l, true),
+                _ => (slice_ms, false),
+            };
+            match wait_fds(fds, self.task.interrupt.raw(), wait_ms) {
+                Woken::Interrupted => {
+                    self.task.interrupt.clear();
+                    if self.signal_pending() {
+                        return Err(Errno::ERESTARTSYS);
+                    }
+                    break;
+                }
+                Woken::Ready => break,
+                Woken::TimedOut if last => break,
+                Woken::TimedOut => {
+                    if self.signal_pending() {
+                        return Err(Errno::ERESTARTSYS);
+                    }
+                    if self.kernel.shutting_down() {
+                        break;
+                    }
+                }
             }
         }
         if self.kernel.shutting_down() {

@@ -195,10 +195,10 @@ fn split_from_app(host_tid: i32) {
     let _ = host_tid;
 }
 
-/// Installs the systrap filter in a freshly exec'd stub (the start of the
-/// sandbox's init): the filter and its program header are written below the
-/// stack pointer, then no_new_privs and seccomp are injected.
-pub fn install_filter(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
+/// The systrap filter as a `struct sock_fprog` followed by its
+/// instructions, laid out to be written below stack pointer `rsp`; returns
+/// where it goes and the bytes.
+pub fn filter_image(rsp: u64) -> (u64, Vec<u8>) {
     let filter = build_app_filter(TrapAction::Trap);
     let mut bytes = Vec::with_capacity(16 + filter.len() * 8);
     bytes.extend_from_slice(&(filter.len() as u64).to_ne_bytes());
@@ -209,11 +209,28 @@ pub fn install_filter(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
         bytes.push(ins.jf);
         bytes.extend_from_slice(&ins.k.to_ne_bytes());
     }
-    let at = stack_scratch(ctx.regs()?.rsp, bytes.len() as u64);
+    let at = stack_scratch(rsp, bytes.len() as u64);
     bytes[8..16].copy_from_slice(&(at + 16).to_ne_bytes());
+    (at, bytes)
+}
+
+/// The two calls that install the program written at `at`.
+pub fn filter_calls(at: u64) -> [(i64, [u64; 6]); 2] {
+    [
+        (libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0]),
+        (libc::SYS_seccomp, [libc::SECCOMP_SET_MODE_FILTER as u64, 0, at, 0, 0, 0]),
+    ]
+}
+
+/// Installs the systrap filter in a freshly exec'd stub (the start of the
+/// sandbox's init): the filter and its program header are written below the
+/// stack pointer, then no_new_privs and seccomp are injected.
+pub fn install_filter(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
+    let (at, bytes) = filter_image(ctx.regs()?.rsp);
     ctx.mem.write(at, &bytes)?;
-    Errno::result(ctx.inject(libc::SYS_prctl, [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0])?)?;
-    Errno::result(ctx.inject(libc::SYS_seccomp, [libc::SECCOMP_SET_MODE_FILTER as u64, 0, at, 0, 0, 0])?)?;
+    for (nr, args) in filter_calls(at) {
+        Errno::result(ctx.inject(nr, args)?)?;
+    }
     Ok(())
 }
 
