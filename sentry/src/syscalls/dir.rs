@@ -251,6 +251,9 @@ fn rename_common(ctx: &mut SyscallCtx<'_>, olddir: i32, oldp: u64, newdir: i32, 
     let (isdir, cookie) = (if sattr.is_dir() { super::inotify::IN_ISDIR } else { 0 }, super::inotify::move_cookie());
     super::inotify::child_event(&op.parent, &op.name, super::inotify::IN_MOVED_FROM | isdir, cookie);
     super::inotify::child_event(&np.parent, &np.name, super::inotify::IN_MOVED_TO | isdir, cookie);
+    if op.parent.same_as(&np.parent) {
+        super::dnotify::renamed(&op.parent);
+    }
     super::inotify::self_event(&sattr, super::inotify::IN_MOVE_SELF);
     Ok(0)
 }

@@ -11,6 +11,8 @@ const F_SETSIG: i32 = 10;
 const F_GETSIG: i32 = 11;
 const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
+/// F_LINUX_SPECIFIC_BASE + 2.
+const F_NOTIFY: i32 = 1026;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
@@ -129,6 +131,7 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             _ => Err(Errno::EBADF),
         },
         F_CREATED_QUERY => Ok(i64::from(file.was_created())),
+        F_NOTIFY => super::dnotify::set(ctx, &file, fd, arg),
         // Seals exist on tmpfs (and so memfd) files only.
         libc::F_ADD_SEALS | libc::F_GET_SEALS => {
             let tmp = file.ops().as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>().ok_or(Errno::EINVAL)?;

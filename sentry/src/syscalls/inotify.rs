@@ -192,8 +192,15 @@ impl FileOps for Inotify {
     }
 }
 
-/// Queues `mask` (with `name` for a directory's child) for every watch on `key`.
+/// A dnotify registration was added: the hooks must run from now on.
+pub fn watch_added() {
+    WATCHES.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Queues `mask` (with `name` for a directory's child) for every watch on
+/// `key`, and offers it to dnotify registrations on `key`.
 fn emit(key: Key, mask: u32, cookie: u32, name: &[u8]) {
+    super::dnotify::event(key, mask);
     let targets: Vec<(Arc<Inotify>, i32)> = match lock(hub()).get(&key) {
         Some(v) => v.iter().filter_map(|(i, wd)| i.upgrade().map(|i| (i, *wd))).collect(),
         None => return,

@@ -7,6 +7,7 @@
 pub mod caps;
 pub mod creds;
 pub mod dir;
+pub mod dnotify;
 pub mod epoll;
 pub mod fd;
 pub mod file;
