@@ -1,7 +1,8 @@
 /* ppoll, pselect6 and epoll_pwait with a temporary signal mask: a signal
  * blocked normally but unblocked for the wait interrupts it (EINTR, handler
  * runs once), and the original mask is back afterwards; signals blocked by
- * the temporary mask do not interrupt. epoll_wait is never restarted. */
+ * the temporary mask do not interrupt. epoll_wait is never restarted. An
+ * ignored signal does not end a sigtimedwait. */
 #include "common.h"
 #include <poll.h>
 #include <sys/epoll.h>
@@ -113,5 +114,17 @@ int main(void)
 	errno = 0;
 	r = syscall(SYS_ppoll, &pf, 1, &ts, &empty, 4);
 	printf("ppoll bad sigsetsize: %ld %s\n", r, errname(errno));
+
+	/* sigtimedwait: an ignored signal arriving meanwhile is discarded and
+	 * does not end the wait; it times out with EAGAIN. */
+	signal(SIGURG, SIG_IGN);
+	sigset_t none;
+	sigemptyset(&none);
+	struct timespec half = {0, 500000000};
+	c = later(SIGURG);
+	errno = 0;
+	r = sigtimedwait(&none, NULL, &half);
+	printf("sigtimedwait, ignored signal meanwhile: %ld %s\n", r, errname(errno));
+	waitpid(c, NULL, 0);
 	return 0;
 }

@@ -236,11 +236,42 @@ pub fn sys_rt_sigaction(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 
 /// rt_sigtimedwait runs on the host (it dequeues the thread's own pending
 /// signals); the sentry then swaps in the virtual siginfo of signals it raised.
+///
+/// The waiting thread is traced, so the host queues it even signals its
+/// disposition ignores (Linux discards those at once for an untraced
+/// thread), and they cut the wait short with EINTR. Such a wake-up is
+/// dropped and the wait goes on for the time left, as natively.
 pub fn sys_rt_sigtimedwait(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
     // With no info buffer of the app's, one below the red zone receives it.
     let out = if info != 0 { info } else { super::stack_scratch(ctx.regs.rsp, 256) };
-    let r = Errno::result(ctx.inject(libc::SYS_rt_sigtimedwait, [set, out, timeout, size, 0, 0])?)?;
+    let limit: Option<rvisor_syscalls::abi::Timespec> =
+        if timeout != 0 { Some(ctx.mem.read_val(timeout)?) } else { None };
+    let deadline = limit.and_then(|t| {
+        let d = std::time::Duration::new(u64::try_from(t.tv_sec).ok()?, u32::try_from(t.tv_nsec).ok()?);
+        Some(std::time::Instant::now() + d)
+    });
+    let mut timeout_arg = timeout;
+    let r = loop {
+        let r = ctx.inject(libc::SYS_rt_sigtimedwait, [set, out, timeout_arg, size, 0, 0])?;
+        let ignored_only = !ctx.deferred.is_empty()
+            && ctx.deferred.iter().all(|si| ksig::is_ignored(&ctx.task.tg.action(si.si_signo), si.si_signo));
+        if r != Errno::EINTR.as_return() || !ignored_only {
+            break r;
+        }
+        ctx.deferred.clear();
+        if let Some(d) = deadline {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break Errno::EAGAIN.as_return();
+            }
+            let ts =
+                rvisor_syscalls::abi::Timespec { tv_sec: left.as_secs() as i64, tv_nsec: left.subsec_nanos() as i64 };
+            timeout_arg = super::stack_scratch(ctx.regs.rsp, 512);
+            ctx.mem.write_val(timeout_arg, &ts)?;
+        }
+    };
+    let r = Errno::result(r)?;
     if let Ok(host) = ctx.mem.read_val::<Siginfo>(out) {
         if let Some(v) = ksig::virtual_info(ctx.kernel, ctx.task, &host) {
             if info != 0 {
