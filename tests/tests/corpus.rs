@@ -33,6 +33,7 @@ corpus!(
     etxtbsy,
     ev_epoll_et,
     ev_epoll_state,
+    ev_epoll_targets,
     ev_inotify,
     ev_inotify_self,
     ev_signalfd,

@@ -279,6 +279,23 @@ fn epoll_of(file: &Arc<OpenFile>) -> Result<&Epoll, Errno> {
     file.ops().as_any().downcast_ref::<Epoll>().ok_or(Errno::EINVAL)
 }
 
+/// Whether `file` has a poll method on Linux: regular files and
+/// directories do not (a message queue and a pidfd, which the sandbox shows
+/// as regular files, do), nor do /dev/null, /dev/zero, /dev/full and
+/// /dev/urandom (/dev/random does).
+fn pollable(file: &Arc<OpenFile>, attr: &crate::vfs::Attr) -> bool {
+    const MEM_MAJOR: u64 = 1;
+    let is_chr = attr.mode & crate::vfs::S_IFMT == crate::vfs::S_IFCHR;
+    let (major, minor) = (libc::major(attr.rdev) as u64, libc::minor(attr.rdev) as u64);
+    if is_chr && major == MEM_MAJOR && matches!(minor, 3 | 5 | 7 | 9) {
+        return false;
+    }
+    if attr.is_regular() || attr.is_dir() {
+        return super::ipc::mqueue::is_queue(file) || file.ops().as_any().is::<super::pidfd::PidFd>();
+    }
+    true
+}
+
 pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let (epfd, op, fd, evp) = (a[0] as i32, a[1] as i32, a[2] as i32, a[3]);
     let epf = ctx.file(epfd)?;
@@ -287,9 +304,12 @@ pub fn sys_epoll_ctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if Arc::ptr_eq(&epf, &target) {
         return Err(Errno::EINVAL);
     }
+    // O_PATH descriptors are not files to poll (Linux's fdget refuses them).
+    if target.is_path_only() || epf.is_path_only() {
+        return Err(Errno::EBADF);
+    }
     let attr = target.attr()?;
-    // Files without a poll method; a message queue's inode is a regular file that polls.
-    if (attr.is_regular() || attr.is_dir()) && !super::ipc::mqueue::is_queue(&target) {
+    if !pollable(&target, &attr) {
         return Err(Errno::EPERM);
     }
     if op == libc::EPOLL_CTL_ADD {

@@ -39,6 +39,10 @@ pub fn allow_raw_sockets(on: bool) {
 
 /// The socket of an open file: ENOTSOCK if it is not one.
 pub(super) fn as_sock(f: &OpenFile) -> Result<&SocketFile, Errno> {
+    // An O_PATH descriptor is no file to socket calls (Linux's fdget): EBADF.
+    if f.is_path_only() {
+        return Err(Errno::EBADF);
+    }
     SocketFile::of(f).ok_or(Errno::ENOTSOCK)
 }
 
