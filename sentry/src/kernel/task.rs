@@ -186,6 +186,9 @@ pub struct GroupState {
     /// The process has run execve since it was forked (Linux's cleared
     /// PF_FORKNOEXEC): its parent may no longer setpgid it (EACCES).
     pub execed: bool,
+    /// Another process shares its signal handlers on the host (clone with
+    /// CLONE_SIGHAND but not CLONE_THREAD): `actions` may lag behind them.
+    pub shares_sighand: bool,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -326,6 +329,7 @@ impl ThreadGroup {
                 leader_exit: None,
                 mlock: MlockState::default(),
                 execed: false,
+                shares_sighand: false,
             }),
             child_event: crate::kernel::wait::WaitQueue::new(),
             sig_info: SigInfoQueue::default(),

@@ -155,6 +155,10 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
             return Err(e);
         }
     };
+    if !thread && flags & libc::CLONE_SIGHAND as u64 != 0 {
+        ctx.task.tg.lock().shares_sighand = true;
+        child.tg.lock().shares_sighand = true;
+    }
     if !thread {
         // A CLONE_PARENT child signals its parent as the caller does.
         let sig = if flags & libc::CLONE_PARENT as u64 != 0 { ctx.task.tg.lock().exit_signal } else { csig as i32 };

@@ -216,10 +216,12 @@ pub fn sys_rt_sigaction(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let old = ctx.task.tg.action(sig);
     // Setting the action already installed changes nothing on the host (which
     // got this very copy): no injection, so a detached systrap thread is
-    // served without ptrace. Not for a one-shot handler: the host may have
-    // reset it on a delivery the sentry did not see.
+    // served without ptrace. Not for a one-shot handler (the host may have
+    // reset it on a delivery the sentry did not see), nor when another
+    // process shares the host's handlers (CLONE_SIGHAND: it may have changed them).
     let one_shot = old.handler > ksig::SIG_IGN && old.flags & ksig::SA_RESETHAND != 0;
-    let new = new.filter(|n| *n != old || one_shot);
+    let shared = ctx.task.tg.lock().shares_sighand;
+    let new = new.filter(|n| *n != old || one_shot || shared);
     if let Some(n) = new {
         // The host installs exactly the copy the sentry read (the app cannot
         // change it in between): it is written below the red zone and passed in.
