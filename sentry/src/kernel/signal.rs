@@ -202,6 +202,18 @@ pub fn fix_delivered(kernel: &Kernel, task: &Task, tracee: &Tracee) {
 
 /// Re-raises signals that arrived while the sentry ran a syscall in the
 /// task's context (and so were held back); their siginfo is kept.
+/// The host's pending sets of thread `tid` of process `pid` from its /proc
+/// status: (SigPnd, the thread's own; ShdPnd, its process's). None when the
+/// thread cannot be read (it is gone or going).
+pub fn host_pending(pid: i32, tid: i32) -> Option<(u64, u64)> {
+    let status = crate::confine::read_host_proc(&format!("{pid}/task/{tid}/status")).ok()?;
+    let text = String::from_utf8_lossy(&status);
+    let set = |key: &str| {
+        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
+    };
+    Some((set("SigPnd:"), set("ShdPnd:")))
+}
+
 pub fn reraise(task: &Task, held: Vec<Siginfo>) {
     for si in held {
         send_to_task(task, si, None);

@@ -139,15 +139,8 @@ fn rt_queue_full(t: &crate::kernel::Task, info: &Siginfo) -> bool {
     if limit >= 1 << 16 {
         return false;
     }
-    let rel = format!("{}/task/{}/status", t.tg.host_pid(), t.host_tid());
-    let status = crate::confine::read_host_proc(&rel).unwrap_or_default();
-    let pending: u64 = String::from_utf8_lossy(&status)
-        .lines()
-        .filter_map(|l| l.strip_prefix("SigPnd:").or_else(|| l.strip_prefix("ShdPnd:")))
-        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .map(|set| u64::from(set.count_ones()))
-        .sum();
-    pending >= limit
+    let (own, shared) = ksig::host_pending(t.tg.host_pid(), t.host_tid()).unwrap_or_default();
+    u64::from(own.count_ones() + shared.count_ones()) >= limit
 }
 
 pub fn sys_tgkill(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

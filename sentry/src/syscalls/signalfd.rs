@@ -56,10 +56,10 @@ fn wait_for(mask: u64, set: &mut WaitSet) {
     }
 }
 
-/// Signals pending for host thread `tid` (its own and its process's), read
+/// Signals pending for host thread `tid` of process `pid` (its own and its process's), read
 /// with PTRACE_PEEKSIGINFO when the caller is `tid`'s tracer and `tid` is
 /// stopped, else (a detached systrap thread) from /proc.
-fn pending_mask(tid: i32) -> u64 {
+fn pending_mask(pid: i32, tid: i32) -> u64 {
     #[repr(C)]
     struct PeekArgs {
         off: u64,
@@ -75,7 +75,7 @@ fn pending_mask(tid: i32) -> u64 {
             // SAFETY: args and out are live and sized as PEEKSIGINFO expects (nr entries of 128 bytes).
             let n = unsafe { libc::ptrace(libc::PTRACE_PEEKSIGINFO, tid, &args as *const PeekArgs, out.as_mut_ptr()) };
             if n < 0 && Errno::last() == Errno::ESRCH {
-                return proc_pending_mask(tid);
+                return crate::kernel::signal::host_pending(pid, tid).map_or(0, |(own, shared)| own | shared);
             }
             if n <= 0 {
                 break;
@@ -92,16 +92,6 @@ fn pending_mask(tid: i32) -> u64 {
         }
     }
     mask
-}
-
-/// `pending_mask` from the thread's /proc status (SigPnd and ShdPnd).
-fn proc_pending_mask(tid: i32) -> u64 {
-    let Ok(status) = crate::confine::read_host_proc(&format!("{tid}/status")) else { return 0 };
-    let text = String::from_utf8_lossy(&status);
-    let set = |key: &str| {
-        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
-    };
-    set("SigPnd:") | set("ShdPnd:")
 }
 
 impl FileOps for SignalFd {
@@ -123,7 +113,7 @@ impl FileOps for SignalFd {
     }
     fn poll(&self, events: i16) -> i16 {
         let Some(task) = crate::kernel::current_task() else { return 0 };
-        if pending_mask(task.host_tid()) & self.mask.load(Ordering::Relaxed) != 0 {
+        if pending_mask(task.tg.host_pid(), task.host_tid()) & self.mask.load(Ordering::Relaxed) != 0 {
             events & (libc::POLLIN | libc::POLLRDNORM)
         } else {
             0

@@ -195,13 +195,10 @@ pub(super) enum Answer {
 /// of a tracee it cannot inspect.
 pub fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
     let task = ctx.task;
-    let rel = format!("{}/task/{}/status", task.tg.host_pid(), task.host_tid());
-    let Ok(status) = crate::confine::read_host_proc(&rel) else { return Some(libc::SIGKILL) };
-    let text = String::from_utf8_lossy(&status);
-    let set = |key: &str| -> u64 {
-        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()).unwrap_or(0)
+    let Some((own, shared)) = super::super::signal::host_pending(task.tg.host_pid(), task.host_tid()) else {
+        return Some(libc::SIGKILL);
     };
-    let pending = set("SigPnd:") | set("ShdPnd:");
+    let pending = own | shared;
     let mask = ctx.mem.read_val::<u64>(uctx.wrapping_add(UC_SIGMASK)).unwrap_or(0);
     let actions = task.tg.lock().actions;
     (1..=64)
