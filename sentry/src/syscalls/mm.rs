@@ -190,24 +190,19 @@ fn populate(ctx: &mut SyscallCtx<'_>, start: u64, end: u64) {
     let maps = crate::confine::read_host_proc(&format!("{}/maps", ctx.task.tg.host_pid())).unwrap_or_default();
     let maps = String::from_utf8_lossy(&maps);
     let mut spans = Vec::new();
-    for line in maps.lines() {
-        let mut cols = line.split_whitespace();
-        let (Some(range), Some(perms)) = (cols.next(), cols.next()) else { continue };
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else { continue };
-        let (s, e) = (a.max(start), b.min(end));
-        if s >= e || a == crate::platform::stub::STUB_BASE || perms.starts_with("---") {
+    for m in maps.lines().filter_map(crate::fs::proc::maps::parse_line) {
+        let (s, e) = (m.start.max(start), m.end.min(end));
+        if s >= e || m.start == crate::platform::stub::STUB_BASE || m.perms.starts_with("---") {
             continue;
         }
-        let p = perms.as_bytes();
+        let p = m.perms.as_bytes();
         let writable = p.get(1) == Some(&b'w');
         let (private, readable) = (p.get(3) == Some(&b'p'), p.first() == Some(&b'r'));
         // Shared anonymous memory (the host names it "/dev/zero (deleted)")
         // has no file whose times a write fault would change: a write-only
         // one (no read faults possible) is populated by writing, as Linux's
         // forced faults do.
-        let (inode, name) = (cols.nth(2), cols.next());
-        let anonymous = inode == Some("0") || name == Some("/dev/zero");
+        let anonymous = m.ino == "0" || m.host_name.split_whitespace().next() == Some("/dev/zero");
         let advice =
             if writable && (private || !readable && anonymous) { MADV_POPULATE_WRITE } else { MADV_POPULATE_READ };
         spans.push((s, e, advice));

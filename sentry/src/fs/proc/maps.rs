@@ -14,7 +14,7 @@ use crate::vfs::VfsResult;
 const NAME_COLUMN: usize = 73;
 
 /// One line of a host maps file, its host name dropped.
-pub(super) struct HostMap<'a> {
+pub(crate) struct HostMap<'a> {
     pub start: u64,
     pub end: u64,
     pub range: &'a str,
@@ -27,7 +27,7 @@ pub(super) struct HostMap<'a> {
     pub host_name: &'a str,
 }
 
-pub(super) fn parse_line(line: &str) -> Option<HostMap<'_>> {
+pub(crate) fn parse_line(line: &str) -> Option<HostMap<'_>> {
     let mut rest = line;
     let mut col = || {
         let t = rest.trim_start();

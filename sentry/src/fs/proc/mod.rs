@@ -10,7 +10,7 @@
 //! * `misc.rs`: meminfo, cpuinfo, stat, uptime, loadavg, version, mounts...
 //! * `sys.rs`: /proc/sys.
 
-mod maps;
+pub(crate) mod maps;
 mod misc;
 mod pid;
 mod smaps;
