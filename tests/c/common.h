@@ -81,6 +81,15 @@ static __attribute__((unused)) const char *errname(int e)
 	})
 #define CHECKV(expr) CHECKVN(#expr, expr)
 
+/* Prints "what: N" for a result, or "what: ERRNO" for a failure (-1 with errno). */
+static __attribute__((unused)) void report_ret(const char *what, long r)
+{
+	if (r < 0)
+		printf("%s: %s\n", what, errname(errno));
+	else
+		printf("%s: %ld\n", what, r);
+}
+
 static __attribute__((unused)) void die(const char *what)
 {
 	printf("FATAL %s: %s\n", what, errname(errno));

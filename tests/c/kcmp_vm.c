@@ -27,14 +27,6 @@ static void same(const char *what, long r)
 		printf("%s: %s\n", what, r == 0 ? "same" : "different");
 }
 
-static void report(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
 static char shared_buf[64] = "parent data";
 static volatile int child_flag;
 static int pipefd[2];
@@ -67,9 +59,9 @@ int main(void)
 	int c = open("/dev/null", O_RDONLY);
 	same("file dup", kcmp(me, me, KCMP_FILE, a, b));
 	same("file other open", kcmp(me, me, KCMP_FILE, a, c));
-	report("file bad fd", kcmp(me, me, KCMP_FILE, a, 999));
-	report("bad type", kcmp(me, me, 99, 0, 0));
-	report("no such pid", kcmp(me, 99999, KCMP_VM, 0, 0));
+	report_ret("file bad fd", kcmp(me, me, KCMP_FILE, a, 999));
+	report_ret("bad type", kcmp(me, me, 99, 0, 0));
+	report_ret("no such pid", kcmp(me, 99999, KCMP_VM, 0, 0));
 	same("vm self", kcmp(me, me, KCMP_VM, 0, 0));
 
 	clone_case("clone vm", CLONE_VM, KCMP_VM);
@@ -99,8 +91,8 @@ int main(void)
 			_exit(3);
 		char tmp[16];
 		struct iovec l = {tmp, sizeof(tmp)}, r = {shared_buf, sizeof(tmp)};
-		report("unprivileged readv", process_vm_readv(getppid(), &l, 1, &r, 1, 0));
-		report("unprivileged kcmp", kcmp(getpid(), getppid(), KCMP_VM, 0, 0));
+		report_ret("unprivileged readv", process_vm_readv(getppid(), &l, 1, &r, 1, 0));
+		report_ret("unprivileged kcmp", kcmp(getpid(), getppid(), KCMP_VM, 0, 0));
 		fflush(stdout);
 		_exit(0);
 	}
@@ -109,17 +101,17 @@ int main(void)
 	char got[32] = {0};
 	struct iovec local[2] = {{got, 5}, {got + 5, 27}};
 	struct iovec remote = {shared_buf, 32};
-	report("readv", process_vm_readv(child, local, 2, &remote, 1, 0));
+	report_ret("readv", process_vm_readv(child, local, 2, &remote, 1, 0));
 	printf("read: %s\n", got);
 	struct iovec wl = {"written by parent", 18}, wr = {shared_buf, 18};
-	report("writev", process_vm_writev(child, &wl, 1, &wr, 1, 0));
+	report_ret("writev", process_vm_writev(child, &wl, 1, &wr, 1, 0));
 	struct iovec bad = {(void *)8, 16};
-	report("readv bad remote", process_vm_readv(child, local, 1, &bad, 1, 0));
+	report_ret("readv bad remote", process_vm_readv(child, local, 1, &bad, 1, 0));
 	struct iovec two[2] = {{shared_buf, 8}, {(void *)8, 8}};
-	report("readv partial", process_vm_readv(child, local, 1, two, 2, 0));
-	report("readv flags", process_vm_readv(child, local, 1, &remote, 1, 1));
-	report("readv no pid", process_vm_readv(99999, local, 1, &remote, 1, 0));
-	report("readv zero", process_vm_readv(child, local, 0, &remote, 0, 0));
+	report_ret("readv partial", process_vm_readv(child, local, 1, two, 2, 0));
+	report_ret("readv flags", process_vm_readv(child, local, 1, &remote, 1, 1));
+	report_ret("readv no pid", process_vm_readv(99999, local, 1, &remote, 1, 0));
+	report_ret("readv zero", process_vm_readv(child, local, 0, &remote, 0, 0));
 	fflush(stdout);
 	write(go[1], "g", 1);
 	int status;

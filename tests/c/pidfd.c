@@ -11,14 +11,6 @@
 #define P_PIDFD 3
 #endif
 
-static void report(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
 static int pidfd_open(pid_t pid, unsigned flags)
 {
 	return syscall(SYS_pidfd_open, pid, flags);
@@ -33,10 +25,10 @@ static int readable(int fd)
 
 int main(void)
 {
-	report("open self", pidfd_open(getpid(), 0) >= 0 ? 0 : -1);
-	report("open bad flags", pidfd_open(getpid(), 1));
-	report("open pid 0", pidfd_open(0, 0));
-	report("open no such pid", pidfd_open(99999, 0));
+	report_ret("open self", pidfd_open(getpid(), 0) >= 0 ? 0 : -1);
+	report_ret("open bad flags", pidfd_open(getpid(), 1));
+	report_ret("open pid 0", pidfd_open(0, 0));
+	report_ret("open no such pid", pidfd_open(99999, 0));
 
 	int go[2];
 	pipe(go);
@@ -58,33 +50,33 @@ int main(void)
 	char buf[32] = {0};
 	pread(got, buf, 11, 0);
 	printf("getfd reads: %s\n", buf);
-	report("getfd bad fd", syscall(SYS_pidfd_getfd, pfd, 999, 0));
-	report("getfd flags", syscall(SYS_pidfd_getfd, pfd, memo, 1));
-	report("getfd not a pidfd", syscall(SYS_pidfd_getfd, fd, memo, 0));
-	report("send sig 0", syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0));
-	report("send bad flags", syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 8));
-	report("send not a pidfd", syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0));
+	report_ret("getfd bad fd", syscall(SYS_pidfd_getfd, pfd, 999, 0));
+	report_ret("getfd flags", syscall(SYS_pidfd_getfd, pfd, memo, 1));
+	report_ret("getfd not a pidfd", syscall(SYS_pidfd_getfd, fd, memo, 0));
+	report_ret("send sig 0", syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 0));
+	report_ret("send bad flags", syscall(SYS_pidfd_send_signal, pfd, 0, NULL, 8));
+	report_ret("send not a pidfd", syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0));
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
 	si.si_signo = SIGUSR1;
 	si.si_code = SI_USER;
-	report("send forged info", syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0));
+	report_ret("send forged info", syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0));
 	si.si_signo = SIGUSR2;
-	report("send mismatched info", syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0));
+	report_ret("send mismatched info", syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0));
 	int nb = pidfd_open(child, O_NONBLOCK);
 	siginfo_t info;
-	report("waitid nonblocking", waitid(P_PIDFD, nb, &info, WEXITED));
+	report_ret("waitid nonblocking", waitid(P_PIDFD, nb, &info, WEXITED));
 	write(go[1], "x", 1);
 	memset(&info, 0, sizeof(info));
-	report("waitid WNOWAIT", waitid(P_PIDFD, pfd, &info, WEXITED | WNOWAIT));
+	report_ret("waitid WNOWAIT", waitid(P_PIDFD, pfd, &info, WEXITED | WNOWAIT));
 	printf("info: pid ok %d status %d code %d\n", info.si_pid == child, info.si_status, info.si_code);
 	printf("poll exited: %d\n", readable(pfd));
-	report("send to zombie", syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0));
-	report("waitid", waitid(P_PIDFD, pfd, &info, WEXITED));
+	report_ret("send to zombie", syscall(SYS_pidfd_send_signal, pfd, SIGTERM, NULL, 0));
+	report_ret("waitid", waitid(P_PIDFD, pfd, &info, WEXITED));
 	printf("poll reaped: %d\n", readable(pfd));
-	report("waitid again", waitid(P_PIDFD, pfd, &info, WEXITED));
-	report("waitid not a pidfd", waitid(P_PIDFD, fd, &info, WEXITED));
-	report("open reaped", pidfd_open(child, 0));
+	report_ret("waitid again", waitid(P_PIDFD, pfd, &info, WEXITED));
+	report_ret("waitid not a pidfd", waitid(P_PIDFD, fd, &info, WEXITED));
+	report_ret("open reaped", pidfd_open(child, 0));
 
 	/* A signal through a pidfd kills a child. */
 	fflush(stdout);
@@ -94,7 +86,7 @@ int main(void)
 		_exit(0);
 	}
 	int sfd = pidfd_open(sleeper, 0);
-	report("send SIGTERM", syscall(SYS_pidfd_send_signal, sfd, SIGTERM, NULL, 0));
+	report_ret("send SIGTERM", syscall(SYS_pidfd_send_signal, sfd, SIGTERM, NULL, 0));
 	int status;
 	waitpid(sleeper, &status, 0);
 	printf("killed by: %d\n", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
@@ -109,9 +101,9 @@ int main(void)
 	(void)stack;
 	printf("clone pidfd valid: %d\n", cfd > 2 && fcntl(cfd, F_GETFD) == FD_CLOEXEC);
 	memset(&info, 0, sizeof(info));
-	report("waitid clone pidfd", waitid(P_PIDFD, cfd, &info, WEXITED));
+	report_ret("waitid clone pidfd", waitid(P_PIDFD, cfd, &info, WEXITED));
 	printf("clone child status: %d\n", info.si_status);
-	report("clone pidfd with settid",
+	report_ret("clone pidfd with settid",
 	       syscall(SYS_clone, CLONE_PIDFD | CLONE_PARENT_SETTID | SIGCHLD, 0, &cfd, 0, 0));
 	unlink("pidfd_file");
 	return 0;

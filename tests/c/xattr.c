@@ -4,14 +4,6 @@
 #include "common.h"
 #include <sys/xattr.h>
 
-static void report(const char *what, long r)
-{
-	if (r < 0)
-		printf("%s: %s\n", what, errname(errno));
-	else
-		printf("%s: %ld\n", what, r);
-}
-
 static int cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -23,7 +15,7 @@ static void show_list(const char *what, const char *path)
 	char buf[1024];
 	ssize_t n = listxattr(path, buf, sizeof(buf));
 	if (n < 0) {
-		report(what, n);
+		report_ret(what, n);
 		return;
 	}
 	char *names[64];
@@ -41,64 +33,64 @@ int main(void)
 {
 	char buf[256];
 	int fd = open("xa_file", O_RDWR | O_CREAT | O_TRUNC, 0644);
-	report("set", setxattr("xa_file", "user.a", "hello", 5, 0));
-	report("set create existing", setxattr("xa_file", "user.a", "x", 1, XATTR_CREATE));
-	report("set replace missing", setxattr("xa_file", "user.b", "x", 1, XATTR_REPLACE));
-	report("set replace", setxattr("xa_file", "user.a", "world!", 6, XATTR_REPLACE));
-	report("set bad flags", setxattr("xa_file", "user.a", "x", 1, 4));
-	report("set empty value", setxattr("xa_file", "user.empty", "", 0, 0));
-	report("set empty name", setxattr("xa_file", "", "x", 1, 0));
+	report_ret("set", setxattr("xa_file", "user.a", "hello", 5, 0));
+	report_ret("set create existing", setxattr("xa_file", "user.a", "x", 1, XATTR_CREATE));
+	report_ret("set replace missing", setxattr("xa_file", "user.b", "x", 1, XATTR_REPLACE));
+	report_ret("set replace", setxattr("xa_file", "user.a", "world!", 6, XATTR_REPLACE));
+	report_ret("set bad flags", setxattr("xa_file", "user.a", "x", 1, 4));
+	report_ret("set empty value", setxattr("xa_file", "user.empty", "", 0, 0));
+	report_ret("set empty name", setxattr("xa_file", "", "x", 1, 0));
 	memset(buf, 'n', 255);
 	memcpy(buf, "user.", 5);
 	buf[255] = 0;
-	report("set name 255", setxattr("xa_file", buf, "x", 1, 0));
+	report_ret("set name 255", setxattr("xa_file", buf, "x", 1, 0));
 	char longname[300];
 	memset(longname, 'n', 299);
 	memcpy(longname, "user.", 5);
 	longname[299] = 0;
-	report("set name 299", setxattr("xa_file", longname, "x", 1, 0));
-	report("set too big", setxattr("xa_file", "user.big", buf, 65537, 0));
-	report("set unknown ns", setxattr("xa_file", "bogus.a", "x", 1, 0));
-	report("set bare prefix", setxattr("xa_file", "user.", "x", 1, 0));
-	report("set trusted", setxattr("xa_file", "trusted.t", "tt", 2, 0));
-	report("get size", getxattr("xa_file", "user.a", NULL, 0));
+	report_ret("set name 299", setxattr("xa_file", longname, "x", 1, 0));
+	report_ret("set too big", setxattr("xa_file", "user.big", buf, 65537, 0));
+	report_ret("set unknown ns", setxattr("xa_file", "bogus.a", "x", 1, 0));
+	report_ret("set bare prefix", setxattr("xa_file", "user.", "x", 1, 0));
+	report_ret("set trusted", setxattr("xa_file", "trusted.t", "tt", 2, 0));
+	report_ret("get size", getxattr("xa_file", "user.a", NULL, 0));
 	memset(buf, 0, sizeof(buf));
-	report("get", getxattr("xa_file", "user.a", buf, sizeof(buf)));
+	report_ret("get", getxattr("xa_file", "user.a", buf, sizeof(buf)));
 	printf("value: %s\n", buf);
-	report("get small buffer", getxattr("xa_file", "user.a", buf, 3));
-	report("get missing", getxattr("xa_file", "user.zz", buf, sizeof(buf)));
-	report("get unknown ns", getxattr("xa_file", "bogus.a", buf, sizeof(buf)));
-	report("get empty", getxattr("xa_file", "user.empty", buf, sizeof(buf)));
-	report("get no file", getxattr("xa_nofile", "user.a", buf, sizeof(buf)));
-	report("get bad pointer", getxattr("xa_file", "user.a", (void *)8, sizeof(buf)));
+	report_ret("get small buffer", getxattr("xa_file", "user.a", buf, 3));
+	report_ret("get missing", getxattr("xa_file", "user.zz", buf, sizeof(buf)));
+	report_ret("get unknown ns", getxattr("xa_file", "bogus.a", buf, sizeof(buf)));
+	report_ret("get empty", getxattr("xa_file", "user.empty", buf, sizeof(buf)));
+	report_ret("get no file", getxattr("xa_nofile", "user.a", buf, sizeof(buf)));
+	report_ret("get bad pointer", getxattr("xa_file", "user.a", (void *)8, sizeof(buf)));
 	show_list("list", "xa_file");
-	report("list size", listxattr("xa_file", NULL, 0));
-	report("list small", listxattr("xa_file", buf, 4));
-	report("fget", fgetxattr(fd, "user.a", buf, sizeof(buf)));
-	report("fset", fsetxattr(fd, "user.f", "ff", 2, 0));
-	report("flist size", flistxattr(fd, NULL, 0));
-	report("fremove", fremovexattr(fd, "user.f"));
-	report("fremove again", fremovexattr(fd, "user.f"));
-	report("fget bad fd", fgetxattr(999, "user.a", buf, sizeof(buf)));
+	report_ret("list size", listxattr("xa_file", NULL, 0));
+	report_ret("list small", listxattr("xa_file", buf, 4));
+	report_ret("fget", fgetxattr(fd, "user.a", buf, sizeof(buf)));
+	report_ret("fset", fsetxattr(fd, "user.f", "ff", 2, 0));
+	report_ret("flist size", flistxattr(fd, NULL, 0));
+	report_ret("fremove", fremovexattr(fd, "user.f"));
+	report_ret("fremove again", fremovexattr(fd, "user.f"));
+	report_ret("fget bad fd", fgetxattr(999, "user.a", buf, sizeof(buf)));
 	int pfd = open("xa_file", O_PATH);
-	report("fget O_PATH", fgetxattr(pfd, "user.a", buf, sizeof(buf)));
+	report_ret("fget O_PATH", fgetxattr(pfd, "user.a", buf, sizeof(buf)));
 	close(pfd);
-	report("remove", removexattr("xa_file", "user.a"));
-	report("remove missing", removexattr("xa_file", "user.a"));
-	report("remove trusted", removexattr("xa_file", "trusted.t"));
+	report_ret("remove", removexattr("xa_file", "user.a"));
+	report_ret("remove missing", removexattr("xa_file", "user.a"));
+	report_ret("remove trusted", removexattr("xa_file", "trusted.t"));
 	show_list("list after", "xa_file");
 
 	/* user.* on a symlink, a fifo: only files and directories. */
 	symlink("xa_file", "xa_link");
-	report("lset link", lsetxattr("xa_link", "user.l", "x", 1, 0));
-	report("lget link", lgetxattr("xa_link", "user.l", buf, sizeof(buf)));
-	report("set through link", setxattr("xa_link", "user.l", "x", 1, 0));
-	report("lget file via link", getxattr("xa_link", "user.l", buf, sizeof(buf)));
+	report_ret("lset link", lsetxattr("xa_link", "user.l", "x", 1, 0));
+	report_ret("lget link", lgetxattr("xa_link", "user.l", buf, sizeof(buf)));
+	report_ret("set through link", setxattr("xa_link", "user.l", "x", 1, 0));
+	report_ret("lget file via link", getxattr("xa_link", "user.l", buf, sizeof(buf)));
 	mkfifo("xa_fifo", 0644);
-	report("set fifo", setxattr("xa_fifo", "user.x", "x", 1, 0));
-	report("get fifo", getxattr("xa_fifo", "user.x", buf, sizeof(buf)));
+	report_ret("set fifo", setxattr("xa_fifo", "user.x", "x", 1, 0));
+	report_ret("get fifo", getxattr("xa_fifo", "user.x", buf, sizeof(buf)));
 	mkdir("xa_dir", 0755);
-	report("set dir", setxattr("xa_dir", "user.d", "dd", 2, 0));
+	report_ret("set dir", setxattr("xa_dir", "user.d", "dd", 2, 0));
 	mkdir("xa_sticky", 01777);
 
 	/* An unprivileged user: no trusted.*, no write without permission. */
@@ -109,13 +101,13 @@ int main(void)
 	if (pid == 0) {
 		if (setgid(1000) || setuid(1000))
 			_exit(3);
-		report("user set no write perm", setxattr("xa_file", "user.u", "x", 1, 0));
-		report("user get", getxattr("xa_file", "user.l", buf, sizeof(buf)));
-		report("user get trusted", getxattr("xa_file", "trusted.t", buf, sizeof(buf)));
-		report("user set trusted", setxattr("xa_file", "trusted.u", "x", 1, 0));
-		report("user set security", setxattr("xa_file", "security.u", "x", 1, 0));
+		report_ret("user set no write perm", setxattr("xa_file", "user.u", "x", 1, 0));
+		report_ret("user get", getxattr("xa_file", "user.l", buf, sizeof(buf)));
+		report_ret("user get trusted", getxattr("xa_file", "trusted.t", buf, sizeof(buf)));
+		report_ret("user set trusted", setxattr("xa_file", "trusted.u", "x", 1, 0));
+		report_ret("user set security", setxattr("xa_file", "security.u", "x", 1, 0));
 		show_list("user list", "xa_file");
-		report("user set sticky dir", setxattr("xa_sticky", "user.s", "x", 1, 0));
+		report_ret("user set sticky dir", setxattr("xa_sticky", "user.s", "x", 1, 0));
 		fflush(stdout);
 		_exit(0);
 	}
