@@ -212,6 +212,7 @@ fn build(
         ready: Some(ready_w),
         detach_stdio: true,
         cgroup: None,
+        joined: None,
         enter_userns: crate::confine::userns::wanted(g.rootless.as_deref()),
     };
     let (pid, go) = launcher::fork_supervisor(plan, dir.exit_path())?;

@@ -147,6 +147,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         ready: None,
         detach_stdio: false,
         cgroup: None,
+        joined: None,
         enter_userns: false,
     };
     let limits = Limits { memory: args.memory, pids: args.pids, cpus: args.cpus };

@@ -22,7 +22,6 @@ pub fn spawn(
         return Ok(pid);
     }
     crate::confine::die_with_parent(parent);
-    super::join_cgroup(plan, "gofer");
     super::signals::ignore_in_gofer();
     if plan.detach_stdio {
         super::stdio_to_null();

@@ -9,8 +9,9 @@
 //!
 //! The supervisor exists because a pid namespace's init cannot kill itself
 //! with a signal: it re-raises the signal init died of, so whoever waits on
-//! the container's pid sees the same status. Both children join the
-//! sandbox's cgroup first (`rvisor do`) and confine themselves
+//! the container's pid sees the same status. The supervisor moves both
+//! children into the sandbox's cgroup as they start (`rvisor do`; the
+//! sentry forks init only after that), and they confine themselves
 //! ([`confine_gofer`], [`confine_sentry`]: namespaces, pivot_root,
 //! capabilities, no_new_privs, seccomp). If the gofer dies, the sentry is
 //! stopped: the sandbox cannot go on without its files.
@@ -63,9 +64,13 @@ pub struct Plan {
     pub ready: Option<OwnedFd>,
     /// Detach stdio from the caller's once the sentry has its copies (OCI).
     pub detach_stdio: bool,
-    /// A cgroup the gofer and the sentry join right after they are forked
-    /// (`rvisor do`; an OCI supervisor is in the container's cgroup already).
+    /// A cgroup the supervisor moves the gofer and the sentry into while
+    /// they start (`rvisor do`; an OCI supervisor is in the container's
+    /// cgroup already).
     pub cgroup: Option<Cgroup>,
+    /// In the sentry: a byte arrives here once it is in `cgroup`, which it
+    /// waits for before it forks init (see `supervise`).
+    pub joined: Option<OwnedFd>,
     /// Rootless OCI container: the supervisor enters a user namespace of its
     /// own first (`rvisor do` enters it before anything else instead).
     pub enter_userns: bool,
@@ -112,17 +117,6 @@ pub fn confine_sentry(plan: &Plan) -> Result<(), String> {
         confine::sentry::enter(confine::sentry::SentryOptions { net_raw: plan.net_raw }).map_err(|e| e.to_string())?;
     confine::sentry::register_after_start(proc_dir.as_raw_fd());
     rvisor_sentry::confine::set_host_proc(proc_dir).map_err(|_| "the sentry's procfs was set twice".to_string())
-}
-
-/// Joins the sandbox's cgroup from a freshly forked child, or exits it.
-fn join_cgroup(plan: &Plan, who: &str) {
-    if let Some(cg) = &plan.cgroup {
-        if let Err(e) = cg.add(0) {
-            eprintln!("rvisor: {who}: joining the sandbox cgroup: {e}");
-            // SAFETY: leave the forked child without unwinding.
-            unsafe { libc::_exit(1) };
-        }
-    }
 }
 
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
@@ -206,6 +200,12 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
         return Err(format!("unshare(CLONE_NEWPID): {}", std::io::Error::last_os_error()));
     }
     let (status_r, status_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let mut joined_w = None;
+    if plan.cgroup.is_some() {
+        let (r, w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        plan.joined = Some(r);
+        joined_w = Some(w);
+    }
     // SAFETY: single-threaded; the child becomes the sentry.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -214,15 +214,32 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
     }
     if pid == 0 {
         drop(status_r);
+        drop(joined_w);
         confine::die_with_parent(me.as_fd());
-        join_cgroup(plan, "sentry");
         let code = sentry::main(plan, sentry_socks, status_w);
         // SAFETY: exit without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
     }
     drop(status_w);
     drop(sentry_socks);
+    plan.joined = None;
     signals::forward_to(pid);
+    // The first move into a cgroup waits for an RCU grace period (10-20 ms
+    // on these VMs): the children are moved while they start up instead of
+    // each moving itself first; the sentry waits only before it forks
+    // init, and children inherit the cgroup from there on.
+    if let (Some(cg), Some(w)) = (&plan.cgroup, joined_w) {
+        if let Err(e) = cg.add(gofer_pid).and_then(|_| cg.add(pid)) {
+            kill_gofer();
+            // SAFETY: kills and reaps our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+            }
+            return Err(format!("moving the sandbox into its cgroup: {e}"));
+        }
+        write_line(&w, "joined");
+    }
     if let Some(r) = &plan.ready {
         write_line(r, &format!("pids {gofer_pid} {pid}"));
     }

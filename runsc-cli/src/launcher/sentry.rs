@@ -143,6 +143,15 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
             return 1;
         }
     }
+    if let Some(joined) = plan.joined.take() {
+        // Init and every process after it must start in the sandbox's cgroup.
+        let mut byte = [0u8; 1];
+        // SAFETY: reads into a valid 1-byte buffer from our own pipe.
+        if unsafe { libc::read(joined.as_raw_fd(), byte.as_mut_ptr().cast(), 1) } != 1 {
+            report_error(plan, "the sandbox could not be moved into its cgroup");
+            return 1;
+        }
+    }
     if plan.autostart {
         if let Err(e) = sandbox.start() {
             return boot_failed(plan, &shown, e);
