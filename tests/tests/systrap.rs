@@ -97,3 +97,41 @@ fn go_programs_run_their_handlers_on_their_own_stacks() {
         assert_eq!(sandboxed.stdout_str(), native.stdout_str());
     }
 }
+
+/// Large reads of a host file and moves of the break run detached: the
+/// stub's handler runs the positional read (through the file's fd the
+/// app holds) and brk's maps on the sentry's command, where each used to
+/// go back to ptrace. Only the read that installs the fd needs ptrace.
+/// The data read must be the file's.
+#[test]
+fn large_reads_and_brk_moves_are_served_detached() {
+    let dir = rvisor_tests::TempDir::new("systrap-exec");
+    let file = dir.path().join("data");
+    let data: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &data).expect("write data");
+    let log = dir.path().join("debug.log");
+    // busybox's md5sum reads in 4 KiB chunks: dd with 1 MiB blocks into
+    // a pipe, and awk's allocations move the break.
+    let script = format!(
+        "/bin/busybox dd if={} bs=1048576 2>/dev/null | /bin/busybox md5sum; /bin/busybox awk 'BEGIN {{ for (i = 0; i < 20000; i++) s = s \"x\"; print length(s) }}'",
+        file.display()
+    );
+    let o = rvisor_tests::Run::rvisor()
+        .args(["--platform", "systrap", "do", "--strace", "--debug", "--log"])
+        .arg(&log)
+        .args(["--", "/bin/busybox", "sh", "-c", &script])
+        .output();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", rvisor_tests::tail(&o.stderr_str(), 3000));
+    let native = rvisor_tests::Run::new("/bin/busybox").args(["sh", "-c", &script]).output();
+    assert_eq!(o.stdout_str(), native.stdout_str(), "the data read and awk's output");
+    let strace = o.stderr_str();
+    let big_reads = strace.lines().filter(|l| l.contains("] read(") && l.ends_with("= 1048576")).count();
+    let brk_moves = strace.lines().filter(|l| l.contains("] brk(0x")).count();
+    assert!(big_reads >= 32, "dd made {big_reads} reads of 1 MiB");
+    assert!(brk_moves >= 1, "awk moved the break {brk_moves} times");
+    let log = std::fs::read_to_string(&log).expect("debug log");
+    let handed_back =
+        |call: &str| log.lines().filter(|l| l.contains("handed back") && l.ends_with(&format!("call={call}"))).count();
+    assert!(handed_back("read") <= 1, "{} of {big_reads} large reads went back to ptrace", handed_back("read"));
+    assert_eq!(handed_back("brk"), 0, "of {brk_moves} brk moves");
+}

@@ -229,6 +229,32 @@ pub const TRAP_ONLY_SYSCALLS: &[i64] =
 /// that does so while traced is stopped and emulated like any trapped call.
 pub const TRACE_SITES: [u64; 2] = [super::stub::STUB_SYSCALL + 2, super::stub::STUB_CLONE + 2];
 
+/// The systrap handler's exec site as seccomp sees it: where the handler
+/// runs a call the sentry sends it (`Slot::exec`) for a thread the sentry
+/// does not trace.
+pub const EXEC_SITE: u64 =
+    super::stub::STUB_BASE + super::systrap::handler::HANDLER_OFF + super::systrap::handler::EXEC_SITE_OFF;
+
+/// Calls the systrap filter allows from [`EXEC_SITE`] beyond the
+/// passthrough ones, for what the sentry runs there for a detached thread
+/// (kernel/systrap/stubcalls.rs):
+/// * positional reads, for large reads of a host file through the fd the
+///   sentry installed in the app (syscalls/hostread.rs). An app that jumps
+///   to the site itself reads only its own host fds: the stub image, the
+///   injection socket (no positional reads) and read-only copies of files
+///   it has open in the sandbox, which it may read anyway;
+/// * rt_sigaction, to install the action the app set: jumping there, the
+///   app sets its own host actions past the sentry's mirror, which only
+///   misleads the sentry about the app itself (its own SIGSYS handler
+///   would trap its own calls; the filter still holds);
+/// * set_tid_address, the host's copy of the thread's clear-child-tid
+///   address: the app's own memory.
+///
+/// Anything else from there is filtered as anywhere else, and a call that
+/// traps inside the handler, where SIGSYS is blocked, kills the process.
+pub const EXEC_SITE_CALLS: [i64; 5] =
+    [libc::SYS_pread64, libc::SYS_preadv, libc::SYS_preadv2, libc::SYS_rt_sigaction, libc::SYS_set_tid_address];
+
 pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
 }
@@ -249,16 +275,26 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
     ];
     if action == TrapAction::Trap {
-        // Instruction-pointer rule: calls from the stub's injection sites
-        // (upper half of the address 0) go to the tracer, if there is one.
+        // Instruction-pointer rules (upper half of the address 0): calls
+        // from the stub's injection sites go to the tracer, if there is
+        // one; some calls from the handler's exec site run.
+        let n = EXEC_SITE_CALLS.len() as u8;
         p.extend([
             stmt(BPF_LD_W_ABS, OFF_IP_HI),
-            jump(BPF_JMP_JEQ_K, 0, 0, 4),
+            jump(BPF_JMP_JEQ_K, 0, 0, n + 7),
             stmt(BPF_LD_W_ABS, OFF_IP_LO),
-            jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, 1, 0),
-            jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, 0, 1),
-            stmt(BPF_RET_K, SECCOMP_RET_TRACE),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, n + 4, 0),
+            jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, n + 3, 0),
+            jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, n + 3),
+            stmt(BPF_LD_W_ABS, OFF_NR),
         ]);
+        for (i, nr) in EXEC_SITE_CALLS.iter().enumerate() {
+            // On a match jump to ALLOW, past the remaining compares; the last
+            // one falls out of the block on a mismatch.
+            let rest = n - 1 - i as u8;
+            p.push(jump(BPF_JMP_JEQ_K, *nr as u32, rest, if rest == 0 { 2 } else { 0 }));
+        }
+        p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
     }
     p.extend([
         stmt(BPF_LD_W_ABS, OFF_NR),
@@ -311,6 +347,49 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
     p
 }
 
+/// Runs filter program `p` on one call as the kernel would (for the
+/// instructions `build_app_filter` emits) and returns its action.
+pub fn evaluate(p: &[libc::sock_filter], nr: i64, ip: u64, args: [u64; 6]) -> u32 {
+    let mut data = [0u8; 64];
+    data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
+    data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_ne_bytes());
+    data[8..16].copy_from_slice(&ip.to_ne_bytes());
+    for (i, a) in args.iter().enumerate() {
+        data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
+    }
+    let word = |k: u32| {
+        let k = k as usize;
+        data.get(k..k + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
+    };
+    let (mut a, mut pc) = (0u32, 0usize);
+    while let Some(&i) = p.get(pc) {
+        pc += 1;
+        let k = i.k;
+        let mut cond = |c: bool| pc += if c { i.jt } else { i.jf } as usize;
+        match i.code {
+            BPF_LD_W_ABS => a = word(k),
+            BPF_JMP_JEQ_K => cond(a == k),
+            BPF_JMP_JGE_K => cond(a >= k),
+            BPF_JMP_JSET_K => cond(a & k != 0),
+            BPF_ALU_AND_K => a &= k,
+            BPF_ALU_OR_K => a |= k,
+            BPF_ALU_SUB_K => a = a.wrapping_sub(k),
+            BPF_RET_K => return k,
+            BPF_RET_A => return a,
+            _ => break,
+        }
+    }
+    SECCOMP_RET_KILL_PROCESS
+}
+
+/// Whether the systrap filter lets call `nr` with `args` run when made at
+/// the handler's exec site.
+pub fn passes_at_exec_site(nr: i64, args: [u64; 6]) -> bool {
+    static TRAP: std::sync::OnceLock<Vec<libc::sock_filter>> = std::sync::OnceLock::new();
+    let p = TRAP.get_or_init(|| build_app_filter(TrapAction::Trap));
+    evaluate(p, nr, EXEC_SITE, args) == SECCOMP_RET_ALLOW
+}
+
 /// Installs the filter on the calling thread (after PR_SET_NO_NEW_PRIVS).
 /// Async-signal-safe: called in a freshly forked child.
 ///
@@ -333,15 +412,17 @@ mod tests {
 
     #[test]
     fn jumps_stay_in_range() {
-        let p = build_app_filter(TrapAction::Trace);
-        assert!(p.len() < 4096);
-        for (i, ins) in p.iter().enumerate() {
-            if ins.code & 0x07 == 0x05 {
-                assert!(i + 1 + (ins.jt as usize) < p.len());
-                assert!(i + 1 + (ins.jf as usize) < p.len());
+        for (action, last) in [(TrapAction::Trace, SECCOMP_RET_TRACE), (TrapAction::Trap, SECCOMP_RET_TRAP)] {
+            let p = build_app_filter(action);
+            assert!(p.len() < 4096);
+            for (i, ins) in p.iter().enumerate() {
+                if ins.code & 0x07 == 0x05 {
+                    assert!(i + 1 + (ins.jt as usize) < p.len());
+                    assert!(i + 1 + (ins.jf as usize) < p.len());
+                }
             }
+            assert_eq!(p.last().map(|i| i.k), Some(last));
         }
-        assert_eq!(p.last().map(|i| i.k), Some(SECCOMP_RET_TRACE));
     }
 
     /// The result numbers answer -e by themselves (no tracer here: any
@@ -400,11 +481,41 @@ mod tests {
             assert!(!allows_any(&trap, nr), "systrap filter traps {nr}");
         }
         assert!(!trace.iter().any(|i| i.k == SECCOMP_RET_TRAP));
-        assert!(!trap.iter().skip(9).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rule");
+        let ip_rules = 3 + 9 + EXEC_SITE_CALLS.len();
+        assert!(!trap.iter().skip(ip_rules).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rules");
         // Same rules otherwise: the systrap filter is the ptrace one minus
-        // the trap-only rules, plus the six-instruction ip rule.
+        // the trap-only rules, plus the ip rules' compares.
         let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
-        assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 3);
+        assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 4 + EXEC_SITE_CALLS.len());
+    }
+
+    /// The exec site's calls run from there only; other calls made there
+    /// are filtered as anywhere else.
+    #[test]
+    fn exec_site_allows_its_calls_only() {
+        let trap = build_app_filter(TrapAction::Trap);
+        let app_ip = 0x40_1000;
+        for nr in EXEC_SITE_CALLS {
+            assert_eq!(evaluate(&trap, nr, EXEC_SITE, [3, 0x1000, 4096, 0, 0, 0]), SECCOMP_RET_ALLOW);
+            assert_eq!(evaluate(&trap, nr, app_ip, [3, 0x1000, 4096, 0, 0, 0]), SECCOMP_RET_TRAP);
+            assert_eq!(evaluate(&trap, nr, EXEC_SITE + (1 << 32), [0; 6]), SECCOMP_RET_TRAP, "high half checked");
+        }
+        for nr in
+            [libc::SYS_read, libc::SYS_openat, libc::SYS_execve, libc::SYS_recvmsg, libc::SYS_close, libc::SYS_clone]
+        {
+            assert_eq!(evaluate(&trap, nr, EXEC_SITE, [0; 6]), SECCOMP_RET_TRAP, "{nr} from the exec site");
+        }
+        // Passthrough calls pass there as anywhere (brk's anonymous maps).
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        assert_eq!(evaluate(&trap, libc::SYS_mmap, EXEC_SITE, [0, 4096, 3, anon, u64::MAX, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&trap, libc::SYS_mmap, EXEC_SITE, [0, 4096, 1, 2, 3, 0]), SECCOMP_RET_TRAP);
+        for site in TRACE_SITES {
+            assert_eq!(evaluate(&trap, libc::SYS_pread64, site, [0; 6]), SECCOMP_RET_TRACE);
+        }
+        let trace = build_app_filter(TrapAction::Trace);
+        assert_eq!(evaluate(&trace, libc::SYS_pread64, EXEC_SITE, [0; 6]), SECCOMP_RET_TRACE, "no ip rules on ptrace");
+        assert!(passes_at_exec_site(libc::SYS_pread64, [3, 0x1000, 4096, 0, 0, 0]));
+        assert!(!passes_at_exec_site(libc::SYS_close, [3, 0, 0, 0, 0, 0]));
     }
 }
 

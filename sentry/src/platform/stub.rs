@@ -28,7 +28,7 @@ pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
 pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
 /// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
 pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
-const IMAGE_LEN: usize = 0x4a0;
+const IMAGE_LEN: usize = 0x4e0;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
     let off = off as usize;

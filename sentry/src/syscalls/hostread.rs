@@ -118,8 +118,10 @@ pub fn read(
         None if attr.size - pos >= INSTALL_MIN => install_and_read(ctx, host_fd, dest, len, pos_arg)?,
         None => return None,
     };
+    // The result comes from the app's context (on systrap from a slot the
+    // app can write): never move the offset past what was asked for.
     let ret = match ret {
-        Ok(r) => r,
+        Ok(r) => r.min(i64::try_from(len).unwrap_or(i64::MAX)),
         Err(e) => return Some(Err(e)),
     };
     if ret > 0 {

@@ -84,6 +84,19 @@ pub struct SyscallCtx<'a> {
     /// thread waits in. Signal checks read the thread's pending signals from
     /// /proc and the mask it returns to from here, as ptrace cannot be used.
     pub frame: Option<u64>,
+    /// Systrap's detached mode: runs some host calls in the app's context
+    /// without ptrace (see [`AppCalls`]); `inject` tries it first.
+    pub app_calls: Option<&'a dyn AppCalls>,
+}
+
+/// A way to run host syscalls in the app's context without ptrace: for a
+/// thread systrap serves detached, the stub handler runs them on the
+/// sentry's command (kernel/systrap/stubcalls.rs).
+pub trait AppCalls {
+    /// Runs `nr` with `args` and returns its raw result; None if this way
+    /// cannot run that call (the caller then needs ptrace), Err(ESRCH) if
+    /// the thread is gone.
+    fn run(&self, nr: i64, args: [u64; 6]) -> Option<Result<i64, Errno>>;
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -109,6 +122,7 @@ impl<'a> SyscallCtx<'a> {
             outcome: Outcome::Return,
             wait_mask: None,
             frame: None,
+            app_calls: None,
         }
     }
 
@@ -162,9 +176,10 @@ impl<'a> SyscallCtx<'a> {
     /// changed to syscall `nr` with argument `i` set to `v` for each `(i, v)`
     /// in `args` (see `Tracee::run_in_place`); returns the raw result, which
     /// the app then finds in rax. After an injection the tracee no longer sits
-    /// at the syscall stop, so the call is injected instead (same result).
+    /// at the syscall stop, so the call is injected instead (same result);
+    /// so it is for a detached systrap thread, whose stub handler runs it.
     pub fn run_in_place(&mut self, nr: u64, args: &[(usize, u64)]) -> Result<i64, Errno> {
-        if self.full_regs {
+        if self.full_regs || self.app_calls.is_some() {
             let mut all = self.regs.syscall_args();
             for &(i, v) in args {
                 all[i] = v;
@@ -184,6 +199,9 @@ impl<'a> SyscallCtx<'a> {
 
     /// Runs one host syscall in the app's context.
     pub fn inject(&mut self, nr: i64, args: [u64; 6]) -> Result<i64, Errno> {
+        if let Some(r) = self.app_calls.and_then(|c| c.run(nr, args)) {
+            return r;
+        }
         self.regs()?;
         self.tracee.inject(&self.regs, nr, args, &mut self.deferred)
     }

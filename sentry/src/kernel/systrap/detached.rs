@@ -56,7 +56,9 @@ pub(super) fn detached(
                 let answer = if super::patch::wants(task, &info, from_tramp) {
                     Answer::Traced
                 } else {
-                    serve(kernel, task, stale, st, &info, req.uctx)
+                    // The stub's handler runs commands; the trampoline does not.
+                    let handler = (!from_tramp).then_some(&hslot);
+                    serve(kernel, task, stale, st, &info, req.uctx, handler)
                 };
                 let traced_ret = match answer {
                     Answer::Reply(ret) => {
@@ -143,7 +145,7 @@ pub(super) fn finish_hand_off(
     for _ in 0..100 {
         if let Waited::Request(req) = slot.wait_request(&mut st.spin, MIN_IDLE) {
             let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
-            match serve(kernel, task, tracee, st, &info, req.uctx) {
+            match serve(kernel, task, tracee, st, &info, req.uctx, None) {
                 Answer::Reply(ret) | Answer::ReplyTraced(ret) => slot.reply(ret),
                 Answer::Rewind | Answer::Traced => slot.reply_rewind(req.nr),
             }
@@ -207,7 +209,8 @@ pub fn frame_deliverable(ctx: &SyscallCtx<'_>, uctx: u64) -> Option<i32> {
         .find(|&sig| !super::super::signal::is_ignored(&actions[(sig - 1) as usize], sig))
 }
 
-/// Runs a call for the detached thread.
+/// Runs a call for the detached thread; `handler` is its slot when the
+/// thread waits in the stub's handler, which can run host calls for it.
 pub(super) fn serve(
     kernel: &Arc<Kernel>,
     task: &Arc<Task>,
@@ -215,17 +218,20 @@ pub(super) fn serve(
     st: &mut State,
     info: &SyscallInfo,
     uctx: u64,
+    handler: Option<&Slot<'_>>,
 ) -> Answer {
     let switch = st.shared.want_switch.load(std::sync::atomic::Ordering::Relaxed);
     if !super::fast(info.nr, info.args) || sigsys::app_filtered(task) || switch {
-        tracing::debug!(tid = task.tid, call = %call_name(info.nr), "systrap: handed back: not served detached");
+        tracing::debug!(tid = task.tid, fast = super::fast(info.nr, info.args), filtered = sigsys::app_filtered(task), switch, call = %call_name(info.nr), "systrap: handed back: not served detached");
         return Answer::Traced;
     }
     // Signals raised for this thread from now until the check below are
     // seen by that check: their senders need not wait for a seize.
     let serving = Serving::enter(st.shared.clone());
+    let stub_calls = handler.map(|slot| super::stubcalls::StubCalls::new(slot, task, st.spin));
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
     ctx.frame = Some(uctx);
+    ctx.app_calls = stub_calls.as_ref().map(|c| c as &dyn crate::syscalls::AppCalls);
     // A wake-up for a signal already delivered is stale; one whose signal
     // waits for the thread to leave the handler must stay armed.
     if task.interrupt.drain() && frame_deliverable(&ctx, uctx).is_some() {

@@ -35,7 +35,7 @@ use super::Kernel;
 use crate::platform::filter::{build_app_filter, TrapAction};
 use crate::platform::ptrace::{decode_status, Stop, SyscallInfo, Tracee};
 use crate::platform::stub::STUB_SYSCALL;
-use crate::platform::systrap::slot::{Spinner, Waited};
+use crate::platform::systrap::slot::{Slot, Spinner, Waited};
 use crate::platform::systrap::{self, Platform, CHUNK};
 use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
@@ -46,6 +46,7 @@ mod fastcalls;
 mod fork;
 mod patch;
 mod sigsys;
+mod stubcalls;
 mod virt;
 
 pub use detached::frame_deliverable;

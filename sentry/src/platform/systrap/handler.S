@@ -34,6 +34,7 @@ handler:
     mov [r12+72], rax
     rdtscp
     mov [r12+88], ecx
+publish:
     mov eax, 1
     xchg eax, [r12]
     cmp eax, 3
@@ -50,6 +51,8 @@ check:
     mov eax, [r12]
     cmp eax, 2
     je done
+    cmp eax, 8
+    je exec
     pause
     dec r14d
     jnz check
@@ -71,6 +74,21 @@ done:
     sub [r13+128], rax
     mov dword ptr [r12], 0
     ret
+# The sentry's EXEC command (8): mark it taken (9), run the call it wrote
+# into the slot's number and argument fields, publish the result as a
+# request. The address after this `syscall` is the filter's exec site.
+exec:
+    mov dword ptr [r12], 9
+    mov rax, [r12+8]
+    mov rdi, [r12+16]
+    mov rsi, [r12+24]
+    mov rdx, [r12+32]
+    mov r10, [r12+40]
+    mov r8, [r12+48]
+    mov r9, [r12+56]
+    syscall
+    mov [r12+80], rax
+    jmp publish
 .align 16
 restorer:
     mov eax, 15

@@ -10,6 +10,11 @@
 //! (IDLE -> SENTRY_WAIT, REQUEST -> APP_WAIT) and FUTEX_WAIT; the other side
 //! swaps its new state in and wakes it if it finds the parked value. So a
 //! pending request is REQUEST or APP_WAIT.
+//!
+//! Instead of a reply the sentry may send EXEC, a syscall for the handler
+//! to run in the app's context (`Slot::exec`): REQUEST -> EXEC (sentry) ->
+//! EXEC_RUNNING (app, while the call runs) -> REQUEST (app, with the call's
+//! result in `ret`), and the sentry may park on EXEC_RUNNING as on IDLE.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -37,6 +42,12 @@ pub const REQUEST: u32 = 1;
 pub const REPLY: u32 = 2;
 pub const SENTRY_WAIT: u32 = 3;
 pub const APP_WAIT: u32 = 4;
+/// 5-7 are the trampoline slot's (patch.rs).
+pub const EXEC: u32 = 8;
+pub const EXEC_RUNNING: u32 = 9;
+/// How long the sentry sleeps at a time for an EXEC command's result
+/// before it checks that the thread still lives.
+const EXEC_WAIT: Duration = Duration::from_millis(16);
 
 /// The app's spin budget: about 10-40 µs of `pause`, enough for any
 /// emulated call that does not block, short enough that a blocking one
@@ -202,6 +213,13 @@ impl<'a> Slot<'a> {
     /// Waits for the app's next request: spins, then sleeps on the state
     /// word for at most `timeout`.
     pub fn wait_request(&self, spin: &mut Spinner, timeout: Duration) -> Waited {
+        self.wait_published(IDLE, spin, timeout)
+    }
+
+    /// Waits until the app publishes (a request, or an EXEC command's
+    /// result); `parked` is the state the sentry may sleep on: IDLE, or
+    /// EXEC_RUNNING while a command runs.
+    fn wait_published(&self, parked: u32, spin: &mut Spinner, timeout: Duration) -> Waited {
         let state = self.state();
         // APP_WAIT is a request whose sender gave up spinning and sleeps.
         let pending = |s: u32| s == REQUEST || s == APP_WAIT;
@@ -217,11 +235,11 @@ impl<'a> Slot<'a> {
         if !spin.same_cpu {
             spin.miss();
         }
-        match state.compare_exchange(IDLE, SENTRY_WAIT, Ordering::AcqRel, Ordering::Acquire) {
+        match state.compare_exchange(parked, SENTRY_WAIT, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
                 futex_wait(state, SENTRY_WAIT, timeout);
                 // Withdraw from waiting unless the app has swapped REQUEST in.
-                let _ = state.compare_exchange(SENTRY_WAIT, IDLE, Ordering::AcqRel, Ordering::Acquire);
+                let _ = state.compare_exchange(SENTRY_WAIT, parked, Ordering::AcqRel, Ordering::Acquire);
             }
             // The app has not yet taken the last reply (or it scribbled on
             // the word): let it run, then look again.
@@ -252,8 +270,34 @@ impl<'a> Slot<'a> {
 
     fn publish(&self, ret: i64) {
         self.write_u64(OFF_RET, ret as u64);
-        if self.state().swap(REPLY, Ordering::AcqRel) == APP_WAIT {
+        self.set_state(REPLY);
+    }
+
+    fn set_state(&self, new: u32) {
+        if self.state().swap(new, Ordering::AcqRel) == APP_WAIT {
             futex_wake(self.state());
+        }
+    }
+
+    /// Has the handler of the thread waiting on this slot (with a request
+    /// pending) run syscall `nr` with `args` in the app's context and
+    /// returns its raw result, or None if `alive` says the thread is gone.
+    /// The request stays pending: it is answered as usual afterwards. The
+    /// call runs with every signal blocked, at `filter::EXEC_SITE`, so it
+    /// must be one the filter passes there and one that cannot block for
+    /// long. The result is the app's to write, so it is untrusted.
+    pub fn exec(&self, nr: i64, args: [u64; 6], spin: &mut Spinner, alive: impl Fn() -> bool) -> Option<i64> {
+        self.write_u64(OFF_NR, nr as u64);
+        for (i, a) in args.iter().enumerate() {
+            self.write_u64(OFF_ARGS + 8 * i, *a);
+        }
+        self.set_state(EXEC);
+        loop {
+            match self.wait_published(EXEC_RUNNING, spin, EXEC_WAIT) {
+                Waited::Request(_) => return Some(self.read_u64(OFF_RET) as i64),
+                Waited::Timeout if !alive() => return None,
+                Waited::Timeout => {}
+            }
         }
     }
 }

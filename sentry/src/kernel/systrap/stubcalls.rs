@@ -1,0 +1,116 @@
+//! Host calls run by the stub's handler for a detached thread: the sentry
+//! sends the waiting handler an EXEC command (`Slot::exec`) instead of
+//! seizing the thread, rewinding its call and injecting through ptrace,
+//! which costs a hand-back (a seize, a SIGSYS stop, a detach later: tens
+//! of µs against a few for the command).
+//!
+//! Only calls that are quick and cannot wait for a signal go this way: the
+//! handler runs with every signal blocked. And only calls the app filter
+//! passes at the handler's exec site: anything else would trap there with
+//! SIGSYS blocked, which kills the process.
+
+use std::cell::Cell;
+
+use rvisor_syscalls::Errno;
+
+use super::super::task::Task;
+use crate::platform::filter;
+use crate::platform::systrap::slot::{Slot, Spinner};
+use crate::syscalls::AppCalls;
+
+/// The calls sent to the handler: brk's anonymous maps and unmaps, the
+/// positional reads of syscalls/hostread.rs, rt_sigaction's host action
+/// and set_tid_address. All are quick: none waits for another process or
+/// a signal.
+const QUICK: [i64; 8] = [
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_madvise,
+    libc::SYS_pread64,
+    libc::SYS_preadv,
+    libc::SYS_preadv2,
+    libc::SYS_rt_sigaction,
+    libc::SYS_set_tid_address,
+];
+
+/// The handler slot of a thread waiting in the stub's SIGSYS handler.
+pub(super) struct StubCalls<'s> {
+    slot: &'s Slot<'s>,
+    task: &'s Task,
+    spin: Cell<Spinner>,
+}
+
+impl<'s> StubCalls<'s> {
+    pub(super) fn new(slot: &'s Slot<'s>, task: &'s Task, spin: Spinner) -> Self {
+        StubCalls { slot, task, spin: Cell::new(spin) }
+    }
+}
+
+impl AppCalls for StubCalls<'_> {
+    fn run(&self, nr: i64, args: [u64; 6]) -> Option<Result<i64, Errno>> {
+        if !QUICK.contains(&nr) || !filter::passes_at_exec_site(nr, args) {
+            return None;
+        }
+        let mut spin = self.spin.get();
+        let r = self.slot.exec(nr, args, &mut spin, || alive(self.task));
+        self.spin.set(spin);
+        Some(match r {
+            // Restart codes never leave the kernel for a call no signal can
+            // interrupt; one here was written by the app: not a result.
+            Some(r) if (-516..=-512).contains(&r) => Err(Errno::EINTR),
+            Some(r) => Ok(r),
+            None => Err(Errno::ESRCH),
+        })
+    }
+}
+
+/// Whether the thread still runs: it exists and, if it leads its process,
+/// is not a zombie (looked at without reaping it: its sentry thread does).
+fn alive(task: &Task) -> bool {
+    let (tid, pid) = (task.host_tid(), task.tg.host_pid());
+    // SAFETY: signal 0 only checks that the thread exists.
+    if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) } != 0 {
+        return false;
+    }
+    if tid != pid {
+        return true;
+    }
+    // SAFETY: zeroed siginfo is a valid out-buffer; WNOWAIT leaves the child unreaped.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the leader is the sentry's child.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            tid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+        )
+    };
+    // SAFETY: si_pid is valid to read after waitid filled (or zeroed) the struct.
+    r != 0 || unsafe { info.si_pid() } == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every call sent to the handler passes the filter there with the
+    /// arguments the sentry uses; file maps (an fd) do not.
+    #[test]
+    fn quick_calls_pass_at_the_exec_site() {
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
+        assert!(filter::passes_at_exec_site(libc::SYS_mmap, [0x10_0000, 4096, 3, anon, u64::MAX, 0]));
+        assert!(!filter::passes_at_exec_site(libc::SYS_mmap, [0, 4096, 1, libc::MAP_PRIVATE as u64, 5, 0]));
+        assert!(filter::passes_at_exec_site(libc::SYS_munmap, [0x10_0000, 4096, 0, 0, 0, 0]));
+        for nr in [libc::SYS_pread64, libc::SYS_preadv, libc::SYS_preadv2] {
+            assert!(filter::passes_at_exec_site(nr, [1002, 0x1000, 1 << 20, 0, 0, 0]));
+        }
+        assert!(filter::passes_at_exec_site(libc::SYS_rt_sigaction, [10, 0x7000, 0, 8, 0, 0]));
+        assert!(filter::passes_at_exec_site(libc::SYS_set_tid_address, [0x7000, 0, 0, 0, 0, 0]));
+        // Every quick call can pass there.
+        for nr in QUICK {
+            let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+            assert!(filter::passes_at_exec_site(nr, [0x10_0000, 4096, 3, anon, u64::MAX, 0]), "{nr}");
+        }
+    }
+}
