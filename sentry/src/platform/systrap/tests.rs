@@ -2,11 +2,11 @@
 //! region and the real app filter (RET_TRAP) makes syscalls that a sentry-side
 //! thread in the parent answers through the slot.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::slot::{Spinner, Waited};
+use super::slot::{Slot, Spinner, Waited};
 use super::*;
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
 use crate::platform::stub::{build_image, STUB_BASE};
@@ -27,6 +27,12 @@ struct Plan {
     /// ENOSYS (RET_TRACE with no tracer) and 30 if it ran.
     escape: bool,
 }
+
+/// Where a child that `with_memfd` left the fd number of a memfd holding
+/// [`MEMFD_DATA`] (made before the filter), and where exec tests read to.
+const MEMFD_FD_OFF: usize = OUT_OFF + 40;
+const READ_TO_OFF: usize = OUT_OFF + 64;
+const MEMFD_DATA: &[u8; 8] = b"execsite";
 
 /// Where a child with the filter installed leaves its exit code, and the
 /// flag saying it did: exit and exit_group trap under the systrap filter, so
@@ -147,6 +153,11 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
         if libc::syscall(libc::SYS_rt_sigaction, libc::SIGTRAP, &trap as *const KernelSigaction, 0usize, 8usize) != 0 {
             return 15;
         }
+        let memfd = libc::syscall(libc::SYS_memfd_create, c"exec".as_ptr(), 0u64);
+        if memfd < 0 || libc::syscall(libc::SYS_write, memfd, MEMFD_DATA.as_ptr(), 8u64) != 8 {
+            return 17;
+        }
+        *((REGION_BASE as usize + MEMFD_FD_OFF) as *mut u64) = memfd as u64;
         if install_raw(filter) != 0 {
             return 16;
         }
@@ -271,6 +282,106 @@ fn stub_site_call_is_refused_without_a_tracer() {
     // The attempt was made: the SIGTRAP handler ran and recorded the result.
     assert_eq!(code, OK, "the call at the stub site returned {rax}");
     assert_eq!(rax, -(libc::ENOSYS as i64));
+}
+
+/// Forks a child that makes one trapped getppid, which `serve` answers
+/// from a thread of the parent with the slot; returns the child's status
+/// and `serve`'s result.
+/// `serve` gets the slot, the child's memfd number, the region and the
+/// child's pid (0 until it is forked).
+fn one_call<T: Send + 'static>(
+    serve: impl FnOnce(&Slot<'_>, u64, &Region, &AtomicI32) -> (i64, T) + Send + 'static,
+) -> (i32, T) {
+    let region = Arc::new(Region::new(1).expect("region"));
+    region.slot(0).expect("slot 0").reset();
+    let image = build_image();
+    let mut filter = build_app_filter(TrapAction::Trap);
+    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_mut_ptr() };
+    let child_pid = Arc::new(AtomicI32::new(0));
+    let server = {
+        let (region, child_pid) = (region.clone(), child_pid.clone());
+        std::thread::spawn(move || {
+            let slot = region.slot(0).expect("slot 0");
+            let mut spin = Spinner::new();
+            loop {
+                if let Waited::Request(_) = slot.wait_request(&mut spin, Duration::from_millis(5)) {
+                    let p = region.chunk_ptr(0, MEMFD_FD_OFF).expect("fd word") as *const u64;
+                    // SAFETY: a word of our own mapping the child wrote before its call.
+                    let fd = unsafe { std::ptr::read_volatile(p) };
+                    let (reply, out) = serve(&slot, fd, &region, &child_pid);
+                    slot.reply(reply);
+                    return out;
+                }
+            }
+        })
+    };
+    // SAFETY: the child runs only `child` (raw syscalls) and `finish`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        finish(child(region.fd().as_raw_fd(), &image, &prog, &Plan { calls: 1, nap: 0, escape: false }));
+    }
+    child_pid.store(pid, Ordering::Release);
+    let mut status = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let done = |region: &Region| {
+        let p = region.chunk_ptr(0, DONE_OFF).expect("done") as *const u64;
+        // SAFETY: a word of our own mapping, which the child may write.
+        unsafe { std::ptr::read_volatile(p) == 1 }
+    };
+    loop {
+        // SAFETY: polling our own child.
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            break;
+        }
+        if done(&region) || Instant::now() > deadline {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            let p = region.chunk_ptr(0, CODE_OFF).expect("code") as *const u64;
+            // SAFETY: as above.
+            status = (unsafe { std::ptr::read_volatile(p) } as i32) << 8;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (status, server.join().expect("server thread"))
+}
+
+/// The EXEC command: the handler of a thread waiting for its reply runs a
+/// positional read in the app's context (the app's own fd, into the app's
+/// memory), then the request is answered as usual.
+#[test]
+fn exec_command_runs_a_read_in_the_app() {
+    let (status, (read, data)) = one_call(|slot, fd, region, _| {
+        let mut spin = Spinner::new();
+        let buf = REGION_BASE + READ_TO_OFF as u64;
+        let r = slot.exec(libc::SYS_pread64, [fd, buf, 8, 0, 0, 0], &mut spin, || true);
+        let p = region.chunk_ptr(0, READ_TO_OFF).expect("read-to area") as *const [u8; 8];
+        // SAFETY: 8 bytes of our own mapping the child's read filled.
+        (ANSWER, (r, unsafe { std::ptr::read_volatile(p) }))
+    });
+    assert_eq!(status >> 8, OK, "child status {status:#x}");
+    assert_eq!(read, Some(8));
+    assert_eq!(&data, MEMFD_DATA, "the read's data is in the app's memory");
+}
+
+/// A call the filter does not allow at the exec site traps there, inside
+/// the handler where SIGSYS is blocked: the kernel kills the process. So
+/// the exec site runs nothing but its five calls (and passthrough ones).
+#[test]
+fn exec_command_of_a_refused_call_kills_the_process() {
+    let (status, r) = one_call(|slot, _, _, pid| {
+        let mut spin = Spinner::new();
+        // SAFETY: signal 0 only checks the (reaped or not yet reaped) child.
+        let alive = || unsafe { libc::kill(pid.load(Ordering::Acquire), 0) } == 0;
+        let r = slot.exec(libc::SYS_getpid, [0; 6], &mut spin, alive);
+        (ANSWER, r)
+    });
+    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS, "child status {status:#x}");
+    assert_eq!(r, None, "no result from a killed thread");
 }
 
 #[test]
