@@ -86,6 +86,22 @@ fn keep_tmp() -> bool {
     std::env::var_os("RVISOR_KEEP_TMP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
+/// The platform sandboxed tests run on: RVISOR_PLATFORM if set, else
+/// rvisor's default (systrap where the CPU has rdtscp, else ptrace).
+pub fn suite_platform() -> &'static str {
+    match std::env::var("RVISOR_PLATFORM").ok().as_deref() {
+        Some("ptrace") => "ptrace",
+        Some(_) => "systrap",
+        None if cpu_has_rdtscp() => "systrap",
+        None => "ptrace",
+    }
+}
+
+pub fn cpu_has_rdtscp() -> bool {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
+    cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"))
+}
+
 /// Locate the rvisor binary or panic with instructions.
 pub fn rvisor_bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();

@@ -22,6 +22,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_syscalls", 45),
     ("escape_readonly", 30),
     ("escape_hostpids", 6),
+    ("escape_execsite", 5),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -286,6 +287,28 @@ fn escape_readonly() {
     assert_eq!(fs::read_to_string(s.root.join("inside.txt")).expect("read"), "INSIDE");
     let after = rvisor_tests::tree_listing(&s.root);
     assert_eq!(before, after, "the read-only root changed on the host");
+}
+
+/// systrap's exec site runs reads and maps on installed files' fds from an
+/// app that jumps there, but never with more access than its open file:
+/// an unprivileged user holding a read-only open of a root-only file gets
+/// no writable map of it, and the file is unchanged. On systrap the read
+/// through the site proves the file was installed, so the attack had its
+/// target; on ptrace the site is an ordinary trapped call.
+#[test]
+fn escape_execsite() {
+    if skip_native("escape_execsite") {
+        return;
+    }
+    let o = run_escape("escape_execsite", false);
+    let out = o.stdout_str();
+    let systrap = rvisor_tests::suite_platform() == "systrap";
+    assert_eq!(result_of(&out, "open for writing as nobody"), "EACCES", "{}", report(&o));
+    let read = if systrap { "read (the file is installed)" } else { "nothing installed" };
+    assert_eq!(result_of(&out, "read the installed file through the exec site"), read, "{}", report(&o));
+    assert_eq!(result_of(&out, "writable shared map through the exec site"), "refused", "{}", report(&o));
+    assert_eq!(result_of(&out, "mprotect the read-only shared map writable"), "EACCES", "{}", report(&o));
+    assert_eq!(result_of(&out, "file content after the attacks"), "[ORIGINAL]", "{}", report(&o));
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

@@ -111,7 +111,7 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
     }
     // It holds the host fds behind every sandbox file, pipe and socket.
     let limit = crate::confine::use_descriptors(SENTRY_FDS);
-    let needed = rvisor_sentry::kernel::INJECT_FD as u64 + 1;
+    let needed = (rvisor_sentry::kernel::APP_FD_BASE + rvisor_sentry::kernel::APP_FD_SLOTS) as u64;
     if limit < needed {
         report_error(
             plan,

@@ -75,6 +75,11 @@ pub struct Kernel {
 pub const STUB_FD: RawFd = 1000;
 /// Host fd number at which every app process holds its end of the injection socket.
 pub const INJECT_FD: RawFd = 1001;
+/// Host fd numbers `APP_FD_BASE..APP_FD_BASE + APP_FD_SLOTS` of an app
+/// process hold the sandbox files installed for reads and maps in its own
+/// context (syscalls/appfds.rs), and nothing else.
+pub const APP_FD_BASE: RawFd = INJECT_FD + 1;
+pub const APP_FD_SLOTS: RawFd = 16;
 
 /// Virtual pid allocation and lookup.
 #[derive(Default)]

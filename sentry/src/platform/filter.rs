@@ -237,12 +237,14 @@ pub const EXEC_SITE: u64 =
 
 /// Calls the systrap filter allows from [`EXEC_SITE`] beyond the
 /// passthrough ones, for what the sentry runs there for a detached thread
-/// (kernel/systrap/stubcalls.rs):
-/// * positional reads, for large reads of a host file through the fd the
-///   sentry installed in the app (syscalls/hostread.rs). An app that jumps
-///   to the site itself reads only its own host fds: the stub image, the
-///   injection socket (no positional reads) and read-only copies of files
-///   it has open in the sandbox, which it may read anyway;
+/// (kernel/systrap/stubcalls.rs), each with the index of its fd argument,
+/// which must be one of the installed files' fixed numbers
+/// (`kernel::APP_FD_BASE`, syscalls/appfds.rs):
+/// * positional reads and file maps through the fd the sentry installed
+///   for a file the app has open. An app that jumps to the site itself can
+///   read and map only those files, with no more access than its sandbox
+///   open file gives (appfds installs read-only reopens of read-only
+///   opens), which it may do anyway;
 /// * rt_sigaction, to install the action the app set: jumping there, the
 ///   app sets its own host actions past the sentry's mirror, which only
 ///   misleads the sentry about the app itself (its own SIGSYS handler
@@ -252,8 +254,59 @@ pub const EXEC_SITE: u64 =
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [i64; 5] =
-    [libc::SYS_pread64, libc::SYS_preadv, libc::SYS_preadv2, libc::SYS_rt_sigaction, libc::SYS_set_tid_address];
+pub const EXEC_SITE_CALLS: [(i64, Option<u8>); 6] = [
+    (libc::SYS_pread64, Some(0)),
+    (libc::SYS_preadv, Some(0)),
+    (libc::SYS_preadv2, Some(0)),
+    (libc::SYS_mmap, Some(4)),
+    (libc::SYS_rt_sigaction, None),
+    (libc::SYS_set_tid_address, None),
+];
+
+/// The instruction-pointer rules of the systrap filter, placed right after
+/// the architecture check (upper half of the address 0): calls from the
+/// stub's injection sites go to the tracer, if there is one; the exec
+/// site's calls run. Everything else falls through to the rules after.
+fn ip_rules() -> Vec<libc::sock_filter> {
+    let n = EXEC_SITE_CALLS.len();
+    let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
+    // Positions: header 0..=6 (the last loads nr), compares 7..7+n, the
+    // fd checks, then ALLOW, TRACE, and the end (the next rule).
+    let allow = 7 + n + bodies;
+    let (trace, end) = (allow + 1, allow + 2);
+    let off = |from: usize, to: usize| (to - from - 1) as u8;
+    let mut p = vec![
+        stmt(BPF_LD_W_ABS, OFF_IP_HI),
+        jump(BPF_JMP_JEQ_K, 0, 0, off(1, end)),
+        stmt(BPF_LD_W_ABS, OFF_IP_LO),
+        jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, off(3, trace), 0),
+        jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, off(4, trace), 0),
+        jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(5, end)),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+    ];
+    let mut body = 7 + n;
+    let mut checks = Vec::new();
+    for (i, (nr, fd)) in EXEC_SITE_CALLS.iter().enumerate() {
+        let pc = 7 + i;
+        let target = if fd.is_some() { body } else { allow };
+        let miss = if i + 1 == n { off(pc, end) } else { 0 };
+        p.push(jump(BPF_JMP_JEQ_K, *nr as u32, off(pc, target), miss));
+        if let Some(arg) = fd {
+            let (base, top) =
+                (crate::kernel::APP_FD_BASE as u32, (crate::kernel::APP_FD_BASE + crate::kernel::APP_FD_SLOTS) as u32);
+            checks.extend([
+                stmt(BPF_LD_W_ABS, off_arg_lo(*arg)),
+                jump(BPF_JMP_JGE_K, base, 0, off(body + 1, end)),
+                jump(BPF_JMP_JGE_K, top, off(body + 2, end), off(body + 2, allow)),
+            ]);
+            body += 3;
+        }
+    }
+    p.extend(checks);
+    p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
+    debug_assert_eq!(p.len(), end);
+    p
+}
 
 pub(crate) fn stmt(code: u16, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt: 0, jf: 0, k }
@@ -275,26 +328,7 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
         stmt(BPF_RET_K, SECCOMP_RET_KILL_PROCESS),
     ];
     if action == TrapAction::Trap {
-        // Instruction-pointer rules (upper half of the address 0): calls
-        // from the stub's injection sites go to the tracer, if there is
-        // one; some calls from the handler's exec site run.
-        let n = EXEC_SITE_CALLS.len() as u8;
-        p.extend([
-            stmt(BPF_LD_W_ABS, OFF_IP_HI),
-            jump(BPF_JMP_JEQ_K, 0, 0, n + 7),
-            stmt(BPF_LD_W_ABS, OFF_IP_LO),
-            jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, n + 4, 0),
-            jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, n + 3, 0),
-            jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, n + 3),
-            stmt(BPF_LD_W_ABS, OFF_NR),
-        ]);
-        for (i, nr) in EXEC_SITE_CALLS.iter().enumerate() {
-            // On a match jump to ALLOW, past the remaining compares; the last
-            // one falls out of the block on a mismatch.
-            let rest = n - 1 - i as u8;
-            p.push(jump(BPF_JMP_JEQ_K, *nr as u32, rest, if rest == 0 { 2 } else { 0 }));
-        }
-        p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
+        p.extend(ip_rules());
     }
     p.extend([
         stmt(BPF_LD_W_ABS, OFF_NR),
@@ -481,7 +515,7 @@ mod tests {
             assert!(!allows_any(&trap, nr), "systrap filter traps {nr}");
         }
         assert!(!trace.iter().any(|i| i.k == SECCOMP_RET_TRAP));
-        let ip_rules = 3 + 9 + EXEC_SITE_CALLS.len();
+        let ip_rules = 3 + ip_rules().len();
         assert!(!trap.iter().skip(ip_rules).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rules");
         // Same rules otherwise: the systrap filter is the ptrace one minus
         // the trap-only rules, plus the ip rules' compares.
@@ -489,33 +523,61 @@ mod tests {
         assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 4 + EXEC_SITE_CALLS.len());
     }
 
-    /// The exec site's calls run from there only; other calls made there
+    /// The exec site's calls run from there only, and those taking an fd
+    /// only on the installed files' fixed numbers; other calls made there
     /// are filtered as anywhere else.
     #[test]
     fn exec_site_allows_its_calls_only() {
         let trap = build_app_filter(TrapAction::Trap);
         let app_ip = 0x40_1000;
-        for nr in EXEC_SITE_CALLS {
-            assert_eq!(evaluate(&trap, nr, EXEC_SITE, [3, 0x1000, 4096, 0, 0, 0]), SECCOMP_RET_ALLOW);
-            assert_eq!(evaluate(&trap, nr, app_ip, [3, 0x1000, 4096, 0, 0, 0]), SECCOMP_RET_TRAP);
-            assert_eq!(evaluate(&trap, nr, EXEC_SITE + (1 << 32), [0; 6]), SECCOMP_RET_TRAP, "high half checked");
+        let (base, top) =
+            (crate::kernel::APP_FD_BASE as u64, (crate::kernel::APP_FD_BASE + crate::kernel::APP_FD_SLOTS) as u64);
+        let private = libc::MAP_PRIVATE as u64;
+        for (nr, fd) in EXEC_SITE_CALLS {
+            let with_fd = |v: u64| {
+                let mut a = [0x1000, 4096, 1, private, 0, 0];
+                a[fd.unwrap_or(5) as usize] = v;
+                a
+            };
+            for v in [base, base + 1, top - 1] {
+                assert_eq!(evaluate(&trap, nr, EXEC_SITE, with_fd(v)), SECCOMP_RET_ALLOW, "{nr} on fd {v}");
+                assert_eq!(evaluate(&trap, nr, app_ip, with_fd(v)), SECCOMP_RET_TRAP, "{nr} from app code");
+                assert_eq!(
+                    evaluate(&trap, nr, EXEC_SITE + (1 << 32), with_fd(v)),
+                    SECCOMP_RET_TRAP,
+                    "high half checked"
+                );
+            }
+            if fd.is_some() {
+                for v in [0, 3, 1000, 1001, base - 1, top, top + 1, u32::MAX as u64] {
+                    assert_eq!(evaluate(&trap, nr, EXEC_SITE, with_fd(v)), SECCOMP_RET_TRAP, "{nr} on fd {v}");
+                }
+            }
         }
         for nr in
             [libc::SYS_read, libc::SYS_openat, libc::SYS_execve, libc::SYS_recvmsg, libc::SYS_close, libc::SYS_clone]
         {
-            assert_eq!(evaluate(&trap, nr, EXEC_SITE, [0; 6]), SECCOMP_RET_TRAP, "{nr} from the exec site");
+            assert_eq!(
+                evaluate(&trap, nr, EXEC_SITE, [base, 0, 0, 0, base, 0]),
+                SECCOMP_RET_TRAP,
+                "{nr} from the exec site"
+            );
         }
         // Passthrough calls pass there as anywhere (brk's anonymous maps).
         let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
         assert_eq!(evaluate(&trap, libc::SYS_mmap, EXEC_SITE, [0, 4096, 3, anon, u64::MAX, 0]), SECCOMP_RET_ALLOW);
-        assert_eq!(evaluate(&trap, libc::SYS_mmap, EXEC_SITE, [0, 4096, 1, 2, 3, 0]), SECCOMP_RET_TRAP);
         for site in TRACE_SITES {
-            assert_eq!(evaluate(&trap, libc::SYS_pread64, site, [0; 6]), SECCOMP_RET_TRACE);
+            assert_eq!(evaluate(&trap, libc::SYS_pread64, site, [base, 0, 0, 0, 0, 0]), SECCOMP_RET_TRACE);
         }
         let trace = build_app_filter(TrapAction::Trace);
-        assert_eq!(evaluate(&trace, libc::SYS_pread64, EXEC_SITE, [0; 6]), SECCOMP_RET_TRACE, "no ip rules on ptrace");
-        assert!(passes_at_exec_site(libc::SYS_pread64, [3, 0x1000, 4096, 0, 0, 0]));
-        assert!(!passes_at_exec_site(libc::SYS_close, [3, 0, 0, 0, 0, 0]));
+        assert_eq!(
+            evaluate(&trace, libc::SYS_pread64, EXEC_SITE, [base, 0, 0, 0, 0, 0]),
+            SECCOMP_RET_TRACE,
+            "no ip rules on ptrace"
+        );
+        assert!(passes_at_exec_site(libc::SYS_pread64, [base, 0x1000, 4096, 0, 0, 0]));
+        assert!(!passes_at_exec_site(libc::SYS_pread64, [3, 0x1000, 4096, 0, 0, 0]));
+        assert!(!passes_at_exec_site(libc::SYS_close, [base, 0, 0, 0, 0, 0]));
     }
 }
 

@@ -5,7 +5,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use rvisor_syscalls::{Errno, SysResult};
 
-use super::SyscallCtx;
+use super::{appfds, SyscallCtx};
 use crate::vfs::path::path_of;
 
 const PAGE: u64 = 4096;
@@ -89,14 +89,29 @@ pub fn sys_mmap(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::ENODEV);
     }
     let host_fd = file.ops().host_fd().ok_or(Errno::ENODEV)?;
-    // A shared mapping of a read-only open must not become writable with
-    // mprotect later, so the host fd mapped must be read-only too (memfds
-    // behind tmpfs files are always read-write on the host).
-    let ro = if shared && !file.writable() { Some(reopen_read_only(host_fd)?) } else { None };
-    let map_fd = ro.as_ref().map(|f| f.as_raw_fd()).unwrap_or(host_fd);
-    let app_fd = ctx.inject_fd(map_fd)?;
-    let r = ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, app_fd as u64, off]);
-    ctx.close_injected(app_fd);
+    // The fd mapped carries the open file's access (appfds installs a
+    // read-only reopen for a read-only open of a read-write host fd, as
+    // memfds behind tmpfs files are): a shared map of a read-only open must
+    // not become writable with mprotect later. It stays installed, so the
+    // file's next maps in this process (ld.so makes four per library) need
+    // no fd injection, and a detached systrap thread makes them without ptrace.
+    let writable = file.writable();
+    let r = match appfds::get(ctx, host_fd, writable) {
+        Some(fd) => ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, fd.fd as u64, off]),
+        None => match appfds::install(ctx, host_fd, writable) {
+            Ok(fd) => ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, fd.fd as u64, off]),
+            Err(e) if e == Errno::ESRCH => return Err(e),
+            // Every slot busy: map through a passing fd.
+            Err(_) => {
+                let ro = if shared && !writable { Some(reopen_read_only(host_fd)?) } else { None };
+                let map_fd = ro.as_ref().map(|f| f.as_raw_fd()).unwrap_or(host_fd);
+                let app_fd = ctx.inject_fd(map_fd)?;
+                let r = ctx.inject(libc::SYS_mmap, [addr, len, prot, flags as u64, app_fd as u64, off]);
+                ctx.close_injected(app_fd);
+                r
+            }
+        },
+    };
     let start = Errno::result(r?)?;
     if let Some(loc) = file.location() {
         let root = ctx.task.fs().get().root;

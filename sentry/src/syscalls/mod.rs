@@ -4,6 +4,7 @@
 //! registers and returns a value or an errno. Handlers copy app memory in
 //! once, act on the copy, and never panic on app input.
 
+pub mod appfds;
 pub mod caps;
 pub mod creds;
 pub mod dir;

@@ -240,22 +240,9 @@ pub fn read_until(f: &mut fs::File, needle: &str) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
-/// The platform the suite runs containers on: RVISOR_PLATFORM (the default
-/// of rvisor's --platform), else systrap where the CPU can run its handler
-/// (rdtscp), as rvisor chooses.
-pub fn suite_platform() -> &'static str {
-    match std::env::var("RVISOR_PLATFORM").ok().as_deref() {
-        Some("ptrace") => "ptrace",
-        Some(_) => "systrap",
-        None if cpu_has_rdtscp() => "systrap",
-        None => "ptrace",
-    }
-}
-
-pub fn cpu_has_rdtscp() -> bool {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
-    cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"))
-}
+// Not every test binary that includes this module uses both.
+#[allow(unused_imports)]
+pub use rvisor_tests::{cpu_has_rdtscp, suite_platform};
 
 /// What `grep -c ^6000 /proc/self/maps` prints in a container on `platform`:
 /// systrap maps a chunk of its region (at 0x6000_0000_0000) into each

@@ -183,7 +183,8 @@ pub const FAST: &[FastCall] = &[
     call(SYS_pidfd_open, FD),
     call(SYS_set_tid_address, "the sentry's copy; the host's is set by the stub's handler (stubcalls.rs)"),
     call(SYS_pidfd_getfd, "installs another sandbox process's file in the caller's table"),
-    // Memory: mmap of files and shmat inject the file's fd, so they stay traced.
+    // Memory: shmat injects the segment's fd, so it stays traced.
+    call(SYS_mmap, "a file map runs in the stub's handler through the file's installed fd (appfds.rs); installing one goes back to ptrace"),
     call(SYS_brk, "the break is sentry state; a move maps or unmaps through the stub's handler (stubcalls.rs)"),
     // Descriptors.
     call(SYS_close, FD),
@@ -396,7 +397,6 @@ mod tests {
             SYS_execve,
             SYS_clone,
             SYS_fork,
-            SYS_mmap,
             SYS_rt_sigtimedwait,
             SYS_shmat,
             SYS_shmdt,

@@ -19,8 +19,8 @@ use crate::platform::systrap::slot::{Slot, Spinner};
 use crate::syscalls::AppCalls;
 
 /// The calls sent to the handler: brk's anonymous maps and unmaps, the
-/// positional reads of syscalls/hostread.rs, rt_sigaction's host action
-/// and set_tid_address. All are quick: none waits for another process or
+/// positional reads and file maps through installed fds (syscalls/appfds.rs),
+/// rt_sigaction's host action and set_tid_address. All are quick: none waits for another process or
 /// a signal.
 const QUICK: [i64; 8] = [
     libc::SYS_mmap,
@@ -95,22 +95,25 @@ mod tests {
     use super::*;
 
     /// Every call sent to the handler passes the filter there with the
-    /// arguments the sentry uses; file maps (an fd) do not.
+    /// arguments the sentry uses: fds only at the installed files' numbers.
     #[test]
     fn quick_calls_pass_at_the_exec_site() {
         let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE) as u64;
         assert!(filter::passes_at_exec_site(libc::SYS_mmap, [0x10_0000, 4096, 3, anon, u64::MAX, 0]));
+        let slot = crate::kernel::APP_FD_BASE as u64;
+        assert!(filter::passes_at_exec_site(libc::SYS_mmap, [0, 4096, 1, libc::MAP_PRIVATE as u64, slot, 0]));
         assert!(!filter::passes_at_exec_site(libc::SYS_mmap, [0, 4096, 1, libc::MAP_PRIVATE as u64, 5, 0]));
         assert!(filter::passes_at_exec_site(libc::SYS_munmap, [0x10_0000, 4096, 0, 0, 0, 0]));
         for nr in [libc::SYS_pread64, libc::SYS_preadv, libc::SYS_preadv2] {
-            assert!(filter::passes_at_exec_site(nr, [1002, 0x1000, 1 << 20, 0, 0, 0]));
+            assert!(filter::passes_at_exec_site(nr, [slot, 0x1000, 1 << 20, 0, 0, 0]));
+            assert!(!filter::passes_at_exec_site(nr, [3, 0x1000, 1 << 20, 0, 0, 0]));
         }
         assert!(filter::passes_at_exec_site(libc::SYS_rt_sigaction, [10, 0x7000, 0, 8, 0, 0]));
         assert!(filter::passes_at_exec_site(libc::SYS_set_tid_address, [0x7000, 0, 0, 0, 0, 0]));
         // Every quick call can pass there.
         for nr in QUICK {
             let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-            assert!(filter::passes_at_exec_site(nr, [0x10_0000, 4096, 3, anon, u64::MAX, 0]), "{nr}");
+            assert!(filter::passes_at_exec_site(nr, [slot, 4096, 3, anon, slot, 0]), "{nr}");
         }
     }
 }

@@ -153,8 +153,14 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
         if libc::syscall(libc::SYS_rt_sigaction, libc::SIGTRAP, &trap as *const KernelSigaction, 0usize, 8usize) != 0 {
             return 15;
         }
-        let memfd = libc::syscall(libc::SYS_memfd_create, c"exec".as_ptr(), 0u64);
-        if memfd < 0 || libc::syscall(libc::SYS_write, memfd, MEMFD_DATA.as_ptr(), 8u64) != 8 {
+        // At the first installed-file number, as the sentry installs files.
+        let made = libc::syscall(libc::SYS_memfd_create, c"exec".as_ptr(), 0u64);
+        let memfd = crate::kernel::APP_FD_BASE as i64;
+        if made < 0
+            || libc::syscall(libc::SYS_dup3, made, memfd, 0u64) != memfd
+            || libc::syscall(libc::SYS_dup3, made, memfd - 1, 0u64) != memfd - 1
+            || libc::syscall(libc::SYS_write, memfd, MEMFD_DATA.as_ptr(), 8u64) != 8
+        {
             return 17;
         }
         *((REGION_BASE as usize + MEMFD_FD_OFF) as *mut u64) = memfd as u64;
@@ -355,10 +361,10 @@ fn one_call<T: Send + 'static>(
 /// memory), then the request is answered as usual.
 #[test]
 fn exec_command_runs_a_read_in_the_app() {
-    let (status, (read, data)) = one_call(|slot, fd, region, _| {
+    let (status, (read, data)) = one_call(|slot, fd, region, pid| {
         let mut spin = Spinner::new();
         let buf = REGION_BASE + READ_TO_OFF as u64;
-        let r = slot.exec(libc::SYS_pread64, [fd, buf, 8, 0, 0, 0], &mut spin, || true);
+        let r = slot.exec(libc::SYS_pread64, [fd, buf, 8, 0, 0, 0], &mut spin, || alive(pid));
         let p = region.chunk_ptr(0, READ_TO_OFF).expect("read-to area") as *const [u8; 8];
         // SAFETY: 8 bytes of our own mapping the child's read filled.
         (ANSWER, (r, unsafe { std::ptr::read_volatile(p) }))
@@ -370,18 +376,32 @@ fn exec_command_runs_a_read_in_the_app() {
 
 /// A call the filter does not allow at the exec site traps there, inside
 /// the handler where SIGSYS is blocked: the kernel kills the process. So
-/// the exec site runs nothing but its five calls (and passthrough ones).
+/// the exec site runs nothing but its own calls (and passthrough ones).
 #[test]
 fn exec_command_of_a_refused_call_kills_the_process() {
-    let (status, r) = one_call(|slot, _, _, pid| {
-        let mut spin = Spinner::new();
-        // SAFETY: signal 0 only checks the (reaped or not yet reaped) child.
-        let alive = || unsafe { libc::kill(pid.load(Ordering::Acquire), 0) } == 0;
-        let r = slot.exec(libc::SYS_getpid, [0; 6], &mut spin, alive);
-        (ANSWER, r)
-    });
-    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS, "child status {status:#x}");
-    assert_eq!(r, None, "no result from a killed thread");
+    // A call not on the list; a listed read on a descriptor outside the
+    // installed files' numbers (the memfd's copy just below them, and fd 3).
+    type Args = fn(u64) -> [u64; 6];
+    let cases: [(i64, Args); 3] = [
+        (libc::SYS_getpid, |_| [0; 6]),
+        (libc::SYS_pread64, |fd| [fd - 1, REGION_BASE, 8, 0, 0, 0]),
+        (libc::SYS_pread64, |_| [3, REGION_BASE, 8, 0, 0, 0]),
+    ];
+    for (nr, args) in cases {
+        let (status, r) = one_call(move |slot, fd, _, pid| {
+            let mut spin = Spinner::new();
+            (ANSWER, slot.exec(nr, args(fd), &mut spin, || alive(pid)))
+        });
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS, "{nr}: child status {status:#x}");
+        assert_eq!(r, None, "{nr}: no result from a killed thread");
+    }
+}
+
+/// Whether the test's child (0 until forked: the caller's process group)
+/// is still there (a zombie counts until reaped).
+fn alive(pid: &AtomicI32) -> bool {
+    // SAFETY: signal 0 only checks for the process.
+    unsafe { libc::kill(pid.load(Ordering::Acquire), 0) == 0 }
 }
 
 #[test]
