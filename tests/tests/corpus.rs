@@ -32,6 +32,7 @@ corpus!(
     dnotify,
     etxtbsy,
     ev_epoll_et,
+    ev_epoll_fair,
     ev_epoll_state,
     ev_epoll_targets,
     ev_inotify,
