@@ -24,6 +24,7 @@ corpus!(
     chdir,
     chmod,
     chown,
+    clone3_args,
     close_badfd,
     close_range,
     copy_file_range,
