@@ -68,6 +68,7 @@ corpus!(
     large_file,
     link,
     lseek,
+    madvise_advice,
     many_files,
     mkdir,
     mknod,

@@ -136,6 +136,23 @@ fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
     crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }
 
+/// madvise advice the filter traps (100 and above; the rest runs on the
+/// host). Guard regions (Linux 6.13) only change the caller's own page
+/// tables and run on the host; poisoning (MADV_HWPOISON, MADV_SOFT_OFFLINE)
+/// would reach host pages and is refused as by a kernel without
+/// CONFIG_MEMORY_FAILURE (EINVAL, as for unknown advice).
+pub fn sys_madvise(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    const MADV_HWPOISON: u64 = 100;
+    const MADV_GUARD_INSTALL: u64 = 102;
+    const MADV_GUARD_REMOVE: u64 = 103;
+    match a[2] {
+        MADV_GUARD_INSTALL | MADV_GUARD_REMOVE => Errno::result(ctx.inject(libc::SYS_madvise, a)?),
+        // Below 100 only when the platform traps everything: the host's answer.
+        advice if advice < MADV_HWPOISON => Errno::result(ctx.inject(libc::SYS_madvise, a)?),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// membarrier(2) runs on the host in the app's own process: registrations
 /// and barriers concern that process's threads, which are host threads, so
 /// the host's answer is exactly the sandbox's.

@@ -128,6 +128,7 @@ table! {
     // mm.rs
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
+    SYS_madvise => mm::sys_madvise,
     SYS_membarrier => mm::sys_membarrier,
     SYS_mlock => mm::sys_mlock,
     SYS_mlock2 => mm::sys_mlock2,
