@@ -95,6 +95,7 @@ corpus!(
     proc_info,
     proc_links,
     proc_self,
+    proc_state,
     proc_stat,
     proc_task,
     pty_alloc,

@@ -404,6 +404,32 @@ pub struct Task {
     /// The app's own seccomp mode (0, SECCOMP_MODE_STRICT or _FILTER), as
     /// PR_GET_SECCOMP reports it: the host's is always "filter" (the sandbox's).
     pub seccomp_mode: std::sync::atomic::AtomicU8,
+    /// What the sentry does for the task ([`SYSCALL_IDLE`], [`SYSCALL_SERVING`],
+    /// [`SYSCALL_SLEEPING`]): the state /proc shows while a trapped call is
+    /// served (the host thread is stopped meanwhile, whatever the app sees).
+    pub syscall_state: std::sync::atomic::AtomicU8,
+}
+
+/// No trapped call is being served: the host thread's state is the task's.
+pub const SYSCALL_IDLE: u8 = 0;
+/// The sentry runs a trapped call: the task is running (in the kernel).
+pub const SYSCALL_SERVING: u8 = 1;
+/// The trapped call waits (`SyscallCtx::block`): the task sleeps.
+pub const SYSCALL_SLEEPING: u8 = 2;
+
+/// Sets a task's [`Task::syscall_state`] and restores the previous one when dropped.
+pub struct SyscallStateGuard<'a>(&'a Task, u8);
+
+impl<'a> SyscallStateGuard<'a> {
+    pub fn enter(task: &'a Task, state: u8) -> SyscallStateGuard<'a> {
+        SyscallStateGuard(task, task.syscall_state.swap(state, std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl Drop for SyscallStateGuard<'_> {
+    fn drop(&mut self) {
+        self.0.syscall_state.store(self.1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Task {
@@ -434,6 +460,7 @@ impl Task {
             sched_extra: Mutex::default(),
             detached: std::sync::OnceLock::new(),
             seccomp_mode: Default::default(),
+            syscall_state: Default::default(),
         }))
     }
 

@@ -210,6 +210,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
     if let Some(ev) = done {
         // The parent sleeps until the child execs or exits (its memory is shared meanwhile).
+        let _state = crate::kernel::task::SyscallStateGuard::enter(ctx.task, crate::kernel::task::SYSCALL_SLEEPING);
         loop {
             if wait_fds(&[(ev.raw(), libc::POLLIN)], -1, 1000) == Woken::Ready && ev.drain() {
                 break;
