@@ -60,6 +60,7 @@ corpus!(
     getdents,
     ioctl,
     ipc_mqueue,
+    ipc_kill_waiter,
     ipc_msg,
     ipc_sem,
     ipc_sem_undo,

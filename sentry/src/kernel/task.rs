@@ -285,6 +285,9 @@ pub struct ThreadGroup {
     pub child_event: crate::kernel::wait::WaitQueue,
     /// Virtual siginfos of process-directed signals raised by the sentry.
     pub sig_info: SigInfoQueue,
+    /// SIGKILL was sent: its threads' waits in the sentry end at once, even
+    /// where the host thread, already gone, can no longer say so.
+    pub killed: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadGroup {
@@ -301,6 +304,7 @@ impl ThreadGroup {
         Ok(Arc::new(ThreadGroup {
             tgid,
             host_pid: AtomicI32::new(host_pid),
+            killed: Default::default(),
             state: Mutex::new(GroupState {
                 exit: None,
                 reaped: false,
