@@ -98,6 +98,7 @@ corpus!(
     proc_self,
     proc_state,
     proc_stat,
+    proc_sysvipc,
     proc_task,
     pty_alloc,
     pty_hangup,

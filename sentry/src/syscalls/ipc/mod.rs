@@ -206,6 +206,11 @@ impl<T: IpcObject> Registry<T> {
         self.objects.iter().find(|(id, _)| **id % IPCMNI == index).map(|(id, o)| (*id, o.clone()))
     }
 
+    /// Every object with its id, in id order (/proc/sysvipc).
+    pub fn entries(&self) -> Vec<(i32, Arc<T>)> {
+        self.objects.iter().map(|(id, o)| (*id, o.clone())).collect()
+    }
+
     /// Every object.
     pub fn all(&self) -> Vec<Arc<T>> {
         self.objects.values().cloned().collect()

@@ -58,10 +58,10 @@ impl IpcObject for Segment {
 
 impl Segment {
     /// How many mappings of this segment the sandbox's processes hold.
-    fn nattch(&self, ctx: &SyscallCtx<'_>) -> u64 {
+    fn nattch(&self, kernel: &crate::kernel::Kernel) -> u64 {
         let suffix = format!(" {}", self.inode);
         let mut n = 0;
-        for tg in ctx.kernel.all_groups() {
+        for tg in kernel.all_groups() {
             let pid = tg.host_pid.load(std::sync::atomic::Ordering::Relaxed);
             let Ok(maps) = crate::confine::read_host_proc(&format!("{pid}/maps")) else { continue };
             let maps = String::from_utf8_lossy(&maps);
@@ -82,7 +82,7 @@ fn purge(ctx: &SyscallCtx<'_>, reg: &mut super::Registry<Segment>) {
     let dead: Vec<i32> = reg
         .objects
         .iter()
-        .filter(|(_, s)| lock(&s.state).perm.mode & SHM_DEST != 0 && s.nattch(ctx) == 0)
+        .filter(|(_, s)| lock(&s.state).perm.mode & SHM_DEST != 0 && s.nattch(ctx.kernel) == 0)
         .map(|(id, _)| *id)
         .collect();
     for id in dead {
@@ -241,7 +241,7 @@ fn encode(ctx: &SyscallCtx<'_>, seg: &Segment) -> [u8; 112] {
     put32(&mut b, 80, seg.cpid as u32);
     put32(&mut b, 84, st.lpid as u32);
     drop(st);
-    put64(&mut b, 88, seg.nattch(ctx));
+    put64(&mut b, 88, seg.nattch(ctx.kernel));
     b
 }
 
@@ -326,4 +326,22 @@ pub fn sys_shmctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// /proc/sysvipc/shm.
+pub fn proc_table(kernel: &crate::kernel::Kernel) -> String {
+    let mut out = String::from(
+        "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+    );
+    for (id, seg) in lock(&ns().shm).entries() {
+        let nattch = seg.nattch(kernel);
+        let st = lock(&seg.state);
+        let p = &st.perm;
+        out.push_str(&format!(
+            "{:>10} {:>10}  {:>4o} {:>21} {:>5} {:>5}  {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10} {:>21} {:>21}\n",
+            p.key, id, p.mode & 0o7777, seg.size, seg.cpid, st.lpid, nattch, p.uid, p.gid, p.cuid, p.cgid,
+            st.atime, st.dtime, st.ctime, 0, 0
+        ));
+    }
+    out
 }
