@@ -49,6 +49,7 @@ corpus!(
     execve,
     fallocate,
     fcntl_fd,
+    fcntl_lease,
     fcntl_lock,
     fd_limits,
     flock,

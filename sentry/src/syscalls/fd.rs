@@ -13,6 +13,9 @@ const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
 /// F_LINUX_SPECIFIC_BASE + 2.
 const F_NOTIFY: i32 = 1026;
+/// F_LINUX_SPECIFIC_BASE + 0 and + 1.
+const F_SETLEASE: i32 = 1024;
+const F_GETLEASE: i32 = 1025;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
@@ -33,6 +36,7 @@ pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
         locks::release_flock(file);
         if std::sync::Arc::strong_count(file) == 1 {
             super::inotify::closed(file);
+            super::lease::closed(file);
         }
     }
 }
@@ -132,6 +136,8 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         },
         F_CREATED_QUERY => Ok(i64::from(file.was_created())),
         F_NOTIFY => super::dnotify::set(ctx, &file, fd, arg),
+        F_SETLEASE => super::lease::set(ctx, &file, fd, arg),
+        F_GETLEASE => super::lease::get(&file),
         // Seals exist on tmpfs (and so memfd) files only.
         libc::F_ADD_SEALS | libc::F_GET_SEALS => {
             let tmp = file.ops().as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>().ok_or(Errno::EINVAL)?;

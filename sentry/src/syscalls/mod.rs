@@ -8,6 +8,7 @@ pub mod caps;
 pub mod creds;
 pub mod dir;
 pub mod dnotify;
+pub mod lease;
 pub mod epoll;
 pub mod fd;
 pub mod file;
