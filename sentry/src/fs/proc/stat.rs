@@ -130,7 +130,8 @@ fn waits_in_sentry_code(task: &Task) -> bool {
     let Ok(text) = host_read(&dir) else { return false };
     // "NR ARG1..ARG6 SP PC" for a blocked thread ("running" otherwise).
     let text = String::from_utf8_lossy(&text);
-    let Some(pc) = text.split_whitespace().nth(8).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+    let Some(pc) =
+        text.split_whitespace().nth(8).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
     else {
         return false;
     };

@@ -279,8 +279,20 @@ pub fn proc_table() -> String {
         let p = &st.perm;
         out.push_str(&format!(
             "{:>10} {:>10}  {:>4o}  {:>10} {:>10} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10}\n",
-            p.key, id, p.mode & 0o7777, st.cbytes, st.messages.len(), st.lspid, st.lrpid, p.uid, p.gid, p.cuid,
-            p.cgid, st.stime, st.rtime, st.ctime
+            p.key,
+            id,
+            p.mode & 0o7777,
+            st.cbytes,
+            st.messages.len(),
+            st.lspid,
+            st.lrpid,
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            st.stime,
+            st.rtime,
+            st.ctime
         ));
     }
     out
