@@ -21,9 +21,9 @@ use crate::vfs::file::F_OWNER_PID;
 use crate::vfs::writecount::open_counts;
 use crate::vfs::{Attr, OpenFile};
 
-const F_RDLCK: i32 = libc::F_RDLCK as i32;
-const F_WRLCK: i32 = libc::F_WRLCK as i32;
-const F_UNLCK: i32 = libc::F_UNLCK as i32;
+const F_RDLCK: i32 = libc::F_RDLCK;
+const F_WRLCK: i32 = libc::F_WRLCK;
+const F_UNLCK: i32 = libc::F_UNLCK;
 /// CAP_LEASE: leases on files one does not own.
 const CAP_LEASE: u32 = 28;
 /// si_code of the signal (Linux's kill_fasync(..., POLL_MSG)).
@@ -234,7 +234,7 @@ pub fn break_leases(ctx: &SyscallCtx<'_>, attr: &Attr, write: bool, nonblock: bo
     loop {
         let ev = changed().register()?;
         let wait_until = with_leases(|m| {
-            let Some(v) = m.get_mut(&key) else { return None };
+            let v = m.get_mut(&key)?;
             // Holders that let the break time pass lose their leases.
             let now = Instant::now();
             v.retain(|l| {
