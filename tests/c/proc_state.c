@@ -1,6 +1,6 @@
 /* A process's state in /proc/PID/stat as a parent polling it sees it
  * (LTP's TST_PROCESS_STATE_WAIT): a child that computes is running (R), one
- * blocked in pause(), in a SysV message receive or a pipe read is sleeping
+ * blocked in pause(), in a SysV message receive, sigtimedwait or a pipe read is sleeping
  * (S), and the running child is never seen sleeping first. */
 #include "common.h"
 #include <sys/ipc.h>
@@ -74,6 +74,20 @@ int main(void){
 	int st = 0;
 	waitpid(c, &st, 0);
 	printf("msgrcv after removal: %s\n", WIFEXITED(st) && WEXITSTATUS(st) == 3 ? "EIDRM" : "other");
+
+	c = fork();
+	if (c == 0) {
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		struct timespec ts = {10, 0};
+		_exit(sigtimedwait(&set, NULL, &ts) == SIGUSR1 ? 0 : 1);
+	}
+	printf("sigtimedwait: %c\n", settle(c));
+	kill(c, SIGUSR1);
+	waitpid(c, &st, 0);
+	printf("sigtimedwait woken: %d\n", WEXITSTATUS(st));
 
 	int p[2];
 	pipe(p);

@@ -408,17 +408,14 @@ pub struct Task {
     /// The app's own seccomp mode (0, SECCOMP_MODE_STRICT or _FILTER), as
     /// PR_GET_SECCOMP reports it: the host's is always "filter" (the sandbox's).
     pub seccomp_mode: std::sync::atomic::AtomicU8,
-    /// What the sentry does for the task ([`SYSCALL_IDLE`], [`SYSCALL_SERVING`],
-    /// [`SYSCALL_SLEEPING`]): the state /proc shows while a trapped call is
-    /// served (the host thread is stopped meanwhile, whatever the app sees).
+    /// [`SYSCALL_SLEEPING`] while a trapped call waits in the sentry (the
+    /// host thread is stopped meanwhile): /proc shows the task sleeping.
     pub syscall_state: std::sync::atomic::AtomicU8,
 }
 
-/// No trapped call is being served: the host thread's state is the task's.
+/// No wait in the sentry: the host thread's state tells.
 pub const SYSCALL_IDLE: u8 = 0;
-/// The sentry runs a trapped call: the task is running (in the kernel).
-pub const SYSCALL_SERVING: u8 = 1;
-/// The trapped call waits (`SyscallCtx::block`): the task sleeps.
+/// A trapped call waits in the sentry (`SyscallCtx::block`): the task sleeps.
 pub const SYSCALL_SLEEPING: u8 = 2;
 
 /// Sets a task's [`Task::syscall_state`] and restores the previous one when dropped.

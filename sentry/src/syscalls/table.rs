@@ -308,10 +308,7 @@ table! {
 /// Runs the handler for syscall `nr`, or ENOSYS (logged once per name).
 pub fn dispatch(ctx: &mut SyscallCtx<'_>, nr: u64, args: [u64; 6]) -> SysResult {
     match usize::try_from(nr).ok().and_then(|i| TABLE.get(i)).and_then(|e| *e) {
-        Some(entry) => {
-            let _state = crate::kernel::task::SyscallStateGuard::enter(ctx.task, crate::kernel::task::SYSCALL_SERVING);
-            (entry.handler)(ctx, args)
-        }
+        Some(entry) => (entry.handler)(ctx, args),
         None => {
             let name = rvisor_syscalls::syscall_name(nr).map(str::to_string).unwrap_or_else(|| format!("syscall_{nr}"));
             ctx.kernel.note_unsupported(&name);

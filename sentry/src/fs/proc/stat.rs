@@ -105,24 +105,31 @@ pub(super) fn task_state(task: Option<&Arc<Task>>, st: &GroupState, host: Option
     if current_task().is_some_and(|c| Arc::ptr_eq(&c, task)) {
         return 'R';
     }
-    // A trapped call is served: the task runs in the kernel until it waits.
-    match task.syscall_state.load(std::sync::atomic::Ordering::SeqCst) {
-        crate::kernel::task::SYSCALL_SERVING => return 'R',
-        crate::kernel::task::SYSCALL_SLEEPING => return 'S',
-        _ => {}
+    if task.syscall_state.load(std::sync::atomic::Ordering::SeqCst) == crate::kernel::task::SYSCALL_SLEEPING {
+        return 'S';
     }
     match host.map(HostStat::state) {
         Some('R') => 'R',
-        Some('D') => 'D',
-        _ if waits_in_sentry_code(task) => 'R',
+        // Sleeping in a call of the app's (passthrough, or injected by the
+        // sentry), unless it only waits for the sentry.
+        Some(s @ ('S' | 'D')) => {
+            if waits_in_sentry_code(task) {
+                'R'
+            } else {
+                s
+            }
+        }
+        // A ptrace stop: the sentry is taking or serving a trapped call.
+        Some('t') => 'R',
         _ => 'S',
     }
 }
 
-/// Whether a host thread that is not running waits in code of the sentry's
-/// (its stub page or systrap's per-thread region) rather than in a call of
-/// the app's: parked before its first run, or handing a call over. To the
-/// app it is runnable.
+/// Whether a host thread that is not running waits for the sentry rather
+/// than in a call of the app's: parked in the stub (pause) before its first
+/// run, or in systrap's handler (futex) while its call is taken and served.
+/// To the app it is runnable. Calls the sentry injects also run at the stub
+/// but are the app's (rt_sigtimedwait, say): their numbers tell them apart.
 fn waits_in_sentry_code(task: &Task) -> bool {
     use crate::platform::stub::STUB_BASE;
     use crate::platform::systrap::{CHUNK, REGION_BASE, REGION_CHUNKS};
@@ -135,6 +142,10 @@ fn waits_in_sentry_code(task: &Task) -> bool {
     else {
         return false;
     };
+    let nr: Option<i64> = text.split_whitespace().next().and_then(|v| v.parse().ok());
+    if !matches!(nr, Some(libc::SYS_pause) | Some(libc::SYS_futex)) {
+        return false;
+    }
     let stub = STUB_BASE..STUB_BASE + 0x10000;
     let region = REGION_BASE..REGION_BASE + (CHUNK * REGION_CHUNKS) as u64;
     stub.contains(&pc) || region.contains(&pc)
