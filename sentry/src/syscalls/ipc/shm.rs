@@ -16,6 +16,8 @@ use crate::syscalls::SyscallCtx;
 const PAGE: u64 = 4096;
 /// Linux's defaults (SHMMAX/SHMALL are "unlimited").
 const SHMMAX: u64 = u64::MAX - (1 << 24);
+/// In pages, but the same number as SHMMAX (as /proc/sys/kernel/shmall says).
+const SHMALL: u64 = SHMMAX;
 const SHMMNI: usize = 4096;
 const SHM_HUGETLB: i32 = 0o4000;
 const SHM_NORESERVE: i32 = 0o10000;
@@ -251,7 +253,7 @@ pub fn sys_shmctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         IPC_INFO => {
             // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall, 4 unused.
             let mut b = [0u8; 72];
-            for (i, v) in [SHMMAX, 1, SHMMNI as u64, SHMMNI as u64, SHMMAX / PAGE].iter().enumerate() {
+            for (i, v) in [SHMMAX, 1, SHMMNI as u64, SHMMNI as u64, SHMALL].iter().enumerate() {
                 put64(&mut b, i * 8, *v);
             }
             ctx.mem.write(buf, &b)?;
