@@ -13,6 +13,9 @@ const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
 /// F_LINUX_SPECIFIC_BASE + 2.
 const F_NOTIFY: i32 = 1026;
+/// /proc/sys/fs/pipe-max-size (the sandbox's, also the host's default).
+const PIPE_MAX_SIZE: u64 = 1 << 20;
+const CAP_SYS_RESOURCE: u32 = 24;
 /// F_LINUX_SPECIFIC_BASE + 0 and + 1.
 const F_SETLEASE: i32 = 1024;
 const F_GETLEASE: i32 = 1025;
@@ -129,8 +132,19 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         // Pipe sizes are the host pipe's own state.
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => match file.ops().host_fd() {
             Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
-                let size = (arg as i64).clamp(4096, 1 << 20) as i32;
-                host_fcntl(h, cmd, size)
+                // The argument is an unsigned int; Linux refuses sizes past
+                // 2^31, and past pipe-max-size without CAP_SYS_RESOURCE.
+                let want = u64::from(arg as u32);
+                if cmd == libc::F_SETPIPE_SZ {
+                    if want > 1 << 31 {
+                        return Err(Errno::EINVAL);
+                    }
+                    if want > PIPE_MAX_SIZE && !ctx.task.creds().has_cap(CAP_SYS_RESOURCE) {
+                        return Err(Errno::EPERM);
+                    }
+                }
+                // The host's own limit (the sandbox's pipe-max-size) caps the rest.
+                host_fcntl(h, cmd, want.clamp(4096, PIPE_MAX_SIZE) as i32)
             }
             _ => Err(Errno::EBADF),
         },
