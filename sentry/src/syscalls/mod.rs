@@ -320,13 +320,7 @@ impl<'a> SyscallCtx<'a> {
                 Some(l) if l <= slice_ms => (l, true),
                 _ => (slice_ms, false),
             };
-            let woken = wait_fds(fds, self.task.interrupt.raw(), wait_ms);
-            // A killed task's wait ends, whatever woke it: it must not go on
-            // to take what it waited for (a semaphore, a message).
-            if self.task.tg.killed.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(Errno::EINTR);
-            }
-            match woken {
+            match wait_fds(fds, self.task.interrupt.raw(), wait_ms) {
                 Woken::Interrupted => {
                     self.task.interrupt.clear();
                     if self.signal_pending() {

@@ -257,6 +257,12 @@ impl Deadline {
         }
         let fds: [(RawFd, i16); 1] = [(ev.raw(), libc::POLLIN)];
         ctx.block(&fds, ms).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
+        // A killed waiter must not go on to take what it waited for (a
+        // semaphore, a message): under systrap its wake-up may not show
+        // the SIGKILL.
+        if ctx.task.tg.killed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Errno::EINTR);
+        }
         ev.drain();
         ev.clear();
         Ok(())
