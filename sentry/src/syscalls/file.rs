@@ -457,6 +457,21 @@ pub fn sys_fchmodat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     chmod_loc(ctx, &loc, a[2] as u32)
 }
 
+/// fchmodat2 (Linux 6.6): fchmodat with flags. A symlink's own mode cannot
+/// change (EOPNOTSUPP), as on Linux's file systems.
+pub fn sys_fchmodat2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let flags = a[3] as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nofollow = flags & libc::AT_SYMLINK_NOFOLLOW != 0;
+    let loc = ctx.resolve_arg(a[0] as i32, a[1], !nofollow, flags & libc::AT_EMPTY_PATH != 0)?;
+    if nofollow && loc.attr()?.is_symlink() {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    chmod_loc(ctx, &loc, a[2] as u32)
+}
+
 fn chown_loc(ctx: &SyscallCtx<'_>, loc: &Location, uid: u32, gid: u32) -> SysResult {
     let attr = loc.attr()?;
     let creds = ctx.task.creds().fs();

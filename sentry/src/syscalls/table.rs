@@ -87,6 +87,7 @@ table! {
     SYS_chmod => file::sys_chmod,
     SYS_fchmod => file::sys_fchmod,
     SYS_fchmodat => file::sys_fchmodat,
+    SYS_fchmodat2 => file::sys_fchmodat2,
     SYS_chown => file::sys_chown,
     SYS_fchown => file::sys_fchown,
     SYS_lchown => file::sys_lchown,
