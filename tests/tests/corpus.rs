@@ -78,6 +78,7 @@ corpus!(
     memfd_seals,
     mlock,
     mmap_sigbus,
+    mseal,
     o_tmpfile,
     open_flags,
     open_path,

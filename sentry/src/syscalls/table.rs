@@ -130,6 +130,7 @@ table! {
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
     SYS_madvise => mm::sys_madvise,
+    SYS_mseal => mm::sys_mseal,
     SYS_membarrier => mm::sys_membarrier,
     SYS_mlock => mm::sys_mlock,
     SYS_mlock2 => mm::sys_mlock2,
