@@ -51,6 +51,12 @@ pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
+    // CLOSE_RANGE_UNSHARE: the caller's table is first its own copy, so a
+    // table shared with CLONE_FILES keeps its descriptors for the others.
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        let copy = std::sync::Arc::new(ctx.task.files().fork());
+        *ctx.task.files.lock().unwrap_or_else(|e| e.into_inner()) = copy;
+    }
     let closed = ctx.task.files().close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
     release_locks(ctx.task.tg.tgid, &closed);
     Ok(0)
