@@ -101,6 +101,7 @@ corpus!(
     proc_state,
     proc_stat,
     proc_sysvipc,
+    robust_list_access,
     proc_task,
     pty_alloc,
     pty_hangup,
