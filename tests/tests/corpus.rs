@@ -102,6 +102,7 @@ corpus!(
     proc_stat,
     proc_sysvipc,
     robust_list_access,
+    sock_connect_state,
     proc_task,
     pty_alloc,
     pty_hangup,
