@@ -49,6 +49,21 @@ int main(void)
 	show_stat("f");
 	CHECK(syscall(SYS_fchmodat, 9999, "f", 0606));
 
+	/* fchmodat2 (452, Linux 6.6): flags, a symlink's own mode, an empty path. */
+	CHECK(syscall(452, AT_FDCWD, "f", 0640, 0));
+	show_stat("f");
+	CHECK(syscall(452, AT_FDCWD, "lnk", 0600, AT_SYMLINK_NOFOLLOW));
+	CHECK(syscall(452, AT_FDCWD, "lnk", 0604, 0));
+	show_stat("f");
+	CHECK(syscall(452, AT_FDCWD, "f", 0600, -1));
+	CHECK(syscall(452, -1, "f", 0600, 0));
+	CHECK(syscall(452, AT_FDCWD, "missing", 0600, 0));
+	int ff = open("f", O_RDONLY);
+	CHECK(syscall(452, ff, "", 0644, AT_EMPTY_PATH));
+	CHECK(syscall(452, ff, "", 0644, 0));
+	close(ff);
+	show_stat("f");
+
 	/* fchmod on a pipe succeeds (changes the pipe inode). */
 	int p[2];
 	pipe(p);

@@ -87,6 +87,17 @@ static void raw_numbers(void)
 	attempt_result("uretprobe/uprobe outside a trampoline", "335: %s, 336: %s", f, r < 0 ? errname(errno) : "LEAK-succeeded");
 }
 
+/* The sentry's stub page sits at 0x10000 in every app process (systrap's
+ * per-thread region at 0x600000000000): sealing it (mseal, 462) would stop
+ * the sentry managing it. The attempt must fail. */
+static void seal_sentry_pages(void)
+{
+	long stub = syscall(462, 0x10000UL, 4096UL, 0UL);
+	const char *s = stub < 0 ? errname(errno) : "LEAK-succeeded";
+	long region = syscall(462, 0x600000000000UL, 65536UL, 0UL);
+	attempt_result("mseal of the sentry's pages", "stub %s, region %s", s, res(region));
+}
+
 static void i386_entry(void)
 {
 	fflush(stdout);
@@ -294,6 +305,7 @@ int main(int argc, char **argv)
 	mkdir("/tmp", 01777);
 	raw_numbers();
 	i386_entry();
+	seal_sentry_pages();
 	kernel_interfaces();
 	namespaces();
 	other_processes();

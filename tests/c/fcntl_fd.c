@@ -61,6 +61,14 @@ int main(void)
 	CHECKV(fcntl(p[0], F_GETPIPE_SZ));
 	CHECKV(fcntl(p[0], F_SETPIPE_SZ, 100));
 	CHECKV(fcntl(p[0], F_GETPIPE_SZ));
+	/* Past 2^31: EINVAL; past pipe-max-size unprivileged: EPERM. */
+	CHECKV(fcntl(p[0], F_SETPIPE_SZ, (1U << 31) + 1));
+	if (fork() == 0) {
+		if (setuid(65534) == 0)
+			CHECKV(fcntl(p[0], F_SETPIPE_SZ, 1 << 30));
+		_exit(0);
+	}
+	wait(NULL);
 	fd = open("f", O_RDONLY);
 	CHECKV(fcntl(fd, F_GETPIPE_SZ));
 	close(fd);

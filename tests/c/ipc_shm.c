@@ -99,6 +99,13 @@ int main(void)
 	struct shminfo info;
 	CHECK(shmctl(0, IPC_INFO, (struct shmid_ds *)&info));
 	printf("shmmin=%lu\n", (unsigned long)info.shmmin);
+	/* IPC_INFO's shmall is /proc/sys/kernel/shmall's value. */
+	unsigned long shmall = 0;
+	FILE *f = fopen("/proc/sys/kernel/shmall", "r");
+	if (f && fscanf(f, "%lu", &shmall) == 1)
+		printf("shmall matches /proc: %d\n", shmall == (unsigned long)info.shmall);
+	if (f)
+		fclose(f);
 	CHECK(shmctl(0, 9999, NULL));
 	return 0;
 }

@@ -19,7 +19,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_paths", 34),
     ("escape_proc", 27),
     ("escape_chroot", 13),
-    ("escape_syscalls", 45),
+    ("escape_syscalls", 46),
     ("escape_readonly", 30),
     ("escape_hostpids", 6),
     ("escape_execsite", 5),

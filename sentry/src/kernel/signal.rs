@@ -142,6 +142,7 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
     }
     super::systrap::before_signal(pid, None);
     if sig == libc::SIGKILL {
+        tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         super::systrap::before_kill(pid);
     }
     // SAFETY: signals a process inside our own sandbox.
@@ -168,6 +169,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
     task.sig_info.push(info);
     super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
     if sig == libc::SIGKILL {
+        task.tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         super::systrap::before_kill(task.tg.host_pid());
     }
     // SAFETY: signals a thread inside our own sandbox.

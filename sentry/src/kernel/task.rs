@@ -285,6 +285,9 @@ pub struct ThreadGroup {
     pub child_event: crate::kernel::wait::WaitQueue,
     /// Virtual siginfos of process-directed signals raised by the sentry.
     pub sig_info: SigInfoQueue,
+    /// SIGKILL was sent: its threads' waits in the sentry end at once, even
+    /// where the host thread, already gone, can no longer say so.
+    pub killed: std::sync::atomic::AtomicBool,
 }
 
 impl ThreadGroup {
@@ -301,6 +304,7 @@ impl ThreadGroup {
         Ok(Arc::new(ThreadGroup {
             tgid,
             host_pid: AtomicI32::new(host_pid),
+            killed: Default::default(),
             state: Mutex::new(GroupState {
                 exit: None,
                 reaped: false,
@@ -404,6 +408,29 @@ pub struct Task {
     /// The app's own seccomp mode (0, SECCOMP_MODE_STRICT or _FILTER), as
     /// PR_GET_SECCOMP reports it: the host's is always "filter" (the sandbox's).
     pub seccomp_mode: std::sync::atomic::AtomicU8,
+    /// [`SYSCALL_SLEEPING`] while a trapped call waits in the sentry (the
+    /// host thread is stopped meanwhile): /proc shows the task sleeping.
+    pub syscall_state: std::sync::atomic::AtomicU8,
+}
+
+/// No wait in the sentry: the host thread's state tells.
+pub const SYSCALL_IDLE: u8 = 0;
+/// A trapped call waits in the sentry (`SyscallCtx::block`): the task sleeps.
+pub const SYSCALL_SLEEPING: u8 = 2;
+
+/// Sets a task's [`Task::syscall_state`] and restores the previous one when dropped.
+pub struct SyscallStateGuard<'a>(&'a Task, u8);
+
+impl<'a> SyscallStateGuard<'a> {
+    pub fn enter(task: &'a Task, state: u8) -> SyscallStateGuard<'a> {
+        SyscallStateGuard(task, task.syscall_state.swap(state, std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+impl Drop for SyscallStateGuard<'_> {
+    fn drop(&mut self) {
+        self.0.syscall_state.store(self.1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Task {
@@ -434,6 +461,7 @@ impl Task {
             sched_extra: Mutex::default(),
             detached: std::sync::OnceLock::new(),
             seccomp_mode: Default::default(),
+            syscall_state: Default::default(),
         }))
     }
 

@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -49,6 +50,10 @@ pub struct Epoll {
     next_token: std::sync::atomic::AtomicU64,
     /// Notified when the interest list changes (a ready fd added or re-armed).
     changed: WaitQueue,
+    /// The entry reported last: the next scan starts after it, so ready
+    /// entries take turns when there are more than a wait's `maxevents`
+    /// (Linux moves reported level-triggered entries to its ready list's tail).
+    last_reported: Mutex<Option<(i32, usize)>>,
 }
 
 /// Linux's EP_MAX_NESTS: how deep epolls may watch epolls.
@@ -121,10 +126,17 @@ impl Epoll {
                 i.edge = true;
             }
         }
-        for i in map.values_mut() {
+        let mut last = self.last_reported.lock().unwrap_or_else(|e| e.into_inner());
+        // Scan order: the entries after the last reported one, then the rest.
+        let keys: Vec<(i32, usize)> = match *last {
+            Some(k) => map.range((Excluded(k), Unbounded)).chain(map.range(..=k)).map(|(k, _)| *k).collect(),
+            None => map.keys().copied().collect(),
+        };
+        for key in keys {
             if out.len() >= max {
                 break;
             }
+            let Some(i) = map.get_mut(&key) else { continue };
             if i.disabled {
                 continue;
             }
@@ -147,6 +159,7 @@ impl Epoll {
                         i.disabled = true;
                     }
                     out.push((ready, i.data));
+                    *last = Some(key);
                 }
                 continue;
             }
@@ -171,6 +184,7 @@ impl Epoll {
                 i.disabled = true;
             }
             out.push((ready, i.data));
+            *last = Some(key);
         }
         if wait_host_ep {
             set.fd(self.host_ep.as_raw_fd(), libc::POLLIN);
@@ -259,6 +273,7 @@ fn epoll_create(ctx: &mut SyscallCtx<'_>, flags: i32) -> SysResult {
         host_ep,
         next_token: Default::default(),
         changed: WaitQueue::new(),
+        last_reported: Mutex::new(None),
     });
     let file = OpenFile::new_anon(ep, None, libc::O_RDWR, "anon_inode:[eventpoll]".into());
     ctx.task.files().install(file, flags & libc::EPOLL_CLOEXEC != 0, 0, ctx.task.nofile_limit()).map(i64::from)

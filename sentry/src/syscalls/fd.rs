@@ -13,6 +13,12 @@ const F_SETOWN_EX: i32 = 15;
 const F_GETOWN_EX: i32 = 16;
 /// F_LINUX_SPECIFIC_BASE + 2.
 const F_NOTIFY: i32 = 1026;
+/// /proc/sys/fs/pipe-max-size (the sandbox's, also the host's default).
+const PIPE_MAX_SIZE: u64 = 1 << 20;
+const CAP_SYS_RESOURCE: u32 = 24;
+/// F_LINUX_SPECIFIC_BASE + 0 and + 1.
+const F_SETLEASE: i32 = 1024;
+const F_GETLEASE: i32 = 1025;
 
 pub fn sys_close(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let file = ctx.task.files().remove(a[0] as i32)?;
@@ -33,6 +39,7 @@ pub fn release_locks(tgid: i32, files: &[std::sync::Arc<OpenFile>]) {
         locks::release_flock(file);
         if std::sync::Arc::strong_count(file) == 1 {
             super::inotify::closed(file);
+            super::lease::closed(file);
         }
     }
 }
@@ -43,6 +50,12 @@ pub fn sys_close_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     const CLOSE_RANGE_CLOEXEC: u32 = 4;
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
+    }
+    // CLOSE_RANGE_UNSHARE: the caller's table is first its own copy, so a
+    // table shared with CLONE_FILES keeps its descriptors for the others.
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        let copy = std::sync::Arc::new(ctx.task.files().fork());
+        *ctx.task.files.lock().unwrap_or_else(|e| e.into_inner()) = copy;
     }
     let closed = ctx.task.files().close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
     release_locks(ctx.task.tg.tgid, &closed);
@@ -125,13 +138,26 @@ pub fn sys_fcntl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         // Pipe sizes are the host pipe's own state.
         libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => match file.ops().host_fd() {
             Some(h) if file.ops().as_any().is::<crate::fs::pipe::PipeEnd>() => {
-                let size = (arg as i64).clamp(4096, 1 << 20) as i32;
-                host_fcntl(h, cmd, size)
+                // The argument is an unsigned int; Linux refuses sizes past
+                // 2^31, and past pipe-max-size without CAP_SYS_RESOURCE.
+                let want = u64::from(arg as u32);
+                if cmd == libc::F_SETPIPE_SZ {
+                    if want > 1 << 31 {
+                        return Err(Errno::EINVAL);
+                    }
+                    if want > PIPE_MAX_SIZE && !ctx.task.creds().has_cap(CAP_SYS_RESOURCE) {
+                        return Err(Errno::EPERM);
+                    }
+                }
+                // The host's own limit (the sandbox's pipe-max-size) caps the rest.
+                host_fcntl(h, cmd, want.clamp(4096, PIPE_MAX_SIZE) as i32)
             }
             _ => Err(Errno::EBADF),
         },
         F_CREATED_QUERY => Ok(i64::from(file.was_created())),
         F_NOTIFY => super::dnotify::set(ctx, &file, fd, arg),
+        F_SETLEASE => super::lease::set(ctx, &file, fd, arg),
+        F_GETLEASE => super::lease::get(&file),
         // Seals exist on tmpfs (and so memfd) files only.
         libc::F_ADD_SEALS | libc::F_GET_SEALS => {
             let tmp = file.ops().as_any().downcast_ref::<crate::fs::tmpfs::TmpfsFile>().ok_or(Errno::EINVAL)?;

@@ -11,7 +11,7 @@ use super::{SyscallCtx, AT_FDCWD};
 use crate::kernel::creds::CAP_FSETID;
 use crate::vfs::path::ResolveFlags;
 use crate::vfs::perm::{is_owner, may_access, MAY_EXEC, MAY_READ, MAY_WRITE};
-use crate::vfs::writecount::WriteAccess;
+use crate::vfs::writecount::{ReadAccess, WriteAccess};
 use crate::vfs::{CreateArgs, FileOps, Inode, Location, OpenFile, SetAttr, TimeSet, VfsResult, S_IFREG};
 
 /// What an O_PATH open returns: a handle with no I/O.
@@ -92,6 +92,8 @@ pub fn open_file(
                 f.mark_created();
                 if f.writable() {
                     f.hold_write_access(WriteAccess::get(&f.attr()?)?);
+                } else {
+                    f.hold_read_access(ReadAccess::get(&f.attr()?));
                 }
                 return Ok(f);
             }
@@ -146,6 +148,10 @@ pub fn open_file(
     // Writing a file a process runs is ETXTBSY (and so is truncating it).
     let write_access =
         if (want_write || truncate) && attr.is_regular() { Some(WriteAccess::get(&attr)?) } else { None };
+    let read_access = (!want_write && attr.is_regular()).then(|| ReadAccess::get(&attr));
+    // Leases of other holders are broken before the open goes on (Linux's
+    // break_lease in do_dentry_open, after the write access is taken).
+    super::lease::break_leases(ctx, &attr, want_write || truncate, flags & libc::O_NONBLOCK != 0)?;
     if truncate && attr.size != 0 {
         loc.inode().setattr(&SetAttr { size: Some(0), ..Default::default() })?;
     }
@@ -159,6 +165,9 @@ pub fn open_file(
     let file = OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE);
     if let Some(w) = write_access.filter(|_| want_write) {
         file.hold_write_access(w);
+    }
+    if let Some(r) = read_access {
+        file.hold_read_access(r);
     }
     Ok(file)
 }
@@ -338,6 +347,7 @@ fn truncate_loc(ctx: &SyscallCtx<'_>, loc: &Location, len: i64) -> SysResult {
     }
     check_writable_mount(loc)?;
     let _busy = WriteAccess::get(&attr)?;
+    super::lease::break_leases(ctx, &attr, true, false)?;
     super::io::check_new_size(ctx, attr.size, len as u64)?;
     loc.inode().setattr(&SetAttr { size: Some(len as u64), ..Default::default() })?;
     Ok(0)
@@ -444,6 +454,21 @@ pub fn sys_fchmod(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
 pub fn sys_fchmodat(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let path = ctx.mem.read_path(a[1])?;
     let loc = ctx.resolve_at(a[0] as i32, &path, true)?;
+    chmod_loc(ctx, &loc, a[2] as u32)
+}
+
+/// fchmodat2 (Linux 6.6): fchmodat with flags. A symlink's own mode cannot
+/// change (EOPNOTSUPP), as on Linux's file systems.
+pub fn sys_fchmodat2(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let flags = a[3] as i32;
+    if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nofollow = flags & libc::AT_SYMLINK_NOFOLLOW != 0;
+    let loc = ctx.resolve_arg(a[0] as i32, a[1], !nofollow, flags & libc::AT_EMPTY_PATH != 0)?;
+    if nofollow && loc.attr()?.is_symlink() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     chmod_loc(ctx, &loc, a[2] as u32)
 }
 

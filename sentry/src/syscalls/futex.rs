@@ -12,6 +12,9 @@ pub fn sys_get_robust_list(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Errno::result(ctx.inject(libc::SYS_get_robust_list, [0, head_ptr, len_ptr, 0, 0, 0])?);
     }
     let t = ctx.kernel.task_by_vtid(pid).ok_or(Errno::ESRCH)?;
+    // Another thread's list needs ptrace read access to it (Linux's
+    // PTRACE_MODE_READ_REALCREDS check).
+    super::inspect::may_inspect(ctx, &t)?;
     let (mut head, mut len) = (0u64, 0usize);
     // SAFETY: out-pointers are our own locals; the sentry traces every app thread.
     let r = unsafe {

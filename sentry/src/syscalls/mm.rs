@@ -151,6 +151,43 @@ fn reopen_read_only(fd: RawFd) -> Result<OwnedFd, Errno> {
     crate::confine::open_host_proc(&format!("self/fd/{fd}"), libc::O_RDONLY)
 }
 
+/// madvise advice the filter traps (100 and above; the rest runs on the
+/// host). Guard regions (Linux 6.13) only change the caller's own page
+/// tables and run on the host; poisoning (MADV_HWPOISON, MADV_SOFT_OFFLINE)
+/// would reach host pages and is refused as by a kernel without
+/// CONFIG_MEMORY_FAILURE (EINVAL, as for unknown advice).
+pub fn sys_madvise(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    const MADV_HWPOISON: u64 = 100;
+    const MADV_GUARD_INSTALL: u64 = 102;
+    const MADV_GUARD_REMOVE: u64 = 103;
+    match a[2] {
+        MADV_GUARD_INSTALL | MADV_GUARD_REMOVE => Errno::result(ctx.inject(libc::SYS_madvise, a)?),
+        // Below 100 only when the platform traps everything: the host's answer.
+        advice if advice < MADV_HWPOISON => Errno::result(ctx.inject(libc::SYS_madvise, a)?),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// mseal (Linux 6.10): seals the caller's own mappings against change, on
+/// the host, where munmap, mprotect, mremap and madvise run. The sentry's
+/// own pages in the process (the stub page, systrap's region) stay
+/// unsealable (EPERM), so the sentry can still manage them.
+pub fn sys_mseal(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    use crate::platform::stub::STUB_BASE;
+    use crate::platform::systrap::{CHUNK, REGION_BASE, REGION_CHUNKS};
+    let (start, len, flags) = (a[0], a[1], a[2]);
+    let end = start.checked_add(len.div_ceil(PAGE) * PAGE);
+    // Bad arguments get the host's own errors.
+    if let (0, 0, Some(end)) = (flags, start % PAGE, end) {
+        let sentry_areas =
+            [(STUB_BASE, STUB_BASE + 0x10000), (REGION_BASE, REGION_BASE + (CHUNK * REGION_CHUNKS) as u64)];
+        if sentry_areas.iter().any(|&(s, e)| start < e && s < end) {
+            return Err(Errno::EPERM);
+        }
+    }
+    Errno::result(ctx.inject(libc::SYS_mseal, a)?)
+}
+
 /// membarrier(2) runs on the host in the app's own process: registrations
 /// and barriers concern that process's threads, which are host threads, so
 /// the host's answer is exactly the sandbox's.

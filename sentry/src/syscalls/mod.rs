@@ -18,6 +18,7 @@ pub mod inotify;
 pub mod inspect;
 pub mod io;
 pub mod ipc;
+pub mod lease;
 pub mod mm;
 pub mod pidfd;
 pub mod process;
@@ -330,6 +331,7 @@ impl<'a> SyscallCtx<'a> {
     pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
         let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
         let started = Instant::now();
+        let _state = crate::kernel::task::SyscallStateGuard::enter(self.task, crate::kernel::task::SYSCALL_SLEEPING);
         loop {
             let slice_ms = if started.elapsed() < Duration::from_millis(100) { 10 } else { 50 };
             let left_ms = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as i32);

@@ -95,6 +95,9 @@ struct CloneArgs {
     parent_tid: u64,
     child_tid: u64,
     tls: u64,
+    /// Where CLONE_PIDFD stores the pidfd: clone(2) uses `parent_tid`,
+    /// clone3 a field of its own.
+    pidfd: u64,
 }
 
 fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
@@ -105,11 +108,26 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
-    // CLONE_PIDFD returns the pidfd where CLONE_PARENT_SETTID would put the id.
-    if flags & libc::CLONE_PIDFD as u64 != 0
-        && (thread || flags & (libc::CLONE_PARENT_SETTID | libc::CLONE_DETACHED) as u64 != 0)
+    let pidfd = flags & libc::CLONE_PIDFD as u64 != 0;
+    if pidfd
+        && (thread
+            || flags & libc::CLONE_DETACHED as u64 != 0
+            || flags & libc::CLONE_PARENT_SETTID as u64 != 0 && c.pidfd == c.parent_tid)
     {
         return Err(Errno::EINVAL);
+    }
+    // A new mount or user namespace cannot share the filesystem context:
+    // these combinations are invalid before namespaces are refused.
+    if flags & libc::CLONE_FS as u64 != 0 && flags & (libc::CLONE_NEWNS | libc::CLONE_NEWUSER) as u64 != 0
+        || flags & (libc::CLONE_NEWPID | libc::CLONE_NEWUSER) as u64 != 0
+            && flags & (libc::CLONE_THREAD | libc::CLONE_PARENT) as u64 != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    // Linux stores the pidfd before the child runs and fails the clone
+    // (EFAULT) if it cannot: probe the address first.
+    if pidfd {
+        ctx.mem.write_val(c.pidfd, &-1i32)?;
     }
     if flags & CLONE_NS_FLAGS != 0 {
         return ctx.unsupported("clone(namespace flags)", Errno::EPERM);
@@ -173,7 +191,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     if flags & libc::CLONE_PIDFD as u64 != 0 {
         let file = super::pidfd::new_pidfd(child.tg.clone(), None, false);
         if let Ok(fd) = ctx.task.files().install(file, true, 0, ctx.task.nofile_limit()) {
-            let _ = ctx.mem.write_val(c.parent_tid, &fd);
+            let _ = ctx.mem.write_val(c.pidfd, &fd);
         }
     }
     let mut regs = *ctx.regs()?;
@@ -192,6 +210,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
     if let Some(ev) = done {
         // The parent sleeps until the child execs or exits (its memory is shared meanwhile).
+        let _state = crate::kernel::task::SyscallStateGuard::enter(ctx.task, crate::kernel::task::SYSCALL_SLEEPING);
         loop {
             if wait_fds(&[(ev.raw(), libc::POLLIN)], -1, 1000) == Woken::Ready && ev.drain() {
                 break;
@@ -227,16 +246,16 @@ impl Drop for ForkSlot<'_> {
 
 pub fn sys_clone(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     // x86_64 order: flags, stack, parent_tid, child_tid, tls.
-    do_clone(ctx, CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], child_tid: a[3], tls: a[4] })
+    do_clone(ctx, CloneArgs { flags: a[0], stack: a[1], parent_tid: a[2], child_tid: a[3], tls: a[4], pidfd: a[2] })
 }
 
 pub fn sys_fork(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
-    do_clone(ctx, CloneArgs { flags: libc::SIGCHLD as u64, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+    do_clone(ctx, CloneArgs { flags: libc::SIGCHLD as u64, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, pidfd: 0 })
 }
 
 pub fn sys_vfork(ctx: &mut SyscallCtx<'_>, _a: [u64; 6]) -> SysResult {
     let flags = (libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD) as u64;
-    do_clone(ctx, CloneArgs { flags, stack: 0, parent_tid: 0, child_tid: 0, tls: 0 })
+    do_clone(ctx, CloneArgs { flags, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, pidfd: 0 })
 }
 
 pub fn sys_clone3(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
@@ -249,15 +268,18 @@ pub fn sys_clone3(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let word = |i: usize| u64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
     let (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
         (word(0), word(1), word(2), word(3), word(4), word(5), word(6), word(7));
-    let _ = pidfd;
     if size > 64 && raw[64..].iter().any(|&b| b != 0) {
         return ctx.unsupported("clone3(set_tid/cgroup)", Errno::EINVAL);
     }
     if exit_signal > 64 || flags & 0xff != 0 {
         return Err(Errno::EINVAL);
     }
-    let sp = if stack != 0 { stack.wrapping_add(stack_size) } else { 0 };
-    do_clone(ctx, CloneArgs { flags: flags | exit_signal, stack: sp, parent_tid, child_tid, tls })
+    // A stack comes with its size, and a size with a stack.
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let sp = if stack != 0 { stack.checked_add(stack_size).ok_or(Errno::EFAULT)? } else { 0 };
+    do_clone(ctx, CloneArgs { flags: flags | exit_signal, stack: sp, parent_tid, child_tid, tls, pidfd })
 }
 
 /// Which children a wait call selects.

@@ -87,6 +87,7 @@ table! {
     SYS_chmod => file::sys_chmod,
     SYS_fchmod => file::sys_fchmod,
     SYS_fchmodat => file::sys_fchmodat,
+    SYS_fchmodat2 => file::sys_fchmodat2,
     SYS_chown => file::sys_chown,
     SYS_fchown => file::sys_fchown,
     SYS_lchown => file::sys_lchown,
@@ -128,6 +129,8 @@ table! {
     // mm.rs
     SYS_brk => mm::sys_brk,
     SYS_mmap => mm::sys_mmap,
+    SYS_madvise => mm::sys_madvise,
+    SYS_mseal => mm::sys_mseal,
     SYS_membarrier => mm::sys_membarrier,
     SYS_mlock => mm::sys_mlock,
     SYS_mlock2 => mm::sys_mlock2,

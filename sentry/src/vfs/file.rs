@@ -72,6 +72,8 @@ pub struct OpenFile {
     created: std::sync::atomic::AtomicBool,
     /// Held while a regular file is open for writing (ETXTBSY for exec).
     write_access: std::sync::OnceLock<super::writecount::WriteAccess>,
+    /// Held while a regular file is open for reading only (leases count them).
+    read_access: std::sync::OnceLock<super::writecount::ReadAccess>,
 }
 
 impl OpenFile {
@@ -88,12 +90,18 @@ impl OpenFile {
             owner: Mutex::new(AsyncOwner::default()),
             created: Default::default(),
             write_access: Default::default(),
+            read_access: Default::default(),
         })
     }
 
     /// Keeps the file's write access for as long as this description lives.
     pub fn hold_write_access(&self, access: super::writecount::WriteAccess) {
         let _ = self.write_access.set(access);
+    }
+
+    /// Counts this description among the file's readers while it lives.
+    pub fn hold_read_access(&self, access: super::writecount::ReadAccess) {
+        let _ = self.read_access.set(access);
     }
 
     /// A file with no path (pipe end, memfd, host stdio).
@@ -109,6 +117,7 @@ impl OpenFile {
             owner: Mutex::new(AsyncOwner::default()),
             created: Default::default(),
             write_access: Default::default(),
+            read_access: Default::default(),
         })
     }
 

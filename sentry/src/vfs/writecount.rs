@@ -75,6 +75,46 @@ impl Drop for ExecAccess {
     }
 }
 
+/// (dev, ino) -> descriptions open for reading only (Linux's i_readcount),
+/// which leases look at.
+static READERS: Mutex<Option<HashMap<(u64, u64), i64>>> = Mutex::new(None);
+
+fn readers_map() -> MutexGuard<'static, Option<HashMap<(u64, u64), i64>>> {
+    READERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A regular file held open for reading only.
+pub struct ReadAccess((u64, u64));
+
+impl ReadAccess {
+    pub fn get(attr: &Attr) -> ReadAccess {
+        let key = (attr.dev, attr.ino);
+        *readers_map().get_or_insert_with(HashMap::new).entry(key).or_insert(0) += 1;
+        ReadAccess(key)
+    }
+}
+
+impl Drop for ReadAccess {
+    fn drop(&mut self) {
+        let mut r = readers_map();
+        let map = r.get_or_insert_with(HashMap::new);
+        let left = map.get(&self.0).copied().unwrap_or(0) - 1;
+        if left <= 0 {
+            map.remove(&self.0);
+        } else {
+            map.insert(self.0, left);
+        }
+    }
+}
+
+/// How many descriptions have the file open for writing, and for reading only.
+pub fn open_counts(attr: &Attr) -> (i64, i64) {
+    let key = (attr.dev, attr.ino);
+    let writers = counts().as_ref().and_then(|m| m.get(&key).copied()).unwrap_or(0).max(0);
+    let readers = readers_map().as_ref().and_then(|m| m.get(&key).copied()).unwrap_or(0);
+    (writers, readers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -431,6 +431,20 @@ fn reader_root() -> VfsResult<Location> {
     }
 }
 
+/// /proc/sysvipc: the sandbox's System V IPC objects.
+fn sysvipc_entries() -> VfsResult<Entries> {
+    use crate::syscalls::ipc;
+    fn table(name: &str, gen: impl Fn() -> VfsResult<String> + Send + Sync + 'static) -> (Vec<u8>, Arc<dyn Inode>) {
+        File::new(&format!("sysvipc/{name}"), 0o444, Source::Snapshot(Arc::new(move || gen().map(String::into_bytes))))
+            .entry(name)
+    }
+    Ok(vec![
+        table("msg", || Ok(ipc::msg::proc_table())),
+        table("sem", || Ok(ipc::sem::proc_table())),
+        table("shm", || Ok(ipc::shm::proc_table(&*kernel()?))),
+    ])
+}
+
 fn root_entries() -> VfsResult<Entries> {
     let k = kernel()?;
     let mut v: Entries = vec![
@@ -447,6 +461,7 @@ fn root_entries() -> VfsResult<Entries> {
         global("uptime", misc::uptime),
         global("version", misc::version),
         Dir::new("sys", 0o555, sys::entries).entry("sys"),
+        Dir::new("sysvipc", 0o555, sysvipc_entries).entry("sysvipc"),
     ];
     for g in k.all_groups() {
         if g.lock().reaped {

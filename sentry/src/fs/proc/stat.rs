@@ -92,8 +92,8 @@ pub(super) fn state_name(c: char) -> &'static str {
 }
 
 /// The state of a thread (`task`, None once it ended). A task the sentry is
-/// serving a syscall for is in a host ptrace stop; to the app it is sleeping
-/// in the kernel.
+/// serving a syscall for is stopped on the host; to the app it runs in the
+/// kernel until the call waits, and sleeps then.
 pub(super) fn task_state(task: Option<&Arc<Task>>, st: &GroupState, host: Option<&HostStat>) -> char {
     if st.exit.is_some() {
         return 'Z';
@@ -105,11 +105,50 @@ pub(super) fn task_state(task: Option<&Arc<Task>>, st: &GroupState, host: Option
     if current_task().is_some_and(|c| Arc::ptr_eq(&c, task)) {
         return 'R';
     }
+    if task.syscall_state.load(std::sync::atomic::Ordering::SeqCst) == crate::kernel::task::SYSCALL_SLEEPING {
+        return 'S';
+    }
     match host.map(HostStat::state) {
         Some('R') => 'R',
-        Some('D') => 'D',
+        // Sleeping in a call of the app's (passthrough, or injected by the
+        // sentry), unless it only waits for the sentry.
+        Some(s @ ('S' | 'D')) => {
+            if waits_in_sentry_code(task) {
+                'R'
+            } else {
+                s
+            }
+        }
+        // A ptrace stop: the sentry is taking or serving a trapped call.
+        Some('t') => 'R',
         _ => 'S',
     }
+}
+
+/// Whether a host thread that is not running waits for the sentry rather
+/// than in a call of the app's: parked in the stub (pause) before its first
+/// run, or in systrap's handler (futex) while its call is taken and served.
+/// To the app it is runnable. Calls the sentry injects also run at the stub
+/// but are the app's (rt_sigtimedwait, say): their numbers tell them apart.
+fn waits_in_sentry_code(task: &Task) -> bool {
+    use crate::platform::stub::STUB_BASE;
+    use crate::platform::systrap::{CHUNK, REGION_BASE, REGION_CHUNKS};
+    let dir = format!("{}/task/{}/syscall", task.tg.host_pid(), task.host_tid());
+    let Ok(text) = host_read(&dir) else { return false };
+    // "NR ARG1..ARG6 SP PC" for a blocked thread ("running" otherwise).
+    let text = String::from_utf8_lossy(&text);
+    let Some(pc) =
+        text.split_whitespace().nth(8).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+    else {
+        return false;
+    };
+    let nr: Option<i64> = text.split_whitespace().next().and_then(|v| v.parse().ok());
+    if !matches!(nr, Some(libc::SYS_pause) | Some(libc::SYS_futex)) {
+        return false;
+    }
+    let stub = STUB_BASE..STUB_BASE + 0x10000;
+    let region = REGION_BASE..REGION_BASE + (CHUNK * REGION_CHUNKS) as u64;
+    stub.contains(&pc) || region.contains(&pc)
 }
 
 /// Threads Linux counts: live ones, plus a leader that ended before them

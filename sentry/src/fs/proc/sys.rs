@@ -48,6 +48,14 @@ fn set_hostname(buf: &[u8]) -> VfsResult<usize> {
     Ok(buf.len())
 }
 
+/// Writing the lease break time: root only.
+fn set_lease_break_time(buf: &[u8]) -> VfsResult<usize> {
+    if current_task().is_none_or(|t| t.creds().euid != 0) {
+        return Err(Errno::EPERM);
+    }
+    crate::syscalls::lease::set_break_time(buf)
+}
+
 /// A random version-4 UUID in its text form.
 fn uuid() -> String {
     let mut b = [0u8; 16];
@@ -77,7 +85,9 @@ pub(super) fn entries() -> VfsResult<Entries> {
                         fixed("fs/inotify/max_user_watches", "8192"),
                     ])
                 }),
-                fixed("fs/lease-break-time", "45"),
+                value("fs/lease-break-time", 0o644, || Ok(crate::syscalls::lease::break_time_text()))
+                    .writer(set_lease_break_time)
+                    .entry("lease-break-time"),
                 dir("fs/mqueue", || {
                     Ok(vec![
                         fixed("fs/mqueue/msg_default", "10"),

@@ -59,10 +59,19 @@ impl InetSocket {
                 Ok(()) => {}
             }
             if crate::vfs::host_poll(self.raw(), libc::POLLOUT) != 0 {
-                return match host::take_error(&self.fd) {
-                    Some(e) => Err(e),
-                    None => Ok(()),
-                };
+                // A second connect reports the outcome and leaves the host
+                // socket as a blocking connect would: connected (a later
+                // connect is EISCONN), or unconnected after a failure (a
+                // later connect starts afresh, not ECONNABORTED).
+                // SAFETY: addr is readable for its length.
+                if unsafe { libc::connect(self.raw(), addr.as_ptr().cast(), addr.len() as libc::socklen_t) } == 0 {
+                    return Ok(());
+                }
+                match Errno::last() {
+                    e if e == Errno::EISCONN => return Ok(()),
+                    e if e == Errno::EALREADY || e == Errno::EINPROGRESS => continue,
+                    e => return Err(e),
+                }
             }
         }
     }

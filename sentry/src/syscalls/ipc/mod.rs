@@ -112,11 +112,15 @@ pub struct Registry<T> {
     objects: BTreeMap<i32, Arc<T>>,
     keys: HashMap<i32, i32>,
     seq: u16,
+    /// The index given last: indexes are handed out cyclically, and the
+    /// sequence number goes up when they wrap (as Linux's idr_alloc_cyclic),
+    /// so a fresh namespace's ids are 0, 1, 2...
+    last_index: Option<i32>,
 }
 
 impl<T> Default for Registry<T> {
     fn default() -> Self {
-        Registry { objects: BTreeMap::new(), keys: HashMap::new(), seq: 0 }
+        Registry { objects: BTreeMap::new(), keys: HashMap::new(), seq: 0, last_index: None }
     }
 }
 
@@ -162,9 +166,14 @@ impl<T: IpcObject> Registry<T> {
         flags: i32,
         make: impl FnOnce(Perm) -> T,
     ) -> Result<i32, Errno> {
-        let index = (0..IPCMNI).find(|i| !self.objects.keys().any(|id| id % IPCMNI == *i)).ok_or(Errno::ENOSPC)?;
+        let used: std::collections::HashSet<i32> = self.objects.keys().map(|id| id % IPCMNI).collect();
+        let start = self.last_index.map_or(0, |l| l + 1);
+        let index = (start..IPCMNI).chain(0..start).find(|i| !used.contains(i)).ok_or(Errno::ENOSPC)?;
+        if self.last_index.is_some_and(|l| index <= l) {
+            self.seq = self.seq.wrapping_add(1) % (i32::MAX / IPCMNI) as u16;
+        }
+        self.last_index = Some(index);
         let c = ctx.task.creds();
-        self.seq = self.seq.wrapping_add(1) % (i32::MAX / IPCMNI) as u16;
         let perm = Perm {
             key,
             uid: c.euid,
@@ -195,6 +204,11 @@ impl<T: IpcObject> Registry<T> {
     /// Objects in index order (for `*_STAT` by index and /proc/sysvipc).
     pub fn by_index(&self, index: i32) -> Option<(i32, Arc<T>)> {
         self.objects.iter().find(|(id, _)| **id % IPCMNI == index).map(|(id, o)| (*id, o.clone()))
+    }
+
+    /// Every object with its id, in id order (/proc/sysvipc).
+    pub fn entries(&self) -> Vec<(i32, Arc<T>)> {
+        self.objects.iter().map(|(id, o)| (*id, o.clone())).collect()
     }
 
     /// Every object.
@@ -243,6 +257,12 @@ impl Deadline {
         }
         let fds: [(RawFd, i16); 1] = [(ev.raw(), libc::POLLIN)];
         ctx.block(&fds, ms).map_err(|e| if e == Errno::ERESTARTSYS { Errno::EINTR } else { e })?;
+        // A killed waiter must not go on to take what it waited for (a
+        // semaphore, a message): under systrap its wake-up may not show
+        // the SIGKILL.
+        if ctx.task.tg.killed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Errno::EINTR);
+        }
         ev.drain();
         ev.clear();
         Ok(())

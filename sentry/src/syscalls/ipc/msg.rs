@@ -268,3 +268,32 @@ pub fn sys_msgctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// /proc/sysvipc/msg.
+pub fn proc_table() -> String {
+    let mut out = String::from(
+        "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      stime      rtime      ctime\n",
+    );
+    for (id, q) in lock(&ns().msg).entries() {
+        let st = lock(&q.state);
+        let p = &st.perm;
+        out.push_str(&format!(
+            "{:>10} {:>10}  {:>4o}  {:>10} {:>10} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10}\n",
+            p.key,
+            id,
+            p.mode & 0o7777,
+            st.cbytes,
+            st.messages.len(),
+            st.lspid,
+            st.lrpid,
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            st.stime,
+            st.rtime,
+            st.ctime
+        ));
+    }
+    out
+}

@@ -441,3 +441,27 @@ pub fn sys_semctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     Ok(ret)
 }
+
+/// /proc/sysvipc/sem.
+pub fn proc_table() -> String {
+    let mut out =
+        String::from("       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n");
+    for (id, set) in lock(&ns().sem).entries() {
+        let st = lock(&set.state);
+        let p = &st.perm;
+        out.push_str(&format!(
+            "{:>10} {:>10}  {:>4o} {:>10} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10}\n",
+            p.key,
+            id,
+            p.mode & 0o7777,
+            st.sems.len(),
+            p.uid,
+            p.gid,
+            p.cuid,
+            p.cgid,
+            st.otime,
+            st.ctime
+        ));
+    }
+    out
+}

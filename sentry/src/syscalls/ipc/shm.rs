@@ -16,6 +16,8 @@ use crate::syscalls::SyscallCtx;
 const PAGE: u64 = 4096;
 /// Linux's defaults (SHMMAX/SHMALL are "unlimited").
 const SHMMAX: u64 = u64::MAX - (1 << 24);
+/// In pages, but the same number as SHMMAX (as /proc/sys/kernel/shmall says).
+const SHMALL: u64 = SHMMAX;
 const SHMMNI: usize = 4096;
 const SHM_HUGETLB: i32 = 0o4000;
 const SHM_NORESERVE: i32 = 0o10000;
@@ -58,10 +60,10 @@ impl IpcObject for Segment {
 
 impl Segment {
     /// How many mappings of this segment the sandbox's processes hold.
-    fn nattch(&self, ctx: &SyscallCtx<'_>) -> u64 {
+    fn nattch(&self, kernel: &crate::kernel::Kernel) -> u64 {
         let suffix = format!(" {}", self.inode);
         let mut n = 0;
-        for tg in ctx.kernel.all_groups() {
+        for tg in kernel.all_groups() {
             let pid = tg.host_pid.load(std::sync::atomic::Ordering::Relaxed);
             let Ok(maps) = crate::confine::read_host_proc(&format!("{pid}/maps")) else { continue };
             let maps = String::from_utf8_lossy(&maps);
@@ -82,7 +84,7 @@ fn purge(ctx: &SyscallCtx<'_>, reg: &mut super::Registry<Segment>) {
     let dead: Vec<i32> = reg
         .objects
         .iter()
-        .filter(|(_, s)| lock(&s.state).perm.mode & SHM_DEST != 0 && s.nattch(ctx) == 0)
+        .filter(|(_, s)| lock(&s.state).perm.mode & SHM_DEST != 0 && s.nattch(ctx.kernel) == 0)
         .map(|(id, _)| *id)
         .collect();
     for id in dead {
@@ -241,7 +243,7 @@ fn encode(ctx: &SyscallCtx<'_>, seg: &Segment) -> [u8; 112] {
     put32(&mut b, 80, seg.cpid as u32);
     put32(&mut b, 84, st.lpid as u32);
     drop(st);
-    put64(&mut b, 88, seg.nattch(ctx));
+    put64(&mut b, 88, seg.nattch(ctx.kernel));
     b
 }
 
@@ -251,7 +253,7 @@ pub fn sys_shmctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         IPC_INFO => {
             // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall, 4 unused.
             let mut b = [0u8; 72];
-            for (i, v) in [SHMMAX, 1, SHMMNI as u64, SHMMNI as u64, SHMMAX / PAGE].iter().enumerate() {
+            for (i, v) in [SHMMAX, 1, SHMMNI as u64, SHMMNI as u64, SHMALL].iter().enumerate() {
                 put64(&mut b, i * 8, *v);
             }
             ctx.mem.write(buf, &b)?;
@@ -326,4 +328,22 @@ pub fn sys_shmctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// /proc/sysvipc/shm.
+pub fn proc_table(kernel: &crate::kernel::Kernel) -> String {
+    let mut out = String::from(
+        "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",
+    );
+    for (id, seg) in lock(&ns().shm).entries() {
+        let nattch = seg.nattch(kernel);
+        let st = lock(&seg.state);
+        let p = &st.perm;
+        out.push_str(&format!(
+            "{:>10} {:>10}  {:>4o} {:>21} {:>5} {:>5}  {:>5} {:>5} {:>5} {:>5} {:>5} {:>10} {:>10} {:>10} {:>21} {:>21}\n",
+            p.key, id, p.mode & 0o7777, seg.size, seg.cpid, st.lpid, nattch, p.uid, p.gid, p.cuid, p.cgid,
+            st.atime, st.dtime, st.ctime, 0, 0
+        ));
+    }
+    out
 }
