@@ -82,6 +82,11 @@ pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     recv_flags(sock, buf, 0)
 }
 
+/// Like [`recv`], but returns WouldBlock at once when nothing is queued.
+pub fn recv_nonblocking(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
+    recv_flags(sock, buf, libc::MSG_DONTWAIT)
+}
+
 /// Like [`recv`], but polls for up to `budget` before it sleeps. Waking a
 /// process that sleeps on another CPU costs tens of µs on a VM (an idle vCPU
 /// halts; waking it is an IPI and a VM entry), against a few µs of gofer

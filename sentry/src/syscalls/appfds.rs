@@ -195,7 +195,7 @@ fn sentry_pid() -> libc::pid_t {
 }
 
 /// Whether fd `app_fd` of host thread `tid` and our `fd` are the same open file.
-fn same_file(tid: i32, app_fd: i32, fd: RawFd) -> bool {
+pub(crate) fn same_file(tid: i32, app_fd: i32, fd: RawFd) -> bool {
     const KCMP_FILE: libc::c_int = 0;
     // SAFETY: kcmp only compares kernel objects; no memory is passed.
     let r = unsafe { libc::syscall(libc::SYS_kcmp, tid, sentry_pid(), KCMP_FILE, app_fd, fd) };

@@ -222,6 +222,16 @@ impl<'a> SyscallCtx<'a> {
         // Asked first: a thread the sentry cannot stop (detached under systrap)
         // fails here, before an fd is queued that no injection would take.
         let scratch = stack_scratch(self.regs()?.rsp, 256);
+        // The socket is shared by every app process: an fd sent for a process
+        // that was killed before its recvmsg ran is still queued, and the next
+        // process would take it instead of its own. Nothing else is in flight
+        // under the lock, so whatever is queued now is such a leftover.
+        let mut byte = [0u8; 1];
+        while let Ok(r) = rvisor_gofer::transport::recv_nonblocking(self.kernel.inject_app.as_fd(), &mut byte) {
+            if r.len == 0 && r.fds.is_empty() {
+                break;
+            }
+        }
         // SAFETY: `fd` is a host fd the caller holds open for the whole call.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
@@ -250,7 +260,12 @@ impl<'a> SyscallCtx<'a> {
         if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
             return Err(Errno::EIO);
         }
-        Ok(i32::from_ne_bytes([cmsg[16], cmsg[17], cmsg[18], cmsg[19]]))
+        let app_fd = i32::from_ne_bytes([cmsg[16], cmsg[17], cmsg[18], cmsg[19]]);
+        // Whatever the app's memory says, the fd must be the file sent.
+        if !appfds::same_file(self.task.host_tid(), app_fd, fd) {
+            return Err(Errno::EIO);
+        }
+        Ok(app_fd)
     }
 
     /// Closes a host fd previously injected into the app.
