@@ -270,9 +270,10 @@ fn containerd_ctr_runs_containers_with_rvisor() {
 
     let o = in_terminal(
         &format!("{} --address {} run -t --rm --runc-binary {rv} {IMAGE} c3 sh", ctr_bin.display(), sock.display()),
-        "echo $((6*7))x; exit 5\\n",
+        "tty; echo $((6*7))x; exit 5\\n",
     );
     assert!(o.stdout_str().contains("42x"), "{}", report(&o));
+    assert!(o.stdout_str().contains("\n/dev/pts/0\r"), "ctr run -t: tty names /dev/pts/0: {}", report(&o));
     assert_eq!(o.status, Status::Exited(5), "{}", report(&o));
 }
 
@@ -362,8 +363,9 @@ fn dockerd_runs_containers_with_rvisor() {
             docker_bin.display(),
             sock.display()
         ),
-        "echo $((6*7))x; exit 4\\n",
+        "tty; echo $((6*7))x; exit 4\\n",
     );
     assert!(o.stdout_str().contains("42x"), "{}", report(&o));
+    assert!(o.stdout_str().contains("\n/dev/pts/0\r"), "docker run -it: tty names /dev/pts/0: {}", report(&o));
     assert_eq!(o.status, Status::Exited(4), "{}", report(&o));
 }
