@@ -578,6 +578,17 @@ impl Sandbox {
     /// Starts another process in the running sandbox, with `files` (fd
     /// number, file) as its descriptors; returns its task once its program is loaded.
     pub fn spawn(&self, p: &ProcessConfig, files: Vec<(i32, Arc<OpenFile>)>) -> Result<Arc<Task>, BootError> {
+        self.spawn_with(p, files, |_| {})
+    }
+
+    /// [`Sandbox::spawn`], with `before` run on the new task before its
+    /// program runs (to give it a controlling terminal).
+    pub fn spawn_with(
+        &self,
+        p: &ProcessConfig,
+        files: Vec<(i32, Arc<OpenFile>)>,
+        before: impl FnOnce(&Arc<Task>),
+    ) -> Result<Arc<Task>, BootError> {
         if self.kernel.shutting_down() {
             return Err(BootError::Internal("the sandbox is shutting down".into()));
         }
@@ -586,6 +597,7 @@ impl Sandbox {
             .get()
             .ok_or_else(|| BootError::Internal("this sandbox does not start processes from outside".into()))?;
         let pending = new_process(&self.kernel, p, files)?;
+        before(&pending.task);
         match zygote.clone_process() {
             Ok(pid) => {
                 pending.task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
@@ -619,6 +631,11 @@ impl Sandbox {
                 .map_err(|e| BootError::Internal(format!("fd {fd}: {}", e.description())))?;
         }
         Ok(())
+    }
+
+    /// Init's task while it has not started (to give it a terminal).
+    pub fn init_task(&self) -> Option<Arc<Task>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|p| p.task.clone())
     }
 
     /// Blocks until init exits.

@@ -172,6 +172,28 @@ fn podman_runs_containers_with_rvisor() {
     assert_eq!(first.as_deref(), Some("1"), "{}", report(&o));
     assert!(o.stdout_str().contains("while true"), "{}", report(&o));
     assert!(!o.stdout_str().contains("conmon") && !o.stdout_str().contains("rvisor"), "{}", report(&o));
+    // Plain `podman top` reads the /proc of the container pid's mount
+    // namespace: the sandbox's host processes (the sentry is pid 1 there;
+    // init, the zygote and init's children beside it), none of the host's.
+    let o = pm("top pd1");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    let out = o.stdout_str();
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert!(rows.first().is_some_and(|r| r.split_whitespace().nth(1) == Some("1")), "{}", report(&o));
+    assert!((3..10).contains(&rows.len()), "{}", report(&o));
+    for host_only in ["conmon", "kthreadd", "podman", "rvisor-gofer"] {
+        assert!(!o.stdout_str().contains(host_only), "{host_only}: {}", report(&o));
+    }
+    // podman exec -t: the terminal is the sandbox's /dev/pts/0, stat as the fd.
+    let o = Run::new("/bin/sh")
+        .args(["-c", &format!("script -qfec \"{base} exec -t pd1 sh -c 'tty; stat -c %d:%i:%t:%T \\$(tty); stat -L -c %d:%i:%t:%T /proc/self/fd/0'\" /dev/null </dev/null")])
+        .env("CONTAINERS_CONF", &conf)
+        .timeout(Duration::from_secs(120))
+        .output();
+    let out = o.stdout_str();
+    let lines: Vec<&str> = out.lines().map(str::trim).collect();
+    assert_eq!(lines.first().copied(), Some("/dev/pts/0"), "{}", report(&o));
+    assert!(lines.len() == 3 && lines[1] == lines[2] && lines[1].ends_with(":88:0"), "{}", report(&o));
     let o = pm("stop -t 1 pd1");
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
     let o = pm("inspect -f '{{.State.ExitCode}}' pd1");
@@ -180,11 +202,12 @@ fn podman_runs_containers_with_rvisor() {
     assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
 
     let o = Run::new("/bin/sh")
-        .args(["-c", &format!("(sleep 2; printf 'echo $((6*7))x; exit 6\\n'; sleep 2) | script -qfec \"{base} run -it --rm {IMAGE} sh\" /dev/null")])
+        .args(["-c", &format!("(sleep 2; printf 'tty; echo $((6*7))x; exit 6\\n'; sleep 2) | script -qfec \"{base} run -it --rm {IMAGE} sh\" /dev/null")])
         .env("CONTAINERS_CONF", &conf)
         .timeout(Duration::from_secs(120))
         .output();
     assert!(o.stdout_str().contains("42x"), "{}", report(&o));
+    assert!(o.stdout_str().contains("\n/dev/pts/0\r"), "podman run -it: tty names /dev/pts/0: {}", report(&o));
     assert_eq!(o.status, Status::Exited(6), "{}", report(&o));
     let _ = pm("rm -af");
 }
@@ -247,9 +270,10 @@ fn containerd_ctr_runs_containers_with_rvisor() {
 
     let o = in_terminal(
         &format!("{} --address {} run -t --rm --runc-binary {rv} {IMAGE} c3 sh", ctr_bin.display(), sock.display()),
-        "echo $((6*7))x; exit 5\\n",
+        "tty; echo $((6*7))x; exit 5\\n",
     );
     assert!(o.stdout_str().contains("42x"), "{}", report(&o));
+    assert!(o.stdout_str().contains("\n/dev/pts/0\r"), "ctr run -t: tty names /dev/pts/0: {}", report(&o));
     assert_eq!(o.status, Status::Exited(5), "{}", report(&o));
 }
 
@@ -339,8 +363,9 @@ fn dockerd_runs_containers_with_rvisor() {
             docker_bin.display(),
             sock.display()
         ),
-        "echo $((6*7))x; exit 4\\n",
+        "tty; echo $((6*7))x; exit 4\\n",
     );
     assert!(o.stdout_str().contains("42x"), "{}", report(&o));
+    assert!(o.stdout_str().contains("\n/dev/pts/0\r"), "docker run -it: tty names /dev/pts/0: {}", report(&o));
     assert_eq!(o.status, Status::Exited(4), "{}", report(&o));
 }

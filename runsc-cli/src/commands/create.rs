@@ -187,7 +187,16 @@ fn build(
             tracing::debug!(dest = m.dest, error = %e, "cannot create mount point");
         }
     }
-    let pty = if terminal && a.console_socket.is_some() { Some(console::open_pty()?) } else { None };
+    // The master goes to the engine before any sandbox process exists: none
+    // may hold a copy, or the engine closing it would not hang the terminal up.
+    let tty = match (terminal, &a.console_socket) {
+        (true, Some(sock)) => {
+            let p = console::open_pty()?;
+            console::send_master(sock, &p.master)?;
+            Some(p.slave)
+        }
+        _ => None,
+    };
     let control = rvisor_sentry::control::wire::listen(&dir.control_path()).context("control socket")?;
     let (ready_r, ready_w) = pipe()?;
     let readonly = bundle.readonly_root();
@@ -207,7 +216,7 @@ fn build(
         systrap,
         ns: namespaces(g, bundle)?,
         control: Some(control),
-        tty: pty.as_ref().map(|p| p.slave.try_clone()).transpose()?,
+        tty,
         autostart: false,
         ready: Some(ready_w),
         detach_stdio: true,
@@ -245,9 +254,6 @@ fn build(
     dir.save(st)?;
     if let Some(path) = &a.pid_file {
         super::write_pid_file(path, pid)?;
-    }
-    if let (Some(p), Some(sock)) = (&pty, &a.console_socket) {
-        console::send_master(sock, &p.master)?;
     }
     Ok(())
 }

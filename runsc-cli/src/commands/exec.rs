@@ -118,7 +118,7 @@ pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
     if let Some(p) = g.platform.as_deref().filter(|p| !st.platform.is_empty() && *p != st.platform) {
         tracing::warn!(platform = p, container = st.platform, "exec runs on the container's platform");
     }
-    let (spec, terminal) = process(&a, &st.bundle)?;
+    let (mut spec, terminal) = process(&a, &st.bundle)?;
     let client = super::connect(&dir)?;
     dir.unlock();
     super::keep_files(&client, &preserved)?;
@@ -128,6 +128,9 @@ pub fn run(g: &GlobalArgs, a: ExecArgs) -> anyhow::Result<i32> {
         (true, None) if a.detach => anyhow::bail!("--tty with --detach needs --console-socket"),
         _ => None,
     };
+    // The sentry wires the pty's slave behind a terminal of its own; a
+    // terminal without a console socket is the caller's stdio, used as is.
+    spec.terminal = pty.is_some();
     let null = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")?;
     let stdio: Vec<BorrowedFd<'_>> = match &pty {
         Some(p) => vec![p.slave.as_fd(); 3],

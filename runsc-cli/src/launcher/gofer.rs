@@ -26,6 +26,13 @@ pub fn spawn(
     if plan.detach_stdio {
         super::stdio_to_null();
     }
+    if let Some(tty) = &plan.tty {
+        // The container's terminal is the sentry's business only.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            // SAFETY: points the inherited terminal fd at /dev/null instead.
+            unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), std::os::fd::AsRawFd::as_raw_fd(tty)) };
+        }
+    }
     let code = main(plan, roots, socks);
     // SAFETY: leave without running the parent's atexit handlers.
     unsafe { libc::_exit(code) };

@@ -240,6 +240,12 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
         }
         write_line(&w, "joined");
     }
+    if plan.control.is_some() {
+        // OCI: engines look at the container pid's /proc (`podman top`).
+        if let Err(e) = ns::sandbox_proc(pid) {
+            tracing::warn!(error = %e, "the container pid's /proc stays the host's");
+        }
+    }
     if let Some(r) = &plan.ready {
         write_line(r, &format!("pids {gofer_pid} {pid}"));
     }

@@ -66,3 +66,62 @@ fn loopback_up() -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Gives the calling (supervising) process a private mount namespace whose
+/// /proc is a procfs of the sentry's pid namespace. The container's pid is
+/// the supervisor's, and `podman top CTR` lists the /proc it finds in that
+/// pid's mount namespace (psgo): the host's, without this. A procfs shows
+/// the pid namespace of the process that mounts it, so a short-lived
+/// grandchild that entered the sentry's pid namespace mounts it.
+pub fn sandbox_proc(sentry: i32) -> Result<(), String> {
+    let os = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+    let pidns = std::fs::File::open(format!("/proc/{sentry}/ns/pid")).map_err(|e| format!("sentry pid ns: {e}"))?;
+    // SAFETY: unshare and mount affect only this single-threaded process's mounts.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(os("unshare(mnt)"));
+        }
+        // Nothing mounted here goes back to the host.
+        if libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(os("making / a slave mount"));
+        }
+    }
+    // SAFETY: single-threaded; the child only makes the calls below and exits.
+    let helper = unsafe { libc::fork() };
+    if helper < 0 {
+        return Err(os("fork"));
+    }
+    if helper == 0 {
+        // SAFETY: setns/fork/mount/waitpid/_exit in the forked child, which shares
+        // this mount namespace; the grandchild is born in the sentry's pid namespace.
+        unsafe {
+            if libc::setns(pidns.as_raw_fd(), libc::CLONE_NEWPID) != 0 {
+                libc::_exit(2);
+            }
+            let pid = libc::fork();
+            if pid == 0 {
+                let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                let r = libc::mount(c"proc".as_ptr(), c"/proc".as_ptr(), c"proc".as_ptr(), flags, std::ptr::null());
+                libc::_exit(if r == 0 { 0 } else { 3 });
+            }
+            let mut st = 0;
+            if pid < 0 || libc::waitpid(pid, &mut st, 0) != pid {
+                libc::_exit(4);
+            }
+            libc::_exit(if libc::WIFEXITED(st) { libc::WEXITSTATUS(st) } else { 5 });
+        }
+    }
+    let mut st = 0;
+    // SAFETY: reaps the helper forked above.
+    if unsafe { libc::waitpid(helper, &mut st, 0) } != helper || !libc::WIFEXITED(st) || libc::WEXITSTATUS(st) != 0 {
+        return Err(format!("mounting the sandbox's /proc failed (helper status {st:#x})"));
+    }
+    Ok(())
+}

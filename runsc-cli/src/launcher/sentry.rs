@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use rvisor_sentry::boot::{self, BootConfig, BootError, MountEntry, MountSource};
+use rvisor_sentry::fs::pty::relay::{self, HostTerminal};
 use rvisor_sentry::kernel::{InitExit, KernelOptions};
 use rvisor_sentry::vfs::dentry::MountFlags;
 use rvisor_sentry::vfs::Inode;
@@ -63,15 +64,15 @@ fn mounts(plan: &Plan, socks: &mut impl Iterator<Item = OwnedFd>) -> Result<Opti
 
 /// The sentry's own start-up and run; returns its exit code.
 pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
-    if let Some(tty) = plan.tty.take() {
-        // SAFETY: the terminal becomes this process's stdio; setsid and
-        // TIOCSCTTY make it the controlling terminal of the sandbox's session.
-        unsafe {
+    let tty = plan.tty.take();
+    if tty.is_some() {
+        // The terminal goes behind a sandbox pty (init's stdio, below); the
+        // sentry's own stdio holds nothing of the caller's.
+        if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
             for fd in 0..3 {
-                libc::dup2(tty.as_raw_fd(), fd);
+                // SAFETY: replaces this process's stdio with /dev/null.
+                unsafe { libc::dup2(null.as_raw_fd(), fd) };
             }
-            libc::setsid();
-            libc::ioctl(0, libc::TIOCSCTTY, 0);
         }
     }
     if let Err(e) = super::confine_sentry(plan) {
@@ -136,6 +137,14 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         Ok(s) => Arc::new(s),
         Err(e) => return boot_failed(plan, &shown, e),
     };
+    // Held for the sandbox's life: the relay ends on its own.
+    let _terminal = match tty.map(|t| init_terminal(&sandbox, t)).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            report_error(plan, &e);
+            return 1;
+        }
+    };
     if let Some(listener) = plan.control.take() {
         sandbox.serve_exec();
         if let Err(e) = rvisor_sentry::control::server::spawn(listener, sandbox.clone()) {
@@ -161,6 +170,7 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
         write_line(&r, "ok");
     }
     let exit = sandbox.wait();
+    rvisor_sentry::fs::pty::relay::flush_all(std::time::Duration::from_secs(2));
     rvisor_sentry::control::server::drain(std::time::Duration::from_secs(2));
     if plan.compat_report {
         boot::print_compat_report(sandbox.kernel());
@@ -171,6 +181,19 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
     };
     write_line(&status, &line);
     code
+}
+
+/// process.terminal: the host pty's slave behind the sandbox's /dev/pts/0,
+/// which becomes init's stdio and the controlling terminal of its session.
+fn init_terminal(sandbox: &boot::Sandbox, tty: OwnedFd) -> Result<HostTerminal, String> {
+    let term =
+        relay::attach(sandbox.kernel(), tty).map_err(|e| format!("the container's terminal: {}", e.description()))?;
+    let files = (0..3).map(|fd| (fd, term.file())).collect();
+    sandbox.add_init_files(files).map_err(|e| format!("the container's terminal: {e}"))?;
+    if let Some(init) = sandbox.init_task() {
+        term.control(&init);
+    }
+    Ok(term)
 }
 
 /// Reports a failed boot; the exit code is a shell's (127: not found, 126: not executable).

@@ -283,5 +283,6 @@ pub fn process_spec(p: &Process) -> Result<ProcessSpec, SpecError> {
         caps,
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         rlimits,
+        terminal: p.terminal().unwrap_or(false),
     })
 }

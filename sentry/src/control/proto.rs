@@ -44,6 +44,10 @@ pub struct ProcessSpec {
     pub no_new_privs: bool,
     /// (resource, soft, hard).
     pub rlimits: Vec<(u32, u64, u64)>,
+    /// The stdio fds are one host terminal (exec --tty): the process gets a
+    /// sandbox pty wired to it as its stdio and controlling terminal.
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 impl ProcessSpec {

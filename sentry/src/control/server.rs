@@ -211,6 +211,9 @@ fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>, kept: 
         let msg = format!("exec needs 3 stdio fds, got {}", fds.len());
         return wire::send(conn.as_fd(), &Response::Error { msg }, &[]);
     }
+    if p.terminal {
+        return exec_terminal(conn, sb, p, fds, kept);
+    }
     let mut files = Vec::new();
     for (n, fd) in fds.into_iter().enumerate() {
         // SAFETY: F_GETFL only reads the received descriptor's flags.
@@ -221,10 +224,54 @@ fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>, kept: 
             OpenFile::new_anon(stream, None, fl & (libc::O_ACCMODE | libc::O_APPEND), format!("host:[{n}]")),
         ));
     }
+    add_kept(&mut files, kept);
+    let spawned = sb.spawn(&p.to_config(), files);
+    run_exec(conn, sb, p, spawned, None)
+}
+
+/// The preserved fds as the process's fds 3, 4, ...
+fn add_kept(files: &mut Vec<(i32, Arc<OpenFile>)>, kept: Vec<OwnedFd>) {
     for (i, fd) in kept.into_iter().enumerate() {
         files.push((3 + i as i32, received_file(fd, 3 + i)));
     }
-    let task = match sb.spawn(&p.to_config(), files) {
+}
+
+/// exec --tty: the first stdio fd is the host terminal; the process gets a
+/// sandbox pty wired to it (fs::pty::relay) as its stdio and controlling
+/// terminal, so the terminal has a name in the sandbox (/dev/pts/N).
+fn exec_terminal(
+    conn: &OwnedFd,
+    sb: &Sandbox,
+    p: &ProcessSpec,
+    fds: Vec<OwnedFd>,
+    kept: Vec<OwnedFd>,
+) -> std::io::Result<()> {
+    let Some(host) = fds.into_iter().next() else {
+        return wire::send(conn.as_fd(), &Response::Error { msg: "exec --tty needs its terminal".into() }, &[]);
+    };
+    let term = match crate::fs::pty::relay::attach(sb.kernel(), host) {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!("the exec terminal: {}", e.description());
+            return wire::send(conn.as_fd(), &Response::Error { msg }, &[]);
+        }
+    };
+    let mut files: Vec<(i32, Arc<OpenFile>)> = (0..3).map(|n| (n, term.file())).collect();
+    add_kept(&mut files, kept);
+    let spawned = sb.spawn_with(&p.to_config(), files, |task| term.control(task));
+    run_exec(conn, sb, p, spawned, Some(&term))
+}
+
+/// Answers `Started` (or the error), waits for the process, answers `Exited`
+/// once its terminal output, if any, has reached the host.
+fn run_exec(
+    conn: &OwnedFd,
+    sb: &Sandbox,
+    p: &ProcessSpec,
+    spawned: Result<Arc<crate::kernel::Task>, BootError>,
+    term: Option<&crate::fs::pty::relay::HostTerminal>,
+) -> std::io::Result<()> {
+    let task = match spawned {
         Ok(t) => t,
         Err(e) => {
             let msg = match &e {
@@ -238,8 +285,15 @@ fn exec(conn: &OwnedFd, sb: &Sandbox, p: &ProcessSpec, fds: Vec<OwnedFd>, kept: 
     drop(task);
     wire::send(conn.as_fd(), &Response::Started { pid: tg.tgid, host_pid: tg.host_pid() }, &[])?;
     let exit = wait_exit(sb, &tg);
+    if let Some(t) = term {
+        t.flush(TERMINAL_FLUSH);
+    }
     wire::send(conn.as_fd(), &Response::Exited { exit }, &[])
 }
+
+/// How long an ended exec waits for its terminal output to reach the host
+/// (the engine may have stopped reading).
+const TERMINAL_FLUSH: Duration = Duration::from_secs(2);
 
 /// An exec failure in runc's words, which engines map to exit codes 127 and 126.
 fn exec_error(cmd: &str, e: rvisor_syscalls::Errno) -> String {

@@ -5,11 +5,16 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -22,6 +27,7 @@ static const char *ename(int e) {
     case EROFS: return "EROFS";
     case EPERM: return "EPERM";
     case ENOSYS: return "ENOSYS";
+    case ENOTTY: return "ENOTTY";
     default: return strerror(e);
     }
 }
@@ -122,7 +128,63 @@ static int threads(void) {
     return 0;
 }
 
+static int same_node(const struct stat *a, const struct stat *b) {
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_rdev == b->st_rdev;
+}
+
+/* What glibc and job-control shells ask of stdin when it is a terminal:
+ * its name (ttyname: the /proc/self/fd/0 link, checked against fstat),
+ * that the name and the fd's link are that very node, termios, the
+ * session and foreground group, and TIOCGPTN (a master-only ioctl). */
+static int tty(void) {
+    char *name = ttyname(0);
+    printf("ttyname %s\n", name ? name : ename(errno));
+    printf("isatty %d\n", isatty(0));
+    char link[256] = {0};
+    ssize_t n = readlink("/proc/self/fd/0", link, sizeof link - 1);
+    printf("link %s\n", n > 0 ? link : ename(errno));
+    struct stat fd_st, name_st, link_st;
+    int ok = fstat(0, &fd_st) == 0 && name && stat(name, &name_st) == 0 && stat(link, &link_st) == 0;
+    printf("same-node %d\n", ok && same_node(&fd_st, &name_st) && same_node(&fd_st, &link_st));
+    printf("major %u\n", ok ? major(fd_st.st_rdev) : 0);
+    /* Reopening the fd's link gives another file of the same terminal. */
+    int fd = open("/proc/self/fd/0", O_RDWR | O_NOCTTY);
+    struct stat re_st;
+    printf("reopen %s\n", fd < 0 ? ename(errno) : fstat(fd, &re_st) == 0 && same_node(&fd_st, &re_st) ? "same" : "other");
+    struct termios t;
+    printf("tcgetattr %s\n", ename(tcgetattr(0, &t) == 0 ? 0 : errno));
+    printf("sid-is-me %d\n", tcgetsid(0) == getpid() && getsid(0) == getpid());
+    printf("fg-is-mine %d\n", tcgetpgrp(0) == getpgrp());
+    unsigned ptn;
+    printf("TIOCGPTN %s\n", ename(ioctl(0, TIOCGPTN, &ptn) == 0 ? 0 : errno));
+    return 0;
+}
+
+static volatile sig_atomic_t winched;
+
+static void on_winch(int sig) {
+    (void)sig;
+    winched = 1;
+}
+
+/* Says "ready", waits (at most 5 s) for SIGWINCH, prints the new size. */
+static int winch(void) {
+    signal(SIGWINCH, on_winch);
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; i < 500 && !winched; i++)
+        usleep(10000);
+    struct winsize w = {0};
+    int r = ioctl(0, TIOCGWINSZ, &w);
+    printf("winch %d %d %d %s\n", winched, w.ws_row, w.ws_col, ename(r == 0 ? 0 : errno));
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && !strcmp(argv[1], "winch"))
+        return winch();
+    if (argc == 2 && !strcmp(argv[1], "tty"))
+        return tty();
     if (argc == 2 && !strcmp(argv[1], "threads"))
         return threads();
     if (argc == 3 && !strcmp(argv[1], "mq"))
@@ -132,6 +194,6 @@ int main(int argc, char **argv) {
         printf("open %s %s\n", argv[2], ename(fd < 0 ? errno : 0));
         return 0;
     }
-    fprintf(stderr, "usage: oci_probe mq NAME | open PATH | threads\n");
+    fprintf(stderr, "usage: oci_probe mq NAME | open PATH | threads | tty\n");
     return 2;
 }

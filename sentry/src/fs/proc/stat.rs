@@ -201,14 +201,15 @@ pub(super) fn stat(t: &Target) -> VfsResult<Vec<u8>> {
     let (pgid, sid, threads) = (st.pgid, st.sid, thread_count(&st));
     let brk_start = if zombie { 0 } else { st.image.brk_start };
     drop(st);
+    let (tty_nr, tpgid) = crate::fs::pty::stat_tty(sid);
     let comm = String::from_utf8_lossy(&t.comm()).into_owned();
     let fields: Vec<String> = vec![
         state.to_string(),
         ppid(t).to_string(),
         pgid.to_string(),
         sid.to_string(),
-        "0".into(),  // tty_nr
-        "-1".into(), // tpgid
+        tty_nr.to_string(),
+        tpgid.to_string(),
         flags.to_string(),
         h(10).to_string(), // minflt
         h(11).to_string(),

@@ -3,6 +3,7 @@
 //! The listing is live, so lookups are never cached.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::{devpts_dev, lock, Pty};
@@ -16,8 +17,20 @@ const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 /// Opens the sandbox's inherited terminal (/dev/pts/0).
 pub type ConsoleOpener = crate::fs::dev::TtyOpener;
 
+/// Set once a devpts shows an inherited terminal as "0" (which keeps
+/// index 0 from the pty driver's pairs).
+static HAS_CONSOLE: AtomicBool = AtomicBool::new(false);
+
+/// Whether "0" is an inherited terminal rather than a pair.
+pub fn has_console() -> bool {
+    HAS_CONSOLE.load(Ordering::SeqCst)
+}
+
 /// Builds a devpts directory. All instances show the same pairs.
 pub fn new_devpts(console: Option<ConsoleOpener>) -> Arc<dyn Inode> {
+    if console.is_some() {
+        HAS_CONSOLE.store(true, Ordering::SeqCst);
+    }
     let time = now();
     let console = console.map(|open| Arc::new(ConsoleNode { open, time }));
     Arc::new(DevptsDir { ptmx: Arc::new(PtmxNode { ino: 2, dev: devpts_dev(), time }), console, time })

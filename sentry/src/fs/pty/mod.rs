@@ -15,6 +15,7 @@
 pub mod devpts;
 mod ldisc;
 pub mod master;
+pub mod relay;
 pub mod slave;
 
 use std::collections::BTreeMap;
@@ -86,6 +87,9 @@ struct State {
     /// The session leader the hang-up's SIGHUP interrupts (not ignored).
     hup_pid: Option<i32>,
     meta: NodeMeta,
+    /// The host terminal wired behind this pair ([`relay`]), while the
+    /// relay runs: its window size is the pair's.
+    host: Option<Weak<std::os::fd::OwnedFd>>,
 }
 
 /// One master/slave pair.
@@ -106,18 +110,24 @@ fn devpts_dev() -> u64 {
     *DEV.get_or_init(super::tmpfs::new_anon_dev)
 }
 
-/// Indices handed out: 0 stays the sandbox's inherited terminal.
+/// Indices /dev/ptmx hands out: 0 stays the sandbox's own terminal (an
+/// inherited one, or the host terminal wired behind pair 0, see [`relay`]).
 const FIRST_INDEX: u32 = 1;
 /// Linux's default /proc/sys/kernel/pty/max.
 const MAX_PTYS: u32 = 4096;
 
 /// Allocates a pair (opening /dev/ptmx): the master file, slave locked.
 pub fn allocate() -> VfsResult<Arc<PtyMaster>> {
+    allocate_from(FIRST_INDEX)
+}
+
+/// Allocates a pair with the lowest free index from `first` on.
+fn allocate_from(first: u32) -> VfsResult<Arc<PtyMaster>> {
     // Owned by the opener, group tty (devpts mounted gid=5,mode=620).
     let uid = crate::kernel::current_task().map_or(0, |t| t.creds().euid);
     let mut map = lock(&PTYS);
     map.retain(|_, w| w.strong_count() > 0);
-    let index = (FIRST_INDEX..FIRST_INDEX + MAX_PTYS).find(|i| !map.contains_key(i)).ok_or(Errno::ENOSPC)?;
+    let index = (first..FIRST_INDEX + MAX_PTYS).find(|i| !map.contains_key(i)).ok_or(Errno::ENOSPC)?;
     let pty = Arc::new(Pty {
         index,
         state: Mutex::new(State {
@@ -130,6 +140,7 @@ pub fn allocate() -> VfsResult<Arc<PtyMaster>> {
             session: None,
             pgrp: None,
             hup_pid: None,
+            host: None,
             meta: NodeMeta::new(S_IFCHR | 0o620, uid, TTY_GID),
         }),
         queue: WaitQueue::new(),
@@ -174,6 +185,17 @@ pub fn ctty_of_session(sid: i32) -> Option<Arc<Pty>> {
     all.into_iter().find(|p| p.session() == Some(sid))
 }
 
+/// /proc/[pid]/stat's tty_nr and tpgid for a process of session `sid`: its
+/// controlling pty's device number in Linux's encoding and the pty's
+/// foreground group (0, -1 without a pty terminal).
+pub fn stat_tty(sid: i32) -> (u32, i32) {
+    let Some(pty) = ctty_of_session(sid) else { return (0, -1) };
+    let minor = pty.index;
+    let nr = (minor & 0xff) | (PTS_MAJOR << 8) | ((minor & !0xff) << 12);
+    let fg = pty.lock().pgrp.unwrap_or(0);
+    (nr, fg)
+}
+
 /// Opens /dev/tty for the caller when its controlling terminal is a pty
 /// (None: it has none, so the caller falls back to the inherited console).
 pub fn open_ctty(flags: i32) -> Option<VfsResult<Arc<dyn crate::vfs::FileOps>>> {
@@ -192,10 +214,20 @@ fn signal_pgrp(pgid: i32, sig: i32) {
             let st = g.lock();
             st.pgid == pgid && st.exit.is_none()
         };
-        if member {
+        if member && !init_drops(&g, sig) {
             send_to_group(&k, &g, sender_info(sig, SI_KERNEL, 0, 0), me.as_ref());
         }
     }
+}
+
+/// Linux drops a signal whose action is the default for a pid namespace's
+/// init (the sandbox's pid 1), the terminal's too, unless it is SIGKILL or
+/// SIGSTOP: ^C does not stop a container's `sleep` running as pid 1.
+fn init_drops(g: &crate::kernel::ThreadGroup, sig: i32) -> bool {
+    g.tgid == 1
+        && sig != libc::SIGKILL
+        && sig != libc::SIGSTOP
+        && g.action(sig).handler == crate::kernel::signal::SIG_DFL
 }
 
 /// Whether process group `pgid` of session `sid` is orphaned: no member
@@ -221,7 +253,7 @@ fn pgrp_orphaned(k: &crate::kernel::Kernel, pgid: i32, sid: i32) -> bool {
 fn signal_process(pid: i32, sig: i32) {
     let Some(k) = crate::kernel::current_kernel() else { return };
     use crate::kernel::signal::{send_to_group, sender_info, SI_KERNEL};
-    if let Some(g) = k.group_by_vpid(pid) {
+    if let Some(g) = k.group_by_vpid(pid).filter(|g| !init_drops(g, sig)) {
         let me = crate::kernel::current_task();
         send_to_group(&k, &g, sender_info(sig, SI_KERNEL, 0, 0), me.as_ref());
     }
@@ -261,6 +293,21 @@ impl Pty {
         }
     }
 
+    /// TIOCSWINSZ: a new size raises SIGWINCH in the foreground group.
+    fn set_winsize(&self, w: Winsize) {
+        let pgrp = {
+            let mut st = self.lock();
+            if st.winsize == w {
+                return;
+            }
+            st.winsize = w;
+            st.pgrp
+        };
+        if let Some(pg) = pgrp {
+            signal_pgrp(pg, libc::SIGWINCH);
+        }
+    }
+
     /// Sends the signals input processing asked for to the foreground group.
     fn deliver(&self, fx: Effects) {
         if fx.signals.is_empty() {
@@ -279,9 +326,10 @@ impl Pty {
     fn hang_up(&self) {
         let sid = self.session();
         let hup_pid = sid.filter(|&sid| {
-            crate::kernel::current_kernel()
-                .and_then(|k| k.group_by_vpid(sid))
-                .is_some_and(|g| !crate::kernel::signal::is_ignored(&g.action(libc::SIGHUP), libc::SIGHUP))
+            crate::kernel::current_kernel().and_then(|k| k.group_by_vpid(sid)).is_some_and(|g| {
+                !crate::kernel::signal::is_ignored(&g.action(libc::SIGHUP), libc::SIGHUP)
+                    && !init_drops(&g, libc::SIGHUP)
+            })
         });
         {
             let mut st = self.lock();
@@ -375,6 +423,7 @@ impl Pty {
                 Ok(0)
             }
             TIOCGWINSZ => {
+                relay::refresh_winsize(self);
                 let w = self.lock().winsize;
                 mem.write_bytes(arg, w.as_bytes())?;
                 Ok(0)
@@ -383,17 +432,7 @@ impl Pty {
                 let mut buf = [0u8; 8];
                 mem.read_bytes(arg, &mut buf)?;
                 let w = Winsize::from_bytes(&buf).ok_or(Errno::EFAULT)?;
-                let pgrp = {
-                    let mut st = self.lock();
-                    if st.winsize == w {
-                        return Ok(0);
-                    }
-                    st.winsize = w;
-                    st.pgrp
-                };
-                if let Some(pg) = pgrp {
-                    signal_pgrp(pg, libc::SIGWINCH);
-                }
+                self.set_winsize(w);
                 Ok(0)
             }
             FIONREAD => {
@@ -499,8 +538,10 @@ impl Pty {
             .all_groups()
             .iter()
             .filter_map(|g| {
+                // A zombie is still in its group until it is reaped (a
+                // shell sets a finished job's group in the foreground).
                 let st = g.lock();
-                (st.pgid == pg && st.exit.is_none()).then_some((st.pgid, st.sid))
+                (st.pgid == pg && !st.reaped).then_some((st.pgid, st.sid))
             })
             .collect();
         if groups.is_empty() {
