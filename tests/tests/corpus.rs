@@ -21,6 +21,7 @@ corpus!(
     append_fork,
     caps_sched,
     big_read,
+    seek_holes,
     chdir,
     chmod,
     chown,

@@ -387,11 +387,16 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         libc::SEEK_CUR => *pos as i64,
         libc::SEEK_END => file.attr()?.size as i64,
         libc::SEEK_DATA | libc::SEEK_HOLE => {
-            let size = file.attr()?.size as i64;
+            let attr = file.attr()?;
+            let size = attr.size as i64;
             if off < 0 || off >= size {
                 return Err(Errno::ENXIO);
             }
-            let new = if whence == libc::SEEK_DATA { off } else { size };
+            let new = match holes_on_host(&file, &attr, off, whence) {
+                Some(r) => r?,
+                None if whence == libc::SEEK_DATA => off,
+                None => size,
+            };
             *pos = new as u64;
             return Ok(new);
         }
@@ -403,6 +408,27 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     *pos = new as u64;
     Ok(new)
+}
+
+/// SEEK_DATA/SEEK_HOLE as the host file behind a regular file has its
+/// holes (host files, and tmpfs files in a memfd); None where there is no
+/// such file: then, as Linux's generic answer, the whole file is data.
+/// Moving the sentry's host fd's position changes nothing: every read and
+/// write of a regular file is positional.
+fn holes_on_host(file: &OpenFile, attr: &crate::vfs::Attr, off: i64, whence: i32) -> Option<Result<i64, Errno>> {
+    if attr.mode & crate::vfs::S_IFMT != crate::vfs::S_IFREG {
+        return None;
+    }
+    let fd = file.ops().host_fd()?;
+    // SAFETY: lseek on a host fd the open file holds.
+    let r = unsafe { libc::lseek(fd, off, whence) };
+    match r {
+        // A hole reported past the sandbox's size ends at that size.
+        r if r >= 0 => Some(Ok(r.min(attr.size as i64))),
+        // No data from `off` to the end.
+        _ if Errno::last() == Errno::ENXIO => Some(Err(Errno::ENXIO)),
+        _ => None,
+    }
 }
 
 pub(super) fn transfer(
