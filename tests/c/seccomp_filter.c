@@ -165,6 +165,14 @@ static void needs_nnp_or_root(void)
 	if (setgid(1000) || setuid(1000))
 		_exit(3);
 	show("unprivileged without no_new_privs", install(f, 1));
+	/* Linux checks the header (EFAULT) and its length (EINVAL) before the
+	 * privilege (EACCES), and the instructions' address after it. */
+	struct sock_fprog unreadable = {1, (struct sock_filter *)8};
+	struct sock_fprog empty = {0, f};
+	show("unprivileged, bad pointer", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, (void *)8));
+	show("unprivileged, PR_SET_SECCOMP bad pointer", prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, (void *)8, 0, 0));
+	show("unprivileged, empty program", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &empty));
+	show("unprivileged, unreadable instructions", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &unreadable));
 	struct sock_fprog bad = {0, f};
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	show("empty program", syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &bad));

@@ -109,13 +109,19 @@ fn from_bytes(b: &[u8]) -> sock_filter {
 }
 
 /// Reads the app's `struct sock_fprog` and its instructions.
-fn read_program(ctx: &SyscallCtx<'_>, fprog: u64) -> Result<Vec<sock_filter>, Errno> {
+/// Reads an app's `struct sock_fprog` and its instructions, with Linux's
+/// checks in Linux's order: the header (EFAULT), its length (EINVAL), then
+/// `may_install` (EACCES), then the instructions (EFAULT).
+fn read_program(ctx: &SyscallCtx<'_>, fprog: u64, may_install: bool) -> Result<Vec<sock_filter>, Errno> {
     let mut head = [0u8; 16];
     ctx.mem.read(fprog, &mut head)?;
     let len = u16::from_ne_bytes([head[0], head[1]]) as usize;
     let ptr = u64::from_ne_bytes(head[8..16].try_into().map_err(|_| Errno::EFAULT)?);
     if len == 0 || len > MAX_INSNS {
         return Err(Errno::EINVAL);
+    }
+    if !may_install {
+        return Err(Errno::EACCES);
     }
     let mut raw = vec![0u8; len * 8];
     ctx.mem.read(ptr, &mut raw)?;
@@ -237,10 +243,8 @@ pub fn sys_seccomp(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             }
             // Linux's rule, on the sandbox's credentials (the host always
             // allows: app processes run with no_new_privs there).
-            if !ctx.task.tg.lock().no_new_privs && !ctx.task.creds().has_cap(CAP_SYS_ADMIN) {
-                return Err(Errno::EACCES);
-            }
-            let program = read_program(ctx, args)?;
+            let may_install = ctx.task.tg.lock().no_new_privs || ctx.task.creds().has_cap(CAP_SYS_ADMIN);
+            let program = read_program(ctx, args, may_install)?;
             let r = install(ctx, &program, flags)?;
             set_mode(ctx, MODE_FILTER, flags);
             Ok(r)
