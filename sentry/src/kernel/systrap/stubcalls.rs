@@ -20,8 +20,8 @@ use crate::syscalls::AppCalls;
 
 /// The calls sent to the handler: brk's anonymous maps and unmaps, the
 /// positional reads and file maps through installed fds (syscalls/appfds.rs),
-/// rt_sigaction's host action and set_tid_address. All are quick: none waits for another process or
-/// a signal.
+/// rt_sigaction's host action and set_tid_address. All are quick: none
+/// waits for another process or a signal.
 const QUICK: [i64; 8] = [
     libc::SYS_mmap,
     libc::SYS_munmap,
