@@ -125,6 +125,33 @@ int main(void)
 	show_stat("root/new");
 	struct open_how hb = {.flags = O_CREAT | O_WRONLY, .mode = 010000};
 	CHECKN("bad mode", syscall(SYS_openat2, dfd, "new2", &hb, sizeof hb));
+
+	/* O_CREAT keeps every restriction, for an existing file and a new one. */
+	static const struct {
+		const char *what, *path;
+		unsigned long long resolve;
+	} creat[] = {
+		{"creat ../outside BENEATH", "../outside", RESOLVE_BENEATH},
+		{"creat ../made BENEATH", "../made", RESOLVE_BENEATH},
+		{"creat /made BENEATH", "/made", RESOLVE_BENEATH},
+		{"creat up BENEATH", "up", RESOLVE_BENEATH},
+		{"creat rel NO_SYMLINKS", "rel", RESOLVE_NO_SYMLINKS},
+		{"creat sub/new BENEATH", "sub/new", RESOLVE_BENEATH},
+		{"creat /made IN_ROOT", "/made", RESOLVE_IN_ROOT},
+		{"creat ../../file IN_ROOT", "../../file", RESOLVE_IN_ROOT},
+	};
+	for (unsigned i = 0; i < sizeof creat / sizeof creat[0]; i++) {
+		fd = CHECKN(creat[i].what, o2(dfd, creat[i].path, O_CREAT | O_RDONLY, creat[i].resolve));
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("made outside root: %s\n", access("made", F_OK) == 0 ? "yes" : "no");
+	printf("made in root: %s\n", access("root/made", F_OK) == 0 ? "yes" : "no");
+	int rfd2 = open("/", O_RDONLY | O_DIRECTORY);
+	fd = CHECKN("creat proc/version NO_XDEV", o2(rfd2, "proc/version", O_CREAT | O_RDONLY, RESOLVE_NO_XDEV));
+	if (fd >= 0)
+		close(fd);
+	close(rfd2);
 	close(dfd);
 	return 0;
 }

@@ -87,7 +87,12 @@ pub fn open_file(
     let creds = ctx.task.creds().fs();
     let follow = flags & libc::O_NOFOLLOW == 0;
     let loc = if flags & libc::O_CREAT != 0 {
-        match create_or_find(ctx, dirfd, path, flags, mode, &creds)? {
+        let found = if resolve == ResolveFlags::default() {
+            create_or_find(ctx, dirfd, path, flags, mode, &creds)?
+        } else {
+            create_or_find_restricted(ctx, dirfd, path, flags, mode, &creds, resolve)?
+        };
+        match found {
             Created::New(f) => {
                 f.mark_created();
                 if f.writable() {
@@ -268,23 +273,66 @@ fn create_or_find(
                 }
                 pn = ctx.resolve_parent_from(&pn.parent, &target)?;
             }
-            Err(e) if e == Errno::ENOENT => {
-                let pattr = pn.parent.attr()?;
-                if !may_access(&pattr, creds, MAY_WRITE | MAY_EXEC) {
-                    return Err(Errno::EACCES);
-                }
-                check_writable_mount(&pn.parent)?;
-                let umask = ctx.task.fs().umask();
-                let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds };
-                let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
-                let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
-                super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE, 0);
-                let loc = Location::new(pn.parent.mount.clone(), dentry);
-                return Ok(Created::New(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE)));
-            }
+            Err(e) if e == Errno::ENOENT => return create_in(ctx, &pn, flags, mode, creds),
             Err(e) => return Err(e),
         }
     }
+}
+
+/// O_CREAT under openat2's RESOLVE_* restrictions: the path is resolved with
+/// them as openat2 opens an existing file (its last symlink followed unless
+/// O_NOFOLLOW or O_EXCL), and a missing last component is created in its
+/// parent, resolved with them too. Creating through a dangling symlink is
+/// left out (ENOENT; ELOOP under RESOLVE_NO_SYMLINKS).
+fn create_or_find_restricted(
+    ctx: &SyscallCtx<'_>,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    creds: &crate::vfs::FsCreds,
+    resolve: ResolveFlags,
+) -> VfsResult<Created> {
+    let excl = flags & libc::O_EXCL != 0;
+    let follow = flags & libc::O_NOFOLLOW == 0 && !excl;
+    match ctx.resolve_at_flags(dirfd, path, follow, resolve) {
+        Ok(_) if excl => return Err(Errno::EEXIST),
+        Ok(loc) => return Ok(Created::Existing(loc)),
+        Err(e) if e != Errno::ENOENT => return Err(e),
+        Err(_) => {}
+    }
+    let pn = ctx.resolve_parent_at_flags(dirfd, path, resolve)?;
+    if pn.trailing_slash || pn.is_root || pn.name == b"." || pn.name == b".." {
+        return Err(Errno::EISDIR);
+    }
+    match pn.parent.dentry.lookup_child(&pn.name) {
+        Ok(_) if resolve.no_symlinks => Err(Errno::ELOOP),
+        Ok(_) => Err(Errno::ENOENT),
+        Err(e) if e == Errno::ENOENT => create_in(ctx, &pn, flags, mode, creds),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates regular file `pn.name` in `pn.parent` for O_CREAT.
+fn create_in(
+    ctx: &SyscallCtx<'_>,
+    pn: &crate::vfs::path::ParentAndName,
+    flags: i32,
+    mode: u32,
+    creds: &crate::vfs::FsCreds,
+) -> VfsResult<Created> {
+    let pattr = pn.parent.attr()?;
+    if !may_access(&pattr, creds, MAY_WRITE | MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    check_writable_mount(&pn.parent)?;
+    let umask = ctx.task.fs().umask();
+    let args = CreateArgs { mode: S_IFREG | (mode & 0o7777 & !umask), rdev: 0, flags, creds };
+    let (inode, ops) = pn.parent.inode().create(&pn.name, &args)?;
+    let dentry = pn.parent.dentry.insert_child(&pn.name, inode);
+    super::inotify::child_event(&pn.parent, &pn.name, super::inotify::IN_CREATE, 0);
+    let loc = Location::new(pn.parent.mount.clone(), dentry);
+    Ok(Created::New(OpenFile::new(ops, loc, flags | crate::vfs::file::O_LARGEFILE)))
 }
 
 pub fn sys_open(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {

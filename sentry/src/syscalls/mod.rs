@@ -304,6 +304,20 @@ impl<'a> SyscallCtx<'a> {
         r.resolve(&start, path, follow)
     }
 
+    /// Like `resolve_parent_at`, under openat2's RESOLVE_* restrictions.
+    pub fn resolve_parent_at_flags(&self, dirfd: i32, path: &[u8], flags: ResolveFlags) -> VfsResult<ParentAndName> {
+        let fs = self.task.fs().get();
+        let creds = self.task.creds().fs();
+        let start = if path.first() == Some(&b'/') && !flags.beneath && !flags.in_root {
+            fs.root.clone()
+        } else {
+            self.dir_location(dirfd)?
+        };
+        let mut r = Resolver::new(&fs.root, &self.kernel.mounts, &creds);
+        r.flags = flags;
+        r.resolve_parent(&start, path)
+    }
+
     pub fn resolve_parent_at(&self, dirfd: i32, path: &[u8]) -> VfsResult<ParentAndName> {
         let start = if path.first() == Some(&b'/') { self.task.fs().get().root } else { self.dir_location(dirfd)? };
         self.resolve_parent_from(&start, path)
