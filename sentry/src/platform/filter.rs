@@ -170,11 +170,14 @@ pub(crate) const BPF_LD_IMM: u16 = 0x00;
 pub(crate) const BPF_JMP_JEQ_K: u16 = 0x15;
 pub(crate) const BPF_JMP_JGE_K: u16 = 0x35;
 const BPF_JMP_JSET_K: u16 = 0x45;
-const BPF_ALU_AND_K: u16 = 0x54;
+pub(crate) const BPF_JMP_JA: u16 = 0x05;
+pub(crate) const BPF_ALU_AND_K: u16 = 0x54;
 pub(crate) const BPF_RET_K: u16 = 0x06;
-const BPF_RET_A: u16 = 0x16;
+pub(crate) const BPF_RET_A: u16 = 0x16;
 const BPF_ALU_SUB_K: u16 = 0x14;
-const BPF_ALU_OR_K: u16 = 0x44;
+pub(crate) const BPF_ALU_OR_K: u16 = 0x44;
+pub(crate) const BPF_ST: u16 = 0x02;
+pub(crate) const BPF_LD_MEM: u16 = 0x60;
 
 const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
 const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
@@ -382,7 +385,10 @@ pub fn build_app_filter(action: TrapAction) -> Vec<libc::sock_filter> {
 }
 
 /// Runs filter program `p` on one call as the kernel would (for the
-/// instructions `build_app_filter` emits) and returns its action.
+/// instructions this filter and the app-filter wrappers of
+/// syscalls/seccomp.rs emit) and returns its action; a program that runs
+/// off its end or uses another instruction kills, as the kernel's verifier
+/// would have refused it.
 pub fn evaluate(p: &[libc::sock_filter], nr: i64, ip: u64, args: [u64; 6]) -> u32 {
     let mut data = [0u8; 64];
     data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
@@ -395,13 +401,17 @@ pub fn evaluate(p: &[libc::sock_filter], nr: i64, ip: u64, args: [u64; 6]) -> u3
         let k = k as usize;
         data.get(k..k + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(0)
     };
-    let (mut a, mut pc) = (0u32, 0usize);
+    let (mut a, mut pc, mut mem) = (0u32, 0usize, [0u32; 16]);
     while let Some(&i) = p.get(pc) {
         pc += 1;
         let k = i.k;
         let mut cond = |c: bool| pc += if c { i.jt } else { i.jf } as usize;
         match i.code {
             BPF_LD_W_ABS => a = word(k),
+            BPF_LD_IMM => a = k,
+            BPF_LD_MEM if (k as usize) < mem.len() => a = mem[k as usize],
+            BPF_ST if (k as usize) < mem.len() => mem[k as usize] = a,
+            BPF_JMP_JA => pc += k as usize,
             BPF_JMP_JEQ_K => cond(a == k),
             BPF_JMP_JGE_K => cond(a >= k),
             BPF_JMP_JSET_K => cond(a & k != 0),

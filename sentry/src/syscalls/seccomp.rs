@@ -24,8 +24,8 @@ use libc::sock_filter;
 
 use crate::kernel::creds::CAP_SYS_ADMIN;
 use crate::platform::filter::{
-    jump, stmt, AUDIT_ARCH_X86_64, BPF_JMP_JEQ_K, BPF_JMP_JGE_K, BPF_LD_IMM, BPF_LD_W_ABS, BPF_RET_K, OFF_ARCH,
-    OFF_IP_HI, OFF_IP_LO, OFF_NR, SECCOMP_RET_ALLOW,
+    jump, stmt, AUDIT_ARCH_X86_64, BPF_ALU_AND_K, BPF_ALU_OR_K, BPF_JMP_JA, BPF_JMP_JEQ_K, BPF_JMP_JGE_K, BPF_LD_IMM,
+    BPF_LD_MEM, BPF_LD_W_ABS, BPF_RET_A, BPF_RET_K, BPF_ST, OFF_ARCH, OFF_IP_HI, OFF_IP_LO, OFF_NR, SECCOMP_RET_ALLOW,
 };
 use crate::platform::stub::STUB_BASE;
 
@@ -173,12 +173,6 @@ const RET_ACTION_FULL: u32 = 0xffff_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
 const RET_TRAP: u32 = 0x0003_0000;
 const MAX_ERRNO: u32 = 4095;
-const BPF_ST: u16 = 0x02;
-const BPF_LD_MEM: u16 = 0x60;
-const BPF_JMP_JA: u16 = 0x05;
-const BPF_ALU_AND_K: u16 = 0x54;
-const BPF_ALU_OR_K: u16 = 0x44;
-const BPF_RET_A: u16 = 0x16;
 
 /// The app's program for the systrap platform, whose filter answers
 /// RET_TRAP: that outranks an app's RET_ERRNO, so the app's RET_ERRNO | e
@@ -272,32 +266,9 @@ pub fn prctl_get(ctx: &SyscallCtx<'_>) -> SysResult {
 mod tests {
     use super::*;
 
-    /// Runs a classic BPF program over a seccomp_data (nr, arch, ip) the
-    /// way the kernel would, for the instructions used here.
+    /// The program's action for call `nr` made at `ip` (no arguments).
     fn run(p: &[sock_filter], nr: u32, ip: u64) -> u32 {
-        let mut data = [0u8; 64];
-        data[0..4].copy_from_slice(&nr.to_ne_bytes());
-        data[4..8].copy_from_slice(&0xc000_003eu32.to_ne_bytes());
-        data[8..16].copy_from_slice(&ip.to_ne_bytes());
-        let (mut a, mut pc, mut m) = (0u32, 0usize, [0u32; 16]);
-        loop {
-            let i = p[pc];
-            pc += 1;
-            match i.code {
-                BPF_LD_W_ABS => a = u32::from_ne_bytes(data[i.k as usize..i.k as usize + 4].try_into().unwrap()),
-                BPF_LD_IMM => a = i.k,
-                BPF_LD_MEM => a = m[i.k as usize],
-                BPF_ST => m[i.k as usize] = a,
-                BPF_ALU_AND_K => a &= i.k,
-                BPF_ALU_OR_K => a |= i.k,
-                BPF_JMP_JA => pc += i.k as usize,
-                BPF_JMP_JEQ_K => pc += if a == i.k { i.jt } else { i.jf } as usize,
-                BPF_JMP_JGE_K => pc += if a >= i.k { i.jt } else { i.jf } as usize,
-                BPF_RET_K => return i.k,
-                BPF_RET_A => return a,
-                c => panic!("opcode {c:#x}"),
-            }
-        }
+        crate::platform::filter::evaluate(p, i64::from(nr), ip, [0; 6])
     }
 
     #[test]
