@@ -87,12 +87,7 @@ pub fn open_file(
     let creds = ctx.task.creds().fs();
     let follow = flags & libc::O_NOFOLLOW == 0;
     let loc = if flags & libc::O_CREAT != 0 {
-        let found = if resolve == ResolveFlags::default() {
-            create_or_find(ctx, dirfd, path, flags, mode, &creds)?
-        } else {
-            create_or_find_restricted(ctx, dirfd, path, flags, mode, &creds, resolve)?
-        };
-        match found {
+        match create_or_find(ctx, dirfd, path, flags, mode, &creds, resolve)? {
             Created::New(f) => {
                 f.mark_created();
                 if f.writable() {
@@ -233,7 +228,8 @@ enum Created {
 }
 
 /// O_CREAT: finds the file (following a final symlink, even a dangling one,
-/// unless O_EXCL/O_NOFOLLOW) or creates it.
+/// unless O_EXCL/O_NOFOLLOW) or creates it; under openat2's RESOLVE_*
+/// restrictions, see `create_or_find_restricted`.
 fn create_or_find(
     ctx: &SyscallCtx<'_>,
     dirfd: i32,
@@ -241,11 +237,15 @@ fn create_or_find(
     flags: i32,
     mode: u32,
     creds: &crate::vfs::FsCreds,
+    resolve: ResolveFlags,
 ) -> VfsResult<Created> {
+    if resolve != ResolveFlags::default() {
+        return create_or_find_restricted(ctx, dirfd, path, flags, mode, creds, resolve);
+    }
     let mut pn = ctx.resolve_parent_at(dirfd, path)?;
     let mut links = 0;
     loop {
-        if pn.trailing_slash || pn.is_root || pn.name == b"." || pn.name == b".." {
+        if names_a_directory(&pn) {
             return Err(Errno::EISDIR);
         }
         match pn.parent.dentry.lookup_child(&pn.name) {
@@ -302,7 +302,7 @@ fn create_or_find_restricted(
         Err(_) => {}
     }
     let pn = ctx.resolve_parent_at_flags(dirfd, path, resolve)?;
-    if pn.trailing_slash || pn.is_root || pn.name == b"." || pn.name == b".." {
+    if names_a_directory(&pn) {
         return Err(Errno::EISDIR);
     }
     match pn.parent.dentry.lookup_child(&pn.name) {
@@ -311,6 +311,12 @@ fn create_or_find_restricted(
         Err(e) if e == Errno::ENOENT => create_in(ctx, &pn, flags, mode, creds),
         Err(e) => Err(e),
     }
+}
+
+/// A last component O_CREAT cannot create a regular file as: "/", ".",
+/// "..", or one written with a trailing slash.
+fn names_a_directory(pn: &crate::vfs::path::ParentAndName) -> bool {
+    pn.trailing_slash || pn.is_root || pn.name == b"." || pn.name == b".."
 }
 
 /// Creates regular file `pn.name` in `pn.parent` for O_CREAT.

@@ -292,20 +292,24 @@ impl<'a> SyscallCtx<'a> {
     }
 
     pub fn resolve_at_flags(&self, dirfd: i32, path: &[u8], follow: bool, flags: ResolveFlags) -> VfsResult<Location> {
-        let fs = self.task.fs().get();
-        let creds = self.task.creds().fs();
-        let start = if path.first() == Some(&b'/') && !flags.beneath && !flags.in_root {
-            fs.root.clone()
-        } else {
-            self.dir_location(dirfd)?
-        };
-        let mut r = Resolver::new(&fs.root, &self.kernel.mounts, &creds);
-        r.flags = flags;
-        r.resolve(&start, path, follow)
+        self.with_resolver(dirfd, path, flags, |r, start| r.resolve(start, path, follow))
     }
 
     /// Like `resolve_parent_at`, under openat2's RESOLVE_* restrictions.
     pub fn resolve_parent_at_flags(&self, dirfd: i32, path: &[u8], flags: ResolveFlags) -> VfsResult<ParentAndName> {
+        self.with_resolver(dirfd, path, flags, |r, start| r.resolve_parent(start, path))
+    }
+
+    /// Runs `walk` with a resolver carrying `flags` and the directory `path`
+    /// starts from: the root for an absolute path, unless RESOLVE_BENEATH or
+    /// RESOLVE_IN_ROOT keep it at `dirfd`.
+    fn with_resolver<T>(
+        &self,
+        dirfd: i32,
+        path: &[u8],
+        flags: ResolveFlags,
+        walk: impl FnOnce(&Resolver<'_>, &Location) -> VfsResult<T>,
+    ) -> VfsResult<T> {
         let fs = self.task.fs().get();
         let creds = self.task.creds().fs();
         let start = if path.first() == Some(&b'/') && !flags.beneath && !flags.in_root {
@@ -315,7 +319,7 @@ impl<'a> SyscallCtx<'a> {
         };
         let mut r = Resolver::new(&fs.root, &self.kernel.mounts, &creds);
         r.flags = flags;
-        r.resolve_parent(&start, path)
+        walk(&r, &start)
     }
 
     pub fn resolve_parent_at(&self, dirfd: i32, path: &[u8]) -> VfsResult<ParentAndName> {
