@@ -265,6 +265,23 @@ static __attribute__((unused)) void wait_child(const char *label, pid_t pid)
 		show_wait(label, status);
 }
 
+/* Process p's state letter from /proc/PID/stat (R, S, T, Z...), '?' if unreadable. */
+static __attribute__((unused)) char proc_state(pid_t p)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return '?';
+	int n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = 0;
+	char *e = strrchr(buf, ')');
+	return e && e[1] == ' ' ? e[2] : '?';
+}
+
 static __attribute__((unused)) uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;

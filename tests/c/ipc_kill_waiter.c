@@ -7,23 +7,9 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 
-static char state(pid_t p)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", p);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) return '?';
-	int n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0) return '?';
-	buf[n] = 0;
-	char *e = strrchr(buf, ')');
-	return e ? e[2] : '?';
-}
-
 static void wait_sleeping(pid_t p)
 {
-	for (int i = 0; i < 5000 && state(p) != 'S'; i++) usleep(1000);
+	for (int i = 0; i < 5000 && proc_state(p) != 'S'; i++) usleep(1000);
 	usleep(50000);
 }
 

@@ -7,25 +7,11 @@
 #include <sys/msg.h>
 #include <time.h>
 
-static char state(pid_t p)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", p);
-	int fd = open(path, O_RDONLY);
-	if (fd < 0) return '?';
-	int n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0) return '?';
-	buf[n] = 0;
-	char *e = strrchr(buf, ')');
-	return e && e[1] == ' ' ? e[2] : '?';
-}
-
 /* The first state other than R seen within 2 s, or R. */
 static char settle(pid_t p)
 {
 	for (int i = 0; i < 2000; i++) {
-		char s = state(p);
+		char s = proc_state(p);
 		if (s != 'R') return s;
 		usleep(1000);
 	}
@@ -50,7 +36,7 @@ int main(void){
 	/* Until it exits the computing child must never look asleep. */
 	char seen = 'R';
 	for (int i = 0; i < 100; i++) {
-		char s = state(c);
+		char s = proc_state(c);
 		if (s != 'R') { seen = s; break; }
 		usleep(2000);
 	}

@@ -51,6 +51,16 @@ fn read_line(master: &mut fs::File, needle: &str) -> String {
     panic!("no line with {needle:?} on the terminal: {seen:?}");
 }
 
+/// Starts `sleep 100` in the terminal's shell and types ^C: the shell then
+/// reports status 130 (the job died of SIGINT; the shell did not).
+fn interrupt_a_sleep(master: &mut fs::File) {
+    master.write_all(b"sleep 100\n").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    master.write_all(b"\x03").unwrap();
+    let seen = type_line(master, "echo st=$? M$((3+4))", "M7");
+    assert!(seen.contains("st=130"), "sleep after ^C: {seen:?}");
+}
+
 /// Types `line` and returns what the terminal shows until the line with
 /// `marker` (which must come from the command's output, not from the echo
 /// of the typed line).
@@ -112,11 +122,7 @@ fn init_terminal_is_dev_pts_0_with_job_control_and_window_size() {
     assert!(seen.contains("\r\n/dev/pts/0 /dev/pts/ptmx\r\n"), "/dev/pts: {seen:?}");
 
     // ^C: SIGINT to the foreground job, not to the shell.
-    master.write_all(b"sleep 100\n").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    master.write_all(b"\x03").unwrap();
-    let seen = type_line(&mut master, "echo st=$? M$((3+4))", "M7");
-    assert!(seen.contains("st=130"), "sleep after ^C: {seen:?}");
+    interrupt_a_sleep(&mut master);
 
     // A resize on the master: SIGWINCH to the foreground job, the new size.
     type_line(&mut master, "oci_probe winch", "ready\r\n");
@@ -158,11 +164,7 @@ fn exec_tty_without_an_init_terminal_is_dev_pts_0() {
     let (mut master, session) = exec_tty(&root, &b, "ex", &["sh"]);
     let seen = type_line(&mut master, "tty; [ -t 0 ] && echo is-$((1+1))", "is-2");
     assert!(seen.contains("\r\n/dev/pts/0\r\n"), "tty in the exec'd shell: {seen:?}");
-    master.write_all(b"sleep 100\n").unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    master.write_all(b"\x03").unwrap();
-    let seen = type_line(&mut master, "echo st=$? M$((3+4))", "M7");
-    assert!(seen.contains("st=130"), "sleep after ^C: {seen:?}");
+    interrupt_a_sleep(&mut master);
     master.write_all(b"exit 5\n").unwrap();
     let o = session.join().expect("exec --tty");
     assert_eq!(o.status, Status::Exited(5), "exec --tty: {}", report(&o));
