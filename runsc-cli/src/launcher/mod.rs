@@ -101,6 +101,7 @@ impl Outcome {
 /// only, no_new_privs and its seccomp filter. Returns the roots' fds.
 pub fn confine_gofer(_plan: &Plan, roots: &[(PathBuf, bool)]) -> Result<Vec<OwnedFd>, String> {
     confine::set_process_name(c"rvisor-gofer");
+    confine::release_free_heap();
     confine::gofer::enter(roots).map_err(|e| e.to_string())
 }
 
@@ -112,6 +113,7 @@ pub fn confine_gofer(_plan: &Plan, roots: &[(PathBuf, bool)]) -> Result<Vec<Owne
 /// seccomp filter once init (and, for OCI exec, the zygote) exists.
 pub fn confine_sentry(plan: &Plan) -> Result<(), String> {
     confine::set_process_name(c"rvisor-sentry");
+    confine::release_free_heap();
     rvisor_sentry::confine::preload_host_files();
     let proc_dir =
         confine::sentry::enter(confine::sentry::SentryOptions { net_raw: plan.net_raw }).map_err(|e| e.to_string())?;

@@ -169,6 +169,8 @@ pub fn main(plan: &mut Plan, socks: Vec<OwnedFd>, status: OwnedFd) -> i32 {
     if let Some(r) = plan.ready.take() {
         write_line(&r, "ok");
     }
+    // Boot's temporaries (the image, the mount set-up) are freed by now.
+    crate::confine::release_free_heap();
     let exit = sandbox.wait();
     rvisor_sentry::fs::pty::relay::flush_all(std::time::Duration::from_secs(2));
     rvisor_sentry::control::server::drain(std::time::Duration::from_secs(2));
