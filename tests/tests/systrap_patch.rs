@@ -136,8 +136,9 @@ fn sigsys_floor(n: u64) -> f64 {
 }
 
 /// getppid through one site, ns per call: native, systrap (signal path),
-/// systrap with the site patched, each with the sentry thread on the app
-/// thread's CPU (default) and on the other CPU (RVISOR_SYSTRAP_SPLIT=1),
+/// systrap with the site patched, each with the sentry thread placed by
+/// call rate (default) and held on the app thread's CPU
+/// (RVISOR_SYSTRAP_PLACEMENT=beside),
 /// and the in-process SIGSYS floor, all in one run. Prints the numbers and
 /// their ratios to the floor; asserts only that every call got the right
 /// answer (the program counts wrong ones).
@@ -172,15 +173,15 @@ fn getppid_cost_patched_and_not() {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    let split = Some(("RVISOR_SYSTRAP_SPLIT", "1"));
+    let beside = Some(("RVISOR_SYSTRAP_PLACEMENT", "beside"));
     let plain: &[&str] = &["--platform", "systrap"];
     let mut rows: Vec<(&str, f64)> = Vec::new();
     let floor = median((0..3).map(|_| sigsys_floor(100_000)).collect());
     rows.push(("native", median((0..3).map(|_| measure(&[], None, "200000")).collect())));
     rows.push(("systrap", median((0..3).map(|_| measure(plain, None, "20000")).collect())));
-    rows.push(("systrap patched", median((0..3).map(|_| measure(PATCH, None, "20000")).collect())));
-    rows.push(("systrap split", median((0..3).map(|_| measure(plain, split, "20000")).collect())));
-    rows.push(("systrap split patched", median((0..3).map(|_| measure(PATCH, split, "100000")).collect())));
+    rows.push(("systrap patched", median((0..3).map(|_| measure(PATCH, None, "100000")).collect())));
+    rows.push(("systrap beside", median((0..3).map(|_| measure(plain, beside, "20000")).collect())));
+    rows.push(("systrap beside patched", median((0..3).map(|_| measure(PATCH, beside, "20000")).collect())));
     println!("getppid through one site, median of 3 (SIGSYS floor {floor:.0} ns):");
     for (name, ns) in &rows {
         println!("  {name:<22} {ns:>8.0} ns  {:>6.2}x the SIGSYS floor", ns / floor);

@@ -2,7 +2,6 @@
 //! thread again when a call needs ptrace or the thread goes idle.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use rvisor_syscalls::Errno;
 
@@ -27,7 +26,9 @@ pub(super) fn detached(
     // The trampoline's slot, with syscall-site patching on.
     let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));
     let mut idle = MIN_IDLE;
-    let mut idle_for = Duration::ZERO;
+    // When the first wait without a call ended: a wait may end at once
+    // (the app had not yet taken the last reply), so idleness is timed.
+    let mut quiet_since: Option<std::time::Instant> = None;
     loop {
         let (waited, from_tramp) = patch_layout::wait_either(&hslot, tslot.as_ref(), &mut st.spin, idle);
         let slot = match (&tslot, from_tramp) {
@@ -51,7 +52,8 @@ pub(super) fn detached(
         match waited {
             Waited::Request(req) => {
                 idle = MIN_IDLE;
-                idle_for = Duration::ZERO;
+                quiet_since = None;
+                st.place.request();
                 let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
                 let answer = if super::patch::wants(task, &info, from_tramp) {
                     Answer::Traced
@@ -91,14 +93,16 @@ pub(super) fn detached(
                 }
             }
             Waited::Timeout => {
+                st.place.idle();
                 if let Some((s, u)) = dead(task) {
                     return Detached::Ended(s, u);
                 }
-                idle_for += idle;
-                if idle_for >= RESEIZE_AFTER {
+                let quiet = quiet_since.get_or_insert_with(std::time::Instant::now).elapsed();
+                if quiet >= RESEIZE_AFTER {
                     return reseize_idle(task, p, st);
                 }
-                idle = (idle * 2).min(MAX_IDLE);
+                // Doubling, but ending the quiet spell at RESEIZE_AFTER.
+                idle = (idle * 2).min(MAX_IDLE).min(RESEIZE_AFTER - quiet).max(RESEIZE_STEP);
             }
         }
     }

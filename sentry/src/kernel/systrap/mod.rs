@@ -45,6 +45,7 @@ mod exits;
 mod fastcalls;
 mod fork;
 mod patch;
+mod placement;
 mod sigsys;
 mod stubcalls;
 mod virt;
@@ -69,6 +70,8 @@ pub const MAX_IDLE: Duration = Duration::from_millis(16);
 /// thread is traced, so its stops (job control), its signals' siginfo and
 /// its end are seen as on ptrace, and the sentry thread sleeps in wait4.
 pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
+/// The shortest last wait before that re-seize.
+const RESEIZE_STEP: Duration = Duration::from_millis(1);
 const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
 /// An app's alternate signal stack: (sp, flags, size), as stack_t has them.
@@ -83,6 +86,8 @@ struct State {
     /// The chunk set up in the thread's current image, if any.
     chunk: Option<usize>,
     spin: Spinner,
+    /// Which CPU the sentry thread serves the slot from.
+    place: placement::Placement,
     /// What other sentry threads see of this task (procfs, signal senders).
     shared: Arc<Shared>,
     /// No chunk could be had: the task stays traced.
@@ -118,9 +123,6 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let Some(platform) = systrap::active() else {
         return (ExitStatus::Signaled(libc::SIGKILL, false), None);
     };
-    if std::env::var_os("RVISOR_SYSTRAP_SPLIT").is_some() {
-        split_from_app(task.host_tid());
-    }
     if task.host_tid() == task.tg.host_pid() {
         // A new process: a status noted for an earlier one with this pid is stale.
         GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
@@ -143,6 +145,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let mut st = State {
         chunk: None,
         spin: Spinner::new(),
+        place: placement::Placement::new(),
         shared: shared.clone(),
         traced_only: false,
         interrupted: false,
@@ -161,7 +164,9 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         }
         shared.chunk.store(st.chunk.unwrap_or(usize::MAX), Ordering::Release);
         shared.detached.store(true, Ordering::Release);
+        st.place.enter();
         let next = detached(kernel, task, &tracee, platform, &mut st, &shared);
+        st.place.leave();
         shared.detached.store(false, Ordering::Release);
         match next {
             Detached::Ended(s, u) => break (s, u),
@@ -173,27 +178,6 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         platform.region.release(c);
     }
     out
-}
-
-/// Experiment (RVISOR_SYSTRAP_SPLIT=1): this sentry thread on another CPU
-/// than its app thread (which the run loop pinned beside it), so hand-offs
-/// cross CPUs and both sides spin instead of switching on one CPU.
-fn split_from_app(host_tid: i32) {
-    let cpus = super::sandbox_cpus();
-    if cpus.len() < 2 {
-        return;
-    }
-    // SAFETY: sched_getcpu has no preconditions.
-    let here = unsafe { libc::sched_getcpu() };
-    let Some(&other) = cpus.iter().find(|&&c| c as i32 != here) else { return };
-    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds; sets
-    // this thread's own affinity.
-    unsafe {
-        let mut one: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(other, &mut one);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-    }
-    let _ = host_tid;
 }
 
 /// The systrap filter as a `struct sock_fprog` followed by its

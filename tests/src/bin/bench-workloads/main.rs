@@ -174,10 +174,10 @@ fn us_per_op(o: &Output) -> Result<f64, String> {
 pub struct Floors {
     pub sigsys: Vec<Option<f64>>,
     pub stop: Vec<Option<f64>>,
-    /// systrap getppid with `RVISOR_SYSTRAP_SPLIT=1` (an experiment: each
-    /// sentry thread on another CPU than its app thread, both spinning),
-    /// ns per call, measured with the floors.
-    pub split: Vec<Option<f64>>,
+    /// systrap getppid with `RVISOR_SYSTRAP_PLACEMENT=beside` (each sentry
+    /// thread held on its app thread's CPU, the placement before the
+    /// adaptive one), ns per call, measured with the floors.
+    pub beside: Vec<Option<f64>>,
 }
 
 fn main() {
@@ -222,18 +222,18 @@ fn main() {
     row("startup", "/bin/true, startup+exit (ms wall)", Kind::Workload, &["/bin/true"], &wall_ms, none);
 
     let n = e.n(20_000, 2_000).to_string();
-    let split_argv: Vec<OsString> = ["/usr/bin/env", "RVISOR_SYSTRAP_SPLIT=1"]
+    let beside_argv: Vec<OsString> = ["/usr/bin/env", "RVISOR_SYSTRAP_PLACEMENT=beside"]
         .into_iter()
         .map(OsString::from)
         .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into()]))
         .collect();
-    let split = opts.platforms.contains(&Platform::Systrap);
+    let beside = opts.platforms.contains(&Platform::Systrap);
     let mut measure_floors = || {
         floors.sigsys.push(sigsys_floor(e.n(100_000, 10_000)).ok());
         floors.stop.push(same_cpu_floor(e.n(10_000, 1_000), Tracer::Bare).ok());
-        if split {
-            let ns = run_command(&split_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
-            floors.split.push(ns.ok());
+        if beside {
+            let ns = run_command(&beside_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
+            floors.beside.push(ns.ok());
         }
     };
     let ns = |o: &Output| o.ns_per_op();

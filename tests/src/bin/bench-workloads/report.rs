@@ -134,12 +134,12 @@ pub fn getppid(series: &Series, floors: &Floors) {
             );
         }
     }
-    if let Some(split) = median_of_some(&floors.split) {
+    if let Some(beside) = median_of_some(&floors.beside) {
         let pairs: Vec<Option<f64>> =
-            floors.split.iter().zip(&floors.sigsys).map(|(s, f)| Some((*s)? / (*f)?)).collect();
+            floors.beside.iter().zip(&floors.sigsys).map(|(s, f)| Some((*s)? / (*f)?)).collect();
         println!(
-            "  systrap, RVISOR_SYSTRAP_SPLIT=1 (sentry thread on the other CPU): {} ns, {} of the SIGSYS floor",
-            num(split),
+            "  systrap, RVISOR_SYSTRAP_PLACEMENT=beside (sentry thread held on the app's CPU): {} ns, {} of the SIGSYS floor",
+            num(beside),
             ratio_text(median_of_some(&pairs))
         );
     }
@@ -181,9 +181,9 @@ pub fn targets(table: &Table, getppid: Option<&Series>, floors: &Floors, platfor
         Some(Some(r)) => {
             println!("  systrap emulated getppid <= 1.2x the SIGSYS floor: {}x -> {}", num(r), verdict(r <= 1.2));
             let pairs: Vec<Option<f64>> =
-                floors.split.iter().zip(&floors.sigsys).map(|(s, f)| Some((*s)? / (*f)?)).collect();
+                floors.beside.iter().zip(&floors.sigsys).map(|(s, f)| Some((*s)? / (*f)?)).collect();
             if let Some(r) = median_of_some(&pairs) {
-                println!("    (with RVISOR_SYSTRAP_SPLIT=1, an experiment: {}x -> {})", num(r), verdict(r <= 1.2));
+                println!("    (held beside the app, RVISOR_SYSTRAP_PLACEMENT=beside: {}x)", num(r));
             }
         }
         Some(None) if systrap => println!("  systrap emulated getppid <= 1.2x the SIGSYS floor: NOT met (no result)"),
