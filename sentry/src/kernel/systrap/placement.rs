@@ -23,9 +23,12 @@ const WINDOW: u32 = 64;
 const HOT: Duration = Duration::from_micros(40);
 /// Apart must beat beside by this factor (percent) to be kept.
 const KEEP_PERCENT: u32 = 85;
-/// Longest pause between trials, in windows; also how often a thread that
-/// stays apart measures beside again (the machine's load changes).
+/// Longest pause between trials, in windows.
 const MAX_BACKOFF: u32 = 64;
+/// How often, in windows, a thread that stays apart measures beside again:
+/// beside may have become faster (a busier other CPU shows by itself, as
+/// apart calls slower than the last beside measure).
+const REMEASURE: u32 = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Policy {
@@ -87,7 +90,7 @@ impl Chooser {
         }
         self.backoff = 1;
         self.apart_for += 1;
-        if self.apart_for >= MAX_BACKOFF {
+        if self.apart_for >= REMEASURE {
             // Measure beside again; the next window decides afresh.
             self.apart = false;
             return false;
@@ -254,10 +257,10 @@ mod tests {
     fn apart_is_left_when_it_stops_paying_and_beside_is_remeasured() {
         let mut c = Chooser::new();
         assert!(c.window(FAST));
-        for _ in 1..MAX_BACKOFF {
+        for _ in 1..REMEASURE {
             assert!(c.window(FASTER));
         }
-        assert!(!c.window(FASTER), "beside is measured again after MAX_BACKOFF windows");
+        assert!(!c.window(FASTER), "beside is measured again after REMEASURE windows");
         assert!(c.window(FAST), "and apart tried again at once");
         assert!(!c.window(FAST + FAST), "a busy other CPU: back beside");
     }
