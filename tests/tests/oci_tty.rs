@@ -90,6 +90,15 @@ fn assert_tty_probe(seen: &str, index: u32, leader: bool) {
     }
 }
 
+/// Creates container `id` from a bundle with process.terminal; returns the
+/// pty master it sent to the console socket.
+fn create_tty(root: &Root, b: &Bundle, id: &str) -> fs::File {
+    let (sock, receiver) = console_socket(b, "console.sock");
+    let o = root.create(b, id, &["--console-socket", sock.to_str().unwrap()]);
+    assert_eq!(o.status, Status::Exited(0), "{}", b.stderr());
+    fs::File::from(receiver.join().expect("console socket receiver"))
+}
+
 /// Starts `exec --tty ... CMD` into container `id`; returns its master and the session.
 fn exec_tty(root: &Root, b: &Bundle, id: &str, cmd: &[&str]) -> (fs::File, JoinHandle<RunOutput>) {
     let (sock, receiver) = console_socket(b, &format!("exec-{}.sock", cmd.join("-").replace('/', "")));
@@ -106,10 +115,7 @@ fn init_terminal_is_dev_pts_0_with_job_control_and_window_size() {
     let mut b = Bundle::new(&["sh"]).with_probe();
     b.config["process"]["terminal"] = json!(true);
     b.save();
-    let (sock, receiver) = console_socket(&b, "console.sock");
-    let o = root.create(&b, "tty", &["--console-socket", sock.to_str().unwrap()]);
-    assert_eq!(o.status, Status::Exited(0), "{}", b.stderr());
-    let mut master = fs::File::from(receiver.join().expect("console socket receiver"));
+    let mut master = create_tty(&root, &b, "tty");
     // Engines size the terminal before or right after start.
     set_winsize(&master, 33, 99);
     assert_eq!(root.run(&["start", "tty"]).status, Status::Exited(0));
@@ -177,10 +183,7 @@ fn closing_the_master_hangs_up_the_terminal() {
     let mut b = Bundle::new(&["sh"]);
     b.config["process"]["terminal"] = json!(true);
     b.save();
-    let (sock, receiver) = console_socket(&b, "console.sock");
-    let o = root.create(&b, "hup", &["--console-socket", sock.to_str().unwrap()]);
-    assert_eq!(o.status, Status::Exited(0), "{}", b.stderr());
-    let mut master = fs::File::from(receiver.join().expect("console socket receiver"));
+    let mut master = create_tty(&root, &b, "hup");
     assert_eq!(root.run(&["start", "hup"]).status, Status::Exited(0));
     type_line(&mut master, "echo M$((1+1))", "M2");
     // The engine goes away: the terminal hangs up. The session leader's

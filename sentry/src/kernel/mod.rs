@@ -261,6 +261,18 @@ pub fn sandbox_cpus() -> &'static [usize] {
     })
 }
 
+/// Pins thread `tid` (0: the calling thread; else one of the sentry's
+/// tracees) to `cpu`; returns whether the host agreed.
+pub(crate) fn pin_thread(tid: i32, cpu: usize) -> bool {
+    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds.
+    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::CPU_SET(cpu, &mut one) };
+    // SAFETY: sets the affinity of this thread or of our own tracee from a
+    // valid set.
+    unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &one) == 0 }
+}
+
 thread_local! {
     static CURRENT: std::cell::RefCell<Option<Arc<Task>>> = const { std::cell::RefCell::new(None) };
 }

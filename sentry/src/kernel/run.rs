@@ -694,15 +694,8 @@ fn pin_with_tracee(host_tid: i32) {
         return;
     }
     let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
-    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds.
-    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::CPU_SET(cpu, &mut one) };
-    // SAFETY: sets affinity of this thread (0) and of our own tracee.
-    unsafe {
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one);
-        libc::sched_setaffinity(host_tid, std::mem::size_of::<libc::cpu_set_t>(), &one);
-    }
+    super::pin_thread(0, cpu);
+    super::pin_thread(host_tid, cpu);
 }
 
 /// SIGTSTP, SIGTTIN and SIGTTOU at their default action stop the process

@@ -177,7 +177,7 @@ impl Placement {
         if apart == self.apart {
             return;
         }
-        if pin_self(if apart { away } else { home }) {
+        if super::super::pin_thread(0, if apart { away } else { home }) {
             self.apart = apart;
         }
     }
@@ -202,15 +202,6 @@ fn home_and_away() -> Option<(usize, usize)> {
     let [home] = mine[..] else { return None };
     let at = cpus.iter().position(|&c| c == home)?;
     Some((home, cpus[(at + 1) % cpus.len()]))
-}
-
-fn pin_self(cpu: usize) -> bool {
-    // SAFETY: zeroed cpu_set_t is valid; CPU_SET writes within bounds.
-    let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::CPU_SET(cpu, &mut one) };
-    // SAFETY: sets this thread's own affinity from a valid set.
-    unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) == 0 }
 }
 
 #[cfg(test)]
