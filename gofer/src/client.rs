@@ -9,7 +9,7 @@ use rvisor_syscalls::abi::StatFs;
 use rvisor_syscalls::Errno;
 use tracing::error;
 
-use crate::protocol::{Attr, Fid, Request, Response, SetAttrReq, MAX_MESSAGE};
+use crate::protocol::{Attr, DirEntryPlus, Fid, Request, Response, SetAttrReq, MAX_MESSAGE};
 use crate::transport;
 
 /// A connection to a gofer. Cheap to share: calls serialise on an internal lock.
@@ -192,7 +192,16 @@ impl GoferClient {
         }
     }
 
-    /// Forgets `fid` on the server.
+    /// One batch of directory `fid`'s listing from `cookie` (0: the start),
+    /// with each entry's attributes; the cookie for the next batch, None at
+    /// the end.
+    pub fn read_dir(&self, fid: Fid, cookie: u64) -> Result<(Vec<DirEntryPlus>, Option<u64>), Errno> {
+        match self.call(&Request::ReadDir { fid, cookie })? {
+            (Response::Entries { entries, next }, None) => Ok((entries, next)),
+            other => unexpected(other),
+        }
+    }
+
     /// Forgets `fid`. Releases are batched: the gofer hears of them
     /// [`RELEASE_BATCH`] at a time (or at [`GoferClient::flush_releases`]),
     /// so dropping a cached file costs no round trip of its own.

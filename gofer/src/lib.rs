@@ -5,6 +5,7 @@
 //! [`server`] is the gofer process's side, [`client::GoferClient`] the sentry's.
 
 pub mod client;
+mod listing;
 pub mod protocol;
 pub mod server;
 mod sys;
@@ -14,7 +15,7 @@ use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 pub use client::GoferClient;
-pub use protocol::{Attr, Fid, SetAttrReq};
+pub use protocol::{Attr, DirEntryPlus, Fid, SetAttrReq};
 pub use server::{open_root, run_gofer_main, serve};
 
 /// Why the gofer server could not start or stopped abnormally.

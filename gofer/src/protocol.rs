@@ -18,8 +18,9 @@ use thiserror::Error;
 pub const MAX_NAME: usize = 255;
 /// Longest symlink target, including the terminating NUL Linux counts.
 pub const MAX_PATH: usize = 4096;
-/// Upper bound on any encoded message; the largest real one is a Symlink.
-pub const MAX_MESSAGE: usize = 8192;
+/// Upper bound on any encoded message; the largest real one is an
+/// `Entries` batch, which the server fills up to this size.
+pub const MAX_MESSAGE: usize = 32 * 1024;
 /// Most fids one Release names.
 pub const MAX_RELEASE: usize = 256;
 
@@ -182,11 +183,30 @@ pub enum Request {
     Release {
         fids: Vec<Fid>,
     },
+    /// Lists directory `fid` from `cookie` (0: the start; else a `next`
+    /// of an earlier `Entries`), with each entry's attributes.
+    ReadDir {
+        fid: Fid,
+        cookie: u64,
+    },
+}
+
+/// One directory entry of an `Entries` batch ("." and ".." are left out).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntryPlus {
+    pub ino: u64,
+    /// `d_type` as getdents64 gives it.
+    pub d_type: u8,
+    pub name: Vec<u8>,
+    /// lstat of the entry when it was listed; None if that failed (the
+    /// entry went away between the listing and the stat).
+    pub attr: Option<Attr>,
 }
 
 /// A server response. Which kind answers which request: Attach, Walk, Create,
 /// Mkdir, Mknod, Symlink -> `Node`; Link, Stat, SetAttr -> `Attr`; Readlink ->
-/// `Target`; StatFs -> `StatFs`; Open, Unlink, Rename, Release -> `Ok`.
+/// `Target`; StatFs -> `StatFs`; ReadDir -> `Entries`; Open, Unlink, Rename,
+/// Release -> `Ok`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Response {
     Error(Errno),
@@ -195,6 +215,9 @@ pub enum Response {
     Attr(Attr),
     Target(Vec<u8>),
     StatFs(StatFs),
+    /// A batch of a directory listing; `next` is the cookie to ask for the
+    /// rest with, None once the listing is complete.
+    Entries { entries: Vec<DirEntryPlus>, next: Option<u64> },
 }
 
 /// Why a message could not be encoded or decoded.
@@ -273,6 +296,7 @@ fn check_time(t: &Timespec) -> Result<(), ProtocolError> {
 }
 
 mod wire;
+pub(crate) use wire::{entry_size, ENTRIES_HEADER};
 
 #[cfg(test)]
 mod tests;

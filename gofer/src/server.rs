@@ -229,6 +229,10 @@ impl Server {
                 Ok((Response::Attr(self.stat(fid)?), None))
             }
             Request::StatFs { fid } => Ok((Response::StatFs(sys::fstatfs(self.node(fid)?.fd.as_fd())?), None)),
+            Request::ReadDir { fid, cookie } => {
+                let (entries, next) = crate::listing::list(self.dir(fid)?.fd.as_fd(), cookie)?;
+                Ok((Response::Entries { entries, next }, None))
+            }
             Request::Release { fids } => {
                 // Every known fid goes, even if another in the batch is unknown.
                 let unknown = fids.iter().filter(|f| self.nodes.remove(&f.0).is_none()).count();

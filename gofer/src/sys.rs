@@ -101,6 +101,25 @@ pub fn stat_child(dir: BorrowedFd<'_>, name: &[u8]) -> SysResult<libc::stat> {
     Ok(st)
 }
 
+/// getdents64 into `buf`; returns the bytes filled (0 at the end).
+pub fn getdents(dir: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: buf is writable for buf.len() bytes.
+    let n = unsafe { libc::syscall(libc::SYS_getdents64, dir.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    Ok(n as usize)
+}
+
+/// Moves a directory fd to `cookie`, a d_off getdents64 gave.
+pub fn seek_dir(dir: BorrowedFd<'_>, cookie: u64) -> SysResult<()> {
+    // SAFETY: lseek only moves the fd's own position.
+    if unsafe { libc::lseek(dir.as_raw_fd(), cookie as libc::off_t, libc::SEEK_SET) } < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
 pub fn fstatfs(fd: BorrowedFd<'_>) -> SysResult<StatFs> {
     let mut s = StatFs::default();
     // SAFETY: StatFs is the kernel's x86_64 `struct statfs`, writable; the raw

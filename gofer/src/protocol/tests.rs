@@ -30,6 +30,8 @@ fn all_requests() -> Vec<Request> {
         Request::StatFs { fid: Fid(5) },
         Request::Release { fids: vec![Fid(u64::MAX)] },
         Request::Release { fids: (1..=crate::protocol::MAX_RELEASE as u64).map(Fid).collect() },
+        Request::ReadDir { fid: Fid(6), cookie: 0 },
+        Request::ReadDir { fid: Fid(6), cookie: u64::MAX },
     ]
 }
 
@@ -55,11 +57,47 @@ fn responses_round_trip() {
         Response::Attr(attr),
         Response::Target(b"/etc/passwd".to_vec()),
         Response::StatFs(statfs),
+        Response::Entries { entries: vec![], next: None },
+        Response::Entries { entries: entries(3), next: Some(77) },
     ];
     for resp in all {
         let buf = resp.encode(42).expect("encode");
         assert_eq!(Response::decode(&buf), Ok((42, resp)));
     }
+}
+
+fn entries(n: usize) -> Vec<DirEntryPlus> {
+    let attr = Attr { ino: 9, mode: 0o40755, nlink: 2, ..Default::default() };
+    (0..n)
+        .map(|i| DirEntryPlus {
+            ino: i as u64,
+            d_type: 4,
+            name: format!("entry{i}").into_bytes(),
+            attr: (i % 2 == 0).then_some(attr),
+        })
+        .collect()
+}
+
+#[test]
+fn entry_sizes_match_the_encoding() {
+    // The server packs batches by these sizes: they must be exact.
+    let mut all = entries(1);
+    all[0].name = vec![b'n'; MAX_NAME];
+    let one = Response::Entries { entries: all.clone(), next: Some(1) }.encode(0).unwrap();
+    assert_eq!(one.len(), ENTRIES_HEADER + entry_size(&all[0].name));
+    assert_eq!(Response::Entries { entries: vec![], next: None }.encode(0).unwrap().len(), ENTRIES_HEADER);
+}
+
+#[test]
+fn entries_reject_bad_counts_and_names() {
+    let mut buf = Response::Entries { entries: entries(2), next: None }.encode(1).unwrap();
+    // The count sits after the tag and kind: claim far more entries than fit.
+    buf[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(Response::decode(&buf).is_err());
+    let bad = vec![DirEntryPlus { ino: 1, d_type: 0, name: b"a/b".to_vec(), attr: None }];
+    assert!(Response::Entries { entries: bad, next: None }.encode(1).is_err());
+    let dots = vec![DirEntryPlus { ino: 1, d_type: 0, name: b"..".to_vec(), attr: None }];
+    assert!(Response::Entries { entries: dots, next: None }.encode(1).is_err());
 }
 
 #[test]

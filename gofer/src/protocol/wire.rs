@@ -4,7 +4,7 @@ use rvisor_syscalls::abi::{StatFs, Timespec};
 use rvisor_syscalls::Errno;
 
 use super::{
-    check_name, check_target, check_time, Attr, Fid, ProtocolError, Request, Response, SetAttrReq, MAX_MESSAGE,
+    check_name, check_target, check_time, Attr, DirEntryPlus, Fid, ProtocolError, Request, Response, SetAttrReq, MAX_MESSAGE,
     MAX_NAME, MAX_PATH, MAX_RELEASE,
 };
 
@@ -24,6 +24,7 @@ pub(super) mod op {
     pub const SETATTR: u8 = 13;
     pub const STATFS: u8 = 14;
     pub const RELEASE: u8 = 15;
+    pub const READDIR: u8 = 16;
 }
 
 mod kind {
@@ -33,6 +34,7 @@ mod kind {
     pub const ATTR: u8 = 3;
     pub const TARGET: u8 = 4;
     pub const STATFS: u8 = 5;
+    pub const ENTRIES: u8 = 6;
 }
 
 /// Bits of the SetAttr "which fields are set" mask.
@@ -43,6 +45,17 @@ mod set {
     pub const SIZE: u8 = 8;
     pub const ALL: u8 = MODE | UID | GID | SIZE;
 }
+
+/// Encoded size of an entry with a one-byte name and no attributes.
+const ENTRY_MIN: usize = 8 + 1 + 2 + 1 + 1;
+/// Encoded size of an `Attr`.
+pub(crate) const ATTR_SIZE: usize = 8 * 2 + 4 + 8 + 4 * 2 + 8 * 4 + 16 * 3;
+/// Encoded size of an entry named `name` with attributes.
+pub(crate) fn entry_size(name: &[u8]) -> usize {
+    8 + 1 + 2 + name.len() + 1 + ATTR_SIZE
+}
+/// Encoded size of an `Entries` response with no entries.
+pub(crate) const ENTRIES_HEADER: usize = 4 + 1 + 4 + 1 + 8;
 
 struct Writer(Vec<u8>);
 
@@ -96,6 +109,16 @@ impl Writer {
         self.time(&a.atime);
         self.time(&a.mtime);
         self.time(&a.ctime);
+    }
+    fn entry(&mut self, e: &DirEntryPlus) -> Result<(), ProtocolError> {
+        self.u64(e.ino);
+        self.u8(e.d_type);
+        self.name(&e.name)?;
+        self.u8(e.attr.is_some().into());
+        if let Some(a) = &e.attr {
+            self.attr(a);
+        }
+        Ok(())
     }
     fn finish(self) -> Result<Vec<u8>, ProtocolError> {
         if self.0.len() > MAX_MESSAGE {
@@ -178,6 +201,15 @@ impl<'a> Reader<'a> {
             mtime: self.time()?,
             ctime: self.time()?,
         })
+    }
+    fn entry(&mut self) -> Result<DirEntryPlus, ProtocolError> {
+        let (ino, d_type, name) = (self.u64()?, self.u8()?, self.name()?);
+        let attr = match self.u8()? {
+            0 => None,
+            1 => Some(self.attr()?),
+            _ => return Err(ProtocolError::BadValue("entry attributes")),
+        };
+        Ok(DirEntryPlus { ino, d_type, name, attr })
     }
     fn end(&self) -> Result<(), ProtocolError> {
         match self.buf.len() {
@@ -299,6 +331,11 @@ impl Request {
                     w.fid(*f);
                 }
             }
+            Request::ReadDir { fid, cookie } => {
+                w = Writer::new(tag, op::READDIR);
+                w.fid(*fid);
+                w.u64(*cookie);
+            }
         }
         w.finish()
     }
@@ -376,6 +413,7 @@ impl Request {
                 }
                 Request::Release { fids: (0..n).map(|_| r.fid()).collect::<Result<_, _>>()? }
             }
+            op::READDIR => Request::ReadDir { fid: r.fid()?, cookie: r.u64()? },
             other => return Err(ProtocolError::UnknownOp(other)),
         };
         Ok(req)
@@ -419,6 +457,15 @@ impl Response {
                     w.i64(v);
                 }
             }
+            Response::Entries { entries, next } => {
+                w = Writer::new(tag, kind::ENTRIES);
+                w.u32(u32::try_from(entries.len()).map_err(|_| ProtocolError::TooLarge)?);
+                for e in entries {
+                    w.entry(e)?;
+                }
+                w.u8(next.is_some().into());
+                w.u64(next.unwrap_or(0));
+            }
         }
         w.finish()
     }
@@ -456,6 +503,23 @@ impl Response {
                 f_flags: r.i64()?,
                 f_spare: [0; 4],
             }),
+            kind::ENTRIES => {
+                let n = r.u32()? as usize;
+                // Each entry takes at least ENTRY_MIN bytes: a bad count
+                // fails here instead of reserving memory for it.
+                if n > r.buf.len() / ENTRY_MIN {
+                    return Err(ProtocolError::Truncated);
+                }
+                let entries = (0..n).map(|_| r.entry()).collect::<Result<_, _>>()?;
+                let more = r.u8()?;
+                let next = r.u64()?;
+                let next = match more {
+                    0 => None,
+                    1 => Some(next),
+                    _ => return Err(ProtocolError::BadValue("entries continuation")),
+                };
+                Response::Entries { entries, next }
+            }
             other => return Err(ProtocolError::UnknownKind(other)),
         };
         r.end()?;

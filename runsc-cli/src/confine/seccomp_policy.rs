@@ -289,6 +289,7 @@ pub static GOFER: &[Rule] = &[
     any(l::SYS_fstatfs, "file system statistics"),
     any(l::SYS_readlinkat, "symlink targets (empty path: the link itself)"),
     any(l::SYS_getdents64, "directory listings"),
+    any(l::SYS_lseek, "resumes a directory listing where the sentry's last batch ended"),
     any(l::SYS_mkdirat, "mkdir of one component"),
     any(l::SYS_mknodat, "FIFOs and sockets (device numbers are refused by the server)"),
     any(l::SYS_symlinkat, "symlink creation"),

@@ -14,21 +14,30 @@
 //! too: a program probing search paths (the dynamic linker, Python's import
 //! system, a shell's PATH) asks the gofer once per missing name. Changes the
 //! host makes behind the sandbox's back are not seen, as for attributes.
+//!
+//! A directory listing comes with every entry's attributes ([`listing`]):
+//! until the mount's generation moves, a lookup of a listed name needs no
+//! walk (the inode gets its fid when something first needs one) and an
+//! unlisted name is missing.
 
 use std::any::Any;
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rvisor_gofer::protocol::{self, Fid, SetAttrReq, AT_REMOVEDIR, UTIME_NOW, UTIME_OMIT};
 use rvisor_gofer::GoferClient;
 
-use crate::fs::host::{check, HostFile};
+use crate::fs::host::HostFile;
 use crate::vfs::{
     Attr, CreateArgs, DirEntry, Errno, FileOps, FsCreds, Inode, SetAttr, StatFs, TimeSet, Timespec, VfsResult, S_IFBLK,
     S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
+
+mod listing;
+
+use listing::{Listed, Listing};
 
 const S_ISGID: u32 = 0o2000;
 
@@ -60,13 +69,20 @@ impl GoferFs {
 pub fn new_root(client: Arc<GoferClient>, readonly: bool) -> VfsResult<Arc<dyn Inode>> {
     let fs = Arc::new(GoferFs { client, generation: AtomicU64::new(0), readonly });
     let (fid, attr) = fs.client.attach()?;
-    Ok(Arc::new(GoferInode::new(fs, fid, attr, Some(0))))
+    Ok(GoferInode::new(fs, fid, attr, Some(0)))
 }
 
 /// A file or directory on the gofer.
 pub struct GoferInode {
     fs: Arc<GoferFs>,
-    fid: Fid,
+    /// The node on the gofer: set at creation, or at the first need of an
+    /// inode made from a listing.
+    fid: OnceLock<Fid>,
+    /// Where an inode made from a listing was listed (its directory and
+    /// name), to walk when it first needs a fid; None for walked inodes.
+    origin: Option<(Arc<GoferInode>, Vec<u8>)>,
+    /// This inode, for the children made from its listing.
+    me: Weak<GoferInode>,
     /// File type bits; fixed for the life of the fid.
     kind: u32,
     /// Cached attributes and the generation they are valid for.
@@ -80,6 +96,8 @@ pub struct GoferInode {
     ro_fd: Mutex<std::sync::Weak<OwnedFd>>,
     /// Names known to be missing from this directory (read-only mounts).
     missing: Mutex<HashSet<Vec<u8>>>,
+    /// The directory's last complete listing, with attributes.
+    listing: Mutex<Option<Listing>>,
 }
 
 /// Most missing names remembered per directory; past it the set starts over.
@@ -99,17 +117,73 @@ fn remember_ro_fd(fd: &Arc<OwnedFd>) {
 }
 
 impl GoferInode {
-    fn new(fs: Arc<GoferFs>, fid: Fid, attr: protocol::Attr, valid_for: Option<u64>) -> GoferInode {
+    /// An inode for a walked (or created) node.
+    fn new(fs: Arc<GoferFs>, fid: Fid, attr: protocol::Attr, valid_for: Option<u64>) -> Arc<GoferInode> {
+        Self::build(fs, OnceLock::from(fid), None, attr, valid_for)
+    }
+
+    /// An inode for entry `name` of directory `dir`'s listing: no fid yet.
+    fn from_listing(dir: Arc<GoferInode>, name: &[u8], attr: protocol::Attr, gen: u64) -> Arc<GoferInode> {
+        Self::build(dir.fs.clone(), OnceLock::new(), Some((dir, name.to_vec())), attr, Some(gen))
+    }
+
+    fn build(
+        fs: Arc<GoferFs>,
+        fid: OnceLock<Fid>,
+        origin: Option<(Arc<GoferInode>, Vec<u8>)>,
+        attr: protocol::Attr,
+        valid_for: Option<u64>,
+    ) -> Arc<GoferInode> {
         let attr = to_vfs_attr(&attr);
-        GoferInode {
+        Arc::new_cyclic(|me| GoferInode {
             fs,
             fid,
+            origin,
+            me: me.clone(),
             kind: attr.mode & S_IFMT,
             cache: Mutex::new((attr, valid_for)),
             writers: Arc::new(AtomicUsize::new(0)),
             target: OnceLock::new(),
-            ro_fd: Mutex::new(std::sync::Weak::new()),
+            ro_fd: Mutex::new(Weak::new()),
             missing: Mutex::new(HashSet::new()),
+            listing: Mutex::new(None),
+        })
+    }
+
+    /// The node's fid, walking to it first if this inode came from a
+    /// listing. A node replaced by one of another type since it was listed
+    /// (by the host) is ESTALE.
+    fn fid(&self) -> VfsResult<Fid> {
+        if let Some(fid) = self.fid.get() {
+            return Ok(*fid);
+        }
+        let (dir, name) = self.origin.as_ref().ok_or(Errno::EIO)?;
+        let gen = self.fs.generation();
+        let (fid, attr) = dir.walk(name)?;
+        if attr.mode & S_IFMT != self.kind {
+            let _ = self.client().release(fid);
+            return Err(Errno::ESTALE);
+        }
+        if self.fid.set(fid).is_err() {
+            // Another task walked it first: keep theirs.
+            let _ = self.client().release(fid);
+        } else {
+            self.store(to_vfs_attr(&attr), Some(gen));
+        }
+        self.fid.get().copied().ok_or(Errno::EIO)
+    }
+
+    /// Walks to child `name`: a new fid and its attributes.
+    fn walk(&self, name: &[u8]) -> VfsResult<(Fid, protocol::Attr)> {
+        let fid = self.fid()?;
+        match self.client().walk(fid, name) {
+            // Every cached file holds a gofer fd: give some back and retry.
+            Err(e) if e == Errno::EMFILE || e == Errno::ENFILE => {
+                crate::vfs::dentry::reclaim::shrink();
+                let _ = self.client().flush_releases();
+                self.client().walk(fid, name)
+            }
+            other => other,
         }
     }
 
@@ -130,7 +204,7 @@ impl GoferInode {
         let res = f(self.client());
         let valid = self.fs.changed(before);
         let (fid, attr) = res?;
-        Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, valid)))
+        Ok(GoferInode::new(self.fs.clone(), fid, attr, valid))
     }
 
     /// Runs a change on the gofer that returns nothing.
@@ -180,7 +254,9 @@ impl GoferInode {
 impl Drop for GoferInode {
     fn drop(&mut self) {
         // Best effort: a dead gofer has forgotten the fid anyway.
-        let _ = self.fs.client.release(self.fid);
+        if let Some(fid) = self.fid.get() {
+            let _ = self.fs.client.release(*fid);
+        }
     }
 }
 
@@ -193,7 +269,7 @@ impl Inode for GoferInode {
                 return Ok(cache.0);
             }
         }
-        let attr = to_vfs_attr(&self.client().stat(self.fid)?);
+        let attr = to_vfs_attr(&self.client().stat(self.fid()?)?);
         self.store(attr, Some(gen));
         Ok(attr)
     }
@@ -208,28 +284,27 @@ impl Inode for GoferInode {
             mtime: to_wire_time(change.mtime),
         };
         let before = self.fs.generation();
-        let res = self.client().setattr(self.fid, &req);
+        let res = self.client().setattr(self.fid()?, &req);
         let valid = self.fs.changed(before);
         self.store(to_vfs_attr(&res?), valid);
         Ok(())
     }
 
     fn lookup(&self, name: &[u8]) -> VfsResult<Arc<dyn Inode>> {
+        let gen = self.fs.generation();
+        let listed = self.listing.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|l| l.find(name, gen));
+        match (listed, self.me.upgrade()) {
+            (Some(Listed::Present(attr)), Some(me)) => return Ok(GoferInode::from_listing(me, name, attr, gen)),
+            // Only where nothing changes: on a read-write mount, a name the
+            // host adds after the listing must still be found.
+            (Some(Listed::Absent), _) if self.fs.readonly => return Err(Errno::ENOENT),
+            _ => {}
+        }
         if self.fs.readonly && self.missing.lock().unwrap_or_else(|e| e.into_inner()).contains(name) {
             return Err(Errno::ENOENT);
         }
-        let gen = self.fs.generation();
-        let walked = match self.client().walk(self.fid, name) {
-            // Every cached file holds a gofer fd: give some back and retry.
-            Err(e) if e == Errno::EMFILE || e == Errno::ENFILE => {
-                crate::vfs::dentry::reclaim::shrink();
-                let _ = self.client().flush_releases();
-                self.client().walk(self.fid, name)
-            }
-            other => other,
-        };
-        match walked {
-            Ok((fid, attr)) => Ok(Arc::new(GoferInode::new(self.fs.clone(), fid, attr, Some(gen)))),
+        match self.walk(name) {
+            Ok((fid, attr)) => Ok(GoferInode::new(self.fs.clone(), fid, attr, Some(gen))),
             Err(e) => {
                 if e == Errno::ENOENT && self.fs.readonly {
                     let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
@@ -247,8 +322,15 @@ impl Inode for GoferInode {
         if self.kind != S_IFDIR {
             return Err(Errno::ENOTDIR);
         }
-        let fd = self.client().open(self.fid, libc::O_RDONLY | libc::O_DIRECTORY)?;
-        read_dir_fd(fd.as_raw_fd())
+        let gen = self.fs.generation();
+        let (entries, listing) = listing::read(self.client(), self.fid()?, gen)?;
+        // Kept only if nothing changed through the mount meanwhile.
+        if self.fs.generation() == gen {
+            if let Some(me) = self.me.upgrade() {
+                listing::keep(&me, &self.listing, listing);
+            }
+        }
+        Ok(entries)
     }
 
     fn open(&self, flags: i32) -> VfsResult<Arc<dyn FileOps>> {
@@ -264,12 +346,12 @@ impl Inode for GoferInode {
                 if let Some(fd) = slot.upgrade() {
                     return Ok(Arc::new(HostFile::shared(fd)));
                 }
-                let fd = Arc::new(self.client().open(self.fid, acc)?);
+                let fd = Arc::new(self.client().open(self.fid()?, acc)?);
                 *slot = Arc::downgrade(&fd);
                 remember_ro_fd(&fd);
                 Ok(Arc::new(HostFile::shared(fd)))
             }
-            S_IFREG => Ok(self.file_for(self.client().open(self.fid, acc)?, acc)),
+            S_IFREG => Ok(self.file_for(self.client().open(self.fid()?, acc)?, acc)),
             S_IFLNK => Err(Errno::ELOOP),
             // No host devices through the gofer, as on a nodev mount.
             S_IFCHR | S_IFBLK => Err(Errno::EACCES),
@@ -285,7 +367,7 @@ impl Inode for GoferInode {
         if let Some(t) = self.target.get() {
             return Ok(t.clone());
         }
-        let t = self.client().readlink(self.fid)?;
+        let t = self.client().readlink(self.fid()?)?;
         Ok(self.target.get_or_init(|| t).clone())
     }
 
@@ -293,10 +375,10 @@ impl Inode for GoferInode {
         let (uid, gid, mode) = self.new_owner(args.creds, S_IFREG | (args.mode & 0o7777))?;
         let acc = args.flags & libc::O_ACCMODE;
         let before = self.fs.generation();
-        let res = self.client().create(self.fid, name, acc, mode & 0o7777, uid, gid);
+        let res = self.client().create(self.fid()?, name, acc, mode & 0o7777, uid, gid);
         let valid = self.fs.changed(before);
         let (fid, attr, fd) = res?;
-        let inode = Arc::new(GoferInode::new(self.fs.clone(), fid, attr, valid));
+        let inode = GoferInode::new(self.fs.clone(), fid, attr, valid);
         let file = inode.file_for(fd, acc);
         Ok((inode, file))
     }
@@ -308,39 +390,46 @@ impl Inode for GoferInode {
             _ => return Err(Errno::EPERM),
         };
         let (uid, gid, mode) = self.new_owner(args.creds, kind | (args.mode & 0o7777))?;
-        self.make_child(|c| c.mknod(self.fid, name, mode, uid, gid))
+        let dir = self.fid()?;
+        self.make_child(|c| c.mknod(dir, name, mode, uid, gid))
     }
 
     fn mkdir(&self, name: &[u8], args: &CreateArgs<'_>) -> VfsResult<Arc<dyn Inode>> {
         let (uid, gid, mode) = self.new_owner(args.creds, S_IFDIR | (args.mode & 0o7777))?;
-        self.make_child(|c| c.mkdir(self.fid, name, mode & 0o7777, uid, gid))
+        let dir = self.fid()?;
+        self.make_child(|c| c.mkdir(dir, name, mode & 0o7777, uid, gid))
     }
 
     fn symlink(&self, name: &[u8], target: &[u8], creds: &FsCreds) -> VfsResult<Arc<dyn Inode>> {
         let (uid, gid, _) = self.new_owner(creds, S_IFLNK | 0o777)?;
-        self.make_child(|c| c.symlink(self.fid, name, target, uid, gid))
+        let dir = self.fid()?;
+        self.make_child(|c| c.symlink(dir, name, target, uid, gid))
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> VfsResult<()> {
         let t = self.same_gofer(target)?;
-        self.change(|c| c.link(self.fid, name, t.fid).map(|_| ()))
+        let (dir, target) = (self.fid()?, t.fid()?);
+        self.change(|c| c.link(dir, name, target).map(|_| ()))
     }
 
     fn unlink(&self, name: &[u8]) -> VfsResult<()> {
-        self.change(|c| c.unlink(self.fid, name, 0))
+        let dir = self.fid()?;
+        self.change(|c| c.unlink(dir, name, 0))
     }
 
     fn rmdir(&self, name: &[u8]) -> VfsResult<()> {
-        self.change(|c| c.unlink(self.fid, name, AT_REMOVEDIR))
+        let dir = self.fid()?;
+        self.change(|c| c.unlink(dir, name, AT_REMOVEDIR))
     }
 
     fn rename(&self, old_name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: u32) -> VfsResult<()> {
         let nd = self.same_gofer(new_dir)?;
-        self.change(|c| c.rename(self.fid, old_name, nd.fid, new_name, flags))
+        let (old_dir, new_dir) = (self.fid()?, nd.fid()?);
+        self.change(|c| c.rename(old_dir, old_name, new_dir, new_name, flags))
     }
 
     fn statfs(&self) -> VfsResult<StatFs> {
-        self.client().statfs(self.fid)
+        self.client().statfs(self.fid()?)
     }
 
     /// Everything about a gofer file lives on the host: its fid is walked again.
@@ -392,37 +481,6 @@ impl FileOps for GoferWriteFile {
     }
     fn as_any(&self) -> &dyn Any {
         self
-    }
-}
-
-/// Lists a host directory fd with getdents64, without "." and "..".
-fn read_dir_fd(fd: RawFd) -> VfsResult<Vec<DirEntry>> {
-    // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
-    const NAME_OFF: usize = 19;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        // SAFETY: buf is writable for buf.len() bytes.
-        let n = check(unsafe { libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()) } as isize)?;
-        if n == 0 {
-            return Ok(out);
-        }
-        let mut off = 0;
-        while off + NAME_OFF <= n {
-            let rec = &buf[off..n];
-            let reclen = usize::from(u16::from_ne_bytes([rec[16], rec[17]]));
-            if reclen < NAME_OFF || reclen > rec.len() {
-                return Err(Errno::EIO);
-            }
-            let raw = &rec[NAME_OFF..reclen];
-            let name = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
-            if name != b"." && name != b".." {
-                let mut ino = [0u8; 8];
-                ino.copy_from_slice(&rec[..8]);
-                out.push(DirEntry { ino: u64::from_ne_bytes(ino), d_type: rec[18], name: name.to_vec() });
-            }
-            off += reclen;
-        }
     }
 }
 
@@ -572,5 +630,52 @@ mod tests {
         let sub = root.lookup(b"sub").unwrap();
         let file = sub.lookup(b"file").unwrap();
         assert_eq!(file.lookup(b"x").err(), Some(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn a_listing_answers_lookups_until_the_mount_changes() {
+        let (t, root) = mount("listing");
+        let sub = root.lookup(b"sub").unwrap();
+        std::fs::write(t.0.join("sub/gone"), b"12345").unwrap();
+        std::fs::create_dir(t.0.join("sub/dir")).unwrap();
+        std::fs::write(t.0.join("sub/dir/inner"), b"in").unwrap();
+        std::os::unix::fs::symlink("file", t.0.join("sub/link")).unwrap();
+        let mut names: Vec<_> = sub.readdir().unwrap().into_iter().map(|e| e.name).collect();
+        names.sort();
+        assert_eq!(names, [&b"dir"[..], b"file", b"gone", b"link"]);
+        // Removed behind the gofer's back after the listing: the lookup and
+        // stat are answered from the listing, and the walk that opening
+        // needs finds the file gone.
+        std::fs::remove_file(t.0.join("sub/gone")).unwrap();
+        let gone = sub.lookup(b"gone").unwrap();
+        assert_eq!(gone.attr().unwrap().size, 5);
+        assert_eq!(gone.open(libc::O_RDONLY).err(), Some(Errno::ENOENT));
+        // Listed inodes walk when first used: a directory and a file in it,
+        // a symlink.
+        let inner = sub.lookup(b"dir").unwrap().lookup(b"inner").unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(inner.open(libc::O_RDONLY).unwrap().read(&mut buf, 0).unwrap(), 2);
+        assert_eq!(sub.lookup(b"link").unwrap().readlink().unwrap(), b"file");
+        // Replaced by a node of another type since the listing.
+        std::fs::remove_file(t.0.join("sub/file")).unwrap();
+        std::fs::create_dir(t.0.join("sub/file")).unwrap();
+        assert_eq!(sub.lookup(b"file").unwrap().open(libc::O_RDONLY).err(), Some(Errno::ESTALE));
+        // Read-write mount: a name the host adds after the listing is found.
+        std::fs::write(t.0.join("sub/new"), b"x").unwrap();
+        assert!(sub.lookup(b"new").is_ok());
+        // A change through the mount retires the listing: lookups walk again.
+        sub.mkdir(b"made", &args(0o755, 0, &creds())).unwrap();
+        assert_eq!(sub.lookup(b"gone").err(), Some(Errno::ENOENT));
+        assert!(sub.lookup(b"file").unwrap().attr().unwrap().is_dir());
+    }
+
+    #[test]
+    fn unlisted_names_are_missing_from_a_listed_read_only_directory() {
+        let (t, root) = mount_with("listing-ro", true);
+        let sub = root.lookup(b"sub").unwrap();
+        sub.readdir().unwrap();
+        std::fs::write(t.0.join("sub/later"), b"x").unwrap();
+        assert_eq!(sub.lookup(b"later").err(), Some(Errno::ENOENT));
+        assert_eq!(sub.lookup(b"file").unwrap().attr().unwrap().size, 4);
     }
 }
