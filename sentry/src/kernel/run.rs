@@ -88,6 +88,16 @@ pub fn new_init_task(
 
 fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
     super::set_current_task(&task);
+    // Pinned before the start: a process forked here inherits the CPU, and
+    // the start-up's stops (seize, exec, set-up injections) are same-CPU
+    // switches rather than cross-CPU wake-ups.
+    let cpu = tracee_cpu();
+    if let Some(cpu) = cpu {
+        super::pin_thread(0, cpu);
+        if task.host_tid() > 0 {
+            super::pin_thread(task.host_tid(), cpu);
+        }
+    }
     let parked = matches!(start, Start::Parked { .. });
     let tracee = match start {
         Start::Initial { path, argv, envp } | Start::Parked { path, argv, envp } => {
@@ -116,7 +126,9 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
             }
         },
     };
-    pin_with_tracee(task.host_tid());
+    if let Some(cpu) = cpu {
+        super::pin_thread(task.host_tid(), cpu);
+    }
     let (status, usage) = if crate::platform::systrap::active().is_some() {
         super::systrap::run(&kernel, &task, tracee)
     } else {
@@ -677,25 +689,24 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
     Ok(task)
 }
 
-/// Puts this tracer thread and its tracee on the same CPU. A ptrace stop
+/// The CPU a task's sentry thread and its app thread share: a stop
 /// between threads on one CPU is a direct switch (~6 µs here); across CPUs
 /// it needs a cross-CPU wake-up (~50 µs in these VMs). Tasks are spread over
-/// the CPUs round-robin, so parallel workloads still use every core.
-fn pin_with_tracee(host_tid: i32) {
+/// the CPUs round-robin, so parallel workloads still use every core. None:
+/// one CPU, or pinning is off (`RVISOR_NO_PIN`).
+fn tracee_cpu() -> Option<usize> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     if std::env::var_os("RVISOR_NO_PIN").is_some() {
-        return;
+        return None;
     }
     // The sandbox's CPUs, not this thread's: a tracer thread spawned by a
     // pinned one inherits a one-CPU mask.
     let cpus = super::sandbox_cpus();
     if cpus.len() < 2 {
-        return;
+        return None;
     }
-    let cpu = cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()];
-    super::pin_thread(0, cpu);
-    super::pin_thread(host_tid, cpu);
+    Some(cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()])
 }
 
 /// SIGTSTP, SIGTTIN and SIGTTOU at their default action stop the process
