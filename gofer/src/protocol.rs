@@ -211,13 +211,19 @@ pub struct DirEntryPlus {
 pub enum Response {
     Error(Errno),
     Ok,
-    Node { fid: Fid, attr: Attr },
+    Node {
+        fid: Fid,
+        attr: Attr,
+    },
     Attr(Attr),
     Target(Vec<u8>),
     StatFs(StatFs),
     /// A batch of a directory listing; `next` is the cookie to ask for the
     /// rest with, None once the listing is complete.
-    Entries { entries: Vec<DirEntryPlus>, next: Option<u64> },
+    Entries {
+        entries: Vec<DirEntryPlus>,
+        next: Option<u64>,
+    },
 }
 
 /// Why a message could not be encoded or decoded.

@@ -4,8 +4,8 @@ use rvisor_syscalls::abi::{StatFs, Timespec};
 use rvisor_syscalls::Errno;
 
 use super::{
-    check_name, check_target, check_time, Attr, DirEntryPlus, Fid, ProtocolError, Request, Response, SetAttrReq, MAX_MESSAGE,
-    MAX_NAME, MAX_PATH, MAX_RELEASE,
+    check_name, check_target, check_time, Attr, DirEntryPlus, Fid, ProtocolError, Request, Response, SetAttrReq,
+    MAX_MESSAGE, MAX_NAME, MAX_PATH, MAX_RELEASE,
 };
 
 pub(super) mod op {

@@ -34,28 +34,26 @@ const FROM_HOST: &[u64] =
     &[AT_SYSINFO_EHDR, AT_HWCAP, AT_HWCAP2, AT_MINSIGSTKSZ, AT_CLKTCK, AT_RSEQ_FEATURE_SIZE, AT_RSEQ_ALIGN];
 
 /// Reads the auxv the host kernel gave the stub (argc, argv, envp precede it).
+/// One read covers it: the stub runs with an empty argv and environment, and
+/// a host auxv is a few hundred bytes.
 pub fn read_stub_auxv(mem: &Memory, rsp: u64) -> Vec<(u64, u64)> {
+    let mut buf = vec![0u8; 4096];
+    let n = mem.read_partial(rsp, &mut buf);
+    let words: Vec<u64> =
+        buf[..n / 8 * 8].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default())).collect();
     let mut out = Vec::new();
-    let Ok(argc) = mem.read_val::<u64>(rsp) else { return out };
-    let mut p = rsp + 8 + (argc + 1) * 8;
-    // Skip envp.
-    for _ in 0..4096 {
-        match mem.read_val::<u64>(p) {
-            Ok(0) => break,
-            Ok(_) => p += 8,
-            Err(_) => return out,
-        }
-    }
-    p += 8;
-    for _ in 0..64 {
-        let (Ok(k), Ok(v)) = (mem.read_val::<u64>(p), mem.read_val::<u64>(p + 8)) else { break };
+    let Some(&argc) = words.first() else { return out };
+    let Some(envp) = usize::try_from(argc).ok().and_then(|a| a.checked_add(2)) else { return out };
+    // Skip envp to its NULL.
+    let Some(end) = words.get(envp..).and_then(|w| w.iter().position(|&p| p == 0)) else { return out };
+    for pair in words[envp + end + 1..].chunks_exact(2) {
+        let (k, v) = (pair[0], pair[1]);
         if k == AT_NULL {
             break;
         }
         if FROM_HOST.contains(&k) {
             out.push((k, v));
         }
-        p += 16;
     }
     out
 }

@@ -130,19 +130,40 @@ impl Memory {
         self.read_cstring(addr, PATH_MAX - 1)
     }
 
-    /// Reads a NULL-terminated array of string pointers (argv/envp).
+    /// Reads a NULL-terminated array of string pointers (argv/envp). The
+    /// pointers come in batches and the strings through a read-ahead window
+    /// (an environment's strings usually lie side by side), so a large
+    /// environment costs a few reads instead of two per string.
     pub fn read_string_array(&self, addr: u64, max_total: usize) -> Result<Vec<Vec<u8>>, Errno> {
         let mut out = Vec::new();
         if addr == 0 {
             return Ok(out);
         }
         let mut total = 0usize;
-        for i in 0.. {
-            let p: u64 = self.read_val(addr.wrapping_add(i * 8))?;
+        let (mut ptrs, mut next_ptr) = (Vec::new().into_iter(), addr);
+        let mut window = Window::default();
+        loop {
+            let p = match ptrs.next() {
+                Some(p) => p,
+                None => {
+                    let mut buf = [0u8; 512];
+                    let n = self.read_partial(next_ptr, &mut buf) / 8 * 8;
+                    if n == 0 {
+                        return Err(Errno::EFAULT);
+                    }
+                    next_ptr = next_ptr.wrapping_add(n as u64);
+                    let batch: Vec<u64> = buf[..n]
+                        .chunks_exact(8)
+                        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
+                        .collect();
+                    ptrs = batch.into_iter();
+                    continue;
+                }
+            };
             if p == 0 {
                 break;
             }
-            let s = self.read_cstring(p, max_total)?;
+            let s = window.string_at(self, p, max_total)?;
             total += s.len() + 1 + 8;
             if total > max_total {
                 return Err(Errno::E2BIG);
@@ -174,11 +195,116 @@ impl Memory {
     }
 }
 
+/// App memory read ahead of the strings [`Memory::read_string_array`] needs.
+#[derive(Default)]
+struct Window {
+    base: u64,
+    data: Vec<u8>,
+}
+
+impl Window {
+    const SIZE: usize = 4096;
+
+    /// The NUL-terminated string at `addr` (at most `max` bytes), from the
+    /// window if it holds the whole string, else read ahead from `addr`.
+    fn string_at(&mut self, mem: &Memory, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        if let Some(s) = self.find(addr) {
+            return check_len(s, max);
+        }
+        self.data.resize(Self::SIZE, 0);
+        let n = mem.read_partial(addr, &mut self.data);
+        self.data.truncate(n);
+        self.base = addr;
+        if n == 0 {
+            return Err(Errno::EFAULT);
+        }
+        match self.find(addr) {
+            Some(s) => check_len(s, max),
+            // Longer than the window: read it on its own.
+            None => mem.read_cstring(addr, max),
+        }
+    }
+
+    fn find(&self, addr: u64) -> Option<Vec<u8>> {
+        let off = usize::try_from(addr.checked_sub(self.base)?).ok()?;
+        let rest = self.data.get(off..)?;
+        let len = rest.iter().position(|&b| b == 0)?;
+        Some(rest[..len].to_vec())
+    }
+}
+
+fn check_len(s: Vec<u8>, max: usize) -> Result<Vec<u8>, Errno> {
+    if s.len() > max {
+        Err(Errno::ENAMETOOLONG)
+    } else {
+        Ok(s)
+    }
+}
+
 impl UserMemory for Memory {
     fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> VfsResult<()> {
         self.read(addr, buf)
     }
     fn write_bytes(&self, addr: u64, buf: &[u8]) -> VfsResult<()> {
         self.write(addr, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn own() -> Memory {
+        // SAFETY: getpid cannot fail.
+        Memory::new(unsafe { libc::getpid() })
+    }
+
+    #[test]
+    fn string_arrays_read_through_the_window_match_each_string() {
+        // Side by side (one window), far apart, longer than a window, and
+        // one ending right before an unmapped page.
+        let packed: Vec<u8> = b"A=1\0BB=22\0\0CCC=333\0".to_vec();
+        let long: Vec<u8> = [vec![b'x'; 5000], vec![0]].concat();
+        // SAFETY: anonymous mapping of two fresh pages; the second is unmapped again.
+        let page = unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                8192,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            libc::munmap(p.cast::<u8>().add(4096).cast(), 4096);
+            p.cast::<u8>()
+        };
+        let edge = b"EDGE=yes\0";
+        // SAFETY: the first page is mapped and writable; edge fits at its end.
+        let edge_addr = unsafe {
+            let at = page.add(4096 - edge.len());
+            std::ptr::copy_nonoverlapping(edge.as_ptr(), at, edge.len());
+            at as u64
+        };
+        let base = packed.as_ptr() as u64;
+        let ptrs: Vec<u64> = vec![base, base + 4, base + 10, base + 11, long.as_ptr() as u64, edge_addr, base, 0];
+        let got = own().read_string_array(ptrs.as_ptr() as u64, 1 << 20).unwrap();
+        let want: Vec<&[u8]> = vec![b"A=1", b"BB=22", b"", b"CCC=333", &long[..5000], b"EDGE=yes", b"A=1"];
+        assert_eq!(got, want);
+        // Limits and faults.
+        assert_eq!(own().read_string_array(ptrs.as_ptr() as u64, 100).unwrap_err(), Errno::ENAMETOOLONG);
+        assert_eq!(own().read_string_array(ptrs[..4].as_ptr() as u64 + 8 * 3, 10).unwrap_err(), Errno::E2BIG);
+        let bad = [page as u64 + 4096, 0];
+        assert_eq!(own().read_string_array(bad.as_ptr() as u64, 1 << 20).unwrap_err(), Errno::EFAULT);
+        // A pointer array that runs into the unmapped page without a NULL.
+        // SAFETY: the last word of the mapped page.
+        let tail = unsafe {
+            let at = page.add(4096 - 8).cast::<u64>();
+            at.write_unaligned(base);
+            at as u64
+        };
+        assert_eq!(own().read_string_array(tail, 1 << 20).unwrap_err(), Errno::EFAULT);
+        // SAFETY: unmaps the page mapped above.
+        unsafe { libc::munmap(page.cast(), 4096) };
     }
 }
