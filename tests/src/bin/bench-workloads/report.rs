@@ -14,6 +14,9 @@ pub enum Kind {
     Micro,
     /// A program or a bulk transfer: target <= 1.5x native.
     Workload,
+    /// `rvisor run` against `runc run` (in the native column): target
+    /// <= 0.5x runc.
+    Runtime,
     /// Sentry + gofer resident memory: target <= 8 MiB.
     Memory,
     /// Reported only.
@@ -216,6 +219,19 @@ pub fn targets(table: &Table, getppid: Option<&Series>, floors: &Floors, platfor
         for (i, p) in sandboxed.iter().enumerate() {
             let measured = workloads.iter().filter(|r| r.cell(*p).is_some()).count();
             println!("    {}: {} of {measured} met", p.name(), met[i]);
+        }
+    }
+    for r in table.rows.iter().filter(|r| r.kind == Kind::Runtime) {
+        let cells: Vec<String> = sandboxed
+            .iter()
+            .filter(|p| r.cell(**p).is_some())
+            .map(|p| match r.ratio(*p) {
+                Some(x) => format!("{} {}x {}", p.name(), num(x), verdict(x <= 0.5)),
+                None => format!("{} NOT met (error)", p.name()),
+            })
+            .collect();
+        if !cells.is_empty() {
+            println!("  OCI run <= 0.5x runc run: {}", cells.join(", "));
         }
     }
     for r in table.rows.iter().filter(|r| r.kind == Kind::Memory) {
