@@ -134,6 +134,36 @@ fn cpu_limit_throttles_a_spinning_program() {
 }
 
 #[test]
+fn the_gofer_the_sentry_and_the_app_run_in_the_sandbox_cgroup() {
+    if skip() {
+        return;
+    }
+    let (marker, runner) = spawn_spin(&[], &[], "2");
+    let sb = sandbox_procs::find(&marker, Duration::from_secs(20)).expect("the sandbox's processes");
+    assert!(sandbox_procs::wait_until(Duration::from_secs(10), || !sb.apps().is_empty()), "no app process");
+    let name = format!("rvisor-{}", sb.launcher);
+    let dirs = sandbox_procs::cgroup_dirs_named(&name);
+    assert!(!dirs.is_empty(), "no cgroup {name}");
+    // Every hierarchy's directory lists all three (they entered v1 ones by
+    // moving their own thread), and not the launcher, which supervises
+    // from outside.
+    for d in &dirs {
+        let procs: Vec<i32> = std::fs::read_to_string(format!("{d}/cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        for (what, pid) in [("gofer", sb.gofer), ("sentry", sb.sentry), ("app", sb.apps()[0])] {
+            assert!(procs.contains(&pid), "the {what} ({pid}) is not in {d}: {procs:?}");
+        }
+        assert!(!procs.contains(&sb.launcher), "the launcher is in {d}");
+    }
+    let o = runner.join().expect("runner");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    let _ = std::fs::remove_file(marker);
+}
+
+#[test]
 fn bad_limits_are_refused() {
     if skip() {
         return;

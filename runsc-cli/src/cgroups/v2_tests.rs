@@ -94,7 +94,7 @@ fn v2_core_operations_on_the_hosts_cgroup2_mount() {
     let cg = Cgroup::from_dirs(vec![dir.clone()]);
     let mut child = std::process::Command::new("sleep").arg("60").spawn().unwrap();
     let pid = child.id() as i32;
-    cg.add(pid).unwrap();
+    cg.add_v2(pid).unwrap();
     assert_eq!(cg.pids(), vec![pid]);
 
     cg.set_frozen(true).unwrap();

@@ -224,9 +224,10 @@ fn build(
         joined: None,
         enter_userns: crate::confine::userns::wanted(g.rootless.as_deref()),
     };
-    let (pid, go) = launcher::fork_supervisor(plan, dir.exit_path())?;
+    let (pid, go) = launcher::fork_supervisor(plan, dir.exit_path(), &undo.cgroup)?;
     undo.sandbox = Some(pid);
-    undo.cgroup.add(pid).context("joining the container's cgroup")?;
+    // The supervisor enters the v1 hierarchies itself once it goes.
+    undo.cgroup.add_v2(pid).context("joining the container's cgroup")?;
     go.go();
     let (gofer, sentry) = wait_ready(ready_r)?;
     if !preserved.is_empty() {

@@ -22,6 +22,11 @@ pub fn spawn(
         return Ok(pid);
     }
     crate::confine::die_with_parent(parent);
+    if let Err(e) = super::enter_cgroup(plan) {
+        eprintln!("rvisor: moving the gofer into the sandbox cgroup: {e}");
+        // SAFETY: leave without running the parent's atexit handlers.
+        unsafe { libc::_exit(1) };
+    }
     super::signals::ignore_in_gofer();
     if plan.detach_stdio {
         super::stdio_to_null();

@@ -155,6 +155,16 @@ pub fn stdio_to_null() {
     }
 }
 
+/// Moves the calling process, a single-threaded child just forked, into
+/// the sandbox cgroup's v1 hierarchies (a thread's own move, which needs no
+/// RCU grace period); the supervisor moves it into a v2 hierarchy.
+fn enter_cgroup(plan: &Plan) -> Result<(), String> {
+    match &plan.cgroup {
+        Some(cg) => cg.enter_v1().map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
+}
+
 /// The gofer roots: the rootfs first, then one per bind mount (a file bind
 /// mount serves the file's directory).
 fn gofer_roots(plan: &Plan) -> Vec<(PathBuf, bool)> {
@@ -218,7 +228,13 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
         drop(status_r);
         drop(joined_w);
         confine::die_with_parent(me.as_fd());
-        let code = sentry::main(plan, sentry_socks, status_w);
+        let code = match enter_cgroup(plan) {
+            Ok(()) => sentry::main(plan, sentry_socks, status_w),
+            Err(e) => {
+                eprintln!("rvisor: moving the sentry into the sandbox cgroup: {e}");
+                1
+            }
+        };
         // SAFETY: exit without unwinding into the parent's state.
         unsafe { libc::_exit(code) };
     }
@@ -226,12 +242,13 @@ pub fn supervise(plan: &mut Plan) -> Result<Outcome, String> {
     drop(sentry_socks);
     plan.joined = None;
     signals::forward_to(pid);
-    // The first move into a cgroup waits for an RCU grace period (10-20 ms
-    // on these VMs): the children are moved while they start up instead of
-    // each moving itself first; the sentry waits only before it forks
-    // init, and children inherit the cgroup from there on.
+    // The gofer and the sentry entered the v1 hierarchies themselves (no
+    // grace period, see enter_cgroup). A v2 move waits for an RCU grace
+    // period (10-20 ms on these VMs) after a quiet spell: it is made here
+    // while they start up; the sentry waits only before it forks init, and
+    // children inherit the cgroup from there on.
     if let (Some(cg), Some(w)) = (&plan.cgroup, joined_w) {
-        if let Err(e) = cg.add(gofer_pid).and_then(|_| cg.add(pid)) {
+        if let Err(e) = cg.add_v2(gofer_pid).and_then(|_| cg.add_v2(pid)) {
             kill_gofer();
             // SAFETY: kills and reaps our own child.
             unsafe {
@@ -345,10 +362,11 @@ impl Go {
 }
 
 /// Forks the OCI sandbox process: it waits for a byte on the returned pipe
-/// (sent once its cgroup is set up), supervises the sandbox, records the
+/// (sent once the CLI has set up `cgroup` and moved it into a v2 hierarchy),
+/// enters `cgroup`'s v1 hierarchies itself, supervises the sandbox, records the
 /// exit code in `exit_file` and exits like the container's init. Returns
 /// its pid and the pipe.
-pub fn fork_supervisor(mut plan: Plan, exit_file: PathBuf) -> std::io::Result<(i32, Go)> {
+pub fn fork_supervisor(mut plan: Plan, exit_file: PathBuf, cgroup: &Cgroup) -> std::io::Result<(i32, Go)> {
     let (go_r, go_w) = pipe()?;
     // SAFETY: the CLI is single-threaded here; the child runs the supervisor.
     let pid = unsafe { libc::fork() };
@@ -367,8 +385,11 @@ pub fn fork_supervisor(mut plan: Plan, exit_file: PathBuf) -> std::io::Result<(i
         unsafe { libc::_exit(1) };
     }
     drop(go);
+    // Its own move into the v1 hierarchies needs no grace period (see
+    // Cgroup::enter_v1); the CLI made the v2 one before the go.
+    let entered = cgroup.enter_v1().map_err(|e| format!("joining the container's cgroup: {e}"));
     let userns = if plan.enter_userns { confine::userns::enter().map_err(|e| e.to_string()) } else { Ok(()) };
-    let outcome = match userns.and_then(|()| supervise(&mut plan)) {
+    let outcome = match entered.and(userns).and_then(|()| supervise(&mut plan)) {
         Ok(o) => o,
         Err(e) => {
             if let Some(r) = &plan.ready {
