@@ -156,8 +156,7 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
     }
     // SAFETY: getpid has no preconditions.
     let name = format!("rvisor-{}", unsafe { libc::getpid() });
-    // --ignore-cgroups (as for the OCI commands): no cgroup at all, which
-    // also skips the first cgroup v1 migration's RCU wait (~15 ms here).
+    // --ignore-cgroups (as for the OCI commands): no cgroup at all.
     let candidates = if g.ignore_cgroups {
         if !limits.is_empty() {
             return die("--ignore-cgroups: --memory, --pids and --cpus need the sandbox's cgroup");

@@ -9,9 +9,10 @@
 //!
 //! The supervisor exists because a pid namespace's init cannot kill itself
 //! with a signal: it re-raises the signal init died of, so whoever waits on
-//! the container's pid sees the same status. The supervisor moves both
-//! children into the sandbox's cgroup as they start (`rvisor do`; the
-//! sentry forks init only after that), and they confine themselves
+//! the container's pid sees the same status. Both children enter the
+//! sandbox's v1 cgroup hierarchies themselves at their start, and the
+//! supervisor moves them into a v2 one while they start (`rvisor do`; the
+//! sentry forks init only after that); they confine themselves
 //! ([`confine_gofer`], [`confine_sentry`]: namespaces, pivot_root,
 //! capabilities, no_new_privs, seccomp). If the gofer dies, the sentry is
 //! stopped: the sandbox cannot go on without its files.
