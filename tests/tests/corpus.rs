@@ -88,6 +88,7 @@ corpus!(
     patch_sites,
     path_edge,
     perm_edges,
+    pgrp_zombie,
     pidfd,
     pipe,
     pipe_fork,

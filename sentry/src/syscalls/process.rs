@@ -558,11 +558,13 @@ pub fn sys_setpgid(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     }
     let my_sid = me.lock().sid;
     let new = if pgid == 0 { target.tgid } else { pgid };
-    // Joining another group: it must exist in the caller's session.
+    // Joining another group: it must exist in the caller's session. A
+    // zombie is still in its group until it is reaped (a shell puts a
+    // pipeline's second process into the group of a first that has finished).
     let group_ok = new == target.tgid
         || ctx.kernel.all_groups().iter().any(|g| {
             let st = g.lock();
-            st.exit.is_none() && st.pgid == new && st.sid == my_sid
+            !st.reaped && st.pgid == new && st.sid == my_sid
         });
     let mut t = target.lock();
     if t.sid != my_sid {
