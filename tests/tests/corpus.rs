@@ -21,6 +21,7 @@ corpus!(
     append_fork,
     caps_sched,
     big_read,
+    big_read_offsets,
     seek_holes,
     chdir,
     chmod,

@@ -259,7 +259,7 @@ pub fn sys_ioctl(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             if !attr.is_regular() {
                 return Err(Errno::ENOTTY);
             }
-            let off = *file.offset.lock().unwrap_or_else(|e| e.into_inner());
+            let off = *file.position();
             let n = attr.size.saturating_sub(off).min(i32::MAX as u64) as i32;
             ctx.mem.write_val(arg, &n)?;
             Ok(0)
@@ -527,7 +527,7 @@ pub mod locks {
         let owner = if ofd { Owner::Ofd(Arc::as_ptr(file) as usize) } else { Owner::Process(ctx.task.tg.tgid) };
         let base: i64 = match fl.l_whence as i32 {
             libc::SEEK_SET => 0,
-            libc::SEEK_CUR => *file.offset.lock().unwrap_or_else(|e| e.into_inner()) as i64,
+            libc::SEEK_CUR => *file.position() as i64,
             libc::SEEK_END => file.attr()?.size as i64,
             _ => return Err(Errno::EINVAL),
         };

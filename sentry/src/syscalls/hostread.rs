@@ -15,6 +15,14 @@
 //! docs/performance.md has the measurements behind this choice (a mapped
 //! window of the file copied out with process_vm_writev was slower than the
 //! two-copy path on these VMs).
+//!
+//! On ptrace, a read-only open goes further after its first large read: its
+//! position moves into a private host description of the file
+//! (`OpenFile::position`), which is installed in the app at the sandbox
+//! fd's own number. Every later read on that fd (read, pread64, readv,
+//! preadv, preadv2, any size) is then let through as the app made it, at
+//! its seccomp stop: one stop and a kcmp, with no register changed, so no
+//! second stop to put registers back; the host kernel moves the position.
 
 use std::os::fd::RawFd;
 use std::sync::Arc;
@@ -59,6 +67,9 @@ pub fn read(
     if ctx.task.seccomp_mode.load(std::sync::atomic::Ordering::Relaxed) != 0 {
         return None;
     }
+    if let Some(r) = through_mirror(ctx, file) {
+        return Some(r);
+    }
     if len < DIRECT_MIN || !file.readable() || !file.ops().seekable() {
         return None;
     }
@@ -69,7 +80,7 @@ pub fn read(
     // Held across the host call: read(2) on a regular file is atomic with
     // respect to the offset, as in Linux.
     let mut pos_guard = match off {
-        None => Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())),
+        None => Some(file.position()),
         Some(_) => None,
     };
     let pos = off.unwrap_or_else(|| pos_guard.as_deref().copied().unwrap_or(0));
@@ -81,6 +92,12 @@ pub fn read(
     let host_fd = file.ops().host_fd()?;
     let pos_arg = i64::try_from(pos).ok()? as u64;
     let writable = file.writable();
+    if attr.size - pos >= INSTALL_MIN {
+        if let Some(fd) = mirror_fd(ctx, file) {
+            drop(pos_guard);
+            return install_mirror(ctx, file, fd, host_fd);
+        }
+    }
     let ret = match appfds::get(ctx, host_fd, writable) {
         Some(fd) => run_in_place(ctx, fd.fd, dest, pos_arg, off.is_none()),
         None if attr.size - pos >= INSTALL_MIN => install_and_read(ctx, host_fd, writable, dest, len, pos_arg)?,
@@ -148,5 +165,83 @@ fn install_and_read(
         // An injected call cannot be restarted as the app's own: read by copying.
         Ok(r) if (-516..=-512).contains(&r) => None,
         r => Some(r),
+    }
+}
+
+/// Trapped calls that read at the fd in their first argument into app
+/// memory, and so can run on the host as they are.
+const MIRRORED_CALLS: [i64; 5] =
+    [libc::SYS_read, libc::SYS_pread64, libc::SYS_readv, libc::SYS_preadv, libc::SYS_preadv2];
+
+/// The sandbox fd of the trapped call, if the call may run on `file`'s
+/// mirror: the ptrace platform (the untouched stop is `let_through`'s check), a
+/// call of [`MIRRORED_CALLS`] on this very description, a read-only open,
+/// a number below the stub's fds, no result the sentry must see (strace,
+/// inotify and dnotify watches).
+fn mirror_fd(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>) -> Option<i32> {
+    // systrap's trapped calls cannot be let through (RET_TRAP has consumed
+    // them), and its detached threads run reads through appfds' slots.
+    if crate::platform::systrap::active().is_some()
+        || ctx.kernel.options.strace
+        || file.writable()
+        || super::inotify::any_watches()
+    {
+        return None;
+    }
+    let (nr, args) = ctx.trapped_call();
+    if !MIRRORED_CALLS.contains(&i64::try_from(nr).ok()?) {
+        return None;
+    }
+    let fd = i32::try_from(args[0]).ok()?;
+    if !(0..crate::kernel::STUB_FD).contains(&fd) {
+        return None;
+    }
+    ctx.file(fd).ok().filter(|f| Arc::ptr_eq(f, file)).map(|_| fd)
+}
+
+/// Lets the trapped call through when the app's fd of its number is this
+/// description's mirror (kcmp). The host answers the app; nothing here
+/// knows the result.
+fn through_mirror(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>) -> Option<SysResult> {
+    let private = file.host_position_fd()?;
+    let fd = mirror_fd(ctx, file)?;
+    if !appfds::same_file(ctx.task.host_tid(), fd, private) || !ctx.let_through() {
+        return None;
+    }
+    Some(Ok(0))
+}
+
+/// First large read of a mirrored open in this process: moves the position
+/// into a private host description, installs it at the sandbox fd's own
+/// number (replacing whatever stale fd the app held there) and runs this
+/// call as an injected one (an injection leaves the syscall stop behind).
+fn install_mirror(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, fd: i32, host_fd: RawFd) -> Option<SysResult> {
+    let private =
+        file.host_position(|| crate::confine::open_host_proc(&format!("self/fd/{host_fd}"), libc::O_RDONLY)).ok()?;
+    let placed = (|| {
+        let low = ctx.inject_fd(private)?;
+        if low != fd {
+            let r = ctx.inject(libc::SYS_dup3, [low as u64, fd as u64, libc::O_CLOEXEC as u64, 0, 0, 0]);
+            ctx.close_injected(low);
+            Errno::result(r?)?;
+        }
+        Ok::<(), Errno>(())
+    })();
+    match placed {
+        Ok(()) => {
+            tracing::debug!(tid = ctx.task.tid, fd, "hostread: the open's host description is at its fd in the app")
+        }
+        Err(Errno::ESRCH) => return Some(Err(Errno::ESRCH)),
+        // No room in the app's host fd table, or the like: copy instead.
+        Err(e) => {
+            tracing::debug!(tid = ctx.task.tid, fd, error = ?e, "hostread: cannot install the open's host description");
+            return None;
+        }
+    }
+    let (nr, args) = ctx.trapped_call();
+    match ctx.inject(nr as i64, args) {
+        // An injected call cannot be restarted as the app's own: read by copying.
+        Ok(r) if (-516..=-512).contains(&r) => None,
+        r => Some(r.and_then(Errno::result)),
     }
 }

@@ -44,8 +44,7 @@ fn read_file_with(
     }
     let len = len.min(MAX_RW).min(CHUNK);
     let mut buf = vec![0u8; len];
-    let mut pos_guard =
-        if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
+    let mut pos_guard = if off.is_none() && seekable { Some(file.position()) } else { None };
     let pos = off.unwrap_or_else(|| pos_guard.as_deref().copied().unwrap_or(0));
     // Directories answer EISDIR from their handle (vfs::DirHandle): no stat needed here.
     let n = loop {
@@ -103,8 +102,7 @@ pub fn write_file(ctx: &SyscallCtx<'_>, file: &Arc<OpenFile>, data: &[u8], off: 
     if ops.as_any().is::<crate::fs::socket::SocketFile>() {
         return super::socket::write(ctx, file, data);
     }
-    let mut pos_guard =
-        if off.is_none() && seekable { Some(file.offset.lock().unwrap_or_else(|e| e.into_inner())) } else { None };
+    let mut pos_guard = if off.is_none() && seekable { Some(file.position()) } else { None };
     let append = file.flags() & libc::O_APPEND != 0;
     // Every writer of a sandbox file goes through the sentry, so one lock
     // makes "find the end, write there" atomic across open descriptions.
@@ -381,7 +379,7 @@ pub fn sys_lseek(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     if !file.ops().seekable() {
         return Err(Errno::ESPIPE);
     }
-    let mut pos = file.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pos = file.position();
     let base: i64 = match whence {
         libc::SEEK_SET => 0,
         libc::SEEK_CUR => *pos as i64,
@@ -466,7 +464,7 @@ pub(super) fn transfer(
         if w < data.len() {
             // Give back what was read but not written.
             if in_off.is_none() && inf.ops().seekable() {
-                let mut p = inf.offset.lock().unwrap_or_else(|e| e.into_inner());
+                let mut p = inf.position();
                 *p -= (data.len() - w) as u64;
             }
             break;
@@ -536,16 +534,16 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     };
     let io = read_off(in_p, ctx)?;
     let oo = read_off(out_p, ctx)?;
-    let ipos = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
-    let opos = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+    let ipos = io.unwrap_or(*inf.position());
+    let opos = oo.unwrap_or(*outf.position());
     if (ipos as i64).checked_add(len as i64).is_none_or(|v| v < 0)
         || (opos as i64).checked_add(len as i64).is_none_or(|v| v < 0)
     {
         return Err(Errno::EOVERFLOW);
     }
     if ia.ino == oa.ino && ia.dev == oa.dev {
-        let s = io.unwrap_or(*inf.offset.lock().unwrap_or_else(|e| e.into_inner()));
-        let d = oo.unwrap_or(*outf.offset.lock().unwrap_or_else(|e| e.into_inner()));
+        let s = io.unwrap_or(*inf.position());
+        let d = oo.unwrap_or(*outf.position());
         if s < d.saturating_add(len as u64) && d < s.saturating_add(len as u64) {
             return Err(Errno::EINVAL);
         }
@@ -688,7 +686,7 @@ fn getdents_common(ctx: &mut SyscallCtx<'_>, a: [u64; 6], legacy: bool) -> SysRe
     if file.is_path_only() {
         return Err(Errno::EBADF);
     }
-    let mut pos = file.offset.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pos = file.position();
     let mut snap = file.dir_snapshot.lock().unwrap_or_else(|e| e.into_inner());
     if snap.is_none() || *pos == 0 {
         *snap = Some(snapshot(&file)?);

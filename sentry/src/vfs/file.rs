@@ -1,5 +1,6 @@
 //! Open file descriptions: what an fd refers to, shared across dup and fork.
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +62,12 @@ pub struct OpenFile {
     anon_inode: Option<Arc<dyn Inode>>,
     /// open(2) flags: access mode and status flags.
     flags: AtomicI32,
-    pub offset: Mutex<u64>,
+    /// The file position; see [`OpenFile::position`].
+    offset: Mutex<u64>,
+    /// A private host description of the file, once the app reads it on the
+    /// host (syscalls/hostread.rs): the position then lives in it, where the
+    /// host kernel moves it.
+    host_position: std::sync::OnceLock<std::os::fd::OwnedFd>,
     /// Directory listing snapshot taken by the first getdents; offsets index it.
     pub dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
     /// Name shown by /proc/[pid]/fd for anonymous files, e.g. "pipe:[1234]".
@@ -85,6 +91,7 @@ impl OpenFile {
             anon_inode: None,
             flags: AtomicI32::new(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_TRUNC)),
             offset: Mutex::new(0),
+            host_position: Default::default(),
             dir_snapshot: Mutex::new(None),
             anon_name: None,
             owner: Mutex::new(AsyncOwner::default()),
@@ -112,6 +119,7 @@ impl OpenFile {
             anon_inode: inode,
             flags: AtomicI32::new(flags),
             offset: Mutex::new(0),
+            host_position: Default::default(),
             dir_snapshot: Mutex::new(None),
             anon_name: Some(name),
             owner: Mutex::new(AsyncOwner::default()),
@@ -193,6 +201,61 @@ impl OpenFile {
         self.flags() & libc::O_PATH != 0
     }
 
+    /// The file position, locked (reads and writes at the position hold it
+    /// across the call, as Linux holds f_pos_lock). Where the position lives
+    /// in a host description, it is read from there now and written back
+    /// when the guard goes, if it changed.
+    pub fn position(&self) -> Position<'_> {
+        let mut pos = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        let host = self.host_position.get().map(|fd| fd.as_raw_fd());
+        if let Some(fd) = host {
+            // SAFETY: lseek on a host fd this description owns.
+            let at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+            if at >= 0 {
+                *pos = at as u64;
+            }
+        }
+        let read = *pos;
+        Position { pos, host, read }
+    }
+
+    /// The position without waiting for a call that holds it (None then).
+    pub fn try_position(&self) -> Option<u64> {
+        let pos = self.offset.try_lock().ok()?;
+        match self.host_position.get() {
+            // SAFETY: lseek on a host fd this description owns.
+            Some(fd) => u64::try_from(unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_CUR) }).ok(),
+            None => Some(*pos),
+        }
+    }
+
+    /// The private host description holding this file's position: made by
+    /// `open` (a new description of the same file) and moved to the
+    /// position the first time.
+    pub fn host_position(&self, open: impl FnOnce() -> VfsResult<std::os::fd::OwnedFd>) -> VfsResult<RawFd> {
+        if let Some(fd) = self.host_position.get() {
+            return Ok(fd.as_raw_fd());
+        }
+        let pos = self.offset.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(fd) = self.host_position.get() {
+            return Ok(fd.as_raw_fd());
+        }
+        let fd = open()?;
+        let at = i64::try_from(*pos).map_err(|_| Errno::EOVERFLOW)?;
+        // SAFETY: lseek on the fd just opened.
+        if unsafe { libc::lseek(fd.as_raw_fd(), at, libc::SEEK_SET) } < 0 {
+            return Err(Errno::last());
+        }
+        let raw = fd.as_raw_fd();
+        let _ = self.host_position.set(fd);
+        Ok(raw)
+    }
+
+    /// The private host description, if the position lives in one.
+    pub fn host_position_fd(&self) -> Option<RawFd> {
+        self.host_position.get().map(|fd| fd.as_raw_fd())
+    }
+
     /// fstat: the file's own answer first, then its inode's.
     pub fn attr(&self) -> VfsResult<Attr> {
         match self.ops.attr() {
@@ -201,6 +264,39 @@ impl OpenFile {
                 None => Err(Errno::EBADF),
             },
             r => r,
+        }
+    }
+}
+
+/// A locked file position ([`OpenFile::position`]).
+pub struct Position<'a> {
+    pos: std::sync::MutexGuard<'a, u64>,
+    /// The host description it lives in, if any.
+    host: Option<RawFd>,
+    /// The value when locked.
+    read: u64,
+}
+
+impl std::ops::Deref for Position<'_> {
+    type Target = u64;
+    fn deref(&self) -> &u64 {
+        &self.pos
+    }
+}
+
+impl std::ops::DerefMut for Position<'_> {
+    fn deref_mut(&mut self) -> &mut u64 {
+        &mut self.pos
+    }
+}
+
+impl Drop for Position<'_> {
+    fn drop(&mut self) {
+        if let (Some(fd), true) = (self.host, *self.pos != self.read) {
+            if let Ok(at) = i64::try_from(*self.pos) {
+                // SAFETY: lseek on a host fd the description owns.
+                unsafe { libc::lseek(fd, at, libc::SEEK_SET) };
+            }
         }
     }
 }

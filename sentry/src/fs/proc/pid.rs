@@ -309,7 +309,7 @@ fn fdinfo(t: &Target, fd: i32) -> VfsResult<Vec<u8>> {
     let f = files.get(fd).map_err(|_| Errno::ENOENT)?;
     let cloexec = files.get_cloexec(fd).unwrap_or(false);
     // A read blocked on the file (a terminal) holds its offset; it is 0 then.
-    let pos = f.offset.try_lock().map(|p| *p).unwrap_or(0);
+    let pos = f.try_position().unwrap_or(0);
     let mnt = f.location().map(|l| l.mount.id).unwrap_or(0);
     let flags = f.flags() | if cloexec { libc::O_CLOEXEC } else { 0 };
     let ino = f.attr().map(|a| a.ino).unwrap_or(0);
