@@ -15,33 +15,12 @@
 #define MIB (1024L * 1024)
 #define SIZE (3 * MIB + 12345)
 
-static unsigned char gen(long seed, long i)
-{
-	return (unsigned char)(((i + seed) * 2654435761u) >> 11) ^ (unsigned char)(i >> 16);
-}
-
-static void make(const char *path, long seed, long size)
-{
-	static unsigned char chunk[64 * 1024];
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0)
-		die("create");
-	for (long off = 0; off < size; off += sizeof chunk) {
-		long n = size - off < (long)sizeof chunk ? size - off : (long)sizeof chunk;
-		for (long i = 0; i < n; i++)
-			chunk[i] = gen(seed, off + i);
-		if (write(fd, chunk, n) != n)
-			die("write");
-	}
-	close(fd);
-}
-
 /* Bytes of b[0..n) that differ from the pattern at file offset off. */
 static long bad(long seed, const unsigned char *b, long off, long n)
 {
 	long k = 0;
 	for (long i = 0; i < n; i++)
-		k += b[i] != gen(seed, off + i);
+		k += b[i] != pattern_byte(seed, off + i);
 	return k;
 }
 
@@ -143,7 +122,7 @@ static void truncated(long seed)
 	show_pos("after truncate to 0", fd);
 	/* Regrow with other contents: the next read sees them. */
 	close(wfd);
-	make("big", seed + 1, 2 * MIB);
+	make_pattern_file("big", seed + 1, 2 * MIB);
 	n = CHECKV(read(fd, buf, MIB));
 	printf("after regrow: wrong=%ld\n", bad(seed + 1, buf, MIB + 512 * KIB, n));
 	close(fd);
@@ -198,7 +177,7 @@ static void threads(void)
 	for (int k = 0; k < NFILES; k++) {
 		char name[16];
 		snprintf(name, sizeof name, "many%d", k);
-		make(name, 100 + k, MIB + 2000);
+		make_pattern_file(name, 100 + k, MIB + 2000);
 	}
 	pthread_t t;
 	pthread_create(&t, NULL, reader, (void *)1);
@@ -213,7 +192,7 @@ static void threads(void)
 static int after_exec(char **argv)
 {
 	int fd = atoi(argv[2]);
-	make("other", 7, 2 * MIB);
+	make_pattern_file("other", 7, 2 * MIB);
 	int o = CHECK(open("other", O_RDONLY));
 	whole(o, 7, MIB, "after exec, other file");
 	whole(fd, 1, MIB, "after exec, inherited fd");
@@ -253,12 +232,12 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "after-exec"))
 		return after_exec(argv);
 	if (argc > 2 && !strcmp(argv[1], "make")) {
-		make(argv[2], 1, SIZE);
+		make_pattern_file(argv[2], 1, SIZE);
 		return 0;
 	}
 	if (argc > 2 && !strcmp(argv[1], "host-truncate"))
 		return host_truncate(argv[2]);
-	make("big", 1, SIZE);
+	make_pattern_file("big", 1, SIZE);
 	int fd = CHECK(open("big", O_RDONLY));
 	whole(fd, 1, MIB, "read 1M");
 	whole(fd, 1, 256 * KIB, "read 256K");

@@ -11,25 +11,6 @@
 #define KIB 1024L
 #define MIB (1024L * 1024)
 
-static unsigned char gen(long seed, long i)
-{
-	return (unsigned char)(((i + seed) * 2654435761u) >> 11) ^ (unsigned char)(i >> 16);
-}
-
-static void make(const char *path, long seed, long size)
-{
-	static unsigned char chunk[64 * 1024];
-	int fd = CHECK(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644));
-	for (long off = 0; off < size; off += sizeof chunk) {
-		long n = size - off < (long)sizeof chunk ? size - off : (long)sizeof chunk;
-		for (long i = 0; i < n; i++)
-			chunk[i] = gen(seed, off + i);
-		if (write(fd, chunk, n) != n)
-			die("write");
-	}
-	close(fd);
-}
-
 static unsigned char buf[2 * MIB];
 
 /* Reads n bytes at the offset and checks them against file `seed` from
@@ -39,7 +20,7 @@ static void rd(const char *label, int fd, long n, long seed, long expect)
 	ssize_t got = read(fd, buf, n);
 	long wrong = 0;
 	for (long i = 0; i < got; i++)
-		wrong += buf[i] != gen(seed, expect + i);
+		wrong += buf[i] != pattern_byte(seed, expect + i);
 	printf("%s: got %ld wrong %ld offset %ld\n", label, (long)got, wrong, (long)lseek(fd, 0, SEEK_CUR));
 }
 
@@ -58,8 +39,8 @@ static long fdinfo_pos(int fd)
 
 int main(void)
 {
-	make("offs-a", 1, 4 * MIB);
-	make("offs-b", 2, 3 * MIB);
+	make_pattern_file("offs-a", 1, 4 * MIB);
+	make_pattern_file("offs-b", 2, 3 * MIB);
 	int a = CHECK(open("offs-a", O_RDONLY));
 	rd("first large read", a, MIB, 1, 0);
 	int d = CHECK(dup(a));
@@ -79,7 +60,7 @@ int main(void)
 	ssize_t v = readv(a, iov, 2);
 	long wrong = 0;
 	for (long i = 0; i < v; i++)
-		wrong += buf[i] != gen(1, 2 * MIB + 200 + i);
+		wrong += buf[i] != pattern_byte(1, 2 * MIB + 200 + i);
 	printf("readv: got %ld wrong %ld offset %ld\n", (long)v, wrong, (long)lseek(a, 0, SEEK_CUR));
 	pid_t pid = fork();
 	if (pid == 0) {

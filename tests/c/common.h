@@ -293,4 +293,27 @@ static __attribute__((unused)) uint64_t fnv1a(uint64_t h, const void *p, size_t 
 }
 #define FNV_INIT 14695981039346656037ULL
 
+/* Byte i of pattern file `seed`: a file whose every byte says where it is. */
+static __attribute__((unused)) unsigned char pattern_byte(long seed, long i)
+{
+	return (unsigned char)(((i + seed) * 2654435761u) >> 11) ^ (unsigned char)(i >> 16);
+}
+
+/* Writes `size` bytes of pattern file `seed` to `path`. */
+static __attribute__((unused)) void make_pattern_file(const char *path, long seed, long size)
+{
+	static unsigned char chunk[64 * 1024];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		die("create");
+	for (long off = 0; off < size; off += sizeof chunk) {
+		long n = size - off < (long)sizeof chunk ? size - off : (long)sizeof chunk;
+		for (long i = 0; i < n; i++)
+			chunk[i] = pattern_byte(seed, off + i);
+		if (write(fd, chunk, n) != n)
+			die("write");
+	}
+	close(fd);
+}
+
 #endif
