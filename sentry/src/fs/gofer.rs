@@ -98,6 +98,10 @@ pub struct GoferInode {
     missing: Mutex<HashSet<Vec<u8>>>,
     /// The directory's last complete listing, with attributes.
     listing: Mutex<Option<Listing>>,
+    /// Live inodes made from that listing that may not have walked yet, by
+    /// name: a change through the mount to one of these names walks them
+    /// first, so that they keep naming the node they were listed as.
+    listed_children: Mutex<std::collections::HashMap<Vec<u8>, Weak<GoferInode>>>,
 }
 
 /// Most missing names remembered per directory; past it the set starts over.
@@ -124,7 +128,22 @@ impl GoferInode {
 
     /// An inode for entry `name` of directory `dir`'s listing: no fid yet.
     fn from_listing(dir: Arc<GoferInode>, name: &[u8], attr: protocol::Attr, gen: u64) -> Arc<GoferInode> {
-        Self::build(dir.fs.clone(), OnceLock::new(), Some((dir, name.to_vec())), attr, Some(gen))
+        let children = &dir.listed_children;
+        let child = Self::build(dir.fs.clone(), OnceLock::new(), Some((dir.clone(), name.to_vec())), attr, Some(gen));
+        children.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_vec(), Arc::downgrade(&child));
+        child
+    }
+
+    /// Walks the live inode listed as `name` here, if it has not walked
+    /// yet: called before `name` is renamed, replaced or removed through
+    /// the mount, after which a walk by that name would find another node
+    /// or none.
+    fn bind_listed(&self, name: &[u8]) {
+        let child = self.listed_children.lock().unwrap_or_else(|e| e.into_inner()).get(name).and_then(Weak::upgrade);
+        if let Some(c) = child {
+            // A node already gone fails the change itself.
+            let _ = c.fid();
+        }
     }
 
     fn build(
@@ -147,6 +166,7 @@ impl GoferInode {
             ro_fd: Mutex::new(Weak::new()),
             missing: Mutex::new(HashSet::new()),
             listing: Mutex::new(None),
+            listed_children: Mutex::new(Default::default()),
         })
     }
 
@@ -256,6 +276,12 @@ impl Drop for GoferInode {
         // Best effort: a dead gofer has forgotten the fid anyway.
         if let Some(fid) = self.fid.get() {
             let _ = self.fs.client.release(*fid);
+        }
+        if let Some((dir, name)) = &self.origin {
+            let mut children = dir.listed_children.lock().unwrap_or_else(|e| e.into_inner());
+            if children.get(name).is_some_and(|w| w.ptr_eq(&self.me)) {
+                children.remove(name);
+            }
         }
     }
 }
@@ -414,17 +440,21 @@ impl Inode for GoferInode {
 
     fn unlink(&self, name: &[u8]) -> VfsResult<()> {
         let dir = self.fid()?;
+        self.bind_listed(name);
         self.change(|c| c.unlink(dir, name, 0))
     }
 
     fn rmdir(&self, name: &[u8]) -> VfsResult<()> {
         let dir = self.fid()?;
+        self.bind_listed(name);
         self.change(|c| c.unlink(dir, name, AT_REMOVEDIR))
     }
 
     fn rename(&self, old_name: &[u8], new_dir: &Arc<dyn Inode>, new_name: &[u8], flags: u32) -> VfsResult<()> {
         let nd = self.same_gofer(new_dir)?;
         let (old_dir, new_dir) = (self.fid()?, nd.fid()?);
+        self.bind_listed(old_name);
+        nd.bind_listed(new_name);
         self.change(|c| c.rename(old_dir, old_name, new_dir, new_name, flags))
     }
 
@@ -677,5 +707,35 @@ mod tests {
         std::fs::write(t.0.join("sub/later"), b"x").unwrap();
         assert_eq!(sub.lookup(b"later").err(), Some(Errno::ENOENT));
         assert_eq!(sub.lookup(b"file").unwrap().attr().unwrap().size, 4);
+    }
+
+    #[test]
+    fn listed_inodes_keep_their_node_across_changes_through_the_mount() {
+        let (t, root) = mount("listing-changes");
+        std::fs::write(t.0.join("sub/other"), b"other data").unwrap();
+        let sub = root.lookup(b"sub").unwrap();
+        sub.readdir().unwrap();
+        let file = sub.lookup(b"file").unwrap();
+        let other = sub.lookup(b"other").unwrap();
+        // Renamed before it ever walked: still the same file.
+        sub.rename(b"file", &root, b"moved", 0).unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(file.open(libc::O_RDONLY).unwrap().read(&mut buf, 0).unwrap(), 4);
+        assert_eq!(&buf[..4], b"data");
+        // Renamed over by another: the replaced one is not the newcomer.
+        sub.readdir().unwrap();
+        let victim = sub.lookup(b"other").unwrap();
+        drop(other);
+        std::fs::write(t.0.join("sub/new"), b"newcomer").unwrap();
+        sub.readdir().unwrap();
+        sub.rename(b"new", &sub, b"other", 0).unwrap();
+        assert_eq!(victim.attr().unwrap().size, 10);
+        match victim.open(libc::O_RDONLY) {
+            Ok(f) => {
+                let n = f.read(&mut buf, 0).unwrap();
+                assert_eq!(&buf[..n], b"other data", "the replaced inode opened the newcomer");
+            }
+            Err(e) => assert_eq!(e, Errno::ENOENT),
+        }
     }
 }
