@@ -738,4 +738,15 @@ mod tests {
             Err(e) => assert_eq!(e, Errno::ENOENT),
         }
     }
+
+    #[test]
+    fn a_name_renamed_onto_after_a_listing_is_found() {
+        let (_t, root) = mount("listing-rename-onto");
+        let sub = root.lookup(b"sub").unwrap();
+        sub.readdir().unwrap();
+        assert_eq!(sub.lookup(b"renamed").err(), Some(Errno::ENOENT));
+        sub.rename(b"file", &sub, b"renamed", 0).unwrap();
+        assert_eq!(sub.lookup(b"renamed").unwrap().attr().unwrap().size, 4);
+        assert_eq!(sub.lookup(b"file").err(), Some(Errno::ENOENT));
+    }
 }
