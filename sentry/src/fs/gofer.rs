@@ -353,7 +353,7 @@ impl Inode for GoferInode {
         // Kept only if nothing changed through the mount meanwhile.
         if self.fs.generation() == gen {
             if let Some(me) = self.me.upgrade() {
-                listing::keep(&me, &self.listing, listing);
+                listing::keep(&me, listing);
             }
         }
         Ok(entries)

@@ -542,8 +542,7 @@ pub fn sys_copy_file_range(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
         return Err(Errno::EOVERFLOW);
     }
     if ia.ino == oa.ino && ia.dev == oa.dev {
-        let s = io.unwrap_or(*inf.position());
-        let d = oo.unwrap_or(*outf.position());
+        let (s, d) = (ipos, opos);
         if s < d.saturating_add(len as u64) && d < s.saturating_add(len as u64) {
             return Err(Errno::EINVAL);
         }

@@ -208,12 +208,8 @@ impl OpenFile {
     pub fn position(&self) -> Position<'_> {
         let mut pos = self.offset.lock().unwrap_or_else(|e| e.into_inner());
         let host = self.host_position.get().map(|fd| fd.as_raw_fd());
-        if let Some(fd) = host {
-            // SAFETY: lseek on a host fd this description owns.
-            let at = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
-            if at >= 0 {
-                *pos = at as u64;
-            }
+        if let Some(at) = host.and_then(host_offset) {
+            *pos = at;
         }
         let read = *pos;
         Position { pos, host, read }
@@ -223,8 +219,7 @@ impl OpenFile {
     pub fn try_position(&self) -> Option<u64> {
         let pos = self.offset.try_lock().ok()?;
         match self.host_position.get() {
-            // SAFETY: lseek on a host fd this description owns.
-            Some(fd) => u64::try_from(unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_CUR) }).ok(),
+            Some(fd) => host_offset(fd.as_raw_fd()),
             None => Some(*pos),
         }
     }
@@ -266,6 +261,12 @@ impl OpenFile {
             r => r,
         }
     }
+}
+
+/// The position of host fd `fd`'s description.
+fn host_offset(fd: RawFd) -> Option<u64> {
+    // SAFETY: lseek(SEEK_CUR) only reads the position of an fd the caller holds.
+    u64::try_from(unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) }).ok()
 }
 
 /// A locked file position ([`OpenFile::position`]).

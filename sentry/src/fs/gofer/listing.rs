@@ -79,9 +79,9 @@ struct Kept {
 
 static KEPT: Mutex<Kept> = Mutex::new(Kept { queue: VecDeque::new(), total: 0, next_id: 1 });
 
-/// Stores `listing` in `slot` (directory `dir`'s), dropping the oldest
-/// listings while more than [`MAX_LISTED`] entries are kept.
-pub(super) fn keep(dir: &Arc<GoferInode>, slot: &Mutex<Option<Listing>>, mut listing: Listing) {
+/// Stores `listing` as directory `dir`'s, dropping the oldest listings
+/// while more than [`MAX_LISTED`] entries are kept.
+pub(super) fn keep(dir: &Arc<GoferInode>, mut listing: Listing) {
     let count = listing.attrs.len().max(1);
     if count > MAX_LISTED {
         return;
@@ -99,7 +99,7 @@ pub(super) fn keep(dir: &Arc<GoferInode>, slot: &Mutex<Option<Listing>>, mut lis
             evicted.push((old, id));
         }
     }
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(listing);
+    *dir.listing.lock().unwrap_or_else(|e| e.into_inner()) = Some(listing);
     // Outside KEPT: each directory's own lock, and no listing dropped
     // while the queue is locked.
     for (old, id) in evicted {

@@ -340,13 +340,14 @@ fn main() {
     println!("\nload average at the end: {}", load_average().unwrap_or_else(|| "?".to_string()));
 }
 
-/// `runc run` (in the native column) against `rvisor --platform P run` of
-/// the same bundle. Each run starts after a quiet spell: the first cgroup v1
-/// migration after one waits for an RCU grace period (10-20 ms here), which
-/// a run right after another runtime's migration skips. Back to back, the
-/// order of the runs, not the runtimes, would decide who pays it.
+/// The quiet spell before each OCI run: the first cgroup v1 migration after
+/// one waits for an RCU grace period (10-20 ms here), which a run right
+/// after another runtime's migration skips. Back to back, the order of the
+/// runs, not the runtimes, would decide who pays it.
 const CGROUP_QUIET: Duration = Duration::from_millis(200);
 
+/// `runc run` (in the native column) against `rvisor --platform P run` of
+/// the same bundle, each run after [`CGROUP_QUIET`].
 fn runc_row(opts: &Opts, dir: &Path) -> Row {
     let metric = "OCI run, busybox /bin/true (ms wall; native = runc)".to_string();
     let rvisor =
