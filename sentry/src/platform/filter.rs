@@ -230,7 +230,13 @@ pub const TRAP_ONLY_SYSCALLS: &[i64] =
 /// thread under ptrace, as on the ptrace platform; an app thread that jumps
 /// there while not traced gets ENOSYS (RET_TRACE without a tracer), and one
 /// that does so while traced is stopped and emulated like any trapped call.
-pub const TRACE_SITES: [u64; 2] = [super::stub::STUB_SYSCALL + 2, super::stub::STUB_CLONE + 2];
+/// The last two are the injection loop's call and its parking getpid.
+pub const TRACE_SITES: [u64; 4] = [
+    super::stub::STUB_SYSCALL + 2,
+    super::stub::STUB_CLONE + 2,
+    super::stub::STUB_LOOP + 2,
+    super::stub::STUB_LOOP_PARK + 2,
+];
 
 /// The systrap handler's exec site as seccomp sees it: where the handler
 /// runs a call the sentry sends it (`Slot::exec`) for a thread the sentry
@@ -272,25 +278,26 @@ pub const EXEC_SITE_CALLS: [(i64, Option<u8>); 6] = [
 /// site's calls run. Everything else falls through to the rules after.
 fn ip_rules() -> Vec<libc::sock_filter> {
     let n = EXEC_SITE_CALLS.len();
+    let sites = TRACE_SITES.len();
     let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
-    // Positions: header 0..=6 (the last loads nr), compares 7..7+n, the
-    // fd checks, then ALLOW, TRACE, and the end (the next rule).
-    let allow = 7 + n + bodies;
+    // Positions: the header (high half, low half, one compare per trace
+    // site, the exec site, the load of nr), compares, the fd checks, then
+    // ALLOW, TRACE, and the end (the next rule).
+    let header = 3 + sites + 2;
+    let allow = header + n + bodies;
     let (trace, end) = (allow + 1, allow + 2);
     let off = |from: usize, to: usize| (to - from - 1) as u8;
-    let mut p = vec![
-        stmt(BPF_LD_W_ABS, OFF_IP_HI),
-        jump(BPF_JMP_JEQ_K, 0, 0, off(1, end)),
-        stmt(BPF_LD_W_ABS, OFF_IP_LO),
-        jump(BPF_JMP_JEQ_K, TRACE_SITES[0] as u32, off(3, trace), 0),
-        jump(BPF_JMP_JEQ_K, TRACE_SITES[1] as u32, off(4, trace), 0),
-        jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(5, end)),
-        stmt(BPF_LD_W_ABS, OFF_NR),
-    ];
-    let mut body = 7 + n;
+    let mut p =
+        vec![stmt(BPF_LD_W_ABS, OFF_IP_HI), jump(BPF_JMP_JEQ_K, 0, 0, off(1, end)), stmt(BPF_LD_W_ABS, OFF_IP_LO)];
+    for (i, site) in TRACE_SITES.iter().enumerate() {
+        p.push(jump(BPF_JMP_JEQ_K, *site as u32, off(3 + i, trace), 0));
+    }
+    p.push(jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(3 + sites, end)));
+    p.push(stmt(BPF_LD_W_ABS, OFF_NR));
+    let mut body = header + n;
     let mut checks = Vec::new();
     for (i, (nr, fd)) in EXEC_SITE_CALLS.iter().enumerate() {
-        let pc = 7 + i;
+        let pc = header + i;
         let target = if fd.is_some() { body } else { allow };
         let miss = if i + 1 == n { off(pc, end) } else { 0 };
         p.push(jump(BPF_JMP_JEQ_K, *nr as u32, off(pc, target), miss));
@@ -530,7 +537,10 @@ mod tests {
         // Same rules otherwise: the systrap filter is the ptrace one minus
         // the trap-only rules, plus the ip rules' compares.
         let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
-        assert_eq!(rules(&trap), rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 4 + EXEC_SITE_CALLS.len());
+        assert_eq!(
+            rules(&trap),
+            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len()
+        );
     }
 
     /// The exec site's calls run from there only, and those taking an fd

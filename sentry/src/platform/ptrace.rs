@@ -14,7 +14,7 @@ use rvisor_syscalls::abi::{Pod, Siginfo, UserRegs};
 use rvisor_syscalls::Errno;
 
 use super::filter::RESULT_NR_BASE;
-use super::stub::{STUB_CLONE, STUB_SYSCALL};
+use super::stub::{PARK_NR, STUB_CLONE, STUB_LOOP, STUB_LOOP_PARK, STUB_LOOP_UNPARK, STUB_SYSCALL};
 
 const PTRACE_EVENT_SECCOMP: i32 = 7;
 const PTRACE_EVENT_STOP: i32 = 128;
@@ -100,7 +100,25 @@ pub struct Tracee {
     pub tid: i32,
     /// Resource usage the host reported when the thread was reaped.
     exit_usage: std::cell::Cell<Option<libc::rusage>>,
+    /// Where the thread is stopped, as far as injections care.
+    at: std::cell::Cell<At>,
+    /// The registers at the injection loop's parking stop (`At::Parked`).
+    parked_regs: std::cell::Cell<UserRegs>,
     _not_send: PhantomData<*const ()>,
+}
+
+/// The kind of stop a tracee sits at, for the injection loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum At {
+    /// Running, or a stop other than the two below.
+    Other,
+    /// A seccomp stop of one of the app's own calls.
+    Seccomp,
+    /// The injection loop's parking stop (`inject_parked`), with the
+    /// registers in `Tracee::parked_regs`. `skips`: orig_rax is -1, so
+    /// continuing skips the parked getpid; until then, only another
+    /// injection may continue the thread.
+    Parked { skips: bool },
 }
 
 fn ptrace(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> Result<i64, Errno> {
@@ -118,7 +136,13 @@ impl Tracee {
     /// Seizes `tid` from the calling thread, which becomes its tracer.
     pub fn seize(tid: i32) -> Result<Tracee, Errno> {
         ptrace(libc::PTRACE_SEIZE, tid, 0, OPTIONS as u64)?;
-        Ok(Tracee { tid, exit_usage: std::cell::Cell::new(None), _not_send: PhantomData })
+        Ok(Tracee {
+            tid,
+            exit_usage: std::cell::Cell::new(None),
+            at: std::cell::Cell::new(At::Other),
+            parked_regs: std::cell::Cell::new(UserRegs::zeroed()),
+            _not_send: PhantomData,
+        })
     }
 
     /// Stops a running tracee (PTRACE_INTERRUPT); wait() then reports EventStop.
@@ -132,7 +156,22 @@ impl Tracee {
         Ok(regs)
     }
 
+    /// Sets every register. At the injection loop's parking stop a call
+    /// number in orig_rax would run when the thread goes on, so there the
+    /// thread is first moved to an ordinary stop, unless orig_rax is -1.
     pub fn set_regs(&self, regs: &UserRegs) -> Result<(), Errno> {
+        if let At::Parked { .. } = self.at.get() {
+            if regs.orig_rax != u64::MAX {
+                self.unpark()?;
+            } else {
+                self.parked_regs.set(*regs);
+                self.at.set(At::Parked { skips: true });
+            }
+        }
+        self.write_regs(regs)
+    }
+
+    fn write_regs(&self, regs: &UserRegs) -> Result<(), Errno> {
         ptrace(libc::PTRACE_SETREGS, self.tid, 0, regs as *const UserRegs as u64).map(|_| ())
     }
 
@@ -157,6 +196,9 @@ impl Tracee {
     /// app installed filters of its own, which the recheck would run on that
     /// number too (a default-deny one would kill): two writes then.
     pub fn set_return(&self, ret: i64, app_filtered: bool) -> Result<(), Errno> {
+        // After an injection the caller writes every register back (the
+        // thread is in the stub), never just the result.
+        debug_assert!(!matches!(self.at.get(), At::Parked { .. }), "set_return after an injection");
         if !app_filtered && (-4095..=0).contains(&ret) && !RESTART_RANGE.contains(&ret) {
             return self.poke_user(ORIG_RAX_OFFSET, u64::from(RESULT_NR_BASE) + ret.unsigned_abs());
         }
@@ -272,6 +314,7 @@ impl Tracee {
 
     /// Replaces the siginfo of the signal at a signal-delivery stop.
     pub fn set_siginfo(&self, si: &Siginfo) -> Result<(), Errno> {
+        self.unpark()?;
         ptrace(libc::PTRACE_SETSIGINFO, self.tid, 0, si as *const Siginfo as u64).map(|_| ())
     }
 
@@ -305,6 +348,8 @@ impl Tracee {
 
     /// Resumes the tracee, delivering `sig` if non-zero.
     pub fn cont(&self, sig: i32) -> Result<(), Errno> {
+        self.leave_park(sig)?;
+        self.at.set(At::Other);
         ptrace(libc::PTRACE_CONT, self.tid, 0, sig as u64).map(|_| ())
     }
 
@@ -312,11 +357,15 @@ impl Tracee {
     /// non-zero; it runs on untraced (the systrap platform's detached mode)
     /// and every further request on this handle fails with ESRCH.
     pub fn detach(&self, sig: i32) -> Result<(), Errno> {
+        self.leave_park(sig)?;
+        self.at.set(At::Other);
         ptrace(libc::PTRACE_DETACH, self.tid, 0, sig as u64).map(|_| ())
     }
 
     /// Resumes a group-stopped tracee without ending the group-stop.
     pub fn listen(&self) -> Result<(), Errno> {
+        self.unpark()?;
+        self.at.set(At::Other);
         ptrace(libc::PTRACE_LISTEN, self.tid, 0, 0).map(|_| ())
     }
 
@@ -336,6 +385,7 @@ impl Tracee {
                 return Stop::Killed(libc::SIGKILL, false);
             }
             let stop = decode_status(status);
+            self.at.set(if stop == Stop::Syscall { At::Seccomp } else { At::Other });
             if matches!(stop, Stop::Exited(_) | Stop::Killed(..)) {
                 self.exit_usage.set(Some(usage));
             }
@@ -366,6 +416,115 @@ impl Tracee {
         deferred: &mut Vec<Siginfo>,
     ) -> Result<i64, Errno> {
         self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64)
+    }
+
+    /// Runs one syscall in the tracee's context, as `inject` does, through
+    /// the stub's injection loop: the thread stays at the loop's parking
+    /// stop, where the next injected call replaces the parked getpid. So a
+    /// run of injections costs one stop each, where `inject` costs two
+    /// (the call's seccomp stop and the int3 after it); the first from an
+    /// app's seccomp stop costs one too (the call replaces the app's), from
+    /// another stop two. Whatever the caller does next with the thread
+    /// brings it back to an ordinary stop first when that needs one
+    /// (`set_regs` with a call number, signal stops' requests), at the cost
+    /// of one stop. The app's own seccomp filters let every call from the
+    /// stub's page through (syscalls/seccomp.rs), the parking getpid too.
+    pub fn inject_parked(
+        &self,
+        base: &UserRegs,
+        nr: i64,
+        args: [u64; 6],
+        deferred: &mut Vec<Siginfo>,
+    ) -> Result<i64, Errno> {
+        debug_assert_ne!(nr as u64, PARK_NR, "the parking number is never injected");
+        let mut regs = match self.at.get() {
+            At::Parked { .. } => self.parked_regs.get(),
+            _ => *base,
+        };
+        regs.set_syscall_args(args);
+        if matches!(self.at.get(), At::Other) {
+            // Not at a syscall: the call runs at the loop's first `syscall`.
+            regs.rip = STUB_LOOP;
+            regs.rax = nr as u64;
+            regs.orig_rax = u64::MAX;
+        } else {
+            // At a seccomp stop: the call takes the pending one's place and
+            // returns into the loop as if made by its first `syscall` (the
+            // recheck after the stop sees that trace site and allows it).
+            regs.rip = STUB_LOOP + 2;
+            regs.orig_rax = nr as u64;
+        }
+        self.write_regs(&regs)?;
+        self.at.set(At::Other);
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        loop {
+            match self.wait() {
+                Stop::Syscall => {
+                    let r = self.get_regs()?;
+                    if r.rip == STUB_LOOP_PARK + 2 && r.orig_rax == PARK_NR {
+                        self.parked_regs.set(r);
+                        self.at.set(At::Parked { skips: false });
+                        return Ok(r.rbx as i64);
+                    }
+                    // The call itself (its trace stop, or its restart after
+                    // a signal): let it run.
+                    self.cont(0)?;
+                }
+                // The loop's int3 (no filter yet: the getpid ran), or an
+                // execve that replaced the image, whose stub entry traps.
+                Stop::Signal(libc::SIGTRAP) if self.get_siginfo().map_or(true, |si| si.si_code == SI_KERNEL) => {
+                    let r = self.get_regs()?;
+                    return Ok(if r.rip == STUB_LOOP_UNPARK + 1 { r.rbx } else { r.rax } as i64);
+                }
+                Stop::Signal(sig) => {
+                    let si = self.get_siginfo().unwrap_or(Siginfo { si_signo: sig, ..Default::default() });
+                    deferred.push(si);
+                    self.cont(0)?;
+                }
+                Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => self.cont(0)?,
+                Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+            }
+        }
+    }
+
+    /// Before the thread goes on from the parking stop: the parked getpid
+    /// must be skipped, and a signal can be passed only at a signal stop.
+    fn leave_park(&self, sig: i32) -> Result<(), Errno> {
+        match self.at.get() {
+            At::Parked { skips: true, .. } if sig == 0 => Ok(()),
+            At::Parked { .. } => self.unpark(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves a thread at the parking stop to an ordinary signal stop (the
+    /// int3 after the loop), with the registers it had: one stop. Every
+    /// signal but SIGKILL is blocked on the way, so none is taken (and
+    /// lost) there: they stay pending for the thread's next return.
+    fn unpark(&self) -> Result<(), Errno> {
+        let At::Parked { .. } = self.at.get() else { return Ok(()) };
+        let regs = self.parked_regs.get();
+        let mask = self.get_sigmask()?;
+        self.set_sigmask(!0)?;
+        // The getpid skipped, the thread returns to the int3 after it.
+        let mut to = regs;
+        to.rip = STUB_LOOP_UNPARK;
+        to.orig_rax = u64::MAX;
+        self.write_regs(&to)?;
+        self.at.set(At::Other);
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        loop {
+            match self.wait() {
+                Stop::Signal(libc::SIGTRAP) => break,
+                Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+                // A group stop or an interrupt: go on to the int3.
+                _ => ptrace(libc::PTRACE_CONT, self.tid, 0, 0).map(|_| ())?,
+            }
+        }
+        self.set_sigmask(mask)?;
+        let mut back = regs;
+        back.orig_rax = u64::MAX;
+        self.write_regs(&back)
     }
 
     /// Sets up registers for an injected syscall at `site`, runs it, and
@@ -435,3 +594,6 @@ pub fn complete_syscall(regs: &mut UserRegs, ret: i64) {
     regs.orig_rax = u64::MAX;
     regs.rax = ret as u64;
 }
+
+#[cfg(test)]
+mod tests;

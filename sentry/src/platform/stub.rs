@@ -12,6 +12,12 @@
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
+//! * [`STUB_LOOP`]: `syscall; mov rbx, rax; mov eax, getpid; syscall; int3`:
+//!   the injection loop. A call's result goes to rbx, and the getpid (at
+//!   [`STUB_LOOP_PARK`]) stops at seccomp: that one stop returns the result
+//!   and lets the tracer put the next call in the getpid's place, returning
+//!   to the `mov` (`Tracee::inject_parked`). Without a filter yet (a new
+//!   process under systrap) the getpid just runs and the int3 traps.
 //! * the systrap SIGSYS handler and its rt_sigreturn trampoline, at
 //!   `STUB_BASE + systrap::handler::HANDLER_OFF` (unused on ptrace).
 //! * the systrap syscall-site trampoline and the patcher's store site, at
@@ -28,6 +34,16 @@ pub const STUB_PARK: u64 = STUB_BASE + CODE_OFF + 0x20;
 pub const STUB_ENTRY: u64 = STUB_BASE + CODE_OFF + 0x30;
 /// Address of a NUL byte: an empty C string for execveat(fd, "", AT_EMPTY_PATH).
 pub const STUB_EMPTY_STRING: u64 = STUB_BASE + CODE_OFF + 0x40;
+/// The injection loop (see the module doc).
+pub const STUB_LOOP: u64 = STUB_BASE + CODE_OFF + 0x50;
+/// The loop's parking `syscall`; seccomp reports it at `STUB_LOOP_PARK + 2`.
+pub const STUB_LOOP_PARK: u64 = STUB_LOOP + 10;
+/// The number the parking `syscall` makes: one the app filters always trap
+/// and the sentry never injects, so a stop with it at the park site is a park.
+pub const PARK_NR: u64 = libc::SYS_getpid as u64;
+/// The loop's `int3`, right after the parking `syscall`: a parked thread
+/// continued with that call skipped stops here, at an ordinary signal stop.
+pub const STUB_LOOP_UNPARK: u64 = STUB_LOOP_PARK + 2;
 const IMAGE_LEN: usize = 0x4e0;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
@@ -74,9 +90,43 @@ pub fn build_image() -> Vec<u8> {
     put(&mut img, park, &[0xb8, libc::SYS_pause as u8, 0, 0, 0, 0x0f, 0x05, 0xeb, (-9i8) as u8]);
     // entry: int3, then park forever should anyone continue past it.
     put(&mut img, CODE_OFF + 0x30, &[0xcc, 0xeb, (-(0x30 - 0x20 + 3) as i8) as u8]);
+    // loop: syscall; mov rbx, rax; mov eax, PARK_NR; park: syscall; int3
+    put(
+        &mut img,
+        STUB_LOOP - STUB_BASE,
+        &[0x0f, 0x05, 0x48, 0x89, 0xc3, 0xb8, PARK_NR as u8, 0, 0, 0, 0x0f, 0x05, 0xcc],
+    );
     put(&mut img, super::systrap::handler::HANDLER_OFF, &super::systrap::handler::CODE);
     put(&mut img, super::systrap::patch::TRAMP_OFF, &super::systrap::patch::CODE);
     img
+}
+
+/// Maps `image` at [`STUB_BASE`] in a forked test child, as the stub's exec
+/// would: 10 if the address is taken, 11 if it cannot be made executable.
+/// Raw syscalls only (the test process has threads).
+#[cfg(test)]
+pub(crate) fn map_in_test_child(image: &[u8]) -> Result<(), i32> {
+    // SAFETY: a fixed address nothing else uses in a test child
+    // (MAP_FIXED_NOREPLACE fails rather than clobbers); the copy stays
+    // inside the fresh page.
+    unsafe {
+        let stub = libc::mmap(
+            STUB_BASE as *mut libc::c_void,
+            0x1000,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        if stub as u64 != STUB_BASE {
+            return Err(10);
+        }
+        std::ptr::copy_nonoverlapping(image.as_ptr(), stub.cast::<u8>(), image.len().min(0x1000));
+        if libc::mprotect(stub, 0x1000, libc::PROT_READ | libc::PROT_EXEC) != 0 {
+            return Err(11);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -102,5 +152,12 @@ mod tests {
         // entry's jmp goes to park.
         let ej = STUB_ENTRY + 1;
         assert_eq!((ej + 2) as i64 + (at(ej + 1) as i8) as i64, STUB_PARK as i64);
+        // The loop: a call, its result to rbx, the parking getpid, int3.
+        assert_eq!((at(STUB_LOOP), at(STUB_LOOP + 1)), (0x0f, 0x05));
+        assert_eq!((at(STUB_LOOP + 2), at(STUB_LOOP + 3), at(STUB_LOOP + 4)), (0x48, 0x89, 0xc3));
+        assert_eq!((at(STUB_LOOP + 5), at(STUB_LOOP + 6)), (0xb8, PARK_NR as u8));
+        assert_eq!((at(STUB_LOOP_PARK), at(STUB_LOOP_PARK + 1)), (0x0f, 0x05));
+        assert_eq!(at(STUB_LOOP_UNPARK), 0xcc);
+        const { assert!(STUB_LOOP_UNPARK < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
     }
 }

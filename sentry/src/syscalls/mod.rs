@@ -224,7 +224,7 @@ impl<'a> SyscallCtx<'a> {
             return r;
         }
         self.regs()?;
-        self.tracee.inject(&self.regs, nr, args, &mut self.deferred)
+        self.tracee.inject_parked(&self.regs, nr, args, &mut self.deferred)
     }
 
     /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`).

@@ -42,7 +42,7 @@ pub(super) fn detached(
                     Ok(t) => {
                         slot.reply_rewind(req.nr);
                         after_tramp_seize(&t, st, from_tramp);
-                        Detached::Seized(t)
+                        Detached::Seized(Box::new(t))
                     }
                     Err(_) => reseize(task, p, st),
                 };
@@ -82,7 +82,7 @@ pub(super) fn detached(
                             None => slot.reply_rewind(req.nr),
                         }
                         after_tramp_seize(&t, st, from_tramp);
-                        return Detached::Seized(t);
+                        return Detached::Seized(Box::new(t));
                     }
                     Err(_) => {
                         slot.reply(Errno::ESRCH.as_return());
@@ -172,7 +172,7 @@ fn after_tramp_seize(t: &Tracee, st: &mut State, from_tramp: bool) {
 /// Seizes the thread again without a call in hand (it stays running).
 pub(super) fn reseize(task: &Task, p: &Platform, st: &State) -> Detached {
     match super::patch::seize(task, p, st) {
-        Ok(t) => Detached::Seized(t),
+        Ok(t) => Detached::Seized(Box::new(t)),
         Err(_) => {
             let (s, u) = dead(task).unwrap_or((ExitStatus::Signaled(libc::SIGKILL, false), None));
             Detached::Ended(s, u)

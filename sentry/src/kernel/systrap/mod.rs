@@ -114,7 +114,8 @@ enum Traced {
 /// How a detached phase ended.
 enum Detached {
     Ended(ExitStatus, Option<libc::rusage>),
-    Seized(Tracee),
+    /// Boxed: a tracee carries its parked registers (platform/ptrace.rs).
+    Seized(Box<Tracee>),
 }
 
 /// Runs `task` (already traced and stopped-then-continued by its start)
@@ -170,7 +171,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         shared.detached.store(false, Ordering::Release);
         match next {
             Detached::Ended(s, u) => break (s, u),
-            Detached::Seized(t) => tracee = t,
+            Detached::Seized(t) => tracee = *t,
         }
     };
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.host_tid());
@@ -401,8 +402,10 @@ fn on_sigsys(
                 st.traced_only = true;
             }
         }
-        // Back to the call's registers after the injections.
-        tracee.set_regs(&regs)?;
+        // Back to the call's registers after the injections, with no call
+        // pending (the handling below reads the call from `regs`): so the
+        // injection loop's parked thread need not stop once more first.
+        tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..regs })?;
     }
     if nr == libc::SYS_rt_sigsuspend as u64 {
         sigsys::sigsuspend(tracee, st, regs)?;

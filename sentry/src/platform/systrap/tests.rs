@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::slot::{Slot, Spinner, Waited};
 use super::*;
 use crate::platform::filter::{build_app_filter, install_raw, TrapAction};
-use crate::platform::stub::{build_image, STUB_BASE};
+use crate::platform::stub::build_image;
 
 /// Where the child leaves its verdict and timing, after the slot.
 const OUT_OFF: usize = 256;
@@ -106,25 +106,13 @@ extern "C" fn on_trap(_sig: i32, _si: *mut libc::siginfo_t, uc: *mut libc::c_voi
 /// In the forked child: raw syscalls only (the parent is multi-threaded).
 /// Returns OK on success, else a small code saying what failed.
 fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -> i32 {
+    if let Err(code) = crate::platform::stub::map_in_test_child(image) {
+        return code;
+    }
     // SAFETY: raw syscalls on fixed addresses this test owns in the child;
-    // the stub page and region do not overlap anything in a fresh test
-    // process (MAP_FIXED_NOREPLACE fails rather than clobbers).
+    // the region does not overlap anything in a fresh test process
+    // (MAP_FIXED_NOREPLACE fails rather than clobbers).
     unsafe {
-        let stub = libc::mmap(
-            STUB_BASE as *mut libc::c_void,
-            0x1000,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
-            -1,
-            0,
-        );
-        if stub as u64 != STUB_BASE {
-            return 10;
-        }
-        std::ptr::copy_nonoverlapping(image.as_ptr(), stub.cast::<u8>(), image.len());
-        if libc::mprotect(stub, 0x1000, libc::PROT_READ | libc::PROT_EXEC) != 0 {
-            return 11;
-        }
         let region = libc::mmap(
             REGION_BASE as *mut libc::c_void,
             CHUNK,
