@@ -178,6 +178,10 @@ pub struct Floors {
     /// thread held on its app thread's CPU, the placement before the
     /// adaptive one), ns per call, measured with the floors.
     pub beside: Vec<Option<f64>>,
+    /// systrap getppid through glibc's call site with `--systrap-patch`
+    /// (the site rewritten into a jump to the stub's trampoline: no
+    /// SIGSYS), ns per call, measured with the floors.
+    pub patched: Vec<Option<f64>>,
 }
 
 fn main() {
@@ -227,6 +231,11 @@ fn main() {
         .map(OsString::from)
         .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into()]))
         .collect();
+    let patched_argv: Vec<OsString> = ["/usr/bin/env", "RVISOR_SYSTRAP_PATCH=1"]
+        .into_iter()
+        .map(OsString::from)
+        .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into(), "libc".into()]))
+        .collect();
     let beside = opts.platforms.contains(&Platform::Systrap);
     let mut measure_floors = || {
         floors.sigsys.push(sigsys_floor(e.n(100_000, 10_000)).ok());
@@ -234,6 +243,8 @@ fn main() {
         if beside {
             let ns = run_command(&beside_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
             floors.beside.push(ns.ok());
+            let ns = run_command(&patched_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
+            floors.patched.push(ns.ok());
         }
     };
     let ns = |o: &Output| o.ns_per_op();
