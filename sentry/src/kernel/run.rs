@@ -692,15 +692,11 @@ pub fn new_child_task(kernel: &Arc<Kernel>, parent: &Arc<Task>, host_tid: i32, f
 /// The CPU a task's sentry thread and its app thread share: a stop
 /// between threads on one CPU is a direct switch (~6 µs here); across CPUs
 /// it needs a cross-CPU wake-up (~50 µs in these VMs). Tasks are spread over
-/// the CPUs round-robin, so parallel workloads still use every core. The
-/// first task starts the round on the CPU its thread already runs on: a
-/// thread that pins itself elsewhere waits for that CPU to take it
-/// (0.03-0.8 ms here, on every sandbox's start-up). None: one CPU, or
-/// pinning is off (`RVISOR_NO_PIN`).
+/// the CPUs round-robin, so parallel workloads still use every core. None:
+/// one CPU, or pinning is off (`RVISOR_NO_PIN`).
 fn tracee_cpu() -> Option<usize> {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    static STARTED: AtomicBool = AtomicBool::new(false);
     if std::env::var_os("RVISOR_NO_PIN").is_some() {
         return None;
     }
@@ -709,14 +705,6 @@ fn tracee_cpu() -> Option<usize> {
     let cpus = super::sandbox_cpus();
     if cpus.len() < 2 {
         return None;
-    }
-    if !STARTED.swap(true, Ordering::Relaxed) {
-        // SAFETY: sched_getcpu has no preconditions (vDSO).
-        let here = unsafe { libc::sched_getcpu() };
-        if let Some(i) = cpus.iter().position(|&c| c as i32 == here) {
-            NEXT.store(i + 1, Ordering::Relaxed);
-            return Some(cpus[i]);
-        }
     }
     Some(cpus[NEXT.fetch_add(1, Ordering::Relaxed) % cpus.len()])
 }
