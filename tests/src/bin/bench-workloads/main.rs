@@ -237,12 +237,18 @@ fn main() {
         .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into(), "libc".into()]))
         .collect();
     let beside = opts.platforms.contains(&Platform::Systrap);
+    // Patching needs user-space rdgsbase (AT_HWCAP2 FSGSBASE); without it
+    // the flag does nothing and the row would be the signal path again.
+    // SAFETY: getauxval has no preconditions.
+    let patching = beside && unsafe { libc::getauxval(libc::AT_HWCAP2) } & 2 != 0;
     let mut measure_floors = || {
         floors.sigsys.push(sigsys_floor(e.n(100_000, 10_000)).ok());
         floors.stop.push(same_cpu_floor(e.n(10_000, 1_000), Tracer::Bare).ok());
         if beside {
             let ns = run_command(&beside_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
             floors.beside.push(ns.ok());
+        }
+        if patching {
             let ns = run_command(&patched_argv, &dir, Duration::from_secs(300)).and_then(|o| o.ns_per_op());
             floors.patched.push(ns.ok());
         }
