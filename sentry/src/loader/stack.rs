@@ -37,10 +37,7 @@ const FROM_HOST: &[u64] =
 /// One read covers it: the stub runs with an empty argv and environment, and
 /// a host auxv is a few hundred bytes.
 pub fn read_stub_auxv(mem: &Memory, rsp: u64) -> Vec<(u64, u64)> {
-    let mut buf = vec![0u8; 4096];
-    let n = mem.read_partial(rsp, &mut buf);
-    let words: Vec<u64> =
-        buf[..n / 8 * 8].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default())).collect();
+    let words = mem.read_words_partial(rsp, 512);
     let mut out = Vec::new();
     let Some(&argc) = words.first() else { return out };
     let Some(envp) = usize::try_from(argc).ok().and_then(|a| a.checked_add(2)) else { return out };

@@ -38,6 +38,14 @@ impl Memory {
         }
     }
 
+    /// Up to `max` 64-bit words from `addr`: as many whole ones as are
+    /// readable before a fault (none if the first is not).
+    pub fn read_words_partial(&self, addr: u64, max: usize) -> Vec<u64> {
+        let mut buf = vec![0u8; max * 8];
+        let n = self.read_partial(addr, &mut buf) / 8 * 8;
+        buf[..n].chunks_exact(8).map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default())).collect()
+    }
+
     pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         if buf.is_empty() {
             return Ok(());
@@ -146,16 +154,11 @@ impl Memory {
             let p = match ptrs.next() {
                 Some(p) => p,
                 None => {
-                    let mut buf = [0u8; 512];
-                    let n = self.read_partial(next_ptr, &mut buf) / 8 * 8;
-                    if n == 0 {
+                    let batch = self.read_words_partial(next_ptr, 64);
+                    if batch.is_empty() {
                         return Err(Errno::EFAULT);
                     }
-                    next_ptr = next_ptr.wrapping_add(n as u64);
-                    let batch: Vec<u64> = buf[..n]
-                        .chunks_exact(8)
-                        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default()))
-                        .collect();
+                    next_ptr = next_ptr.wrapping_add(8 * batch.len() as u64);
                     ptrs = batch.into_iter();
                     continue;
                 }

@@ -458,23 +458,34 @@ impl Tracee {
         self.at.set(At::Other);
         ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
         loop {
-            match self.wait() {
-                Stop::Syscall => {
-                    let r = self.get_regs()?;
-                    if r.rip == STUB_LOOP_PARK + 2 && r.orig_rax == PARK_NR {
-                        self.parked_regs.set(r);
-                        self.at.set(At::Parked { skips: false });
-                        return Ok(r.rbx as i64);
-                    }
-                    // The call itself (its trace stop, or its restart after
-                    // a signal): let it run.
-                    self.cont(0)?;
-                }
+            let at_trap = self.next_injection_stop(deferred)?;
+            let r = self.get_regs()?;
+            if at_trap {
                 // The loop's int3 (no filter yet: the getpid ran), or an
                 // execve that replaced the image, whose stub entry traps.
+                return Ok(if r.rip == STUB_LOOP_UNPARK + 1 { r.rbx } else { r.rax } as i64);
+            }
+            if r.rip == STUB_LOOP_PARK + 2 && r.orig_rax == PARK_NR {
+                self.parked_regs.set(r);
+                self.at.set(At::Parked { skips: false });
+                return Ok(r.rbx as i64);
+            }
+            // The call itself (its trace stop, or its restart after a
+            // signal): let it run.
+            self.cont(0)?;
+        }
+    }
+
+    /// Waits for the next stop of an injection that matters to it: true at
+    /// an int3 of the stub (SIGTRAP with SI_KERNEL), false at a seccomp
+    /// stop. Signals that arrive meanwhile are held back in `deferred` (a
+    /// SIGTRAP sent by kill/tgkill is one of them), other stops passed.
+    fn next_injection_stop(&self, deferred: &mut Vec<Siginfo>) -> Result<bool, Errno> {
+        loop {
+            match self.wait() {
+                Stop::Syscall => return Ok(false),
                 Stop::Signal(libc::SIGTRAP) if self.get_siginfo().map_or(true, |si| si.si_code == SI_KERNEL) => {
-                    let r = self.get_regs()?;
-                    return Ok(if r.rip == STUB_LOOP_UNPARK + 1 { r.rbx } else { r.rax } as i64);
+                    return Ok(true)
                 }
                 Stop::Signal(sig) => {
                     let si = self.get_siginfo().unwrap_or(Siginfo { si_signo: sig, ..Default::default() });
@@ -545,25 +556,12 @@ impl Tracee {
         regs.set_syscall_args(args);
         self.set_regs(&regs)?;
         self.cont(0)?;
-        loop {
-            match self.wait() {
-                // The injected call itself trapped to us: let it run.
-                Stop::Syscall => self.cont(0)?,
-                // The stub's int3 after the call (SI_KERNEL); a SIGTRAP sent
-                // by kill/tgkill meanwhile is an ordinary signal.
-                Stop::Signal(libc::SIGTRAP) if self.get_siginfo().map_or(true, |si| si.si_code == SI_KERNEL) => {
-                    let r = self.get_regs()?;
-                    return Ok(r);
-                }
-                Stop::Signal(sig) => {
-                    let si = self.get_siginfo().unwrap_or(Siginfo { si_signo: sig, ..Default::default() });
-                    deferred.push(si);
-                    self.cont(0)?;
-                }
-                Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => self.cont(0)?,
-                Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
-            }
+        // The injected call's own seccomp stop: let it run; then the stub's
+        // int3 after it.
+        while !self.next_injection_stop(deferred)? {
+            self.cont(0)?;
         }
+        self.get_regs()
     }
 }
 

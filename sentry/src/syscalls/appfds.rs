@@ -135,10 +135,7 @@ pub fn install(ctx: &mut SyscallCtx<'_>, host_fd: RawFd, writable_open: bool) ->
     };
     let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     let slot = free_slot(&ctx.task.tg).ok_or(Errno::EMFILE)?;
-    let low = ctx.inject_fd(keep.as_raw_fd())?;
-    let placed = ctx.inject(libc::SYS_dup3, [low as u64, slot as u64, libc::O_CLOEXEC as u64, 0, 0, 0]);
-    ctx.close_injected(low);
-    Errno::result(placed?)?;
+    ctx.inject_fd_at(keep.as_raw_fd(), slot)?;
     let lease = Arc::new(());
     let entry =
         Installed { sentry_fd: host_fd, read_only, keep, inode, app_fd: slot, last_use: tick(), lease: lease.clone() };

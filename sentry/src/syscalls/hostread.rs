@@ -218,16 +218,7 @@ fn through_mirror(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>) -> Option<SysR
 fn install_mirror(ctx: &mut SyscallCtx<'_>, file: &Arc<OpenFile>, fd: i32, host_fd: RawFd) -> Option<SysResult> {
     let private =
         file.host_position(|| crate::confine::open_host_proc(&format!("self/fd/{host_fd}"), libc::O_RDONLY)).ok()?;
-    let placed = (|| {
-        let low = ctx.inject_fd(private)?;
-        if low != fd {
-            let r = ctx.inject(libc::SYS_dup3, [low as u64, fd as u64, libc::O_CLOEXEC as u64, 0, 0, 0]);
-            ctx.close_injected(low);
-            Errno::result(r?)?;
-        }
-        Ok::<(), Errno>(())
-    })();
-    match placed {
+    match ctx.inject_fd_at(private, fd) {
         Ok(()) => {
             tracing::debug!(tid = ctx.task.tid, fd, "hostread: the open's host description is at its fd in the app")
         }

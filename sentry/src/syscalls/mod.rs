@@ -287,6 +287,18 @@ impl<'a> SyscallCtx<'a> {
         Ok(app_fd)
     }
 
+    /// Installs host fd `fd` into the app process at number `at` (close-on-
+    /// exec), replacing whatever the app's host fd table held there.
+    pub fn inject_fd_at(&mut self, fd: RawFd, at: i32) -> Result<(), Errno> {
+        let low = self.inject_fd(fd)?;
+        if low == at {
+            return Ok(());
+        }
+        let r = self.inject(libc::SYS_dup3, [low as u64, at as u64, libc::O_CLOEXEC as u64, 0, 0, 0]);
+        self.close_injected(low);
+        Errno::result(r?).map(|_| ())
+    }
+
     /// Closes a host fd previously injected into the app.
     pub fn close_injected(&mut self, app_fd: i32) {
         let _ = self.inject(libc::SYS_close, [app_fd as u64, 0, 0, 0, 0, 0]);

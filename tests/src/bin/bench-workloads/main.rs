@@ -226,16 +226,20 @@ fn main() {
     row("startup", "/bin/true, startup+exit (ms wall)", Kind::Workload, &["/bin/true"], &wall_ms, none);
 
     let n = e.n(20_000, 2_000).to_string();
-    let beside_argv: Vec<OsString> = ["/usr/bin/env", "RVISOR_SYSTRAP_PLACEMENT=beside"]
-        .into_iter()
-        .map(OsString::from)
-        .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into()]))
-        .collect();
-    let patched_argv: Vec<OsString> = ["/usr/bin/env", "RVISOR_SYSTRAP_PATCH=1"]
-        .into_iter()
-        .map(OsString::from)
-        .chain(Platform::Systrap.command(&opts.rvisor, &[prog("getppid_loop").into(), n.clone().into(), "libc".into()]))
-        .collect();
+    // getppid_loop on systrap with `setting` in rvisor's environment.
+    let systrap_with = |setting: &str, args: &[&str]| -> Vec<OsString> {
+        let argv: Vec<OsString> = std::iter::once(prog("getppid_loop"))
+            .chain(args.iter().map(|a| a.to_string()))
+            .map(OsString::from)
+            .collect();
+        ["/usr/bin/env", setting]
+            .into_iter()
+            .map(OsString::from)
+            .chain(Platform::Systrap.command(&opts.rvisor, &argv))
+            .collect()
+    };
+    let beside_argv = systrap_with("RVISOR_SYSTRAP_PLACEMENT=beside", &[&n]);
+    let patched_argv = systrap_with("RVISOR_SYSTRAP_PATCH=1", &[&n, "libc"]);
     let beside = opts.platforms.contains(&Platform::Systrap);
     // Patching needs user-space rdgsbase (AT_HWCAP2 FSGSBASE); without it
     // the flag does nothing and the row would be the signal path again.

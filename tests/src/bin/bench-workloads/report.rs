@@ -138,26 +138,25 @@ pub fn getppid(series: &Series, floors: &Floors) {
         }
     }
     if let Some(beside) = median_of_some(&floors.beside) {
-        let pairs = floor_ratios(&floors.beside, &floors.sigsys);
         println!(
             "  systrap, RVISOR_SYSTRAP_PLACEMENT=beside (sentry thread held on the app's CPU): {} ns, {} of the SIGSYS floor",
             num(beside),
-            ratio_text(median_of_some(&pairs))
+            ratio_text(floor_ratio(&floors.beside, &floors.sigsys))
         );
     }
     if let Some(patched) = median_of_some(&floors.patched) {
         println!(
             "  systrap --systrap-patch, glibc's getppid site patched (experimental): {} ns, {} of the SIGSYS floor",
             num(patched),
-            ratio_text(median_of_some(&floor_ratios(&floors.patched, &floors.sigsys)))
+            ratio_text(floor_ratio(&floors.patched, &floors.sigsys))
         );
     }
     println!();
 }
 
-/// Each repetition's value over the floor measured beside it.
-fn floor_ratios(values: &[Option<f64>], floor: &[Option<f64>]) -> Vec<Option<f64>> {
-    values.iter().zip(floor).map(|(v, f)| Some((*v)? / (*f)?)).collect()
+/// The median of each repetition's value over the floor measured beside it.
+fn floor_ratio(values: &[Option<f64>], floor: &[Option<f64>]) -> Option<f64> {
+    median_of_some(&values.iter().zip(floor).map(|(v, f)| Some((*v)? / (*f)?)).collect::<Vec<_>>())
 }
 
 /// Per-process memory behind the idle rows.
@@ -194,10 +193,10 @@ pub fn targets(table: &Table, getppid: Option<&Series>, floors: &Floors, platfor
     match getppid.map(|s| paired_ratio(s, Platform::Systrap, &floors.sigsys)) {
         Some(Some(r)) => {
             println!("  systrap emulated getppid <= 1.2x the SIGSYS floor: {}x -> {}", num(r), verdict(r <= 1.2));
-            if let Some(r) = median_of_some(&floor_ratios(&floors.beside, &floors.sigsys)) {
+            if let Some(r) = floor_ratio(&floors.beside, &floors.sigsys) {
                 println!("    (held beside the app, RVISOR_SYSTRAP_PLACEMENT=beside: {}x)", num(r));
             }
-            if let Some(r) = median_of_some(&floor_ratios(&floors.patched, &floors.sigsys)) {
+            if let Some(r) = floor_ratio(&floors.patched, &floors.sigsys) {
                 println!(
                     "    (syscall-site patching, --systrap-patch, off by default: {}x -> {})",
                     num(r),
