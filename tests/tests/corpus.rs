@@ -122,6 +122,7 @@ corpus!(
     sig_ignored,
     sig_jobstop,
     sig_info,
+    sig_newborn,
     sig_onstack_fork,
     sig_restart,
     sig_restart_waits,

@@ -19,7 +19,8 @@ pub enum Start {
     /// The sandbox's first process: fork it, exec the stub, load `exe`.
     Initial { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
     /// A clone child parked in the stub: seize it and give it `regs`.
-    Cloned { regs: Box<UserRegs>, child_tid_addr: Option<u64> },
+    /// `sigmask`: the parent's, which the child (born with all blocked) gets once seized.
+    Cloned { regs: Box<UserRegs>, child_tid_addr: Option<u64>, sigmask: u64 },
     /// A process cloned from the zygote, parked in the stub (`task.host_tid`):
     /// seize it and load `path` into it (processes started from outside).
     Parked { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
@@ -117,14 +118,25 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
                 }
             }
         }
-        Start::Cloned { regs, child_tid_addr } => match start_cloned(&task, &regs, child_tid_addr) {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(tid = task.tid, error = ?e, "cannot seize new task");
-                task_exited(&kernel, &task, ExitStatus::Signaled(libc::SIGKILL, false));
-                return;
+        Start::Cloned { regs, child_tid_addr, sigmask } => {
+            match start_cloned(&kernel, &task, &regs, child_tid_addr, sigmask) {
+                Ok(t) => t,
+                Err(NotSeized::Ended(stop)) => {
+                    let status = match stop {
+                        Stop::Exited(code) => ExitStatus::Exited(code),
+                        Stop::Killed(sig, _) => killed_status(&task, sig),
+                        _ => ExitStatus::Signaled(libc::SIGKILL, false),
+                    };
+                    task_exited(&kernel, &task, status);
+                    return;
+                }
+                Err(NotSeized::Failed(e)) => {
+                    tracing::warn!(tid = task.tid, error = ?e, "cannot seize new task");
+                    task_exited(&kernel, &task, ExitStatus::Signaled(libc::SIGKILL, false));
+                    return;
+                }
             }
-        },
+        }
     };
     if let Some(cpu) = cpu {
         super::pin_thread(task.host_tid(), cpu);
@@ -151,23 +163,28 @@ fn start_process(
     argv: Vec<Vec<u8>>,
     envp: Vec<Vec<u8>>,
 ) -> Result<Tracee, Errno> {
-    let tracee = if parked {
-        seize_parked(task.host_tid()).inspect_err(|_| {
-            // SAFETY: kills and reaps our own (CLONE_PARENT) child, which never ran app code.
-            unsafe {
-                libc::kill(task.host_tid(), libc::SIGKILL);
-                libc::waitpid(task.host_tid(), std::ptr::null_mut(), libc::__WALL);
+    let started = if parked {
+        seize_parked(task.host_tid()).map_err(|e| match e {
+            NotSeized::Ended(_) => Errno::ESRCH,
+            NotSeized::Failed(e) => {
+                // SAFETY: kills and reaps our own (CLONE_PARENT) child, which never ran app code.
+                unsafe {
+                    libc::kill(task.host_tid(), libc::SIGKILL);
+                    libc::waitpid(task.host_tid(), std::ptr::null_mut(), libc::__WALL);
+                }
+                e
             }
         })?
     } else {
         let (pid, tracee) = fork_stub_process(kernel)?;
         task.host_tid.store(pid, std::sync::atomic::Ordering::Relaxed);
         task.tg.host_pid.store(pid, std::sync::atomic::Ordering::Relaxed);
-        tracee
+        Parked { tracee, group_stop: None, signals: Vec::new() }
     };
+    let tracee = &started.tracee;
     let pid = task.host_tid();
     let regs = tracee.get_regs()?;
-    let mut ctx = SyscallCtx::new(kernel, task, &tracee, regs);
+    let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
     // systrap's filter would turn the stub's exec into SIGSYS: it goes in by
     // injection once the stub runs (kernel::systrap). A zygote clone
     // inherits it from the zygote (kernel::zygote).
@@ -176,8 +193,13 @@ fn start_process(
     match loaded.and_then(|()| crate::loader::exec_into_stub(&mut ctx, path, argv, envp)) {
         Ok(()) => {
             tracee.set_regs(ctx.regs()?)?;
-            tracee.cont(0)?;
-            Ok(tracee)
+            if parked {
+                // Born with every signal blocked (`Tracee::inject_clone`); a
+                // new process starts with none.
+                tracee.set_sigmask(0)?;
+            }
+            resume_started(kernel, task, &started, false)?;
+            Ok(started.tracee)
         }
         Err(e) => {
             // SAFETY: killing our own child on failure.
@@ -291,8 +313,15 @@ pub(super) fn fork_stub_process(kernel: &Kernel) -> Result<(i32, Tracee), Errno>
 static STUB_EMPTY_STRING_LOCAL: [u8; 1] = [0];
 
 /// Seizes a clone child parked in the stub and gives it its starting registers.
-fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) -> Result<Tracee, Errno> {
-    let tracee = seize_parked(task.host_tid()).inspect_err(|_| super::systrap::forget_fork(task.host_tid()))?;
+fn start_cloned(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    regs: &UserRegs,
+    child_tid_addr: Option<u64>,
+    sigmask: u64,
+) -> Result<Tracee, NotSeized> {
+    let parked = seize_parked(task.host_tid()).inspect_err(|_| super::systrap::forget_fork(task.host_tid()))?;
+    let tracee = &parked.tracee;
     let cur = tracee.get_regs()?;
     let mut r = *regs;
     // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
@@ -300,32 +329,107 @@ fn start_cloned(task: &Arc<Task>, regs: &UserRegs, child_tid_addr: Option<u64>) 
     r.gs_base = crate::platform::systrap::patch::inherited_gs(cur.gs_base);
     r.orig_rax = u64::MAX;
     // systrap: a fork child born on its parent's chunk gets a copy of it.
-    if let Err(e) = super::systrap::restore_fork_stack(task, &tracee, &cur) {
+    if let Err(e) = super::systrap::restore_fork_stack(task, tracee, &cur) {
         tracing::warn!(tid = task.tid, error = ?e, "systrap: fork child's stack copy failed");
     }
     tracee.set_regs(&r)?;
+    tracee.set_sigmask(sigmask)?;
     if let Some(addr) = child_tid_addr {
         let mem = crate::mm::Memory::new(task.host_tid());
         let _ = mem.write_val(addr, &task.tid);
     }
-    tracee.cont(0)?;
-    Ok(tracee)
+    resume_started(kernel, task, &parked, true)?;
+    Ok(parked.tracee)
 }
 
-/// Seizes a clone child parked in the stub and stops it.
-fn seize_parked(host_tid: i32) -> Result<Tracee, Errno> {
-    let tracee = Tracee::seize(host_tid)?;
+/// A parked child the sentry has just seized, at its interrupt stop.
+struct Parked {
+    tracee: Tracee,
+    /// The stop signal of a group-stop the child was in, untraced, when seized.
+    group_stop: Option<i32>,
+    /// Signals the seize's wait took in place of the interrupt stop.
+    signals: Vec<i32>,
+}
+
+/// Why a parked child could not be seized.
+#[derive(Debug)]
+enum NotSeized {
+    /// It died first: a fatal signal the app sent as soon as it knew the pid.
+    Ended(Stop),
+    Failed(Errno),
+}
+
+impl From<Errno> for NotSeized {
+    fn from(e: Errno) -> Self {
+        NotSeized::Failed(e)
+    }
+}
+
+/// Seizes a clone child parked in the stub and stops it. The child's pid is
+/// already known to the app, which may have signalled it: signals that reach
+/// it meanwhile are kept for `resume_started`, not dropped.
+fn seize_parked(host_tid: i32) -> Result<Parked, NotSeized> {
+    let tracee = match Tracee::seize(host_tid) {
+        Ok(t) => t,
+        Err(e) => return Err(reap_unseized(host_tid).map_or(NotSeized::Failed(e), NotSeized::Ended)),
+    };
     tracee.interrupt()?;
+    let mut signals = Vec::new();
     loop {
         match tracee.wait() {
-            Stop::EventStop(_) => return Ok(tracee),
-            Stop::Signal(_) | Stop::Syscall | Stop::SyscallTrace | Stop::Event(_) => {
-                // Parked code makes no other syscalls; anything else is swallowed
-                // until the interrupt stop arrives.
+            Stop::EventStop(libc::SIGTRAP) => return Ok(Parked { tracee, group_stop: None, signals }),
+            Stop::EventStop(sig) => return Ok(Parked { tracee, group_stop: Some(sig), signals }),
+            Stop::Signal(sig) => {
+                signals.push(sig);
                 tracee.cont(0)?;
             }
-            Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+            // Parked code makes no other syscalls.
+            Stop::Syscall | Stop::SyscallTrace | Stop::Event(_) => tracee.cont(0)?,
+            stop @ (Stop::Exited(_) | Stop::Killed(..)) => return Err(NotSeized::Ended(stop)),
         }
+    }
+}
+
+/// The end of a parked child that a seize found dying or dead (the sentry is
+/// its host parent). None if it is not ending.
+fn reap_unseized(host_tid: i32) -> Option<Stop> {
+    // An exiting thread refuses the seize before it is a zombie: give it a moment.
+    for _ in 0..100 {
+        let mut status = 0;
+        // SAFETY: status is a valid out-pointer; the pid is our own child's.
+        let r = unsafe { libc::waitpid(host_tid, &mut status, libc::__WALL | libc::WNOHANG) };
+        if r == host_tid {
+            return Some(crate::platform::ptrace::decode_status(status));
+        }
+        if r < 0 {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    None
+}
+
+/// Lets a task just started run its first instruction, keeping what the
+/// seize found. Signals it took are raised again, to be delivered as any
+/// other. A group-stop it was in stays: `at_seize` (the thread is still at
+/// the seize's stop) keeps it stopped and tells the parent; after
+/// injections (a new program's load) its stop signal is raised again.
+fn resume_started(kernel: &Arc<Kernel>, task: &Arc<Task>, parked: &Parked, at_seize: bool) -> Result<(), Errno> {
+    let raise = |sig: i32| {
+        // SAFETY: signals a thread of our own sandbox.
+        unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };
+    };
+    parked.signals.iter().for_each(|&sig| raise(sig));
+    match parked.group_stop {
+        Some(sig) if at_seize => {
+            job_stopped(kernel, task, sig);
+            parked.tracee.listen()
+        }
+        Some(sig) => {
+            raise(sig);
+            parked.tracee.cont(0)
+        }
+        None => parked.tracee.cont(0),
     }
 }
 

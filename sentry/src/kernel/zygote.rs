@@ -85,7 +85,8 @@ fn serve(tracee: &Tracee, requests: &crossbeam_channel::Receiver<Reply>) {
             let r = tracee.inject_clone(&base, libc::SYS_clone, [flags, 0, 0, 0, 0, 0], &mut deferred);
             // Back to the entry stop, ready for the next request.
             tracee.set_regs(&base)?;
-            Errno::result(r?).map(|pid| pid as i32)
+            // The child is born with every signal blocked; `run::start_process` unblocks them.
+            Errno::result(r?.0).map(|pid| pid as i32)
         });
         // Signals sent to the zygote (none should be) are dropped.
         deferred.clear();

@@ -408,14 +408,22 @@ impl Tracee {
     }
 
     /// Like `inject` but at the clone site, where a child (rax == 0) parks.
+    /// The child is born with every signal blocked: until the sentry seizes
+    /// it and gives it its registers, a handler would run on the stub's
+    /// state. Returns the result and the thread's own mask, which the caller
+    /// gives the child once it is seized.
     pub fn inject_clone(
         &self,
         base: &UserRegs,
         nr: i64,
         args: [u64; 6],
         deferred: &mut Vec<Siginfo>,
-    ) -> Result<i64, Errno> {
-        self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64)
+    ) -> Result<(i64, u64), Errno> {
+        let mask = self.get_sigmask()?;
+        self.set_sigmask(!0)?;
+        let ret = self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64);
+        self.set_sigmask(mask)?;
+        Ok((ret?, mask))
     }
 
     /// Runs one syscall in the tracee's context, as `inject` does, through

@@ -227,8 +227,9 @@ impl<'a> SyscallCtx<'a> {
         self.tracee.inject_parked(&self.regs, nr, args, &mut self.deferred)
     }
 
-    /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`).
-    pub fn inject_clone(&mut self, nr: i64, args: [u64; 6]) -> Result<i64, Errno> {
+    /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`):
+    /// also returns the mask the child is to be given once seized.
+    pub fn inject_clone(&mut self, nr: i64, args: [u64; 6]) -> Result<(i64, u64), Errno> {
         self.regs()?;
         self.tracee.inject_clone(&self.regs, nr, args, &mut self.deferred)
     }

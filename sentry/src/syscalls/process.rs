@@ -159,7 +159,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     let vfork = flags & libc::CLONE_VFORK as u64 != 0;
     // Made before the clone, so nothing can fail once the child exists.
     let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
-    let host_tid = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0])?;
+    let (host_tid, sigmask) = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0])?;
     let host_tid = Errno::result(host_tid)? as i32;
     let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
         Ok(c) => c,
@@ -207,7 +207,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     // copy of the chunk a fork child may be born on.
     crate::kernel::systrap::note_clone(ctx.task.host_tid(), host_tid, flags, regs.rsp);
     let vtid = child.tid;
-    run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr }, None);
+    run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr, sigmask }, None);
     if let Some(ev) = done {
         // The parent sleeps until the child execs or exits (its memory is shared meanwhile).
         let _state = crate::kernel::task::SyscallStateGuard::enter(ctx.task, crate::kernel::task::SYSCALL_SLEEPING);
