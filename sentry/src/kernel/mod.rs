@@ -6,6 +6,7 @@ pub mod forward;
 pub mod robust;
 pub mod run;
 pub mod signal;
+mod start;
 pub mod systrap;
 pub mod task;
 pub mod wait;

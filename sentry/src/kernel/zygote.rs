@@ -41,7 +41,7 @@ impl Zygote {
             .stack_size(256 << 10)
             .spawn(move || {
                 // The tracee is bound to the thread that seized it.
-                let forked = super::run::fork_stub_process(&kernel).and_then(|(pid, t)| {
+                let forked = super::start::fork_stub_process(&kernel).and_then(|(pid, t)| {
                     if crate::platform::systrap::active().is_some() {
                         install_systrap_filter(&t).inspect_err(|_| {
                             // SAFETY: kills and reaps our own child, which never ran app code.
