@@ -1,10 +1,14 @@
 /* Process-shared robust mutexes held by threads that die with their
  * process while busy making syscalls: the process ends by exit() in
  * another thread, by a fault in another thread, or by SIGKILL from another
- * process. The next locker gets EOWNERDEAD each time. */
+ * process. The next locker gets EOWNERDEAD each time. Then many fast rounds
+ * of exit() and SIGKILL, a few milliseconds after the lock is taken, so the
+ * end lands while the owner is at any point of its calls. */
 #include "common.h"
 #include <pthread.h>
 #include <sys/mman.h>
+
+#define FAST_ROUNDS 100
 
 struct shared {
 	pthread_mutex_t m;
@@ -64,5 +68,39 @@ int main(void)
 			pthread_mutex_consistent(&sh->m);
 		pthread_mutex_unlock(&sh->m);
 	}
+	int ownerdead[2] = {0, 0};
+	for (int i = 0; i < 2 * FAST_ROUNDS; i++) {
+		int kill_it = i % 2;
+		int busy_us = 2000 + 100 * (i % 20);
+		sh->locked = 0;
+		fflush(stdout);
+		pid_t c = fork();
+		if (c == 0) {
+			pthread_t t;
+			pthread_create(&t, NULL, owner, NULL);
+			while (!sh->locked)
+				usleep(500);
+			if (!kill_it) {
+				usleep(busy_us);
+				exit(5);
+			}
+			for (;;)
+				pause();
+		}
+		while (!sh->locked)
+			usleep(500);
+		if (kill_it) {
+			usleep(busy_us);
+			kill(c, SIGKILL);
+		}
+		waitpid(c, NULL, 0);
+		if (pthread_mutex_lock(&sh->m) == EOWNERDEAD) {
+			ownerdead[kill_it]++;
+			pthread_mutex_consistent(&sh->m);
+		}
+		pthread_mutex_unlock(&sh->m);
+	}
+	printf("fast exit: %d of %d EOWNERDEAD\n", ownerdead[0], FAST_ROUNDS);
+	printf("fast SIGKILL: %d of %d EOWNERDEAD\n", ownerdead[1], FAST_ROUNDS);
 	return 0;
 }

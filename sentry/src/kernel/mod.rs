@@ -166,6 +166,12 @@ impl Kernel {
         self.pids.lock().unwrap_or_else(|e| e.into_inner()).groups.get(&pid).and_then(|w| w.upgrade())
     }
 
+    /// The live threads of process `tgid`.
+    pub fn threads_of(&self, tgid: i32) -> Vec<Arc<Task>> {
+        let pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());
+        pids.tasks.values().filter_map(|w| w.upgrade()).filter(|t| t.tg.tgid == tgid).collect()
+    }
+
     /// Any live task of process `tgid` (for its credentials, or to signal it).
     pub fn live_task_of(&self, tgid: i32) -> Option<Arc<Task>> {
         let pids = self.pids.lock().unwrap_or_else(|e| e.into_inner());

@@ -4,12 +4,32 @@
 //! FUTEX_OWNER_DIED (waking a waiter), compares with the host tid. So at the
 //! thread's exit stop, before the kernel walks the list, the sentry rewrites
 //! the owner tid of every mutex on it from the virtual to the host one.
+//!
+//! A thread that dies with its process (a sibling's exit_group, a fatal
+//! signal, SIGKILL) may reach its exit stop while its sentry thread is still
+//! finishing the stop before, whose resume then lets the exit go on unseen.
+//! So whatever ends a whole process hands over every thread's list first
+//! (`hand_over_process`); those threads die before they could unlock.
 
+use super::task::ThreadGroup;
+use super::Kernel;
 use crate::mm::Memory;
 
 const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Linux's ROBUST_LIST_LIMIT: a cyclic or hostile list stops here.
 const LIST_LIMIT: usize = 2048;
+
+/// Hands over the robust mutexes of every thread of process `tg` but host
+/// thread `except` (the caller's own, handed over at its exit stop), just
+/// before the process ends. A thread that unlocks one in the microseconds
+/// before it dies gets EPERM and leaves it owner-died, as its death would.
+pub fn hand_over_process(kernel: &Kernel, tg: &ThreadGroup, except: Option<i32>) {
+    for t in kernel.threads_of(tg.tgid) {
+        if Some(t.host_tid()) != except {
+            hand_over_robust_list(t.host_tid(), t.tid);
+        }
+    }
+}
 
 /// Rewrites the owner tid of the robust mutexes thread `host_tid` (virtual `vtid`) holds.
 pub fn hand_over_robust_list(host_tid: i32, vtid: i32) {

@@ -203,6 +203,11 @@ pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Trace
                     );
                 }
             }
+            if signal::kills_process(task, sig) {
+                // The other threads die with this one, each at a moment
+                // its own sentry thread does not choose.
+                super::robust::hand_over_process(kernel, &task.tg, Some(task.host_tid()));
+            }
             let _ = tracee.cont(sig);
         }
         Stop::EventStop(sig) => {

@@ -69,6 +69,13 @@ pub fn dumps_core(sig: i32) -> bool {
     )
 }
 
+/// Whether delivering `sig` (at its signal-delivery stop) ends the process:
+/// the default action of a signal that terminates.
+pub fn kills_process(task: &Task, sig: i32) -> bool {
+    let stops = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGCONT);
+    (1..=64).contains(&sig) && !stops && !ignored_by_default(sig) && task.tg.action(sig).handler == SIG_DFL
+}
+
 /// Virtual siginfos of signals the sentry raised and the host has not yet delivered.
 #[derive(Default)]
 pub struct SigInfoQueue(Mutex<VecDeque<Siginfo>>);
@@ -143,7 +150,7 @@ pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Opt
     super::systrap::before_signal(pid, None);
     if sig == libc::SIGKILL {
         tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
-        super::systrap::before_kill(pid);
+        super::robust::hand_over_process(kernel, tg, None);
     }
     // SAFETY: signals a process inside our own sandbox.
     unsafe { libc::kill(pid, sig) };
@@ -170,7 +177,9 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
     super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
     if sig == libc::SIGKILL {
         task.tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
-        super::systrap::before_kill(task.tg.host_pid());
+        if let Some(kernel) = super::current_kernel() {
+            super::robust::hand_over_process(&kernel, &task.tg, None);
+        }
     }
     // SAFETY: signals a thread inside our own sandbox.
     unsafe { libc::syscall(libc::SYS_tgkill, task.tg.host_pid(), task.host_tid(), sig) };

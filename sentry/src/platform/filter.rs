@@ -84,11 +84,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     Passthrough { nr: libc::SYS_sched_yield, check: ArgCheck::Any, why: "gives up the CPU; no state" },
     Passthrough { nr: libc::SYS_exit, check: ArgCheck::Any, why: "ends the calling thread; the sentry observes it" },
     Passthrough {
-        nr: libc::SYS_exit_group,
-        check: ArgCheck::Any,
-        why: "ends the calling process; the sentry observes it",
-    },
-    Passthrough {
         nr: libc::SYS_arch_prctl,
         check: ArgCheck::OneOf { idx: 0, and_mask: 0xffff_ffff, values: &[0x1001, 0x1002, 0x1003, 0x1004] },
         why: "ARCH_SET/GET_FS/GS: the calling thread's own TLS bases",
@@ -213,8 +208,8 @@ pub enum TrapAction {
 
 /// Passthrough rules the systrap filter (`TrapAction::Trap`) leaves out, so
 /// these calls reach the sentry there:
-/// * exit, exit_group: a thread must end under ptrace, where the sentry sees
-///   its exit stop and status (a detached thread's end has no tracer);
+/// * exit: a thread must end under ptrace, where the sentry sees its exit
+///   stop and status (a detached thread's end has no tracer);
 /// * sigaltstack: the host alternate stack is the thread's systrap chunk, so
 ///   the app's own alternate stack is kept virtually by the sentry;
 /// * rt_sigprocmask: SIGSYS must never be blocked on the host (a RET_TRAP
@@ -222,7 +217,7 @@ pub enum TrapAction {
 /// * rt_sigsuspend: likewise for its temporary mask (the sentry runs it
 ///   at the stub's site with the mask minus SIGSYS).
 pub const TRAP_ONLY_SYSCALLS: &[i64] =
-    &[libc::SYS_exit, libc::SYS_exit_group, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask, libc::SYS_rt_sigsuspend];
+    &[libc::SYS_exit, libc::SYS_sigaltstack, libc::SYS_rt_sigprocmask, libc::SYS_rt_sigsuspend];
 
 /// The stub's injection sites as seccomp sees them (the address after the
 /// `syscall` instruction). Under the systrap filter a call made there gets

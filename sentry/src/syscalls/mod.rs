@@ -34,6 +34,7 @@ pub mod sys;
 pub mod table;
 pub mod time;
 pub mod timerfd;
+pub mod wait;
 pub mod xattr;
 
 use std::io::Write;

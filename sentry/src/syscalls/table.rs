@@ -5,7 +5,7 @@ use rvisor_syscalls::{Errno, SysResult};
 
 use super::{
     caps, creds, dir, epoll, fd, file, futex, inotify, inspect, io, ipc, mm, pidfd, process, sched, seccomp, signal,
-    signalfd, socket, splice, stat, sys, time, timerfd, xattr, SyscallCtx,
+    signalfd, socket, splice, stat, sys, time, timerfd, wait, xattr, SyscallCtx,
 };
 
 pub type Handler = fn(&mut SyscallCtx<'_>, [u64; 6]) -> SysResult;
@@ -141,6 +141,7 @@ table! {
     SYS_getpid => process::sys_getpid,
     SYS_getppid => process::sys_getppid,
     SYS_gettid => process::sys_gettid,
+    SYS_exit_group => process::sys_exit_group,
     SYS_set_tid_address => process::sys_set_tid_address,
     SYS_execve => process::sys_execve,
     SYS_execveat => process::sys_execveat,
@@ -148,8 +149,8 @@ table! {
     SYS_clone3 => process::sys_clone3,
     SYS_fork => process::sys_fork,
     SYS_vfork => process::sys_vfork,
-    SYS_wait4 => process::sys_wait4,
-    SYS_waitid => process::sys_waitid,
+    SYS_wait4 => wait::sys_wait4,
+    SYS_waitid => wait::sys_waitid,
     SYS_getuid => creds::sys_getuid,
     SYS_geteuid => creds::sys_geteuid,
     SYS_getgid => creds::sys_getgid,

@@ -14,8 +14,6 @@ use super::*;
 /// seize it ([`before_signal`]).
 pub(super) struct Shared {
     pub(super) pid: i32,
-    /// The task's virtual tid (the owner tid in its robust mutexes).
-    pub(super) vtid: i32,
     pub(super) owner: std::thread::ThreadId,
     pub(super) detached: std::sync::atomic::AtomicBool,
     pub(super) want_seize: std::sync::atomic::AtomicBool,
@@ -79,34 +77,6 @@ pub fn before_signal(pid: i32, tid: Option<i32>) {
             }
             std::thread::sleep(Duration::from_micros(100));
         }
-    }
-}
-
-/// Called before the sentry raises SIGKILL for process `pid`: see
-/// [`hand_over_siblings`].
-pub fn before_kill(pid: i32) {
-    if systrap::active().is_some() {
-        hand_over_siblings(pid, None);
-    }
-}
-
-/// Before process `pid` ends with threads that may be detached (exit_group,
-/// a fatal signal, SIGKILL): a detached thread dies without an exit stop,
-/// where its robust futexes are handed over (virtual to host owner tid, so
-/// the kernel's robust-list walk marks them FUTEX_OWNER_DIED), so that is
-/// done for every thread of the process but `except` now. A thread that
-/// unlocks one of them in the microseconds before it dies gets EPERM and
-/// leaves it owner-died, which is what its death would have done anyway.
-pub(super) fn hand_over_siblings(pid: i32, except: Option<i32>) {
-    let threads: Vec<(i32, i32)> = SHARED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|(t, s)| s.pid == pid && Some(**t) != except)
-        .map(|(t, s)| (*t, s.vtid))
-        .collect();
-    for (tid, vtid) in threads {
-        super::super::robust::hand_over_robust_list(tid, vtid);
     }
 }
 

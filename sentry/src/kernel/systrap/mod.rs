@@ -52,8 +52,8 @@ mod virt;
 
 pub use detached::frame_deliverable;
 use detached::*;
+pub use exits::before_signal;
 use exits::*;
-pub use exits::{before_kill, before_signal};
 pub use fastcalls::{fast, FastCall, Rule, FAST};
 pub use fork::{forget_fork, note_clone, restore_fork_stack};
 pub use sigsys::{APP_ERRNO, APP_TRAP};
@@ -132,7 +132,6 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     let (sigsys_blocked, altstack, app_altstack) = fork::inherited(task.host_tid());
     let shared = Arc::new(Shared {
         pid: task.tg.host_pid(),
-        vtid: task.tid,
         owner: std::thread::current().id(),
         detached: false.into(),
         want_seize: false.into(),
@@ -303,10 +302,6 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     tracing::debug!(tid = task.tid, error = ?e, "systrap: alternate stack switch failed");
                 }
             }
-            Stop::Signal(sig) if kills_process(task, sig) => {
-                // The other threads die with this one, maybe detached.
-                hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
-            }
             _ => {}
         }
         if let Some(status) = handle_stop(kernel, task, tracee, stop) {
@@ -339,14 +334,6 @@ fn run_with_host_mask(tracee: &Tracee, st: &mut State, mut regs: rvisor_syscalls
     tracee.set_regs(&regs)
 }
 
-/// Whether delivering `sig` (at its signal-delivery stop) ends the process:
-/// the default action of a signal that terminates.
-fn kills_process(task: &Task, sig: i32) -> bool {
-    use super::signal::{ignored_by_default, SIG_DFL};
-    let stops = matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGCONT);
-    (1..=64).contains(&sig) && !stops && !ignored_by_default(sig) && task.tg.action(sig).handler == SIG_DFL
-}
-
 fn is_exit(nr: u64) -> bool {
     nr == libc::SYS_exit as u64 || nr == libc::SYS_exit_group as u64
 }
@@ -370,7 +357,7 @@ fn on_sigsys(
     if is_exit(nr) {
         if nr == libc::SYS_exit_group as u64 {
             note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
-            hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
+            crate::kernel::robust::hand_over_process(kernel, &task.tg, Some(task.host_tid()));
         }
         // Run it at the stub's site, where the filter sends it to the
         // tracer: the thread ends traced, as on the ptrace platform.

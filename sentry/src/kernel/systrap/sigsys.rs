@@ -94,7 +94,7 @@ fn deliver(
     tracee.set_siginfo(&si)?;
     if default {
         // The process dies of it (the host's default action for SIGSYS).
-        hand_over_siblings(task.tg.host_pid(), Some(task.host_tid()));
+        crate::kernel::robust::hand_over_process(kernel, &task.tg, Some(task.host_tid()));
         reraise(kernel, task, held);
         return tracee.cont(libc::SIGSYS);
     }
