@@ -121,12 +121,7 @@ fn task_main(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<c
             match start_cloned(&kernel, &task, &regs, child_tid_addr, sigmask) {
                 Ok(t) => t,
                 Err(NotSeized::Ended(stop)) => {
-                    let status = match stop {
-                        Stop::Exited(code) => ExitStatus::Exited(code),
-                        Stop::Killed(sig, _) => killed_status(&task, sig),
-                        _ => ExitStatus::Signaled(libc::SIGKILL, false),
-                    };
-                    task_exited(&kernel, &task, status);
+                    task_exited(&kernel, &task, status_of(&task, stop));
                     return;
                 }
                 Err(NotSeized::Failed(e)) => {
@@ -236,6 +231,15 @@ pub(super) fn handle_stop(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Trace
         Stop::Killed(sig, _) => return Some(killed_status(task, sig)),
     }
     None
+}
+
+/// How a thread that ended with host stop `stop` (Exited or Killed) ended.
+pub(super) fn status_of(task: &Task, stop: Stop) -> ExitStatus {
+    match stop {
+        Stop::Exited(c) => ExitStatus::Exited(c),
+        Stop::Killed(sig, _) => killed_status(task, sig),
+        _ => ExitStatus::Signaled(libc::SIGKILL, false),
+    }
 }
 
 /// How a process killed by `sig` ended. The host never writes a core file

@@ -419,11 +419,18 @@ impl Tracee {
         args: [u64; 6],
         deferred: &mut Vec<Siginfo>,
     ) -> Result<(i64, u64), Errno> {
+        self.with_signals_blocked(|| self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64))
+    }
+
+    /// Runs `f` with every signal but SIGKILL and SIGSTOP blocked in the
+    /// thread, then gives the thread its mask back; returns what `f` did
+    /// and that mask.
+    fn with_signals_blocked<T>(&self, f: impl FnOnce() -> Result<T, Errno>) -> Result<(T, u64), Errno> {
         let mask = self.get_sigmask()?;
         self.set_sigmask(!0)?;
-        let ret = self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64);
+        let done = f();
         self.set_sigmask(mask)?;
-        Ok((ret?, mask))
+        Ok((done?, mask))
     }
 
     /// Runs one syscall in the tracee's context, as `inject` does, through
@@ -523,24 +530,23 @@ impl Tracee {
     fn unpark(&self) -> Result<(), Errno> {
         let At::Parked { .. } = self.at.get() else { return Ok(()) };
         let regs = self.parked_regs.get();
-        let mask = self.get_sigmask()?;
-        self.set_sigmask(!0)?;
-        // The getpid skipped, the thread returns to the int3 after it.
-        let mut to = regs;
-        to.rip = STUB_LOOP_UNPARK;
-        to.orig_rax = u64::MAX;
-        self.write_regs(&to)?;
-        self.at.set(At::Other);
-        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
-        loop {
-            match self.wait() {
-                Stop::Signal(libc::SIGTRAP) => break,
-                Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
-                // A group stop or an interrupt: go on to the int3.
-                _ => ptrace(libc::PTRACE_CONT, self.tid, 0, 0).map(|_| ())?,
+        self.with_signals_blocked(|| {
+            // The getpid skipped, the thread returns to the int3 after it.
+            let mut to = regs;
+            to.rip = STUB_LOOP_UNPARK;
+            to.orig_rax = u64::MAX;
+            self.write_regs(&to)?;
+            self.at.set(At::Other);
+            ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+            loop {
+                match self.wait() {
+                    Stop::Signal(libc::SIGTRAP) => return Ok(()),
+                    Stop::Exited(_) | Stop::Killed(..) => return Err(Errno::ESRCH),
+                    // A group stop or an interrupt: go on to the int3.
+                    _ => ptrace(libc::PTRACE_CONT, self.tid, 0, 0).map(|_| ())?,
+                }
             }
-        }
-        self.set_sigmask(mask)?;
+        })?;
         let mut back = regs;
         back.orig_rax = u64::MAX;
         self.write_regs(&back)

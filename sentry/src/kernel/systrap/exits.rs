@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::run::killed_status;
+use super::super::run::{killed_status, status_of};
 use super::super::task::{ExitStatus, Task};
 use super::*;
 
@@ -138,12 +138,4 @@ pub(super) fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
         std::thread::sleep(Duration::from_millis(4));
     }
     Some((ExitStatus::Signaled(libc::SIGKILL, false), None))
-}
-
-pub(super) fn status_of(task: &Task, stop: Stop) -> ExitStatus {
-    match stop {
-        Stop::Exited(c) => ExitStatus::Exited(c),
-        Stop::Killed(sig, _) => killed_status(task, sig),
-        _ => ExitStatus::Signaled(libc::SIGKILL, false),
-    }
 }
