@@ -2,7 +2,9 @@
  * session takes the slave as its controlling terminal (TIOCSCTTY, or an
  * open without O_NOCTTY), then ^C, ^\ and ^Z typed on the master and
  * TIOCSWINSZ reach its foreground group; closing the master hangs it up
- * (SIGHUP to the session leader, EOF on reads, EIO on writes). */
+ * (SIGHUP to the session leader, EOF on reads, EIO on writes). Then
+ * hang-ups in a loop: the leader's SIGHUP and SIGCONT are both pending
+ * before its blocked read wakes, so its SIGHUP handler never runs alone. */
 #include "pty_util.h"
 
 static volatile sig_atomic_t got[65];
@@ -170,6 +172,58 @@ static void scenario(int use_ioctl)
 	close(rep[0]);
 }
 
+/* One hang-up of a session leader blocked in a read of its controlling
+ * terminal: 1 if SIGCONT had arrived by the time the read returned. */
+static int hangup_round(void)
+{
+	int m, s;
+	char name[64];
+	open_pair(&m, &s, name, sizeof name);
+	close(s);
+	int sync[2], res[2];
+	if (pipe(sync) < 0 || pipe(res) < 0)
+		die("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(m);
+		close(sync[0]);
+		close(res[0]);
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_sig;
+		sigaction(SIGHUP, &sa, NULL);
+		sigaction(SIGCONT, &sa, NULL);
+		setsid();
+		int t = open(name, O_RDWR);
+		if (t < 0)
+			_exit(4);
+		if (write(sync[1], "r", 1) != 1)
+			_exit(3);
+		char buf[16];
+		long n;
+		while ((n = read(t, buf, sizeof buf)) < 0 && errno == EINTR && !got[SIGHUP])
+			;
+		char r = got[SIGHUP] && got[SIGCONT] ? 'y' : got[SIGHUP] ? 'h' : 'n';
+		if (write(res[1], &r, 1) != 1)
+			_exit(3);
+		_exit(0);
+	}
+	close(sync[1]);
+	close(res[1]);
+	char c;
+	if (read(sync[0], &c, 1) != 1)
+		die("child ready");
+	/* Let the child block in its read before the hang-up. */
+	usleep(2000);
+	close(m);
+	if (read(res[0], &c, 1) != 1)
+		c = '?';
+	waitpid(pid, NULL, 0);
+	close(sync[0]);
+	close(res[0]);
+	return c == 'y';
+}
+
 int main(void)
 {
 	/* Not our controlling terminal: no pgrp/session queries, no TIOCSPGRP. */
@@ -186,5 +240,9 @@ int main(void)
 	close(s);
 	scenario(1);
 	scenario(0);
+	int both = 0, rounds = 20;
+	for (int i = 0; i < rounds; i++)
+		both += hangup_round();
+	printf("hang-ups: SIGHUP came with SIGCONT in %d of %d\n", both, rounds);
 	return 0;
 }

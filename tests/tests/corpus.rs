@@ -111,6 +111,7 @@ corpus!(
     pty_hangup,
     pty_jobctl,
     pty_line,
+    pty_signals,
     readv_writev,
     rename,
     rmdir,
@@ -153,21 +154,13 @@ corpus!(
     xattr,
 );
 
-/// Job-control signals on a pty. On ptrace only for now: on systrap the
-/// SIGCONT that follows a hang-up's SIGHUP is sometimes lost for a session
-/// leader opened without O_NOCTTY (docs/systrap-status.md, "Known gaps").
-#[test]
-fn pty_signals() {
-    rvisor_tests::compare_corpus_with("pty_signals", &["--platform", "ptrace"]);
-}
-
 /// No program in tests/c may be silently skipped (escape_* run in
 /// tests/escape.rs, net_* in tests/net.rs).
 #[test]
 fn corpus_list_is_complete() {
     assert_list_complete(
         CORPUS,
-        |n| !n.starts_with("escape_") && !n.starts_with("net_") && n != "pty_signals",
+        |n| !n.starts_with("escape_") && !n.starts_with("net_"),
         "corpus! list in tests/tests/corpus.rs",
     );
 }

@@ -138,26 +138,38 @@ pub fn exit_code_and_status(st: ExitStatus) -> (i32, i32) {
 /// process-directed signal. `skip` is the calling task, whose own syscall is
 /// the one sending (it must not be interrupted by it).
 pub fn send_to_group(kernel: &Kernel, tg: &ThreadGroup, info: Siginfo, skip: Option<&Arc<Task>>) {
-    let sig = info.si_signo;
+    send_all_to_group(kernel, tg, &[info], skip);
+}
+
+/// Raises every signal of `infos` for process `tg` before any of its
+/// threads is woken, so none can take one before the others are pending:
+/// Linux's terminal hang-up queues SIGHUP and SIGCONT together, and a
+/// handler of the first runs with the second already pending.
+pub fn send_all_to_group(kernel: &Kernel, tg: &ThreadGroup, infos: &[Siginfo], skip: Option<&Arc<Task>>) {
     let pid = tg.host_pid();
-    if sig == 0 || pid <= 0 {
+    let infos: Vec<&Siginfo> = infos.iter().filter(|i| i.si_signo != 0).collect();
+    if infos.is_empty() || pid <= 0 {
         return;
     }
-    tg.sig_info.push(info);
-    if sig == libc::SIGCONT {
+    for info in &infos {
+        tg.sig_info.push(**info);
+    }
+    if infos.iter().any(|i| i.si_signo == libc::SIGCONT) {
         super::run::group_continued(kernel, tg);
     }
     super::systrap::before_signal(pid, None);
-    if sig == libc::SIGKILL {
+    if infos.iter().any(|i| i.si_signo == libc::SIGKILL) {
         tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         super::robust::hand_over_process(kernel, tg, None);
     }
-    // SAFETY: signals a process inside our own sandbox.
-    unsafe { libc::kill(pid, sig) };
+    for info in &infos {
+        // SAFETY: signals a process inside our own sandbox.
+        unsafe { libc::kill(pid, info.si_signo) };
+    }
     super::wait::SIGNALS.notify();
     // A handled signal whose default is to ignore (SIGWINCH, SIGCHLD) still
     // interrupts: the disposition decides, not the default.
-    if !is_ignored(&tg.action(sig), sig) {
+    if infos.iter().any(|i| !is_ignored(&tg.action(i.si_signo), i.si_signo)) {
         let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
         for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
             if t.tg.tgid == tg.tgid && !skip.is_some_and(|s| Arc::ptr_eq(s, &t)) {

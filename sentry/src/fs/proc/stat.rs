@@ -125,30 +125,38 @@ pub(super) fn task_state(task: Option<&Arc<Task>>, st: &GroupState, host: Option
     }
 }
 
-/// Whether a host thread that is not running waits for the sentry rather
-/// than in a call of the app's: parked in the stub (pause) before its first
-/// run, or in systrap's handler (futex) while its call is taken and served.
-/// To the app it is runnable. Calls the sentry injects also run at the stub
-/// but are the app's (rt_sigtimedwait, say): their numbers tell them apart.
+/// Whether a host thread the host calls sleeping waits for the sentry rather
+/// than in a call of the app's. To the app it is runnable when it is:
+/// * running again by now (woken between the two reads);
+/// * parked in the stub (pause) before its first run, or in systrap's
+///   handler (futex) while its call is taken and served. Calls the sentry
+///   injects also run at the stub but are the app's (rt_sigtimedwait, say):
+///   their numbers tell them apart;
+/// * in app code, in a call the host does not run for it: the call is on its
+///   way to the sentry or back (a trapped call, a stop).
 fn waits_in_sentry_code(task: &Task) -> bool {
     use crate::platform::stub::STUB_BASE;
     use crate::platform::systrap::{CHUNK, REGION_BASE, REGION_CHUNKS};
     let dir = format!("{}/task/{}/syscall", task.tg.host_pid(), task.host_tid());
     let Ok(text) = host_read(&dir) else { return false };
-    // "NR ARG1..ARG6 SP PC" for a blocked thread ("running" otherwise).
+    // "NR ARG1..ARG6 SP PC" in a call, "-1 SP PC" blocked outside one,
+    // "running" otherwise.
     let text = String::from_utf8_lossy(&text);
-    let Some(pc) =
-        text.split_whitespace().nth(8).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-    else {
+    let mut fields = text.split_whitespace();
+    let Some(first) = fields.next() else { return false };
+    if first == "running" {
+        return true;
+    }
+    let Ok(nr) = first.parse::<i64>() else { return false };
+    let Some(pc) = fields.last().and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()) else {
         return false;
     };
-    let nr: Option<i64> = text.split_whitespace().next().and_then(|v| v.parse().ok());
-    if !matches!(nr, Some(libc::SYS_pause) | Some(libc::SYS_futex)) {
-        return false;
-    }
     let stub = STUB_BASE..STUB_BASE + 0x10000;
     let region = REGION_BASE..REGION_BASE + (CHUNK * REGION_CHUNKS) as u64;
-    stub.contains(&pc) || region.contains(&pc)
+    if stub.contains(&pc) || region.contains(&pc) {
+        return nr == libc::SYS_pause || nr == libc::SYS_futex;
+    }
+    !crate::platform::filter::PASSTHROUGH.iter().any(|p| p.nr == nr)
 }
 
 /// Threads Linux counts: live ones, plus a leader that ended before them

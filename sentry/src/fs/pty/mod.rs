@@ -204,18 +204,23 @@ pub fn open_ctty(flags: i32) -> Option<VfsResult<Arc<dyn crate::vfs::FileOps>>> 
     Some(slave::open(&pty, flags | libc::O_NOCTTY, true).map(|s| s as Arc<dyn crate::vfs::FileOps>))
 }
 
-/// Raises `sig` in every live process of group `pgid`.
-fn signal_pgrp(pgid: i32, sig: i32) {
+/// Raises the signals `sigs` together in every live process of group `pgid`.
+fn signal_pgrp(pgid: i32, sigs: &[i32]) {
     let Some(k) = crate::kernel::current_kernel() else { return };
     let me = crate::kernel::current_task();
-    use crate::kernel::signal::{send_to_group, sender_info, SI_KERNEL};
+    use crate::kernel::signal::{send_all_to_group, sender_info, SI_KERNEL};
     for g in k.all_groups() {
         let member = {
             let st = g.lock();
             st.pgid == pgid && st.exit.is_none()
         };
-        if member && !init_drops(&g, sig) {
-            send_to_group(&k, &g, sender_info(sig, SI_KERNEL, 0, 0), me.as_ref());
+        if member {
+            let infos: Vec<_> = sigs
+                .iter()
+                .filter(|&&sig| !init_drops(&g, sig))
+                .map(|&sig| sender_info(sig, SI_KERNEL, 0, 0))
+                .collect();
+            send_all_to_group(&k, &g, &infos, me.as_ref());
         }
     }
 }
@@ -249,13 +254,15 @@ fn pgrp_orphaned(k: &crate::kernel::Kernel, pgid: i32, sid: i32) -> bool {
     })
 }
 
-/// Raises `sig` in process `pid`.
-fn signal_process(pid: i32, sig: i32) {
+/// Raises the signals `sigs` together in process `pid`.
+fn signal_process(pid: i32, sigs: &[i32]) {
     let Some(k) = crate::kernel::current_kernel() else { return };
-    use crate::kernel::signal::{send_to_group, sender_info, SI_KERNEL};
-    if let Some(g) = k.group_by_vpid(pid).filter(|g| !init_drops(g, sig)) {
+    use crate::kernel::signal::{send_all_to_group, sender_info, SI_KERNEL};
+    if let Some(g) = k.group_by_vpid(pid) {
+        let infos: Vec<_> =
+            sigs.iter().filter(|&&sig| !init_drops(&g, sig)).map(|&sig| sender_info(sig, SI_KERNEL, 0, 0)).collect();
         let me = crate::kernel::current_task();
-        send_to_group(&k, &g, sender_info(sig, SI_KERNEL, 0, 0), me.as_ref());
+        send_all_to_group(&k, &g, &infos, me.as_ref());
     }
 }
 
@@ -304,7 +311,7 @@ impl Pty {
             st.pgrp
         };
         if let Some(pg) = pgrp {
-            signal_pgrp(pg, libc::SIGWINCH);
+            signal_pgrp(pg, &[libc::SIGWINCH]);
         }
     }
 
@@ -316,7 +323,7 @@ impl Pty {
         let pgrp = self.lock().pgrp;
         if let (Some(pg), true) = (pgrp, self.session().is_some()) {
             for sig in fx.signals {
-                signal_pgrp(pg, sig);
+                signal_pgrp(pg, &[sig]);
             }
         }
     }
@@ -338,12 +345,13 @@ impl Pty {
             st.session = None;
             st.pgrp = None;
         }
-        self.queue.notify();
         tracing::debug!(index = self.index, ?sid, "pty master closed: slave hung up");
+        // As Linux's __tty_hangup: the leader's SIGHUP and SIGCONT are
+        // pending before a reader wakes to the end of file.
         if let Some(sid) = sid {
-            signal_process(sid, libc::SIGHUP);
-            signal_process(sid, libc::SIGCONT);
+            signal_process(sid, &[libc::SIGHUP, libc::SIGCONT]);
         }
+        self.queue.notify();
     }
 
     /// Makes this terminal the caller's controlling terminal if the caller
@@ -390,7 +398,7 @@ impl Pty {
         {
             return Err(Errno::EIO);
         }
-        signal_pgrp(pgid, libc::SIGTTIN);
+        signal_pgrp(pgid, &[libc::SIGTTIN]);
         Err(Errno::ERESTARTSYS)
     }
 
@@ -512,8 +520,7 @@ impl Pty {
                         st.pgrp.take()
                     };
                     if let Some(pg) = pgrp {
-                        signal_pgrp(pg, libc::SIGHUP);
-                        signal_pgrp(pg, libc::SIGCONT);
+                        signal_pgrp(pg, &[libc::SIGHUP, libc::SIGCONT]);
                     }
                 }
                 Ok(0)
