@@ -127,6 +127,7 @@ corpus!(
     sig_onstack_fork,
     sig_restart,
     sig_restart_waits,
+    sig_sender_pid,
     sig_sighand_shared,
     sig_oneshot,
     sig_suspend_mask,

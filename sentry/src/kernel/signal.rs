@@ -76,15 +76,33 @@ pub fn kills_process(task: &Task, sig: i32) -> bool {
     (1..=64).contains(&sig) && !stops && !ignored_by_default(sig) && task.tg.action(sig).handler == SIG_DFL
 }
 
-/// Virtual siginfos of signals the sentry raised and the host has not yet delivered.
+/// Virtual siginfos of signals the sentry raised and the host has not yet
+/// delivered, and of the standard signals it delivered last.
 #[derive(Default)]
-pub struct SigInfoQueue(Mutex<VecDeque<Siginfo>>);
+pub struct SigInfoQueue(Mutex<Records>);
+
+#[derive(Default)]
+struct Records {
+    queue: VecDeque<Siginfo>,
+    /// Per standard signal, the record its last delivery took, and when
+    /// (a [`TAKEN`] count). A raise whose record an earlier delivery took
+    /// (the record replaced between that delivery's dequeue and its take)
+    /// is then delivered with it: its sender raised it last.
+    taken: [Option<(u64, Siginfo)>; 32],
+}
+
+/// Orders the takes of every queue, so the newer of two `last` records wins.
+static TAKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl SigInfoQueue {
+    fn records(&self) -> std::sync::MutexGuard<'_, Records> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Records `info`. A standard signal is pending at most once on Linux, so
     /// its record replaces an older one (which the host merged or dropped).
     pub fn push(&self, info: Siginfo) {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let q = &mut self.records().queue;
         if info.si_signo < 32 {
             q.retain(|i| i.si_signo != info.si_signo);
         }
@@ -96,18 +114,28 @@ impl SigInfoQueue {
 
     /// Takes the oldest record for `sig`.
     pub fn take(&self, sig: i32) -> Option<Siginfo> {
-        let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let at = q.iter().position(|i| i.si_signo == sig)?;
-        q.remove(at)
+        let mut r = self.records();
+        let at = r.queue.iter().position(|i| i.si_signo == sig)?;
+        let info = r.queue.remove(at)?;
+        if let Some(slot) = usize::try_from(sig).ok().and_then(|s| r.taken.get_mut(s)) {
+            *slot = Some((TAKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed), info));
+        }
+        Some(info)
+    }
+
+    /// The record the last delivery of standard signal `sig` took, with its
+    /// take count.
+    fn last_taken(&self, sig: i32) -> Option<(u64, Siginfo)> {
+        usize::try_from(sig).ok().and_then(|s| self.records().taken.get(s).copied().flatten())
     }
 
     pub fn clear(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.records() = Records::default();
     }
 
     /// Whether a raised signal's record awaits its delivery.
     pub fn is_empty(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.records().queue.is_empty()
     }
 }
 
@@ -157,7 +185,7 @@ pub fn send_all_to_group(kernel: &Kernel, tg: &ThreadGroup, infos: &[Siginfo], s
     if infos.iter().any(|i| i.si_signo == libc::SIGCONT) {
         super::run::group_continued(kernel, tg);
     }
-    super::systrap::before_signal(pid, None);
+    let _raising = super::systrap::before_signal(pid, None);
     if infos.iter().any(|i| i.si_signo == libc::SIGKILL) {
         tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         super::robust::hand_over_process(kernel, tg, None);
@@ -186,7 +214,7 @@ pub fn send_to_task(task: &Task, info: Siginfo, skip: Option<&Arc<Task>>) {
         return;
     }
     task.sig_info.push(info);
-    super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
+    let _raising = super::systrap::before_signal(task.tg.host_pid(), Some(task.host_tid()));
     if sig == libc::SIGKILL {
         task.tg.killed.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(kernel) = super::current_kernel() {
@@ -211,7 +239,28 @@ pub fn virtual_info(kernel: &Kernel, task: &Task, si: &Siginfo) -> Option<Siginf
     if !raised_by_sentry(kernel, si) {
         return None;
     }
-    task.sig_info.take(si.si_signo).or_else(|| task.tg.sig_info.take(si.si_signo))
+    let sig = si.si_signo;
+    task.sig_info.take(sig).or_else(|| task.tg.sig_info.take(sig)).or_else(|| {
+        // A standard signal raised again while its last delivery was under
+        // way: the host queued a second one, whose record that delivery took.
+        let (own, group) = (task.sig_info.last_taken(sig), task.tg.sig_info.last_taken(sig));
+        let found = own.into_iter().chain(group).max_by_key(|(n, _)| *n).map(|(_, info)| info);
+        if found.is_none() {
+            tracing::debug!(tid = task.tid, sig, "a signal the sentry raised arrived without its record");
+        }
+        found
+    })
+}
+
+/// Whether a signal the sentry raised waits in the stopped thread's host
+/// pending sets, blocked or not: the host would deliver it with its own
+/// siginfo to a thread no longer traced (once a handler's return or a mask
+/// change unblocks it), whose record an earlier delivery may have taken.
+pub fn raised_pending(kernel: &Kernel, tracee: &Tracee) -> bool {
+    let (Ok(own), Ok(shared)) = (tracee.peek_siginfo(false), tracee.peek_siginfo(true)) else {
+        return true;
+    };
+    own.iter().chain(&shared).any(|si| raised_by_sentry(kernel, si))
 }
 
 /// At a signal-delivery stop: replaces the host siginfo of a sentry-raised

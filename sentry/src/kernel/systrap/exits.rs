@@ -40,16 +40,42 @@ pub(super) struct Shared {
 pub(super) static SHARED: std::sync::Mutex<std::collections::BTreeMap<i32, Arc<Shared>>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
 
-/// How long a sender waits for a detached target to be seized: a target
-/// inside a long emulated call (its signals blocked by the stub's handler)
-/// is not seized until the call ends; the signal then goes as it is.
-pub(super) const SEIZE_WAIT: Duration = Duration::from_millis(10);
+/// How long a sender waits for a detached target to be seized. A target
+/// inside a served call is not waited for (its server seizes it before the
+/// reply); any other is seized once its sentry thread runs, which on a
+/// loaded machine can take longer than a time slice (10 ms was too short
+/// under LTP kill10's 20 busy processes on 2 CPUs). Past the wait the signal
+/// goes as it is, with the host's siginfo.
+pub(super) const SEIZE_WAIT: Duration = Duration::from_secs(1);
+
+/// Host signals the sentry is raising: counted from before the sender looks
+/// at its targets until its kill() is done, so a thread about to detach
+/// stays traced meanwhile (`announce_detach`).
+static RAISING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether a sender is between its look at `detached` and its kill().
+pub(super) fn raising() -> bool {
+    RAISING.load(std::sync::atomic::Ordering::SeqCst) != 0
+}
+
+/// A raise under way (see [`RAISING`]): held across the host kill().
+pub struct Raising(());
+
+impl Drop for Raising {
+    fn drop(&mut self) {
+        RAISING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 /// Called before the sentry raises a host signal for process `pid` (or its
 /// thread `tid`): detached target threads are seized first, so the signal
-/// is delivered at a ptrace stop where its virtual siginfo goes in.
-pub fn before_signal(pid: i32, tid: Option<i32>) {
-    let Some(p) = systrap::active() else { return };
+/// is delivered at a ptrace stop where its virtual siginfo goes in. The
+/// caller holds the returned guard until its kill() is done.
+#[must_use]
+pub fn before_signal(pid: i32, tid: Option<i32>) -> Raising {
+    RAISING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let raising = Raising(());
+    let Some(p) = systrap::active() else { return raising };
     let me = std::thread::current().id();
     let targets: Vec<Arc<Shared>> = SHARED
         .lock()
@@ -77,7 +103,11 @@ pub fn before_signal(pid: i32, tid: Option<i32>) {
             }
             std::thread::sleep(Duration::from_micros(100));
         }
+        if s.detached.load(Ordering::Acquire) {
+            tracing::warn!(pid, "systrap: target not seized in time; the signal goes with the host's siginfo");
+        }
     }
+    raising
 }
 
 /// How processes ended, by host pid, as their leaders' sentry threads (or

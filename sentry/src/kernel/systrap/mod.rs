@@ -238,7 +238,10 @@ fn traced(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: &Tracee, p: &Platform,
                     }
                     match on_sigsys(kernel, task, tracee, p, st) {
                         Ok(true) if tracee.detach(0).is_ok() => return Traced::Detached,
-                        Ok(_) => {
+                        Ok(detach) => {
+                            if detach {
+                                st.shared.detached.store(false, std::sync::atomic::Ordering::SeqCst);
+                            }
                             let _ = tracee.cont(0);
                         }
                         // ESRCH: killed meanwhile; the next wait reports it.
@@ -442,6 +445,15 @@ fn on_sigsys(
             Ok(()) => {}
         }
     }
+    // Not while a handler runs inside a wait at the stub's site: the int3
+    // after the site must come back to this tracer.
+    let mask_wait = st.mask_wait_return.is_some();
+    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
+    let stay = mask_wait || app_altstack || sigsys::app_filtered(task);
+    let may_detach = st.chunk.is_some() && !stay;
+    if may_detach {
+        announce_detach(&st.shared);
+    }
     // A signal the sentry raised for this thread is on its way: deliver it
     // traced, where its virtual siginfo goes in (signal::on_delivery).
     // Likewise any signal now pending for it.
@@ -452,17 +464,40 @@ fn on_sigsys(
         // robust futexes over now (run.rs does it at the exit stop).
         super::robust::hand_over_robust_list(task.host_tid(), task.tid);
     }
-    // Not while a handler runs inside a wait at the stub's site: the int3
-    // after the site must come back to this tracer.
-    let mask_wait = st.mask_wait_return.is_some();
-    let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
-    let stay = mask_wait || app_altstack || sigsys::app_filtered(task);
-    let detach = st.chunk.is_some() && !signal_in_flight(task) && pending.is_none() && !stay;
+    let detach = may_detach
+        && pending.is_none()
+        && !exits::raising()
+        && !signal_in_flight(task)
+        && !super::signal::raised_pending(kernel, tracee);
+    if may_detach && !detach {
+        withdraw_detach(&st.shared);
+    }
     if detach {
         // Stopped until the detach: the trampoline may use its slot again.
         patch::mark_traced(p, st, false);
     }
     Ok(detach)
+}
+
+/// Marks the thread detached before its last look at signals on their way
+/// to it (records, raises under way, the host's pending set). A sender
+/// counts itself raising, then looks at `detached` (`before_signal`), so of
+/// a sender and this thread one sees the other: the sender has the thread
+/// seized before its host signal, or the thread stays traced for it.
+/// (Marked after the detach, a signal raised meanwhile reached the detached
+/// thread with the host's siginfo: LTP kill10's "unexpected signal from 1".)
+fn announce_detach(shared: &Shared) {
+    use std::sync::atomic::{fence, Ordering};
+    shared.detached.store(true, Ordering::SeqCst);
+    fence(Ordering::SeqCst);
+}
+
+/// The thread stays traced after all.
+fn withdraw_detach(shared: &Shared) {
+    use std::sync::atomic::Ordering;
+    shared.detached.store(false, Ordering::SeqCst);
+    // A sender that saw the mark asked for a seize the thread no longer needs.
+    shared.want_seize.store(false, Ordering::SeqCst);
 }
 
 /// Raises again the signals held back while the sentry injected calls in
