@@ -338,19 +338,20 @@ impl Pty {
                     && !init_drops(&g, libc::SIGHUP)
             })
         });
+        // As Linux's __tty_hangup: the session loses the terminal, its
+        // leader gets SIGHUP and SIGCONT, and only then do reads see the end
+        // of file and readers wake, so a reader takes both signals first.
         {
             let mut st = self.lock();
             st.hup_pid = hup_pid;
-            st.master_open = false;
             st.session = None;
             st.pgrp = None;
         }
-        tracing::debug!(index = self.index, ?sid, "pty master closed: slave hung up");
-        // As Linux's __tty_hangup: the leader's SIGHUP and SIGCONT are
-        // pending before a reader wakes to the end of file.
         if let Some(sid) = sid {
             signal_process(sid, &[libc::SIGHUP, libc::SIGCONT]);
         }
+        self.lock().master_open = false;
+        tracing::debug!(index = self.index, ?sid, "pty master closed: slave hung up");
         self.queue.notify();
     }
 
