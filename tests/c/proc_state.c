@@ -2,7 +2,7 @@
  * (LTP's TST_PROCESS_STATE_WAIT): a child that computes is running (R), one
  * blocked in pause(), in a SysV message receive, sigtimedwait or a pipe read is sleeping
  * (S), and the running child is never seen sleeping first. Last, LTP
- * futex_wait07's pattern a thousand times: a new child sets a handler and
+ * futex_wait07's pattern a hundred times: a new child sets a handler and
  * waits on a futex; the parent signals it once it looks asleep, and the
  * signal must end that wait (a child seen asleep too early takes the signal
  * before its wait, which then runs to its timeout). */
@@ -132,7 +132,7 @@ int main(int argc, char **argv){
 	printf("pipe reader: %d\n", WEXITSTATUS(st));
 
 	int *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int count[4] = {0}, rounds = argc > 1 ? atoi(argv[1]) : 1000;
+	int count[4] = {0}, rounds = argc > 1 ? atoi(argv[1]) : 100;
 	for (int i = 0; i < rounds; i++)
 		count[futex_round(word)]++;
 	printf("futex waits ended by the signal: %d of %d (taken before the wait %d, killed %d, never asleep %d)\n",

@@ -128,7 +128,8 @@ pub(super) fn task_state(task: Option<&Arc<Task>>, st: &GroupState, host: Option
 /// Whether a host thread the host calls sleeping waits for the sentry rather
 /// than in a call of the app's. To the app it is runnable when it is:
 /// * running again by now (woken between the two reads);
-/// * parked in the stub (pause) before its first run, or in systrap's
+/// * parked in the stub (pause) before its first run, between two calls
+///   the sentry injects (the injection loop's getpid), or in systrap's
 ///   handler (futex) while its call is taken and served. Calls the sentry
 ///   injects also run at the stub but are the app's (rt_sigtimedwait, say):
 ///   their numbers tell them apart;
@@ -154,7 +155,7 @@ fn waits_in_sentry_code(task: &Task) -> bool {
     let stub = STUB_BASE..STUB_BASE + 0x10000;
     let region = REGION_BASE..REGION_BASE + (CHUNK * REGION_CHUNKS) as u64;
     if stub.contains(&pc) || region.contains(&pc) {
-        return nr == libc::SYS_pause || nr == libc::SYS_futex;
+        return nr == libc::SYS_pause || nr == libc::SYS_futex || nr as u64 == crate::platform::stub::PARK_NR;
     }
     !crate::platform::filter::PASSTHROUGH.iter().any(|p| p.nr == nr)
 }
