@@ -129,10 +129,6 @@ impl SigInfoQueue {
         usize::try_from(sig).ok().and_then(|s| self.records().taken.get(s).copied().flatten())
     }
 
-    pub fn clear(&self) {
-        *self.records() = Records::default();
-    }
-
     /// Whether a raised signal's record awaits its delivery.
     pub fn is_empty(&self) -> bool {
         self.records().queue.is_empty()
@@ -198,9 +194,8 @@ pub fn send_all_to_group(kernel: &Kernel, tg: &ThreadGroup, infos: &[Siginfo], s
     // A handled signal whose default is to ignore (SIGWINCH, SIGCHLD) still
     // interrupts: the disposition decides, not the default.
     if infos.iter().any(|i| !is_ignored(&tg.action(i.si_signo), i.si_signo)) {
-        let pids = kernel.pids.lock().unwrap_or_else(|e| e.into_inner());
-        for t in pids.tasks.values().filter_map(|w| w.upgrade()) {
-            if t.tg.tgid == tg.tgid && !skip.is_some_and(|s| Arc::ptr_eq(s, &t)) {
+        for t in kernel.threads_of(tg.tgid) {
+            if !skip.is_some_and(|s| Arc::ptr_eq(s, &t)) {
                 t.interrupt.notify();
             }
         }
@@ -252,17 +247,6 @@ pub fn virtual_info(kernel: &Kernel, task: &Task, si: &Siginfo) -> Option<Siginf
     })
 }
 
-/// Whether a signal the sentry raised waits in the stopped thread's host
-/// pending sets, blocked or not: the host would deliver it with its own
-/// siginfo to a thread no longer traced (once a handler's return or a mask
-/// change unblocks it), whose record an earlier delivery may have taken.
-pub fn raised_pending(kernel: &Kernel, tracee: &Tracee) -> bool {
-    let (Ok(own), Ok(shared)) = (tracee.peek_siginfo(false), tracee.peek_siginfo(true)) else {
-        return true;
-    };
-    own.iter().chain(&shared).any(|si| raised_by_sentry(kernel, si))
-}
-
 /// At a signal-delivery stop: replaces the host siginfo of a sentry-raised
 /// signal with the virtual one it was raised for.
 pub fn fix_delivered(kernel: &Kernel, task: &Task, tracee: &Tracee) {
@@ -300,26 +284,56 @@ pub fn reraise(task: &Task, held: Vec<Siginfo>) {
 /// exited or got SIGKILL while the sentry held it): that counts as SIGKILL,
 /// so whatever the sentry was blocked in for it unwinds.
 pub fn deliverable(task: &Task, tracee: &Tracee, mask: Option<u64>) -> Option<i32> {
-    // A thread killed while the sentry held it runs on to its exit stop.
-    match tracee.get_siginfo() {
-        Ok(si) if si.si_code >> 8 == crate::platform::ptrace::PTRACE_EVENT_EXIT => return Some(libc::SIGKILL),
-        Err(_) => return Some(libc::SIGKILL),
-        Ok(_) => {}
+    match HostSignals::read(tracee) {
+        Some(host) => host.deliverable(task, mask),
+        None => Some(libc::SIGKILL),
     }
-    let Ok(own_mask) = tracee.get_sigmask() else { return Some(libc::SIGKILL) };
-    let mask = mask.unwrap_or(own_mask);
-    let actions = task.tg.lock().actions;
-    let (Ok(mut pending), Ok(shared)) = (tracee.peek_siginfo(false), tracee.peek_siginfo(true)) else {
-        return Some(libc::SIGKILL);
-    };
-    pending.extend(shared);
-    pending
-        .iter()
-        .map(|si| si.si_signo)
-        .filter(|&sig| (1..=64).contains(&sig))
-        .filter(|&sig| sig == libc::SIGKILL || mask & (1u64 << (sig - 1)) == 0)
-        .filter(|&sig| !is_ignored(&actions[(sig - 1) as usize], sig))
-        .min()
+}
+
+/// A stopped thread's signal mask and host pending sets (its own and its
+/// process's), read once for every question asked of them.
+pub struct HostSignals {
+    mask: u64,
+    pending: Vec<Siginfo>,
+}
+
+impl HostSignals {
+    /// None for a thread that can no longer be queried, or that was killed
+    /// while the sentry held it and runs on to its exit stop.
+    pub fn read(tracee: &Tracee) -> Option<HostSignals> {
+        match tracee.get_siginfo() {
+            Ok(si) if si.si_code >> 8 == crate::platform::ptrace::PTRACE_EVENT_EXIT => return None,
+            Err(_) => return None,
+            Ok(_) => {}
+        }
+        let mask = tracee.get_sigmask().ok()?;
+        let (Ok(mut pending), Ok(shared)) = (tracee.peek_siginfo(false), tracee.peek_siginfo(true)) else {
+            return None;
+        };
+        pending.extend(shared);
+        Some(HostSignals { mask, pending })
+    }
+
+    /// See [`deliverable`].
+    pub fn deliverable(&self, task: &Task, mask: Option<u64>) -> Option<i32> {
+        let mask = mask.unwrap_or(self.mask);
+        let actions = task.tg.lock().actions;
+        self.pending
+            .iter()
+            .map(|si| si.si_signo)
+            .filter(|&sig| (1..=64).contains(&sig))
+            .filter(|&sig| sig == libc::SIGKILL || mask & (1u64 << (sig - 1)) == 0)
+            .filter(|&sig| !is_ignored(&actions[(sig - 1) as usize], sig))
+            .min()
+    }
+
+    /// Whether a signal the sentry raised waits here, blocked or not: the
+    /// host would deliver it with its own siginfo to a thread no longer
+    /// traced (once a handler's return or a mask change unblocks it), whose
+    /// record an earlier delivery may have taken.
+    pub fn raised(&self, kernel: &Kernel) -> bool {
+        self.pending.iter().any(|si| raised_by_sentry(kernel, si))
+    }
 }
 
 /// How an emulated syscall that was cut short by a signal ends, decided as

@@ -208,21 +208,23 @@ pub fn open_ctty(flags: i32) -> Option<VfsResult<Arc<dyn crate::vfs::FileOps>>> 
 fn signal_pgrp(pgid: i32, sigs: &[i32]) {
     let Some(k) = crate::kernel::current_kernel() else { return };
     let me = crate::kernel::current_task();
-    use crate::kernel::signal::{send_all_to_group, sender_info, SI_KERNEL};
+    use crate::kernel::signal::send_all_to_group;
     for g in k.all_groups() {
         let member = {
             let st = g.lock();
             st.pgid == pgid && st.exit.is_none()
         };
         if member {
-            let infos: Vec<_> = sigs
-                .iter()
-                .filter(|&&sig| !init_drops(&g, sig))
-                .map(|&sig| sender_info(sig, SI_KERNEL, 0, 0))
-                .collect();
-            send_all_to_group(&k, &g, &infos, me.as_ref());
+            send_all_to_group(&k, &g, &kernel_infos(&g, sigs), me.as_ref());
         }
     }
+}
+
+/// The terminal's signals `sigs` as the kernel sends them to process `g`,
+/// without those its init drops.
+fn kernel_infos(g: &crate::kernel::ThreadGroup, sigs: &[i32]) -> Vec<rvisor_syscalls::abi::Siginfo> {
+    use crate::kernel::signal::{sender_info, SI_KERNEL};
+    sigs.iter().filter(|&&sig| !init_drops(g, sig)).map(|&sig| sender_info(sig, SI_KERNEL, 0, 0)).collect()
 }
 
 /// Linux drops a signal whose action is the default for a pid namespace's
@@ -257,12 +259,10 @@ fn pgrp_orphaned(k: &crate::kernel::Kernel, pgid: i32, sid: i32) -> bool {
 /// Raises the signals `sigs` together in process `pid`.
 fn signal_process(pid: i32, sigs: &[i32]) {
     let Some(k) = crate::kernel::current_kernel() else { return };
-    use crate::kernel::signal::{send_all_to_group, sender_info, SI_KERNEL};
+    use crate::kernel::signal::send_all_to_group;
     if let Some(g) = k.group_by_vpid(pid) {
-        let infos: Vec<_> =
-            sigs.iter().filter(|&&sig| !init_drops(&g, sig)).map(|&sig| sender_info(sig, SI_KERNEL, 0, 0)).collect();
         let me = crate::kernel::current_task();
-        send_all_to_group(&k, &g, &infos, me.as_ref());
+        send_all_to_group(&k, &g, &kernel_infos(&g, sigs), me.as_ref());
     }
 }
 

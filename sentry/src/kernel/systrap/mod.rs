@@ -457,7 +457,8 @@ fn on_sigsys(
     // A signal the sentry raised for this thread is on its way: deliver it
     // traced, where its virtual siginfo goes in (signal::on_delivery).
     // Likewise any signal now pending for it.
-    let pending = super::signal::deliverable(task, tracee, None);
+    let host = super::signal::HostSignals::read(tracee);
+    let pending = host.as_ref().map_or(Some(libc::SIGKILL), |h| h.deliverable(task, None));
     if pending == Some(libc::SIGKILL) {
         // The thread dies without running app code again, and a SIGKILL
         // taken from a signal-delivery stop brings no exit stop: hand its
@@ -468,7 +469,7 @@ fn on_sigsys(
         && pending.is_none()
         && !exits::raising()
         && !signal_in_flight(task)
-        && !super::signal::raised_pending(kernel, tracee);
+        && host.is_some_and(|h| !h.raised(kernel));
     if may_detach && !detach {
         withdraw_detach(&st.shared);
     }
