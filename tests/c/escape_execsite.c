@@ -7,67 +7,12 @@
  * a shared writable map of every installed number, a write through it, and
  * mprotect of a read-only shared map. On ptrace the site is an ordinary
  * trapped call (the sandbox has no fd 1002: EBADF). */
-#include <pthread.h>
-#include <stdint.h>
 #include <sys/mman.h>
-#include <linux/futex.h>
 #include "escape.h"
+#include "exec_site.h"
 
-/* STUB_BASE + the handler's offset + the exec site's, minus the syscall's 2 bytes. */
-#define EXEC_SYSCALL 0x10320UL
 #define FIRST_SLOT 1002
 #define SLOTS 16
-
-/* A stand-in for the handler's slot (state, spin count, result at 80) and
- * the gregs it writes the result into on the way out. */
-static struct {
-	volatile uint32_t state;
-	uint32_t spin;
-	uint64_t words[14];
-} slot __attribute__((aligned(64)));
-static uint64_t gregs[32];
-
-/* Answers the handler's "published" (1) with "reply" (2). */
-static void *replier(void *arg)
-{
-	(void)arg;
-	while (__atomic_load_n(&slot.state, __ATOMIC_ACQUIRE) != 1)
-		;
-	__atomic_store_n(&slot.state, 2, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &slot.state, FUTEX_WAKE, 1, 0, 0, 0);
-	return 0;
-}
-
-/* Makes syscall nr at the exec site; returns its raw result, which the
- * handler leaves where rt_sigreturn would restore rax from: gregs[13]. */
-static long site_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	pthread_t t;
-	slot.state = 0;
-	slot.spin = 0x7fffffff;
-	if (pthread_create(&t, 0, replier, 0) != 0)
-		return -1000;
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-	long clobbered;
-	/* Below the red zone, the return address the handler's `ret` takes. */
-	__asm__ volatile("sub $128, %%rsp\n\t"
-			 "lea 1f(%%rip), %%rcx\n\t"
-			 "push %%rcx\n\t"
-			 "mov %[s], %%r12\n\t"
-			 "mov %[g], %%r13\n\t"
-			 "mov %[site], %%r14\n\t"
-			 "jmp *%%r14\n"
-			 "1:\n\t"
-			 "add $128, %%rsp"
-			 : "=a"(clobbered), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
-			 : "a"(nr), [s] "r"(&slot), [g] "r"(gregs), [site] "r"(EXEC_SYSCALL)
-			 : "rcx", "r11", "r12", "r13", "r14", "memory", "cc");
-	(void)clobbered;
-	pthread_join(t, 0);
-	return (long)gregs[13];
-}
 
 int main(int argc, char **argv)
 {

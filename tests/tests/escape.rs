@@ -23,6 +23,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_readonly", 30),
     ("escape_hostpids", 6),
     ("escape_execsite", 5),
+    ("escape_copyfile", 4),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -309,6 +310,27 @@ fn escape_execsite() {
     assert_eq!(result_of(&out, "writable shared map through the exec site"), "refused", "{}", report(&o));
     assert_eq!(result_of(&out, "mprotect the read-only shared map writable"), "EACCES", "{}", report(&o));
     assert_eq!(result_of(&out, "file content after the attacks"), "[ORIGINAL]", "{}", report(&o));
+}
+
+/// systrap's copy file is its process's alone: an app that jumps to the
+/// exec site cannot grow it, its fork child does not hold it, and once the
+/// process shares its fd table the sentry stops reading through it. On
+/// systrap the marker replaced by a path proves the file was in use, so
+/// the attacks had their target; on ptrace there is no file.
+#[test]
+fn escape_copyfile() {
+    if skip_native("escape_copyfile") {
+        return;
+    }
+    let o = run_escape("escape_copyfile", false);
+    let out = o.stdout_str();
+    let systrap = rvisor_tests::suite_platform() == "systrap";
+    let (used, grow) = if systrap { ("read through the file", "EPERM") } else { ("EBADF", "EBADF") };
+    assert_eq!(result_of(&out, "the sentry reads a path through the copy file"), used, "{}", report(&o));
+    assert_eq!(result_of(&out, "grow the copy file"), grow, "{}", report(&o));
+    assert_eq!(result_of(&out, "a fork child writes its parent's copy file"), "EBADF", "{}", report(&o));
+    let after = if systrap { "not through the file" } else { "EBADF" };
+    assert_eq!(result_of(&out, "after sharing the fd table"), after, "{}", report(&o));
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

@@ -81,6 +81,9 @@ pub const INJECT_FD: RawFd = 1001;
 /// context (syscalls/appfds.rs), and nothing else.
 pub const APP_FD_BASE: RawFd = INJECT_FD + 1;
 pub const APP_FD_SLOTS: RawFd = 16;
+/// Host fd number of an app process's copy file under systrap
+/// (kernel/systrap/copy.rs), if it has one.
+pub const COPY_FD: RawFd = APP_FD_BASE + APP_FD_SLOTS;
 
 /// Virtual pid allocation and lookup.
 #[derive(Default)]

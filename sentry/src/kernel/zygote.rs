@@ -82,7 +82,7 @@ fn serve(tracee: &Tracee, requests: &crossbeam_channel::Receiver<Reply>) {
     for reply in requests {
         let r = tracee.get_regs().and_then(|base| {
             let flags = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
-            let r = tracee.inject_clone(&base, libc::SYS_clone, [flags, 0, 0, 0, 0, 0], &mut deferred);
+            let r = tracee.inject_clone(&base, libc::SYS_clone, [flags, 0, 0, 0, 0, 0], false, &mut deferred);
             // Back to the entry stop, ready for the next request.
             tracee.set_regs(&base)?;
             // The child is born with every signal blocked; `run::start_process` unblocks them.

@@ -6,6 +6,8 @@
 //! credential. The filter is emitted as classic BPF directly (the systrap
 //! platform adds instruction-pointer checks, which seccompiler cannot express).
 
+use crate::kernel;
+
 /// How a passthrough syscall's arguments are checked.
 #[derive(Clone, Copy, Debug)]
 pub enum ArgCheck {
@@ -226,9 +228,10 @@ pub const TRAP_ONLY_SYSCALLS: &[i64] =
 /// there while not traced gets ENOSYS (RET_TRACE without a tracer), and one
 /// that does so while traced is stopped and emulated like any trapped call.
 /// The last two are the injection loop's call and its parking getpid.
-pub const TRACE_SITES: [u64; 4] = [
+pub const TRACE_SITES: [u64; 5] = [
     super::stub::STUB_SYSCALL + 2,
     super::stub::STUB_CLONE + 2,
+    super::stub::STUB_FORK + 2,
     super::stub::STUB_LOOP + 2,
     super::stub::STUB_LOOP_PARK + 2,
 ];
@@ -239,16 +242,33 @@ pub const TRACE_SITES: [u64; 4] = [
 pub const EXEC_SITE: u64 =
     super::stub::STUB_BASE + super::systrap::handler::HANDLER_OFF + super::systrap::handler::EXEC_SITE_OFF;
 
+/// The fd numbers an exec-site call may name: its fd argument's index and
+/// the range `lo..end` its value must lie in.
+#[derive(Clone, Copy, Debug)]
+pub struct FdRule {
+    pub arg: u8,
+    pub lo: i32,
+    pub end: i32,
+}
+
+/// The installed files' fixed numbers (syscalls/appfds.rs).
+const INSTALLED: FdRule = FdRule { arg: 0, lo: kernel::APP_FD_BASE, end: kernel::APP_FD_BASE + kernel::APP_FD_SLOTS };
+/// The process's copy file (kernel/systrap/copy.rs), right after them.
+const COPY: FdRule = FdRule { arg: 0, lo: kernel::COPY_FD, end: kernel::COPY_FD + 1 };
+const _: () = assert!(INSTALLED.end == COPY.lo, "pread64's one range covers both");
+
 /// Calls the systrap filter allows from [`EXEC_SITE`] beyond the
 /// passthrough ones, for what the sentry runs there for a detached thread
-/// (kernel/systrap/stubcalls.rs), each with the index of its fd argument,
-/// which must be one of the installed files' fixed numbers
-/// (`kernel::APP_FD_BASE`, syscalls/appfds.rs):
+/// (kernel/systrap/stubcalls.rs), with the fd numbers each may name:
 /// * positional reads and file maps through the fd the sentry installed
 ///   for a file the app has open. An app that jumps to the site itself can
 ///   read and map only those files, with no more access than its sandbox
 ///   open file gives (appfds installs read-only reopens of read-only
 ///   opens), which it may do anyway;
+/// * positional reads and writes of the process's copy file, through which
+///   the sentry copies the app's memory (kernel/systrap/copy.rs). The file
+///   is the process's own, held by no other process, so jumping there the
+///   app only moves its own bytes between its memory and that file;
 /// * rt_sigaction, to install the action the app set: jumping there, the
 ///   app sets its own host actions past the sentry's mirror, which only
 ///   misleads the sentry about the app itself (its own SIGSYS handler
@@ -258,11 +278,12 @@ pub const EXEC_SITE: u64 =
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [(i64, Option<u8>); 6] = [
-    (libc::SYS_pread64, Some(0)),
-    (libc::SYS_preadv, Some(0)),
-    (libc::SYS_preadv2, Some(0)),
-    (libc::SYS_mmap, Some(4)),
+pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 7] = [
+    (libc::SYS_pread64, Some(FdRule { end: COPY.end, ..INSTALLED })),
+    (libc::SYS_pwrite64, Some(COPY)),
+    (libc::SYS_preadv, Some(INSTALLED)),
+    (libc::SYS_preadv2, Some(INSTALLED)),
+    (libc::SYS_mmap, Some(FdRule { arg: 4, ..INSTALLED })),
     (libc::SYS_rt_sigaction, None),
     (libc::SYS_set_tid_address, None),
 ];
@@ -270,16 +291,19 @@ pub const EXEC_SITE_CALLS: [(i64, Option<u8>); 6] = [
 /// The instruction-pointer rules of the systrap filter, placed right after
 /// the architecture check (upper half of the address 0): calls from the
 /// stub's injection sites go to the tracer, if there is one; the exec
-/// site's calls run. Everything else falls through to the rules after.
+/// site's calls run; at the fork site's close (`stub::STUB_FORK_CLOSE`), a
+/// close of the copy file runs. Everything else falls through to the rules
+/// after.
 fn ip_rules() -> Vec<libc::sock_filter> {
     let n = EXEC_SITE_CALLS.len();
     let sites = TRACE_SITES.len();
     let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
     // Positions: the header (high half, low half, one compare per trace
-    // site, the exec site, the load of nr), compares, the fd checks, then
-    // ALLOW, TRACE, and the end (the next rule).
+    // site, the exec site, the load of nr), compares, the fd checks, the
+    // fork site's close (5), then ALLOW, TRACE, and the end (the next rule).
     let header = 3 + sites + 2;
-    let allow = header + n + bodies;
+    let fork_close = header + n + bodies;
+    let allow = fork_close + 5;
     let (trace, end) = (allow + 1, allow + 2);
     let off = |from: usize, to: usize| (to - from - 1) as u8;
     let mut p =
@@ -287,7 +311,7 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     for (i, site) in TRACE_SITES.iter().enumerate() {
         p.push(jump(BPF_JMP_JEQ_K, *site as u32, off(3 + i, trace), 0));
     }
-    p.push(jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(3 + sites, end)));
+    p.push(jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(3 + sites, fork_close)));
     p.push(stmt(BPF_LD_W_ABS, OFF_NR));
     let mut body = header + n;
     let mut checks = Vec::new();
@@ -296,18 +320,25 @@ fn ip_rules() -> Vec<libc::sock_filter> {
         let target = if fd.is_some() { body } else { allow };
         let miss = if i + 1 == n { off(pc, end) } else { 0 };
         p.push(jump(BPF_JMP_JEQ_K, *nr as u32, off(pc, target), miss));
-        if let Some(arg) = fd {
-            let (base, top) =
-                (crate::kernel::APP_FD_BASE as u32, (crate::kernel::APP_FD_BASE + crate::kernel::APP_FD_SLOTS) as u32);
+        if let Some(FdRule { arg, lo, end: top }) = fd {
             checks.extend([
                 stmt(BPF_LD_W_ABS, off_arg_lo(*arg)),
-                jump(BPF_JMP_JGE_K, base, 0, off(body + 1, end)),
-                jump(BPF_JMP_JGE_K, top, off(body + 2, end), off(body + 2, allow)),
+                jump(BPF_JMP_JGE_K, *lo as u32, 0, off(body + 1, end)),
+                jump(BPF_JMP_JGE_K, *top as u32, off(body + 2, end), off(body + 2, allow)),
             ]);
             body += 3;
         }
     }
     p.extend(checks);
+    // The instruction pointer's low half is still in A here.
+    let fc = fork_close;
+    p.extend([
+        jump(BPF_JMP_JEQ_K, super::stub::STUB_FORK_CLOSE as u32, 0, off(fc, end)),
+        stmt(BPF_LD_W_ABS, OFF_NR),
+        jump(BPF_JMP_JEQ_K, libc::SYS_close as u32, 0, off(fc + 2, end)),
+        stmt(BPF_LD_W_ABS, off_arg_lo(0)),
+        jump(BPF_JMP_JEQ_K, kernel::COPY_FD as u32, off(fc + 4, allow), off(fc + 4, end)),
+    ]);
     p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
     debug_assert_eq!(p.len(), end);
     p
@@ -534,27 +565,26 @@ mod tests {
         let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
         assert_eq!(
             rules(&trap),
-            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len()
+            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + 3
         );
     }
 
     /// The exec site's calls run from there only, and those taking an fd
-    /// only on the installed files' fixed numbers; other calls made there
-    /// are filtered as anywhere else.
+    /// only on the numbers their rule names; other calls made there are
+    /// filtered as anywhere else.
     #[test]
     fn exec_site_allows_its_calls_only() {
         let trap = build_app_filter(TrapAction::Trap);
         let app_ip = 0x40_1000;
-        let (base, top) =
-            (crate::kernel::APP_FD_BASE as u64, (crate::kernel::APP_FD_BASE + crate::kernel::APP_FD_SLOTS) as u64);
         let private = libc::MAP_PRIVATE as u64;
-        for (nr, fd) in EXEC_SITE_CALLS {
+        for (nr, rule) in EXEC_SITE_CALLS {
             let with_fd = |v: u64| {
                 let mut a = [0x1000, 4096, 1, private, 0, 0];
-                a[fd.unwrap_or(5) as usize] = v;
+                a[rule.map_or(5, |r| r.arg) as usize] = v;
                 a
             };
-            for v in [base, base + 1, top - 1] {
+            let (lo, end) = rule.map_or((0, 1), |r| (r.lo as u64, r.end as u64));
+            for v in [lo, (lo + end) / 2, end - 1] {
                 assert_eq!(evaluate(&trap, nr, EXEC_SITE, with_fd(v)), SECCOMP_RET_ALLOW, "{nr} on fd {v}");
                 assert_eq!(evaluate(&trap, nr, app_ip, with_fd(v)), SECCOMP_RET_TRAP, "{nr} from app code");
                 assert_eq!(
@@ -563,12 +593,28 @@ mod tests {
                     "high half checked"
                 );
             }
-            if fd.is_some() {
-                for v in [0, 3, 1000, 1001, base - 1, top, top + 1, u32::MAX as u64] {
+            if rule.is_some() {
+                for v in [0, 3, 1000, 1001, lo - 1, end, end + 1, u32::MAX as u64] {
                     assert_eq!(evaluate(&trap, nr, EXEC_SITE, with_fd(v)), SECCOMP_RET_TRAP, "{nr} on fd {v}");
                 }
             }
         }
+        // The copy file is written there, the installed files never.
+        let (base, copy) = (kernel::APP_FD_BASE as u64, kernel::COPY_FD as u64);
+        assert_eq!(evaluate(&trap, libc::SYS_pwrite64, EXEC_SITE, [base, 0, 1, 0, 0, 0]), SECCOMP_RET_TRAP);
+        assert_eq!(evaluate(&trap, libc::SYS_pread64, EXEC_SITE, [copy, 0, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&trap, libc::SYS_preadv, EXEC_SITE, [copy, 0, 1, 0, 0, 0]), SECCOMP_RET_TRAP);
+        // The fork site's child closes the copy file there, and nothing else.
+        let close_site = super::super::stub::STUB_FORK_CLOSE;
+        assert_eq!(evaluate(&trap, libc::SYS_close, close_site, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&trap, libc::SYS_close, close_site, [copy | 1 << 32, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        for (nr, fd) in
+            [(libc::SYS_close, 3), (libc::SYS_close, base), (libc::SYS_pwrite64, copy), (libc::SYS_dup2, copy)]
+        {
+            assert_eq!(evaluate(&trap, nr, close_site, [fd, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{nr} on {fd}");
+        }
+        assert_eq!(evaluate(&trap, libc::SYS_close, app_ip, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
+        assert_eq!(evaluate(&trap, libc::SYS_close, EXEC_SITE, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
         for nr in
             [libc::SYS_read, libc::SYS_openat, libc::SYS_execve, libc::SYS_recvmsg, libc::SYS_close, libc::SYS_clone]
         {

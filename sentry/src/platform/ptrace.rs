@@ -14,7 +14,7 @@ use rvisor_syscalls::abi::{Pod, Siginfo, UserRegs};
 use rvisor_syscalls::Errno;
 
 use super::filter::RESULT_NR_BASE;
-use super::stub::{PARK_NR, STUB_CLONE, STUB_LOOP, STUB_LOOP_PARK, STUB_LOOP_UNPARK, STUB_SYSCALL};
+use super::stub::{PARK_NR, STUB_CLONE, STUB_FORK, STUB_LOOP, STUB_LOOP_PARK, STUB_LOOP_UNPARK, STUB_SYSCALL};
 
 const PTRACE_EVENT_SECCOMP: i32 = 7;
 const PTRACE_EVENT_STOP: i32 = 128;
@@ -411,15 +411,18 @@ impl Tracee {
     /// The child is born with every signal blocked: until the sentry seizes
     /// it and gives it its registers, a handler would run on the stub's
     /// state. Returns the result and the thread's own mask, which the caller
-    /// gives the child once it is seized.
+    /// gives the child once it is seized. At the fork site (`fork_site`)
+    /// the child first closes systrap's copy file (`kernel::COPY_FD`).
     pub fn inject_clone(
         &self,
         base: &UserRegs,
         nr: i64,
         args: [u64; 6],
+        fork_site: bool,
         deferred: &mut Vec<Siginfo>,
     ) -> Result<(i64, u64), Errno> {
-        self.with_signals_blocked(|| self.run_at(STUB_CLONE, base, nr, args, deferred).map(|r| r.rax as i64))
+        let site = if fork_site { STUB_FORK } else { STUB_CLONE };
+        self.with_signals_blocked(|| self.run_at(site, base, nr, args, deferred).map(|r| r.rax as i64))
     }
 
     /// Runs `f` with every signal but SIGKILL and SIGSTOP blocked in the

@@ -9,6 +9,9 @@
 //!   back to the tracer with the result in rax.
 //! * [`STUB_CLONE`]: `syscall; test rax,rax; jz park; int3` — clone/fork: the
 //!   parent traps back, the child parks until its own tracer seizes it.
+//! * [`STUB_FORK`]: the clone site for a new process with an fd table of
+//!   its own under systrap: the child closes the process's copy file
+//!   (`kernel::COPY_FD`, see kernel/systrap/copy.rs) before it parks.
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
@@ -44,6 +47,13 @@ pub const PARK_NR: u64 = libc::SYS_getpid as u64;
 /// The loop's `int3`, right after the parking `syscall`: a parked thread
 /// continued with that call skipped stops here, at an ordinary signal stop.
 pub const STUB_LOOP_UNPARK: u64 = STUB_LOOP_PARK + 2;
+/// The fork site: `syscall; test rax,rax; jz child; int3`, where `child`
+/// closes `kernel::COPY_FD` (systrap's copy file, which must stay its
+/// process's own) and joins the clone site's park. The close runs at
+/// [`STUB_FORK_CLOSE`], where the systrap filter allows it and nothing else.
+pub const STUB_FORK: u64 = STUB_BASE + CODE_OFF + 0x70;
+/// The child's `close` as seccomp sees it (the address after its `syscall`).
+pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x14;
 const IMAGE_LEN: usize = 0x4e0;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
@@ -96,6 +106,20 @@ pub fn build_image() -> Vec<u8> {
         STUB_LOOP - STUB_BASE,
         &[0x0f, 0x05, 0x48, 0x89, 0xc3, 0xb8, PARK_NR as u8, 0, 0, 0, 0x0f, 0x05, 0xcc],
     );
+    // fork: syscall; test rax,rax; jz child; int3;
+    // child: mov edi, COPY_FD; mov eax, SYS_close; syscall; jmp park
+    let fork = STUB_FORK - STUB_BASE;
+    let copy_fd = (crate::kernel::COPY_FD as u32).to_le_bytes();
+    let back = park as i64 - (fork + 0x16) as i64;
+    #[rustfmt::skip]
+    let code = [
+        0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x01, 0xcc,
+        0xbf, copy_fd[0], copy_fd[1], copy_fd[2], copy_fd[3],
+        0xb8, libc::SYS_close as u8, 0, 0, 0,
+        0x0f, 0x05,
+        0xeb, back as i8 as u8,
+    ];
+    put(&mut img, fork, &code);
     put(&mut img, super::systrap::handler::HANDLER_OFF, &super::systrap::handler::CODE);
     put(&mut img, super::systrap::patch::TRAMP_OFF, &super::systrap::patch::CODE);
     img
@@ -158,6 +182,18 @@ mod tests {
         assert_eq!((at(STUB_LOOP + 5), at(STUB_LOOP + 6)), (0xb8, PARK_NR as u8));
         assert_eq!((at(STUB_LOOP_PARK), at(STUB_LOOP_PARK + 1)), (0x0f, 0x05));
         assert_eq!(at(STUB_LOOP_UNPARK), 0xcc);
-        const { assert!(STUB_LOOP_UNPARK < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
+        const { assert!(STUB_LOOP_UNPARK < STUB_FORK) };
+        // The fork site: the clone, the parent's int3, the child's close of
+        // the copy file at STUB_FORK_CLOSE, then the park.
+        assert_eq!((at(STUB_FORK), at(STUB_FORK + 1), at(STUB_FORK + 7)), (0x0f, 0x05, 0xcc));
+        let jz = STUB_FORK + 5;
+        assert_eq!((jz + 2) as i64 + (at(jz + 1) as i8) as i64, (STUB_FORK + 8) as i64);
+        let fd = u32::from_le_bytes([at(STUB_FORK + 9), at(STUB_FORK + 10), at(STUB_FORK + 11), at(STUB_FORK + 12)]);
+        assert_eq!((at(STUB_FORK + 8), fd), (0xbf, crate::kernel::COPY_FD as u32));
+        assert_eq!((at(STUB_FORK + 13), at(STUB_FORK + 14)), (0xb8, libc::SYS_close as u8));
+        assert_eq!((at(STUB_FORK_CLOSE - 2), at(STUB_FORK_CLOSE - 1)), (0x0f, 0x05));
+        let jmp = STUB_FORK_CLOSE;
+        assert_eq!((jmp + 2) as i64 + (at(jmp + 1) as i8) as i64, STUB_PARK as i64);
+        const { assert!(STUB_FORK_CLOSE + 2 < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
     }
 }

@@ -230,9 +230,9 @@ impl<'a> SyscallCtx<'a> {
 
     /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`):
     /// also returns the mask the child is to be given once seized.
-    pub fn inject_clone(&mut self, nr: i64, args: [u64; 6]) -> Result<(i64, u64), Errno> {
+    pub fn inject_clone(&mut self, nr: i64, args: [u64; 6], fork_site: bool) -> Result<(i64, u64), Errno> {
         self.regs()?;
-        self.tracee.inject_clone(&self.regs, nr, args, &mut self.deferred)
+        self.tracee.inject_clone(&self.regs, nr, args, fork_site, &mut self.deferred)
     }
 
     /// Installs host fd `fd` into the app process's host fd table (close-on-exec)

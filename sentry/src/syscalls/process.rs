@@ -172,7 +172,9 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     let vfork = flags & libc::CLONE_VFORK as u64 != 0;
     // Made before the clone, so nothing can fail once the child exists.
     let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
-    let (host_tid, sigmask) = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0])?;
+    let fork_site = crate::kernel::systrap::fork_site(host_flags);
+    let (host_tid, sigmask) =
+        ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0], fork_site)?;
     let host_tid = Errno::result(host_tid)? as i32;
     let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
         Ok(c) => c,
@@ -219,6 +221,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     // systrap: what the child inherits of the virtual signal state, and a
     // copy of the chunk a fork child may be born on.
     crate::kernel::systrap::note_clone(ctx.task.host_tid(), host_tid, flags, regs.rsp);
+    crate::kernel::systrap::note_clone_copy(&ctx.task.tg, &child.tg, flags);
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr, sigmask }, None);
     if let Some(ev) = done {

@@ -242,10 +242,33 @@ pub(super) fn serve(
         task.interrupt.notify();
     }
     let (nr, args) = (info.nr, info.args);
-    let ret = match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), info.rsp, nr, args) {
-        Some(r) => r,
-        None => syscalls::dispatch(&mut ctx, nr, args),
+    // App memory through the copy file while the handler waits (copy.rs).
+    if st.copy.as_ref().is_some_and(|c| c.retired()) {
+        st.copy = None;
+    }
+    if st.copy.is_none() && st.copy_misses >= super::copy::INSTALL_AFTER {
+        st.copy = super::copy::ThreadCopy::take(&task.tg);
+        if st.copy.is_none() && super::copy::wants_file(&task.tg) {
+            // Installing takes ptrace: this call goes traced, and installs.
+            return Answer::Traced;
+        }
+        // Has one now, or cannot (no area free, a shared fd table): count again.
+        st.copy_misses = 0;
+    }
+    let copy = st.copy.take();
+    let route = stub_calls.as_ref().map(|c| super::copy::CallRoute::new(c, copy.as_ref(), task));
+    let ret = {
+        let mut run = || match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), info.rsp, nr, args) {
+            Some(r) => r,
+            None => syscalls::dispatch(&mut ctx, nr, args),
+        };
+        match &route {
+            Some(r) => crate::mm::route::with(r, run),
+            None => run(),
+        }
     };
+    st.copy_misses += route.as_ref().map_or(0, |r| r.misses.get());
+    st.copy = copy;
     let mut ret = ret;
     if let Err(e) = ret {
         // ESRCH: a ptrace request on the untraced thread failed (or the

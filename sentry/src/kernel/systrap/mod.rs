@@ -40,6 +40,7 @@ use crate::platform::systrap::{self, Platform, CHUNK};
 use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
 mod altstack;
+mod copy;
 mod detached;
 mod exits;
 mod fastcalls;
@@ -50,6 +51,7 @@ mod sigsys;
 mod stubcalls;
 mod virt;
 
+pub use copy::{fork_site, note_clone as note_clone_copy};
 pub use detached::frame_deliverable;
 use detached::*;
 pub use exits::before_signal;
@@ -103,6 +105,10 @@ struct State {
     /// An idle re-seize asked for an interrupt stop, at which the thread may
     /// be inside the stub's handler (see [`finish_hand_off`]).
     interrupted: bool,
+    /// The thread's area of its process's copy file (copy.rs), if it has one.
+    copy: Option<copy::ThreadCopy>,
+    /// Copies made the slow way in this image for want of a copy file.
+    copy_misses: u32,
 }
 
 /// How a traced phase ended.
@@ -152,6 +158,8 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         mask_wait_return: None,
         suspended: None,
         held_sigsys: None,
+        copy: None,
+        copy_misses: 0,
     };
     let mut tracee = tracee;
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).insert(task.host_tid(), shared.clone());
@@ -397,6 +405,21 @@ fn on_sigsys(
         // injection loop's parked thread need not stop once more first.
         tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..regs })?;
     }
+    // Enough slow copies: a copy file, which the next call served detached takes.
+    if st.chunk.is_some() && st.copy_misses >= copy::INSTALL_AFTER && !is_exec(nr) && copy::wants_file(&task.tg) {
+        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
+        let done = copy::install(&mut ctx);
+        reraise_held(kernel, task, &mut ctx);
+        match done {
+            Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+            Err(e) => {
+                tracing::debug!(tid = task.tid, error = ?e, "systrap: no copy file");
+                st.copy_misses = 0;
+            }
+            Ok(()) => {}
+        }
+        tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..regs })?;
+    }
     if nr == libc::SYS_rt_sigsuspend as u64 {
         sigsys::sigsuspend(tracee, st, regs)?;
         return Ok(false);
@@ -427,10 +450,13 @@ fn on_sigsys(
         }
     }
     if is_exec(nr) && ret.is_ok() {
-        // A new image: the old chunk is gone from it.
+        // A new image: the old chunk is gone from it, and the copy file.
         if let Some(c) = st.chunk.take() {
             p.region.release(c);
         }
+        st.copy = None;
+        st.copy_misses = 0;
+        copy::forget(&task.tg);
         *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
         st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);

@@ -15,6 +15,7 @@
 //! serves their slot, and are seized again for what needs ptrace (see
 //! `kernel::systrap`). [`select`] turns the platform on for the sandbox.
 
+pub mod copyfile;
 pub mod handler;
 pub mod patch;
 pub mod slot;

@@ -1,0 +1,73 @@
+/* Calls made at the systrap handler's exec site by an app that jumps there
+ * itself, for the escape_* programs that attack what the filter allows
+ * from there. On ptrace the site is an ordinary trapped call. */
+#ifndef RVISOR_EXEC_SITE_H
+#define RVISOR_EXEC_SITE_H
+#include <signal.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <linux/futex.h>
+#include "common.h"
+
+/* STUB_BASE + the handler's offset + the exec site's, minus the syscall's 2 bytes. */
+#define EXEC_SYSCALL 0x10320UL
+
+/* A stand-in for the handler's slot (state, spin count, result at 80) and
+ * the gregs it writes the result into on the way out. */
+static struct {
+	volatile uint32_t state;
+	uint32_t spin;
+	uint64_t words[14];
+} site_slot __attribute__((aligned(64)));
+static uint64_t site_gregs[32];
+
+/* Answers the handler's "published" (1, or 4 once it sleeps) with "reply" (2). */
+static void site_on_alarm(int sig)
+{
+	(void)sig;
+	uint32_t s = __atomic_load_n(&site_slot.state, __ATOMIC_ACQUIRE);
+	if (s == 1 || s == 4) {
+		__atomic_store_n(&site_slot.state, 2, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &site_slot.state, FUTEX_WAKE, 1, 0, 0, 0);
+	}
+}
+
+/* A 1 ms timer replies for the handler (no thread: this works in fork
+ * children too), armed only while a call at the site waits. */
+static void site_replier(int on)
+{
+	signal(SIGALRM, site_on_alarm);
+	struct itimerval it = { { 0, on ? 1000 : 0 }, { 0, on ? 1000 : 0 } };
+	setitimer(ITIMER_REAL, &it, 0);
+}
+
+/* Makes syscall nr at the exec site; returns its raw result, which the
+ * handler leaves where rt_sigreturn would restore rax from: gregs[13]. */
+static __attribute__((unused)) long site_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	site_slot.state = 0;
+	site_slot.spin = 1000;
+	site_replier(1);
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	long clobbered;
+	/* Below the red zone, the return address the handler's `ret` takes. */
+	__asm__ volatile("sub $128, %%rsp\n\t"
+			 "lea 1f(%%rip), %%rcx\n\t"
+			 "push %%rcx\n\t"
+			 "mov %[s], %%r12\n\t"
+			 "mov %[g], %%r13\n\t"
+			 "mov %[site], %%r14\n\t"
+			 "jmp *%%r14\n"
+			 "1:\n\t"
+			 "add $128, %%rsp"
+			 : "=a"(clobbered), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
+			 : "a"(nr), [s] "r"(&site_slot), [g] "r"(site_gregs), [site] "r"(EXEC_SYSCALL)
+			 : "rcx", "r11", "r12", "r13", "r14", "memory", "cc");
+	(void)clobbered;
+	site_replier(0);
+	return (long)site_gregs[13];
+}
+
+#endif
