@@ -56,7 +56,7 @@ fn one_round(round: usize, victim: Victim, delay: Duration, tag: &str) {
         .args(["do", "--pids", "200", "--", "/bin/sh", "-c", WORKLOAD, tag])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start rvisor");
     let lpid = launcher.id() as i32;
@@ -96,6 +96,15 @@ fn one_round(round: usize, victim: Victim, delay: Duration, tag: &str) {
     // The launcher ends by itself unless it was the one killed.
     let waited = wait_until(Duration::from_secs(15), || launcher.try_wait().map(|s| s.is_some()).unwrap_or(true));
     assert!(waited, "{ctx}: rvisor did not exit");
+    // What rvisor said, read without waiting: a process left behind may hold the pipe.
+    let mut stderr = String::new();
+    if let Some(mut e) = launcher.stderr.take() {
+        // SAFETY: fcntl on a pipe fd this test owns.
+        unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&e), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut e, &mut buf);
+        stderr = String::from_utf8_lossy(&buf).into_owned();
+    }
     let cgroup = format!("rvisor-{lpid}");
     let clean = wait_until(Duration::from_secs(15), || {
         let rvisor_left = sandbox_procs::all().iter().any(|p| {
@@ -114,7 +123,14 @@ fn one_round(round: usize, victim: Victim, delay: Duration, tag: &str) {
                 p.comm.starts_with("rvisor") || pidns.as_deref().is_some_and(|n| ns(p.pid, "pid").as_deref() == Some(n))
             })
             .collect();
-        panic!("{ctx}: left behind: processes {left:?}, cgroups {:?}", sandbox_procs::cgroup_dirs_named(&cgroup));
+        let cgroups: Vec<_> = sandbox_procs::cgroup_dirs_named(&cgroup)
+            .into_iter()
+            .map(|d| {
+                let procs = std::fs::read_to_string(format!("{d}/tasks")).unwrap_or_default();
+                format!("{d} (tasks: {:?})", procs.split_whitespace().collect::<Vec<_>>())
+            })
+            .collect();
+        panic!("{ctx}: left behind: processes {left:?}, cgroups {cgroups:?}; rvisor's stderr: {stderr}");
     }
 }
 

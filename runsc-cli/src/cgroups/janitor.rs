@@ -24,6 +24,8 @@ pub struct Janitor {
 
 /// Byte that dismisses the janitor without cleaning up.
 const DISMISS: u8 = b'd';
+/// How long the janitor keeps trying to remove a busy cgroup.
+const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Janitor {
     /// Forks the janitor for whichever of `cgs` gets made (made or not yet).
@@ -47,6 +49,14 @@ impl Janitor {
             unsafe { libc::_exit(watch(rx, cgs)) };
         }
         Ok(Janitor { pid, tx })
+    }
+
+    /// The launcher could not remove the cgroup (processes still dying in
+    /// it): the janitor takes over and keeps trying after the launcher is gone.
+    pub fn hand_over(self) {
+        // Closing the pipe without a word sends the janitor to work; it is
+        // not waited for.
+        drop(self.tx);
     }
 
     /// The launcher cleaned up itself: let the janitor go and reap it.
@@ -86,10 +96,17 @@ fn watch(rx: OwnedFd, cgs: &[Cgroup]) -> i32 {
     if n == 1 && b == DISMISS {
         return 0;
     }
-    let mut failed = false;
-    for cg in cgs.iter().filter(|cg| cg.dirs.iter().any(|d| d.is_dir())) {
-        cg.kill_all();
-        failed |= !cg.destroy().is_empty();
+    // Processes of the sandbox may take a while to die (a loaded machine,
+    // a zombie not yet reaped): keep killing and removing for a while.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let mut failed = false;
+        for cg in cgs.iter().filter(|cg| cg.dirs.iter().any(|d| d.is_dir())) {
+            cg.kill_all();
+            failed |= !cg.destroy().is_empty();
+        }
+        if !failed || std::time::Instant::now() > deadline {
+            return i32::from(failed);
+        }
     }
-    i32::from(failed)
 }

@@ -41,6 +41,8 @@ pub enum CgroupError {
     MissingController(&'static str),
     #[error("invalid limit: {0}")]
     Invalid(String),
+    #[error("cgroup {path}: still busy (tasks: {tasks:?})")]
+    Busy { path: String, tasks: Vec<i32> },
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> CgroupError {
@@ -303,17 +305,11 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Host pids in the cgroup.
+    /// Host pids in the cgroup, in any of its hierarchies.
     pub fn pids(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self
-            .dirs
-            .first()
-            .and_then(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
+        let mut v: Vec<i32> = self.dirs.iter().flat_map(|d| procs_of(d)).collect();
         v.sort_unstable();
+        v.dedup();
         v
     }
 
@@ -378,17 +374,24 @@ impl Cgroup {
         }
     }
 
-    /// Removes the directories (waiting briefly for dying processes to leave).
-    pub fn destroy(&self) -> Vec<CgroupError> {
+    /// Removes the directories, waiting up to `patience` for dying
+    /// processes to leave them.
+    pub fn destroy_within(&self, patience: Duration) -> Vec<CgroupError> {
         let mut errs = Vec::new();
+        let deadline = Instant::now() + patience;
         for d in &self.dirs {
-            let deadline = Instant::now() + Duration::from_secs(2);
             loop {
                 match std::fs::remove_dir(d) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        let tasks = std::fs::read_to_string(d.join("tasks")).unwrap_or_default();
+                        let tasks = tasks.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                        errs.push(CgroupError::Busy { path: d.display().to_string(), tasks });
+                        break;
                     }
                     Err(e) => {
                         errs.push(io_err(d, e));
@@ -399,6 +402,20 @@ impl Cgroup {
         }
         errs
     }
+
+    /// Removes the directories (waiting briefly for dying processes to leave).
+    pub fn destroy(&self) -> Vec<CgroupError> {
+        self.destroy_within(Duration::from_secs(2))
+    }
+}
+
+/// The pids listed in a cgroup directory's `cgroup.procs`.
+fn procs_of(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 use Version::{V1, V2};

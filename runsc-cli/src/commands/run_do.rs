@@ -191,15 +191,22 @@ pub fn run(args: DoArgs, g: &GlobalArgs) -> i32 {
         Ok(outcome) => outcome.code(),
         Err(e) => die(&e),
     };
+    let mut removed = true;
     if let Some(cg) = plan.cgroup.take() {
         report_limits(&cg, &limits);
         cg.kill_all();
         for e in cg.destroy() {
             eprintln!("rvisor: removing the sandbox cgroup: {e}");
+            removed = false;
         }
     }
-    if let Some(j) = janitor {
-        j.dismiss();
+    match janitor {
+        Some(j) if !removed => {
+            eprintln!("rvisor: the cgroup janitor keeps trying to remove it");
+            j.hand_over();
+        }
+        Some(j) => j.dismiss(),
+        None => {}
     }
     code
 }
