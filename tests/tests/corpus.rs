@@ -28,6 +28,7 @@ corpus!(
     chown,
     clone3_args,
     close_badfd,
+    copy_threads,
     close_range,
     copy_file_range,
     deep_tree,

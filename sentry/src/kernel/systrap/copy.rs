@@ -34,6 +34,9 @@ struct Entry {
     tg: Weak<ThreadGroup>,
     /// The file installed in the process's current image.
     file: Option<Arc<Installed>>,
+    /// A thread is installing one: the others must not (two installs at
+    /// once could leave the fd and this record naming different files).
+    installing: bool,
     /// The process shares its fd table with another: no file, ever.
     never: bool,
 }
@@ -53,7 +56,7 @@ fn with_entry<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(&mut Entry) -> R) -> R {
     let i = match all.iter().position(|e| e.tg.as_ptr() == Arc::as_ptr(tg)) {
         Some(i) => i,
         None => {
-            all.push(Entry { tg: Arc::downgrade(tg), file: None, never: false });
+            all.push(Entry { tg: Arc::downgrade(tg), file: None, installing: false, never: false });
             all.len() - 1
         }
     };
@@ -66,27 +69,38 @@ fn installed(tg: &Arc<ThreadGroup>) -> Option<Arc<Installed>> {
     all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)).and_then(|e| e.file.clone())
 }
 
-/// Whether `tg` should get a file now.
+/// Whether `tg` should get a file now (none installed or being installed).
 pub(super) fn wants_file(tg: &Arc<ThreadGroup>) -> bool {
     let all = FILES.lock().unwrap_or_else(|e| e.into_inner());
     match all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)) {
-        Some(e) => e.file.is_none() && !e.never,
+        Some(e) => e.file.is_none() && !e.installing && !e.never,
         None => true,
     }
 }
 
-/// Installs a new copy file in the stopped thread's process at `COPY_FD`.
-pub(super) fn install(ctx: &mut SyscallCtx<'_>) -> Result<(), Errno> {
-    let file = CopyFile::new()?;
-    ctx.inject_fd_at(file.fd(), COPY_FD)?;
-    let file = Arc::new(Installed { file, retired: Default::default() });
-    tracing::debug!(tid = ctx.task.tid, "systrap: copy file installed");
-    with_entry(&ctx.task.tg, |e| {
-        if !e.never {
-            e.file = Some(file);
+/// Installs a new copy file in the stopped thread's process at `COPY_FD`,
+/// unless another thread of it is installing one or has: Ok(false) then.
+pub(super) fn install(ctx: &mut SyscallCtx<'_>) -> Result<bool, Errno> {
+    let tg = ctx.task.tg.clone();
+    let claimed = with_entry(&tg, |e| {
+        let free = e.file.is_none() && !e.installing && !e.never;
+        e.installing |= free;
+        free
+    });
+    if !claimed {
+        return Ok(false);
+    }
+    let installed = CopyFile::new().and_then(|file| ctx.inject_fd_at(file.fd(), COPY_FD).map(|()| file));
+    let installed = installed.map(|file| Arc::new(Installed { file, retired: Default::default() }));
+    // Recorded as the claim ends, so no other thread installs in between.
+    with_entry(&tg, |e| {
+        e.installing = false;
+        if let (Ok(file), false) = (&installed, e.never) {
+            e.file = Some(file.clone());
         }
     });
-    Ok(())
+    tracing::debug!(tid = ctx.task.tid, ok = installed.is_ok(), "systrap: copy file installed");
+    installed.map(|_| true)
 }
 
 /// `tg`'s image is gone (exec): its file with it.

@@ -416,7 +416,7 @@ fn on_sigsys(
                 tracing::debug!(tid = task.tid, error = ?e, "systrap: no copy file");
                 st.copy_misses = 0;
             }
-            Ok(()) => {}
+            Ok(_) => {}
         }
         tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..regs })?;
     }
