@@ -307,7 +307,7 @@ impl Cgroup {
 
     /// Host pids in the cgroup, in any of its hierarchies.
     pub fn pids(&self) -> Vec<i32> {
-        let mut v: Vec<i32> = self.dirs.iter().flat_map(|d| procs_of(d)).collect();
+        let mut v: Vec<i32> = self.dirs.iter().flat_map(|d| listed(d, "cgroup.procs")).collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -374,11 +374,11 @@ impl Cgroup {
         }
     }
 
-    /// Removes the directories, waiting up to `patience` for dying
-    /// processes to leave them.
-    pub fn destroy_within(&self, patience: Duration) -> Vec<CgroupError> {
+    /// Removes the directories (waiting up to 2 s in all for dying
+    /// processes to leave them).
+    pub fn destroy(&self) -> Vec<CgroupError> {
         let mut errs = Vec::new();
-        let deadline = Instant::now() + patience;
+        let deadline = Instant::now() + Duration::from_secs(2);
         for d in &self.dirs {
             loop {
                 match std::fs::remove_dir(d) {
@@ -388,9 +388,7 @@ impl Cgroup {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                        let tasks = std::fs::read_to_string(d.join("tasks")).unwrap_or_default();
-                        let tasks = tasks.lines().filter_map(|l| l.trim().parse().ok()).collect();
-                        errs.push(CgroupError::Busy { path: d.display().to_string(), tasks });
+                        errs.push(CgroupError::Busy { path: d.display().to_string(), tasks: listed(d, "tasks") });
                         break;
                     }
                     Err(e) => {
@@ -402,20 +400,11 @@ impl Cgroup {
         }
         errs
     }
-
-    /// Removes the directories (waiting briefly for dying processes to leave).
-    pub fn destroy(&self) -> Vec<CgroupError> {
-        self.destroy_within(Duration::from_secs(2))
-    }
 }
 
-/// The pids listed in a cgroup directory's `cgroup.procs`.
-fn procs_of(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
+/// The ids a cgroup directory's `file` lists (`cgroup.procs`, `tasks`).
+fn listed(dir: &Path, file: &str) -> Vec<i32> {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
 use Version::{V1, V2};

@@ -48,6 +48,14 @@ pub(super) struct Installed {
     retired: std::sync::atomic::AtomicBool,
 }
 
+impl Entry {
+    /// Whether the process should get a file now (none installed or being
+    /// installed, and its fd table its own).
+    fn wants_file(&self) -> bool {
+        self.file.is_none() && !self.installing && !self.never
+    }
+}
+
 static FILES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 fn with_entry<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(&mut Entry) -> R) -> R {
@@ -63,19 +71,20 @@ fn with_entry<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(&mut Entry) -> R) -> R {
     f(&mut all[i])
 }
 
-/// The file installed in `tg`'s current image, if any.
-fn installed(tg: &Arc<ThreadGroup>) -> Option<Arc<Installed>> {
+/// `f` of `tg`'s entry, if it has one (without making one).
+fn peek<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(Option<&Entry>) -> R) -> R {
     let all = FILES.lock().unwrap_or_else(|e| e.into_inner());
-    all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)).and_then(|e| e.file.clone())
+    f(all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)))
 }
 
-/// Whether `tg` should get a file now (none installed or being installed).
+/// The file installed in `tg`'s current image, if any.
+fn installed(tg: &Arc<ThreadGroup>) -> Option<Arc<Installed>> {
+    peek(tg, |e| e.and_then(|e| e.file.clone()))
+}
+
+/// Whether `tg` should get a file now (see `Entry::wants_file`).
 pub(super) fn wants_file(tg: &Arc<ThreadGroup>) -> bool {
-    let all = FILES.lock().unwrap_or_else(|e| e.into_inner());
-    match all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)) {
-        Some(e) => e.file.is_none() && !e.installing && !e.never,
-        None => true,
-    }
+    peek(tg, |e| e.is_none_or(Entry::wants_file))
 }
 
 /// Installs a new copy file in the stopped thread's process at `COPY_FD`,
@@ -83,7 +92,7 @@ pub(super) fn wants_file(tg: &Arc<ThreadGroup>) -> bool {
 pub(super) fn install(ctx: &mut SyscallCtx<'_>) -> Result<bool, Errno> {
     let tg = ctx.task.tg.clone();
     let claimed = with_entry(&tg, |e| {
-        let free = e.file.is_none() && !e.installing && !e.never;
+        let free = e.wants_file();
         e.installing |= free;
         free
     });
