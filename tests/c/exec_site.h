@@ -14,22 +14,31 @@
 
 /* A stand-in for the handler's slot (state, spin count, result at 80) and
  * the gregs it writes the result into on the way out. */
-static struct {
+struct site_slot {
 	volatile uint32_t state;
 	uint32_t spin;
 	uint64_t words[14];
-} site_slot __attribute__((aligned(64)));
+} __attribute__((aligned(64)));
+static struct site_slot site_slot;
 static uint64_t site_gregs[32];
 
-/* Answers the handler's "published" (1, or 4 once it sleeps) with "reply" (2). */
+/* Answers the handler's "published" (1, or 4 once it sleeps) on `slot` with
+ * "reply" (2): 1 if it did. */
+static int site_reply(struct site_slot *slot)
+{
+	uint32_t s = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
+	if (s == 1 || s == 4) {
+		__atomic_store_n(&slot->state, 2, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &slot->state, FUTEX_WAKE, 1, 0, 0, 0);
+		return 1;
+	}
+	return 0;
+}
+
 static void site_on_alarm(int sig)
 {
 	(void)sig;
-	uint32_t s = __atomic_load_n(&site_slot.state, __ATOMIC_ACQUIRE);
-	if (s == 1 || s == 4) {
-		__atomic_store_n(&site_slot.state, 2, __ATOMIC_RELEASE);
-		syscall(SYS_futex, &site_slot.state, FUTEX_WAKE, 1, 0, 0, 0);
-	}
+	site_reply(&site_slot);
 }
 
 /* A 1 ms timer replies for the handler (no thread: this works in fork
@@ -41,13 +50,16 @@ static void site_replier(int on)
 	setitimer(ITIMER_REAL, &it, 0);
 }
 
-/* Makes syscall nr at the exec site; returns its raw result, which the
- * handler leaves where rt_sigreturn would restore rax from: gregs[13]. */
-static __attribute__((unused)) long site_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+/* Makes syscall nr at the exec site with `slot` as the handler's slot and
+ * `gregs` as its ucontext's registers; returns its raw result, which the
+ * handler leaves where rt_sigreturn would restore rax from: gregs[13].
+ * Someone else must answer the handler (site_reply): this makes no other
+ * call, trapped or not. */
+static __attribute__((unused)) long site_call_at(struct site_slot *slot, uint64_t *gregs, long nr, long a0,
+						 long a1, long a2, long a3, long a4, long a5)
 {
-	site_slot.state = 0;
-	site_slot.spin = 1000;
-	site_replier(1);
+	slot->state = 0;
+	slot->spin = 1000;
 	register long r10 __asm__("r10") = a3;
 	register long r8 __asm__("r8") = a4;
 	register long r9 __asm__("r9") = a5;
@@ -63,11 +75,19 @@ static __attribute__((unused)) long site_call(long nr, long a0, long a1, long a2
 			 "1:\n\t"
 			 "add $128, %%rsp"
 			 : "=a"(clobbered), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
-			 : "a"(nr), [s] "r"(&site_slot), [g] "r"(site_gregs), [site] "r"(EXEC_SYSCALL)
+			 : "a"(nr), [s] "r"(slot), [g] "r"(gregs), [site] "r"(EXEC_SYSCALL)
 			 : "rcx", "r11", "r12", "r13", "r14", "memory", "cc");
 	(void)clobbered;
+	return (long)gregs[13];
+}
+
+/* site_call_at with this process's stand-in slot, a 1 ms timer answering. */
+static __attribute__((unused)) long site_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	site_replier(1);
+	long r = site_call_at(&site_slot, site_gregs, nr, a0, a1, a2, a3, a4, a5);
 	site_replier(0);
-	return (long)site_gregs[13];
+	return r;
 }
 
 #endif

@@ -24,6 +24,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_hostpids", 6),
     ("escape_execsite", 5),
     ("escape_copyfile", 4),
+    ("escape_installsock", 4),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -331,6 +332,32 @@ fn escape_copyfile() {
     assert_eq!(result_of(&out, "a fork child writes its parent's copy file"), "EBADF", "{}", report(&o));
     let after = if systrap { "not through the file" } else { "EBADF" };
     assert_eq!(result_of(&out, "after sharing the fd table"), after, "{}", report(&o));
+}
+
+/// systrap's install socket is its process's alone: an app that jumps to
+/// the exec site receives nothing from the socket every process shares,
+/// cannot move another fd onto its own socket, and its fork child does not
+/// hold it. On systrap the empty socket (EAGAIN) and a file mapped through
+/// it show the attacks had their target; on ptrace there is no socket.
+#[test]
+fn escape_installsock() {
+    if skip_native("escape_installsock") {
+        return;
+    }
+    let o = run_escape("escape_installsock", false);
+    let out = o.stdout_str();
+    let systrap = rvisor_tests::suite_platform() == "systrap";
+    let there = if systrap { "mapped EAGAIN" } else { "mapped EBADF" };
+    assert_eq!(result_of(&out, "the install socket is in place"), there, "{}", report(&o));
+    assert_eq!(
+        result_of(&out, "receive from the shared injection socket through the exec site"),
+        "EBADF",
+        "{}",
+        report(&o)
+    );
+    let after = if systrap { "refused, then EAGAIN" } else { "refused, then EBADF" };
+    assert_eq!(result_of(&out, "move another fd onto the install socket"), after, "{}", report(&o));
+    assert_eq!(result_of(&out, "a fork child receives on its parent's install socket"), "EBADF", "{}", report(&o));
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

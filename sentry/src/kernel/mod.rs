@@ -84,6 +84,10 @@ pub const APP_FD_SLOTS: RawFd = 16;
 /// Host fd number of an app process's copy file under systrap
 /// (kernel/systrap/copy.rs), if it has one.
 pub const COPY_FD: RawFd = APP_FD_BASE + APP_FD_SLOTS;
+/// Host fd number of an app process's install socket under systrap
+/// (kernel/systrap/fdpass.rs), if it has one: the sentry passes the fds it
+/// installs for a detached thread through it.
+pub const INSTALL_FD: RawFd = COPY_FD + 1;
 
 /// Virtual pid allocation and lookup.
 #[derive(Default)]

@@ -120,8 +120,9 @@ fn check_map(ret: i64) -> Result<u64, Errno> {
     }
 }
 
-/// Maps `prog`'s PT_LOAD segments into the app with injected mmaps of its host fd.
-pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, is_main: bool) -> Result<Mapped, Errno> {
+/// Maps `prog`'s PT_LOAD segments into the app with injected mmaps of its
+/// host fd, installed in the app at `app_fd` (see `installed_fds`).
+pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, app_fd: i32, is_main: bool) -> Result<Mapped, Errno> {
     let elf = &prog.elf;
     let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
@@ -130,7 +131,6 @@ pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, is_main: bool) -> R
         return Err(Errno::ENOEXEC);
     }
     let span = hi - lo;
-    let host_fd = prog.file.host_fd().ok_or(Errno::ENOEXEC)?;
     let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
 
     // Reserve the whole span first so segments land contiguously.
@@ -147,10 +147,7 @@ pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, is_main: bool) -> R
         0
     };
 
-    let app_fd = ctx.inject_fd(host_fd)?;
-    let result = map_segments(ctx, &loads, base, app_fd as u64);
-    ctx.close_injected(app_fd);
-    result?;
+    map_segments(ctx, &loads, base, app_fd as u64)?;
 
     let phdr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
         Some(p) => base + p.p_vaddr,

@@ -167,11 +167,15 @@ pub fn prepare(
 pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     let stub_rsp = ctx.regs()?.rsp;
     let host_auxv = stack::read_stub_auxv(&ctx.mem, stub_rsp);
-    let exe_map = elf::map_program(ctx, &plan.exe, true)?;
-    let interp_map = match &plan.interp {
-        Some(p) => Some(elf::map_program(ctx, p, false)?),
-        None => None,
-    };
+    // Both files' fds arrive with one recvmsg and go with one close.
+    let mut host_fds = vec![plan.exe.file.host_fd().ok_or(Errno::ENOEXEC)?];
+    if let Some(p) = &plan.interp {
+        host_fds.push(p.file.host_fd().ok_or(Errno::ENOEXEC)?);
+    }
+    let app_fds = ctx.inject_fds(&host_fds)?;
+    let mapped = map_both(ctx, &plan, &app_fds);
+    ctx.close_injected_all(&app_fds);
+    let (exe_map, interp_map) = mapped?;
     tracing::debug!(
         exe_base = format_args!("{:#x}", exe_map.base),
         interp_base = format_args!("{:#x}", interp_map.as_ref().map(|m| m.base).unwrap_or(0)),
@@ -249,6 +253,20 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     }
     st.image.file_maps.extend(stack);
     Ok(())
+}
+
+/// Maps the program and its interpreter, if any, from their fds in the app.
+fn map_both(
+    ctx: &mut SyscallCtx<'_>,
+    plan: &ExecPlan,
+    app_fds: &[i32],
+) -> Result<(elf::Mapped, Option<elf::Mapped>), Errno> {
+    let exe = elf::map_program(ctx, &plan.exe, app_fds[0], true)?;
+    let interp = match (&plan.interp, app_fds.get(1)) {
+        (Some(p), Some(&fd)) => Some(elf::map_program(ctx, p, fd, false)?),
+        _ => None,
+    };
+    Ok((exe, interp))
 }
 
 /// Code and data bounds of the loaded segments, computed as Linux's ELF

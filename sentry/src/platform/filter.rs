@@ -256,6 +256,13 @@ const INSTALLED: FdRule = FdRule { arg: 0, lo: kernel::APP_FD_BASE, end: kernel:
 /// The process's copy file (kernel/systrap/copy.rs), right after them.
 const COPY: FdRule = FdRule { arg: 0, lo: kernel::COPY_FD, end: kernel::COPY_FD + 1 };
 const _: () = assert!(INSTALLED.end == COPY.lo, "pread64's one range covers both");
+/// The process's install socket (kernel/systrap/fdpass.rs), right after it.
+const INSTALL: FdRule = FdRule { arg: 0, lo: kernel::INSTALL_FD, end: kernel::INSTALL_FD + 1 };
+/// Where a passed fd is moved to: an installed file's number or the copy file's.
+const DUP_TARGET: FdRule = FdRule { arg: 1, lo: INSTALLED.lo, end: COPY.end };
+/// Where a passed fd arrives before it moves: below the stub image's fd, where
+/// an app process holds no host fd of the sentry's.
+const ARRIVED: FdRule = FdRule { arg: 0, lo: 0, end: kernel::STUB_FD };
 
 /// Calls the systrap filter allows from [`EXEC_SITE`] beyond the
 /// passthrough ones, for what the sentry runs there for a detached thread
@@ -269,6 +276,12 @@ const _: () = assert!(INSTALLED.end == COPY.lo, "pread64's one range covers both
 ///   the sentry copies the app's memory (kernel/systrap/copy.rs). The file
 ///   is the process's own, held by no other process, so jumping there the
 ///   app only moves its own bytes between its memory and that file;
+/// * the receipt of an fd from the process's install socket, its move to an
+///   installed file's (or the copy file's) number, and the close of where it
+///   arrived (kernel/systrap/fdpass.rs). The socket is the process's own:
+///   jumping there, the app can only take an fd meant for itself (a file it
+///   has open, with that open's access), move its own fds among the numbers
+///   above or close its own low ones, which harms nobody but itself;
 /// * rt_sigaction, to install the action the app set: jumping there, the
 ///   app sets its own host actions past the sentry's mirror, which only
 ///   misleads the sentry about the app itself (its own SIGSYS handler
@@ -278,12 +291,15 @@ const _: () = assert!(INSTALLED.end == COPY.lo, "pread64's one range covers both
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 7] = [
+pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 10] = [
     (libc::SYS_pread64, Some(FdRule { end: COPY.end, ..INSTALLED })),
     (libc::SYS_pwrite64, Some(COPY)),
     (libc::SYS_preadv, Some(INSTALLED)),
     (libc::SYS_preadv2, Some(INSTALLED)),
     (libc::SYS_mmap, Some(FdRule { arg: 4, ..INSTALLED })),
+    (libc::SYS_recvmsg, Some(INSTALL)),
+    (libc::SYS_dup3, Some(DUP_TARGET)),
+    (libc::SYS_close, Some(ARRIVED)),
     (libc::SYS_rt_sigaction, None),
     (libc::SYS_set_tid_address, None),
 ];
@@ -292,7 +308,7 @@ pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 7] = [
 /// the architecture check (upper half of the address 0): calls from the
 /// stub's injection sites go to the tracer, if there is one; the exec
 /// site's calls run; at the fork site's close (`stub::STUB_FORK_CLOSE`), a
-/// close of the copy file runs. Everything else falls through to the rules
+/// `close_range` of the copy file and the install socket runs. Everything else falls through to the rules
 /// after.
 fn ip_rules() -> Vec<libc::sock_filter> {
     let n = EXEC_SITE_CALLS.len();
@@ -300,10 +316,10 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
     // Positions: the header (high half, low half, one compare per trace
     // site, the exec site, the load of nr), compares, the fd checks, the
-    // fork site's close (5), then ALLOW, TRACE, and the end (the next rule).
+    // fork site's close (7), then ALLOW, TRACE, and the end (the next rule).
     let header = 3 + sites + 2;
     let fork_close = header + n + bodies;
-    let allow = fork_close + 5;
+    let allow = fork_close + 7;
     let (trace, end) = (allow + 1, allow + 2);
     let off = |from: usize, to: usize| (to - from - 1) as u8;
     let mut p =
@@ -335,9 +351,11 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     p.extend([
         jump(BPF_JMP_JEQ_K, super::stub::STUB_FORK_CLOSE as u32, 0, off(fc, end)),
         stmt(BPF_LD_W_ABS, OFF_NR),
-        jump(BPF_JMP_JEQ_K, libc::SYS_close as u32, 0, off(fc + 2, end)),
+        jump(BPF_JMP_JEQ_K, libc::SYS_close_range as u32, 0, off(fc + 2, end)),
         stmt(BPF_LD_W_ABS, off_arg_lo(0)),
-        jump(BPF_JMP_JEQ_K, kernel::COPY_FD as u32, off(fc + 4, allow), off(fc + 4, end)),
+        jump(BPF_JMP_JEQ_K, kernel::COPY_FD as u32, 0, off(fc + 4, end)),
+        stmt(BPF_LD_W_ABS, off_arg_lo(1)),
+        jump(BPF_JMP_JEQ_K, kernel::INSTALL_FD as u32, off(fc + 6, allow), off(fc + 6, end)),
     ]);
     p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
     debug_assert_eq!(p.len(), end);
@@ -565,7 +583,7 @@ mod tests {
         let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
         assert_eq!(
             rules(&trap),
-            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + 3
+            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + 4
         );
     }
 
@@ -594,7 +612,8 @@ mod tests {
                 );
             }
             if rule.is_some() {
-                for v in [0, 3, 1000, 1001, lo - 1, end, end + 1, u32::MAX as u64] {
+                let outside = [0, 3, 1000, 1001, lo.wrapping_sub(1), end, end + 1, u32::MAX as u64];
+                for v in outside.into_iter().filter(|&v| !(lo..end).contains(&v) && v <= u32::MAX as u64) {
                     assert_eq!(evaluate(&trap, nr, EXEC_SITE, with_fd(v)), SECCOMP_RET_TRAP, "{nr} on fd {v}");
                 }
             }
@@ -604,20 +623,40 @@ mod tests {
         assert_eq!(evaluate(&trap, libc::SYS_pwrite64, EXEC_SITE, [base, 0, 1, 0, 0, 0]), SECCOMP_RET_TRAP);
         assert_eq!(evaluate(&trap, libc::SYS_pread64, EXEC_SITE, [copy, 0, 1, 0, 0, 0]), SECCOMP_RET_ALLOW);
         assert_eq!(evaluate(&trap, libc::SYS_preadv, EXEC_SITE, [copy, 0, 1, 0, 0, 0]), SECCOMP_RET_TRAP);
-        // The fork site's child closes the copy file there, and nothing else.
+        // The fork site's child closes the copy file and the install socket
+        // there, and nothing else.
         let close_site = super::super::stub::STUB_FORK_CLOSE;
-        assert_eq!(evaluate(&trap, libc::SYS_close, close_site, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
-        assert_eq!(evaluate(&trap, libc::SYS_close, close_site, [copy | 1 << 32, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
-        for (nr, fd) in
-            [(libc::SYS_close, 3), (libc::SYS_close, base), (libc::SYS_pwrite64, copy), (libc::SYS_dup2, copy)]
-        {
-            assert_eq!(evaluate(&trap, nr, close_site, [fd, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{nr} on {fd}");
+        let install = kernel::INSTALL_FD as u64;
+        let close_range = libc::SYS_close_range;
+        assert_eq!(evaluate(&trap, close_range, close_site, [copy, install, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        for (nr, a0, a1) in [
+            (close_range, copy, install + 1),
+            (close_range, base, install),
+            (close_range, 0, u32::MAX as u64),
+            (libc::SYS_close, copy, 0),
+            (libc::SYS_close, 3, 0),
+            (libc::SYS_pwrite64, copy, install),
+            (libc::SYS_dup2, copy, install),
+        ] {
+            assert_eq!(evaluate(&trap, nr, close_site, [a0, a1, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{nr} on {a0}, {a1}");
+        }
+        assert_eq!(evaluate(&trap, close_range, app_ip, [copy, install, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
+        // A passed fd arrives low, moves to an installed file's number or the
+        // copy file's, never onto the stub's fds or the install socket.
+        assert_eq!(evaluate(&trap, libc::SYS_recvmsg, EXEC_SITE, [install, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&trap, libc::SYS_recvmsg, EXEC_SITE, [1001, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
+        for to in [base, copy] {
+            assert_eq!(evaluate(&trap, libc::SYS_dup3, EXEC_SITE, [0, to, 0, 0, 0, 0]), SECCOMP_RET_ALLOW, "{to}");
+        }
+        for to in [0, 3, 1000, 1001, install] {
+            assert_eq!(evaluate(&trap, libc::SYS_dup3, EXEC_SITE, [0, to, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{to}");
+        }
+        assert_eq!(evaluate(&trap, libc::SYS_close, EXEC_SITE, [0, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        for fd in [1000, 1001, base, copy, install] {
+            assert_eq!(evaluate(&trap, libc::SYS_close, EXEC_SITE, [fd, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{fd}");
         }
         assert_eq!(evaluate(&trap, libc::SYS_close, app_ip, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
-        assert_eq!(evaluate(&trap, libc::SYS_close, EXEC_SITE, [copy, 0, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
-        for nr in
-            [libc::SYS_read, libc::SYS_openat, libc::SYS_execve, libc::SYS_recvmsg, libc::SYS_close, libc::SYS_clone]
-        {
+        for nr in [libc::SYS_read, libc::SYS_openat, libc::SYS_execve, libc::SYS_recvmsg, libc::SYS_clone] {
             assert_eq!(
                 evaluate(&trap, nr, EXEC_SITE, [base, 0, 0, 0, base, 0]),
                 SECCOMP_RET_TRAP,

@@ -10,8 +10,9 @@
 //! * [`STUB_CLONE`]: `syscall; test rax,rax; jz park; int3` — clone/fork: the
 //!   parent traps back, the child parks until its own tracer seizes it.
 //! * [`STUB_FORK`]: the clone site for a new process with an fd table of
-//!   its own under systrap: the child closes the process's copy file
-//!   (`kernel::COPY_FD`, see kernel/systrap/copy.rs) before it parks.
+//!   its own under systrap: the child closes the files the parent holds for
+//!   the sentry alone (`kernel::COPY_FD` and `kernel::INSTALL_FD`, see
+//!   kernel/systrap/owned.rs) before it parks.
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
@@ -48,12 +49,13 @@ pub const PARK_NR: u64 = libc::SYS_getpid as u64;
 /// continued with that call skipped stops here, at an ordinary signal stop.
 pub const STUB_LOOP_UNPARK: u64 = STUB_LOOP_PARK + 2;
 /// The fork site: `syscall; test rax,rax; jz child; int3`, where `child`
-/// closes `kernel::COPY_FD` (systrap's copy file, which must stay its
-/// process's own) and joins the clone site's park. The close runs at
+/// closes `kernel::COPY_FD..=kernel::INSTALL_FD` (systrap's copy file and
+/// install socket, which must stay their process's own) with one
+/// `close_range` and joins the clone site's park. The close runs at
 /// [`STUB_FORK_CLOSE`], where the systrap filter allows it and nothing else.
 pub const STUB_FORK: u64 = STUB_BASE + CODE_OFF + 0x70;
-/// The child's `close` as seccomp sees it (the address after its `syscall`).
-pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x14;
+/// The child's `close_range` as seccomp sees it (the address after its `syscall`).
+pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x1b;
 const IMAGE_LEN: usize = 0x4e0;
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
@@ -107,15 +109,20 @@ pub fn build_image() -> Vec<u8> {
         &[0x0f, 0x05, 0x48, 0x89, 0xc3, 0xb8, PARK_NR as u8, 0, 0, 0, 0x0f, 0x05, 0xcc],
     );
     // fork: syscall; test rax,rax; jz child; int3;
-    // child: mov edi, COPY_FD; mov eax, SYS_close; syscall; jmp park
+    // child: mov edi, COPY_FD; mov esi, INSTALL_FD; xor edx, edx;
+    //        mov eax, SYS_close_range; syscall; jmp park
     let fork = STUB_FORK - STUB_BASE;
-    let copy_fd = (crate::kernel::COPY_FD as u32).to_le_bytes();
-    let back = park as i64 - (fork + 0x16) as i64;
+    let first = (crate::kernel::COPY_FD as u32).to_le_bytes();
+    let last = (crate::kernel::INSTALL_FD as u32).to_le_bytes();
+    let nr = (libc::SYS_close_range as u32).to_le_bytes();
+    let back = park as i64 - (STUB_FORK_CLOSE - STUB_BASE + 2) as i64;
     #[rustfmt::skip]
     let code = [
         0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x01, 0xcc,
-        0xbf, copy_fd[0], copy_fd[1], copy_fd[2], copy_fd[3],
-        0xb8, libc::SYS_close as u8, 0, 0, 0,
+        0xbf, first[0], first[1], first[2], first[3],
+        0xbe, last[0], last[1], last[2], last[3],
+        0x31, 0xd2,
+        0xb8, nr[0], nr[1], nr[2], nr[3],
         0x0f, 0x05,
         0xeb, back as i8 as u8,
     ];
@@ -183,14 +190,17 @@ mod tests {
         assert_eq!((at(STUB_LOOP_PARK), at(STUB_LOOP_PARK + 1)), (0x0f, 0x05));
         assert_eq!(at(STUB_LOOP_UNPARK), 0xcc);
         const { assert!(STUB_LOOP_UNPARK < STUB_FORK) };
-        // The fork site: the clone, the parent's int3, the child's close of
-        // the copy file at STUB_FORK_CLOSE, then the park.
+        // The fork site: the clone, the parent's int3, the child's
+        // close_range of the copy file and install socket at
+        // STUB_FORK_CLOSE, then the park.
         assert_eq!((at(STUB_FORK), at(STUB_FORK + 1), at(STUB_FORK + 7)), (0x0f, 0x05, 0xcc));
         let jz = STUB_FORK + 5;
         assert_eq!((jz + 2) as i64 + (at(jz + 1) as i8) as i64, (STUB_FORK + 8) as i64);
-        let fd = u32::from_le_bytes([at(STUB_FORK + 9), at(STUB_FORK + 10), at(STUB_FORK + 11), at(STUB_FORK + 12)]);
-        assert_eq!((at(STUB_FORK + 8), fd), (0xbf, crate::kernel::COPY_FD as u32));
-        assert_eq!((at(STUB_FORK + 13), at(STUB_FORK + 14)), (0xb8, libc::SYS_close as u8));
+        let imm = |a: u64| u32::from_le_bytes([at(a), at(a + 1), at(a + 2), at(a + 3)]);
+        assert_eq!((at(STUB_FORK + 8), imm(STUB_FORK + 9)), (0xbf, crate::kernel::COPY_FD as u32));
+        assert_eq!((at(STUB_FORK + 13), imm(STUB_FORK + 14)), (0xbe, crate::kernel::INSTALL_FD as u32));
+        assert_eq!((at(STUB_FORK + 18), at(STUB_FORK + 19)), (0x31, 0xd2));
+        assert_eq!((at(STUB_FORK + 20), imm(STUB_FORK + 21)), (0xb8, libc::SYS_close_range as u32));
         assert_eq!((at(STUB_FORK_CLOSE - 2), at(STUB_FORK_CLOSE - 1)), (0x0f, 0x05));
         let jmp = STUB_FORK_CLOSE;
         assert_eq!((jmp + 2) as i64 + (at(jmp + 1) as i8) as i64, STUB_PARK as i64);

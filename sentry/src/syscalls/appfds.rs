@@ -15,9 +15,11 @@
 //! for what its open file allows it anyway. Each use is checked with
 //! kcmp(2) (the app's fd must still be the very open file the sentry
 //! holds), so exec (close-on-exec), fork and dead processes can never make
-//! a call hit the wrong file. Installing takes ptrace (an injected recvmsg,
-//! a dup3 into the slot and a close); a detached systrap thread hands the
-//! call back for that (ESRCH), and uses the slot detached afterwards.
+//! a call hit the wrong file. Installing is a recvmsg, a dup3 into the slot
+//! and a close in the app: injected through ptrace, or for a detached
+//! systrap thread run by the stub's handler on the process's install socket
+//! (kernel/systrap/fdpass.rs); a detached thread of a process without one
+//! hands the call back (ESRCH).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,8 +119,8 @@ pub fn get(ctx: &mut SyscallCtx<'_>, host_fd: RawFd, writable_open: bool) -> Opt
 }
 
 /// Installs `host_fd` (read-only unless `writable_open`) in the calling
-/// process at a free slot, or the least recently used one's. Needs ptrace
-/// (ESRCH on a thread systrap serves detached).
+/// process at a free slot, or the least recently used one's. Through
+/// ptrace or the install socket (ESRCH on a detached thread without one).
 pub fn install(ctx: &mut SyscallCtx<'_>, host_fd: RawFd, writable_open: bool) -> Result<AppFd, Errno> {
     let read_only = !writable_open && writable(host_fd);
     let inode = if read_only { inode_of(host_fd).ok_or(Errno::EBADF)? } else { (0, 0) };

@@ -100,6 +100,52 @@ pub trait AppCalls {
     /// cannot run that call (the caller then needs ptrace), Err(ESRCH) if
     /// the thread is gone.
     fn run(&self, nr: i64, args: [u64; 6]) -> Option<Result<i64, Errno>>;
+
+    /// Passes host fd `fd` into the app process (close-on-exec) and returns
+    /// its number there, unchecked; None if this way cannot (ptrace then).
+    fn pass_fd(&self, _fd: RawFd) -> Option<Result<i32, Errno>> {
+        None
+    }
+}
+
+/// The fds a `recvmsg` receives at most here (its control buffer's size).
+pub const PASSED_FDS_MAX: usize = 2;
+/// Bytes of a [`recvmsg_block`].
+pub const RECVMSG_BLOCK: usize = 152;
+/// Where the msghdr lies in a [`recvmsg_block`].
+pub const RECVMSG_MSG_OFF: u64 = 96;
+/// Where the control message lies in a [`recvmsg_block`], and its length.
+pub const RECVMSG_CMSG_OFF: usize = 32;
+pub const RECVMSG_CMSG_LEN: usize = 24;
+
+/// What a `recvmsg` of one byte and up to [`PASSED_FDS_MAX`] fds takes, for
+/// app memory at `at`: the iovec, the byte, the control buffer, the msghdr.
+pub fn recvmsg_block(at: u64) -> [u8; RECVMSG_BLOCK] {
+    let (buf_addr, cmsg_addr) = (at + 16, at + RECVMSG_CMSG_OFF as u64);
+    let mut block = [0u8; RECVMSG_BLOCK];
+    block[0..8].copy_from_slice(&buf_addr.to_ne_bytes());
+    block[8..16].copy_from_slice(&1u64.to_ne_bytes());
+    let msg = rvisor_syscalls::abi::MsgHdr {
+        msg_iov: at,
+        msg_iovlen: 1,
+        msg_control: cmsg_addr,
+        msg_controllen: RECVMSG_CMSG_LEN as u64,
+        ..Default::default()
+    };
+    let m = RECVMSG_MSG_OFF as usize;
+    block[m..m + 56].copy_from_slice(Pod::as_bytes(&msg));
+    block
+}
+
+/// The `n` fd numbers a control message (read back from app memory, so
+/// untrusted) says arrived.
+pub fn received_fds(cmsg: &[u8; RECVMSG_CMSG_LEN], n: usize) -> Result<Vec<i32>, Errno> {
+    let word = |at: usize| i32::from_ne_bytes([cmsg[at], cmsg[at + 1], cmsg[at + 2], cmsg[at + 3]]);
+    let len = u64::from_ne_bytes(cmsg[0..8].try_into().unwrap_or_default());
+    if n > PASSED_FDS_MAX || word(8) != libc::SOL_SOCKET || word(12) != libc::SCM_RIGHTS || len != 16 + 4 * n as u64 {
+        return Err(Errno::EIO);
+    }
+    Ok((0..n).map(|i| word(16 + 4 * i)).collect())
 }
 
 pub const AT_FDCWD: i32 = -100;
@@ -238,6 +284,32 @@ impl<'a> SyscallCtx<'a> {
     /// Installs host fd `fd` into the app process's host fd table (close-on-exec)
     /// and returns its number there. Used only around mmap; the app never sees it.
     pub fn inject_fd(&mut self, fd: RawFd) -> Result<i32, Errno> {
+        if let Some(r) = self.app_calls.and_then(|c| c.pass_fd(fd)) {
+            let app_fd = r?;
+            self.check_passed(app_fd, fd)?;
+            return Ok(app_fd);
+        }
+        Ok(self.inject_fds(&[fd])?[0])
+    }
+
+    /// Whatever the app's memory said, the app's fd must be the file sent.
+    fn check_passed(&mut self, app_fd: i32, fd: RawFd) -> Result<(), Errno> {
+        if appfds::same_file(self.task.host_tid(), app_fd, fd) {
+            return Ok(());
+        }
+        if (0..crate::kernel::STUB_FD).contains(&app_fd) {
+            self.close_injected(app_fd);
+        }
+        Err(Errno::EIO)
+    }
+
+    /// Installs host fds `fds` (at most [`PASSED_FDS_MAX`]) into the stopped
+    /// app process with one injected `recvmsg` (close-on-exec) and returns
+    /// their numbers there, each checked to be the file sent.
+    pub fn inject_fds(&mut self, fds: &[RawFd]) -> Result<Vec<i32>, Errno> {
+        if fds.is_empty() || fds.len() > PASSED_FDS_MAX {
+            return Err(Errno::EINVAL);
+        }
         let _guard = self.kernel.inject_lock.lock().unwrap_or_else(|e| e.into_inner());
         // Scratch space below the red zone of the app's stack for msghdr + iovec + cmsg.
         // Asked first: a thread the sentry cannot stop (detached under systrap)
@@ -253,40 +325,22 @@ impl<'a> SyscallCtx<'a> {
                 break;
             }
         }
-        // SAFETY: `fd` is a host fd the caller holds open for the whole call.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;
-        let iov_addr = scratch;
-        let buf_addr = scratch + 16;
-        let cmsg_addr = scratch + 32;
-        let msg_addr = scratch + 96;
-        let mut block = [0u8; 160];
-        block[0..8].copy_from_slice(&buf_addr.to_ne_bytes());
-        block[8..16].copy_from_slice(&1u64.to_ne_bytes());
-        let msg = rvisor_syscalls::abi::MsgHdr {
-            msg_iov: iov_addr,
-            msg_iovlen: 1,
-            msg_control: cmsg_addr,
-            msg_controllen: 24,
-            ..Default::default()
-        };
-        block[96..96 + 56].copy_from_slice(Pod::as_bytes(&msg));
-        self.mem.write(scratch, &block)?;
+        // SAFETY: the caller holds every fd in `fds` open for the whole call.
+        let borrowed: Vec<_> = fds.iter().map(|&fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).collect();
+        rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &borrowed).map_err(Errno::from)?;
+        self.mem.write(scratch, &recvmsg_block(scratch))?;
+        let msg_addr = scratch + RECVMSG_MSG_OFF;
         let r = self.inject(libc::SYS_recvmsg, [INJECT_FD as u64, msg_addr, libc::MSG_CMSG_CLOEXEC as u64, 0, 0, 0])?;
         Errno::result(r)?;
-        let mut cmsg = [0u8; 24];
-        self.mem.read(cmsg_addr, &mut cmsg)?;
-        let level = i32::from_ne_bytes([cmsg[8], cmsg[9], cmsg[10], cmsg[11]]);
-        let kind = i32::from_ne_bytes([cmsg[12], cmsg[13], cmsg[14], cmsg[15]]);
-        if level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS {
-            return Err(Errno::EIO);
+        let mut cmsg = [0u8; RECVMSG_CMSG_LEN];
+        self.mem.read(scratch + RECVMSG_CMSG_OFF as u64, &mut cmsg)?;
+        let app_fds = received_fds(&cmsg, fds.len())?;
+        for (&app_fd, &fd) in app_fds.iter().zip(fds) {
+            if !appfds::same_file(self.task.host_tid(), app_fd, fd) {
+                return Err(Errno::EIO);
+            }
         }
-        let app_fd = i32::from_ne_bytes([cmsg[16], cmsg[17], cmsg[18], cmsg[19]]);
-        // Whatever the app's memory says, the fd must be the file sent.
-        if !appfds::same_file(self.task.host_tid(), app_fd, fd) {
-            return Err(Errno::EIO);
-        }
-        Ok(app_fd)
+        Ok(app_fds)
     }
 
     /// Installs host fd `fd` into the app process at number `at` (close-on-
@@ -304,6 +358,20 @@ impl<'a> SyscallCtx<'a> {
     /// Closes a host fd previously injected into the app.
     pub fn close_injected(&mut self, app_fd: i32) {
         let _ = self.inject(libc::SYS_close, [app_fd as u64, 0, 0, 0, 0, 0]);
+    }
+
+    /// Closes host fds previously injected into the app: with one
+    /// `close_range` when they are consecutive numbers (as a recvmsg of
+    /// several gives them), else one by one.
+    pub fn close_injected_all(&mut self, app_fds: &[i32]) {
+        let (Some(&lo), Some(&hi)) = (app_fds.iter().min(), app_fds.iter().max()) else { return };
+        if app_fds.len() > 1 && (hi - lo) as usize + 1 == app_fds.len() {
+            let _ = self.inject(libc::SYS_close_range, [lo as u64, hi as u64, 0, 0, 0, 0]);
+        } else {
+            for &fd in app_fds {
+                self.close_injected(fd);
+            }
+        }
     }
 
     pub fn file(&self, fd: i32) -> VfsResult<Arc<OpenFile>> {

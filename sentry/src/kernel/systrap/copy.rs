@@ -4,22 +4,19 @@
 //! exec site (`Slot::exec`), and the sentry reads or fills its mapping.
 //!
 //! A process gets its file once it has made [`INSTALL_AFTER`] copies the
-//! slow way in its current image: installing takes ptrace (an injected
-//! `recvmsg` and `dup3`), which short-lived processes are spared. The file
-//! is close-on-exec and forgotten at exec; a new image gets a new one.
-//!
+//! slow way in its current image, which short-lived processes are spared.
 //! The file must be its process's alone: another process able to write it
-//! could change what the sentry reads for this one behind its back. So a
-//! fork child closes the copy it inherits before it runs (`fork_site`),
-//! and processes that share their fd table (CLONE_FILES without
-//! CLONE_THREAD) never use one.
+//! could change what the sentry reads for this one behind its back
+//! (owned.rs keeps it so).
 
 use std::cell::Cell;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use rvisor_syscalls::Errno;
 
 use super::super::task::{Task, ThreadGroup};
+use super::owned::{peek, with_entry, Entry};
 use super::stubcalls::StubCalls;
 use crate::kernel::COPY_FD;
 use crate::platform::systrap::copyfile::{CopyFile, AREA};
@@ -30,56 +27,30 @@ pub(super) const INSTALL_AFTER: u32 = 64;
 
 const _: () = assert!(COPY_FD < 1024, "inside the app's descriptor limit");
 
-struct Entry {
-    tg: Weak<ThreadGroup>,
-    /// The file installed in the process's current image.
-    file: Option<Arc<Installed>>,
-    /// A thread is installing one: the others must not (two installs at
-    /// once could leave the fd and this record naming different files).
-    installing: bool,
-    /// The process shares its fd table with another: no file, ever.
-    never: bool,
-}
-
 /// A copy file installed in a process.
 pub(super) struct Installed {
     file: CopyFile,
     /// Set when the process may no longer use it (exec, a shared fd table).
-    retired: std::sync::atomic::AtomicBool,
+    retired: AtomicBool,
+}
+
+impl Installed {
+    pub(super) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
 }
 
 impl Entry {
     /// Whether the process should get a file now (none installed or being
     /// installed, and its fd table its own).
     fn wants_file(&self) -> bool {
-        self.file.is_none() && !self.installing && !self.never
+        self.copy.is_none() && !self.installing && !self.never
     }
-}
-
-static FILES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-
-fn with_entry<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(&mut Entry) -> R) -> R {
-    let mut all = FILES.lock().unwrap_or_else(|e| e.into_inner());
-    all.retain(|e| e.tg.strong_count() > 0);
-    let i = match all.iter().position(|e| e.tg.as_ptr() == Arc::as_ptr(tg)) {
-        Some(i) => i,
-        None => {
-            all.push(Entry { tg: Arc::downgrade(tg), file: None, installing: false, never: false });
-            all.len() - 1
-        }
-    };
-    f(&mut all[i])
-}
-
-/// `f` of `tg`'s entry, if it has one (without making one).
-fn peek<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(Option<&Entry>) -> R) -> R {
-    let all = FILES.lock().unwrap_or_else(|e| e.into_inner());
-    f(all.iter().find(|e| e.tg.as_ptr() == Arc::as_ptr(tg)))
 }
 
 /// The file installed in `tg`'s current image, if any.
 fn installed(tg: &Arc<ThreadGroup>) -> Option<Arc<Installed>> {
-    peek(tg, |e| e.and_then(|e| e.file.clone()))
+    peek(tg, |e| e.and_then(|e| e.copy.clone()))
 }
 
 /// Whether `tg` should get a file now (see `Entry::wants_file`).
@@ -87,7 +58,8 @@ pub(super) fn wants_file(tg: &Arc<ThreadGroup>) -> bool {
     peek(tg, |e| e.is_none_or(Entry::wants_file))
 }
 
-/// Installs a new copy file in the stopped thread's process at `COPY_FD`,
+/// Installs a new copy file in the thread's process at `COPY_FD` (through
+/// ptrace, or through the install socket for a thread served detached),
 /// unless another thread of it is installing one or has: Ok(false) then.
 pub(super) fn install(ctx: &mut SyscallCtx<'_>) -> Result<bool, Errno> {
     let tg = ctx.task.tg.clone();
@@ -105,46 +77,11 @@ pub(super) fn install(ctx: &mut SyscallCtx<'_>) -> Result<bool, Errno> {
     with_entry(&tg, |e| {
         e.installing = false;
         if let (Ok(file), false) = (&installed, e.never) {
-            e.file = Some(file.clone());
+            e.copy = Some(file.clone());
         }
     });
     tracing::debug!(tid = ctx.task.tid, ok = installed.is_ok(), "systrap: copy file installed");
     installed.map(|_| true)
-}
-
-/// `tg`'s image is gone (exec): its file with it.
-pub(super) fn forget(tg: &Arc<ThreadGroup>) {
-    with_entry(tg, |e| retire(e.file.take()));
-}
-
-fn retire(file: Option<Arc<Installed>>) {
-    if let Some(f) = file {
-        f.retired.store(true, std::sync::atomic::Ordering::Release);
-    }
-}
-
-/// At a clone (`flags`) by a thread of `parent` of `child`: a new process
-/// that shares the fd table turns the file off for both. (One with a table
-/// of its own closes its copy of `COPY_FD` before it runs: `fork_site`.)
-pub fn note_clone(parent: &Arc<ThreadGroup>, child: &Arc<ThreadGroup>, flags: u64) {
-    if flags & libc::CLONE_THREAD as u64 != 0 || crate::platform::systrap::active().is_none() {
-        return;
-    }
-    if flags & libc::CLONE_FILES as u64 != 0 {
-        for tg in [parent, child] {
-            with_entry(tg, |e| {
-                e.never = true;
-                retire(e.file.take());
-            });
-        }
-    }
-}
-
-/// Whether a clone with `flags` runs at the stub's fork site, whose child
-/// closes `COPY_FD` before it parks (platform/stub.rs): every new process
-/// with an fd table of its own, under systrap.
-pub fn fork_site(flags: u64) -> bool {
-    flags & (libc::CLONE_THREAD | libc::CLONE_FILES) as u64 == 0 && crate::platform::systrap::active().is_some()
 }
 
 /// A thread's area of its process's copy file.
@@ -162,7 +99,7 @@ impl ThreadCopy {
     }
 
     pub(super) fn retired(&self) -> bool {
-        self.file.retired.load(std::sync::atomic::Ordering::Acquire)
+        self.file.retired.load(Ordering::Acquire)
     }
 }
 

@@ -232,7 +232,7 @@ pub(super) fn serve(
     // Signals raised for this thread from now until the check below are
     // seen by that check: their senders need not wait for a seize.
     let serving = Serving::enter(st.shared.clone());
-    let stub_calls = handler.map(|slot| super::stubcalls::StubCalls::new(slot, task, st.spin));
+    let stub_calls = handler.zip(st.chunk).map(|(slot, c)| super::stubcalls::StubCalls::new(slot, c, task, st.spin));
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
     ctx.frame = Some(uctx);
     ctx.app_calls = stub_calls.as_ref().map(|c| c as &dyn crate::syscalls::AppCalls);
@@ -249,8 +249,16 @@ pub(super) fn serve(
     if st.copy.is_none() && st.copy_misses >= super::copy::INSTALL_AFTER {
         st.copy = super::copy::ThreadCopy::take(&task.tg);
         if st.copy.is_none() && super::copy::wants_file(&task.tg) {
-            // Installing takes ptrace: this call goes traced, and installs.
-            return Answer::Traced;
+            // Installed through the process's install socket, or else
+            // through ptrace: this call then goes traced, and installs.
+            if stub_calls.is_none() || !super::fdpass::has_socket(&task.tg) {
+                return Answer::Traced;
+            }
+            match super::copy::install(&mut ctx) {
+                Ok(_) => st.copy = super::copy::ThreadCopy::take(&task.tg),
+                Err(Errno::ESRCH) => return Answer::Traced,
+                Err(e) => tracing::debug!(tid = task.tid, error = ?e, "systrap: no copy file"),
+            }
         }
         // Has one now, or cannot (no area free, a shared fd table): count again.
         st.copy_misses = 0;

@@ -32,6 +32,7 @@ use rvisor_syscalls::Errno;
 use super::run::{handle_call, handle_stop};
 use super::task::{ExitStatus, Task};
 use super::Kernel;
+use crate::kernel::INSTALL_FD;
 use crate::platform::filter::{build_app_filter, TrapAction};
 use crate::platform::ptrace::{decode_status, Stop, SyscallInfo, Tracee};
 use crate::platform::stub::STUB_SYSCALL;
@@ -44,20 +45,22 @@ mod copy;
 mod detached;
 mod exits;
 mod fastcalls;
+mod fdpass;
 mod fork;
+mod owned;
 mod patch;
 mod placement;
 mod sigsys;
 mod stubcalls;
 mod virt;
 
-pub use copy::{fork_site, note_clone as note_clone_copy};
 pub use detached::frame_deliverable;
 use detached::*;
 pub use exits::before_signal;
 use exits::*;
 pub use fastcalls::{fast, FastCall, Rule, FAST};
 pub use fork::{forget_fork, note_clone, restore_fork_stack};
+pub use owned::{fork_site, note_clone as note_clone_owned};
 pub use sigsys::{APP_ERRNO, APP_TRAP};
 pub use virt::proc_sigsets;
 use virt::*;
@@ -456,7 +459,7 @@ fn on_sigsys(
         }
         st.copy = None;
         st.copy_misses = 0;
-        copy::forget(&task.tg);
+        owned::forget(&task.tg);
         *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
         st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(false);
@@ -546,14 +549,31 @@ fn signal_in_flight(task: &Task) -> bool {
 fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), Errno> {
     let chunk = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
     let addr = Platform::chunk_addr(chunk);
-    let fd = ctx.inject_fd(p.region.fd().as_raw_fd())?;
+    // The process's install socket (fdpass.rs) comes with the region's fd,
+    // in the same recvmsg, if its image has none yet. Only in an image that
+    // exec made: a fork child that has not exec'd maps few new files (and
+    // mostly execs soon), so there a socket would cost more than it saves.
+    let execed = ctx.task.tg.lock().execed;
+    let socket = (execed && fdpass::wants_socket(&ctx.task.tg)).then(fdpass::InstallSocket::new).transpose()?;
+    let mut sent = vec![p.region.fd().as_raw_fd()];
+    sent.extend(socket.as_ref().map(|s| s.app_end()));
+    let fds = ctx.inject_fds(&sent)?;
     let flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let mapped = ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fd as u64, addr - systrap::REGION_BASE]);
-    ctx.close_injected(fd);
+    let mapped =
+        ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fds[0] as u64, addr - systrap::REGION_BASE]);
+    let moved = match &fds[..] {
+        [_, low] => Some(ctx.inject(libc::SYS_dup3, [*low as u64, INSTALL_FD as u64, libc::O_CLOEXEC as u64, 0, 0, 0])),
+        _ => None,
+    };
+    ctx.close_injected_all(&fds);
     if mapped? as u64 != addr {
         p.region.release(chunk);
         return Err(Errno::ENOMEM);
+    }
+    if let (Some(socket), Some(moved)) = (socket, moved) {
+        Errno::result(moved?)?;
+        fdpass::record(&ctx.task.tg, socket);
     }
     // A fork child must not inherit the chunk: it would share the parent
     // thread's slot. (The child gets its own at its first trapped call.)

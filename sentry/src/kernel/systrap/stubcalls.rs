@@ -10,6 +10,7 @@
 //! SIGSYS blocked, which kills the process.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use rvisor_syscalls::Errno;
 
@@ -20,15 +21,18 @@ use crate::syscalls::AppCalls;
 
 /// The calls sent to the handler: brk's anonymous maps and unmaps, the
 /// positional reads and file maps through installed fds (syscalls/appfds.rs),
-/// rt_sigaction's host action and set_tid_address. All are quick: none
-/// waits for another process or a signal.
-const QUICK: [i64; 8] = [
+/// the move of a passed fd to its number and the close of where it arrived
+/// (fdpass.rs), rt_sigaction's host action and set_tid_address. All are
+/// quick: none waits for another process or a signal.
+const QUICK: [i64; 10] = [
     libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_madvise,
     libc::SYS_pread64,
     libc::SYS_preadv,
     libc::SYS_preadv2,
+    libc::SYS_dup3,
+    libc::SYS_close,
     libc::SYS_rt_sigaction,
     libc::SYS_set_tid_address,
 ];
@@ -36,13 +40,15 @@ const QUICK: [i64; 8] = [
 /// The handler slot of a thread waiting in the stub's SIGSYS handler.
 pub(super) struct StubCalls<'s> {
     slot: &'s Slot<'s>,
-    task: &'s Task,
+    /// The chunk the slot is in.
+    chunk: usize,
+    task: &'s Arc<Task>,
     spin: Cell<Spinner>,
 }
 
 impl<'s> StubCalls<'s> {
-    pub(super) fn new(slot: &'s Slot<'s>, task: &'s Task, spin: Spinner) -> Self {
-        StubCalls { slot, task, spin: Cell::new(spin) }
+    pub(super) fn new(slot: &'s Slot<'s>, chunk: usize, task: &'s Arc<Task>, spin: Spinner) -> Self {
+        StubCalls { slot, chunk, task, spin: Cell::new(spin) }
     }
 }
 
@@ -69,6 +75,10 @@ impl AppCalls for StubCalls<'_> {
             Some(r) => Ok(r),
             None => Err(Errno::ESRCH),
         })
+    }
+
+    fn pass_fd(&self, fd: std::os::fd::RawFd) -> Option<Result<i32, Errno>> {
+        super::fdpass::pass(self, &self.task.tg, self.chunk, fd)
     }
 }
 
@@ -118,10 +128,24 @@ mod tests {
         }
         assert!(filter::passes_at_exec_site(libc::SYS_rt_sigaction, [10, 0x7000, 0, 8, 0, 0]));
         assert!(filter::passes_at_exec_site(libc::SYS_set_tid_address, [0x7000, 0, 0, 0, 0, 0]));
+        // A passed fd moves from where it arrived to a slot or the copy file's
+        // number, and where it arrived is closed; nothing else.
+        let copy = crate::kernel::COPY_FD as u64;
+        for to in [slot, copy] {
+            assert!(filter::passes_at_exec_site(libc::SYS_dup3, [0, to, libc::O_CLOEXEC as u64, 0, 0, 0]));
+        }
+        assert!(!filter::passes_at_exec_site(libc::SYS_dup3, [0, crate::kernel::INSTALL_FD as u64, 0, 0, 0, 0]));
+        assert!(filter::passes_at_exec_site(libc::SYS_close, [0, 0, 0, 0, 0, 0]));
+        assert!(!filter::passes_at_exec_site(libc::SYS_close, [slot, 0, 0, 0, 0, 0]));
         // Every quick call can pass there.
         for nr in QUICK {
             let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-            assert!(filter::passes_at_exec_site(nr, [slot, 4096, 3, anon, slot, 0]), "{nr}");
+            let args = match nr {
+                libc::SYS_dup3 => [3, slot, 0, 0, 0, 0],
+                libc::SYS_close => [3, 0, 0, 0, 0, 0],
+                _ => [slot, 4096, 3, anon, slot, 0],
+            };
+            assert!(filter::passes_at_exec_site(nr, args), "{nr}");
         }
     }
 }

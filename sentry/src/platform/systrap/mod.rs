@@ -7,7 +7,10 @@
 //! Region layout: chunk `i` (64 KiB, 64 KiB-aligned) of the region serves
 //! one app thread. Its first [`slot::SLOT_LEN`] bytes are the slot; the
 //! whole chunk is the thread's alternate signal stack, so the handler (run
-//! with SA_ONSTACK) finds its slot by rounding its stack pointer down.
+//! with SA_ONSTACK) finds its slot by rounding its stack pointer down. The
+//! trampoline's slot follows (patch.rs), then [`SCRATCH_LEN`] bytes at
+//! [`SCRATCH_OFF`] where the sentry puts what a call it has the handler run
+//! points to; the handler's frames grow down from the chunk's top.
 //!
 //! A traced thread's SIGSYS is a ptrace signal-delivery stop, which costs as
 //! much as the seccomp stop it was meant to avoid (bench: "SIGSYS under
@@ -31,6 +34,12 @@ pub const REGION_BASE: u64 = 0x6000_0000_0000;
 /// One thread's chunk: its slot and its alternate signal stack. Large enough
 /// for a signal frame with the biggest XSAVE state (AMX, ~11 KiB).
 pub const CHUNK: usize = 64 * 1024;
+
+/// Where a chunk's scratch bytes start: after the handler's and the
+/// trampoline's slots.
+pub const SCRATCH_OFF: usize = 2 * slot::SLOT_LEN;
+pub const SCRATCH_LEN: usize = 256;
+const _: () = assert!(patch::TSLOT + slot::SLOT_LEN <= SCRATCH_OFF);
 
 /// The shared region as the sentry maps it.
 pub struct Region {
@@ -87,6 +96,31 @@ impl Region {
             // page-aligned, and the mapping lives as long as the borrow.
             unsafe { slot::Slot::new(self.map.as_mut_ptr().add(i * CHUNK)) }
         })
+    }
+
+    /// Copies `bytes` to chunk `i`'s scratch at `off`: false if out of bounds.
+    pub fn write_scratch(&self, i: usize, off: usize, bytes: &[u8]) -> bool {
+        if i >= self.chunks || off.saturating_add(bytes.len()) > SCRATCH_LEN {
+            return false;
+        }
+        for (k, b) in bytes.iter().enumerate() {
+            // SAFETY: inside chunk i's scratch (checked above), mapped while
+            // self lives; the app may write it too, so only volatile stores.
+            unsafe { std::ptr::write_volatile(self.map.as_mut_ptr().add(i * CHUNK + SCRATCH_OFF + off + k), *b) }
+        }
+        true
+    }
+
+    /// Copies chunk `i`'s scratch at `off` into `buf`: false if out of bounds.
+    pub fn read_scratch(&self, i: usize, off: usize, buf: &mut [u8]) -> bool {
+        if i >= self.chunks || off.saturating_add(buf.len()) > SCRATCH_LEN {
+            return false;
+        }
+        for (k, b) in buf.iter_mut().enumerate() {
+            // SAFETY: as in write_scratch; each byte is read once, into our buffer.
+            *b = unsafe { std::ptr::read_volatile(self.map.as_ptr().add(i * CHUNK + SCRATCH_OFF + off + k)) };
+        }
+        true
     }
 
     /// Raw pointer to byte `off` of chunk `i` (tests and the bench use the
