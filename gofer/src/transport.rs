@@ -82,6 +82,16 @@ pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     recv_flags(sock, buf, 0)
 }
 
+/// Takes and drops whatever is queued on `sock` (fds included), without waiting.
+pub fn drain(sock: BorrowedFd<'_>) {
+    let mut byte = [0u8; 1];
+    while let Ok(r) = recv_nonblocking(sock, &mut byte) {
+        if r.len == 0 && r.fds.is_empty() {
+            break;
+        }
+    }
+}
+
 /// Like [`recv`], but returns WouldBlock at once when nothing is queued.
 pub fn recv_nonblocking(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     recv_flags(sock, buf, libc::MSG_DONTWAIT)

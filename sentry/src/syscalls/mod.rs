@@ -319,12 +319,7 @@ impl<'a> SyscallCtx<'a> {
         // that was killed before its recvmsg ran is still queued, and the next
         // process would take it instead of its own. Nothing else is in flight
         // under the lock, so whatever is queued now is such a leftover.
-        let mut byte = [0u8; 1];
-        while let Ok(r) = rvisor_gofer::transport::recv_nonblocking(self.kernel.inject_app.as_fd(), &mut byte) {
-            if r.len == 0 && r.fds.is_empty() {
-                break;
-            }
-        }
+        rvisor_gofer::transport::drain(self.kernel.inject_app.as_fd());
         // SAFETY: the caller holds every fd in `fds` open for the whole call.
         let borrowed: Vec<_> = fds.iter().map(|&fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }).collect();
         rvisor_gofer::transport::send(self.kernel.inject_sock.as_fd(), &[0], &borrowed).map_err(Errno::from)?;

@@ -67,12 +67,7 @@ impl InstallSocket {
     /// yet checked to be `fd`: the app can write the control message).
     fn pass(&self, calls: &StubCalls<'_>, region: &Region, chunk: usize, fd: RawFd) -> Result<i32, Errno> {
         let _one = self.passing.lock().unwrap_or_else(|e| e.into_inner());
-        let mut byte = [0u8; 1];
-        while let Ok(r) = rvisor_gofer::transport::recv_nonblocking(self.recv.as_fd(), &mut byte) {
-            if r.len == 0 && r.fds.is_empty() {
-                break;
-            }
-        }
+        rvisor_gofer::transport::drain(self.recv.as_fd());
         // SAFETY: the caller holds `fd` open for the whole call.
         let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
         rvisor_gofer::transport::send(self.send.as_fd(), &[0], &[borrowed]).map_err(Errno::from)?;

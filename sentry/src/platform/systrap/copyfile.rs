@@ -96,20 +96,8 @@ impl CopyFile {
             return;
         }
         // SAFETY: area i lies inside the mapping, which lives as long as
-        // self; the app may write the file concurrently, so the bytes are
-        // read with volatile loads, once each, into our own buffer.
-        unsafe {
-            let src = self.map.as_ptr().add(i * AREA);
-            let words = n / 8;
-            let dst = buf.as_mut_ptr();
-            for w in 0..words {
-                let v = std::ptr::read_volatile(src.add(w * 8) as *const u64);
-                std::ptr::write_unaligned(dst.add(w * 8) as *mut u64, v);
-            }
-            for b in words * 8..n {
-                *dst.add(b) = std::ptr::read_volatile(src.add(b));
-            }
-        }
+        // self, and starts 8-aligned (a multiple of AREA from a page).
+        unsafe { super::load_shared(self.map.as_ptr().add(i * AREA), &mut buf[..n]) }
     }
 
     /// Copies `buf` (at most [`AREA`] bytes) to the start of area `i`.
@@ -118,19 +106,8 @@ impl CopyFile {
         if i >= AREAS {
             return;
         }
-        // SAFETY: as in read_area; volatile stores into the shared mapping.
-        unsafe {
-            let dst = self.map.as_mut_ptr().add(i * AREA);
-            let words = n / 8;
-            let src = buf.as_ptr();
-            for w in 0..words {
-                let v = std::ptr::read_unaligned(src.add(w * 8) as *const u64);
-                std::ptr::write_volatile(dst.add(w * 8) as *mut u64, v);
-            }
-            for b in words * 8..n {
-                std::ptr::write_volatile(dst.add(b), *src.add(b));
-            }
-        }
+        // SAFETY: as in read_area.
+        unsafe { super::store_shared(self.map.as_mut_ptr().add(i * AREA), &buf[..n]) }
     }
 }
 

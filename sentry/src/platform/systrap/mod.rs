@@ -41,6 +41,50 @@ pub const SCRATCH_OFF: usize = 2 * slot::SLOT_LEN;
 pub const SCRATCH_LEN: usize = 256;
 const _: () = assert!(patch::TSLOT + slot::SLOT_LEN <= SCRATCH_OFF);
 
+/// Copies `buf.len()` bytes of memory an app process shares with the sentry
+/// (and may write concurrently) into `buf`: volatile loads, each byte once.
+///
+/// # Safety
+/// `src` must be 8-aligned, and `src..src + buf.len()` mapped and readable
+/// for the call.
+pub unsafe fn load_shared(src: *const u8, buf: &mut [u8]) {
+    debug_assert_eq!(src as usize % 8, 0);
+    let n = buf.len();
+    let dst = buf.as_mut_ptr();
+    for w in 0..n / 8 {
+        // SAFETY: inside the range the caller vouches for; unaligned-safe on x86-64.
+        let v = unsafe { std::ptr::read_volatile(src.add(w * 8) as *const u64) };
+        // SAFETY: inside `buf`.
+        unsafe { std::ptr::write_unaligned(dst.add(w * 8) as *mut u64, v) };
+    }
+    for b in n / 8 * 8..n {
+        // SAFETY: as above.
+        unsafe { *dst.add(b) = std::ptr::read_volatile(src.add(b)) };
+    }
+}
+
+/// Copies `buf` into memory shared with an app process: volatile stores.
+///
+/// # Safety
+/// `dst` must be 8-aligned, and `dst..dst + buf.len()` mapped and writable
+/// for the call.
+pub unsafe fn store_shared(dst: *mut u8, buf: &[u8]) {
+    debug_assert_eq!(dst as usize % 8, 0);
+    let n = buf.len();
+    let src = buf.as_ptr();
+    for w in 0..n / 8 {
+        // SAFETY: inside `buf` and the range the caller vouches for.
+        unsafe {
+            let v = std::ptr::read_unaligned(src.add(w * 8) as *const u64);
+            std::ptr::write_volatile(dst.add(w * 8) as *mut u64, v);
+        }
+    }
+    for b in n / 8 * 8..n {
+        // SAFETY: as above.
+        unsafe { std::ptr::write_volatile(dst.add(b), *src.add(b)) };
+    }
+}
+
 /// The shared region as the sentry maps it.
 pub struct Region {
     fd: OwnedFd,
@@ -98,28 +142,26 @@ impl Region {
         })
     }
 
-    /// Copies `bytes` to chunk `i`'s scratch at `off`: false if out of bounds.
+    /// Copies `bytes` to chunk `i`'s scratch at `off` (8-aligned): false if
+    /// out of bounds or misaligned.
     pub fn write_scratch(&self, i: usize, off: usize, bytes: &[u8]) -> bool {
-        if i >= self.chunks || off.saturating_add(bytes.len()) > SCRATCH_LEN {
+        if i >= self.chunks || off % 8 != 0 || off.saturating_add(bytes.len()) > SCRATCH_LEN {
             return false;
         }
-        for (k, b) in bytes.iter().enumerate() {
-            // SAFETY: inside chunk i's scratch (checked above), mapped while
-            // self lives; the app may write it too, so only volatile stores.
-            unsafe { std::ptr::write_volatile(self.map.as_mut_ptr().add(i * CHUNK + SCRATCH_OFF + off + k), *b) }
-        }
+        // SAFETY: inside chunk i's scratch (checked above), mapped while self
+        // lives, 8-aligned (checked above).
+        unsafe { store_shared(self.map.as_mut_ptr().add(i * CHUNK + SCRATCH_OFF + off), bytes) };
         true
     }
 
-    /// Copies chunk `i`'s scratch at `off` into `buf`: false if out of bounds.
+    /// Copies chunk `i`'s scratch at `off` (8-aligned) into `buf`: false if
+    /// out of bounds or misaligned.
     pub fn read_scratch(&self, i: usize, off: usize, buf: &mut [u8]) -> bool {
-        if i >= self.chunks || off.saturating_add(buf.len()) > SCRATCH_LEN {
+        if i >= self.chunks || off % 8 != 0 || off.saturating_add(buf.len()) > SCRATCH_LEN {
             return false;
         }
-        for (k, b) in buf.iter_mut().enumerate() {
-            // SAFETY: as in write_scratch; each byte is read once, into our buffer.
-            *b = unsafe { std::ptr::read_volatile(self.map.as_ptr().add(i * CHUNK + SCRATCH_OFF + off + k)) };
-        }
+        // SAFETY: as in write_scratch.
+        unsafe { load_shared(self.map.as_ptr().add(i * CHUNK + SCRATCH_OFF + off), buf) };
         true
     }
 
