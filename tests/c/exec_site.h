@@ -10,7 +10,7 @@
 #include "common.h"
 
 /* STUB_BASE + the handler's offset + the exec site's, minus the syscall's 2 bytes. */
-#define EXEC_SYSCALL 0x10320UL
+#define EXEC_SYSCALL 0x10328UL
 
 /* A stand-in for the handler's slot (state, spin count, result at 80) and
  * the gregs it writes the result into on the way out. */
@@ -66,13 +66,17 @@ static __attribute__((unused)) long site_call_at(struct site_slot *slot, uint64_
 	long clobbered;
 	/* Below the red zone, the return address the handler's `ret` takes. */
 	__asm__ volatile("sub $128, %%rsp\n\t"
+			 "push %%r15\n\t"
 			 "lea 1f(%%rip), %%rcx\n\t"
 			 "push %%rcx\n\t"
 			 "mov %[s], %%r12\n\t"
 			 "mov %[g], %%r13\n\t"
 			 "mov %[site], %%r14\n\t"
+			 /* The command the handler took: EXEC (8), whose result it publishes. */
+			 "mov $8, %%r15d\n\t"
 			 "jmp *%%r14\n"
 			 "1:\n\t"
+			 "pop %%r15\n\t"
 			 "add $128, %%rsp"
 			 : "=a"(clobbered), "+D"(a0), "+S"(a1), "+d"(a2), "+r"(r10), "+r"(r8), "+r"(r9)
 			 : "a"(nr), [s] "r"(slot), [g] "r"(gregs), [site] "r"(EXEC_SYSCALL)

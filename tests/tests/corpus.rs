@@ -29,6 +29,7 @@ corpus!(
     clone3_args,
     close_badfd,
     copy_threads,
+    copy_out_faults,
     close_range,
     copy_file_range,
     deep_tree,

@@ -56,7 +56,12 @@ pub const STUB_LOOP_UNPARK: u64 = STUB_LOOP_PARK + 2;
 pub const STUB_FORK: u64 = STUB_BASE + CODE_OFF + 0x70;
 /// The child's `close_range` as seccomp sees it (the address after its `syscall`).
 pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x1b;
-const IMAGE_LEN: usize = 0x4e0;
+const IMAGE_LEN: usize = 0x520;
+const _: () = {
+    use super::systrap::{handler, patch};
+    assert!(handler::HANDLER_OFF as usize + handler::CODE.len() <= patch::TRAMP_OFF as usize);
+    assert!(patch::TRAMP_OFF as usize + patch::CODE.len() <= IMAGE_LEN);
+};
 
 fn put(image: &mut [u8], off: u64, bytes: &[u8]) {
     let off = off as usize;

@@ -17,7 +17,7 @@ use rvisor_syscalls::Errno;
 
 use super::super::task::{Task, ThreadGroup};
 use super::owned::{peek, with_entry, Entry};
-use super::stubcalls::StubCalls;
+use super::stubcalls::{Deferred, StubCalls};
 use crate::kernel::COPY_FD;
 use crate::platform::systrap::copyfile::{CopyFile, AREA};
 use crate::syscalls::SyscallCtx;
@@ -160,6 +160,11 @@ impl crate::mm::route::Route for CallRoute<'_> {
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Option<usize> {
+        // A held-back copy-out lands first; had it faulted, the call would
+        // have failed there.
+        if !self.calls.flush() {
+            return Some(0);
+        }
         let c = self.usable(buf.len())?;
         let n = self.run(c, libc::SYS_pwrite64, addr, buf.len())?;
         c.file.file.read_area(c.area, &mut buf[..n]);
@@ -167,8 +172,35 @@ impl crate::mm::route::Route for CallRoute<'_> {
     }
 
     fn write(&self, addr: u64, buf: &[u8]) -> Option<usize> {
+        if !self.calls.flush() {
+            return Some(0);
+        }
         let c = self.usable(buf.len())?;
         c.file.file.write_area(c.area, buf);
+        let args = [COPY_FD as u64, addr, buf.len() as u64, CopyFile::offset(c.area), 0, 0];
+        if self.calls.defer(Deferred { nr: libc::SYS_pread64, args, len: buf.len() as u64 }) {
+            return Some(buf.len());
+        }
         self.run(c, libc::SYS_pread64, addr, buf.len())
     }
+}
+
+/// Whether call `nr`'s last copy-out may go with its reply
+/// (`Slot::reply_copy`): calls that only report, end with that copy-out,
+/// and fail with EFAULT and nothing else changed when it faults, as the
+/// copy-out run at the reply then makes them fail.
+pub(super) fn defers_copy_out(nr: u64) -> bool {
+    const CALLS: [i64; 10] = [
+        libc::SYS_stat,
+        libc::SYS_lstat,
+        libc::SYS_fstat,
+        libc::SYS_newfstatat,
+        libc::SYS_statx,
+        libc::SYS_statfs,
+        libc::SYS_fstatfs,
+        libc::SYS_uname,
+        libc::SYS_sysinfo,
+        libc::SYS_getcwd,
+    ];
+    CALLS.contains(&(nr as i64))
 }

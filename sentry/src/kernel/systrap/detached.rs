@@ -29,6 +29,10 @@ pub(super) fn detached(
     // When the first wait without a call ended: a wait may end at once
     // (the app had not yet taken the last reply), so idleness is timed.
     let mut quiet_since: Option<std::time::Instant> = None;
+    // When the last request was answered, from just before the reply:
+    // beside, the reply's wake-up may switch to the app at once, and the
+    // app's whole turn passes inside it. Placement measures from here.
+    let mut replied = std::time::Instant::now();
     loop {
         let (waited, from_tramp) = patch_layout::wait_either(&hslot, tslot.as_ref(), &mut st.spin, idle);
         let slot = match (&tslot, from_tramp) {
@@ -53,6 +57,7 @@ pub(super) fn detached(
             Waited::Request(req) => {
                 idle = MIN_IDLE;
                 quiet_since = None;
+                st.place.waited(replied.elapsed(), 1);
                 st.place.request();
                 let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
                 let answer = if super::patch::wants(task, &info, from_tramp) {
@@ -64,10 +69,17 @@ pub(super) fn detached(
                 };
                 let traced_ret = match answer {
                     Answer::Reply(ret) => {
+                        replied = std::time::Instant::now();
                         slot.reply(ret);
                         continue;
                     }
+                    Answer::ReplyCopy(ret, copy) => {
+                        replied = std::time::Instant::now();
+                        hslot.reply_copy(copy.nr, copy.args, copy.len, ret);
+                        continue;
+                    }
                     Answer::Rewind if !signal_in_flight(task) => {
+                        replied = std::time::Instant::now();
                         slot.reply_rewind(req.nr);
                         continue;
                     }
@@ -93,9 +105,15 @@ pub(super) fn detached(
                 }
             }
             Waited::Timeout => {
-                st.place.idle();
-                if let Some((s, u)) = dead(task) {
-                    return Detached::Ended(s, u);
+                let quiet = replied.elapsed();
+                st.place.idle(quiet);
+                // A wait that ended at once (the app had not yet taken the
+                // last reply) says nothing of the thread's death: it comes
+                // again soon, or a real timeout follows.
+                if quiet >= DEATH_CHECK_AFTER {
+                    if let Some((s, u)) = dead(task) {
+                        return Detached::Ended(s, u);
+                    }
                 }
                 let quiet = quiet_since.get_or_insert_with(std::time::Instant::now).elapsed();
                 if quiet >= RESEIZE_AFTER {
@@ -133,12 +151,13 @@ pub(super) fn finish_hand_off(
     st: &mut State,
 ) -> bool {
     use crate::platform::systrap::handler::{CODE, DONE_OFF};
-    use crate::platform::systrap::slot::REPLY;
+    use crate::platform::systrap::slot::{REPLY, REPLY_COPY};
     let Ok(regs) = tracee.get_regs() else { return false };
     let start = systrap::handler_addr();
     let Some(slot) = st.chunk.and_then(|c| p.region.slot(c)) else { return false };
     let inside = (start..start + CODE.len() as u64).contains(&regs.rip);
-    if !inside || regs.rip >= start + DONE_OFF || slot.state_now() == REPLY {
+    // An answer the handler has yet to take ends its request by itself.
+    if !inside || regs.rip >= start + DONE_OFF || matches!(slot.state_now(), REPLY | REPLY_COPY) {
         return false;
     }
     if tracee.cont(0).is_err() {
@@ -151,6 +170,7 @@ pub(super) fn finish_hand_off(
             let info = SyscallInfo { nr: req.nr, args: req.args, rip: req.rip, rsp: req.rsp };
             match serve(kernel, task, tracee, st, &info, req.uctx, None) {
                 Answer::Reply(ret) | Answer::ReplyTraced(ret) => slot.reply(ret),
+                Answer::ReplyCopy(ret, copy) => slot.reply_copy(copy.nr, copy.args, copy.len, ret),
                 Answer::Rewind | Answer::Traced => slot.reply_rewind(req.nr),
             }
             break;
@@ -184,6 +204,9 @@ pub(super) fn reseize(task: &Task, p: &Platform, st: &State) -> Detached {
 pub(super) enum Answer {
     /// Reply with this result.
     Reply(i64),
+    /// Reply with this result once the handler has run the call's last
+    /// copy-out (`Slot::reply_copy`).
+    ReplyCopy(i64, super::stubcalls::Deferred),
     /// Seize, then reply with this result: a signal the sentry raised is on
     /// its way, and is best delivered traced (its virtual siginfo).
     ReplyTraced(i64),
@@ -232,7 +255,10 @@ pub(super) fn serve(
     // Signals raised for this thread from now until the check below are
     // seen by that check: their senders need not wait for a seize.
     let serving = Serving::enter(st.shared.clone());
-    let stub_calls = handler.zip(st.chunk).map(|(slot, c)| super::stubcalls::StubCalls::new(slot, c, task, st.spin));
+    // strace prints the result before the held-back copy-out could fail it.
+    let may_defer = super::copy::defers_copy_out(info.nr) && !kernel.options.strace;
+    let stub_calls =
+        handler.zip(st.chunk).map(|(slot, c)| super::stubcalls::StubCalls::new(slot, c, task, st.spin, may_defer));
     let mut ctx = SyscallCtx::at_syscall(kernel, task, stale, info);
     ctx.frame = Some(uctx);
     ctx.app_calls = stub_calls.as_ref().map(|c| c as &dyn crate::syscalls::AppCalls);
@@ -278,6 +304,18 @@ pub(super) fn serve(
     st.copy_misses += route.as_ref().map_or(0, |r| r.misses.get());
     st.copy = copy;
     let mut ret = ret;
+    // A held-back copy-out goes with a result; a failed call's runs now.
+    let mut deferred = None;
+    if let Some(calls) = &stub_calls {
+        if ret.is_ok() {
+            deferred = calls.take_deferred();
+        } else {
+            calls.flush();
+        }
+        if calls.faulted() {
+            ret = Err(Errno::EFAULT);
+        }
+    }
     if let Err(e) = ret {
         // ESRCH: a ptrace request on the untraced thread failed (or the
         // call's own ESRCH, which traced mode gives again).
@@ -306,12 +344,25 @@ pub(super) fn serve(
     if kernel.options.strace {
         syscalls::strace_exit(&ctx, nr, args, &ret, None);
     }
-    let ret = ret.unwrap_or_else(|e| e.as_return());
+    let mut ret = ret.unwrap_or_else(|e| e.as_return());
     drop(serving);
-    if signal_in_flight(task) {
-        Answer::ReplyTraced(ret)
-    } else {
-        Answer::Reply(ret)
+    let in_flight = signal_in_flight(task);
+    if let Some(calls) = &stub_calls {
+        // The reply after a seize is a plain one: the copy-out runs now.
+        if let Some(d) = deferred.take_if(|_| in_flight) {
+            calls.defer(d);
+            if !calls.flush() {
+                ret = Errno::EFAULT.as_return();
+            }
+        }
+        let (spin, (waited, handoffs)) = calls.finish();
+        st.spin = spin;
+        st.place.waited(waited, handoffs);
+    }
+    match deferred {
+        _ if in_flight => Answer::ReplyTraced(ret),
+        Some(copy) => Answer::ReplyCopy(ret, copy),
+        None => Answer::Reply(ret),
     }
 }
 

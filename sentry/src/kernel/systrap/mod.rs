@@ -77,6 +77,9 @@ pub const MAX_IDLE: Duration = Duration::from_millis(16);
 pub const RESEIZE_AFTER: Duration = Duration::from_millis(20);
 /// The shortest last wait before that re-seize.
 const RESEIZE_STEP: Duration = Duration::from_millis(1);
+/// How long a slot wait must have gone without a call before the sentry
+/// looks for the thread's death (a `wait4` or `tgkill` each time).
+const DEATH_CHECK_AFTER: Duration = Duration::from_millis(1);
 const SS_ONSTACK: i32 = 1;
 const SS_DISABLE: i32 = 2;
 /// An app's alternate signal stack: (sp, flags, size), as stack_t has them.

@@ -13,13 +13,21 @@
 //!
 //! `RVISOR_SYSTRAP_PLACEMENT` (in rvisor's environment) = `beside` or `apart`
 //! fixes the choice, for measurements.
+//!
+//! What is measured is the sentry's wait for the app per hand-off (a request,
+//! or an EXEC command's result): the hand-off's latency plus the app's own
+//! work between calls, the part placement changes. The sentry's own time
+//! serving a call (a gofer round trip, a directory listing) is left out: a
+//! window with one slow call would otherwise look cold, and a trial apart
+//! that happened to hold it would look like a loss.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Calls per measured window.
 const WINDOW: u32 = 64;
-/// A window whose calls come slower than this on average is not worth a
-/// spinning CPU: the hand-off is a small part of each call's cycle.
+/// A window whose hand-offs wait longer than this on average is not worth a
+/// spinning CPU: the hand-off is a small part of the app's cycle. A wait
+/// without a request this long makes the thread idle.
 const HOT: Duration = Duration::from_micros(40);
 /// Apart must beat beside by this factor (percent) to be kept.
 const KEEP_PERCENT: u32 = 85;
@@ -50,7 +58,7 @@ fn policy() -> Policy {
 #[derive(Debug)]
 struct Chooser {
     apart: bool,
-    /// Mean cycle of the last window measured beside.
+    /// Mean wait per hand-off of the last window measured beside.
     beside: Option<Duration>,
     /// Windows to wait before the next trial.
     wait: u32,
@@ -65,8 +73,8 @@ impl Chooser {
         Chooser { apart: false, beside: None, wait: 0, backoff: 1, apart_for: 0 }
     }
 
-    /// A window ended with calls every `cycle` on average; returns whether
-    /// the next one runs apart.
+    /// A window ended with hand-offs waiting `cycle` on average; returns
+    /// whether the next one runs apart.
     fn window(&mut self, cycle: Duration) -> bool {
         if !self.apart {
             self.beside = Some(cycle);
@@ -104,6 +112,36 @@ impl Chooser {
     }
 }
 
+/// The hand-offs of the window being measured.
+#[derive(Debug, Default)]
+struct Window {
+    /// Requests so far.
+    calls: u32,
+    /// Time spent waiting for the app, and the hand-offs (requests and
+    /// command results) that ended those waits.
+    waited: Duration,
+    handoffs: u32,
+}
+
+impl Window {
+    fn waited(&mut self, d: Duration, handoffs: u32) {
+        self.waited += d;
+        self.handoffs += handoffs;
+    }
+
+    /// A request arrived: at the window's last, its mean wait per hand-off,
+    /// and a new window starts.
+    fn request(&mut self) -> Option<Duration> {
+        self.calls += 1;
+        if self.calls < WINDOW {
+            return None;
+        }
+        let cycle = self.waited / self.handoffs.max(1);
+        *self = Window::default();
+        Some(cycle)
+    }
+}
+
 /// One task's placement, owned by its sentry thread.
 pub(super) struct Placement {
     /// The CPU the thread and its app thread are pinned to, and the one to
@@ -112,13 +150,18 @@ pub(super) struct Placement {
     chooser: Chooser,
     /// Where the sentry thread runs now.
     apart: bool,
-    calls: u32,
-    since: Instant,
+    window: Window,
 }
 
 impl Placement {
     pub(super) fn new() -> Self {
-        Placement { cpus: None, chooser: Chooser::new(), apart: false, calls: 0, since: Instant::now() }
+        Placement { cpus: None, chooser: Chooser::new(), apart: false, window: Window::default() }
+    }
+
+    /// The sentry waited `d` for the app, and `handoffs` requests or
+    /// command results ended the wait.
+    pub(super) fn waited(&mut self, d: Duration, handoffs: u32) {
+        self.window.waited(d, handoffs);
     }
 
     /// Starts a detached phase (the thread runs on its home CPU).
@@ -126,8 +169,7 @@ impl Placement {
         if self.cpus.is_none() {
             self.cpus = home_and_away();
         }
-        self.calls = 0;
-        self.since = Instant::now();
+        self.window = Window::default();
         if policy() == Policy::Apart {
             self.move_to(true);
         }
@@ -138,32 +180,24 @@ impl Placement {
         if policy() != Policy::Adaptive || self.cpus.is_none() {
             return;
         }
-        self.calls += 1;
-        if self.calls < WINDOW {
-            return;
+        if let Some(cycle) = self.window.request() {
+            let apart = self.chooser.window(cycle);
+            self.move_to(apart);
         }
-        let now = Instant::now();
-        let cycle = (now - self.since) / WINDOW;
-        let apart = self.chooser.window(cycle);
-        self.move_to(apart);
-        self.calls = 0;
-        // After a move, so the next window measures only its own calls.
-        self.since = Instant::now();
     }
 
-    /// The slot wait ended without a call (also when the app had not yet
-    /// taken the last reply): if the window so far is slower than hot, the
-    /// thread is idling and goes beside.
-    pub(super) fn idle(&mut self) {
-        if self.since.elapsed() < HOT * (self.calls + 1) {
+    /// The slot wait ended without a call, `quiet` after the last one was
+    /// answered (a wait also ends at once when the app had not yet taken
+    /// the last reply): past hot, the thread is idling and goes beside.
+    pub(super) fn idle(&mut self, quiet: Duration) {
+        if quiet < HOT {
             return;
         }
         self.chooser.stop();
         if policy() != Policy::Apart {
             self.move_to(false);
         }
-        self.calls = 0;
-        self.since = Instant::now();
+        self.window = Window::default();
     }
 
     /// The detached phase ends (the thread is seized): back beside it.
@@ -254,6 +288,23 @@ mod tests {
         assert!(!c.window(FASTER), "beside is measured again after REMEASURE windows");
         assert!(c.window(FAST), "and apart tried again at once");
         assert!(!c.window(FAST + FAST), "a busy other CPU: back beside");
+    }
+
+    /// A window's measure is the sentry's wait per hand-off, commands'
+    /// included, whatever the sentry spent serving in between.
+    #[test]
+    fn a_window_measures_the_wait_per_hand_off() {
+        let mut w = Window::default();
+        for i in 1..WINDOW {
+            // Each call: a 2 µs wait for the request and one of 4 µs for a
+            // command's result; serving time is never reported.
+            w.waited(Duration::from_micros(2), 1);
+            w.waited(Duration::from_micros(4), 1);
+            assert_eq!(w.request(), None, "call {i} of the window");
+        }
+        w.waited(Duration::from_micros(6), 2);
+        assert_eq!(w.request(), Some(Duration::from_micros(3)));
+        assert_eq!((w.calls, w.handoffs, w.waited), (0, 0, Duration::ZERO), "a new window");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rvisor_syscalls::Errno;
 
@@ -44,20 +45,94 @@ pub(super) struct StubCalls<'s> {
     chunk: usize,
     task: &'s Arc<Task>,
     spin: Cell<Spinner>,
+    /// Time spent waiting for the commands' results, and how many
+    /// (for placement: each is a hand-off).
+    waited: Cell<(Duration, u32)>,
+    /// Whether the call's copy-out may be held back for its reply.
+    may_defer: bool,
+    /// The copy-out held back, if any.
+    deferred: Cell<Option<Deferred>>,
+    /// A held-back copy-out faulted when it ran: the call fails with EFAULT.
+    faulted: Cell<bool>,
+}
+
+/// A copy-out run by the handler as it answers the request
+/// (`Slot::reply_copy`): the call and the count it must return.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Deferred {
+    pub(super) nr: i64,
+    pub(super) args: [u64; 6],
+    pub(super) len: u64,
 }
 
 impl<'s> StubCalls<'s> {
-    pub(super) fn new(slot: &'s Slot<'s>, chunk: usize, task: &'s Arc<Task>, spin: Spinner) -> Self {
-        StubCalls { slot, chunk, task, spin: Cell::new(spin) }
+    /// `may_defer`: the call is one whose last copy-out may go with its
+    /// reply (`copy::defers_copy_out`).
+    pub(super) fn new(slot: &'s Slot<'s>, chunk: usize, task: &'s Arc<Task>, spin: Spinner, may_defer: bool) -> Self {
+        StubCalls {
+            slot,
+            chunk,
+            task,
+            spin: Cell::new(spin),
+            waited: Cell::new((Duration::ZERO, 0)),
+            may_defer,
+            deferred: Cell::new(None),
+            faulted: Cell::new(false),
+        }
+    }
+
+    /// The spinner as the commands left it, and their waits.
+    pub(super) fn finish(&self) -> (Spinner, (Duration, u32)) {
+        (self.spin.get(), self.waited.get())
+    }
+
+    /// Holds back copy-out `d` for the reply, if the call allows it and
+    /// none is held yet.
+    pub(super) fn defer(&self, d: Deferred) -> bool {
+        if !self.may_defer || self.deferred.get().is_some() {
+            return false;
+        }
+        self.deferred.set(Some(d));
+        true
+    }
+
+    /// Runs the held-back copy-out now (another access to the app's memory
+    /// or another command follows it); false if it faulted.
+    pub(super) fn flush(&self) -> bool {
+        let Some(d) = self.deferred.take() else { return true };
+        let moved = self.exec_raw(d.nr, d.args) == Some(d.len as i64);
+        if !moved {
+            self.faulted.set(true);
+        }
+        moved
+    }
+
+    /// The copy-out still held back, to go with the reply.
+    pub(super) fn take_deferred(&self) -> Option<Deferred> {
+        self.deferred.take()
+    }
+
+    /// Whether a held-back copy-out faulted.
+    pub(super) fn faulted(&self) -> bool {
+        self.faulted.get()
     }
 }
 
 impl StubCalls<'_> {
     /// Has the handler run `nr`, which the caller knows passes the filter
     /// at the exec site and is quick: its raw result, None if the thread is gone.
+    /// A held-back copy-out runs first.
     pub(super) fn exec_unchecked(&self, nr: i64, args: [u64; 6]) -> Option<i64> {
+        self.flush();
+        self.exec_raw(nr, args)
+    }
+
+    fn exec_raw(&self, nr: i64, args: [u64; 6]) -> Option<i64> {
         let mut spin = self.spin.get();
+        let began = Instant::now();
         let r = self.slot.exec(nr, args, &mut spin, || alive(self.task));
+        let (d, n) = self.waited.get();
+        self.waited.set((d + began.elapsed(), n + 1));
         self.spin.set(spin);
         r
     }

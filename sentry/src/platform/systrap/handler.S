@@ -53,6 +53,8 @@ check:
     je done
     cmp eax, 8
     je exec
+    cmp eax, 10
+    je exec
     pause
     dec r14d
     jnz check
@@ -77,7 +79,10 @@ done:
 # The sentry's EXEC command (8): mark it taken (9), run the call it wrote
 # into the slot's number and argument fields, publish the result as a
 # request. The address after this `syscall` is the filter's exec site.
+# REPLY_COPY (10) runs its call the same way, then answers the app's
+# request (see `copied`).
 exec:
+    mov r15d, eax
     mov dword ptr [r12], 9
     mov rax, [r12+8]
     mov rdi, [r12+16]
@@ -88,7 +93,18 @@ exec:
     mov r9, [r12+56]
     syscall
     mov [r12+80], rax
+    cmp r15d, 10
+    je copied
     jmp publish
+# REPLY_COPY's call was the request's last copy-out: the answer is the
+# slot's final result (offset 120) if the call returned the length at
+# offset 112, else -EFAULT, as from a copy-out that faulted.
+copied:
+    cmp rax, [r12+112]
+    mov rax, -14
+    cmove rax, [r12+120]
+    mov [r12+80], rax
+    jmp done
 .align 16
 restorer:
     mov eax, 15

@@ -44,7 +44,7 @@ pub const OFF_TRACED: usize = 112;
 pub const CLAIMED: u32 = 5;
 
 /// Where the trampoline sits in the stub image.
-pub const TRAMP_OFF: u64 = 0x340;
+pub const TRAMP_OFF: u64 = 0x380;
 /// Offsets from the trampoline's start: `done` (the reply is taken there),
 /// the fallback `syscall`, and the store site the patcher runs.
 pub const DONE_OFF: u64 = 0x144;

@@ -15,9 +15,12 @@
 //! to run in the app's context (`Slot::exec`): REQUEST -> EXEC (sentry) ->
 //! EXEC_RUNNING (app, while the call runs) -> REQUEST (app, with the call's
 //! result in `ret`), and the sentry may park on EXEC_RUNNING as on IDLE.
+//! REPLY_COPY is an EXEC that also answers (`Slot::reply_copy`): REQUEST ->
+//! REPLY_COPY (sentry) -> EXEC_RUNNING -> IDLE (app), the sentry waiting
+//! for the next request meanwhile as after a REPLY.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const OFF_STATE: usize = 0;
 /// How many `pause` iterations the app's handler spins before it sleeps.
@@ -35,6 +38,10 @@ pub const OFF_REWIND: usize = 96;
 /// Where the handler's ucontext is (in the thread's chunk, unless the app
 /// moved its alternate stack): the app's signal mask to restore is there.
 pub const OFF_UCTX: usize = 104;
+/// REPLY_COPY's expected result of its call, and the request's answer if
+/// the call returned it.
+pub const OFF_EXPECT: usize = 112;
+pub const OFF_FINAL: usize = 120;
 pub const SLOT_LEN: usize = 128;
 
 pub const IDLE: u32 = 0;
@@ -45,6 +52,10 @@ pub const APP_WAIT: u32 = 4;
 /// 5-7 are the trampoline slot's (patch.rs).
 pub const EXEC: u32 = 8;
 pub const EXEC_RUNNING: u32 = 9;
+/// An EXEC command that also answers the request: the handler runs the call
+/// (taking it as EXEC_RUNNING), then returns to the app with the slot's final
+/// result if the call returned the expected value, else -EFAULT.
+pub const REPLY_COPY: u32 = 10;
 /// How long the sentry sleeps at a time for an EXEC command's result
 /// before it checks that the thread still lives.
 const EXEC_WAIT: Duration = Duration::from_millis(16);
@@ -279,6 +290,22 @@ impl<'a> Slot<'a> {
         }
     }
 
+    /// Answers the pending request with `ret` once the handler has run
+    /// syscall `nr` with `args` and it returned `expect`, else with -EFAULT:
+    /// the request's last copy-out, run as it returns (a hand-off less than
+    /// an EXEC command, then a reply). The same rules as for `exec` apply to
+    /// the call.
+    pub fn reply_copy(&self, nr: i64, args: [u64; 6], expect: u64, ret: i64) {
+        self.write_u64(OFF_NR, nr as u64);
+        for (i, a) in args.iter().enumerate() {
+            self.write_u64(OFF_ARGS + 8 * i, *a);
+        }
+        self.write_u64(OFF_EXPECT, expect);
+        self.write_u64(OFF_FINAL, ret as u64);
+        self.write_u64(OFF_REWIND, 0);
+        self.set_state(REPLY_COPY);
+    }
+
     /// Has the handler of the thread waiting on this slot (with a request
     /// pending) run syscall `nr` with `args` in the app's context and
     /// returns its raw result, or None if `alive` says the thread is gone.
@@ -292,11 +319,15 @@ impl<'a> Slot<'a> {
             self.write_u64(OFF_ARGS + 8 * i, *a);
         }
         self.set_state(EXEC);
+        // A wait also ends at once while the handler has not yet taken the
+        // command: the thread's death is looked for only once per EXEC_WAIT.
+        let mut checked = Instant::now();
         loop {
             match self.wait_published(EXEC_RUNNING, spin, EXEC_WAIT) {
                 Waited::Request(_) => return Some(self.read_u64(OFF_RET) as i64),
+                Waited::Timeout if checked.elapsed() < EXEC_WAIT => {}
                 Waited::Timeout if !alive() => return None,
-                Waited::Timeout => {}
+                Waited::Timeout => checked = Instant::now(),
             }
         }
     }
