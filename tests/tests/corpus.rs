@@ -122,6 +122,7 @@ corpus!(
     seccomp_filter,
     sendfile,
     shm,
+    sig_fullmask,
     sig_ignored,
     sig_jobstop,
     sig_info,

@@ -135,3 +135,24 @@ fn large_reads_and_brk_moves_are_served_detached() {
     assert!(handed_back("read") <= 1, "{} of {big_reads} large reads went back to ptrace", handed_back("read"));
     assert_eq!(handed_back("brk"), 0, "of {brk_moves} brk moves");
 }
+
+/// An action whose sa_mask holds SIGSYS (shells fill theirs) is installed
+/// detached: it used to go back to ptrace to learn the stack pointer the
+/// request already carries.
+#[test]
+fn actions_with_sigsys_in_their_mask_are_set_detached() {
+    let dir = rvisor_tests::TempDir::new("systrap-fullmask");
+    let prog = rvisor_tests::compile_c("sig_fullmask");
+    let log = dir.path().join("debug.log");
+    let o = rvisor_tests::Run::rvisor()
+        .args(["--platform", "systrap", "do", "--debug", "--log"])
+        .arg(&log)
+        .arg("--")
+        .arg(&prog)
+        .output();
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", rvisor_tests::tail(&o.stderr_str(), 3000));
+    assert!(o.stdout_str().contains("installed, failures: 0"), "{}", o.stdout_str());
+    let log = std::fs::read_to_string(&log).expect("debug log");
+    let back = log.lines().filter(|l| l.contains("handed back") && l.ends_with("call=rt_sigaction")).count();
+    assert_eq!(back, 0, "of 21 rt_sigaction calls with SIGSYS in the mask");
+}

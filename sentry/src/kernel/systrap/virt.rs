@@ -43,7 +43,7 @@ pub(super) fn virtual_call(
         return Some(sigaction_sigsys(ctx, a[1], a[2], a[3]));
     }
     if nr == libc::SYS_rt_sigaction as u64 && a[1] != 0 {
-        return sigaction_without_sigsys(ctx, a);
+        return sigaction_without_sigsys(ctx, rsp, a);
     }
     None
 }
@@ -95,7 +95,7 @@ pub(super) fn sigprocmask(ctx: &mut SyscallCtx<'_>, st: &mut State, at: MaskAt, 
 
 /// rt_sigaction with SIGSYS in sa_mask: installed without it (a handler
 /// running with SIGSYS blocked could make no trapped call), mirrored with it.
-pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> Option<SysResult> {
+pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, rsp: u64, a: [u64; 6]) -> Option<SysResult> {
     let act: KernelSigaction = match ctx.mem.read_val(a[1]) {
         Ok(v) => v,
         Err(e) => return Some(Err(e)),
@@ -104,10 +104,8 @@ pub(super) fn sigaction_without_sigsys(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) ->
         return None;
     }
     let copy = KernelSigaction { mask: act.mask & !SIGSYS_BIT, ..act };
-    let rsp = match ctx.regs() {
-        Ok(r) => r.rsp,
-        Err(e) => return Some(Err(e)),
-    };
+    // The app's rsp as the call left it (the request's, when detached:
+    // reading the registers there would need ptrace).
     let scratch = stack_scratch(rsp, 256);
     if let Err(e) = ctx.mem.write_val(scratch, &copy) {
         return Some(Err(e));
