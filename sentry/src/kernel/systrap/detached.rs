@@ -350,8 +350,7 @@ pub(super) fn serve(
     if let Some(calls) = &stub_calls {
         // The reply after a seize is a plain one: the copy-out runs now.
         if let Some(d) = deferred.take_if(|_| in_flight) {
-            calls.defer(d);
-            if !calls.flush() {
+            if !calls.run_now(d) {
                 ret = Errno::EFAULT.as_return();
             }
         }

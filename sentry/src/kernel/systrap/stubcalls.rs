@@ -99,7 +99,11 @@ impl<'s> StubCalls<'s> {
     /// Runs the held-back copy-out now (another access to the app's memory
     /// or another command follows it); false if it faulted.
     pub(super) fn flush(&self) -> bool {
-        let Some(d) = self.deferred.take() else { return true };
+        self.deferred.take().is_none_or(|d| self.run_now(d))
+    }
+
+    /// Runs copy-out `d` now; false if it faulted.
+    pub(super) fn run_now(&self, d: Deferred) -> bool {
         let moved = self.exec_raw(d.nr, d.args) == Some(d.len as i64);
         if !moved {
             self.faulted.set(true);

@@ -171,6 +171,8 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
             // the upper halves of the stack-passed ones.
             let r = libc::syscall(libc::SYS_getppid, i, 0u64, 0u64, 0u64, 0u64, 7u64);
             if r != ANSWER + i as i64 {
+                // libc's syscall() leaves a failure's code in errno.
+                let r = if r == -1 { -(*libc::__errno_location()) as i64 } else { r };
                 *out.add(1) = r as u64;
                 return 21;
             }
@@ -279,13 +281,14 @@ fn stub_site_call_is_refused_without_a_tracer() {
 }
 
 /// Forks a child that makes one trapped getppid, which `serve` answers
-/// from a thread of the parent with the slot; returns the child's status
-/// and `serve`'s result.
+/// from a thread of the parent with the slot (or has answered, if it
+/// returns no reply); returns the child's status, `serve`'s result and
+/// what the child's call returned if that was not the answer it expected.
 /// `serve` gets the slot, the child's memfd number, the region and the
 /// child's pid (0 until it is forked).
 fn one_call<T: Send + 'static>(
-    serve: impl FnOnce(&Slot<'_>, u64, &Region, &AtomicI32) -> (i64, T) + Send + 'static,
-) -> (i32, T) {
+    serve: impl FnOnce(&Slot<'_>, u64, &Region, &AtomicI32) -> (Option<i64>, T) + Send + 'static,
+) -> (i32, T, i64) {
     let region = Arc::new(Region::new(1).expect("region"));
     region.slot(0).expect("slot 0").reset();
     let image = build_image();
@@ -303,7 +306,9 @@ fn one_call<T: Send + 'static>(
                     // SAFETY: a word of our own mapping the child wrote before its call.
                     let fd = unsafe { std::ptr::read_volatile(p) };
                     let (reply, out) = serve(&slot, fd, &region, &child_pid);
-                    slot.reply(reply);
+                    if let Some(r) = reply {
+                        slot.reply(r);
+                    }
                     return out;
                 }
             }
@@ -341,7 +346,10 @@ fn one_call<T: Send + 'static>(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    (status, server.join().expect("server thread"))
+    let p = region.chunk_ptr(0, OUT_OFF + 8).expect("out word") as *const i64;
+    // SAFETY: a word of our own mapping, which the child wrote (or not) before it ended.
+    let seen = unsafe { std::ptr::read_volatile(p) };
+    (status, server.join().expect("server thread"), seen)
 }
 
 /// The EXEC command: the handler of a thread waiting for its reply runs a
@@ -349,17 +357,47 @@ fn one_call<T: Send + 'static>(
 /// memory), then the request is answered as usual.
 #[test]
 fn exec_command_runs_a_read_in_the_app() {
-    let (status, (read, data)) = one_call(|slot, fd, region, pid| {
+    let (status, (read, data), _) = one_call(|slot, fd, region, pid| {
         let mut spin = Spinner::new();
         let buf = REGION_BASE + READ_TO_OFF as u64;
         let r = slot.exec(libc::SYS_pread64, [fd, buf, 8, 0, 0, 0], &mut spin, || alive(pid));
         let p = region.chunk_ptr(0, READ_TO_OFF).expect("read-to area") as *const [u8; 8];
         // SAFETY: 8 bytes of our own mapping the child's read filled.
-        (ANSWER, (r, unsafe { std::ptr::read_volatile(p) }))
+        (Some(ANSWER), (r, unsafe { std::ptr::read_volatile(p) }))
     });
     assert_eq!(status >> 8, OK, "child status {status:#x}");
     assert_eq!(read, Some(8));
     assert_eq!(&data, MEMFD_DATA, "the read's data is in the app's memory");
+}
+
+/// REPLY_COPY: the handler runs the call (a copy-out) and answers the
+/// request itself, with the sentry's answer if the call returned the
+/// expected count, else with EFAULT.
+#[test]
+fn reply_copy_answers_after_its_call() {
+    let (status, data, seen) = one_call(|slot, fd, region, _| {
+        let buf = REGION_BASE + READ_TO_OFF as u64;
+        slot.reply_copy(libc::SYS_pread64, [fd, buf, 8, 0, 0, 0], 8, ANSWER);
+        // The child ends only after its call returned: the read is done.
+        let p = region.chunk_ptr(0, READ_TO_OFF).expect("read-to area") as *const [u8; 8];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // SAFETY: 8 bytes of our own mapping the child's read fills.
+        while unsafe { std::ptr::read_volatile(p) } != *MEMFD_DATA && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // SAFETY: as above.
+        (None, unsafe { std::ptr::read_volatile(p) })
+    });
+    assert_eq!(status >> 8, OK, "child status {status:#x}, its call returned {seen}");
+    assert_eq!(&data, MEMFD_DATA, "the copy-out's data is in the app's memory");
+
+    // A copy-out that faults (an unmapped address) answers EFAULT instead.
+    let (status, (), seen) = one_call(|slot, fd, _, _| {
+        slot.reply_copy(libc::SYS_pread64, [fd, 8, 8, 0, 0, 0], 8, ANSWER);
+        (None, ())
+    });
+    assert_eq!(status >> 8, 21, "the child saw another answer than it expected: {status:#x}");
+    assert_eq!(seen, -(libc::EFAULT as i64));
 }
 
 /// A call the filter does not allow at the exec site traps there, inside
@@ -376,9 +414,9 @@ fn exec_command_of_a_refused_call_kills_the_process() {
         (libc::SYS_pread64, |_| [3, REGION_BASE, 8, 0, 0, 0]),
     ];
     for (nr, args) in cases {
-        let (status, r) = one_call(move |slot, fd, _, pid| {
+        let (status, r, _) = one_call(move |slot, fd, _, pid| {
             let mut spin = Spinner::new();
-            (ANSWER, slot.exec(nr, args(fd), &mut spin, || alive(pid)))
+            (Some(ANSWER), slot.exec(nr, args(fd), &mut spin, || alive(pid)))
         });
         assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS, "{nr}: child status {status:#x}");
         assert_eq!(r, None, "{nr}: no result from a killed thread");
