@@ -105,12 +105,12 @@ pub(super) fn detached(
                 }
             }
             Waited::Timeout => {
-                let quiet = replied.elapsed();
-                st.place.idle(quiet);
+                let since_reply = replied.elapsed();
+                st.place.idle(since_reply);
                 // A wait that ended at once (the app had not yet taken the
                 // last reply) says nothing of the thread's death: it comes
                 // again soon, or a real timeout follows.
-                if quiet >= DEATH_CHECK_AFTER {
+                if since_reply >= DEATH_CHECK_AFTER {
                     if let Some((s, u)) = dead(task) {
                         return Detached::Ended(s, u);
                     }

@@ -290,16 +290,21 @@ impl<'a> Slot<'a> {
         }
     }
 
+    /// Writes the call a command has the handler run.
+    fn write_call(&self, nr: i64, args: [u64; 6]) {
+        self.write_u64(OFF_NR, nr as u64);
+        for (i, a) in args.iter().enumerate() {
+            self.write_u64(OFF_ARGS + 8 * i, *a);
+        }
+    }
+
     /// Answers the pending request with `ret` once the handler has run
     /// syscall `nr` with `args` and it returned `expect`, else with -EFAULT:
     /// the request's last copy-out, run as it returns (a hand-off less than
     /// an EXEC command, then a reply). The same rules as for `exec` apply to
     /// the call.
     pub fn reply_copy(&self, nr: i64, args: [u64; 6], expect: u64, ret: i64) {
-        self.write_u64(OFF_NR, nr as u64);
-        for (i, a) in args.iter().enumerate() {
-            self.write_u64(OFF_ARGS + 8 * i, *a);
-        }
+        self.write_call(nr, args);
         self.write_u64(OFF_EXPECT, expect);
         self.write_u64(OFF_FINAL, ret as u64);
         self.write_u64(OFF_REWIND, 0);
@@ -314,10 +319,7 @@ impl<'a> Slot<'a> {
     /// must be one the filter passes there and one that cannot block for
     /// long. The result is the app's to write, so it is untrusted.
     pub fn exec(&self, nr: i64, args: [u64; 6], spin: &mut Spinner, alive: impl Fn() -> bool) -> Option<i64> {
-        self.write_u64(OFF_NR, nr as u64);
-        for (i, a) in args.iter().enumerate() {
-            self.write_u64(OFF_ARGS + 8 * i, *a);
-        }
+        self.write_call(nr, args);
         self.set_state(EXEC);
         // A wait also ends at once while the handler has not yet taken the
         // command: the thread's death is looked for only once per EXEC_WAIT.
