@@ -133,21 +133,30 @@ pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, app_fd: i32, is_mai
     let span = hi - lo;
     let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
 
-    // Reserve the whole span first so segments land contiguously.
-    let base = if elf.is_dyn {
-        let hint = if is_main { PIE_BASE + (random_pages() << 12) } else { 0 };
-        let r = ctx.inject(libc::SYS_mmap, [hint, span, libc::PROT_NONE as u64, anon, u64::MAX, 0])?;
-        check_map(r)? - lo
-    } else {
-        let r = ctx.inject(
-            libc::SYS_mmap,
-            [lo, span, libc::PROT_NONE as u64, anon | libc::MAP_FIXED_NOREPLACE as u64, u64::MAX, 0],
-        )?;
-        check_map(r)?;
-        0
+    // The whole span is taken at once so segments land contiguously. When
+    // the segments tile it, the first segment's own map takes it (the others
+    // then cover the rest); otherwise a PROT_NONE reservation does, and the
+    // gaps stay PROT_NONE, as ld.so leaves a library's.
+    let first = loads.first().filter(|f| f.p_filesz > 0 && tiles(&loads, lo, hi));
+    let (hint, fixed) = match (elf.is_dyn, is_main) {
+        (true, true) => (PIE_BASE + (random_pages() << 12), 0),
+        (true, false) => (0, 0),
+        (false, _) => (lo, libc::MAP_FIXED_NOREPLACE as u64),
     };
+    let taken = match first {
+        Some(f) => {
+            let delta = f.p_vaddr - page_down(f.p_vaddr);
+            let args =
+                [hint, span, prot_of(f.p_flags), libc::MAP_PRIVATE as u64 | fixed, app_fd as u64, f.p_offset - delta];
+            check_map(ctx.inject(libc::SYS_mmap, args)?)?
+        }
+        None => {
+            check_map(ctx.inject(libc::SYS_mmap, [hint, span, libc::PROT_NONE as u64, anon | fixed, u64::MAX, 0])?)?
+        }
+    };
+    let base = if elf.is_dyn { taken - lo } else { 0 };
 
-    map_segments(ctx, &loads, base, app_fd as u64)?;
+    map_segments(ctx, &loads, base, app_fd as u64, first.is_some())?;
 
     let phdr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
         Some(p) => base + p.p_vaddr,
@@ -167,9 +176,32 @@ pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, app_fd: i32, is_mai
     })
 }
 
-fn map_segments(ctx: &mut SyscallCtx<'_>, loads: &[&ProgramHeader], base: u64, fd: u64) -> Result<(), Errno> {
-    let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+/// Whether the pages of `loads` (in address order, as ELF requires) cover
+/// [lo, hi) without a gap.
+fn tiles(loads: &[&ProgramHeader], lo: u64, hi: u64) -> bool {
+    let mut end = lo;
+    let mut prev = lo;
     for ph in loads {
+        if page_down(ph.p_vaddr) > end || ph.p_vaddr < prev {
+            return false;
+        }
+        prev = ph.p_vaddr;
+        end = end.max(page_up(ph.p_vaddr.saturating_add(ph.p_memsz)));
+    }
+    end == hi
+}
+
+/// Maps each segment over the span taken for them; `first_mapped`: the first
+/// segment's file pages already are (they took the span).
+fn map_segments(
+    ctx: &mut SyscallCtx<'_>,
+    loads: &[&ProgramHeader],
+    base: u64,
+    fd: u64,
+    first_mapped: bool,
+) -> Result<(), Errno> {
+    let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+    for (i, ph) in loads.iter().enumerate() {
         let prot = prot_of(ph.p_flags);
         let vaddr = base + ph.p_vaddr;
         let start = page_down(vaddr);
@@ -178,7 +210,7 @@ fn map_segments(ctx: &mut SyscallCtx<'_>, loads: &[&ProgramHeader], base: u64, f
             return Err(Errno::ENOEXEC);
         }
         let file_end = vaddr + ph.p_filesz;
-        if ph.p_filesz > 0 {
+        if ph.p_filesz > 0 && !(i == 0 && first_mapped) {
             let len = page_up(ph.p_filesz + delta);
             let r = ctx.inject(libc::SYS_mmap, [start, len, prot, fixed_private, fd, ph.p_offset - delta])?;
             check_map(r)?;

@@ -386,6 +386,6 @@ impl Drop for Serving {
     }
 }
 
-fn call_name(nr: u64) -> String {
+pub(super) fn call_name(nr: u64) -> String {
     rvisor_syscalls::syscall_name(nr).map(str::to_string).unwrap_or_else(|| format!("syscall_{nr}"))
 }

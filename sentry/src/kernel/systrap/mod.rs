@@ -384,6 +384,7 @@ fn on_sigsys(
         tracee.set_regs(&regs)?;
         return Ok(false);
     }
+    tracing::debug!(tid = task.tid, call = %detached::call_name(nr), "systrap: served at a SIGSYS stop");
     // As at a seccomp stop.
     regs.rax = Errno::ENOSYS.as_return() as u64;
     // A fork child still on its parent's chunk's copy (fork.rs) cannot move
@@ -392,24 +393,7 @@ fn on_sigsys(
     // chunk would replace it.
     let app_altstack = st.shared.app_altstack.load(std::sync::atomic::Ordering::Relaxed);
     if st.chunk.is_none() && !st.traced_only && !app_altstack && !is_exec(nr) && !fork::in_region(regs.rsp) {
-        let mut ctx = SyscallCtx::new(kernel, task, tracee, regs);
-        let done = set_up(&mut ctx, p, st);
-        reraise_held(kernel, task, &mut ctx);
-        if let (Ok(()), Some(c)) = (&done, st.chunk) {
-            patch::set_up_thread(p, c, &mut regs);
-        }
-        match done {
-            Ok(()) => {}
-            Err(Errno::ESRCH) => return Err(Errno::ESRCH),
-            Err(e) => {
-                tracing::warn!(tid = task.tid, error = ?e, "systrap: set-up failed; the task stays traced");
-                st.traced_only = true;
-            }
-        }
-        // Back to the call's registers after the injections, with no call
-        // pending (the handling below reads the call from `regs`): so the
-        // injection loop's parked thread need not stop once more first.
-        tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..regs })?;
+        set_up_stopped(kernel, task, tracee, p, st, &mut regs)?;
     }
     // Enough slow copies: a copy file, which the next call served detached takes.
     if st.chunk.is_some() && st.copy_misses >= copy::INSTALL_AFTER && !is_exec(nr) && copy::wants_file(&task.tg) {
@@ -465,7 +449,16 @@ fn on_sigsys(
         owned::forget(&task.tg);
         *st.shared.altstack.lock().unwrap_or_else(|e| e.into_inner()) = NO_ALTSTACK;
         st.shared.app_altstack.store(false, std::sync::atomic::Ordering::Relaxed);
-        return Ok(false);
+        // Set up now, at the new image's entry, so the thread can leave
+        // detached: its first trapped call then needs no SIGSYS stop.
+        if st.traced_only {
+            return Ok(false);
+        }
+        let mut regs = tracee.get_regs()?;
+        set_up_stopped(kernel, task, tracee, p, st, &mut regs)?;
+        if st.chunk.is_none() {
+            return Ok(false);
+        }
     }
     if nr == libc::SYS_rt_sigaction as u64 && ret.is_ok() {
         altstack::after_sigaction(task);
@@ -545,6 +538,35 @@ fn reraise_held(kernel: &Kernel, task: &Task, ctx: &mut SyscallCtx<'_>) {
 
 fn signal_in_flight(task: &Task) -> bool {
     !task.sig_info.is_empty() || !task.tg.sig_info.is_empty()
+}
+
+/// Runs `set_up` in a thread stopped with registers `regs`, then puts them
+/// back (the trampoline's GS base added) with no call pending, so the
+/// injection loop's parked thread need not stop once more first. A failed
+/// set-up leaves the task traced for good.
+fn set_up_stopped(
+    kernel: &Arc<Kernel>,
+    task: &Arc<Task>,
+    tracee: &Tracee,
+    p: &Platform,
+    st: &mut State,
+    regs: &mut rvisor_syscalls::abi::UserRegs,
+) -> Result<(), Errno> {
+    let mut ctx = SyscallCtx::new(kernel, task, tracee, *regs);
+    let done = set_up(&mut ctx, p, st);
+    reraise_held(kernel, task, &mut ctx);
+    if let (Ok(()), Some(c)) = (&done, st.chunk) {
+        patch::set_up_thread(p, c, regs);
+    }
+    match done {
+        Ok(()) => {}
+        Err(Errno::ESRCH) => return Err(Errno::ESRCH),
+        Err(e) => {
+            tracing::warn!(tid = task.tid, error = ?e, "systrap: set-up failed; the task stays traced");
+            st.traced_only = true;
+        }
+    }
+    tracee.set_regs(&rvisor_syscalls::abi::UserRegs { orig_rax: u64::MAX, ..*regs })
 }
 
 /// Maps a fresh chunk into the stopped thread's process and points its
