@@ -62,5 +62,25 @@ int main(void)
 	waitpid(c, NULL, 0);
 	r = pthread_mutex_lock(sm);
 	printf("shared lock after owner process died: %s\n", r == EOWNERDEAD ? "EOWNERDEAD" : r == 0 ? "0" : errname(r));
+
+	/* The same, the single-threaded owner process ending with exit_group
+	 * after a few calls (under systrap, as a process that already runs
+	 * detached). */
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(sm);
+	pthread_mutex_unlock(sm);
+	c = fork();
+	if (c == 0) {
+		pthread_mutex_lock(sm);
+		for (int i = 0; i < 3; i++)
+			getppid();
+		_exit(0);
+	}
+	waitpid(c, NULL, 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	r = pthread_mutex_timedlock(sm, &until);
+	printf("shared lock after owner process exited: %s\n", r == EOWNERDEAD ? "EOWNERDEAD" : r == 0 ? "0" : errname(r));
 	return 0;
 }

@@ -136,24 +136,35 @@ fn large_reads_and_brk_moves_are_served_detached() {
     assert_eq!(handed_back("brk"), 0, "of {brk_moves} brk moves");
 }
 
-/// An action whose sa_mask holds SIGSYS (shells fill theirs) is installed
-/// detached: it used to go back to ptrace to learn the stack pointer the
-/// request already carries.
-#[test]
-fn actions_with_sigsys_in_their_mask_are_set_detached() {
-    let dir = rvisor_tests::TempDir::new("systrap-fullmask");
-    let prog = rvisor_tests::compile_c("sig_fullmask");
+/// Runs `argv` on systrap with the debug log on; returns the run's output
+/// and the log.
+fn run_logged(name: &str, argv: &[&std::ffi::OsStr]) -> (rvisor_tests::RunOutput, String) {
+    let dir = rvisor_tests::TempDir::new(name);
     let log = dir.path().join("debug.log");
     let o = rvisor_tests::Run::rvisor()
         .args(["--platform", "systrap", "do", "--debug", "--log"])
         .arg(&log)
         .arg("--")
-        .arg(&prog)
+        .args(argv)
         .output();
+    (o, std::fs::read_to_string(&log).expect("debug log"))
+}
+
+/// Lines of `log` with `what` about call `call`.
+fn log_count(log: &str, what: &str, call: &str) -> usize {
+    log.lines().filter(|l| l.contains(what) && l.ends_with(&format!("call={call}"))).count()
+}
+
+/// An action whose sa_mask holds SIGSYS (shells fill theirs) is installed
+/// detached: it used to go back to ptrace to learn the stack pointer the
+/// request already carries.
+#[test]
+fn actions_with_sigsys_in_their_mask_are_set_detached() {
+    let prog = rvisor_tests::compile_c("sig_fullmask");
+    let (o, log) = run_logged("systrap-fullmask", &[prog.as_os_str()]);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", rvisor_tests::tail(&o.stderr_str(), 3000));
     assert!(o.stdout_str().contains("installed, failures: 0"), "{}", o.stdout_str());
-    let log = std::fs::read_to_string(&log).expect("debug log");
-    let back = log.lines().filter(|l| l.contains("handed back") && l.ends_with("call=rt_sigaction")).count();
+    let back = log_count(&log, "handed back", "rt_sigaction");
     assert_eq!(back, 0, "of 21 rt_sigaction calls with SIGSYS in the mask");
 }
 
@@ -162,22 +173,29 @@ fn actions_with_sigsys_in_their_mask_are_set_detached() {
 /// through the slot, not at a SIGSYS stop of its own.
 #[test]
 fn a_new_image_starts_detached() {
-    let dir = rvisor_tests::TempDir::new("systrap-exec-detached");
-    let log = dir.path().join("debug.log");
-    let o = rvisor_tests::Run::rvisor()
-        .args(["--platform", "systrap", "do", "--debug", "--log"])
-        .arg(&log)
-        .args(["--", "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo done"])
-        .output();
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; echo done";
+    let (o, log) = run_logged("systrap-exec-detached", &["/bin/sh".as_ref(), "-c".as_ref(), script.as_ref()]);
     assert_eq!(o.status.code(), Some(0), "stderr: {}", rvisor_tests::tail(&o.stderr_str(), 3000));
     assert_eq!(o.stdout_str().trim(), "done");
-    let log = std::fs::read_to_string(&log).expect("debug log");
-    let at_stop = |call: &str| {
-        log.lines().filter(|l| l.contains("served at a SIGSYS stop") && l.ends_with(&format!("call={call}"))).count()
-    };
+    let at_stop = |call: &str| log_count(&log, "served at a SIGSYS stop", call);
     // The execs themselves are hand-backs: they show the log line works.
     assert!(at_stop("execve") >= 10, "execve at SIGSYS stops: {}", at_stop("execve"));
     // The sandbox's first image, loaded before the platform's loop starts,
     // is still set up at its first call: at most that one.
     assert!(at_stop("brk") <= 1, "brk calls served at SIGSYS stops after 11 execs: {}", at_stop("brk"));
+}
+
+/// A single-threaded process's exit_group is served detached: the sentry
+/// notes the status, hands over robust futexes and has the handler run the
+/// call, instead of seizing the thread to let it end traced. The exit
+/// status still comes through.
+#[test]
+fn a_single_threaded_exit_is_not_handed_back() {
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true; done; /bin/sh -c 'exit 3'; exit $(($? + 4))";
+    let (o, log) = run_logged("systrap-exit-detached", &["/bin/sh".as_ref(), "-c".as_ref(), script.as_ref()]);
+    assert_eq!(o.status.code(), Some(7), "stderr: {}", rvisor_tests::tail(&o.stderr_str(), 3000));
+    let handed_back = |call: &str| log_count(&log, "handed back", call);
+    // The execs are hand-backs: they show the log line works.
+    assert!(handed_back("execve") >= 11, "execve hand-backs: {}", handed_back("execve"));
+    assert_eq!(handed_back("exit_group"), 0, "exit_group hand-backs of 12 single-threaded processes");
 }

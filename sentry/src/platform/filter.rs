@@ -287,11 +287,15 @@ const ARRIVED: FdRule = FdRule { arg: 0, lo: 0, end: kernel::STUB_FD };
 ///   misleads the sentry about the app itself (its own SIGSYS handler
 ///   would trap its own calls; the filter still holds);
 /// * set_tid_address, the host's copy of the thread's clear-child-tid
-///   address: the app's own memory.
+///   address: the app's own memory;
+/// * exit_group, the end of a single-threaded process the sentry has
+///   already recorded: jumping there, the app ends itself, as `exit` (a
+///   passthrough) lets it, skipping only the sentry's hand-over of its own
+///   robust futexes.
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 10] = [
+pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 11] = [
     (libc::SYS_pread64, Some(FdRule { end: COPY.end, ..INSTALLED })),
     (libc::SYS_pwrite64, Some(COPY)),
     (libc::SYS_preadv, Some(INSTALLED)),
@@ -302,6 +306,7 @@ pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 10] = [
     (libc::SYS_close, Some(ARRIVED)),
     (libc::SYS_rt_sigaction, None),
     (libc::SYS_set_tid_address, None),
+    (libc::SYS_exit_group, None),
 ];
 
 /// The instruction-pointer rules of the systrap filter, placed right after

@@ -125,6 +125,29 @@ pub(super) fn group_exit(pid: i32) -> Option<ExitStatus> {
     GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).get(&pid).copied()
 }
 
+/// Waits for the leader of a single-threaded process to end (it is running
+/// its exit_group) and reaps it.
+pub(super) fn reap_leader(task: &Task) -> (ExitStatus, Option<libc::rusage>) {
+    let tid = task.host_tid();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-buffer.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: out-pointers to our locals; the leader is the sentry's child.
+        let r = unsafe { libc::wait4(tid, &mut status, libc::__WALL, &mut usage) };
+        if r == tid {
+            let ended = status_of(task, decode_status(status));
+            note_group_exit(task.tg.host_pid(), ended);
+            return (ended, Some(usage));
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        let ended = group_exit(task.tg.host_pid()).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false));
+        return (ended, None);
+    }
+}
+
 /// Whether the detached thread is gone, and how its process ended.
 pub(super) fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
     let (tid, pid) = (task.host_tid(), task.tg.host_pid());

@@ -311,6 +311,13 @@ impl<'a> Slot<'a> {
         self.set_state(REPLY_COPY);
     }
 
+    /// Has the handler run a call that does not return (exit_group) in the
+    /// app's context, as `exec` does; nothing is waited for.
+    pub fn exec_final(&self, nr: i64, args: [u64; 6]) {
+        self.write_call(nr, args);
+        self.set_state(EXEC);
+    }
+
     /// Has the handler of the thread waiting on this slot (with a request
     /// pending) run syscall `nr` with `args` in the app's context and
     /// returns its raw result, or None if `alive` says the thread is gone.
