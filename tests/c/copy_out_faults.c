@@ -70,6 +70,18 @@ int main(void)
 		struct utsname u;
 		check("uname good", uname(&u));
 		printf("sysname: %s\n", u.sysname);
+		/* Copies in and out of calls that do more than report. */
+		check("sigprocmask set unmapped", syscall(SYS_rt_sigprocmask, SIG_BLOCK, gone, NULL, 8));
+		check("sigprocmask old read-only", syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, ro, 8));
+		check("sigaction act unmapped", syscall(SYS_rt_sigaction, SIGUSR1, gone, NULL, 8));
+		check("sigaction old read-only", syscall(SYS_rt_sigaction, SIGUSR1, NULL, ro, 8));
+		sigset_t add, old;
+		sigemptyset(&add);
+		sigaddset(&add, SIGUSR2);
+		check("sigprocmask good", sigprocmask(SIG_BLOCK, &add, &old));
+		check("sigprocmask back", sigprocmask(SIG_SETMASK, &old, &add));
+		printf("SIGUSR2 was blocked: %d, is now: %d\n", sigismember(&add, SIGUSR2),
+		       sigprocmask(SIG_BLOCK, NULL, &old) == 0 && sigismember(&old, SIGUSR2));
 	}
 	/* Bad buffers from many threads' worth of calls leave nothing behind. */
 	for (int i = 0; i < 100; i++) {

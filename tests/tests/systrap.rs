@@ -199,3 +199,26 @@ fn a_single_threaded_exit_is_not_handed_back() {
     assert!(handed_back("execve") >= 11, "execve hand-backs: {}", handed_back("execve"));
     assert_eq!(handed_back("exit_group"), 0, "exit_group hand-backs of 12 single-threaded processes");
 }
+
+/// Copies of app memory take the copy file only where a command to the
+/// waiting handler is cheap (the sentry thread apart); beside, they go
+/// through process_vm_readv/writev, and only a copy-out that rides with the
+/// reply uses the file. Both routes must give Linux's bytes and EFAULTs.
+#[test]
+fn copies_are_right_beside_and_apart() {
+    let prog = rvisor_tests::compile_c("copy_out_faults");
+    let d_native = rvisor_tests::TempDir::new("copies-native");
+    let native = rvisor_tests::run_native(&prog, &[], d_native.path());
+    for placement in ["beside", "apart"] {
+        let d = rvisor_tests::TempDir::new(&format!("copies-{placement}"));
+        let o = rvisor_tests::Run::rvisor()
+            .env("RVISOR_SYSTRAP_PLACEMENT", placement)
+            .args(["do", "--platform", "systrap", "--"])
+            .arg(&prog)
+            .cwd(d.path())
+            .output();
+        if let Err(r) = rvisor_tests::compare_runs("copy_out_faults", "native", &native, placement, &o) {
+            panic!("{r}");
+        }
+    }
+}

@@ -115,13 +115,18 @@ pub(super) struct CallRoute<'a> {
     copy: Option<&'a ThreadCopy>,
     pid: i32,
     tid: i32,
+    /// The sentry thread runs apart: a command is cheaper than
+    /// `process_vm_readv`/`writev` (~0.7 against ~2 µs). Beside, a command
+    /// is a same-CPU switch pair (~6 µs), so only copy-outs that go with
+    /// the reply take the file.
+    apart: bool,
     /// Copies that went the slow way for want of a file.
     pub(super) misses: Cell<u32>,
 }
 
 impl<'a> CallRoute<'a> {
-    pub(super) fn new(calls: &'a StubCalls<'a>, copy: Option<&'a ThreadCopy>, task: &Task) -> Self {
-        CallRoute { calls, copy, pid: task.tg.host_pid(), tid: task.host_tid(), misses: Cell::new(0) }
+    pub(super) fn new(calls: &'a StubCalls<'a>, copy: Option<&'a ThreadCopy>, task: &Task, apart: bool) -> Self {
+        CallRoute { calls, copy, pid: task.tg.host_pid(), tid: task.host_tid(), apart, misses: Cell::new(0) }
     }
 
     /// Runs `nr` on the copy file for `len` bytes at `addr`: the count the
@@ -166,6 +171,9 @@ impl crate::mm::route::Route for CallRoute<'_> {
             return Some(0);
         }
         let c = self.usable(buf.len())?;
+        if !self.apart {
+            return None;
+        }
         let n = self.run(c, libc::SYS_pwrite64, addr, buf.len())?;
         c.file.file.read_area(c.area, &mut buf[..n]);
         Some(n)
@@ -180,6 +188,9 @@ impl crate::mm::route::Route for CallRoute<'_> {
         let args = [COPY_FD as u64, addr, buf.len() as u64, CopyFile::offset(c.area), 0, 0];
         if self.calls.defer(Deferred { nr: libc::SYS_pread64, args, len: buf.len() as u64 }) {
             return Some(buf.len());
+        }
+        if !self.apart {
+            return None;
         }
         self.run(c, libc::SYS_pread64, addr, buf.len())
     }

@@ -318,7 +318,8 @@ pub(super) fn serve(
         st.copy_misses = 0;
     }
     let copy = st.copy.take();
-    let route = stub_calls.as_ref().map(|c| super::copy::CallRoute::new(c, copy.as_ref(), task));
+    let apart = st.place.apart();
+    let route = stub_calls.as_ref().map(|c| super::copy::CallRoute::new(c, copy.as_ref(), task, apart));
     let ret = {
         let mut run = || match virtual_call(&mut ctx, st, MaskAt::Frame(uctx), info.rsp, nr, args) {
             Some(r) => r,

@@ -186,6 +186,13 @@ impl Placement {
         }
     }
 
+    /// Whether the sentry thread runs on another CPU than its app thread,
+    /// where a command to the waiting handler is a cache-line hand-off, not
+    /// a same-CPU switch pair.
+    pub(super) fn apart(&self) -> bool {
+        self.apart
+    }
+
     /// The slot wait ended without a call, `quiet` after the last one was
     /// answered (a wait also ends at once when the app had not yet taken
     /// the last reply): past hot, the thread is idling and goes beside.
