@@ -137,7 +137,8 @@ pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, app_fd: i32, is_mai
     // the segments tile it, the first segment's own map takes it (the others
     // then cover the rest); otherwise a PROT_NONE reservation does, and the
     // gaps stay PROT_NONE, as ld.so leaves a library's.
-    let first = loads.first().filter(|f| f.p_filesz > 0 && tiles(&loads, lo, hi));
+    let first =
+        loads.first().filter(|f| f.p_filesz > 0 && f.p_offset % PAGE == f.p_vaddr % PAGE && tiles(&loads, lo, hi));
     let (hint, fixed) = match (elf.is_dyn, is_main) {
         (true, true) => (PIE_BASE + (random_pages() << 12), 0),
         (true, false) => (0, 0),
