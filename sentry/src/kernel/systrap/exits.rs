@@ -128,42 +128,39 @@ pub(super) fn group_exit(pid: i32) -> Option<ExitStatus> {
 /// Waits for the leader of a single-threaded process to end (it is running
 /// its exit_group) and reaps it.
 pub(super) fn reap_leader(task: &Task) -> (ExitStatus, Option<libc::rusage>) {
-    let tid = task.host_tid();
+    wait_leader(task, 0).unwrap_or((ExitStatus::Signaled(libc::SIGKILL, false), None))
+}
+
+/// wait4 of the process's leader (the sentry's child) with `flags`; notes
+/// how the process ended. None only if WNOHANG found the leader running.
+fn wait_leader(task: &Task, flags: i32) -> Option<(ExitStatus, Option<libc::rusage>)> {
+    let (tid, pid) = (task.host_tid(), task.tg.host_pid());
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-buffer.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
+    let r = loop {
         // SAFETY: out-pointers to our locals; the leader is the sentry's child.
-        let r = unsafe { libc::wait4(tid, &mut status, libc::__WALL, &mut usage) };
-        if r == tid {
-            let ended = status_of(task, decode_status(status));
-            note_group_exit(task.tg.host_pid(), ended);
-            return (ended, Some(usage));
+        let r = unsafe { libc::wait4(tid, &mut status, flags | libc::__WALL, &mut usage) };
+        // A blocking wait interrupted by a signal waits on.
+        let interrupted = std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR);
+        if r >= 0 || flags & libc::WNOHANG != 0 || !interrupted {
+            break r;
         }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        let ended = group_exit(task.tg.host_pid()).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false));
-        return (ended, None);
-    }
+    };
+    let ended = match r {
+        0 => return None,
+        r if r == tid => (status_of(task, decode_status(status)), Some(usage)),
+        _ => (group_exit(pid).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false)), None),
+    };
+    note_group_exit(pid, ended.0);
+    Some(ended)
 }
 
 /// Whether the detached thread is gone, and how its process ended.
 pub(super) fn dead(task: &Task) -> Option<(ExitStatus, Option<libc::rusage>)> {
     let (tid, pid) = (task.host_tid(), task.tg.host_pid());
     if tid == pid {
-        let mut status = 0;
-        // SAFETY: zeroed rusage is a valid out-buffer.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: out-pointers to our locals; the leader is the sentry's child.
-        let r = unsafe { libc::wait4(tid, &mut status, libc::WNOHANG | libc::__WALL, &mut usage) };
-        let ended = match r {
-            0 => return None,
-            r if r == tid => (status_of(task, decode_status(status)), Some(usage)),
-            _ => (group_exit(pid).unwrap_or(ExitStatus::Signaled(libc::SIGKILL, false)), None),
-        };
-        note_group_exit(pid, ended.0);
-        return Some(ended);
+        return wait_leader(task, libc::WNOHANG);
     }
     // SAFETY: signal 0 only checks that the thread exists.
     if unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) } == 0 {

@@ -311,8 +311,9 @@ impl<'a> Slot<'a> {
         self.set_state(REPLY_COPY);
     }
 
-    /// Has the handler run a call that does not return (exit_group) in the
-    /// app's context, as `exec` does; nothing is waited for.
+    /// Sends the EXEC command for syscall `nr` with `args` without waiting
+    /// for its result: for a call that does not return (exit_group); `exec`
+    /// sends it this way too, then waits.
     pub fn exec_final(&self, nr: i64, args: [u64; 6]) {
         self.write_call(nr, args);
         self.set_state(EXEC);
@@ -326,8 +327,7 @@ impl<'a> Slot<'a> {
     /// must be one the filter passes there and one that cannot block for
     /// long. The result is the app's to write, so it is untrusted.
     pub fn exec(&self, nr: i64, args: [u64; 6], spin: &mut Spinner, alive: impl Fn() -> bool) -> Option<i64> {
-        self.write_call(nr, args);
-        self.set_state(EXEC);
+        self.exec_final(nr, args);
         // A wait also ends at once while the handler has not yet taken the
         // command: the thread's death is looked for only once per EXEC_WAIT.
         let mut checked = Instant::now();
