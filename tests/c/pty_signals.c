@@ -213,8 +213,11 @@ static int hangup_round(void)
 	char c;
 	if (read(sync[0], &c, 1) != 1)
 		die("child ready");
-	/* Let the child block in its read before the hang-up. */
-	usleep(2000);
+	/* Let the child block in its read before the hang-up: one still running
+	 * may take SIGHUP before the hang-up raises SIGCONT, natively too. */
+	for (int i = 0; i < 2000 && proc_state(pid) != 'S'; i++)
+		usleep(1000);
+	usleep(1000);
 	close(m);
 	if (read(res[0], &c, 1) != 1)
 		c = '?';
