@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-30}
-rvisor=${RVISOR_BIN:-$PWD/target/release/rvisor}
+rvisor=${RVISOR_BIN:-$PWD/target/x86_64-unknown-linux-gnu/release/rvisor}
 work=$(mktemp -d /tmp/rvisor-bench-oci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/b/rootfs/bin"

@@ -6,7 +6,7 @@ test whose result differs (LTP exit codes: 0 pass, 1 fail, 2 broken, 4 warn,
 Usage: scripts/ltp-compare.py LTP_SRC [RVISOR] [DIR,DIR,...]
   LTP_SRC  an LTP checkout built with `make autotools && ./configure &&
            make -C lib && make -C testcases/kernel/syscalls`
-  RVISOR   the rvisor binary (default target/release/rvisor)
+  RVISOR   the rvisor binary (default target/x86_64-unknown-linux-gnu/release/rvisor)
   DIRS     only these testcases/kernel/syscalls subdirectories
 Writes OUT/results.json and, for each difference, OUT/NAME.{native,sandbox}
 (OUT: $LTP_OUT or /tmp/ltp-compare). Tests run as a child of a shell: LTP's
@@ -27,7 +27,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     src = os.path.join(sys.argv[1], 'testcases/kernel/syscalls')
-    rvisor = sys.argv[2] if len(sys.argv) > 2 else 'target/release/rvisor'
+    rvisor = sys.argv[2] if len(sys.argv) > 2 else 'target/x86_64-unknown-linux-gnu/release/rvisor'
     rvisor = os.path.abspath(rvisor)
     only = set(sys.argv[3].split(',')) if len(sys.argv) > 3 and sys.argv[3] else None
     out = os.environ.get('LTP_OUT', '/tmp/ltp-compare')

@@ -23,7 +23,7 @@ timeout_s=${RUN_TIMEOUT:-900}
 limits=(--memory "${FUZZ_MEMORY:-1G}" --pids 1024)
 
 cargo build --release -p rvisor-cli
-rvisor="$PWD/target/release/rvisor"
+rvisor="$PWD/target/x86_64-unknown-linux-gnu/release/rvisor"
 work=$(mktemp -d /tmp/rvisor-nightly-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cc -static -O1 -pthread -o "$work/fuzz" tests/fuzz/syscall_fuzz.c

@@ -19,7 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo build --release --workspace --all-targets
-export RVISOR_BIN="$PWD/target/release/rvisor"
+export RVISOR_BIN="$PWD/target/x86_64-unknown-linux-gnu/release/rvisor"
 # Every test once on the default platform (systrap where the CPU has rdtscp), then every
 # sandbox test again on ptrace, the fallback (RVISOR_PLATFORM is the default of rvisor's
 # --platform for do, create and run; tests/src/lib.rs passes it through, and the engines in

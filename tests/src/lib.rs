@@ -120,14 +120,13 @@ fn find_rvisor() -> Result<PathBuf, String> {
             candidates.push(profile_dir.join("rvisor"));
         }
     }
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
-        let t = PathBuf::from(t);
-        candidates.push(t.join("release/rvisor"));
-        candidates.push(t.join("debug/rvisor"));
+    // .cargo/config.toml names the target, so profiles sit under its triple.
+    let triple = "x86_64-unknown-linux-gnu";
+    let roots = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).into_iter();
+    for t in roots.chain([workspace_root().join("target")]) {
+        candidates.push(t.join(triple).join("release/rvisor"));
+        candidates.push(t.join(triple).join("debug/rvisor"));
     }
-    let t = workspace_root().join("target");
-    candidates.push(t.join("release/rvisor"));
-    candidates.push(t.join("debug/rvisor"));
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());
     }

@@ -163,6 +163,26 @@ fn the_gofer_the_sentry_and_the_app_run_in_the_sandbox_cgroup() {
     let _ = std::fs::remove_file(marker);
 }
 
+/// The binary links statically: a sandbox's sentry and gofer map no shared
+/// library of the host (libc and ld.so were 1.4 MiB of each one's idle RSS).
+#[test]
+fn the_sentry_and_the_gofer_map_no_host_libraries() {
+    if skip() {
+        return;
+    }
+    let (marker, runner) = spawn_spin(&["--ignore-cgroups"], &[], "1");
+    let sb = sandbox_procs::find(&marker, Duration::from_secs(20)).expect("the sandbox's processes");
+    for (what, pid) in [("sentry", sb.sentry), ("gofer", sb.gofer)] {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+        assert!(maps.lines().count() > 3, "the {what}'s maps: {maps}");
+        let libs: Vec<&str> = maps.lines().filter(|l| l.contains(".so")).collect();
+        assert!(libs.is_empty(), "the {what} ({pid}) maps host libraries: {libs:#?}");
+    }
+    let o = runner.join().expect("runner");
+    assert_eq!(o.status, Status::Exited(0), "{}", report(&o));
+    let _ = std::fs::remove_file(marker);
+}
+
 #[test]
 fn bad_limits_are_refused() {
     if skip() {

@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
 
 const USAGE: &str = "usage: bench-net [--rvisor PATH] [--quick] [--dir DIR]\n\
          \n\
-         --rvisor PATH  the rvisor binary (default: target/release/rvisor of this workspace)\n\
+         --rvisor PATH  the rvisor binary (default: target/x86_64-unknown-linux-gnu/release/rvisor of this workspace)\n\
          --quick        one repetition and smaller transfers\n\
          --dir DIR      where to build the helper (default /tmp; uses DIR/rvisor-bench-net/)";
 

@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
 
 const USAGE: &str = "usage: bench-wake [--rvisor PATH] [--quick] [--dir DIR]\n\
          \n\
-         --rvisor PATH  the rvisor binary (default: target/release/rvisor of this workspace)\n\
+         --rvisor PATH  the rvisor binary (default: target/x86_64-unknown-linux-gnu/release/rvisor of this workspace)\n\
          --quick        one repetition and fewer round trips\n\
          --dir DIR      where to build the helper (default /tmp; uses DIR/rvisor-bench-wake/)";
 

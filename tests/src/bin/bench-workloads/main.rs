@@ -56,7 +56,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench-workloads [--rvisor PATH] [--quick] [--only NAME[,NAME...]] [--platforms P[,P...]] [--dir DIR]\n\
          \n\
-         --rvisor PATH     the rvisor binary (default: target/release/rvisor of this workspace)\n\
+         --rvisor PATH     the rvisor binary (default: target/x86_64-unknown-linux-gnu/release/rvisor of this workspace)\n\
          --quick           one repetition and shorter loops (a smoke check, not for the targets)\n\
          --only NAMES      run only these cases: {}\n\
          --platforms LIST  columns, any of native,ptrace,systrap (default: all three)\n\

@@ -59,7 +59,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench [--rvisor PATH] [--quick] [--only NAME[,NAME...]] [--dir DIR]\n\
          \n\
-         --rvisor PATH  the rvisor binary (default: target/release/rvisor of this workspace)\n\
+         --rvisor PATH  the rvisor binary (default: target/x86_64-unknown-linux-gnu/release/rvisor of this workspace)\n\
          --quick        fewer iterations and repetitions\n\
          --only NAMES   run only these cases: {}\n\
          --dir DIR      where to build the workloads and put the 256 MiB file (default /tmp)",
