@@ -9,6 +9,7 @@ pub mod signal;
 mod start;
 pub mod systrap;
 pub mod task;
+pub mod timer_wakes;
 pub mod wait;
 pub mod zygote;
 

@@ -189,6 +189,8 @@ pub struct GroupState {
     /// Another process shares its signal handlers on the host (clone with
     /// CLONE_SIGHAND but not CLONE_THREAD): `actions` may lag behind them.
     pub shares_sighand: bool,
+    /// When the host fires the real-time timer it runs for this process.
+    pub timer_wakes: crate::kernel::timer_wakes::TimerWakes,
 }
 
 /// CPU time and counters as getrusage(2) reports them.
@@ -334,6 +336,7 @@ impl ThreadGroup {
                 mlock: MlockState::default(),
                 execed: false,
                 shares_sighand: false,
+                timer_wakes: Default::default(),
             }),
             child_event: crate::kernel::wait::WaitQueue::new(),
             sig_info: SigInfoQueue::default(),

@@ -127,15 +127,16 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::Below { idx: 0, limit: FIXED_CLOCKS },
         why: "sleeps the caller on a system clock; signals interrupt it natively; pid clocks trap",
     },
-    Passthrough {
-        nr: libc::SYS_alarm,
-        check: ArgCheck::Any,
-        why: "the calling process's own real-time timer; SIGALRM goes to itself",
-    },
+    // alarm and ITIMER_REAL trap: the sentry notes when SIGALRM comes, for
+    // the calls it holds waiting (kernel/timer_wakes.rs).
     Passthrough {
         nr: libc::SYS_setitimer,
-        check: ArgCheck::Any,
-        why: "the calling process's own interval timers; their signals go to itself",
+        check: ArgCheck::OneOf {
+            idx: 0,
+            and_mask: u32::MAX,
+            values: &[libc::ITIMER_VIRTUAL as u32, libc::ITIMER_PROF as u32],
+        },
+        why: "the calling process's own CPU-time timers; their signals go to itself",
     },
     Passthrough { nr: libc::SYS_getitimer, check: ArgCheck::Any, why: "reads the calling process's own timers" },
     Passthrough {
@@ -291,11 +292,14 @@ const ARRIVED: FdRule = FdRule { arg: 0, lo: 0, end: kernel::STUB_FD };
 /// * exit_group, the end of a single-threaded process the sentry has
 ///   already recorded: jumping there, the app ends itself, as `exit` (a
 ///   passthrough) lets it, skipping only the sentry's hand-over of its own
-///   robust futexes.
+///   robust futexes;
+/// * alarm and setitimer, the process's own timers, which it may set as a
+///   passthrough too: jumping there only keeps the sentry from noting when
+///   SIGALRM comes, so its own waits end later.
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 11] = [
+pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 13] = [
     (libc::SYS_pread64, Some(FdRule { end: COPY.end, ..INSTALLED })),
     (libc::SYS_pwrite64, Some(COPY)),
     (libc::SYS_preadv, Some(INSTALLED)),
@@ -307,6 +311,8 @@ pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 11] = [
     (libc::SYS_rt_sigaction, None),
     (libc::SYS_set_tid_address, None),
     (libc::SYS_exit_group, None),
+    (libc::SYS_alarm, None),
+    (libc::SYS_setitimer, None),
 ];
 
 /// The instruction-pointer rules of the systrap filter, placed right after

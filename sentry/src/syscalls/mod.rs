@@ -456,13 +456,20 @@ impl<'a> SyscallCtx<'a> {
     /// Signals the host raises itself (alarm, setitimer and POSIX timers run
     /// on the host) reach the app thread without telling the sentry, so a
     /// long wait also looks at the thread's host pending set now and then:
-    /// every 10 ms at first, every 50 ms after the first 100 ms.
+    /// every 10 ms at first, every 50 ms after the first 100 ms, and just
+    /// after the process's real-time timer fires (kernel/timer_wakes.rs).
     pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
         let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
         let started = Instant::now();
         let _state = crate::kernel::task::SyscallStateGuard::enter(self.task, crate::kernel::task::SYSCALL_SLEEPING);
         loop {
-            let slice_ms = if started.elapsed() < Duration::from_millis(100) { 10 } else { 50 };
+            let mut slice_ms = if started.elapsed() < Duration::from_millis(100) { 10 } else { 50 };
+            let now = Instant::now();
+            if let Some(fires) = self.task.tg.lock().timer_wakes.next_after(now) {
+                // Rounded up, plus a millisecond for the host's delivery.
+                let until = (fires - now).as_micros().div_ceil(1000) as i32 + 1;
+                slice_ms = slice_ms.min(until);
+            }
             let left_ms = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_millis() as i32);
             let (wait_ms, last) = match left_ms {
                 Some(l) if l <= slice_ms => (l, true),

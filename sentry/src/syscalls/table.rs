@@ -216,6 +216,8 @@ table! {
     SYS_clock_getres => time::sys_clock_getres,
     SYS_clock_nanosleep => time::sys_clock_nanosleep,
     SYS_timer_create => time::sys_timer_create,
+    SYS_alarm => time::sys_alarm,
+    SYS_setitimer => time::sys_setitimer,
     // sys.rs: system information
     SYS_personality => sys::sys_personality,
     SYS_uname => sys::sys_uname,

@@ -1,7 +1,12 @@
 //! Clocks and timers. Most of these run on the host as passthrough (see the
 //! app filter): the calling process's own timers and the system clocks need
 //! no translation. What traps here names another task: POSIX timers that
-//! signal a given thread (SIGEV_THREAD_ID) and CPU-time clocks of a pid.
+//! signal a given thread (SIGEV_THREAD_ID) and CPU-time clocks of a pid;
+//! and the real-time timer (alarm, setitimer's ITIMER_REAL), which still
+//! runs on the host but whose expiry the sentry notes for the calls it holds
+//! waiting (kernel/timer_wakes.rs).
+
+use std::time::Duration;
 
 use rvisor_syscalls::abi::Timespec;
 use rvisor_syscalls::{Errno, SysResult};
@@ -89,4 +94,32 @@ pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     // The host raises this timer's signal by itself: signalfds watch for it.
     super::signalfd::note_timer_signal(signo);
     Errno::result(r)
+}
+
+/// alarm(2): armed on the host, its expiry noted.
+pub fn sys_alarm(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let secs = a[0] as u32;
+    let r = Errno::result(ctx.inject(libc::SYS_alarm, [secs as u64, 0, 0, 0, 0, 0])?)?;
+    let now = std::time::Instant::now();
+    ctx.task.tg.lock().timer_wakes.set_real(now, Duration::from_secs(secs.into()), Duration::ZERO);
+    Ok(r)
+}
+
+/// setitimer(2): run on the host; for ITIMER_REAL (the only timer that
+/// traps) the new value's expiry is noted.
+pub fn sys_setitimer(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let r = Errno::result(ctx.inject(libc::SYS_setitimer, [a[0], a[1], a[2], 0, 0, 0])?)?;
+    let now = std::time::Instant::now();
+    if a[0] as i32 == libc::ITIMER_REAL && a[1] != 0 {
+        // struct itimerval: it_interval, then it_value (timevals). The host
+        // has read it; if the app changed or unmapped it since, the note is
+        // only as wrong as the app made it.
+        if let Ok(v) = ctx.mem.read_val::<[i64; 4]>(a[1]) {
+            let tv = |s: i64, us: i64| {
+                Duration::from_secs(s.max(0) as u64) + Duration::from_micros(us.clamp(0, 999_999) as u64)
+            };
+            ctx.task.tg.lock().timer_wakes.set_real(now, tv(v[2], v[3]), tv(v[0], v[1]));
+        }
+    }
+    Ok(r)
 }

@@ -23,9 +23,10 @@ use crate::syscalls::AppCalls;
 /// The calls sent to the handler: brk's anonymous maps and unmaps, the
 /// positional reads and file maps through installed fds (syscalls/appfds.rs),
 /// the move of a passed fd to its number and the close of where it arrived
-/// (fdpass.rs), rt_sigaction's host action and set_tid_address. All are
-/// quick: none waits for another process or a signal.
-const QUICK: [i64; 10] = [
+/// (fdpass.rs), rt_sigaction's host action, set_tid_address, and the
+/// real-time timer's alarm and setitimer. All are quick: none waits for
+/// another process or a signal.
+const QUICK: [i64; 12] = [
     libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_madvise,
@@ -36,6 +37,8 @@ const QUICK: [i64; 10] = [
     libc::SYS_close,
     libc::SYS_rt_sigaction,
     libc::SYS_set_tid_address,
+    libc::SYS_alarm,
+    libc::SYS_setitimer,
 ];
 
 /// The handler slot of a thread waiting in the stub's SIGSYS handler.
