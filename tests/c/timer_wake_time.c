@@ -1,6 +1,7 @@
-/* How soon after the real-time timer fires a blocked call ends: a pipe
- * read and a wait for a child, each interrupted by SIGALRM from setitimer
- * (one-shot, then periodic) and from alarm. Linux ends them within a
+/* How soon after a timer fires a blocked call ends: a pipe read and a
+ * wait for a child, each interrupted by SIGALRM from setitimer (one-shot,
+ * then periodic) and from alarm, and pipe reads interrupted by a POSIX
+ * timer (relative, absolute, periodic). Linux ends them within a
  * fraction of a millisecond; the sentry holds such calls itself and learns
  * of the signal by looking at the host's pending set, which it now does
  * when the timer is due (it looked every 10-50 ms before: 20-25 ms late).
@@ -107,6 +108,49 @@ int main(void)
 	late[0] = now_ms() - t - 1000;
 	printf("alarm read: %ld %s, %s\n", r, r < 0 ? errname(errno) : "-", late[0] < 10.0 ? "on time" : "late");
 	/* Disarmed: the next blocking call is not cut short. */
+	/* A POSIX timer on CLOCK_MONOTONIC raising SIGUSR1. */
+	CHECK(sigaction(SIGUSR1, &sa, NULL));
+	struct sigevent ev;
+	memset(&ev, 0, sizeof ev);
+	ev.sigev_notify = SIGEV_SIGNAL;
+	ev.sigev_signo = SIGUSR1;
+	timer_t tid;
+	CHECK(timer_create(CLOCK_MONOTONIC, &ev, &tid));
+	for (int abs = 0; abs < 2; abs++) {
+		for (int i = 0; i < ROUNDS; i++) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			double t0 = now_ms();
+			struct itimerspec its = { { 0, 0 }, { 0, MS * 1000000L } };
+			if (abs) {
+				its.it_value.tv_sec = ts.tv_sec;
+				its.it_value.tv_nsec = ts.tv_nsec + MS * 1000000L;
+				if (its.it_value.tv_nsec >= 1000000000L) {
+					its.it_value.tv_sec++;
+					its.it_value.tv_nsec -= 1000000000L;
+				}
+			}
+			if (timer_settime(tid, abs ? TIMER_ABSTIME : 0, &its, NULL) < 0)
+				die("timer_settime");
+			long r = read(p[0], &c, 1);
+			late[i] = now_ms() - t0 - MS;
+			if (r != -1 || errno != EINTR)
+				printf("timer read: %ld errno %d\n", r, errno);
+		}
+		verdict(abs ? "timer_settime absolute, pipe read" : "timer_settime, pipe read", late, ROUNDS);
+	}
+	struct itimerspec per = { { 0, 40 * 1000000L }, { 0, MS * 1000000L } };
+	t = now_ms();
+	CHECK(timer_settime(tid, 0, &per, NULL));
+	for (int i = 0; i < ROUNDS; i++) {
+		long r = read(p[0], &c, 1);
+		late[i] = now_ms() - t - (MS + 40 * i);
+		if (r != -1 || errno != EINTR)
+			printf("periodic timer read: %ld errno %d\n", r, errno);
+	}
+	verdict("periodic timer_settime, pipe read", late, ROUNDS);
+	CHECK(timer_delete(tid));
+
 	int before = hits;
 	alarm(2);
 	printf("alarm(0) after alarm(2): %u left\n", alarm(0));

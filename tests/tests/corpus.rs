@@ -151,6 +151,7 @@ corpus!(
     statx,
     symlink,
     timers,
+    timer_flood,
     timer_wake_time,
     truncate,
     umask,

@@ -235,6 +235,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     st.image.exe = Some(plan.exe.location.clone());
     st.image.exe_access = Some(plan.exe.access.clone());
     st.execed = true;
+    st.timer_wakes.exec();
     st.image.layout = MmLayout {
         start_stack: sp,
         arg_start: frame.arg_start,

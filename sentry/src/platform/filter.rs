@@ -127,8 +127,9 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         check: ArgCheck::Below { idx: 0, limit: FIXED_CLOCKS },
         why: "sleeps the caller on a system clock; signals interrupt it natively; pid clocks trap",
     },
-    // alarm and ITIMER_REAL trap: the sentry notes when SIGALRM comes, for
-    // the calls it holds waiting (kernel/timer_wakes.rs).
+    // alarm, ITIMER_REAL, timer_settime and timer_delete trap: the sentry
+    // notes when the timers fire, for the calls it holds waiting
+    // (kernel/timer_wakes.rs).
     Passthrough {
         nr: libc::SYS_setitimer,
         check: ArgCheck::OneOf {
@@ -140,11 +141,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
     },
     Passthrough { nr: libc::SYS_getitimer, check: ArgCheck::Any, why: "reads the calling process's own timers" },
     Passthrough {
-        nr: libc::SYS_timer_settime,
-        check: ArgCheck::Any,
-        why: "arms a POSIX timer of the calling process (timer ids are per process; timer_create traps)",
-    },
-    Passthrough {
         nr: libc::SYS_timer_gettime,
         check: ArgCheck::Any,
         why: "reads a POSIX timer of the calling process",
@@ -153,11 +149,6 @@ pub const PASSTHROUGH: &[Passthrough] = &[
         nr: libc::SYS_timer_getoverrun,
         check: ArgCheck::Any,
         why: "reads a POSIX timer of the calling process",
-    },
-    Passthrough {
-        nr: libc::SYS_timer_delete,
-        check: ArgCheck::Any,
-        why: "deletes a POSIX timer of the calling process",
     },
     Passthrough { nr: libc::SYS_getrandom, check: ArgCheck::Any, why: "fills the caller's buffer with random bytes" },
 ];
@@ -293,13 +284,14 @@ const ARRIVED: FdRule = FdRule { arg: 0, lo: 0, end: kernel::STUB_FD };
 ///   already recorded: jumping there, the app ends itself, as `exit` (a
 ///   passthrough) lets it, skipping only the sentry's hand-over of its own
 ///   robust futexes;
-/// * alarm and setitimer, the process's own timers, which it may set as a
-///   passthrough too: jumping there only keeps the sentry from noting when
-///   SIGALRM comes, so its own waits end later.
+/// * alarm, setitimer, timer_settime and timer_delete, the process's own
+///   timers, which it may set as a passthrough too (the CPU-time itimers):
+///   jumping there only keeps the sentry from noting when they fire, so
+///   its own waits end later.
 ///
 /// Anything else from there is filtered as anywhere else, and a call that
 /// traps inside the handler, where SIGSYS is blocked, kills the process.
-pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 13] = [
+pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 15] = [
     (libc::SYS_pread64, Some(FdRule { end: COPY.end, ..INSTALLED })),
     (libc::SYS_pwrite64, Some(COPY)),
     (libc::SYS_preadv, Some(INSTALLED)),
@@ -313,6 +305,8 @@ pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 13] = [
     (libc::SYS_exit_group, None),
     (libc::SYS_alarm, None),
     (libc::SYS_setitimer, None),
+    (libc::SYS_timer_settime, None),
+    (libc::SYS_timer_delete, None),
 ];
 
 /// The instruction-pointer rules of the systrap filter, placed right after

@@ -104,6 +104,9 @@ pub struct Tracee {
     at: std::cell::Cell<At>,
     /// The registers at the injection loop's parking stop (`At::Parked`).
     parked_regs: std::cell::Cell<UserRegs>,
+    /// The thread's own signal mask while an injection holds every signal
+    /// blocked (`next_injection_stop`), to give back when it ends.
+    held_mask: std::cell::Cell<Option<u64>>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -141,6 +144,7 @@ impl Tracee {
             exit_usage: std::cell::Cell::new(None),
             at: std::cell::Cell::new(At::Other),
             parked_regs: std::cell::Cell::new(UserRegs::zeroed()),
+            held_mask: std::cell::Cell::new(None),
             _not_send: PhantomData,
         })
     }
@@ -475,6 +479,13 @@ impl Tracee {
         self.write_regs(&regs)?;
         self.at.set(At::Other);
         ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        let done = self.until_injected(deferred);
+        self.release_mask()?;
+        done
+    }
+
+    /// The stops of an injection through the loop, until its result.
+    fn until_injected(&self, deferred: &mut Vec<Siginfo>) -> Result<i64, Errno> {
         loop {
             let at_trap = self.next_injection_stop(deferred)?;
             let r = self.get_regs()?;
@@ -494,10 +505,23 @@ impl Tracee {
         }
     }
 
+    /// Gives the thread back the mask an injection held (see
+    /// `next_injection_stop`).
+    fn release_mask(&self) -> Result<(), Errno> {
+        match self.held_mask.take() {
+            Some(mask) => self.set_sigmask(mask),
+            None => Ok(()),
+        }
+    }
+
     /// Waits for the next stop of an injection that matters to it: true at
     /// an int3 of the stub (SIGTRAP with SI_KERNEL), false at a seccomp
     /// stop. Signals that arrive meanwhile are held back in `deferred` (a
     /// SIGTRAP sent by kill/tgkill is one of them), other stops passed.
+    /// After the first, every signal stays blocked until the injection
+    /// ends (`release_mask`): a periodic POSIX timer's signal is queued
+    /// again as soon as it is taken, and a 1 ns one would otherwise stop
+    /// the thread forever (LTP timer_settime03).
     fn next_injection_stop(&self, deferred: &mut Vec<Siginfo>) -> Result<bool, Errno> {
         loop {
             match self.wait() {
@@ -508,6 +532,10 @@ impl Tracee {
                 Stop::Signal(sig) => {
                     let si = self.get_siginfo().unwrap_or(Siginfo { si_signo: sig, ..Default::default() });
                     deferred.push(si);
+                    if self.held_mask.get().is_none() {
+                        self.held_mask.set(Some(self.get_sigmask()?));
+                        self.set_sigmask(!0)?;
+                    }
                     self.cont(0)?;
                 }
                 Stop::EventStop(_) | Stop::SyscallTrace | Stop::Event(_) => self.cont(0)?,
@@ -575,10 +603,14 @@ impl Tracee {
         self.cont(0)?;
         // The injected call's own seccomp stop: let it run; then the stub's
         // int3 after it.
-        while !self.next_injection_stop(deferred)? {
-            self.cont(0)?;
-        }
-        self.get_regs()
+        let done = (|| {
+            while !self.next_injection_stop(deferred)? {
+                self.cont(0)?;
+            }
+            self.get_regs()
+        })();
+        self.release_mask()?;
+        done
     }
 }
 

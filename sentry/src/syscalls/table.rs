@@ -218,6 +218,8 @@ table! {
     SYS_timer_create => time::sys_timer_create,
     SYS_alarm => time::sys_alarm,
     SYS_setitimer => time::sys_setitimer,
+    SYS_timer_settime => time::sys_timer_settime,
+    SYS_timer_delete => time::sys_timer_delete,
     // sys.rs: system information
     SYS_personality => sys::sys_personality,
     SYS_uname => sys::sys_uname,

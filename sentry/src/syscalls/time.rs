@@ -90,10 +90,61 @@ pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             ctx.mem.write(ev_addr, &ev)?;
         }
     }
-    let r = ctx.inject(libc::SYS_timer_create, [clock as u32 as u64, ev_addr, idp, 0, 0, 0])?;
+    let r = Errno::result(ctx.inject(libc::SYS_timer_create, [clock as u32 as u64, ev_addr, idp, 0, 0, 0])?)?;
     // The host raises this timer's signal by itself: signalfds watch for it.
     super::signalfd::note_timer_signal(signo);
-    Errno::result(r)
+    if let Ok(id) = ctx.mem.read_val::<i32>(idp) {
+        // Waits follow timers on clocks the sentry can read as the host does.
+        let signals = signo != 0 && wall_clock(clock);
+        ctx.task.tg.lock().timer_wakes.created(id, clock, signals);
+    }
+    Ok(r)
+}
+
+/// A system clock that runs with wall time (no CPU-time clock).
+fn wall_clock(clock: i32) -> bool {
+    [
+        libc::CLOCK_REALTIME,
+        libc::CLOCK_MONOTONIC,
+        libc::CLOCK_BOOTTIME,
+        libc::CLOCK_REALTIME_ALARM,
+        libc::CLOCK_BOOTTIME_ALARM,
+        libc::CLOCK_TAI,
+    ]
+    .contains(&clock)
+}
+
+/// timer_settime(2): run on the host; the new expiry is noted (an absolute
+/// one against the timer's clock, read here).
+pub fn sys_timer_settime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let r = Errno::result(ctx.inject(libc::SYS_timer_settime, [a[0], a[1], a[2], a[3], 0, 0])?)?;
+    let now = std::time::Instant::now();
+    let id = a[0] as i32;
+    let Some(clock) = ctx.task.tg.lock().timer_wakes.clock_of(id) else { return Ok(r) };
+    // struct itimerspec: it_interval, then it_value (timespecs); as for
+    // setitimer, the host has read it already.
+    let Ok(v) = ctx.mem.read_val::<[i64; 4]>(a[2]) else { return Ok(r) };
+    let ts =
+        |s: i64, ns: i64| Duration::from_secs(s.max(0) as u64) + Duration::from_nanos(ns.clamp(0, 999_999_999) as u64);
+    let mut value = ts(v[2], v[3]);
+    if a[1] as i32 & libc::TIMER_ABSTIME != 0 && !value.is_zero() {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes the timespec it is given.
+        if unsafe { libc::clock_gettime(clock, &mut t) } != 0 {
+            return Ok(r);
+        }
+        // Already past: the host fires at once.
+        value = value.saturating_sub(ts(t.tv_sec, t.tv_nsec)).max(Duration::from_nanos(1));
+    }
+    ctx.task.tg.lock().timer_wakes.set_posix(id, now, value, ts(v[0], v[1]));
+    Ok(r)
+}
+
+/// timer_delete(2): run on the host, and the timer's note dropped.
+pub fn sys_timer_delete(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
+    let r = Errno::result(ctx.inject(libc::SYS_timer_delete, [a[0], 0, 0, 0, 0, 0])?)?;
+    ctx.task.tg.lock().timer_wakes.deleted(a[0] as i32);
+    Ok(r)
 }
 
 /// alarm(2): armed on the host, its expiry noted.

@@ -184,6 +184,8 @@ pub const FAST: &[FastCall] = &[
     call(SYS_set_tid_address, "the sentry's copy; the host's is set by the stub's handler (stubcalls.rs)"),
     call(SYS_alarm, "the stub's handler arms the host timer; the sentry notes when it fires"),
     call(SYS_setitimer, "ITIMER_REAL: the stub's handler arms the host timer; the sentry notes when it fires"),
+    call(SYS_timer_settime, "the stub's handler arms the host timer; the sentry notes when it fires"),
+    call(SYS_timer_delete, "the stub's handler deletes the host timer; the sentry drops its note"),
     call(SYS_pidfd_getfd, "installs another sandbox process's file in the caller's table"),
     // Memory: shmat injects the segment's fd, so it stays traced.
     call(SYS_mmap, "a file map runs in the stub's handler through the file's installed fd (appfds.rs); installing one goes back to ptrace"),

@@ -24,9 +24,9 @@ use crate::syscalls::AppCalls;
 /// positional reads and file maps through installed fds (syscalls/appfds.rs),
 /// the move of a passed fd to its number and the close of where it arrived
 /// (fdpass.rs), rt_sigaction's host action, set_tid_address, and the
-/// real-time timer's alarm and setitimer. All are quick: none waits for
-/// another process or a signal.
-const QUICK: [i64; 12] = [
+/// timer calls the sentry notes (alarm, setitimer, timer_settime,
+/// timer_delete). All are quick: none waits for another process or a signal.
+const QUICK: [i64; 14] = [
     libc::SYS_mmap,
     libc::SYS_munmap,
     libc::SYS_madvise,
@@ -39,6 +39,8 @@ const QUICK: [i64; 12] = [
     libc::SYS_set_tid_address,
     libc::SYS_alarm,
     libc::SYS_setitimer,
+    libc::SYS_timer_settime,
+    libc::SYS_timer_delete,
 ];
 
 /// The handler slot of a thread waiting in the stub's SIGSYS handler.
