@@ -235,8 +235,15 @@ int main(void)
 	pthread_barrier_wait(&done);
 	for (int i = 0; i < N; i++)
 		pthread_join(threads[i], NULL);
-	/* Joined threads leave the listing. */
-	printf("task entries after join: %d\n", count_entries("/proc/self/task"));
+	/* Joined threads leave the listing. Linux wakes the joiner (the
+	 * thread's clear-tid futex) before the thread is gone from /proc, so a
+	 * moment's wait may be needed there. */
+	int entries = count_entries("/proc/self/task");
+	for (int i = 0; i < 1000 && entries != 1; i++) {
+		usleep(1000);
+		entries = count_entries("/proc/self/task");
+	}
+	printf("task entries after join: %d\n", entries);
 	slurp("/proc/self/status");
 	printf("status Threads after join: %s\n", status_value("Threads"));
 	snprintf(p, sizeof p, "/proc/self/task/%d", tids[0]);
