@@ -102,6 +102,10 @@ pub fn cpu_has_rdtscp() -> bool {
     cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "rdtscp"))
 }
 
+/// The target .cargo/config.toml names: build profiles sit under
+/// target/<triple>/.
+pub const TARGET_TRIPLE: &str = "x86_64-unknown-linux-gnu";
+
 /// Locate the rvisor binary or panic with instructions.
 pub fn rvisor_bin() -> PathBuf {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -120,12 +124,10 @@ fn find_rvisor() -> Result<PathBuf, String> {
             candidates.push(profile_dir.join("rvisor"));
         }
     }
-    // .cargo/config.toml names the target, so profiles sit under its triple.
-    let triple = "x86_64-unknown-linux-gnu";
     let roots = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).into_iter();
     for t in roots.chain([workspace_root().join("target")]) {
-        candidates.push(t.join(triple).join("release/rvisor"));
-        candidates.push(t.join(triple).join("debug/rvisor"));
+        candidates.push(t.join(TARGET_TRIPLE).join("release/rvisor"));
+        candidates.push(t.join(TARGET_TRIPLE).join("debug/rvisor"));
     }
     if let Some(found) = candidates.iter().find(|p| p.is_file()) {
         return Ok(found.clone());

@@ -189,7 +189,8 @@ pub struct GroupState {
     /// Another process shares its signal handlers on the host (clone with
     /// CLONE_SIGHAND but not CLONE_THREAD): `actions` may lag behind them.
     pub shares_sighand: bool,
-    /// When the host fires the real-time timer it runs for this process.
+    /// When the host fires the timers it runs for this process (its
+    /// real-time timer and POSIX timers).
     pub timer_wakes: crate::kernel::timer_wakes::TimerWakes,
 }
 

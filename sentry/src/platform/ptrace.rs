@@ -479,9 +479,7 @@ impl Tracee {
         self.write_regs(&regs)?;
         self.at.set(At::Other);
         ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
-        let done = self.until_injected(deferred);
-        self.release_mask()?;
-        done
+        self.releasing_mask(|| self.until_injected(deferred))
     }
 
     /// The stops of an injection through the loop, until its result.
@@ -505,13 +503,14 @@ impl Tracee {
         }
     }
 
-    /// Gives the thread back the mask an injection held (see
-    /// `next_injection_stop`).
-    fn release_mask(&self) -> Result<(), Errno> {
-        match self.held_mask.take() {
-            Some(mask) => self.set_sigmask(mask),
-            None => Ok(()),
+    /// Runs the stops of an injection (`f`), then gives the thread back the
+    /// mask the injection held, if it did (see `next_injection_stop`).
+    fn releasing_mask<T>(&self, f: impl FnOnce() -> Result<T, Errno>) -> Result<T, Errno> {
+        let done = f();
+        if let Some(mask) = self.held_mask.take() {
+            self.set_sigmask(mask)?;
         }
+        done
     }
 
     /// Waits for the next stop of an injection that matters to it: true at
@@ -519,7 +518,7 @@ impl Tracee {
     /// stop. Signals that arrive meanwhile are held back in `deferred` (a
     /// SIGTRAP sent by kill/tgkill is one of them), other stops passed.
     /// After the first, every signal stays blocked until the injection
-    /// ends (`release_mask`): a periodic POSIX timer's signal is queued
+    /// ends (`releasing_mask`): a periodic POSIX timer's signal is queued
     /// again as soon as it is taken, and a 1 ns one would otherwise stop
     /// the thread forever (LTP timer_settime03).
     fn next_injection_stop(&self, deferred: &mut Vec<Siginfo>) -> Result<bool, Errno> {
@@ -603,14 +602,12 @@ impl Tracee {
         self.cont(0)?;
         // The injected call's own seccomp stop: let it run; then the stub's
         // int3 after it.
-        let done = (|| {
+        self.releasing_mask(|| {
             while !self.next_injection_stop(deferred)? {
                 self.cont(0)?;
             }
             self.get_regs()
-        })();
-        self.release_mask()?;
-        done
+        })
     }
 }
 

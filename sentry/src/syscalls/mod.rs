@@ -457,7 +457,7 @@ impl<'a> SyscallCtx<'a> {
     /// on the host) reach the app thread without telling the sentry, so a
     /// long wait also looks at the thread's host pending set now and then:
     /// every 10 ms at first, every 50 ms after the first 100 ms, and just
-    /// after the process's real-time timer fires (kernel/timer_wakes.rs).
+    /// after one of the process's timers fires (kernel/timer_wakes.rs).
     pub fn block(&self, fds: &[(RawFd, i16)], timeout_ms: i32) -> Result<(), Errno> {
         let deadline = (timeout_ms >= 0).then(|| Instant::now() + Duration::from_millis(timeout_ms as u64));
         let started = Instant::now();

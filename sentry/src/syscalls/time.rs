@@ -2,13 +2,14 @@
 //! app filter): the calling process's own timers and the system clocks need
 //! no translation. What traps here names another task: POSIX timers that
 //! signal a given thread (SIGEV_THREAD_ID) and CPU-time clocks of a pid;
-//! and the real-time timer (alarm, setitimer's ITIMER_REAL), which still
-//! runs on the host but whose expiry the sentry notes for the calls it holds
-//! waiting (kernel/timer_wakes.rs).
+//! and the arming of the real-time timer (alarm, setitimer's ITIMER_REAL)
+//! and of POSIX timers (timer_settime, timer_delete), which still run on the
+//! host but whose expiries the sentry notes for the calls it holds waiting
+//! (kernel/timer_wakes.rs).
 
 use std::time::Duration;
 
-use rvisor_syscalls::abi::Timespec;
+use rvisor_syscalls::abi::{Timespec, Timeval};
 use rvisor_syscalls::{Errno, SysResult};
 
 use super::SyscallCtx;
@@ -101,6 +102,20 @@ pub fn sys_timer_create(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     Ok(r)
 }
 
+/// A timer value as a duration: negative parts count as zero (the host
+/// has refused such a value already, or the app changed it since).
+fn span(secs: i64, nanos: i64) -> Duration {
+    Duration::from_secs(secs.max(0) as u64) + Duration::from_nanos(nanos.clamp(0, 999_999_999) as u64)
+}
+
+fn ts_span(t: Timespec) -> Duration {
+    span(t.tv_sec, t.tv_nsec)
+}
+
+fn tv_span(t: Timeval) -> Duration {
+    span(t.tv_sec, t.tv_usec.clamp(0, 999_999) * 1000)
+}
+
 /// A system clock that runs with wall time (no CPU-time clock).
 fn wall_clock(clock: i32) -> bool {
     [
@@ -121,12 +136,10 @@ pub fn sys_timer_settime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let now = std::time::Instant::now();
     let id = a[0] as i32;
     let Some(clock) = ctx.task.tg.lock().timer_wakes.clock_of(id) else { return Ok(r) };
-    // struct itimerspec: it_interval, then it_value (timespecs); as for
-    // setitimer, the host has read it already.
-    let Ok(v) = ctx.mem.read_val::<[i64; 4]>(a[2]) else { return Ok(r) };
-    let ts =
-        |s: i64, ns: i64| Duration::from_secs(s.max(0) as u64) + Duration::from_nanos(ns.clamp(0, 999_999_999) as u64);
-    let mut value = ts(v[2], v[3]);
+    // struct itimerspec: it_interval, then it_value; as for setitimer, the
+    // host has read it already.
+    let Ok([interval, value]) = ctx.mem.read_val::<[Timespec; 2]>(a[2]) else { return Ok(r) };
+    let mut value = ts_span(value);
     if a[1] as i32 & libc::TIMER_ABSTIME != 0 && !value.is_zero() {
         let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: clock_gettime writes the timespec it is given.
@@ -134,9 +147,9 @@ pub fn sys_timer_settime(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
             return Ok(r);
         }
         // Already past: the host fires at once.
-        value = value.saturating_sub(ts(t.tv_sec, t.tv_nsec)).max(Duration::from_nanos(1));
+        value = value.saturating_sub(span(t.tv_sec, t.tv_nsec)).max(Duration::from_nanos(1));
     }
-    ctx.task.tg.lock().timer_wakes.set_posix(id, now, value, ts(v[0], v[1]));
+    ctx.task.tg.lock().timer_wakes.set_posix(id, now, value, ts_span(interval));
     Ok(r)
 }
 
@@ -162,14 +175,11 @@ pub fn sys_setitimer(ctx: &mut SyscallCtx<'_>, a: [u64; 6]) -> SysResult {
     let r = Errno::result(ctx.inject(libc::SYS_setitimer, [a[0], a[1], a[2], 0, 0, 0])?)?;
     let now = std::time::Instant::now();
     if a[0] as i32 == libc::ITIMER_REAL && a[1] != 0 {
-        // struct itimerval: it_interval, then it_value (timevals). The host
-        // has read it; if the app changed or unmapped it since, the note is
-        // only as wrong as the app made it.
-        if let Ok(v) = ctx.mem.read_val::<[i64; 4]>(a[1]) {
-            let tv = |s: i64, us: i64| {
-                Duration::from_secs(s.max(0) as u64) + Duration::from_micros(us.clamp(0, 999_999) as u64)
-            };
-            ctx.task.tg.lock().timer_wakes.set_real(now, tv(v[2], v[3]), tv(v[0], v[1]));
+        // struct itimerval: it_interval, then it_value. The host has read
+        // it; if the app changed or unmapped it since, the note is only as
+        // wrong as the app made it.
+        if let Ok([interval, value]) = ctx.mem.read_val::<[Timeval; 2]>(a[1]) {
+            ctx.task.tg.lock().timer_wakes.set_real(now, tv_span(value), tv_span(interval));
         }
     }
     Ok(r)

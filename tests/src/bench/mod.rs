@@ -56,7 +56,7 @@ pub fn os_err(what: &str) -> String {
 /// The release rvisor of this workspace (see .cargo/config.toml for the
 /// target directory), else the one beside the running binary.
 pub fn default_rvisor() -> PathBuf {
-    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/x86_64-unknown-linux-gnu/release/rvisor");
+    let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(crate::TARGET_TRIPLE).join("release/rvisor");
     if ws.exists() {
         return ws.canonicalize().unwrap_or(ws);
     }
