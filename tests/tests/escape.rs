@@ -25,6 +25,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_execsite", 5),
     ("escape_copyfile", 4),
     ("escape_installsock", 4),
+    ("escape_region", 1),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -372,6 +373,30 @@ fn escape_installsock() {
     let after = if systrap { "refused, then EAGAIN" } else { "refused, then EBADF" };
     assert_eq!(result_of(&out, "move another fd onto the install socket"), after, "{}", report(&o));
     assert_eq!(result_of(&out, "a fork child receives on its parent's install socket"), "EBADF", "{}", report(&o));
+}
+
+/// systrap's shared memory: an app that takes, from another thread, the fd
+/// the sentry passes for a new thread's chunk (it sits at a low number
+/// until mapped and closed) reaches that chunk alone, not the region every
+/// process's slots live in. On systrap the chunk fds taken show the race
+/// was won, so the attack had its target; on ptrace there is no region.
+#[test]
+fn escape_region() {
+    if skip_native("escape_region") {
+        return;
+    }
+    let o = run_escape("escape_region", false);
+    let out = o.stdout_str();
+    let line = result_of(&out, "take a new thread's chunk fd at its set-up");
+    assert!(line.starts_with("no fd past 1 MiB ("), "{}", report(&o));
+    let count = |what: &str| -> u64 {
+        let before = line.split(what).next().unwrap_or_default();
+        before.rsplit([' ', '(']).find(|w| !w.is_empty()).and_then(|n| n.parse().ok()).unwrap_or(0)
+    };
+    assert!(count(" set-ups raced") >= 100, "too few thread set-ups to race: {}", report(&o));
+    if rvisor_tests::suite_platform() == "systrap" {
+        assert!(count(" chunk fds") >= 1, "no chunk fd was ever taken in flight: {}", report(&o));
+    }
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

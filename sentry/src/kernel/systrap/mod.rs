@@ -572,21 +572,22 @@ fn set_up_stopped(
 /// Maps a fresh chunk into the stopped thread's process and points its
 /// alternate stack and the process's SIGSYS action at the stub's handler.
 fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), Errno> {
-    let chunk = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
+    let (chunk, memory) = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
     let addr = Platform::chunk_addr(chunk);
-    // The process's install socket (fdpass.rs) comes with the region's fd,
+    // The process's install socket (fdpass.rs) comes with the chunk's fd,
     // in the same recvmsg, if its image has none yet. Only in an image that
     // exec made: a fork child that has not exec'd maps few new files (and
     // mostly execs soon), so there a socket would cost more than it saves.
     let execed = ctx.task.tg.lock().execed;
     let socket = (execed && fdpass::wants_socket(&ctx.task.tg)).then(fdpass::InstallSocket::new).transpose()?;
-    let mut sent = vec![p.region.fd().as_raw_fd()];
+    // The chunk's memory is a memfd of its own: while it sits in the app
+    // below, another thread there may take it, and so reach this chunk alone.
+    let mut sent = vec![memory.as_raw_fd()];
     sent.extend(socket.as_ref().map(|s| s.app_end()));
-    let fds = ctx.inject_fds(&sent)?;
+    let fds = ctx.inject_fds(&sent).inspect_err(|_| p.region.release(chunk))?;
     let flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let mapped =
-        ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fds[0] as u64, addr - systrap::REGION_BASE]);
+    let mapped = ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fds[0] as u64, 0]);
     let moved = match &fds[..] {
         [_, low] => Some(ctx.inject(libc::SYS_dup3, [*low as u64, INSTALL_FD as u64, libc::O_CLOEXEC as u64, 0, 0, 0])),
         _ => None,

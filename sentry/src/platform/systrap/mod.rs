@@ -2,7 +2,7 @@
 //!
 //! The app filter returns RET_TRAP, the kernel raises SIGSYS, and the stub's
 //! handler ([`handler`]) hands the call to the sentry through the thread's
-//! slot ([`slot`]) of a shared memfd region, spinning before it sleeps.
+//! slot ([`slot`]) in a chunk of shared memory, spinning before it sleeps.
 //!
 //! Region layout: chunk `i` (64 KiB, 64 KiB-aligned) of the region serves
 //! one app thread. Its first [`slot::SLOT_LEN`] bytes are the slot; the
@@ -85,16 +85,50 @@ pub unsafe fn store_shared(dst: *mut u8, buf: &[u8]) {
     }
 }
 
-/// The shared region as the sentry maps it.
+/// The shared region as the sentry maps it: one reservation of address
+/// space, over which each chunk in use maps a memfd of its own.
+///
+/// A chunk's memory reaches its app process through an fd: the sentry
+/// passes it at the thread's set-up, and it sits at a low fd number in the
+/// app until mapped and closed, while the process's other threads run. An
+/// app that jumps to the stub handler's exec site can move any fd to a
+/// number that site reads and maps (platform/filter.rs), so it can take
+/// that fd in flight. A memfd per chunk means it takes only the new
+/// thread's own chunk, never another process's slots (`escape_region`).
 pub struct Region {
-    fd: OwnedFd,
-    map: memmap2::MmapRaw,
+    /// The reservation: read-only zero pages until a chunk is backed.
+    base: *mut u8,
     chunks: usize,
 }
 
+// SAFETY: `base` is a mapping the region owns for its whole life; what
+// threads do with the shared memory goes through volatile accesses and the
+// slot protocol.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
 impl Region {
-    /// A region of `chunks` zeroed chunks backed by a new memfd.
+    /// A region of `chunks` chunks, none backed yet. The reservation is
+    /// read-only private memory, which costs no commit charge however large.
     pub fn new(chunks: usize) -> Result<Region, Errno> {
+        let len = chunks.checked_mul(CHUNK).ok_or(Errno::EINVAL)?;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        // SAFETY: a fresh mapping at an address the kernel picks.
+        let base = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, flags, -1, 0) };
+        if base == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        Ok(Region { base: base.cast(), chunks })
+    }
+
+    /// Backs chunk `i` with a new zeroed memfd of its own, mapped in the
+    /// sentry's view; returns the fd, to map at offset 0 into the app
+    /// process that gets the chunk (the fd reaches nothing else).
+    pub fn back(&self, i: usize) -> Result<OwnedFd, Errno> {
+        if i >= self.chunks {
+            return Err(Errno::ENOMEM);
+        }
         // SAFETY: the name is a NUL-terminated literal.
         let raw = unsafe { libc::memfd_create(c"rvisor-systrap".as_ptr(), libc::MFD_CLOEXEC) };
         if raw < 0 {
@@ -102,35 +136,45 @@ impl Region {
         }
         // SAFETY: memfd_create returned a fresh fd that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let len = chunks.checked_mul(CHUNK).ok_or(Errno::EINVAL)?;
         // SAFETY: ftruncate on our own fd.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } != 0 {
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), CHUNK as libc::off_t) } != 0 {
             return Err(Errno::last());
         }
-        let map = memmap2::MmapOptions::new().len(len).map_raw(fd.as_raw_fd()).map_err(|_| Errno::ENOMEM)?;
-        // Zero pages are IDLE slots: nothing is touched until a chunk is used.
-        Ok(Region { fd, map, chunks })
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: chunk i lies inside the reservation, which this mapping
+        // replaces in place; no reference into the chunk is held across it.
+        let at = unsafe {
+            libc::mmap(self.chunk_base(i).cast(), CHUNK, prot, libc::MAP_SHARED | libc::MAP_FIXED, fd.as_raw_fd(), 0)
+        };
+        if at == libc::MAP_FAILED {
+            return Err(Errno::last());
+        }
+        Ok(fd)
     }
 
-    /// Gives chunk `i`'s memory back (its slot reads as a fresh IDLE one).
-    /// A process that still maps it only gets zero pages again.
+    /// Gives chunk `i`'s memory back: its memfd's pages are freed (a
+    /// process that still maps it gets zero pages again), and the sentry's
+    /// view becomes private zero memory, so a late look at its slot reads a
+    /// fresh IDLE one.
     pub fn release(&self, i: usize) {
-        if i < self.chunks {
-            // SAFETY: fallocate on our own memfd, inside its size.
-            unsafe {
-                libc::fallocate(
-                    self.fd.as_raw_fd(),
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    (i * CHUNK) as libc::off_t,
-                    CHUNK as libc::off_t,
-                );
-            }
+        if i >= self.chunks {
+            return;
+        }
+        let at = self.chunk_base(i).cast::<libc::c_void>();
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED;
+        // SAFETY: chunk i lies inside the reservation; MADV_REMOVE frees
+        // the backing memfd's pages and the new mapping replaces the chunk
+        // in place.
+        unsafe {
+            libc::madvise(at, CHUNK, libc::MADV_REMOVE);
+            libc::mmap(at, CHUNK, prot, flags, -1, 0);
         }
     }
 
-    /// The memfd, to map into app processes at [`REGION_BASE`].
-    pub fn fd(&self) -> &OwnedFd {
-        &self.fd
+    fn chunk_base(&self, i: usize) -> *mut u8 {
+        // SAFETY: callers pass i < chunks, inside the reservation.
+        unsafe { self.base.add(i * CHUNK) }
     }
 
     /// Chunk `i`'s slot, if the region has that chunk.
@@ -138,7 +182,7 @@ impl Region {
         (i < self.chunks).then(|| {
             // SAFETY: chunk i lies inside the mapping (checked above), is
             // page-aligned, and the mapping lives as long as the borrow.
-            unsafe { slot::Slot::new(self.map.as_mut_ptr().add(i * CHUNK)) }
+            unsafe { slot::Slot::new(self.chunk_base(i)) }
         })
     }
 
@@ -150,7 +194,7 @@ impl Region {
         }
         // SAFETY: inside chunk i's scratch (checked above), mapped while self
         // lives, 8-aligned (checked above).
-        unsafe { store_shared(self.map.as_mut_ptr().add(i * CHUNK + SCRATCH_OFF + off), bytes) };
+        unsafe { store_shared(self.chunk_base(i).add(SCRATCH_OFF + off), bytes) };
         true
     }
 
@@ -161,7 +205,7 @@ impl Region {
             return false;
         }
         // SAFETY: as in write_scratch.
-        unsafe { load_shared(self.map.as_ptr().add(i * CHUNK + SCRATCH_OFF + off), buf) };
+        unsafe { load_shared(self.chunk_base(i).add(SCRATCH_OFF + off), buf) };
         true
     }
 
@@ -170,16 +214,25 @@ impl Region {
     pub fn chunk_ptr(&self, i: usize, off: usize) -> Option<*mut u8> {
         (i < self.chunks && off < CHUNK).then(|| {
             // SAFETY: in bounds as checked.
-            unsafe { self.map.as_mut_ptr().add(i * CHUNK + off) }
+            unsafe { self.chunk_base(i).add(off) }
         })
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the reservation (and the chunks mapped over it) is ours,
+        // and no slot borrows outlive the region.
+        unsafe { libc::munmap(self.base.cast(), self.chunks * CHUNK) };
     }
 }
 
 /// Chunks of the sandbox's region: one per thread set up, never reused (a
 /// process may still map a chunk it once had, e.g. after the thread ended,
 /// so handing it to another thread would let that process write the other
-/// thread's slot). 16 GiB of sparse memfd and address space; a sandbox that
-/// has used them all runs its new threads under ptrace only.
+/// thread's slot). 16 GiB of address space, memory only where a chunk is
+/// in use; a sandbox that has used them all runs its new threads under
+/// ptrace only.
 pub const REGION_CHUNKS: usize = 1 << 18;
 
 /// The systrap platform's sandbox-wide state.
@@ -189,13 +242,15 @@ pub struct Platform {
 }
 
 impl Platform {
-    /// A fresh chunk for a thread, with its slot reset; None when all are used.
-    pub fn alloc_chunk(&self) -> Option<usize> {
+    /// A fresh chunk for a thread, with its slot reset, and the fd of its
+    /// memory to map into the thread's process; None when all are used or
+    /// the memory cannot be had.
+    pub fn alloc_chunk(&self) -> Option<(usize, OwnedFd)> {
         use std::sync::atomic::Ordering;
         let i = self.next.fetch_add(1, Ordering::Relaxed);
-        let slot = self.region.slot(i)?;
-        slot.reset();
-        Some(i)
+        let fd = self.region.back(i).ok()?;
+        self.region.slot(i)?.reset();
+        Some((i, fd))
     }
 
     /// Where chunk `i` sits in app processes.

@@ -105,7 +105,7 @@ extern "C" fn on_trap(_sig: i32, _si: *mut libc::siginfo_t, uc: *mut libc::c_voi
 
 /// In the forked child: raw syscalls only (the parent is multi-threaded).
 /// Returns OK on success, else a small code saying what failed.
-fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -> i32 {
+fn child(chunk_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -> i32 {
     if let Err(code) = crate::platform::stub::map_in_test_child(image) {
         return code;
     }
@@ -118,7 +118,7 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
             CHUNK,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
-            region_fd,
+            chunk_fd,
             0,
         );
         if region as u64 != REGION_BASE {
@@ -196,6 +196,7 @@ fn child(region_fd: i32, image: &[u8], filter: &libc::sock_fprog, plan: &Plan) -
 /// Runs the child under a serving thread; returns the child's ns per call.
 fn run(plan: Plan) -> f64 {
     let region = Arc::new(Region::new(1).expect("region"));
+    let memory = region.back(0).expect("chunk 0's memory");
     region.slot(0).expect("slot 0").reset();
     let image = build_image();
     let mut filter = build_app_filter(TrapAction::Trap);
@@ -227,7 +228,7 @@ fn run(plan: Plan) -> f64 {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {
-        finish(child(region.fd().as_raw_fd(), &image, &prog, &plan));
+        finish(child(memory.as_raw_fd(), &image, &prog, &plan));
     }
     let code = reap(pid, &region);
     done.store(true, Ordering::Release);
@@ -261,6 +262,7 @@ fn both_sides_sleep_and_wake() {
 #[test]
 fn stub_site_call_is_refused_without_a_tracer() {
     let region = Region::new(1).expect("region");
+    let memory = region.back(0).expect("chunk 0's memory");
     region.slot(0).expect("slot 0").reset();
     let image = build_image();
     let mut filter = build_app_filter(TrapAction::Trap);
@@ -269,7 +271,7 @@ fn stub_site_call_is_refused_without_a_tracer() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {
-        finish(child(region.fd().as_raw_fd(), &image, &prog, &Plan { calls: 0, nap: 0, escape: true }));
+        finish(child(memory.as_raw_fd(), &image, &prog, &Plan { calls: 0, nap: 0, escape: true }));
     }
     let code = reap(pid, &region);
     let out = region.chunk_ptr(0, OUT_OFF + 16).expect("out") as *const i64;
@@ -290,6 +292,7 @@ fn one_call<T: Send + 'static>(
     serve: impl FnOnce(&Slot<'_>, u64, &Region, &AtomicI32) -> (Option<i64>, T) + Send + 'static,
 ) -> (i32, T, i64) {
     let region = Arc::new(Region::new(1).expect("region"));
+    let memory = region.back(0).expect("chunk 0's memory");
     region.slot(0).expect("slot 0").reset();
     let image = build_image();
     let mut filter = build_app_filter(TrapAction::Trap);
@@ -318,7 +321,7 @@ fn one_call<T: Send + 'static>(
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {
-        finish(child(region.fd().as_raw_fd(), &image, &prog, &Plan { calls: 1, nap: 0, escape: false }));
+        finish(child(memory.as_raw_fd(), &image, &prog, &Plan { calls: 1, nap: 0, escape: false }));
     }
     child_pid.store(pid, Ordering::Release);
     let mut status = 0;
@@ -433,6 +436,7 @@ fn alive(pid: &AtomicI32) -> bool {
 #[test]
 fn scribbled_state_is_not_a_request() {
     let region = Region::new(1).expect("region");
+    let _memory = region.back(0).expect("chunk 0's memory");
     let slot = region.slot(0).expect("slot");
     let p = region.chunk_ptr(0, 0).expect("state") as *mut u32;
     // SAFETY: writing the state word of our own mapping, as an app could.
@@ -460,4 +464,34 @@ fn rdtscp_check_agrees_with_the_kernel() {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").expect("/proc/cpuinfo");
     let flags = cpuinfo.lines().find(|l| l.starts_with("flags")).expect("flags line");
     assert_eq!(cpu_supported(), flags.split_whitespace().any(|f| f == "rdtscp"));
+}
+
+/// Each chunk's memory is a memfd of its own, so the fd passed to one
+/// thread's process reaches that chunk alone (`escape_region` races for it
+/// in the app); release frees it and leaves the sentry's view zeroed.
+#[test]
+fn a_chunk_fd_reaches_its_chunk_alone() {
+    use std::os::unix::fs::FileExt;
+    let region = Region::new(3).expect("region");
+    let first = std::fs::File::from(region.back(1).expect("chunk 1"));
+    let second = std::fs::File::from(region.back(2).expect("chunk 2"));
+    assert_eq!(first.metadata().expect("stat").len(), CHUNK as u64);
+    first.write_all_at(b"one", 64).expect("write chunk 1");
+    second.write_all_at(b"two", 64).expect("write chunk 2");
+    let seen = |i: usize| {
+        let mut b = [0u8; 3];
+        let p = region.chunk_ptr(i, 64).expect("in the region");
+        // SAFETY: three bytes of a backed chunk of our own mapping.
+        unsafe { std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), 3) };
+        b
+    };
+    assert_eq!((&seen(1), &seen(2)), (b"one", b"two"), "each fd backs its own chunk in the sentry's view");
+    let mut past = [0u8; 8];
+    assert_eq!(first.read_at(&mut past, CHUNK as u64).expect("read past the chunk"), 0, "nothing past the chunk");
+    region.release(1);
+    assert_eq!(&seen(1), &[0, 0, 0], "a released chunk reads zero");
+    let mut back = [0u8; 3];
+    first.read_exact_at(&mut back, 64).expect("read the released memfd");
+    assert_eq!(&back, &[0, 0, 0], "its pages are freed for the app too");
+    assert_eq!(&seen(2), b"two");
 }
