@@ -10,7 +10,7 @@
  * If the fd were the whole region's, the process could read and write the
  * slot of every thread of every process in the sandbox (and so make calls
  * as another process). It must reach no more than the new thread's own
- * chunk: a read 1 MiB into what it took finds the end of the file.
+ * chunk: a read 1 GiB into what it took finds the end of the file.
  * On ptrace the site is an ordinary trapped call and there is no region. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -55,12 +55,12 @@ static void *attacker(void *arg)
 				continue;
 			long first = site_call_at(&attack_slot, attack_gregs, SYS_pread64, TARGET_FD, (long)buf,
 						  sizeof buf, 0, 0, 0);
+			if (first != (long)sizeof buf)
+				continue;
 			long past = site_call_at(&attack_slot, attack_gregs, SYS_pread64, TARGET_FD, (long)buf,
 						 sizeof buf, 1L << 30, 0, 0);
 			long after_chunk = site_call_at(&attack_slot, attack_gregs, SYS_pread64, TARGET_FD,
 							(long)buf, sizeof buf, CHUNK, 0, 0);
-			if (first != (long)sizeof buf)
-				continue;
 			if (past > 0) {
 				atomic_store(&leaked, past);
 				atomic_store(&stop, 1);
