@@ -15,9 +15,9 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
 #include "escape.h"
 #include "exec_site.h"
+#include "set_ups.h"
 
 #define TARGET_FD 1002
 #define CHUNK (64 * 1024)
@@ -70,20 +70,6 @@ static void *attacker(void *arg)
 		}
 	}
 	return 0;
-}
-
-static void *short_lived(void *arg)
-{
-	(void)arg;
-	/* Its first trapped call (after start_thread's own) is served at its set-up. */
-	return (void *)(long)getppid();
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)

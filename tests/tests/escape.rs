@@ -26,6 +26,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_copyfile", 4),
     ("escape_installsock", 4),
     ("escape_region", 1),
+    ("escape_forkwindow", 1),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -389,14 +390,40 @@ fn escape_region() {
     let out = o.stdout_str();
     let line = result_of(&out, "take a new thread's chunk fd at its set-up");
     assert!(line.starts_with("no fd past 1 MiB ("), "{}", report(&o));
-    let count = |what: &str| -> u64 {
-        let before = line.split(what).next().unwrap_or_default();
-        before.rsplit([' ', '(']).find(|w| !w.is_empty()).and_then(|n| n.parse().ok()).unwrap_or(0)
-    };
+    let count = |what: &str| count_before(line, what);
     assert!(count(" set-ups raced") >= 100, "too few thread set-ups to race: {}", report(&o));
     if rvisor_tests::suite_platform() == "systrap" {
         assert!(count(" chunk fds") >= 1, "no chunk fd was ever taken in flight: {}", report(&o));
     }
+}
+
+/// A fork child never holds what the sentry was handing to another of its
+/// parent's threads: an fd passed at a low number, or a chunk mapped before
+/// it is MADV_DONTFORK. Every child looks for both while the parent's
+/// threads are set up; on systrap each must find neither.
+#[test]
+fn escape_forkwindow() {
+    if skip_native("escape_forkwindow") {
+        return;
+    }
+    let o = run_escape("escape_forkwindow", false);
+    let out = o.stdout_str();
+    let line = result_of(&out, "take a passed fd or a mapped chunk through a fork in its window");
+    assert!(line.starts_with("nothing taken ("), "{}", report(&o));
+    let count = |what: &str| count_before(line, what);
+    assert!(count(" set-ups and") >= 100, "too few thread set-ups to race: {}", report(&o));
+    assert!(count(" file maps raced") >= 100, "too few file installs to race: {}", report(&o));
+    assert!(count(" forks") >= 100, "too few forks to race: {}", report(&o));
+    if rvisor_tests::suite_platform() == "systrap" {
+        // Each child's calls at the site ran and found every low fd closed.
+        assert_eq!(count(" forks"), count(" found nothing"), "{}", report(&o));
+    }
+}
+
+/// The number written just before `what` in a result line (0 if none).
+fn count_before(line: &str, what: &str) -> u64 {
+    let before = line.split(what).next().unwrap_or_default();
+    before.rsplit([' ', '(', ':']).find(|w| !w.is_empty()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// Absolute paths resolve inside the rootfs: the decoy, never the secret.

@@ -185,6 +185,7 @@ pub(super) fn start_cloned(
     let parked = seize_parked(task.host_tid()).inspect_err(|_| super::systrap::forget_fork(task.host_tid()))?;
     let tracee = &parked.tracee;
     let cur = tracee.get_regs()?;
+    super::systrap::finish_fork_closes(task, tracee, &cur)?;
     let mut r = *regs;
     // The kernel already set the child's TLS (CLONE_SETTLS) and stack; keep them.
     r.fs_base = cur.fs_base;

@@ -291,6 +291,10 @@ pub struct ThreadGroup {
     /// SIGKILL was sent: its threads' waits in the sentry end at once, even
     /// where the host thread, already gone, can no longer say so.
     pub killed: std::sync::atomic::AtomicBool,
+    /// Held by a systrap thread's set-up, whose chunk is shared memory until
+    /// it is marked MADV_DONTFORK, and by a fork: a fork in between would
+    /// give the child the parent thread's slot (kernel/systrap, `set_up`).
+    pub fork_guard: Mutex<()>,
 }
 
 impl ThreadGroup {
@@ -341,6 +345,7 @@ impl ThreadGroup {
             }),
             child_event: crate::kernel::wait::WaitQueue::new(),
             sig_info: SigInfoQueue::default(),
+            fork_guard: Mutex::new(()),
         }))
     }
 

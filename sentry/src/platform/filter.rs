@@ -309,11 +309,20 @@ pub const EXEC_SITE_CALLS: [(i64, Option<FdRule>); 15] = [
     (libc::SYS_timer_delete, None),
 ];
 
+/// The fork site child's two closes (platform/stub.rs): at each site, the
+/// one `close_range(first, last, 0)` the filter lets run there.
+const FORK_CLOSES: [(u64, i32, i32); 2] = [
+    (super::stub::STUB_FORK_CLOSE, kernel::COPY_FD, kernel::INSTALL_FD),
+    (super::stub::STUB_FORK_CLOSE_LOW, 0, kernel::STUB_FD - 1),
+];
+/// Instructions per entry of `FORK_CLOSES` in `ip_rules`.
+const FORK_CLOSE_LEN: usize = 9;
+
 /// The instruction-pointer rules of the systrap filter, placed right after
 /// the architecture check (upper half of the address 0): calls from the
 /// stub's injection sites go to the tracer, if there is one; the exec
-/// site's calls run; at the fork site's close (`stub::STUB_FORK_CLOSE`), a
-/// `close_range` of the copy file and the install socket runs. Everything else falls through to the rules
+/// site's calls run; at the fork site's closes (`FORK_CLOSES`), their one
+/// `close_range` each runs. Everything else falls through to the rules
 /// after.
 fn ip_rules() -> Vec<libc::sock_filter> {
     let n = EXEC_SITE_CALLS.len();
@@ -321,10 +330,10 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
     // Positions: the header (high half, low half, one compare per trace
     // site, the exec site, the load of nr), compares, the fd checks, the
-    // fork site's close (7), then ALLOW, TRACE, and the end (the next rule).
+    // fork site's closes, then ALLOW, TRACE, and the end (the next rule).
     let header = 3 + sites + 2;
     let fork_close = header + n + bodies;
-    let allow = fork_close + 7;
+    let allow = fork_close + FORK_CLOSES.len() * FORK_CLOSE_LEN;
     let (trace, end) = (allow + 1, allow + 2);
     let off = |from: usize, to: usize| (to - from - 1) as u8;
     let mut p =
@@ -351,17 +360,25 @@ fn ip_rules() -> Vec<libc::sock_filter> {
         }
     }
     p.extend(checks);
-    // The instruction pointer's low half is still in A here.
-    let fc = fork_close;
-    p.extend([
-        jump(BPF_JMP_JEQ_K, super::stub::STUB_FORK_CLOSE as u32, 0, off(fc, end)),
-        stmt(BPF_LD_W_ABS, OFF_NR),
-        jump(BPF_JMP_JEQ_K, libc::SYS_close_range as u32, 0, off(fc + 2, end)),
-        stmt(BPF_LD_W_ABS, off_arg_lo(0)),
-        jump(BPF_JMP_JEQ_K, kernel::COPY_FD as u32, 0, off(fc + 4, end)),
-        stmt(BPF_LD_W_ABS, off_arg_lo(1)),
-        jump(BPF_JMP_JEQ_K, kernel::INSTALL_FD as u32, off(fc + 6, allow), off(fc + 6, end)),
-    ]);
+    // The instruction pointer's low half is still in A at each site's compare.
+    for (i, (site, first, last)) in FORK_CLOSES.into_iter().enumerate() {
+        let fc = fork_close + i * FORK_CLOSE_LEN;
+        let next = fc + FORK_CLOSE_LEN;
+        let miss = if next == allow { end } else { next };
+        p.extend([
+            jump(BPF_JMP_JEQ_K, site as u32, 0, off(fc, miss)),
+            stmt(BPF_LD_W_ABS, OFF_NR),
+            jump(BPF_JMP_JEQ_K, libc::SYS_close_range as u32, 0, off(fc + 2, end)),
+            stmt(BPF_LD_W_ABS, off_arg_lo(0)),
+            jump(BPF_JMP_JEQ_K, first as u32, 0, off(fc + 4, end)),
+            stmt(BPF_LD_W_ABS, off_arg_lo(1)),
+            jump(BPF_JMP_JEQ_K, last as u32, 0, off(fc + 6, end)),
+            // No flags: CLOSE_RANGE_UNSHARE would give the thread an fd
+            // table of its own, apart from the one the sentry installs in.
+            stmt(BPF_LD_W_ABS, off_arg_lo(2)),
+            jump(BPF_JMP_JEQ_K, 0, off(fc + 8, allow), off(fc + 8, end)),
+        ]);
+    }
     p.extend([stmt(BPF_RET_K, SECCOMP_RET_ALLOW), stmt(BPF_RET_K, SECCOMP_RET_TRACE)]);
     debug_assert_eq!(p.len(), end);
     p
@@ -584,11 +601,13 @@ mod tests {
         let ip_rules = 3 + ip_rules().len();
         assert!(!trap.iter().skip(ip_rules).any(|i| i.k == SECCOMP_RET_TRACE), "RET_TRACE only in the ip rules");
         // Same rules otherwise: the systrap filter is the ptrace one minus
-        // the trap-only rules, plus the ip rules' compares.
+        // the trap-only rules, plus the ip rules' compares (five per fork
+        // site close: the site, the number and the three arguments).
         let rules = |p: &[libc::sock_filter]| p.iter().filter(|i| i.code == BPF_JMP_JEQ_K).count();
+        let fork_closes = FORK_CLOSES.len() * 5;
         assert_eq!(
             rules(&trap),
-            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + 4
+            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + fork_closes
         );
     }
 
@@ -634,18 +653,35 @@ mod tests {
         let install = kernel::INSTALL_FD as u64;
         let close_range = libc::SYS_close_range;
         assert_eq!(evaluate(&trap, close_range, close_site, [copy, install, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
-        for (nr, a0, a1) in [
-            (close_range, copy, install + 1),
-            (close_range, base, install),
-            (close_range, 0, u32::MAX as u64),
-            (libc::SYS_close, copy, 0),
-            (libc::SYS_close, 3, 0),
-            (libc::SYS_pwrite64, copy, install),
-            (libc::SYS_dup2, copy, install),
-        ] {
-            assert_eq!(evaluate(&trap, nr, close_site, [a0, a1, 0, 0, 0, 0]), SECCOMP_RET_TRAP, "{nr} on {a0}, {a1}");
+        // Then everything below the stub image's fd, at the next site.
+        let low_site = super::super::stub::STUB_FORK_CLOSE_LOW;
+        let below = kernel::STUB_FD as u64 - 1;
+        assert_eq!(evaluate(&trap, close_range, low_site, [0, below, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);
+        for (site, a0, a1) in [(close_site, copy, install), (low_site, 0, below)] {
+            for (nr, a0, a1, flags) in [
+                (close_range, a0, a1, libc::CLOSE_RANGE_UNSHARE as u64),
+                (close_range, a0, a1, libc::CLOSE_RANGE_CLOEXEC as u64),
+                (close_range, a0, a1 + 1, 0),
+                (close_range, a0 + 1, a1, 0),
+                (close_range, base, install, 0),
+                (close_range, 0, u32::MAX as u64, 0),
+                (libc::SYS_close, a0, 0, 0),
+                (libc::SYS_close, 3, 0, 0),
+                (libc::SYS_pwrite64, a0, a1, 0),
+                (libc::SYS_dup2, a0, a1, 0),
+            ] {
+                let args = [a0, a1, flags, 0, 0, 0];
+                assert_eq!(
+                    evaluate(&trap, nr, site, args),
+                    SECCOMP_RET_TRAP,
+                    "{nr} on {a0}, {a1}, {flags} at {site:#x}"
+                );
+            }
         }
+        assert_eq!(evaluate(&trap, close_range, low_site, [copy, install, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
+        assert_eq!(evaluate(&trap, close_range, close_site, [0, below, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
         assert_eq!(evaluate(&trap, close_range, app_ip, [copy, install, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
+        assert_eq!(evaluate(&trap, close_range, app_ip, [0, below, 0, 0, 0, 0]), SECCOMP_RET_TRAP);
         // A passed fd arrives low, moves to an installed file's number or the
         // copy file's, never onto the stub's fds or the install socket.
         assert_eq!(evaluate(&trap, libc::SYS_recvmsg, EXEC_SITE, [install, 0, 0, 0, 0, 0]), SECCOMP_RET_ALLOW);

@@ -12,7 +12,8 @@
 //! * [`STUB_FORK`]: the clone site for a new process with an fd table of
 //!   its own under systrap: the child closes the files the parent holds for
 //!   the sentry alone (`kernel::COPY_FD` and `kernel::INSTALL_FD`, see
-//!   kernel/systrap/owned.rs) before it parks.
+//!   kernel/systrap/owned.rs) and any fd passed to the parent that was still
+//!   waiting at a low number, before it parks.
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
@@ -51,11 +52,19 @@ pub const STUB_LOOP_UNPARK: u64 = STUB_LOOP_PARK + 2;
 /// The fork site: `syscall; test rax,rax; jz child; int3`, where `child`
 /// closes `kernel::COPY_FD..=kernel::INSTALL_FD` (systrap's copy file and
 /// install socket, which must stay their process's own) with one
-/// `close_range` and joins the clone site's park. The close runs at
-/// [`STUB_FORK_CLOSE`], where the systrap filter allows it and nothing else.
+/// `close_range`, then everything below `kernel::STUB_FD` with another, and
+/// joins the clone site's park. Below `STUB_FD` an app process holds only
+/// fds the sentry is passing to it (a thread's chunk, a copy file, a file to
+/// install), each for the moment between its arrival and its move or close,
+/// while the other threads run: a fork in that moment copies it, and it is
+/// the parent's alone. The closes run at [`STUB_FORK_CLOSE`] and
+/// [`STUB_FORK_CLOSE_LOW`], where the systrap filter allows each and
+/// nothing else.
 pub const STUB_FORK: u64 = STUB_BASE + CODE_OFF + 0x70;
-/// The child's `close_range` as seccomp sees it (the address after its `syscall`).
+/// The child's first `close_range` as seccomp sees it (the address after its `syscall`).
 pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x1b;
+/// The child's second `close_range`, of `0..STUB_FD`, as seccomp sees it.
+pub const STUB_FORK_CLOSE_LOW: u64 = STUB_FORK + 0x2b;
 const IMAGE_LEN: usize = 0x520;
 const _: () = {
     use super::systrap::{handler, patch};
@@ -115,17 +124,25 @@ pub fn build_image() -> Vec<u8> {
     );
     // fork: syscall; test rax,rax; jz child; int3;
     // child: mov edi, COPY_FD; mov esi, INSTALL_FD; xor edx, edx;
+    //        mov eax, SYS_close_range; syscall;
+    //        xor edi, edi; mov esi, STUB_FD - 1; xor edx, edx;
     //        mov eax, SYS_close_range; syscall; jmp park
     let fork = STUB_FORK - STUB_BASE;
     let first = (crate::kernel::COPY_FD as u32).to_le_bytes();
     let last = (crate::kernel::INSTALL_FD as u32).to_le_bytes();
+    let below = (crate::kernel::STUB_FD as u32 - 1).to_le_bytes();
     let nr = (libc::SYS_close_range as u32).to_le_bytes();
-    let back = park as i64 - (STUB_FORK_CLOSE - STUB_BASE + 2) as i64;
+    let back = park as i64 - (STUB_FORK_CLOSE_LOW - STUB_BASE + 2) as i64;
     #[rustfmt::skip]
     let code = [
         0x0f, 0x05, 0x48, 0x85, 0xc0, 0x74, 0x01, 0xcc,
         0xbf, first[0], first[1], first[2], first[3],
         0xbe, last[0], last[1], last[2], last[3],
+        0x31, 0xd2,
+        0xb8, nr[0], nr[1], nr[2], nr[3],
+        0x0f, 0x05,
+        0x31, 0xff,
+        0xbe, below[0], below[1], below[2], below[3],
         0x31, 0xd2,
         0xb8, nr[0], nr[1], nr[2], nr[3],
         0x0f, 0x05,
@@ -207,8 +224,16 @@ mod tests {
         assert_eq!((at(STUB_FORK + 18), at(STUB_FORK + 19)), (0x31, 0xd2));
         assert_eq!((at(STUB_FORK + 20), imm(STUB_FORK + 21)), (0xb8, libc::SYS_close_range as u32));
         assert_eq!((at(STUB_FORK_CLOSE - 2), at(STUB_FORK_CLOSE - 1)), (0x0f, 0x05));
-        let jmp = STUB_FORK_CLOSE;
+        // Then the close of everything below the stub image's fd.
+        let low = STUB_FORK_CLOSE;
+        assert_eq!((at(low), at(low + 1)), (0x31, 0xff));
+        assert_eq!((at(low + 2), imm(low + 3)), (0xbe, crate::kernel::STUB_FD as u32 - 1));
+        assert_eq!((at(low + 7), at(low + 8)), (0x31, 0xd2));
+        assert_eq!((at(low + 9), imm(low + 10)), (0xb8, libc::SYS_close_range as u32));
+        assert_eq!(low + 16, STUB_FORK_CLOSE_LOW);
+        assert_eq!((at(STUB_FORK_CLOSE_LOW - 2), at(STUB_FORK_CLOSE_LOW - 1)), (0x0f, 0x05));
+        let jmp = STUB_FORK_CLOSE_LOW;
         assert_eq!((jmp + 2) as i64 + (at(jmp + 1) as i8) as i64, STUB_PARK as i64);
-        const { assert!(STUB_FORK_CLOSE + 2 < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
+        const { assert!(STUB_FORK_CLOSE_LOW + 2 < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
     }
 }

@@ -173,8 +173,12 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     // Made before the clone, so nothing can fail once the child exists.
     let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
     let fork_site = crate::kernel::systrap::fork_site(host_flags);
-    let (host_tid, sigmask) =
-        ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0], fork_site)?;
+    let tg = ctx.task.tg.clone();
+    // Not while another thread's systrap chunk is mapped but not yet MADV_DONTFORK.
+    let no_set_up = (!thread).then(|| tg.fork_guard.lock().unwrap_or_else(|e| e.into_inner()));
+    let cloned = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0], fork_site);
+    drop(no_set_up);
+    let (host_tid, sigmask) = cloned?;
     let host_tid = Errno::result(host_tid)? as i32;
     let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
         Ok(c) => c,

@@ -98,6 +98,27 @@ pub fn restore_fork_stack(task: &Task, tracee: &Tracee, regs: &UserRegs) -> Resu
     crate::mm::Memory::new(tracee.tid).write(addr, &bytes)
 }
 
+/// Before a fork child first runs (stopped, parked in the stub): if the
+/// seize came before the child ran the stub's closes at the fork site (it
+/// may not have had a CPU yet), makes them for it. Until then the child
+/// holds its parent's copy file and install socket, and any fd the sentry
+/// was passing to another of the parent's threads at the fork.
+pub fn finish_fork_closes(task: &Task, tracee: &Tracee, regs: &UserRegs) -> Result<(), Errno> {
+    use crate::kernel::{COPY_FD, INSTALL_FD, STUB_FD};
+    use crate::platform::stub::{STUB_FORK, STUB_FORK_CLOSE_LOW};
+    if !(STUB_FORK + 2..STUB_FORK_CLOSE_LOW).contains(&regs.rip) {
+        return Ok(());
+    }
+    let mut held = Vec::new();
+    let mut done = Ok(());
+    for (first, last) in [(COPY_FD, INSTALL_FD), (0, STUB_FD - 1)] {
+        let closed = tracee.inject(regs, libc::SYS_close_range, [first as u64, last as u64, 0, 0, 0, 0], &mut held);
+        done = done.and_then(|()| Errno::result(closed?).map(drop));
+    }
+    super::super::signal::reraise(task, held);
+    done
+}
+
 /// Forgets what was kept for a child that never started.
 pub fn forget_fork(child_host_tid: i32) {
     FORK_STACKS.lock().unwrap_or_else(|e| e.into_inner()).remove(&child_host_tid);

@@ -59,7 +59,7 @@ use detached::*;
 pub use exits::before_signal;
 use exits::*;
 pub use fastcalls::{fast, FastCall, Rule, FAST};
-pub use fork::{forget_fork, note_clone, restore_fork_stack};
+pub use fork::{finish_fork_closes, forget_fork, note_clone, restore_fork_stack};
 pub use owned::{fork_site, note_clone as note_clone_owned};
 pub use sigsys::{APP_ERRNO, APP_TRAP};
 pub use virt::proc_sigsets;
@@ -572,6 +572,11 @@ fn set_up_stopped(
 /// Maps a fresh chunk into the stopped thread's process and points its
 /// alternate stack and the process's SIGSYS action at the stub's handler.
 fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), Errno> {
+    // No fork until the chunk is MADV_DONTFORK: the child would share it.
+    // (An fd passed here that a fork copies is closed in the child: the
+    // stub's fork site, `fork::finish_fork_closes`.)
+    let tg = ctx.task.tg.clone();
+    let _no_fork = tg.fork_guard.lock().unwrap_or_else(|e| e.into_inner());
     let (chunk, memory) = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
     let addr = Platform::chunk_addr(chunk);
     // The process's install socket (fdpass.rs) comes with the chunk's fd,
