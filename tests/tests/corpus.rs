@@ -29,6 +29,7 @@ corpus!(
     clone3_args,
     close_badfd,
     copy_threads,
+    thread_churn,
     copy_out_faults,
     close_range,
     copy_file_range,

@@ -23,6 +23,7 @@ macro_rules! on_systrap {
 on_systrap!(
     execve,
     fork_wait,
+    thread_churn,
     fork_fd,
     pipe_fork,
     append_fork,

@@ -226,6 +226,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     // copy of the chunk a fork child may be born on.
     crate::kernel::systrap::note_clone(ctx.task.host_tid(), host_tid, flags, regs.rsp);
     crate::kernel::systrap::note_clone_owned(&ctx.task.tg, &child.tg, flags);
+    crate::kernel::systrap::note_clone_chunks(&ctx.task.tg, &child.tg, flags);
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr, sigmask }, None);
     if let Some(ev) = done {

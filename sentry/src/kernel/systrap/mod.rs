@@ -41,6 +41,7 @@ use crate::platform::systrap::{self, Platform, CHUNK};
 use crate::syscalls::{self, stack_scratch, Outcome, SyscallCtx};
 
 mod altstack;
+mod chunks;
 mod copy;
 mod detached;
 mod exits;
@@ -54,6 +55,7 @@ mod sigsys;
 mod stubcalls;
 mod virt;
 
+pub use chunks::note_clone as note_clone_chunks;
 pub use detached::frame_deliverable;
 use detached::*;
 pub use exits::before_signal;
@@ -188,8 +190,10 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         }
     };
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.host_tid());
+    shared.chunk.store(usize::MAX, Ordering::Release);
     if let Some(c) = st.chunk {
-        platform.region.release(c);
+        // Still mapped in the process, if it lives on: its next thread's.
+        chunks::give_back(platform, &task.tg, c, true);
     }
     out
 }
@@ -441,9 +445,8 @@ fn on_sigsys(
     }
     if is_exec(nr) && ret.is_ok() {
         // A new image: the old chunk is gone from it, and the copy file.
-        if let Some(c) = st.chunk.take() {
-            p.region.release(c);
-        }
+        st.shared.chunk.store(usize::MAX, std::sync::atomic::Ordering::Release);
+        chunks::exec(p, &task.tg, st.chunk.take());
         st.copy = None;
         st.copy_misses = 0;
         owned::forget(&task.tg);
@@ -577,7 +580,27 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
     // stub's fork site, `fork::finish_fork_closes`.)
     let tg = ctx.task.tg.clone();
     let _no_fork = tg.fork_guard.lock().unwrap_or_else(|e| e.into_inner());
-    let (chunk, memory) = p.alloc_chunk().ok_or(Errno::ENOMEM)?;
+    let (chunk, memory, replace) = chunks::alloc(p, &tg).ok_or(Errno::ENOMEM)?;
+    // Whether the process maps the chunk: an ended thread's it had, or this one's once mapped.
+    let mut in_process = replace;
+    let done = map_chunk(ctx, chunk, memory, replace, &mut in_process).and_then(|()| point_at_handler(ctx, chunk));
+    match done {
+        Ok(()) => st.chunk = Some(chunk),
+        Err(_) => chunks::give_back(p, &tg, chunk, in_process),
+    }
+    done
+}
+
+/// Maps `chunk`'s `memory` at its place in the stopped thread's process,
+/// over what is there if `replace` (an ended thread's chunk), and marks it
+/// MADV_DONTFORK; `in_process` becomes true once it is mapped.
+fn map_chunk(
+    ctx: &mut SyscallCtx<'_>,
+    chunk: usize,
+    memory: std::os::fd::OwnedFd,
+    replace: bool,
+    in_process: &mut bool,
+) -> Result<(), Errno> {
     let addr = Platform::chunk_addr(chunk);
     // The process's install socket (fdpass.rs) comes with the chunk's fd,
     // in the same recvmsg, if its image has none yet. Only in an image that
@@ -589,8 +612,9 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
     // below, another thread there may take it, and so reach this chunk alone.
     let mut sent = vec![memory.as_raw_fd()];
     sent.extend(socket.as_ref().map(|s| s.app_end()));
-    let fds = ctx.inject_fds(&sent).inspect_err(|_| p.region.release(chunk))?;
-    let flags = (libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE) as u64;
+    let fds = ctx.inject_fds(&sent)?;
+    let place = if replace { libc::MAP_FIXED } else { libc::MAP_FIXED_NOREPLACE };
+    let flags = (libc::MAP_SHARED | place) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
     let mapped = ctx.inject(libc::SYS_mmap, [addr, CHUNK as u64, prot, flags, fds[0] as u64, 0]);
     let moved = match &fds[..] {
@@ -599,9 +623,9 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
     };
     ctx.close_injected_all(&fds);
     if mapped? as u64 != addr {
-        p.region.release(chunk);
         return Err(Errno::ENOMEM);
     }
+    *in_process = true;
     if let (Some(socket), Some(moved)) = (socket, moved) {
         Errno::result(moved?)?;
         fdpass::record(&ctx.task.tg, socket);
@@ -609,6 +633,13 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
     // A fork child must not inherit the chunk: it would share the parent
     // thread's slot. (The child gets its own at its first trapped call.)
     Errno::result(ctx.inject(libc::SYS_madvise, [addr, CHUNK as u64, libc::MADV_DONTFORK as u64, 0, 0, 0])?)?;
+    Ok(())
+}
+
+/// Puts the stopped thread's alternate stack on `chunk` and the process's
+/// SIGSYS action on the stub's handler.
+fn point_at_handler(ctx: &mut SyscallCtx<'_>, chunk: usize) -> Result<(), Errno> {
+    let addr = Platform::chunk_addr(chunk);
     let scratch = stack_scratch(ctx.regs()?.rsp, 64);
     let mut ss = [0u8; 24];
     ss[0..8].copy_from_slice(&addr.to_ne_bytes());
@@ -622,6 +653,5 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
     }
     ctx.mem.write(scratch, &a)?;
     Errno::result(ctx.inject(libc::SYS_rt_sigaction, [libc::SIGSYS as u64, scratch, 0, 8, 0, 0])?)?;
-    st.chunk = Some(chunk);
     Ok(())
 }

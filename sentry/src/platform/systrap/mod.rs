@@ -227,30 +227,46 @@ impl Drop for Region {
     }
 }
 
-/// Chunks of the sandbox's region: one per thread set up, never reused (a
-/// process may still map a chunk it once had, e.g. after the thread ended,
-/// so handing it to another thread would let that process write the other
-/// thread's slot). 16 GiB of address space, memory only where a chunk is
-/// in use; a sandbox that has used them all runs its new threads under
-/// ptrace only.
+/// Chunks of the sandbox's region: one per thread set up at a time. 16 GiB
+/// of address space, memory only where a chunk is in use. Each use of a
+/// chunk has a memfd of its own (`Region::back`), so a process that still
+/// maps a chunk it once had reaches only that old memory, never the slot of
+/// the chunk's next thread: a chunk is reused once given back. A sandbox
+/// with them all in use runs its new threads under ptrace only.
 pub const REGION_CHUNKS: usize = 1 << 18;
 
 /// The systrap platform's sandbox-wide state.
 pub struct Platform {
     pub region: Region,
+    /// Chunks never used yet start here.
     next: std::sync::atomic::AtomicUsize,
+    /// Chunks given back (`free_chunk`), oldest first.
+    free: std::sync::Mutex<std::collections::VecDeque<usize>>,
 }
 
 impl Platform {
-    /// A fresh chunk for a thread, with its slot reset, and the fd of its
-    /// memory to map into the thread's process; None when all are used or
-    /// the memory cannot be had.
-    pub fn alloc_chunk(&self) -> Option<(usize, OwnedFd)> {
+    /// A chunk for a thread, with fresh memory and its slot reset, and the
+    /// fd of that memory to map into the thread's process: chunk `reuse` if
+    /// given, else the oldest one given back, else one never used. None
+    /// when all are in use or the memory cannot be had.
+    pub fn alloc_chunk(&self, reuse: Option<usize>) -> Option<(usize, OwnedFd)> {
         use std::sync::atomic::Ordering;
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let given_back = || self.free.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+        let i = match reuse.or_else(given_back) {
+            Some(i) => i,
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+        };
         let fd = self.region.back(i).ok()?;
         self.region.slot(i)?.reset();
         Some((i, fd))
+    }
+
+    /// Gives chunk `i` to any thread again (its memory already released:
+    /// `Region::release`).
+    pub fn free_chunk(&self, i: usize) {
+        if i < self.region.chunks {
+            self.free.lock().unwrap_or_else(|e| e.into_inner()).push_back(i);
+        }
     }
 
     /// Where chunk `i` sits in app processes.
@@ -268,7 +284,7 @@ pub fn select() -> Result<(), Errno> {
         return Err(Errno::ENOSYS);
     }
     let region = Region::new(REGION_CHUNKS)?;
-    let _ = PLATFORM.set(Platform { region, next: std::sync::atomic::AtomicUsize::new(0) });
+    let _ = PLATFORM.set(Platform { region, next: Default::default(), free: Default::default() });
     Ok(())
 }
 

@@ -495,3 +495,36 @@ fn a_chunk_fd_reaches_its_chunk_alone() {
     assert_eq!(&back, &[0, 0, 0], "its pages are freed for the app too");
     assert_eq!(&seen(2), b"two");
 }
+
+/// Chunks given back are used again, oldest first, each time with memory
+/// of its own: what the earlier use's fd still reaches is not the new
+/// thread's slot.
+#[test]
+fn chunks_given_back_are_used_again_with_fresh_memory() {
+    use std::os::unix::fs::FileExt;
+    let p = Platform { region: Region::new(3).expect("region"), next: Default::default(), free: Default::default() };
+    let fds: Vec<_> = (0..3).map(|_| p.alloc_chunk(None).expect("a chunk")).collect();
+    assert_eq!(fds.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2], "unused chunks in order");
+    assert!(p.alloc_chunk(None).is_none(), "all in use");
+    for i in [2, 0] {
+        p.region.release(i);
+        p.free_chunk(i);
+    }
+    p.free_chunk(3); // Not a chunk: ignored.
+    let old = std::fs::File::from(fds.into_iter().nth(2).expect("chunk 2").1);
+    let (again, fresh) = p.alloc_chunk(None).expect("one given back");
+    assert_eq!(again, 2, "the oldest given back first");
+    std::fs::File::from(fresh).write_all_at(b"new", 64).expect("write the new use");
+    old.write_all_at(b"old", 80).expect("write the old use");
+    let mut seen = [0u8; 19];
+    let at = p.region.chunk_ptr(2, 64).expect("in the region");
+    // SAFETY: 19 bytes of a backed chunk of our own mapping.
+    unsafe { std::ptr::copy_nonoverlapping(at, seen.as_mut_ptr(), seen.len()) };
+    assert_eq!(&seen[..3], b"new");
+    assert_eq!(&seen[16..], &[0, 0, 0], "the earlier use's fd does not reach the new one");
+    // An ended thread's chunk kept for its process: asked for by number.
+    p.region.release(1);
+    assert_eq!(p.alloc_chunk(Some(1)).map(|c| c.0), Some(1), "a chunk asked for by number");
+    assert_eq!(p.alloc_chunk(None).map(|c| c.0), Some(0));
+    assert!(p.alloc_chunk(None).is_none());
+}
