@@ -27,6 +27,7 @@ const ESCAPES: &[(&str, usize)] = &[
     ("escape_installsock", 4),
     ("escape_region", 1),
     ("escape_forkwindow", 1),
+    ("escape_sharedfds", 1),
 ];
 
 fn expected_attempts(name: &str) -> usize {
@@ -418,6 +419,21 @@ fn escape_forkwindow() {
         // Each child's calls at the site ran and found every low fd closed.
         assert_eq!(count(" forks"), count(" found nothing"), "{}", report(&o));
     }
+}
+
+/// A process sharing another's fd table (CLONE_FILES) never sees a chunk's
+/// fd pass through it: the sentry keeps both processes' new threads traced.
+#[test]
+fn escape_sharedfds() {
+    if skip_native("escape_sharedfds") {
+        return;
+    }
+    let o = run_escape("escape_sharedfds", false);
+    let out = o.stdout_str();
+    let line = result_of(&out, "take a chunk fd through a shared fd table");
+    assert!(line.starts_with("nothing taken (") && line.ends_with("child ok)"), "{}", report(&o));
+    assert!(count_before(line, " threads started") >= 100, "too few threads to race: {}", report(&o));
+    assert!(count_before(line, " tries") >= 100, "too few tries: {}", report(&o));
 }
 
 /// The number written just before `what` in a result line (0 if none).

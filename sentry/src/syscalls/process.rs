@@ -174,11 +174,12 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     let done = if vfork { Some(Arc::new(crate::kernel::wait::EventFd::new()?)) } else { None };
     let fork_site = crate::kernel::systrap::fork_site(host_flags);
     let tg = ctx.task.tg.clone();
-    // Not while another thread's systrap chunk is mapped but not yet MADV_DONTFORK.
+    // Not while another thread's systrap chunk is mapped but not yet
+    // MADV_DONTFORK, nor its fd in flight, until systrap knows what the new
+    // process shares (`note_clone_owned` below).
     let no_set_up = (!thread).then(|| tg.fork_guard.lock().unwrap_or_else(|e| e.into_inner()));
-    let cloned = ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0], fork_site);
-    drop(no_set_up);
-    let (host_tid, sigmask) = cloned?;
+    let (host_tid, sigmask) =
+        ctx.inject_clone(libc::SYS_clone, [host_flags, c.stack, 0, c.child_tid, c.tls, 0], fork_site)?;
     let host_tid = Errno::result(host_tid)? as i32;
     let child = match new_child_task(ctx.kernel, ctx.task, host_tid, flags) {
         Ok(c) => c,
@@ -227,6 +228,7 @@ fn do_clone(ctx: &mut SyscallCtx<'_>, c: CloneArgs) -> SysResult {
     crate::kernel::systrap::note_clone(ctx.task.host_tid(), host_tid, flags, regs.rsp);
     crate::kernel::systrap::note_clone_owned(&ctx.task.tg, &child.tg, flags);
     crate::kernel::systrap::note_clone_chunks(&ctx.task.tg, &child.tg, flags);
+    drop(no_set_up);
     let vtid = child.tid;
     run::spawn(ctx.kernel.clone(), child, Start::Cloned { regs: Box::new(regs), child_tid_addr, sigmask }, None);
     if let Some(ev) = done {

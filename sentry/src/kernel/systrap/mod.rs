@@ -556,7 +556,15 @@ fn set_up_stopped(
     regs: &mut rvisor_syscalls::abi::UserRegs,
 ) -> Result<(), Errno> {
     let mut ctx = SyscallCtx::new(kernel, task, tracee, *regs);
-    let done = set_up(&mut ctx, p, st);
+    let done = if owned::table_shared(&task.tg) {
+        // Another process shares the fd table: it would see the chunk's fd
+        // arrive, and could take it (docs/security.md).
+        tracing::debug!(tid = task.tid, "systrap: the fd table is shared; the task stays traced");
+        st.traced_only = true;
+        Ok(())
+    } else {
+        set_up(&mut ctx, p, st)
+    };
     reraise_held(kernel, task, &mut ctx);
     if let (Ok(()), Some(c)) = (&done, st.chunk) {
         patch::set_up_thread(p, c, regs);

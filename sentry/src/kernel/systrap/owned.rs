@@ -23,6 +23,10 @@ pub(super) struct Entry {
     pub(super) socket: Option<Arc<InstallSocket>>,
     /// The process shares its fd table with another: neither, ever.
     pub(super) never: bool,
+    /// The process's fd table is shared with another process now (until
+    /// an exec, which gives it one of its own): that process would see
+    /// every fd passed to this one, a new thread's chunk too.
+    table_shared: bool,
 }
 
 static ENTRIES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
@@ -34,7 +38,14 @@ pub(super) fn with_entry<R>(tg: &Arc<ThreadGroup>, f: impl FnOnce(&mut Entry) ->
     let i = match all.iter().position(|e| e.tg.as_ptr() == Arc::as_ptr(tg)) {
         Some(i) => i,
         None => {
-            let fresh = Entry { tg: Arc::downgrade(tg), copy: None, installing: false, socket: None, never: false };
+            let fresh = Entry {
+                tg: Arc::downgrade(tg),
+                copy: None,
+                installing: false,
+                socket: None,
+                never: false,
+                table_shared: false,
+            };
             all.push(fresh);
             all.len() - 1
         }
@@ -58,9 +69,18 @@ impl Entry {
     }
 }
 
-/// `tg`'s image is gone (exec): its fds with it.
+/// `tg`'s image is gone (exec): its fds with it, and its fd table is its
+/// own (exec unshares it).
 pub(super) fn forget(tg: &Arc<ThreadGroup>) {
-    with_entry(tg, Entry::retire_all);
+    with_entry(tg, |e| {
+        e.retire_all();
+        e.table_shared = false;
+    });
+}
+
+/// Whether `tg` shares its fd table with another process.
+pub(super) fn table_shared(tg: &Arc<ThreadGroup>) -> bool {
+    peek(tg, |e| e.is_some_and(|e| e.table_shared))
 }
 
 /// At a clone (`flags`) by a thread of `parent` of `child`: a new process
@@ -74,6 +94,7 @@ pub fn note_clone(parent: &Arc<ThreadGroup>, child: &Arc<ThreadGroup>, flags: u6
         for tg in [parent, child] {
             with_entry(tg, |e| {
                 e.never = true;
+                e.table_shared = true;
                 e.retire_all();
             });
         }
