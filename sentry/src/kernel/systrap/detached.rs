@@ -146,7 +146,7 @@ fn exits_detached(kernel: &Kernel, task: &Task, st: &State, info: &SyscallInfo) 
 /// the handler runs the exit_group at the exec site and the sentry reaps
 /// the process. A seize, a rewound SIGSYS stop and two more stops saved.
 fn exit_group_detached(kernel: &Arc<Kernel>, task: &Arc<Task>, slot: &Slot<'_>, code: u64) -> Detached {
-    note_group_exit(task.tg.host_pid(), ExitStatus::Exited((code & 0xff) as i32));
+    note_exit_group(task.tg.host_pid(), ExitStatus::Exited((code & 0xff) as i32));
     // Its own list too: no exit stop will hand it over.
     crate::kernel::robust::hand_over_process(kernel, &task.tg, None);
     slot.exec_final(libc::SYS_exit_group, [code, 0, 0, 0, 0, 0]);

@@ -125,6 +125,37 @@ pub(super) fn group_exit(pid: i32) -> Option<ExitStatus> {
     GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).get(&pid).copied()
 }
 
+/// Processes one of whose threads called exit_group, by host pid, with the
+/// first such call's status. Linux ends every thread of the process with it
+/// (the group's exit code), though on the host a thread the group exit
+/// killed, even one ending in its own `exit`, reads as SIGKILL.
+static EXIT_GROUP_CALLED: std::sync::Mutex<std::collections::BTreeMap<i32, ExitStatus>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A thread of the process with host pid `pid` calls exit_group: notes its
+/// status as the process's.
+pub(super) fn note_exit_group(pid: i32, status: ExitStatus) {
+    note_group_exit(pid, status);
+    EXIT_GROUP_CALLED.lock().unwrap_or_else(|e| e.into_inner()).entry(pid).or_insert(status);
+}
+
+/// A new process has host pid `pid`: what was noted for an earlier one is stale.
+pub(super) fn forget_group_exit(pid: i32) {
+    GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+    EXIT_GROUP_CALLED.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+}
+
+/// How a thread of the process with host pid `pid` that ended as `status`
+/// ended in the sandbox: a SIGKILL after an exit_group is that exit_group.
+pub(super) fn as_group_ended(pid: i32, status: ExitStatus) -> ExitStatus {
+    match status {
+        ExitStatus::Signaled(libc::SIGKILL, _) => {
+            EXIT_GROUP_CALLED.lock().unwrap_or_else(|e| e.into_inner()).get(&pid).copied().unwrap_or(status)
+        }
+        other => other,
+    }
+}
+
 /// Waits for the leader of a single-threaded process to end (it is running
 /// its exit_group) and reaps it.
 pub(super) fn reap_leader(task: &Task) -> (ExitStatus, Option<libc::rusage>) {

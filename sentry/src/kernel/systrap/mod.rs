@@ -140,7 +140,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
     };
     if task.host_tid() == task.tg.host_pid() {
         // A new process: a status noted for an earlier one with this pid is stale.
-        GROUP_EXIT.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.tg.host_pid());
+        forget_group_exit(task.tg.host_pid());
     }
     // What a clone child inherits of its parent's virtual state (fork.rs).
     let (sigsys_blocked, altstack, app_altstack) = fork::inherited(task.host_tid());
@@ -189,6 +189,7 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
             Detached::Seized(t) => tracee = *t,
         }
     };
+    let out = (as_group_ended(task.tg.host_pid(), out.0), out.1);
     SHARED.lock().unwrap_or_else(|e| e.into_inner()).remove(&task.host_tid());
     shared.chunk.store(usize::MAX, Ordering::Release);
     if let Some(c) = st.chunk {
@@ -377,7 +378,7 @@ fn on_sigsys(
     let args = regs.syscall_args();
     if is_exit(nr) {
         if nr == libc::SYS_exit_group as u64 {
-            note_group_exit(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
+            note_exit_group(task.tg.host_pid(), ExitStatus::Exited((args[0] & 0xff) as i32));
             crate::kernel::robust::hand_over_process(kernel, &task.tg, Some(task.host_tid()));
         }
         // Run it at the stub's site, where the filter sends it to the
