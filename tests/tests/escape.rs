@@ -384,17 +384,14 @@ fn escape_installsock() {
 /// was won, so the attack had its target; on ptrace there is no region.
 #[test]
 fn escape_region() {
-    if skip_native("escape_region") {
+    let Some((o, line)) = race("escape_region", "take a new thread's chunk fd at its set-up", "no fd past 1 MiB (")
+    else {
         return;
-    }
-    let o = run_escape("escape_region", false);
-    let out = o.stdout_str();
-    let line = result_of(&out, "take a new thread's chunk fd at its set-up");
-    assert!(line.starts_with("no fd past 1 MiB ("), "{}", report(&o));
-    let count = |what: &str| count_before(line, what);
-    assert!(count(" set-ups raced") >= 100, "too few thread set-ups to race: {}", report(&o));
+    };
+    assert_raced(&o, &line, " set-ups raced", 100);
     if rvisor_tests::suite_platform() == "systrap" {
-        assert!(count(" chunk fds") >= 1, "no chunk fd was ever taken in flight: {}", report(&o));
+        // The race was won: the attack had its target.
+        assert_raced(&o, &line, " chunk fds", 1);
     }
 }
 
@@ -404,20 +401,14 @@ fn escape_region() {
 /// threads are set up; on systrap each must find neither.
 #[test]
 fn escape_forkwindow() {
-    if skip_native("escape_forkwindow") {
-        return;
-    }
-    let o = run_escape("escape_forkwindow", false);
-    let out = o.stdout_str();
-    let line = result_of(&out, "take a passed fd or a mapped chunk through a fork in its window");
-    assert!(line.starts_with("nothing taken ("), "{}", report(&o));
-    let count = |what: &str| count_before(line, what);
-    assert!(count(" set-ups and") >= 100, "too few thread set-ups to race: {}", report(&o));
-    assert!(count(" file maps raced") >= 100, "too few file installs to race: {}", report(&o));
-    assert!(count(" forks") >= 100, "too few forks to race: {}", report(&o));
+    let vector = "take a passed fd or a mapped chunk through a fork in its window";
+    let Some((o, line)) = race("escape_forkwindow", vector, "nothing taken (") else { return };
+    assert_raced(&o, &line, " set-ups and", 100);
+    assert_raced(&o, &line, " file maps raced", 100);
+    assert_raced(&o, &line, " forks", 100);
     if rvisor_tests::suite_platform() == "systrap" {
         // Each child's calls at the site ran and found every low fd closed.
-        assert_eq!(count(" forks"), count(" found nothing"), "{}", report(&o));
+        assert_eq!(count_before(&line, " forks"), count_before(&line, " found nothing"), "{}", report(&o));
     }
 }
 
@@ -425,15 +416,30 @@ fn escape_forkwindow() {
 /// fd pass through it: the sentry keeps both processes' new threads traced.
 #[test]
 fn escape_sharedfds() {
-    if skip_native("escape_sharedfds") {
-        return;
+    let vector = "take a chunk fd through a shared fd table";
+    let Some((o, line)) = race("escape_sharedfds", vector, "nothing taken (") else { return };
+    assert!(line.ends_with("child ok)"), "{}", report(&o));
+    assert_raced(&o, &line, " threads started", 100);
+    assert_raced(&o, &line, " tries", 100);
+}
+
+/// Runs escape program `name`, one race for `vector`, and returns its
+/// output and result line, which must start with `clean` (nothing taken).
+/// None where programs do not run in the sandbox (RVISOR_NATIVE_ONLY).
+fn race(name: &str, vector: &str, clean: &str) -> Option<(RunOutput, String)> {
+    if skip_native(name) {
+        return None;
     }
-    let o = run_escape("escape_sharedfds", false);
-    let out = o.stdout_str();
-    let line = result_of(&out, "take a chunk fd through a shared fd table");
-    assert!(line.starts_with("nothing taken (") && line.ends_with("child ok)"), "{}", report(&o));
-    assert!(count_before(line, " threads started") >= 100, "too few threads to race: {}", report(&o));
-    assert!(count_before(line, " tries") >= 100, "too few tries: {}", report(&o));
+    let o = run_escape(name, false);
+    let line = result_of(&o.stdout_str(), vector).to_string();
+    assert!(line.starts_with(clean), "{}", report(&o));
+    Some((o, line))
+}
+
+/// The race had its material: the result line counts at least `min` `what`.
+fn assert_raced(o: &RunOutput, line: &str, what: &str, min: u64) {
+    let n = count_before(line, what);
+    assert!(n >= min, "{n}{what}, fewer than {min}: {}", report(o));
 }
 
 /// The number written just before `what` in a result line (0 if none).

@@ -60,30 +60,13 @@ pub(super) fn give_back(p: &Platform, tg: &Arc<ThreadGroup>, i: usize, mapped: b
 /// gone, with whatever its ended threads left there; a borrowed one lives
 /// on in its owner. Either way `tg` owns its new one.
 pub(super) fn exec(p: &Platform, tg: &Arc<ThreadGroup>, old: Option<usize>) {
-    let lender = {
-        let mut borrowed = BORROWED.lock().unwrap_or_else(|e| e.into_inner());
-        let at = borrowed.iter().position(|(b, _)| same(b, tg));
-        at.map(|at| borrowed.swap_remove(at).1)
-    };
-    match lender.and_then(|l| l.upgrade()) {
-        Some(lender) => {
-            if let Some(i) = old {
-                p.region.release(i);
-                keep(p, &lender, i);
-            }
-        }
-        None => {
-            if let Some(i) = old {
-                give_back(p, tg, i, false);
-            }
-            ended(p).retain(|(o, chunks)| {
-                let gone = same(o, tg);
-                if gone {
-                    chunks.iter().for_each(|&i| p.free_chunk(i));
-                }
-                !gone
-            });
-        }
+    let borrowed = !Arc::ptr_eq(&owner(tg), tg);
+    if let Some(i) = old {
+        give_back(p, tg, i, borrowed);
+    }
+    BORROWED.lock().unwrap_or_else(|e| e.into_inner()).retain(|(b, _)| !same(b, tg));
+    if !borrowed {
+        free_lists(p, &mut ended(p), |o| same(o, tg));
     }
 }
 
@@ -121,14 +104,23 @@ fn keep(p: &Platform, space: &Arc<ThreadGroup>, i: usize) {
 /// any thread.
 fn ended(p: &Platform) -> MutexGuard<'static, Vec<(Weak<ThreadGroup>, Vec<usize>)>> {
     let mut ended = ENDED.lock().unwrap_or_else(|e| e.into_inner());
-    ended.retain(|(owner, chunks)| {
-        let live = owner.strong_count() > 0;
-        if !live {
+    free_lists(p, &mut ended, |o| o.strong_count() == 0);
+    ended
+}
+
+/// Drops the lists whose owner `gone` picks, giving their chunks to any thread.
+fn free_lists(
+    p: &Platform,
+    lists: &mut Vec<(Weak<ThreadGroup>, Vec<usize>)>,
+    gone: impl Fn(&Weak<ThreadGroup>) -> bool,
+) {
+    lists.retain(|(owner, chunks)| {
+        let keep = !gone(owner);
+        if !keep {
             chunks.iter().for_each(|&i| p.free_chunk(i));
         }
-        live
+        keep
     });
-    ended
 }
 
 fn same(weak: &Weak<ThreadGroup>, tg: &Arc<ThreadGroup>) -> bool {

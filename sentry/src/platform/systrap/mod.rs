@@ -251,12 +251,18 @@ impl Platform {
     /// when all are in use or the memory cannot be had.
     pub fn alloc_chunk(&self, reuse: Option<usize>) -> Option<(usize, OwnedFd)> {
         use std::sync::atomic::Ordering;
-        let given_back = || self.free.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-        let i = match reuse.or_else(given_back) {
-            Some(i) => i,
-            None => self.next.fetch_add(1, Ordering::Relaxed),
+        let given_back = match reuse {
+            Some(_) => None,
+            None => self.free.lock().unwrap_or_else(|e| e.into_inner()).pop_front(),
         };
-        let fd = self.region.back(i).ok()?;
+        let i = reuse.or(given_back).unwrap_or_else(|| self.next.fetch_add(1, Ordering::Relaxed));
+        let Ok(fd) = self.region.back(i) else {
+            // Not lost: the next thread tries it again.
+            if let Some(i) = given_back {
+                self.free.lock().unwrap_or_else(|e| e.into_inner()).push_front(i);
+            }
+            return None;
+        };
         self.region.slot(i)?.reset();
         Some((i, fd))
     }
