@@ -5,9 +5,12 @@
  * holding a read-only open of a root-owned read-only tmpfs file that the
  * sentry has installed (by a map of it), and tries to get write access:
  * a shared writable map of every installed number, a write through it, and
- * mprotect of a read-only shared map. On ptrace the site is an ordinary
- * trapped call (the sandbox has no fd 1002: EBADF). */
+ * mprotect of a read-only shared map; then the same reads and maps, and a
+ * recvmsg on the sentry's injection socket, through the stub's batch
+ * runner, whose site the filter treats as the exec site. On ptrace both
+ * sites are ordinary trapped calls (the sandbox has no fd 1002: EBADF). */
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include "escape.h"
 #include "exec_site.h"
 
@@ -54,6 +57,30 @@ int main(int argc, char **argv)
 	attempt_result("writable shared map through the exec site", "%s", mapped ? "MAPPED (LEAK)" : "refused");
 	long r = site_call(SYS_mprotect, (long)ro, 4096, PROT_READ | PROT_WRITE, 0, 0, 0);
 	attempt_result("mprotect the read-only shared map writable", "%s", r == 0 ? "WRITABLE (LEAK)" : errname(-r));
+	/* The stub's batch runner, whose site the filter treats as the exec
+	 * site's twin: the same reads, the same refusals, and the shared
+	 * injection socket (1001) out of reach. */
+	int batch_read = 0, batch_mapped = 0;
+	for (int n = FIRST_SLOT; n < FIRST_SLOT + SLOTS; n++) {
+		memset(buf, 0, sizeof(buf));
+		if (batch_call(SYS_pread64, n, (long)buf, 8, 0, 0, 0) == 8 && memcmp(buf, "ORIGINAL", 8) == 0)
+			batch_read++;
+		long p = batch_call(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, n, 0);
+		if (p >= 0 || p < -4095) {
+			memcpy((char *)p, "LEAKLEAK", 8);
+			batch_mapped++;
+		}
+	}
+	attempt_result("read the installed file through the batch runner", "%s",
+		       batch_read > 0 ? "read (the file is installed)" : "nothing installed");
+	attempt_result("writable shared map through the batch runner", "%s", batch_mapped ? "MAPPED (LEAK)" : "refused");
+	char data[64];
+	char control[256];
+	struct iovec iov = { data, sizeof(data) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+	r = batch_call(SYS_recvmsg, 1001, (long)&msg, MSG_DONTWAIT, 0, 0, 0);
+	attempt_result("recvmsg on the injection socket through the batch runner", "%s",
+		       r >= 0 ? "RECEIVED (LEAK)" : errname(-r));
 	int again = open(path, O_RDONLY);
 	ssize_t got = again < 0 ? -1 : read(again, buf, 8);
 	buf[got > 0 ? got : 0] = 0;

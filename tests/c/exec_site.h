@@ -3,6 +3,7 @@
  * from there. On ptrace the site is an ordinary trapped call. */
 #ifndef RVISOR_EXEC_SITE_H
 #define RVISOR_EXEC_SITE_H
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/time.h>
@@ -92,6 +93,47 @@ static __attribute__((unused)) long site_call(long nr, long a0, long a1, long a2
 	long r = site_call_at(&site_slot, site_gregs, nr, a0, a1, a2, a3, a4, a5);
 	site_replier(0);
 	return r;
+}
+
+/* The stub's batch runner (STUB_BATCH): with r12 a table of entries and
+ * r13 their count, it makes each call at its own `syscall`, which the
+ * filter treats as the exec site, stores the result, stops after a failed
+ * one, and ends in int3. */
+#define BATCH_RUNNER 0x101a0UL
+
+struct batch_entry {
+	long nr, args[6], result;
+};
+
+static sigjmp_buf batch_back;
+
+static void batch_on_trap(int sig)
+{
+	(void)sig;
+	siglongjmp(batch_back, 1);
+}
+
+/* Runs `n` entries of `t` through the batch runner; its int3 comes back as
+ * SIGTRAP, whose handler returns here. */
+static __attribute__((unused)) void batch_run(struct batch_entry *t, long n)
+{
+	signal(SIGTRAP, batch_on_trap);
+	if (sigsetjmp(batch_back, 1) == 0)
+		__asm__ volatile("mov %0, %%r12\n\t"
+				 "mov %1, %%r13\n\t"
+				 "jmp *%2"
+				 :
+				 : "r"(t), "r"(n), "r"(BATCH_RUNNER)
+				 : "r12", "r13", "memory");
+	signal(SIGTRAP, SIG_DFL);
+}
+
+/* One call through the batch runner: its result. */
+static __attribute__((unused)) long batch_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	struct batch_entry e = { nr, { a0, a1, a2, a3, a4, a5 }, 0x7777 };
+	batch_run(&e, 1);
+	return e.result;
 }
 
 #endif

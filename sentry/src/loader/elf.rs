@@ -113,68 +113,145 @@ fn prot_of(flags: u32) -> u64 {
     p as u64
 }
 
-fn check_map(ret: i64) -> Result<u64, Errno> {
+/// One injected call: its number and arguments.
+pub type Call = (i64, [u64; 6]);
+
+/// A program's PT_LOAD segments, to be mapped from its fd in the app in
+/// two steps: the call that takes the program's whole span (`Segments::plan`),
+/// then, where that landed, the calls that map the rest (`rest`).
+pub struct Segments<'a> {
+    prog: &'a Program,
+    loads: Vec<&'a ProgramHeader>,
+    lo: u64,
+    hi: u64,
+    /// The first segment's own map takes the span (else a reservation does).
+    first_mapped: bool,
+    fd: u64,
+}
+
+impl<'a> Segments<'a> {
+    /// The segments of `prog`, installed in the app at `app_fd`, and the
+    /// call that takes their span.
+    pub fn plan(prog: &'a Program, app_fd: i32, is_main: bool) -> Result<(Self, Call), Errno> {
+        let elf = &prog.elf;
+        let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+        let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
+        let hi = loads.iter().map(|p| page_up(p.p_vaddr.saturating_add(p.p_memsz))).max().unwrap_or(0);
+        if hi <= lo || hi - lo > (1 << 40) {
+            return Err(Errno::ENOEXEC);
+        }
+        let span = hi - lo;
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        // The whole span is taken at once so segments land contiguously.
+        // When the segments tile it, the first segment's own map takes it
+        // (the others then cover the rest); otherwise a PROT_NONE
+        // reservation does, and the gaps stay PROT_NONE, as ld.so leaves a
+        // library's.
+        let first = loads
+            .first()
+            .filter(|f| f.p_filesz > 0 && f.p_offset % PAGE == f.p_vaddr % PAGE && tiles(&loads, lo, hi))
+            .copied();
+        let (hint, fixed) = match (elf.is_dyn, is_main) {
+            (true, true) => (PIE_BASE + (random_pages() << 12), 0),
+            (true, false) => (0, 0),
+            (false, _) => (lo, libc::MAP_FIXED_NOREPLACE as u64),
+        };
+        let call = match first {
+            Some(f) => {
+                let delta = f.p_vaddr - page_down(f.p_vaddr);
+                let flags = libc::MAP_PRIVATE as u64 | fixed;
+                [hint, span, prot_of(f.p_flags), flags, app_fd as u64, f.p_offset - delta]
+            }
+            None => [hint, span, libc::PROT_NONE as u64, anon | fixed, u64::MAX, 0],
+        };
+        let segments = Segments { prog, loads, lo, hi, first_mapped: first.is_some(), fd: app_fd as u64 };
+        Ok((segments, (libc::SYS_mmap, call)))
+    }
+
+    /// Where the segments go, given the span taken at `taken` (the first
+    /// call's result).
+    pub fn rest(&self, taken: u64) -> Result<Rest, Errno> {
+        let base = if self.prog.elf.is_dyn { taken - self.lo } else { 0 };
+        let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
+        let (mut calls, mut zeros) = (Vec::new(), Vec::new());
+        for (i, ph) in self.loads.iter().enumerate() {
+            let prot = prot_of(ph.p_flags);
+            let vaddr = base + ph.p_vaddr;
+            let start = page_down(vaddr);
+            let delta = vaddr - start;
+            if ph.p_offset % PAGE != ph.p_vaddr % PAGE {
+                return Err(Errno::ENOEXEC);
+            }
+            let file_end = vaddr + ph.p_filesz;
+            if ph.p_filesz > 0 && !(i == 0 && self.first_mapped) {
+                let len = page_up(ph.p_filesz + delta);
+                calls.push((libc::SYS_mmap, [start, len, prot, fixed_private, self.fd, ph.p_offset - delta]));
+            }
+            let mem_end = vaddr + ph.p_memsz;
+            if ph.p_memsz > ph.p_filesz {
+                // Zero the tail of the last file-backed page up to the page
+                // end, as Linux does: ld.so's early allocator uses that space
+                // and expects zeroes. (The anonymous map below starts at the
+                // next page, so the zeroing may come after it.)
+                let zero_end = page_up(file_end);
+                if ph.p_filesz > 0 && zero_end > file_end {
+                    if ph.p_flags & PF_W == 0 {
+                        return Err(Errno::ENOEXEC);
+                    }
+                    zeros.push((file_end, (zero_end - file_end) as usize));
+                }
+                let anon_start = if ph.p_filesz > 0 { page_up(file_end) } else { start };
+                let anon_end = page_up(mem_end);
+                if anon_end > anon_start {
+                    let flags = fixed_private | libc::MAP_ANONYMOUS as u64;
+                    calls.push((libc::SYS_mmap, [anon_start, anon_end - anon_start, prot, flags, u64::MAX, 0]));
+                }
+            }
+        }
+        Ok(Rest { base, calls, zeros })
+    }
+
+    /// Where the program ended up, mapped at `base`.
+    pub fn mapped(&self, ctx: &SyscallCtx<'_>, base: u64) -> Mapped {
+        let elf = &self.prog.elf;
+        let phdr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
+            Some(p) => base + p.p_vaddr,
+            None => self
+                .loads
+                .iter()
+                .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
+                .map(|p| base + p.p_vaddr + (elf.phoff - p.p_offset))
+                .unwrap_or(0),
+        };
+        let path = crate::vfs::path::path_of(&self.prog.location, &ctx.task.fs().get().root).0;
+        Mapped {
+            base,
+            entry: base + elf.entry,
+            phdr,
+            brk: page_up(base + self.hi),
+            maps: vec![(base + self.lo, base + self.hi, path)],
+        }
+    }
+}
+
+/// The second step of a program's mapping (`Segments::rest`).
+pub struct Rest {
+    /// What the program's addresses are relative to.
+    pub base: u64,
+    /// The maps of the segments not yet mapped, and of zero-filled parts.
+    pub calls: Vec<Call>,
+    /// Bytes to zero after those maps (address, length): the tail of each
+    /// last file page a segment's zero-filled part begins in.
+    pub zeros: Vec<(u64, usize)>,
+}
+
+/// A map's result: an address, or its error (EEXIST, a fixed address
+/// taken, as ENOMEM, which is what Linux's exec reports).
+pub fn check_map(ret: i64) -> Result<u64, Errno> {
     match Errno::result(ret) {
         Ok(v) => Ok(v as u64),
         Err(e) => Err(if e == Errno::EEXIST { Errno::ENOMEM } else { e }),
     }
-}
-
-/// Maps `prog`'s PT_LOAD segments into the app with injected mmaps of its
-/// host fd, installed in the app at `app_fd` (see `installed_fds`).
-pub fn map_program(ctx: &mut SyscallCtx<'_>, prog: &Program, app_fd: i32, is_main: bool) -> Result<Mapped, Errno> {
-    let elf = &prog.elf;
-    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
-    let hi = loads.iter().map(|p| page_up(p.p_vaddr.saturating_add(p.p_memsz))).max().unwrap_or(0);
-    if hi <= lo || hi - lo > (1 << 40) {
-        return Err(Errno::ENOEXEC);
-    }
-    let span = hi - lo;
-    let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
-
-    // The whole span is taken at once so segments land contiguously. When
-    // the segments tile it, the first segment's own map takes it (the others
-    // then cover the rest); otherwise a PROT_NONE reservation does, and the
-    // gaps stay PROT_NONE, as ld.so leaves a library's.
-    let first =
-        loads.first().filter(|f| f.p_filesz > 0 && f.p_offset % PAGE == f.p_vaddr % PAGE && tiles(&loads, lo, hi));
-    let (hint, fixed) = match (elf.is_dyn, is_main) {
-        (true, true) => (PIE_BASE + (random_pages() << 12), 0),
-        (true, false) => (0, 0),
-        (false, _) => (lo, libc::MAP_FIXED_NOREPLACE as u64),
-    };
-    let taken = match first {
-        Some(f) => {
-            let delta = f.p_vaddr - page_down(f.p_vaddr);
-            let args =
-                [hint, span, prot_of(f.p_flags), libc::MAP_PRIVATE as u64 | fixed, app_fd as u64, f.p_offset - delta];
-            check_map(ctx.inject(libc::SYS_mmap, args)?)?
-        }
-        None => {
-            check_map(ctx.inject(libc::SYS_mmap, [hint, span, libc::PROT_NONE as u64, anon | fixed, u64::MAX, 0])?)?
-        }
-    };
-    let base = if elf.is_dyn { taken - lo } else { 0 };
-
-    map_segments(ctx, &loads, base, app_fd as u64, first.is_some())?;
-
-    let phdr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
-        Some(p) => base + p.p_vaddr,
-        None => loads
-            .iter()
-            .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
-            .map(|p| base + p.p_vaddr + (elf.phoff - p.p_offset))
-            .unwrap_or(0),
-    };
-    let path = crate::vfs::path::path_of(&prog.location, &ctx.task.fs().get().root).0;
-    Ok(Mapped {
-        base,
-        entry: base + elf.entry,
-        phdr,
-        brk: page_up(base + hi),
-        maps: vec![(base + lo, base + hi, path)],
-    })
 }
 
 /// Whether the pages of `loads` (in address order, as ELF requires) cover
@@ -190,56 +267,6 @@ fn tiles(loads: &[&ProgramHeader], lo: u64, hi: u64) -> bool {
         end = end.max(page_up(ph.p_vaddr.saturating_add(ph.p_memsz)));
     }
     end == hi
-}
-
-/// Maps each segment over the span taken for them; `first_mapped`: the first
-/// segment's file pages already are (they took the span).
-fn map_segments(
-    ctx: &mut SyscallCtx<'_>,
-    loads: &[&ProgramHeader],
-    base: u64,
-    fd: u64,
-    first_mapped: bool,
-) -> Result<(), Errno> {
-    let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
-    for (i, ph) in loads.iter().enumerate() {
-        let prot = prot_of(ph.p_flags);
-        let vaddr = base + ph.p_vaddr;
-        let start = page_down(vaddr);
-        let delta = vaddr - start;
-        if ph.p_offset % PAGE != ph.p_vaddr % PAGE {
-            return Err(Errno::ENOEXEC);
-        }
-        let file_end = vaddr + ph.p_filesz;
-        if ph.p_filesz > 0 && !(i == 0 && first_mapped) {
-            let len = page_up(ph.p_filesz + delta);
-            let r = ctx.inject(libc::SYS_mmap, [start, len, prot, fixed_private, fd, ph.p_offset - delta])?;
-            check_map(r)?;
-        }
-        let mem_end = vaddr + ph.p_memsz;
-        if ph.p_memsz > ph.p_filesz {
-            // Zero the tail of the last file-backed page up to the page end, as
-            // Linux does: ld.so's early allocator uses that space and expects zeroes.
-            let zero_end = page_up(file_end);
-            if ph.p_filesz > 0 && zero_end > file_end {
-                if ph.p_flags & PF_W == 0 {
-                    return Err(Errno::ENOEXEC);
-                }
-                let zeros = vec![0u8; (zero_end - file_end) as usize];
-                ctx.mem.write(file_end, &zeros)?;
-            }
-            let anon_start = if ph.p_filesz > 0 { page_up(file_end) } else { start };
-            let anon_end = page_up(mem_end);
-            if anon_end > anon_start {
-                let r = ctx.inject(
-                    libc::SYS_mmap,
-                    [anon_start, anon_end - anon_start, prot, fixed_private | libc::MAP_ANONYMOUS as u64, u64::MAX, 0],
-                )?;
-                check_map(r)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A few random pages of offset for the PIE base (ASLR).

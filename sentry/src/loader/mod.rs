@@ -172,10 +172,9 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     if let Some(p) = &plan.interp {
         host_fds.push(p.file.host_fd().ok_or(Errno::ENOEXEC)?);
     }
-    let app_fds = ctx.inject_fds(&host_fds)?;
-    let mapped = map_both(ctx, &plan, &app_fds);
-    ctx.close_injected_all(&app_fds);
-    let (exe_map, interp_map) = mapped?;
+    let stack_limit = ctx.task.tg.rlimit(libc::RLIMIT_STACK as usize).rlim_cur.clamp(128 << 10, 1 << 30);
+    let arrived = ctx.inject_fds(&host_fds)?;
+    let (exe_map, interp_map, stack_base) = map_all(ctx, &plan, &arrived, stack_limit)?;
     tracing::debug!(
         exe_base = format_args!("{:#x}", exe_map.base),
         interp_base = format_args!("{:#x}", interp_map.as_ref().map(|m| m.base).unwrap_or(0)),
@@ -200,8 +199,7 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
         egid: creds.egid,
         host_auxv: &host_auxv,
     };
-    let stack_limit = ctx.task.tg.rlimit(libc::RLIMIT_STACK as usize).rlim_cur.clamp(128 << 10, 1 << 30);
-    let frame = stack::build(ctx, &layout, stack_limit)?;
+    let frame = stack::build(ctx, &layout, stack_base, stack_limit)?;
     let sp = frame.sp;
 
     let mut regs = *ctx.regs()?;
@@ -256,18 +254,95 @@ pub fn load(ctx: &mut SyscallCtx<'_>, plan: ExecPlan) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Maps the program and its interpreter, if any, from their fds in the app.
-fn map_both(
+/// Maps the program, its interpreter if any, and a stack of `stack_size`
+/// bytes, from the files' fds `arrived` in the app (closed after); returns
+/// where the two programs and the stack went.
+///
+/// In two rounds of calls: the maps that take each program's span, then
+/// (where those landed) the other segments and the stack. Under systrap
+/// each round is one batch, one stop (`SyscallCtx::inject_batch`), once
+/// the files move to installed files' numbers, the only ones the batch
+/// site may map (the first round moves them; one injected close ends
+/// their use there). Elsewhere the calls run one by one on `arrived`.
+fn map_all(
     ctx: &mut SyscallCtx<'_>,
     plan: &ExecPlan,
-    app_fds: &[i32],
-) -> Result<(elf::Mapped, Option<elf::Mapped>), Errno> {
-    let exe = elf::map_program(ctx, &plan.exe, app_fds[0], true)?;
-    let interp = match (&plan.interp, app_fds.get(1)) {
-        (Some(p), Some(&fd)) => Some(elf::map_program(ctx, p, fd, false)?),
-        _ => None,
+    arrived: &[i32],
+    stack_size: u64,
+) -> Result<(elf::Mapped, Option<elf::Mapped>, u64), Errno> {
+    let progs: Vec<&Program> = std::iter::once(&plan.exe).chain(plan.interp.as_ref()).collect();
+    let slots: Vec<i32> = (0..arrived.len() as i32).map(|i| crate::syscalls::appfds::BASE + i).collect();
+    let mut moves: Vec<elf::Call> = Vec::new();
+    for (&fd, &slot) in arrived.iter().zip(&slots) {
+        moves.push((libc::SYS_dup3, [fd as u64, slot as u64, libc::O_CLOEXEC as u64, 0, 0, 0]));
+    }
+    moves.extend(arrived.iter().map(|&fd| (libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0])));
+    let plans = |fds: &[i32]| -> Result<Vec<(elf::Segments<'_>, elf::Call)>, Errno> {
+        progs.iter().zip(fds).enumerate().map(|(i, (p, &fd))| elf::Segments::plan(p, fd, i == 0)).collect()
     };
-    Ok((exe, interp))
+    let in_slots = plans(&slots)?;
+    let mut first: Vec<elf::Call> = moves.clone();
+    first.extend(in_slots.iter().map(|(_, call)| *call));
+    let batched = ctx.batches(&first);
+    let (segments, first) = if batched {
+        (in_slots, first)
+    } else {
+        let direct = plans(arrived)?;
+        let calls = direct.iter().map(|(_, call)| *call).collect();
+        (direct, calls)
+    };
+    let mapped = map_rounds(ctx, &segments, &first, stack_size);
+    if batched {
+        let (lo, hi) = (slots[0] as u64, slots[slots.len() - 1] as u64);
+        let _ = ctx.inject(libc::SYS_close_range, [lo, hi, 0, 0, 0, 0]);
+    } else {
+        ctx.close_injected_all(arrived);
+    }
+    let (bases, stack_base) = mapped?;
+    let mut out = segments.iter().zip(bases).map(|((s, _), base)| s.mapped(ctx, base));
+    let exe = out.next().ok_or(Errno::ENOEXEC)?;
+    Ok((exe, out.next(), stack_base))
+}
+
+/// The two rounds of `map_all`: `first` (ending with each program's span
+/// map), then the rest and the stack. Returns each program's base and the
+/// stack's.
+fn map_rounds(
+    ctx: &mut SyscallCtx<'_>,
+    segments: &[(elf::Segments<'_>, elf::Call)],
+    first: &[elf::Call],
+    stack_size: u64,
+) -> Result<(Vec<u64>, u64), Errno> {
+    let done = ctx.inject_batch(first)?;
+    if let Some(&failed) = done.iter().find(|&&r| Errno::result(r).is_err()) {
+        return Err(elf::check_map(failed).err().unwrap_or(Errno::EIO));
+    }
+    if done.len() != first.len() {
+        return Err(Errno::EIO);
+    }
+    let spans = &done[first.len() - segments.len()..];
+    let mut bases = Vec::new();
+    let mut rest = Vec::new();
+    let mut zeros = Vec::new();
+    for ((s, _), &taken) in segments.iter().zip(spans) {
+        let r = s.rest(taken as u64)?;
+        bases.push(r.base);
+        rest.extend(r.calls);
+        zeros.extend(r.zeros);
+    }
+    rest.push(stack::map_call(stack_size));
+    let done = ctx.inject_batch(&rest)?;
+    for &r in &done {
+        elf::check_map(r)?;
+    }
+    let stack_base = match done.get(rest.len() - 1) {
+        Some(&r) if done.len() == rest.len() => r as u64,
+        _ => return Err(Errno::EIO),
+    };
+    for (at, len) in zeros {
+        ctx.mem.write(at, &vec![0u8; len])?;
+    }
+    Ok((bases, stack_base))
 }
 
 /// Code and data bounds of the loaded segments, computed as Linux's ELF

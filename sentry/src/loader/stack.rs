@@ -81,12 +81,15 @@ pub struct StackLayout {
     pub env_end: u64,
 }
 
-/// Maps the stack and writes the initial frame.
-pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, size: u64) -> Result<StackLayout, Errno> {
+/// The call that maps a stack of `size` bytes (its result: the stack's base).
+pub fn map_call(size: u64) -> super::elf::Call {
     let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE) as u64;
     let prot = (libc::PROT_READ | libc::PROT_WRITE) as u64;
-    let r = ctx.inject(libc::SYS_mmap, [0, size, prot, flags, u64::MAX, 0])?;
-    let base = Errno::result(r)? as u64;
+    (libc::SYS_mmap, [0, size, prot, flags, u64::MAX, 0])
+}
+
+/// Writes the initial frame on the stack `map_call` mapped at `base`.
+pub fn build(ctx: &mut SyscallCtx<'_>, p: &StackParams<'_>, base: u64, size: u64) -> Result<StackLayout, Errno> {
     let top = base + size;
     {
         let mut st = ctx.task.tg.lock();

@@ -234,6 +234,11 @@ pub const TRACE_SITES: [u64; 5] = [
 pub const EXEC_SITE: u64 =
     super::stub::STUB_BASE + super::systrap::handler::HANDLER_OFF + super::systrap::handler::EXEC_SITE_OFF;
 
+/// The stub's batch runner's site (`stub::STUB_BATCH`): the filter lets
+/// it run what it lets the exec site run, so a batch of such calls the
+/// sentry injects costs one stop, and an app jumping there gains nothing.
+pub const BATCH_SITE: u64 = super::stub::STUB_BATCH_SITE;
+
 /// The fd numbers an exec-site call may name: its fd argument's index and
 /// the range `lo..end` its value must lie in.
 #[derive(Clone, Copy, Debug)]
@@ -329,9 +334,10 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     let sites = TRACE_SITES.len();
     let bodies: usize = EXEC_SITE_CALLS.iter().map(|(_, fd)| if fd.is_some() { 3 } else { 0 }).sum();
     // Positions: the header (high half, low half, one compare per trace
-    // site, the exec site, the load of nr), compares, the fd checks, the
-    // fork site's closes, then ALLOW, TRACE, and the end (the next rule).
-    let header = 3 + sites + 2;
+    // site, the batch site, the exec site, the load of nr), compares, the
+    // fd checks, the fork site's closes, then ALLOW, TRACE, and the end
+    // (the next rule).
+    let header = 3 + sites + 3;
     let fork_close = header + n + bodies;
     let allow = fork_close + FORK_CLOSES.len() * FORK_CLOSE_LEN;
     let (trace, end) = (allow + 1, allow + 2);
@@ -341,7 +347,9 @@ fn ip_rules() -> Vec<libc::sock_filter> {
     for (i, site) in TRACE_SITES.iter().enumerate() {
         p.push(jump(BPF_JMP_JEQ_K, *site as u32, off(3 + i, trace), 0));
     }
-    p.push(jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(3 + sites, fork_close)));
+    // The batch runner's site is the exec site's twin (platform/stub.rs).
+    p.push(jump(BPF_JMP_JEQ_K, BATCH_SITE as u32, 1, 0));
+    p.push(jump(BPF_JMP_JEQ_K, EXEC_SITE as u32, 0, off(4 + sites, fork_close)));
     p.push(stmt(BPF_LD_W_ABS, OFF_NR));
     let mut body = header + n;
     let mut checks = Vec::new();
@@ -500,7 +508,7 @@ pub fn evaluate(p: &[libc::sock_filter], nr: i64, ip: u64, args: [u64; 6]) -> u3
 }
 
 /// Whether the systrap filter lets call `nr` with `args` run when made at
-/// the handler's exec site.
+/// the handler's exec site (and so at the batch runner's).
 pub fn passes_at_exec_site(nr: i64, args: [u64; 6]) -> bool {
     static TRAP: std::sync::OnceLock<Vec<libc::sock_filter>> = std::sync::OnceLock::new();
     let p = TRAP.get_or_init(|| build_app_filter(TrapAction::Trap));
@@ -607,8 +615,50 @@ mod tests {
         let fork_closes = FORK_CLOSES.len() * 5;
         assert_eq!(
             rules(&trap),
-            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 2 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + fork_closes
+            rules(&trace) - TRAP_ONLY_SYSCALLS.len() + 3 + TRACE_SITES.len() + EXEC_SITE_CALLS.len() + fork_closes
         );
+    }
+
+    /// The batch runner's site runs exactly what the exec site runs, and
+    /// the addresses beside it are app code to the filter.
+    #[test]
+    fn batch_site_is_the_exec_site_twin() {
+        let trap = build_app_filter(TrapAction::Trap);
+        let mut nrs: Vec<i64> = EXEC_SITE_CALLS.iter().map(|(nr, _)| *nr).collect();
+        nrs.extend([
+            libc::SYS_read,
+            libc::SYS_openat,
+            libc::SYS_execve,
+            libc::SYS_close_range,
+            libc::SYS_sigaltstack,
+            libc::SYS_madvise,
+            libc::SYS_munmap,
+            libc::SYS_getpid,
+        ]);
+        let fds = [0, 3, 999, 1000, 1001, 1002, 1010, 1017, 1018, 1019, 1020, u64::MAX];
+        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
+        let mut allowed = 0;
+        for nr in nrs {
+            for fd in fds {
+                for at in [0, 1, 4] {
+                    for flags in [libc::MAP_PRIVATE as u64, anon] {
+                        let mut args = [0x1000, 4096, 1, flags, 0, 0];
+                        args[at] = fd;
+                        let exec = evaluate(&trap, nr, EXEC_SITE, args);
+                        assert_eq!(evaluate(&trap, nr, BATCH_SITE, args), exec, "{nr} {args:?}");
+                        allowed += usize::from(exec == SECCOMP_RET_ALLOW);
+                        for beside in [BATCH_SITE - 2, BATCH_SITE + 2] {
+                            assert_eq!(evaluate(&trap, nr, beside, args), evaluate(&trap, nr, 0x40_1000, args));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(allowed > 100, "the comparison covered allowed calls ({allowed})");
+        let slot = kernel::APP_FD_BASE as u64;
+        let map = [0x1000, 4096, 1, libc::MAP_PRIVATE as u64, slot, 0];
+        assert_eq!(evaluate(&trap, libc::SYS_mmap, BATCH_SITE, map), SECCOMP_RET_ALLOW);
+        assert_eq!(evaluate(&trap, libc::SYS_mmap, BATCH_SITE - 2, map), SECCOMP_RET_TRAP);
     }
 
     /// The exec site's calls run from there only, and those taking an fd

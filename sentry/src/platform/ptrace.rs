@@ -14,7 +14,9 @@ use rvisor_syscalls::abi::{Pod, Siginfo, UserRegs};
 use rvisor_syscalls::Errno;
 
 use super::filter::RESULT_NR_BASE;
-use super::stub::{PARK_NR, STUB_CLONE, STUB_FORK, STUB_LOOP, STUB_LOOP_PARK, STUB_LOOP_UNPARK, STUB_SYSCALL};
+use super::stub::{
+    PARK_NR, STUB_BATCH, STUB_CLONE, STUB_FORK, STUB_LOOP, STUB_LOOP_PARK, STUB_LOOP_UNPARK, STUB_SYSCALL,
+};
 
 const PTRACE_EVENT_SECCOMP: i32 = 7;
 const PTRACE_EVENT_STOP: i32 = 128;
@@ -427,6 +429,49 @@ impl Tracee {
     ) -> Result<(i64, u64), Errno> {
         let site = if fork_site { STUB_FORK } else { STUB_CLONE };
         self.with_signals_blocked(|| self.run_at(site, base, nr, args, deferred).map(|r| r.rax as i64))
+    }
+
+    /// Runs the table of `count` calls at `table` in the tracee's memory
+    /// through the stub's batch runner (`stub::STUB_BATCH`), one stop for
+    /// them all: it ends at the injection loop's park, as `inject_parked`
+    /// leaves the thread (so the next injection costs one stop too).
+    /// Returns the registers there (r12: the entry of a failed call, r13:
+    /// how many were left). Every call must be one the filter lets the
+    /// batch site run (`filter::passes_at_exec_site`): another would stop
+    /// at seccomp (let through here, as an injection's own call is) or trap.
+    pub fn run_batch(
+        &self,
+        base: &UserRegs,
+        table: u64,
+        count: usize,
+        deferred: &mut Vec<Siginfo>,
+    ) -> Result<UserRegs, Errno> {
+        let mut regs = match self.at.get() {
+            At::Parked { .. } => self.parked_regs.get(),
+            _ => *base,
+        };
+        regs.rip = STUB_BATCH;
+        regs.r12 = table;
+        regs.r13 = count as u64;
+        // From the park's seccomp stop, its getpid is skipped.
+        regs.orig_rax = u64::MAX;
+        self.write_regs(&regs)?;
+        self.at.set(At::Other);
+        ptrace(libc::PTRACE_CONT, self.tid, 0, 0)?;
+        self.releasing_mask(|| loop {
+            let at_trap = self.next_injection_stop(deferred)?;
+            let r = self.get_regs()?;
+            if at_trap {
+                // No filter yet: the park's getpid ran, then its int3.
+                return if r.rip == STUB_LOOP_UNPARK + 1 { Ok(r) } else { Err(Errno::EIO) };
+            }
+            if r.rip == STUB_LOOP_PARK + 2 && r.orig_rax == PARK_NR {
+                self.parked_regs.set(r);
+                self.at.set(At::Parked { skips: false });
+                return Ok(r);
+            }
+            self.cont(0)?;
+        })
     }
 
     /// Runs `f` with every signal but SIGKILL and SIGSTOP blocked in the

@@ -14,6 +14,11 @@
 //!   the sentry alone (`kernel::COPY_FD` and `kernel::INSTALL_FD`, see
 //!   kernel/systrap/owned.rs) and any fd passed to the parent that was still
 //!   waiting at a low number, before it parks.
+//! * [`STUB_BATCH`]: runs a table of calls, one after another, until one
+//!   fails or the table ends, then parks as the loop does: several injected calls for one
+//!   stop, where the systrap filter lets the batch's site run them (the
+//!   exec site's calls and the passthrough ones: nothing an app jumping
+//!   there could not already do).
 //! * [`STUB_PARK`]: `pause` in a loop (pause is a passthrough syscall), so an
 //!   untraced new child waits harmlessly until its tracer seizes it.
 //! * [`STUB_ENTRY`]: `int3` — the image's entry point, so a fresh exec traps at once.
@@ -65,6 +70,20 @@ pub const STUB_FORK: u64 = STUB_BASE + CODE_OFF + 0x70;
 pub const STUB_FORK_CLOSE: u64 = STUB_FORK + 0x1b;
 /// The child's second `close_range`, of `0..STUB_FD`, as seccomp sees it.
 pub const STUB_FORK_CLOSE_LOW: u64 = STUB_FORK + 0x2b;
+/// The batch runner: with r12 the table's address and r13 its length
+/// (at least 1), runs each entry (`BATCH_ENTRY` bytes: the number, six
+/// arguments, and the result it stores), stopping after a call that
+/// returns an error; then, from [`STUB_BATCH_END`], jumps to the
+/// injection loop's park (its `mov eax, PARK_NR`), where the thread
+/// stops as after an injected call, with r13 the count of entries left
+/// (0: all ran) and, after a failed call, r12 at its entry.
+pub const STUB_BATCH: u64 = STUB_BASE + CODE_OFF + 0xa0;
+/// The batch's `syscall` as seccomp sees it (the address after it).
+pub const STUB_BATCH_SITE: u64 = STUB_BATCH + 0x24;
+/// The batch runner's jump to the park.
+pub const STUB_BATCH_END: u64 = STUB_BATCH + 0x3a;
+/// Bytes per entry of a batch table: nr, six arguments, result.
+pub const BATCH_ENTRY: u64 = 64;
 const IMAGE_LEN: usize = 0x520;
 const _: () = {
     use super::systrap::{handler, patch};
@@ -149,6 +168,30 @@ pub fn build_image() -> Vec<u8> {
         0xeb, back as i8 as u8,
     ];
     put(&mut img, fork, &code);
+    // batch: load the entry at r12 into the call's registers; syscall;
+    //        store rax as its result; stop at an error (-4095..-1);
+    //        next entry while r13 counts down; then the loop's park.
+    #[rustfmt::skip]
+    let batch = [
+        0x49, 0x8b, 0x04, 0x24,       // mov rax, [r12]
+        0x49, 0x8b, 0x7c, 0x24, 0x08, // mov rdi, [r12+8]
+        0x49, 0x8b, 0x74, 0x24, 0x10, // mov rsi, [r12+16]
+        0x49, 0x8b, 0x54, 0x24, 0x18, // mov rdx, [r12+24]
+        0x4d, 0x8b, 0x54, 0x24, 0x20, // mov r10, [r12+32]
+        0x4d, 0x8b, 0x44, 0x24, 0x28, // mov r8, [r12+40]
+        0x4d, 0x8b, 0x4c, 0x24, 0x30, // mov r9, [r12+48]
+        0x0f, 0x05,                   // syscall
+        0x49, 0x89, 0x44, 0x24, 0x38, // mov [r12+56], rax
+        0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, // cmp rax, -4095
+        0x73, 0x09,                   // jae done
+        0x49, 0x83, 0xc4, 0x40,       // add r12, 64
+        0x49, 0xff, 0xcd,             // dec r13
+        0x75, 0xc6,                   // jnz batch
+        0xe9, 0, 0, 0, 0,             // done: jmp STUB_LOOP + 5
+    ];
+    put(&mut img, STUB_BATCH - STUB_BASE, &batch);
+    let back = (STUB_LOOP + 5) as i64 - (STUB_BATCH_END + 5) as i64;
+    put(&mut img, STUB_BATCH_END - STUB_BASE + 1, &(back as i32).to_le_bytes());
     put(&mut img, super::systrap::handler::HANDLER_OFF, &super::systrap::handler::CODE);
     put(&mut img, super::systrap::patch::TRAMP_OFF, &super::systrap::patch::CODE);
     img
@@ -234,6 +277,19 @@ mod tests {
         assert_eq!((at(STUB_FORK_CLOSE_LOW - 2), at(STUB_FORK_CLOSE_LOW - 1)), (0x0f, 0x05));
         let jmp = STUB_FORK_CLOSE_LOW;
         assert_eq!((jmp + 2) as i64 + (at(jmp + 1) as i8) as i64, STUB_PARK as i64);
-        const { assert!(STUB_FORK_CLOSE_LOW + 2 < STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
+        const { assert!(STUB_FORK_CLOSE_LOW + 2 <= STUB_BATCH) };
+        // The batch runner: its syscall, its int3, and both jumps' targets.
+        assert_eq!((at(STUB_BATCH_SITE - 2), at(STUB_BATCH_SITE - 1)), (0x0f, 0x05));
+        assert_eq!(at(STUB_BATCH_END), 0xe9);
+        let to = (STUB_BATCH_END + 5) as i64 + imm(STUB_BATCH_END + 1) as i32 as i64;
+        assert_eq!(to as u64, STUB_LOOP + 5);
+        assert_eq!((at(STUB_LOOP + 5), at(STUB_LOOP + 6)), (0xb8, PARK_NR as u8));
+        let jae = STUB_BATCH_SITE + 11;
+        assert_eq!(at(jae), 0x73);
+        assert_eq!((jae + 2) as i64 + (at(jae + 1) as i8) as i64, STUB_BATCH_END as i64);
+        let jnz = STUB_BATCH_END - 2;
+        assert_eq!(at(jnz), 0x75);
+        assert_eq!((jnz + 2) as i64 + (at(jnz + 1) as i8) as i64, STUB_BATCH as i64);
+        const { assert!(STUB_BATCH_END + 5 <= STUB_BASE + super::super::systrap::handler::HANDLER_OFF) };
     }
 }

@@ -274,6 +274,59 @@ impl<'a> SyscallCtx<'a> {
         self.tracee.inject_parked(&self.regs, nr, args, &mut self.deferred)
     }
 
+    /// Whether `inject_batch` runs these calls with one stop: under
+    /// systrap, for a thread the sentry traces, when the filter lets the
+    /// batch site run every one of them.
+    pub fn batches(&self, calls: &[(i64, [u64; 6])]) -> bool {
+        self.app_calls.is_none()
+            && crate::platform::systrap::active().is_some()
+            && calls.iter().all(|&(nr, args)| crate::platform::filter::passes_at_exec_site(nr, args))
+    }
+
+    /// Runs `calls` in order in the app's context, as `inject` runs one,
+    /// until one fails: returns the results of those that ran (the last
+    /// one an error's if one failed). One stop for them all where
+    /// `batches` says so, one each otherwise.
+    pub fn inject_batch(&mut self, calls: &[(i64, [u64; 6])]) -> Result<Vec<i64>, Errno> {
+        let failed = |r: i64| (-4095..0).contains(&r);
+        if calls.len() < 2 || !self.batches(calls) {
+            let mut done = Vec::with_capacity(calls.len());
+            for &(nr, args) in calls {
+                let r = self.inject(nr, args)?;
+                done.push(r);
+                if failed(r) {
+                    break;
+                }
+            }
+            return Ok(done);
+        }
+        let entry = crate::platform::stub::BATCH_ENTRY;
+        let table = stack_scratch(self.regs()?.rsp, calls.len() as u64 * entry);
+        let mut bytes = Vec::with_capacity(calls.len() * entry as usize);
+        for &(nr, args) in calls {
+            bytes.extend((nr as u64).to_ne_bytes());
+            for a in args {
+                bytes.extend(a.to_ne_bytes());
+            }
+            bytes.extend(0u64.to_ne_bytes());
+        }
+        self.mem.write(table, &bytes)?;
+        let end = self.tracee.run_batch(&self.regs, table, calls.len(), &mut self.deferred)?;
+        // r13 counts the calls not yet run out; one that failed stopped
+        // the runner at its own entry (r12).
+        let ran = match end.r13 {
+            0 => Some(calls.len() as u64),
+            _ => end.r12.checked_sub(table).map(|d| d / entry + 1).filter(|&n| n <= calls.len() as u64),
+        };
+        let ran = ran.ok_or(Errno::EIO)? as usize;
+        self.mem.read(table, &mut bytes[..ran * entry as usize])?;
+        let result = |i: usize| {
+            let at = i * entry as usize + 56;
+            i64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
+        };
+        Ok((0..ran).map(result).collect())
+    }
+
     /// Like `inject`, at the stub's clone site (see `Tracee::inject_clone`):
     /// also returns the mask the child is to be given once seized.
     pub fn inject_clone(&mut self, nr: i64, args: [u64; 6], fork_site: bool) -> Result<(i64, u64), Errno> {

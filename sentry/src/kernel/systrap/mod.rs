@@ -601,8 +601,9 @@ fn set_up(ctx: &mut SyscallCtx<'_>, p: &Platform, st: &mut State) -> Result<(), 
 }
 
 /// Maps `chunk`'s `memory` at its place in the stopped thread's process,
-/// over what is there if `replace` (an ended thread's chunk), and marks it
-/// MADV_DONTFORK; `in_process` becomes true once it is mapped.
+/// over what is there if `replace` (an ended thread's chunk), marks it
+/// MADV_DONTFORK, and puts the process's SIGSYS action on the stub's
+/// handler; `in_process` becomes true once it is mapped.
 fn map_chunk(
     ctx: &mut SyscallCtx<'_>,
     chunk: usize,
@@ -630,8 +631,27 @@ fn map_chunk(
         [_, low] => Some(ctx.inject(libc::SYS_dup3, [*low as u64, INSTALL_FD as u64, libc::O_CLOEXEC as u64, 0, 0, 0])),
         _ => None,
     };
-    ctx.close_injected_all(&fds);
-    if mapped? as u64 != addr {
+    let mapped = matches!(mapped, Ok(a) if a as u64 == addr);
+    // The rest runs as one batch (SyscallCtx::inject_batch): the closes of
+    // where the fds arrived, then, with the chunk mapped, its
+    // MADV_DONTFORK (a fork child must not inherit the chunk: it would
+    // share the parent thread's slot; the child gets its own at its first
+    // trapped call) and the SIGSYS action. The action's bytes go below
+    // where the batch's table goes.
+    let mut calls: Vec<(i64, [u64; 6])> = fds.iter().map(|&fd| (libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0])).collect();
+    if mapped {
+        calls.push((libc::SYS_madvise, [addr, CHUNK as u64, libc::MADV_DONTFORK as u64, 0, 0, 0]));
+        let act = systrap::sigsys_action();
+        let at = stack_scratch(ctx.regs()?.rsp, SIGSYS_ACTION_BELOW);
+        let mut a = [0u8; 32];
+        for (i, v) in [act.handler, act.flags, act.restorer, act.mask].iter().enumerate() {
+            a[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
+        }
+        ctx.mem.write(at, &a)?;
+        calls.push((libc::SYS_rt_sigaction, [libc::SIGSYS as u64, at, 0, 8, 0, 0]));
+    }
+    let done = ctx.inject_batch(&calls)?;
+    if !mapped {
         return Err(Errno::ENOMEM);
     }
     *in_process = true;
@@ -639,14 +659,19 @@ fn map_chunk(
         Errno::result(moved?)?;
         fdpass::record(&ctx.task.tg, socket);
     }
-    // A fork child must not inherit the chunk: it would share the parent
-    // thread's slot. (The child gets its own at its first trapped call.)
-    Errno::result(ctx.inject(libc::SYS_madvise, [addr, CHUNK as u64, libc::MADV_DONTFORK as u64, 0, 0, 0])?)?;
-    Ok(())
+    match done.last() {
+        Some(&r) if done.len() == calls.len() => Errno::result(r).map(drop),
+        Some(&r) => Err(Errno::result(r).err().unwrap_or(Errno::EIO)),
+        None => Err(Errno::EIO),
+    }
 }
 
-/// Puts the stopped thread's alternate stack on `chunk` and the process's
-/// SIGSYS action on the stub's handler.
+/// Where the SIGSYS action's bytes go below the stack pointer: past a
+/// batch table of up to 14 entries (`SyscallCtx::inject_batch` puts its
+/// table right below the red zone).
+const SIGSYS_ACTION_BELOW: u64 = 1024;
+
+/// Puts the stopped thread's alternate stack on `chunk`.
 fn point_at_handler(ctx: &mut SyscallCtx<'_>, chunk: usize) -> Result<(), Errno> {
     let addr = Platform::chunk_addr(chunk);
     let scratch = stack_scratch(ctx.regs()?.rsp, 64);
@@ -655,12 +680,5 @@ fn point_at_handler(ctx: &mut SyscallCtx<'_>, chunk: usize) -> Result<(), Errno>
     ss[16..24].copy_from_slice(&(CHUNK as u64).to_ne_bytes());
     ctx.mem.write(scratch, &ss)?;
     Errno::result(ctx.inject(libc::SYS_sigaltstack, [scratch, 0, 0, 0, 0, 0])?)?;
-    let act = systrap::sigsys_action();
-    let mut a = [0u8; 32];
-    for (i, v) in [act.handler, act.flags, act.restorer, act.mask].iter().enumerate() {
-        a[i * 8..i * 8 + 8].copy_from_slice(&v.to_ne_bytes());
-    }
-    ctx.mem.write(scratch, &a)?;
-    Errno::result(ctx.inject(libc::SYS_rt_sigaction, [libc::SIGSYS as u64, scratch, 0, 8, 0, 0])?)?;
     Ok(())
 }
