@@ -128,6 +128,35 @@ fn kill_all_reaches_every_process() {
     assert_eq!(root.run(&["delete", "all"]).status, Status::Exited(0));
 }
 
+/// Two containers of one id under two state roots, neither naming a
+/// cgroup, would share the default one (/rvisor/<id>): the second create
+/// is refused with a clear error, as runc refuses a cgroup that holds
+/// processes, and the first container runs on, untouched (deleting it
+/// afterwards works as usual).
+#[test]
+fn a_cgroup_that_holds_processes_is_refused() {
+    let id = format!("dup-{}", std::process::id());
+    let (first, second) = (Root::new(), Root::new());
+    let mut b = Bundle::new(&["sleep", "100"]);
+    b.config["linux"]["cgroupsPath"] = serde_json::Value::Null;
+    b.save();
+    assert_eq!(first.create(&b, &id, &[]).status, Status::Exited(0), "{}", b.stderr());
+    assert_eq!(first.run(&["start", &id]).status, Status::Exited(0));
+    let sandbox = first.state(&id)["pid"].as_i64().expect("sandbox pid");
+
+    let o = second.run(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert_ne!(o.status, Status::Exited(0), "a second container in the same cgroup: {}", report(&o));
+    let err = o.stderr_str();
+    assert!(err.contains(&format!("/rvisor/{id} already holds processes")), "{}", report(&o));
+    assert!(err.contains("cgroupsPath"), "the error says what to do: {}", report(&o));
+    assert!(!second.path().join(&id).exists(), "nothing of the refused container is left");
+
+    assert!(alive(sandbox), "the first container's sandbox runs on");
+    assert_eq!(first.status(&id), "running");
+    assert_eq!(first.run(&["delete", "--force", &id]).status, Status::Exited(0));
+    assert!(wait_dead(&[sandbox]), "the first container's sandbox ends with its delete");
+}
+
 #[test]
 fn exec_with_process_file_user_env_and_cwd() {
     let root = Root::new();

@@ -43,6 +43,11 @@ pub enum CgroupError {
     Invalid(String),
     #[error("cgroup {path}: still busy (tasks: {tasks:?})")]
     Busy { path: String, tasks: Vec<i32> },
+    #[error(
+        "cgroup {path} already holds processes ({pids:?}), another container's or another program's: \
+         give this container a cgroupsPath of its own"
+    )]
+    InUse { path: String, pids: Vec<i32> },
 }
 
 fn io_err(path: &Path, source: std::io::Error) -> CgroupError {
@@ -168,7 +173,10 @@ impl Cgroup {
         Cgroup { dirs }
     }
 
-    /// Creates `rel` in every hierarchy.
+    /// Creates `rel` in every hierarchy. A cgroup that already holds
+    /// processes is refused (`InUse`), as runc refuses one: two containers
+    /// there would share limits and statistics, and deleting either would
+    /// kill the other's processes.
     pub fn create(rel: &Path) -> Result<Cgroup, CgroupError> {
         let hs = hierarchies();
         if hs.is_empty() {
@@ -176,6 +184,12 @@ impl Cgroup {
         }
         let rel = rel.strip_prefix("/").unwrap_or(rel);
         let cg = Cgroup { dirs: hs.iter().map(|h| h.mount.join(rel)).collect() };
+        for d in &cg.dirs {
+            let pids = listed(d, "cgroup.procs");
+            if !pids.is_empty() {
+                return Err(CgroupError::InUse { path: d.display().to_string(), pids });
+            }
+        }
         cg.make(&hs)?;
         Ok(cg)
     }

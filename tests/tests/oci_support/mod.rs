@@ -52,6 +52,11 @@ impl Bundle {
         let mut config: Value = serde_json::from_str(&text).expect("rvisor spec writes JSON");
         config["process"]["terminal"] = json!(false);
         config["process"]["args"] = json!(args);
+        // A cgroup of its own: tests running at once reuse container ids
+        // ("ex"), whose default cgroup, /rvisor/<id>, is one per host.
+        static BUNDLES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BUNDLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        config["linux"]["cgroupsPath"] = json!(format!("/rvisor-tests/{}-{n}", std::process::id()));
         let b = Bundle { dir, config };
         b.save();
         b
