@@ -98,8 +98,9 @@ fn fuzz_once(prog: &Path, seed: u32) -> Outcome {
                     if line.starts_with("fuzz start") {
                         start = Some(sample(sb.sentry));
                     } else if line.starts_with("fuzz done") {
-                        // Let the tracer threads of the finished workers wind down.
-                        std::thread::sleep(Duration::from_millis(500));
+                        // Let the tracer threads of the finished workers wind
+                        // down, those kept for a next task after their 1 s wait.
+                        std::thread::sleep(Duration::from_millis(1300));
                         samples = start.map(|s| (s, sample(sb.sentry)));
                     }
                 }

@@ -9,6 +9,7 @@ pub mod signal;
 mod start;
 pub mod systrap;
 pub mod task;
+mod task_threads;
 pub mod timer_wakes;
 pub mod wait;
 pub mod zygote;
@@ -295,6 +296,11 @@ thread_local! {
 /// Marks `task` as the one this sentry thread serves (for /proc/self).
 pub fn set_current_task(task: &Arc<Task>) {
     CURRENT.with(|c| *c.borrow_mut() = Some(task.clone()));
+}
+
+/// This sentry thread serves no task any more.
+pub fn clear_current_task() {
+    CURRENT.with(|c| *c.borrow_mut() = None);
 }
 
 /// The most recently booted kernel (one per sentry process).

@@ -32,21 +32,28 @@ pub type StartReply = Result<(), Errno>;
 pub fn spawn(kernel: Arc<Kernel>, task: Arc<Task>, start: Start, reply: Option<crossbeam_channel::Sender<StartReply>>) {
     let name = format!("task-{}", task.tid);
     let (k2, t2) = (kernel.clone(), task.clone());
-    let res = std::thread::Builder::new().name(name).stack_size(256 << 10).spawn(move || {
-        let _guard = InitGuard { kernel: kernel.clone(), task: (task.tg.tgid == 1).then(|| task.clone()) };
-        let (k, t) = (kernel.clone(), task.clone());
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task_main(kernel, task, start, reply)));
-        if outcome.is_err() {
-            // A sentry bug must not leave the app running unsupervised: kill it.
-            tracing::error!(tid = t.tid, "task thread panicked; killing the task");
-            let host = t.host_tid();
-            if host > 0 {
-                // SAFETY: kills one of our own tracees.
-                unsafe { libc::kill(host, libc::SIGKILL) };
+    let res = super::task_threads::run(
+        name,
+        Box::new(move || {
+            let _guard = InitGuard { kernel: kernel.clone(), task: (task.tg.tgid == 1).then(|| task.clone()) };
+            let (k, t) = (kernel.clone(), task.clone());
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task_main(kernel, task, start, reply)));
+            if outcome.is_err() {
+                // A sentry bug must not leave the app running unsupervised: kill it.
+                tracing::error!(tid = t.tid, "task thread panicked; killing the task");
+                let host = t.host_tid();
+                if host > 0 {
+                    // SAFETY: kills one of our own tracees.
+                    unsafe { libc::kill(host, libc::SIGKILL) };
+                }
+                task_exited(&k, &t, ExitStatus::Signaled(libc::SIGKILL, false));
             }
-            task_exited(&k, &t, ExitStatus::Signaled(libc::SIGKILL, false));
-        }
-    });
+            // The thread may serve another task next (task_threads): it must
+            // not keep this one alive.
+            super::clear_current_task();
+        }),
+    );
     if let Err(e) = res {
         // Out of threads (e.g. the sandbox's pids limit): the new task cannot
         // be traced, so it must not run. A parked clone child dies at once (a

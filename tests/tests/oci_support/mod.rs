@@ -210,7 +210,20 @@ impl Bundle {
 
 /// Receives the pty master sent to a console socket.
 pub fn recv_fd(listener: &UnixListener) -> OwnedFd {
-    let (conn, _) = listener.accept().expect("console socket connection");
+    // A runtime that fails before it connects must fail the test, not hang it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    listener.set_nonblocking(true).expect("non-blocking console socket");
+    let conn = loop {
+        match listener.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("no connection on the console socket: {e}"),
+        }
+    };
+    conn.set_nonblocking(false).expect("blocking console connection");
+    conn.set_read_timeout(Some(Duration::from_secs(60))).expect("console connection timeout");
     let mut buf = [0u8; 256];
     let mut cmsg = [0u64; 8];
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
