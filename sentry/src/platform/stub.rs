@@ -84,6 +84,8 @@ pub const STUB_BATCH_SITE: u64 = STUB_BATCH + 0x24;
 pub const STUB_BATCH_END: u64 = STUB_BATCH + 0x3a;
 /// Bytes per entry of a batch table: nr, six arguments, result.
 pub const BATCH_ENTRY: u64 = 64;
+/// Where in its entry the runner stores a call's result.
+pub const BATCH_RESULT_OFF: usize = 56;
 const IMAGE_LEN: usize = 0x520;
 const _: () = {
     use super::systrap::{handler, patch};
@@ -280,6 +282,9 @@ mod tests {
         const { assert!(STUB_FORK_CLOSE_LOW + 2 <= STUB_BATCH) };
         // The batch runner: its syscall, its int3, and both jumps' targets.
         assert_eq!((at(STUB_BATCH_SITE - 2), at(STUB_BATCH_SITE - 1)), (0x0f, 0x05));
+        // mov [r12+BATCH_RESULT_OFF], rax right after it.
+        assert_eq!(at(STUB_BATCH_SITE), 0x49);
+        assert_eq!(at(STUB_BATCH_SITE + 4) as usize, BATCH_RESULT_OFF);
         assert_eq!(at(STUB_BATCH_END), 0xe9);
         let to = (STUB_BATCH_END + 5) as i64 + imm(STUB_BATCH_END + 1) as i32 as i64;
         assert_eq!(to as u64, STUB_LOOP + 5);

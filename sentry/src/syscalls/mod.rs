@@ -300,7 +300,8 @@ impl<'a> SyscallCtx<'a> {
             }
             return Ok(done);
         }
-        let entry = crate::platform::stub::BATCH_ENTRY;
+        use crate::platform::stub::{BATCH_ENTRY, BATCH_RESULT_OFF};
+        let entry = BATCH_ENTRY;
         let table = stack_scratch(self.regs()?.rsp, calls.len() as u64 * entry);
         let mut bytes = Vec::with_capacity(calls.len() * entry as usize);
         for &(nr, args) in calls {
@@ -321,7 +322,7 @@ impl<'a> SyscallCtx<'a> {
         let ran = ran.ok_or(Errno::EIO)? as usize;
         self.mem.read(table, &mut bytes[..ran * entry as usize])?;
         let result = |i: usize| {
-            let at = i * entry as usize + 56;
+            let at = i * entry as usize + BATCH_RESULT_OFF;
             i64::from_ne_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
         };
         Ok((0..ran).map(result).collect())
