@@ -116,23 +116,28 @@ fn prot_of(flags: u32) -> u64 {
 /// One injected call: its number and arguments.
 pub type Call = (i64, [u64; 6]);
 
-/// A program's PT_LOAD segments, to be mapped from its fd in the app in
-/// two steps: the call that takes the program's whole span (`Segments::plan`),
-/// then, where that landed, the calls that map the rest (`rest`).
+/// A program's PT_LOAD segments, to be mapped from its file's fd in the
+/// app in two steps: the call that takes the program's whole span
+/// (`span_call`), then, where that landed, the calls that map the rest
+/// (`rest`).
 pub struct Segments<'a> {
     prog: &'a Program,
     loads: Vec<&'a ProgramHeader>,
     lo: u64,
     hi: u64,
-    /// The first segment's own map takes the span (else a reservation does).
-    first_mapped: bool,
-    fd: u64,
+    /// The first segment, when its own map takes the span (the segments
+    /// tile it); else a PROT_NONE reservation does.
+    first: Option<&'a ProgramHeader>,
+    /// Where the span goes: an address hint, and MAP_FIXED_NOREPLACE when
+    /// it must be there.
+    hint: u64,
+    fixed: u64,
 }
 
 impl<'a> Segments<'a> {
-    /// The segments of `prog`, installed in the app at `app_fd`, and the
-    /// call that takes their span.
-    pub fn plan(prog: &'a Program, app_fd: i32, is_main: bool) -> Result<(Self, Call), Errno> {
+    /// The segments of `prog`, the sandbox's main program if `is_main`
+    /// (where its span goes is chosen here, ASLR included).
+    pub fn plan(prog: &'a Program, is_main: bool) -> Result<Self, Errno> {
         let elf = &prog.elf;
         let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
         let lo = loads.iter().map(|p| page_down(p.p_vaddr)).min().unwrap_or(0);
@@ -140,8 +145,6 @@ impl<'a> Segments<'a> {
         if hi <= lo || hi - lo > (1 << 40) {
             return Err(Errno::ENOEXEC);
         }
-        let span = hi - lo;
-        let anon = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64;
         // The whole span is taken at once so segments land contiguously.
         // When the segments tile it, the first segment's own map takes it
         // (the others then cover the rest); otherwise a PROT_NONE
@@ -156,21 +159,29 @@ impl<'a> Segments<'a> {
             (true, false) => (0, 0),
             (false, _) => (lo, libc::MAP_FIXED_NOREPLACE as u64),
         };
-        let call = match first {
-            Some(f) => {
-                let delta = f.p_vaddr - page_down(f.p_vaddr);
-                let flags = libc::MAP_PRIVATE as u64 | fixed;
-                [hint, span, prot_of(f.p_flags), flags, app_fd as u64, f.p_offset - delta]
-            }
-            None => [hint, span, libc::PROT_NONE as u64, anon | fixed, u64::MAX, 0],
-        };
-        let segments = Segments { prog, loads, lo, hi, first_mapped: first.is_some(), fd: app_fd as u64 };
-        Ok((segments, (libc::SYS_mmap, call)))
+        Ok(Segments { prog, loads, lo, hi, first, hint, fixed })
     }
 
-    /// Where the segments go, given the span taken at `taken` (the first
-    /// call's result).
-    pub fn rest(&self, taken: u64) -> Result<Rest, Errno> {
+    /// The call that takes the span, with the file at `fd` in the app.
+    pub fn span_call(&self, fd: i32) -> Call {
+        let span = self.hi - self.lo;
+        let args = match self.first {
+            Some(f) => {
+                let delta = f.p_vaddr - page_down(f.p_vaddr);
+                let flags = libc::MAP_PRIVATE as u64 | self.fixed;
+                [self.hint, span, prot_of(f.p_flags), flags, fd as u64, f.p_offset - delta]
+            }
+            None => {
+                let flags = (libc::MAP_PRIVATE | libc::MAP_ANONYMOUS) as u64 | self.fixed;
+                [self.hint, span, libc::PROT_NONE as u64, flags, u64::MAX, 0]
+            }
+        };
+        (libc::SYS_mmap, args)
+    }
+
+    /// Where the segments go, given the span taken at `taken` (the span
+    /// call's result), with the file at `fd` in the app.
+    pub fn rest(&self, taken: u64, fd: i32) -> Result<Rest, Errno> {
         let base = if self.prog.elf.is_dyn { taken - self.lo } else { 0 };
         let fixed_private = (libc::MAP_PRIVATE | libc::MAP_FIXED) as u64;
         let (mut calls, mut zeros) = (Vec::new(), Vec::new());
@@ -183,9 +194,9 @@ impl<'a> Segments<'a> {
                 return Err(Errno::ENOEXEC);
             }
             let file_end = vaddr + ph.p_filesz;
-            if ph.p_filesz > 0 && !(i == 0 && self.first_mapped) {
+            if ph.p_filesz > 0 && !(i == 0 && self.first.is_some()) {
                 let len = page_up(ph.p_filesz + delta);
-                calls.push((libc::SYS_mmap, [start, len, prot, fixed_private, self.fd, ph.p_offset - delta]));
+                calls.push((libc::SYS_mmap, [start, len, prot, fixed_private, fd as u64, ph.p_offset - delta]));
             }
             let mem_end = vaddr + ph.p_memsz;
             if ph.p_memsz > ph.p_filesz {
@@ -245,12 +256,13 @@ pub struct Rest {
     pub zeros: Vec<(u64, usize)>,
 }
 
-/// A map's result: an address, or its error (EEXIST, a fixed address
-/// taken, as ENOMEM, which is what Linux's exec reports).
-pub fn check_map(ret: i64) -> Result<u64, Errno> {
-    match Errno::result(ret) {
-        Ok(v) => Ok(v as u64),
-        Err(e) => Err(if e == Errno::EEXIST { Errno::ENOMEM } else { e }),
+/// What exec reports for a failed map: EEXIST (a fixed address taken) as
+/// ENOMEM, as Linux's exec does.
+pub fn exec_errno(e: Errno) -> Errno {
+    if e == Errno::EEXIST {
+        Errno::ENOMEM
+    } else {
+        e
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rvisor_syscalls::Errno;
 
 use crate::kernel::task::MmLayout;
-use crate::syscalls::SyscallCtx;
+use crate::syscalls::{batch_succeeded, SyscallCtx};
 use crate::vfs::perm::{may_access, MAY_EXEC};
 use crate::vfs::writecount::ExecAccess;
 use crate::vfs::{FileOps, Location, VfsResult};
@@ -270,28 +270,25 @@ fn map_all(
     arrived: &[i32],
     stack_size: u64,
 ) -> Result<(elf::Mapped, Option<elf::Mapped>, u64), Errno> {
-    let progs: Vec<&Program> = std::iter::once(&plan.exe).chain(plan.interp.as_ref()).collect();
+    let programs = std::iter::once(&plan.exe).chain(plan.interp.as_ref());
+    let segments = programs.enumerate().map(|(i, p)| elf::Segments::plan(p, i == 0)).collect::<Result<Vec<_>, _>>()?;
+    let span_calls = |fds: &[i32]| segments.iter().zip(fds).map(|(s, &fd)| s.span_call(fd)).collect::<Vec<_>>();
     let slots: Vec<i32> = (0..arrived.len() as i32).map(|i| crate::syscalls::appfds::BASE + i).collect();
-    let mut moves: Vec<elf::Call> = Vec::new();
-    for (&fd, &slot) in arrived.iter().zip(&slots) {
-        moves.push((libc::SYS_dup3, [fd as u64, slot as u64, libc::O_CLOEXEC as u64, 0, 0, 0]));
-    }
-    moves.extend(arrived.iter().map(|&fd| (libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0])));
-    let plans = |fds: &[i32]| -> Result<Vec<(elf::Segments<'_>, elf::Call)>, Errno> {
-        progs.iter().zip(fds).enumerate().map(|(i, (p, &fd))| elf::Segments::plan(p, fd, i == 0)).collect()
-    };
-    let in_slots = plans(&slots)?;
-    let mut first: Vec<elf::Call> = moves.clone();
-    first.extend(in_slots.iter().map(|(_, call)| *call));
+    let mut first: Vec<elf::Call> = arrived
+        .iter()
+        .zip(&slots)
+        .map(|(&fd, &slot)| (libc::SYS_dup3, [fd as u64, slot as u64, libc::O_CLOEXEC as u64, 0, 0, 0]))
+        .collect();
+    first.extend(arrived.iter().map(|&fd| (libc::SYS_close, [fd as u64, 0, 0, 0, 0, 0])));
+    first.extend(span_calls(&slots));
     let batched = ctx.batches(&first);
-    let (segments, first) = if batched {
-        (in_slots, first)
+    let fds: &[i32] = if batched {
+        &slots
     } else {
-        let direct = plans(arrived)?;
-        let calls = direct.iter().map(|(_, call)| *call).collect();
-        (direct, calls)
+        first = span_calls(arrived);
+        arrived
     };
-    let mapped = map_rounds(ctx, &segments, &first, stack_size);
+    let mapped = map_rounds(ctx, &segments, &first, fds, stack_size);
     if batched {
         let (lo, hi) = (slots[0] as u64, slots[slots.len() - 1] as u64);
         let _ = ctx.inject(libc::SYS_close_range, [lo, hi, 0, 0, 0, 0]);
@@ -299,46 +296,37 @@ fn map_all(
         ctx.close_injected_all(arrived);
     }
     let (bases, stack_base) = mapped?;
-    let mut out = segments.iter().zip(bases).map(|((s, _), base)| s.mapped(ctx, base));
+    let mut out = segments.iter().zip(bases).map(|(s, base)| s.mapped(ctx, base));
     let exe = out.next().ok_or(Errno::ENOEXEC)?;
     Ok((exe, out.next(), stack_base))
 }
 
 /// The two rounds of `map_all`: `first` (ending with each program's span
-/// map), then the rest and the stack. Returns each program's base and the
-/// stack's.
+/// map), then the rest and the stack, with the files at `fds`. Returns
+/// each program's base and the stack's.
 fn map_rounds(
     ctx: &mut SyscallCtx<'_>,
-    segments: &[(elf::Segments<'_>, elf::Call)],
+    segments: &[elf::Segments<'_>],
     first: &[elf::Call],
+    fds: &[i32],
     stack_size: u64,
 ) -> Result<(Vec<u64>, u64), Errno> {
     let done = ctx.inject_batch(first)?;
-    if let Some(&failed) = done.iter().find(|&&r| Errno::result(r).is_err()) {
-        return Err(elf::check_map(failed).err().unwrap_or(Errno::EIO));
-    }
-    if done.len() != first.len() {
-        return Err(Errno::EIO);
-    }
+    batch_succeeded(&done, first.len()).map_err(elf::exec_errno)?;
     let spans = &done[first.len() - segments.len()..];
     let mut bases = Vec::new();
     let mut rest = Vec::new();
     let mut zeros = Vec::new();
-    for ((s, _), &taken) in segments.iter().zip(spans) {
-        let r = s.rest(taken as u64)?;
+    for ((s, &fd), &taken) in segments.iter().zip(fds).zip(spans) {
+        let r = s.rest(taken as u64, fd)?;
         bases.push(r.base);
         rest.extend(r.calls);
         zeros.extend(r.zeros);
     }
     rest.push(stack::map_call(stack_size));
     let done = ctx.inject_batch(&rest)?;
-    for &r in &done {
-        elf::check_map(r)?;
-    }
-    let stack_base = match done.get(rest.len() - 1) {
-        Some(&r) if done.len() == rest.len() => r as u64,
-        _ => return Err(Errno::EIO),
-    };
+    batch_succeeded(&done, rest.len()).map_err(elf::exec_errno)?;
+    let stack_base = done[rest.len() - 1] as u64;
     for (at, len) in zeros {
         ctx.mem.write(at, &vec![0u8; len])?;
     }

@@ -157,6 +157,18 @@ pub fn stack_scratch(rsp: u64, size: u64) -> u64 {
     rsp.wrapping_sub(128 + size) & !15
 }
 
+/// Whether every call of a batch ran and succeeded (`SyscallCtx::inject_batch`,
+/// whose results `done` are, of `calls` calls): else the error of the one
+/// that failed, the last one run.
+pub fn batch_succeeded(done: &[i64], calls: usize) -> Result<(), Errno> {
+    match done.last() {
+        Some(&r) if done.len() == calls => Errno::result(r).map(drop),
+        Some(&r) => Err(Errno::result(r).err().unwrap_or(Errno::EIO)),
+        None if calls == 0 => Ok(()),
+        None => Err(Errno::EIO),
+    }
+}
+
 impl<'a> SyscallCtx<'a> {
     /// A context over a stopped tracee whose registers are all known.
     pub fn new(kernel: &'a Arc<Kernel>, task: &'a Arc<Task>, tracee: &'a Tracee, regs: UserRegs) -> SyscallCtx<'a> {

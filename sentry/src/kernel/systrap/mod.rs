@@ -659,11 +659,7 @@ fn map_chunk(
         Errno::result(moved?)?;
         fdpass::record(&ctx.task.tg, socket);
     }
-    match done.last() {
-        Some(&r) if done.len() == calls.len() => Errno::result(r).map(drop),
-        Some(&r) => Err(Errno::result(r).err().unwrap_or(Errno::EIO)),
-        None => Err(Errno::EIO),
-    }
+    syscalls::batch_succeeded(&done, calls.len())
 }
 
 /// Where the SIGSYS action's bytes go below the stack pointer: past a
