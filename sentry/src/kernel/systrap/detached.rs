@@ -23,6 +23,11 @@ pub(super) fn detached(
     let Some(hslot) = st.chunk.and_then(|c| p.region.slot(c)) else {
         return reseize(task, p, st);
     };
+    if st.spin.same_cpu {
+        // Until its first request sets it: spinning beside the sentry
+        // thread only delays it.
+        hslot.set_app_spin(1);
+    }
     // The trampoline's slot, with syscall-site patching on.
     let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));
     let mut idle = MIN_IDLE;

@@ -193,6 +193,16 @@ impl Placement {
         self.apart
     }
 
+    /// Whether the sentry thread surely runs on its app thread's CPU: both
+    /// are pinned there and it has not moved apart, or the sandbox has one
+    /// CPU. Spinning for the app there only keeps it from running.
+    pub(super) fn surely_beside(&self) -> bool {
+        match self.cpus {
+            Some(_) => !self.apart,
+            None => super::super::sandbox_cpus().len() == 1,
+        }
+    }
+
     /// The slot wait ended without a call, `quiet` after the last one was
     /// answered (a wait also ends at once when the app had not yet taken
     /// the last reply): past hot, the thread is idling and goes beside.
@@ -312,6 +322,19 @@ mod tests {
         w.waited(Duration::from_micros(6), 2);
         assert_eq!(w.request(), Some(Duration::from_micros(3)));
         assert_eq!((w.calls, w.handoffs, w.waited), (0, 0, Duration::ZERO), "a new window");
+    }
+
+    #[test]
+    fn only_a_thread_pinned_beside_is_surely_beside() {
+        let mut p = Placement::new();
+        p.cpus = Some((0, 1));
+        assert!(p.surely_beside(), "pinned to its app's CPU, not moved apart");
+        p.apart = true;
+        assert!(!p.surely_beside(), "moved to the other CPU");
+        p.cpus = None;
+        p.apart = false;
+        let one_cpu = crate::kernel::sandbox_cpus().len() == 1;
+        assert_eq!(p.surely_beside(), one_cpu, "unpinned: beside only when the sandbox has one CPU");
     }
 
     #[test]
