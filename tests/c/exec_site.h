@@ -11,7 +11,7 @@
 #include "common.h"
 
 /* STUB_BASE + the handler's offset + the exec site's, minus the syscall's 2 bytes. */
-#define EXEC_SYSCALL 0x10342UL
+#define EXEC_SYSCALL 0x10328UL
 
 /* A stand-in for the handler's slot (state, spin count, result at 80) and
  * the gregs it writes the result into on the way out. */

@@ -26,7 +26,7 @@ pub(super) fn detached(
     if st.spin.same_cpu {
         // Until its first request sets it: spinning beside the sentry
         // thread only delays it.
-        hslot.set_app_spin(crate::platform::systrap::slot::APP_YIELDS);
+        hslot.set_app_spin(1);
     }
     // The trampoline's slot, with syscall-site patching on.
     let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));

@@ -55,12 +55,9 @@ check:
     je exec
     cmp eax, 10
     je exec
-    test r14d, r14d
-    js yield
     pause
     dec r14d
     jnz check
-sleep:
     mov eax, 1
     mov ecx, 4
     lock cmpxchg [r12], ecx
@@ -72,15 +69,6 @@ sleep:
     mov eax, 202
     syscall
     jmp respin
-# The spin word's top bit (the sentry thread runs on this CPU): instead of
-# `pause`, give the CPU to it with sched_yield, up to the low bits' count.
-yield:
-    mov eax, 24
-    syscall
-    dec r14d
-    test r14d, 0x7fffffff
-    jnz check
-    jmp sleep
 done:
     mov rax, [r12+80]
     mov [r13+104], rax

@@ -403,9 +403,6 @@ pub fn wait_either(h: &Slot<'_>, t: Option<&TSlot<'_>>, spin: &mut Spinner, time
     }
     if !spin.same_cpu {
         spin.miss();
-    } else {
-        // Beside: yield to the app for a while first (slot::yield_for).
-        super::slot::yield_for(|| t.pending() || h_pending(h));
     }
     if let Some(r) = t.take(spin) {
         return (Waited::Request(r), true);

@@ -65,34 +65,6 @@ const EXEC_WAIT: Duration = Duration::from_millis(16);
 /// soon lets the CPU go.
 pub const APP_SPIN: u32 = 1_000;
 
-/// The app's spin field beside its sentry thread: the top bit makes the
-/// handler yield the CPU instead of spinning, this many times before it
-/// sleeps. Its sentry thread polls by yielding too (`yield_for`), so
-/// neither side sleeps while calls come quickly and neither needs waking: a
-/// same-CPU round trip of two sched_yield calls measured 2.7 µs here,
-/// against 4.2 µs as futex wait and wake.
-pub const APP_YIELDS: u32 = 1 << 31 | 8;
-/// How long a sentry thread beside its app polls for the next request by
-/// yielding before it sleeps on the state word.
-pub const YIELD_POLL: Duration = Duration::from_micros(40);
-
-/// Beside the app, gives the CPU away with sched_yield until `ready` or for
-/// [`YIELD_POLL`]; returns whether it got ready. Bounded in time, so a
-/// thread whose app computes or blocks soon sleeps, and an app that does
-/// not run (stopped, or waiting elsewhere) costs at most this much CPU.
-pub(crate) fn yield_for(ready: impl Fn() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        std::thread::yield_now();
-        if ready() {
-            return true;
-        }
-        if start.elapsed() >= YIELD_POLL {
-            return false;
-        }
-    }
-}
-
 /// A trapped syscall as the handler wrote it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -117,8 +89,7 @@ pub enum Waited {
 /// spin longer (the app is busy making calls); one that needed a sleep makes
 /// it shorter, down to `MIN`, so an idle sandbox soon stops spending CPU.
 /// Neither side spins while both run on one CPU: there a spin only burns the
-/// time slice the other side needs. They yield the CPU to each other
-/// instead, for a bounded time ([`APP_YIELDS`]).
+/// time slice the other side needs, and a futex hand-off is a direct switch.
 #[derive(Clone, Copy, Debug)]
 pub struct Spinner {
     pub limit: u32,
@@ -233,7 +204,7 @@ impl<'a> Slot<'a> {
         // SAFETY: sched_getcpu has no preconditions (vDSO).
         let me = unsafe { libc::sched_getcpu() };
         spin.same_cpu = me >= 0 && app == me as u32;
-        self.set_app_spin(if spin.same_cpu { APP_YIELDS } else { APP_SPIN });
+        self.set_app_spin(if spin.same_cpu { 1 } else { APP_SPIN });
     }
 
     fn take(&self) -> Request {
@@ -274,9 +245,6 @@ impl<'a> Slot<'a> {
         }
         if !spin.same_cpu {
             spin.miss();
-        } else if yield_for(|| pending(state.load(Ordering::Acquire))) {
-            self.place(spin);
-            return Waited::Request(self.take());
         }
         match state.compare_exchange(parked, SENTRY_WAIT, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => {
