@@ -23,10 +23,15 @@ pub(super) fn detached(
     let Some(hslot) = st.chunk.and_then(|c| p.region.slot(c)) else {
         return reseize(task, p, st);
     };
+    // A new thread's spinner has yet to see where its app runs: beside
+    // it, both sides' first waits would spin out their budgets (~150 µs per
+    // new process) while the app waits for the CPU. Its first request sets
+    // both from then on (`Slot::place`).
+    if st.place.surely_beside() {
+        st.spin.same_cpu = true;
+    }
     if st.spin.same_cpu {
-        // Until its first request sets it: spinning beside the sentry
-        // thread only delays it.
-        hslot.set_app_spin(1);
+        hslot.set_app_spin(st.spin.app_spin());
     }
     // The trampoline's slot, with syscall-site patching on.
     let tslot = st.chunk.filter(|_| patch_layout::enabled()).and_then(|c| patch_layout::tslot(&p.region, c));

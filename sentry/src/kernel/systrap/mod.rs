@@ -181,12 +181,6 @@ pub fn run(kernel: &Arc<Kernel>, task: &Arc<Task>, tracee: Tracee) -> (ExitStatu
         shared.chunk.store(st.chunk.unwrap_or(usize::MAX), Ordering::Release);
         shared.detached.store(true, Ordering::Release);
         st.place.enter();
-        // A new thread's spinner has yet to see where its app runs: beside
-        // it, its first waits would spin out their whole budget (~150 µs
-        // per new process) while the app waits for the CPU.
-        if st.place.surely_beside() {
-            st.spin.same_cpu = true;
-        }
         let next = detached(kernel, task, &tracee, platform, &mut st, &shared);
         st.place.leave();
         shared.detached.store(false, Ordering::Release);

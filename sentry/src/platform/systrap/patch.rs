@@ -282,8 +282,7 @@ impl TSlot<'_> {
         // SAFETY: sched_getcpu has no preconditions (vDSO).
         let me = unsafe { libc::sched_getcpu() };
         spin.same_cpu = me >= 0 && app == me as u32;
-        self.word(super::slot::OFF_SPIN)
-            .store(if spin.same_cpu { 1 } else { super::slot::APP_SPIN }, Ordering::Relaxed);
+        self.word(super::slot::OFF_SPIN).store(spin.app_spin(), Ordering::Relaxed);
         let mut args = [0u64; 6];
         for (i, a) in args.iter_mut().enumerate() {
             *a = self.read_u64(super::slot::OFF_ARGS + 8 * i);

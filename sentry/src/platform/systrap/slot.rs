@@ -113,6 +113,15 @@ impl Spinner {
     pub fn miss(&mut self) {
         self.limit = (self.limit / 2).max(Self::MIN);
     }
+
+    /// The app's spin budget to match: none on the sentry thread's CPU.
+    pub fn app_spin(&self) -> u32 {
+        if self.same_cpu {
+            1
+        } else {
+            APP_SPIN
+        }
+    }
 }
 
 impl Default for Spinner {
@@ -204,7 +213,7 @@ impl<'a> Slot<'a> {
         // SAFETY: sched_getcpu has no preconditions (vDSO).
         let me = unsafe { libc::sched_getcpu() };
         spin.same_cpu = me >= 0 && app == me as u32;
-        self.set_app_spin(if spin.same_cpu { 1 } else { APP_SPIN });
+        self.set_app_spin(spin.app_spin());
     }
 
     fn take(&self) -> Request {
